@@ -1,0 +1,5 @@
+"""`python -m diag` runs the kmsdiag CLI."""
+
+from diag.cli.app import main
+
+main()

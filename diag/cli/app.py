@@ -1,0 +1,96 @@
+"""Entry point: builds the typer app from the ``cmd_*`` modules and maps errors to exit codes."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import sys
+from pathlib import Path
+
+import typer
+
+from diag.cli.common import DbOpt, DebugOpt, JsonOpt, QuietOpt, WaitOpt, merge_globals, reset_state, state
+from diag.errors import EXIT_USAGE, KmsdiagError
+
+HELP = """Explain AWS KMS AccessDenied across accounts.
+
+kmsdiag ingests CloudTrail from every account involved, keeps the policies that were in force, evaluates
+AWS's authorization logic itself and names the broken layer, with evidence and the exact fix.
+
+Example:  kmsdiag demo          (no AWS account needed)
+          kmsdiag ingest ./trails/ && kmsdiag collect --from-dir ./bundle && kmsdiag explain <event-id>
+"""
+
+app = typer.Typer(
+    name="kmsdiag",
+    help=HELP,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+@app.callback()
+def _globals(
+    db: DbOpt = None,
+    json_output: JsonOpt = False,
+    quiet: QuietOpt = False,
+    debug: DebugOpt = False,
+    wait: WaitOpt = 0.0,
+) -> None:
+    merge_globals(db=db, json_output=json_output, quiet=quiet, debug=debug, wait=wait)
+
+
+def _register_commands() -> None:
+    package_dir = Path(__file__).resolve().parent
+    for mod in sorted(pkgutil.iter_modules([str(package_dir)]), key=lambda m: m.name):
+        if mod.name.startswith("cmd_"):
+            module = importlib.import_module(f"diag.cli.{mod.name}")
+            module.register(app)
+
+
+_register_commands()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; return (and, as a console script, exit with) the documented exit code."""
+    import click
+
+    reset_state()
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args
+    try:
+        result = app(args=args, prog_name="kmsdiag", standalone_mode=False)
+        code = result if isinstance(result, int) else 0
+    except KmsdiagError as exc:
+        if debug or state().debug:
+            raise
+        from diag.render.console import err
+        from diag.render.escape import safe_text
+
+        msg = safe_text(f"kmsdiag: error: {exc.message}", style="bold red")
+        err().print(msg)
+        if exc.hint:
+            err().print(safe_text(f"hint: {exc.hint}"))
+        code = exc.exit_code
+    except click.exceptions.Abort:
+        sys.stderr.write("aborted\n")
+        code = 130
+    except click.exceptions.Exit as exc:
+        code = exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        code = exc.exit_code if exc.exit_code else EXIT_USAGE
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        code = 130
+    except Exception as exc:
+        if debug or state().debug:
+            raise
+        sys.stderr.write(f"kmsdiag: internal error: {type(exc).__name__}: {exc} (run with --debug for details)\n")
+        code = 70
+    if argv is None:
+        sys.exit(code)
+    return code

@@ -1,0 +1,116 @@
+"""Global options shared by every command, and the decorator that adds them.
+
+DESIGN.md section 4: ``--db``, ``--json``, ``--quiet``, ``--debug`` work on every command, before or after
+its name (``kmsdiag --json explain X`` and ``kmsdiag explain X --json``). ``@command`` appends them to
+each command's signature, so command modules only declare their own options and read ``state()``.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass
+class GlobalState:
+    db: Path | None = None
+    json: bool = False
+    quiet: bool = False
+    debug: bool = False
+    wait: float = 0.0
+
+
+_STATE = GlobalState()
+
+
+def state() -> GlobalState:
+    """The global options in force for this invocation."""
+    return _STATE
+
+
+def reset_state() -> None:
+    """Forget options of a previous invocation (the test runner calls main() repeatedly)."""
+    global _STATE
+    _STATE = GlobalState()
+
+
+DbOpt = Annotated[
+    Path | None,
+    typer.Option("--db", help="DuckDB file (default: $KMSDIAG_DB, else ./kmsdiag.duckdb).", show_default=False),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout, nothing else there.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Only results and errors; no progress.")]
+DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")]
+WaitOpt = Annotated[
+    float,
+    typer.Option(
+        "--wait", help="Seconds to wait for another process's database lock (default: fail fast).", show_default=False
+    ),
+]
+
+_GLOBAL_PARAMS = {
+    "db": (DbOpt, None),
+    "json_output": (JsonOpt, False),
+    "quiet": (QuietOpt, False),
+    "debug": (DebugOpt, False),
+    "wait": (WaitOpt, 0.0),
+}
+
+
+def merge_globals(**values: Any) -> None:
+    """Record global options; a value given after the command adds to one given before it."""
+    st = _STATE
+    if values.get("db") is not None:
+        st.db = values["db"]
+    st.json = st.json or bool(values.get("json_output"))
+    st.quiet = st.quiet or bool(values.get("quiet"))
+    st.debug = st.debug or bool(values.get("debug"))
+    if values.get("wait"):
+        st.wait = float(values["wait"])
+
+
+def command(app: typer.Typer, name: str | None = None, **kwargs: Any) -> Callable[[F], F]:
+    """Register ``fn`` as a command of ``app`` with the global options appended to its signature."""
+
+    def deco(fn: F) -> F:
+        sig = inspect.signature(fn)
+        extra = [
+            inspect.Parameter(pname, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=ann)
+            for pname, (ann, default) in _GLOBAL_PARAMS.items()
+        ]
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kw: Any) -> Any:
+            merge_globals(**{k: kw.pop(k) for k in list(kw) if k in _GLOBAL_PARAMS})
+            return fn(*args, **kw)
+
+        params = list(sig.parameters.values())
+        wrapper.__signature__ = sig.replace(parameters=params + extra)  # type: ignore[attr-defined]
+        app.command(name, **kwargs)(wrapper)
+        return fn
+
+    return deco
+
+
+def open_writer() -> Any:
+    """Open the database for writing with the global --db and --wait."""
+    from diag.store import open_db
+
+    st = state()
+    return open_db(st.db, read_only=False, wait=st.wait)
+
+
+def open_reader() -> Any:
+    """Open the database read-only (many readers may share it)."""
+    from diag.store import open_db
+
+    st = state()
+    return open_db(st.db, read_only=True, wait=st.wait)

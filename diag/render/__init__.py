@@ -1,0 +1,1 @@
+"""Terminal rendering with rich, and escaping of untrusted (CloudTrail-sourced) text."""

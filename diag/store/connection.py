@@ -1,0 +1,111 @@
+"""Open the kmsdiag DuckDB file: owner-only permissions, migrations, views, and a clear lock error.
+
+DuckDB allows one read-write process per file (or many read-only ones). When another process holds
+the lock we fail fast with a message naming that process, or wait up to ``wait`` seconds.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from diag.errors import DatabaseLockedError, NotFoundError, RefusedError
+
+if TYPE_CHECKING:
+    import duckdb
+
+DEFAULT_DB_NAME = "kmsdiag.duckdb"
+_LOCK_RE = re.compile(r"Conflicting lock is held in (?P<prog>.*?) \(PID (?P<pid>\d+)\)")
+
+
+def resolve_db_path(path: str | os.PathLike[str] | None = None) -> Path:
+    """``--db`` wins, then ``$KMSDIAG_DB``, then ``./kmsdiag.duckdb``."""
+    if path:
+        return Path(path)
+    env = os.environ.get("KMSDIAG_DB")
+    return Path(env) if env else Path(DEFAULT_DB_NAME)
+
+
+def _process_cmdline(pid: str) -> str | None:
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return None
+    text = raw.replace(b"\0", b" ").decode("utf-8", "replace").strip()
+    return text[:200] or None
+
+
+def lock_message(path: Path, error_text: str) -> str:
+    """Explain a DuckDB lock conflict: who holds the file and what to do about it."""
+    m = _LOCK_RE.search(error_text)
+    holder = "another process"
+    if m:
+        pid = m.group("pid")
+        cmd = _process_cmdline(pid)
+        holder = f"process {pid} ({cmd or m.group('prog')})"
+    return (
+        f"the database {path} is locked by {holder}. "
+        "Only one process may write to it at a time. If that is a notebook, open it read-only: "
+        "duckdb.connect(path, read_only=True) or diag.open(path, read_only=True). "
+        "If it is another kmsdiag run, wait for it to finish or pass --wait SECONDS."
+    )
+
+
+def _connect(path: Path, read_only: bool, wait: float) -> duckdb.DuckDBPyConnection:
+    import duckdb
+
+    deadline = time.monotonic() + max(0.0, wait)
+    delay = 0.05
+    while True:
+        try:
+            if read_only:
+                return duckdb.connect(str(path), read_only=True)
+            old = os.umask(0o077)
+            try:
+                return duckdb.connect(str(path))
+            finally:
+                os.umask(old)
+        except duckdb.IOException as exc:
+            text = str(exc)
+            if "lock" not in text.lower():
+                raise RefusedError(f"cannot open the database {path}: {text}") from exc
+            if time.monotonic() >= deadline:
+                raise DatabaseLockedError(lock_message(path, text)) from exc
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)
+
+
+def open_db(
+    path: str | os.PathLike[str] | None = None,
+    *,
+    read_only: bool = False,
+    wait: float = 0.0,
+    migrate: bool = True,
+) -> duckdb.DuckDBPyConnection:
+    """Open (and for writers, create and migrate) the database.
+
+    A new file is created owner-only (0600). Writers apply pending migrations and refresh the views
+    from ``queries/``. Readers get the file as it is; a missing file is a NotFoundError.
+    """
+    db_path = resolve_db_path(path)
+    if read_only and not db_path.exists():
+        raise NotFoundError(
+            f"no database at {db_path}. Create one with `kmsdiag ingest …` or `kmsdiag demo`, or pass --db PATH."
+        )
+    if not read_only and db_path.parent and not db_path.parent.exists():
+        db_path.parent.mkdir(parents=True, exist_ok=True)
+    con = _connect(db_path, read_only, wait)
+    if not read_only:
+        for candidate in (db_path, Path(str(db_path) + ".wal")):
+            if candidate.exists():
+                candidate.chmod(0o600)
+        if migrate:
+            from diag.store.migrations import apply_migrations
+            from diag.store.views import refresh_views
+
+            apply_migrations(con)
+            refresh_views(con)
+    return con

@@ -182,4 +182,4 @@ def parse_error(text: str) -> ParsedError:
         fields["error_code"] = "AccessDenied"
     if not fields.get("action") and fields.get("operation") and fields.get("state"):
         fields["action"] = f"kms:{fields['operation']}"
-    return ParsedError(text=text, **fields)  # type: ignore[arg-type]
+    return ParsedError(text=text, **fields)

@@ -3,14 +3,14 @@
 # no `from __future__ import annotations`: typer reads these annotations at runtime
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from diag.cli.common import command, open_reader, state
 
 
-def _read_record(path: Path) -> dict:  # type: ignore[type-arg]
+def _read_record(path: Path) -> dict[str, Any]:
     """One CloudTrail record from a file: a record, or {"Records": [...]} (the first failed one)."""
     import orjson
 

@@ -75,7 +75,7 @@ class DbPolicySource:
 
     def _inforce_module(self) -> Any:
         try:
-            from diag.collect import inforce
+            from diag.collect import inforce  # type: ignore[attr-defined,unused-ignore]
         except ImportError as exc:  # collection not installed on this branch yet
             raise SourceUnavailable("policy collection (diag.collect.inforce) is not available") from exc
         return inforce

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from diag import fixes
 from diag.diagnosis.case import Case
 from diag.diagnosis.model import Finding, Fix
-from diag.policy.model import Layer, LayerResult, StatementTrace
+from diag.policy.model import ConditionTrace, Layer, LayerResult, StatementTrace
 from diag.rules._helpers import (
     condition_evidence,
     condition_family,
@@ -37,7 +37,7 @@ def deciding_layers(case: Case) -> list[Layer]:
     return out
 
 
-def near_allows(case: Case, family: str) -> list[tuple[StatementTrace, list]]:  # type: ignore[type-arg]
+def near_allows(case: Case, family: str) -> list[tuple[StatementTrace, list[ConditionTrace]]]:
     """Allow statements that failed only on conditions of ``family`` (via_service, encryption_context, other)."""
     found = []
     for layer in deciding_layers(case):

@@ -35,7 +35,7 @@ class ExplicitDeny(Rule):
     fix_template = "Narrow or remove the Deny (or add an exception for this caller), in the layer named."
 
     def check(self, case: Case, prior: Sequence[Finding]) -> Iterable[Finding]:
-        out = []
+        out: list[Finding] = []
         if case.result is None:
             return out
         for t in case.result.layers:

@@ -23,9 +23,9 @@ class S3BucketPolicyMissing(Rule):
         if not f.is_s3 or case.layer_result(Layer.BUCKET_POLICY) != LayerResult.IMPLICITLY_DENIED:
             return []
         owner = case.result.request.resource_account if case.result else None
-        if not (f.cross_account or (owner and owner != f.caller_account)):
-            if case.layer_result(Layer.IDENTITY) == LayerResult.ALLOWED:
-                return []
+        same_account = not (f.cross_account or (owner and owner != f.caller_account))
+        if same_account and case.layer_result(Layer.IDENTITY) == LayerResult.ALLOWED:
+            return []  # same account: the identity policy alone allows S3
         if any(
             all(element_ok(s, e) for e in ("Principal", "Action", "Resource"))
             for s in allow_statements(case, Layer.BUCKET_POLICY)

@@ -93,13 +93,13 @@ def _q_list(values: tuple[str, ...]) -> str:
 
 def policies_mention(con: duckdb.DuckDBPyConnection, needles: tuple[str, ...]) -> bool:
     """Whether any collected policy text mentions one of ``needles`` (tables named *polic*, text columns).
-    Unknown schema or no policy tables: True (the safe answer splits decision keys more finely)."""
+    No policy tables: False (nothing collected can name a session or an IP)."""
     cols = con.execute(
         "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'main'"
         " AND lower(table_name) LIKE '%polic%' AND data_type IN ('VARCHAR', 'JSON')"
     ).fetchall()
     if not cols:
-        return True
+        return False
     for table, column in cols:
         for needle in needles:
             row = con.execute(

@@ -664,7 +664,9 @@ def _decide(
     rp_direct = rp_kind in _DIRECT
     rp_bypasses_boundary = rp_direct and not role_like
     rpl = rp.layer
-    name = "key policy" if is_kms else ("trust policy" if resource_required else "resource policy")
+    name = {Layer.KEY_POLICY: "key policy", Layer.BUCKET_POLICY: "bucket policy"}.get(
+        rpl, "key policy" if is_kms else ("trust policy" if resource_required else "resource policy")
+    )
 
     if rq.caller.is_service:
         if rp_direct or rp_unknown:

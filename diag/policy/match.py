@@ -227,7 +227,15 @@ def resource_matches(pattern: str, resource: str, context: Mapping[str, Sequence
 
 
 def arn_like(pattern: str, value: str) -> bool:
-    """ArnLike/ArnEquals: segment-wise, wildcards allowed in each segment (condition operators)."""
+    """ArnLike/ArnEquals: segment-wise, wildcards allowed in each segment (condition operators).
+
+    Each of the six colon-separated components is compared on its own, so a pattern with fewer
+    components only matches a value with as many (``"*"`` matches anything).
+    """
+    if pattern == "*":
+        return True
+    if pattern.count(":") < 5:
+        return value.count(":") == pattern.count(":") and glob_match(pattern, value)
     return _arn_regex(((False, pattern),)).fullmatch(value) is not None
 
 

@@ -161,15 +161,24 @@ _NEW_IDS = (
     "SELECT seq FROM _kmsdiag_ids s WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = s.event_id) "
     "QUALIFY row_number() OVER (PARTITION BY s.event_id ORDER BY s.seq) = 1 ORDER BY seq"
 )
-_UPSERT_FILE = (
-    "INSERT INTO ingested_files (path, source, size_bytes, mtime, etag, status, reason, records_total,"
-    " records_kept, records_duplicate, records_skipped, ingested_at, shape)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP, ?)"
-    " ON CONFLICT (path) DO UPDATE SET source = excluded.source, size_bytes = excluded.size_bytes,"
-    " mtime = excluded.mtime, etag = excluded.etag, status = excluded.status, reason = excluded.reason,"
-    " records_total = excluded.records_total, records_kept = excluded.records_kept,"
-    " records_duplicate = excluded.records_duplicate, records_skipped = excluded.records_skipped,"
-    " ingested_at = excluded.ingested_at, shape = excluded.shape"
+_FILE_COLS = (
+    "path",
+    "source",
+    "size_bytes",
+    "mtime",
+    "etag",
+    "status",
+    "reason",
+    "records_total",
+    "records_kept",
+    "records_duplicate",
+    "records_skipped",
+    "shape",
+)
+_UPSERT_FILES = (
+    f"INSERT INTO ingested_files ({', '.join(_FILE_COLS)}, ingested_at)"
+    f" SELECT {', '.join(_FILE_COLS)}, now()::TIMESTAMP FROM _kmsdiag_files"
+    " ON CONFLICT (path) DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in (*_FILE_COLS[1:], "ingested_at"))
 )
 
 
@@ -245,6 +254,22 @@ class _Writer:
         finally:
             self.con.unregister("_kmsdiag_new_rows")
 
+    def _upsert_files(self, params: list[tuple[Any, ...]]) -> None:
+        """One ingested_files row per input (bulk: executemany is slow in DuckDB)."""
+        import pandas as pd
+
+        df = pd.DataFrame.from_records(params, columns=list(_FILE_COLS))
+        for name in ("size_bytes", "records_total", "records_kept", "records_duplicate", "records_skipped"):
+            df[name] = df[name].astype("Int64")
+        df["mtime"] = df["mtime"].astype("Float64")
+        for name in ("path", "source", "etag", "status", "reason", "shape"):
+            df[name] = df[name].astype(object)
+        self.con.register("_kmsdiag_files", df)
+        try:
+            self.con.execute(_UPSERT_FILES)
+        finally:
+            self.con.unregister("_kmsdiag_files")
+
     def flush(self) -> None:
         if not self.files:
             return
@@ -278,7 +303,7 @@ class _Writer:
                         res.shape,
                     )
                 )
-            con.executemany(_UPSERT_FILE, params)
+            self._upsert_files(params)
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")

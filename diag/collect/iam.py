@@ -157,7 +157,9 @@ def transform_account(bundle: Bundle, account: str) -> dict[str, list[dict[str, 
 
 def load_account(con: duckdb.DuckDBPyConnection, snapshot_id: int, bundle: Bundle, account: str) -> dict[str, int]:
     rows = transform_account(bundle, account)
-    counts = {t: insert_rows(con, t, snapshot_id, rows[t]) for t in ("principals", "identity_policies", "managed_policies")}
+    counts = {
+        t: insert_rows(con, t, snapshot_id, rows[t]) for t in ("principals", "identity_policies", "managed_policies")
+    }
     counts["gaps"] = insert_rows(con, "collection_gaps", snapshot_id, rows["gaps"])
     return counts
 

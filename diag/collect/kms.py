@@ -146,7 +146,9 @@ def transform_aliases(account: str, region: str, doc: dict[str, Any]) -> list[di
                 "alias_name": a["AliasName"],
                 "alias_arn": a.get("AliasArn"),
                 "target_key_id": target,
-                "target_key_arn": key_arn_of(account, region, target, _partition(a.get("AliasArn"))) if target else None,
+                "target_key_arn": key_arn_of(account, region, target, _partition(a.get("AliasArn")))
+                if target
+                else None,
             }
         )
     return rows

@@ -181,6 +181,14 @@ def org_state(bundle: Bundle, account: str) -> str:
     return "unknown"
 
 
+def management_account(bundle: Bundle, account: str) -> str | None:
+    """The organization's management account, from describe-organization.json."""
+    doc = bundle.get(f"{org_dir(account)}/describe-organization.json")
+    org = doc.get("Organization") if isinstance(doc, dict) else None
+    value = org.get("MasterAccountId") if isinstance(org, dict) else None
+    return str(value) if value else None
+
+
 def load_account(con: duckdb.DuckDBPyConnection, snapshot_id: int, bundle: Bundle, account: str) -> dict[str, int]:
     rows = transform_account(bundle, account)
     counts = {t: insert_rows(con, t, snapshot_id, rows[t]) for t in ("org_policies", "org_policy_targets", "org_paths")}

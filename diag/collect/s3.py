@@ -17,7 +17,11 @@ if TYPE_CHECKING:
     import duckdb
 
 CALLS = ("get-bucket-policy", "get-bucket-encryption", "get-bucket-location")
-_WHAT = {"get-bucket-policy": "bucket_policy", "get-bucket-encryption": "bucket_encryption", "get-bucket-location": "bucket_location"}
+_WHAT = {
+    "get-bucket-policy": "bucket_policy",
+    "get-bucket-encryption": "bucket_encryption",
+    "get-bucket-location": "bucket_location",
+}
 
 
 def get_bucket_policy(client: Any, bucket: str) -> dict[str, Any]:
@@ -67,10 +71,10 @@ def transform_bucket(
 def transform_account(bundle: Bundle, account: str) -> dict[str, list[dict[str, Any]]]:
     errors = errors_for(bundle.errors.get(account, []), "s3")
     by_bucket: dict[str, dict[str, dict[str, Any]]] = {}
-    for e in errors:
-        bucket = str(e.get("resource") or "").removeprefix("arn:aws:s3:::")
+    for entry in errors:
+        bucket = str(entry.get("resource") or "").removeprefix("arn:aws:s3:::")
         if BUCKET_RE.match(bucket):
-            by_bucket.setdefault(bucket, {})[call_name(e.get("call"))] = e
+            by_bucket.setdefault(bucket, {})[call_name(entry.get("call"))] = entry
     buckets = {rel.split("/")[2] for rel in bundle.under(f"{account}/s3")} | set(by_bucket)
     out: dict[str, list[dict[str, Any]]] = {"bucket_policies": [], "gaps": []}
     for bucket in sorted(buckets):
@@ -78,11 +82,20 @@ def transform_account(bundle: Bundle, account: str) -> dict[str, list[dict[str, 
         docs = {c: bundle.get(f"{base}/{c}.json") for c in CALLS}
         errs = by_bucket.get(bucket, {})
         absent = {c for c, e in errs.items() if str(e.get("error")) in NOT_A_GAP}
-        out["bucket_policies"].append(transform_bucket(account, bucket, *docs.values(), known_absent=absent))
+        out["bucket_policies"].append(
+            transform_bucket(
+                account,
+                bucket,
+                docs["get-bucket-policy"],
+                docs["get-bucket-encryption"],
+                docs["get-bucket-location"],
+                known_absent=absent,
+            )
+        )
         for call in CALLS:
             if docs[call] is not None or call in absent:
                 continue
-            e = errs.get(call)
+            e: dict[str, Any] | None = errs.get(call)
             out["gaps"].append(
                 gap_row(
                     account=account,
@@ -108,7 +121,11 @@ def load_account(con: duckdb.DuckDBPyConnection, snapshot_id: int, bundle: Bundl
 
 def fetch(client: Any, bundle: Bundle, account: str, buckets: list[str]) -> None:
     """Fetch policy, encryption and location of each bucket into ``bundle``."""
-    getters = {"get-bucket-policy": get_bucket_policy, "get-bucket-encryption": get_bucket_encryption, "get-bucket-location": get_bucket_location}
+    getters = {
+        "get-bucket-policy": get_bucket_policy,
+        "get-bucket-encryption": get_bucket_encryption,
+        "get-bucket-location": get_bucket_location,
+    }
     for bucket in buckets:
         if not BUCKET_RE.match(bucket) or ".." in bucket:
             bundle.error(account, "s3api get-bucket-policy", bucket[:80], "InvalidBucketName")

@@ -22,6 +22,7 @@ CREATE TABLE IF NOT EXISTS snapshot_accounts (
     collected_at  TIMESTAMP NOT NULL,
     regions       VARCHAR[],              -- KMS regions collected in this account
     org_state     VARCHAR,                -- in_org, not_in_org, unknown (Organizations not readable here)
+    management_account VARCHAR,           -- the organization's management account (SCPs do not apply to it)
     PRIMARY KEY (snapshot_id, account)
 );
 CREATE INDEX IF NOT EXISTS snapshot_accounts_account ON snapshot_accounts (account);
@@ -226,3 +227,4 @@ CREATE TABLE IF NOT EXISTS policy_changes (
 );
 CREATE INDEX IF NOT EXISTS policy_changes_resource ON policy_changes (resource_arn);
 CREATE INDEX IF NOT EXISTS policy_changes_time ON policy_changes (event_time);
+CREATE INDEX IF NOT EXISTS policy_changes_name ON policy_changes (resource_name);

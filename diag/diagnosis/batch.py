@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     import duckdb
 
     from diag.diagnosis.sources import PolicySource
+    from diag.explain import Evaluator
 
 # Error codes that mean "KMS (or S3) refused this caller or this key", as opposed to throttling or bad input.
 KMS_FAILURES = (
@@ -200,6 +201,7 @@ def diagnose_pending(
     *,
     redo: bool = False,
     source: PolicySource | None = None,
+    evaluate: Evaluator | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
     """Diagnose every failure not yet in ``diagnoses`` (every failure with ``redo``); return a summary."""
@@ -216,7 +218,7 @@ def diagnose_pending(
     ).fetchall()
     rows: list[tuple[Any, ...]] = []
     for i, (dkey, event_id) in enumerate(reps, 1):
-        diag = diagnose_facts(find_event(con, event_id), source)
+        diag = diagnose_facts(find_event(con, event_id), source, evaluate=evaluate)
         rows.append(
             (
                 dkey,

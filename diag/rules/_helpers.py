@@ -37,8 +37,18 @@ def stmt_ref(s: StatementTrace, why: str = "") -> dict[str, Any]:
 def label(s: StatementTrace) -> str:
     """``statement "Sid" (#2) of key policy default`` for summaries."""
     sid = f'"{s.sid}" ' if s.sid else ""
-    where = s.policy_name or str(s.layer)
-    return f"statement {sid}(#{s.index}) of {where}"
+    kinds = {
+        Layer.KEY_POLICY: "the key policy",
+        Layer.BUCKET_POLICY: "the bucket policy",
+        Layer.IDENTITY: "identity policy",
+        Layer.SCP: "SCP",
+        Layer.RCP: "RCP",
+        Layer.PERMISSION_BOUNDARY: "permissions boundary",
+        Layer.SESSION_POLICY: "the session policy",
+    }
+    kind = kinds.get(s.layer, str(s.layer))
+    name = "" if kind.startswith("the ") else f" {s.policy_name}" if s.policy_name else ""
+    return f"statement {sid}(#{s.index}) of {kind}{name}"
 
 
 def element_ok(s: StatementTrace, element: str) -> bool:

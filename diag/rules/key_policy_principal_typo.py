@@ -40,13 +40,14 @@ class KeyPolicyPrincipalTypo(Rule):
         for s in allow_statements(case, Layer.KEY_POLICY):
             if element_ok(s, "Principal") or not element_ok(s, "Action"):
                 continue
-            engine_misses = [n for n in s.near_misses if n.kind in {"principal", "account"}]
-            candidates = [(n.policy_value, n.detail, n.distance) for n in engine_misses]
-            if not candidates:
-                for v in values(s, "Principal"):
-                    diff = describe_difference(v, role)
-                    if diff:
-                        candidates.append((v, diff[0], diff[1]))
+            engine_misses = {n.policy_value: n for n in s.near_misses if n.kind in {"principal", "account"}}
+            candidates = []
+            for v in [*engine_misses, *values(s, "Principal")]:
+                diff = describe_difference(v, role)
+                if diff:
+                    candidates.append((v, diff[0], diff[1]))
+                elif v in engine_misses:
+                    candidates.append((v, engine_misses[v].detail, engine_misses[v].distance))
             for value, detail, distance in candidates[:1]:
                 detail = detail or "is a near miss of the caller"
                 corrected = fixes.replace_in_statement(s.statement, "Principal", value, role) if s.statement else None

@@ -11,7 +11,7 @@ from diag.collect.model import PolicyChange
 from diag.diagnosis.batch import diagnose_pending
 from diag.diagnosis.lookup import find_event
 from diag.explain import diagnose_facts
-from diag.policy.model import Layer, LayerResult
+from diag.policy.model import Decision, Layer, LayerResult
 from diag.store import open_db
 
 from .builders import IDENTITY_OK, KEY_ADMIN, KEY_ARN, KEY_ID, ROLE, SESSION, T0, facts, inforce, key_info, layer, result, stmt
@@ -77,24 +77,19 @@ def test_diagnose_evaluates_each_decision_key_once(db_path: Path) -> None:
     insert_record(con, decrypt_record("ok", error=False))
     engine = FakeEngine(DENIED)
     ticks: list[tuple[int, int]] = []
-    summary = diagnose_pending(con, source=FakeSource(inforce()), progress=lambda d, t: ticks.append((d, t)))
+    unknown = FakeEngine(result(layer(Layer.KEY_POLICY, LayerResult.UNKNOWN), decision=Decision.ALLOWED))
+    summary = diagnose_pending(con, source=FakeSource(inforce()), evaluate=unknown, progress=lambda d, t: ticks.append((d, t)))
     assert summary["failures"] == 6 and summary["decision_keys"] == 2 and ticks[-1] == (2, 2)
-    assert summary["by_verdict"] == {"UNKNOWN": 6}  # no engine on this branch yet → UNKNOWN, said plainly
-    again = diagnose_pending(con, source=FakeSource(inforce()))
-    assert again["failures"] == 0
-    import diag.explain as ex
-
-    orig = ex.default_evaluator
-    ex.default_evaluator = lambda: engine  # type: ignore[assignment]
-    try:
-        redo = diagnose_pending(con, redo=True, source=FakeSource(inforce()))
-    finally:
-        ex.default_evaluator = orig  # type: ignore[assignment]
+    assert summary["by_verdict"] == {"UNKNOWN": 6}
+    again = diagnose_pending(con, source=FakeSource(inforce()), evaluate=engine)
+    assert again["failures"] == 0 and not engine.requests
+    redo = diagnose_pending(con, redo=True, source=FakeSource(inforce()), evaluate=engine)
     assert redo["by_verdict"] == {"KEY_POLICY_NO_PRINCIPAL": 6}
     assert len(engine.requests) == 4  # 2 decision keys x (event time + now)
     rows = con.execute("SELECT event_id, verdict, codes FROM diagnoses_latest ORDER BY event_id").fetchall()
     assert [r[0] for r in rows] == ["a0", "a1", "a2", "a3", "a4", "b0"]
     assert {r[1] for r in rows} == {"KEY_POLICY_NO_PRINCIPAL"}
+    assert rows[0][2] == ["KEY_POLICY_NO_PRINCIPAL"]
     assert con.execute("SELECT count(*) FROM diagnoses").fetchone()[0] == 12
     assert find_event(con, "a3").session_name == "s3"
     con.close()

@@ -223,6 +223,8 @@ class _Pipeline:
             notes=tuple(self.notes),
         )
         findings = run_rules(case)
+        from diag.rules.unknown import gap_list
+
         return Diagnosis(
             facts=facts,
             verdict=choose_verdict(findings),
@@ -231,6 +233,7 @@ class _Pipeline:
             policies_as_of=(inforce.at or inforce.collected_at) if inforce is not None else None,
             decision=str(result.decision) if result is not None else None,
             snapshot_id=inforce.snapshot_id if inforce is not None else None,
+            gaps=tuple(gap_list(case)),
         )
 
 

@@ -91,6 +91,35 @@ class EventFacts:
         }
 
 
+_ORDER = (
+    "Version",
+    "Id",
+    "Sid",
+    "Effect",
+    "Principal",
+    "NotPrincipal",
+    "Action",
+    "NotAction",
+    "Resource",
+    "NotResource",
+    "Condition",
+    "Statement",
+)
+
+
+def canonical_order(value: Any) -> Any:
+    """Policy JSON with its keys in the order people write them (Sid, Effect, Principal, Action, Resource...)."""
+    if isinstance(value, list):
+        return [canonical_order(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    rank = {k: i for i, k in enumerate(_ORDER)}
+    keys = sorted(value, key=lambda k: (rank.get(k, len(_ORDER)), ""))
+    return {
+        k: canonical_order(value[k]) if k in ("Statement",) or isinstance(value[k], list) else value[k] for k in keys
+    }
+
+
 @dataclass(frozen=True)
 class Fix:
     """What to change: one sentence, the statement or policy to paste, and the CLI commands to apply it."""
@@ -99,6 +128,10 @@ class Fix:
     policy: dict[str, Any] | None = None
     commands: tuple[str, ...] = ()
     target: str | None = None  # where the policy goes: "key policy of arn:…", "inline policy of role …"
+
+    def __post_init__(self) -> None:
+        if self.policy is not None:
+            object.__setattr__(self, "policy", canonical_order(self.policy))
 
     def to_dict(self) -> dict[str, Any]:
         return {"summary": self.summary, "policy": self.policy, "commands": list(self.commands), "target": self.target}
@@ -137,6 +170,7 @@ class Diagnosis:
     policies_as_of: dt.datetime | None = None
     decision: str | None = None  # the engine's decision at event time, when it could evaluate
     snapshot_id: int | None = None
+    gaps: tuple[dict[str, Any], ...] = ()  # evidence not collected, with the commands that collect it
 
     @property
     def codes(self) -> list[str]:
@@ -150,4 +184,5 @@ class Diagnosis:
             "layers": list(self.layers),
             "policies_as_of": self.policies_as_of,
             "decision": self.decision,
+            "gaps": list(self.gaps),
         }

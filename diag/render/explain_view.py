@@ -115,8 +115,8 @@ def render_finding(console: Console, f: Finding, *, primary: bool) -> None:
     if f.fix.policy:
         text = json.dumps(f.fix.policy, indent=2, ensure_ascii=True)
         console.print(Syntax(text, "json", theme="ansi_dark", background_color="default", padding=(0, 0, 0, 4)))
-    for cmd in f.fix.commands:
-        console.print(safe_text(f"    {cmd}", style="dim" if cmd.startswith("#") else "cyan"))
+    for cmd in f.fix.commands:  # one line each, never wrapped, so that it pastes as it is
+        console.print(safe_text(f"    {cmd}", style="dim" if cmd.startswith("#") else "cyan"), soft_wrap=True)
 
 
 def render_diagnosis(console: Console, diag: Diagnosis) -> None:
@@ -151,6 +151,11 @@ def render_diagnosis(console: Console, diag: Diagnosis) -> None:
     for i, finding in enumerate(diag.findings):
         render_finding(console, finding, primary=(i == 0))
         console.print()
+    if diag.gaps and diag.verdict != "UNKNOWN":
+        missing = ", ".join(f"{g['what']} of {g['account']}" for g in diag.gaps)
+        console.print(
+            safe_text(f"not collected (could also refuse; `--json` lists how to collect): {missing}", style="yellow")
+        )
     as_of = diag.policies_as_of.strftime("%Y-%m-%d %H:%M:%S UTC") if diag.policies_as_of else "no snapshot"
     console.print(
         safe_text(

@@ -96,8 +96,13 @@ def stmt(
         account=account or (KEY_ACCT if layer == Layer.KEY_POLICY else CALLER_ACCT),
         action=None if action is None else mt("Action", action, action_values),
         resource=None if resource is None else mt("Resource", resource, resource_values),
-        principal=None if principal is None or layer != Layer.KEY_POLICY and not principal_values else mt(
-            "Principal", principal, principal_values, principal_matched or (principal_values[0] if principal_values else None)
+        principal=None
+        if principal is None or (layer != Layer.KEY_POLICY and not principal_values)
+        else mt(
+            "Principal",
+            principal,
+            principal_values,
+            principal_matched or (principal_values[0] if principal_values else None),
         ),
         conditions=conditions,
         near_misses=near,
@@ -105,12 +110,16 @@ def stmt(
     )
 
 
-def layer(lyr: Layer, result: LayerResult, *stmts: StatementTrace, account: str | None = None, org: str | None = None) -> LayerTrace:
+def layer(
+    lyr: Layer, result: LayerResult, *stmts: StatementTrace, account: str | None = None, org: str | None = None
+) -> LayerTrace:
     acct = account or (KEY_ACCT if lyr in (Layer.KEY_POLICY, Layer.RCP, Layer.GRANTS) else CALLER_ACCT)
     return LayerTrace(layer=lyr, result=result, account=acct, statements=stmts, org_identifier=org, reason="hand-made")
 
 
-def result(*layers: LayerTrace, decision: Decision | None = None, action: str = "kms:Decrypt", resource: str = KEY_ARN) -> EvaluationResult:
+def result(
+    *layers: LayerTrace, decision: Decision | None = None, action: str = "kms:Decrypt", resource: str = KEY_ARN
+) -> EvaluationResult:
     if decision is None:
         results = [lt.result for lt in layers]
         if LayerResult.EXPLICITLY_DENIED in results:
@@ -124,7 +133,14 @@ def result(*layers: LayerTrace, decision: Decision | None = None, action: str = 
 
 
 def key_info(**kw: Any) -> KeyInfo:
-    base: dict[str, Any] = dict(key_arn=KEY_ARN, key_id=KEY_ID, account=KEY_ACCT, region="us-east-1", key_state="Enabled", key_manager="CUSTOMER")
+    base: dict[str, Any] = dict(
+        key_arn=KEY_ARN,
+        key_id=KEY_ID,
+        account=KEY_ACCT,
+        region="us-east-1",
+        key_state="Enabled",
+        key_manager="CUSTOMER",
+    )
     base.update(kw)
     return KeyInfo(**base)
 
@@ -133,9 +149,13 @@ def inforce(**kw: Any) -> InForce:
     base: dict[str, Any] = dict(
         at=T0,
         key=key_info(),
-        key_policy=NamedPolicy(document={"Version": "2012-10-17", "Statement": []}, name="default", kind="key-policy", account=KEY_ACCT),
+        key_policy=NamedPolicy(
+            document={"Version": "2012-10-17", "Statement": []}, name="default", kind="key-policy", account=KEY_ACCT
+        ),
         identity_policies=(),
-        principal=PrincipalInfo(arn=ROLE, account=CALLER_ACCT, kind="role", name="DataProcessingRole", unique_id="AROAEXAMPLEEXAMPLE01"),
+        principal=PrincipalInfo(
+            arn=ROLE, account=CALLER_ACCT, kind="role", name="DataProcessingRole", unique_id="AROAEXAMPLEEXAMPLE01"
+        ),
         grants=(),
         scps=(),
         rcps=(),
@@ -150,11 +170,21 @@ def case(res: EvaluationResult | None, f: EventFacts | None = None, **kw: Any) -
 
 
 KEY_ADMIN = stmt(
-    Layer.KEY_POLICY, 0, sid="KeyAdmins", action=False, principal=False,
-    principal_values=(f"arn:aws:iam::{KEY_ACCT}:role/Admin",), action_values=("kms:Create*", "kms:Put*"),
+    Layer.KEY_POLICY,
+    0,
+    sid="KeyAdmins",
+    action=False,
+    principal=False,
+    principal_values=(f"arn:aws:iam::{KEY_ACCT}:role/Admin",),
+    action_values=("kms:Create*", "kms:Put*"),
 )
 KEY_ROOT_OWN = stmt(
-    Layer.KEY_POLICY, 1, sid="EnableIAM", action=True, principal=False,
-    principal_values=(f"arn:aws:iam::{KEY_ACCT}:root",), action_values=("kms:*",),
+    Layer.KEY_POLICY,
+    1,
+    sid="EnableIAM",
+    action=True,
+    principal=False,
+    principal_values=(f"arn:aws:iam::{KEY_ACCT}:root",),
+    action_values=("kms:*",),
 )
 IDENTITY_OK = stmt(Layer.IDENTITY, 0, sid="UseKey", resource_values=(KEY_ARN,), policy_name="kms-use")

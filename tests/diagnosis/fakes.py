@@ -10,8 +10,15 @@ from diag.policy.model import EvaluationResult, NamedPolicy, PolicyInputs, Reque
 
 
 class FakeSource:
-    def __init__(self, inforce: InForce | None, *, now: InForce | None = None, keys: list[KeyInfo] | None = None,
-                 elsewhere: list[KeyInfo] | None = None, put_key_policy: list[PolicyChange] | None = None) -> None:
+    def __init__(
+        self,
+        inforce: InForce | None,
+        *,
+        now: InForce | None = None,
+        keys: list[KeyInfo] | None = None,
+        elsewhere: list[KeyInfo] | None = None,
+        put_key_policy: list[PolicyChange] | None = None,
+    ) -> None:
         self.inforce = inforce
         self.now = now
         self.keys = keys or []
@@ -19,15 +26,24 @@ class FakeSource:
         self.put_key_policy = put_key_policy or []
         self.calls: list[tuple[str, Any]] = []
 
-    def in_force(self, *, caller_arn: str | None, caller_account: str | None, key_arn: str | None, bucket: str | None,
-                 at: dt.datetime | None) -> InForce:
+    def in_force(
+        self,
+        *,
+        caller_arn: str | None,
+        caller_account: str | None,
+        key_arn: str | None,
+        bucket: str | None,
+        at: dt.datetime | None,
+    ) -> InForce:
         self.calls.append(("in_force", at))
         if at is None and self.now is not None:
             return self.now
         assert self.inforce is not None
         return self.inforce
 
-    def resolve_key(self, key_ref: str, *, region: str | None, account: str | None, at: dt.datetime | None) -> KeyInfo | None:
+    def resolve_key(
+        self, key_ref: str, *, region: str | None, account: str | None, at: dt.datetime | None
+    ) -> KeyInfo | None:
         for k in self.keys:
             if key_ref in (k.key_arn, k.key_id, *k.aliases) and k.region == region:
                 return k
@@ -42,7 +58,9 @@ class FakeSource:
     def grant_changes(self, key_arn: str, before: dt.datetime | None) -> list[PolicyChange]:
         return []
 
-    def session_policy(self, access_key_id: str | None, at: dt.datetime | None) -> tuple[NamedPolicy, dict[str, Any]] | None:
+    def session_policy(
+        self, access_key_id: str | None, at: dt.datetime | None
+    ) -> tuple[NamedPolicy, dict[str, Any]] | None:
         return None
 
     def known_accounts(self) -> frozenset[str]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from diag.store import open_db
 
 from .dbutil import decrypt_record, insert_record
@@ -40,7 +42,9 @@ def test_typo_in_key_policy_principal(run_cli, db_path: Path, tmp_path: Path) ->
 
 def test_no_statement_for_the_caller(run_cli, db_path: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     doc = _explain(run_cli, _db(db_path, tmp_path, [ROOT_STATEMENT]))
-    assert doc["verdict"] == "KEY_POLICY_NO_PRINCIPAL" and [f["code"] for f in doc["findings"]] == ["KEY_POLICY_NO_PRINCIPAL"]
+    assert doc["verdict"] == "KEY_POLICY_NO_PRINCIPAL" and [f["code"] for f in doc["findings"]] == [
+        "KEY_POLICY_NO_PRINCIPAL"
+    ]
     assert doc["findings"][0]["fix"]["policy"]["Principal"] == {"AWS": ROLE_ARN}
 
 
@@ -52,7 +56,17 @@ def test_both_layers_missing(run_cli, db_path: Path, tmp_path: Path) -> None:  #
 
 
 def test_identity_resource_is_the_key_id(run_cli, db_path: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    ident = {"Version": "2012-10-17", "Statement": [{"Sid": "UseKey", "Effect": "Allow", "Action": "kms:Decrypt", "Resource": "1234abcd-12ab-34cd-56ef-1234567890ab"}]}
+    ident = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "UseKey",
+                "Effect": "Allow",
+                "Action": "kms:Decrypt",
+                "Resource": "1234abcd-12ab-34cd-56ef-1234567890ab",
+            }
+        ],
+    }
     doc = _explain(run_cli, _db(db_path, tmp_path, [ROOT_STATEMENT, role_statement()], identity=ident))
     assert doc["verdict"] == "IAM_RESOURCE_MISMATCH", doc["findings"]
     assert doc["findings"][0]["fix"]["policy"]["Resource"] == KEY_ARN
@@ -69,3 +83,44 @@ def test_rich_output_shows_fix_json_and_commands(run_cli, db_path: Path, tmp_pat
     assert code == 0, err
     assert "KEY_POLICY_PRINCIPAL_TYPO" in out and "layers" in out and "aws kms put-key-policy" in out
     assert '"Principal"' in out
+
+
+SESSION = "arn:aws:sts::222222222222:assumed-role/DataProcessingRole/etl"
+
+
+@pytest.mark.parametrize(
+    "tail",
+    [
+        " because no identity-based policy allows the kms:Decrypt action",  # AWS names the wrong layer here
+        " because no resource-based policy allows the kms:Decrypt action",
+        "",
+        " with an explicit deny in a service control policy",
+    ],
+)
+def test_error_text_is_diagnosed_from_the_policies_not_the_message(
+    run_cli, db_path: Path, tmp_path: Path, tail: str
+) -> None:  # type: ignore[no-untyped-def]
+    db = _db(db_path, tmp_path, [ROOT_STATEMENT])
+    text = f"User: {SESSION} is not authorized to perform: kms:Decrypt on resource: {KEY_ARN}{tail}"
+    code, out, err = run_cli("explain", "--error", text, "--db", db, "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["event"]["origin"] == "error-text" and doc["event"]["key_arn"] == KEY_ARN
+    assert doc["verdict"] == "KEY_POLICY_NO_PRINCIPAL"
+
+
+def test_error_text_ciphertext_form_uses_the_callers_recent_key(run_cli, db_path: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    db = _db(db_path, tmp_path, [ROOT_STATEMENT, role_statement(TYPO)])
+    text = (
+        f"User: {SESSION} is not authorized to perform: kms:Decrypt on the resource associated with this ciphertext because"
+        " the resource does not exist in this Region, no resource-based policies allow access, or a resource-based policy"
+        " explicitly denies access"
+    )
+    code, out, err = run_cli("explain", "--error", text, "--db", db, "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["event"]["key_arn"] == KEY_ARN and doc["verdict"] == "KEY_POLICY_PRINCIPAL_TYPO"
+    code, out, err = run_cli(
+        "explain", "--error", text, "--key", KEY_ARN, "--region", "us-east-1", "--db", db, "--json"
+    )
+    assert code == 0 and json.loads(out)["verdict"] == "KEY_POLICY_PRINCIPAL_TYPO"

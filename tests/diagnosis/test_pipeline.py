@@ -14,11 +14,28 @@ from diag.explain import diagnose_facts
 from diag.policy.model import Decision, Layer, LayerResult
 from diag.store import open_db
 
-from .builders import IDENTITY_OK, KEY_ADMIN, KEY_ARN, KEY_ID, ROLE, SESSION, T0, facts, inforce, key_info, layer, result, stmt
+from .builders import (
+    IDENTITY_OK,
+    KEY_ADMIN,
+    KEY_ARN,
+    KEY_ID,
+    ROLE,
+    SESSION,
+    T0,
+    facts,
+    inforce,
+    key_info,
+    layer,
+    result,
+    stmt,
+)
 from .dbutil import decrypt_record, insert_record
 from .fakes import FakeEngine, FakeSource
 
-DENIED = result(layer(Layer.KEY_POLICY, LayerResult.IMPLICITLY_DENIED, KEY_ADMIN), layer(Layer.IDENTITY, LayerResult.ALLOWED, IDENTITY_OK))
+DENIED = result(
+    layer(Layer.KEY_POLICY, LayerResult.IMPLICITLY_DENIED, KEY_ADMIN),
+    layer(Layer.IDENTITY, LayerResult.ALLOWED, IDENTITY_OK),
+)
 ALLOWED = result(layer(Layer.KEY_POLICY, LayerResult.ALLOWED), layer(Layer.IDENTITY, LayerResult.ALLOWED, IDENTITY_OK))
 
 
@@ -47,9 +64,18 @@ def test_resolved_since_from_the_latest_policies() -> None:
 
 
 def test_overwritten_evaluates_the_policy_before_the_change() -> None:
-    change = PolicyChange(event_id="p", event_time=T0 - dt.timedelta(hours=3), event_name="PutKeyPolicy", account="111111111111",
-                          resource_arn=KEY_ARN, actor_arn="arn:aws:sts::111111111111:assumed-role/cfn/x", invoked_by="cloudformation.amazonaws.com")
-    before = result(layer(Layer.KEY_POLICY, LayerResult.ALLOWED, stmt(Layer.KEY_POLICY, 2, sid="App", principal_values=(ROLE,))))
+    change = PolicyChange(
+        event_id="p",
+        event_time=T0 - dt.timedelta(hours=3),
+        event_name="PutKeyPolicy",
+        account="111111111111",
+        resource_arn=KEY_ARN,
+        actor_arn="arn:aws:sts::111111111111:assumed-role/cfn/x",
+        invoked_by="cloudformation.amazonaws.com",
+    )
+    before = result(
+        layer(Layer.KEY_POLICY, LayerResult.ALLOWED, stmt(Layer.KEY_POLICY, 2, sid="App", principal_values=(ROLE,)))
+    )
     src = FakeSource(inforce(), put_key_policy=[change])
     d = diagnose_facts(facts(), src, evaluate=FakeEngine(DENIED, DENIED, before))
     assert d.verdict == "KEY_POLICY_OVERWRITTEN"
@@ -58,7 +84,13 @@ def test_overwritten_evaluates_the_policy_before_the_change() -> None:
 
 def test_key_id_resolved_then_wrong_region_when_only_elsewhere() -> None:
     west = key_info(region="us-west-2", key_arn=KEY_ARN.replace("us-east-1", "us-west-2"))
-    f = facts(key_arn=None, key_id_given=KEY_ID, key_account="111111111111", region="us-east-1", error_code="NotFoundException")
+    f = facts(
+        key_arn=None,
+        key_id_given=KEY_ID,
+        key_account="111111111111",
+        region="us-east-1",
+        error_code="NotFoundException",
+    )
     d = diagnose_facts(f, FakeSource(inforce(key=None)), evaluate=FakeEngine(ALLOWED))
     assert d.verdict == "KEY_NOT_FOUND"
     d = diagnose_facts(f, FakeSource(inforce(key=None), elsewhere=[west]), evaluate=FakeEngine(ALLOWED))
@@ -78,7 +110,9 @@ def test_diagnose_evaluates_each_decision_key_once(db_path: Path) -> None:
     engine = FakeEngine(DENIED)
     ticks: list[tuple[int, int]] = []
     unknown = FakeEngine(result(layer(Layer.KEY_POLICY, LayerResult.UNKNOWN), decision=Decision.ALLOWED))
-    summary = diagnose_pending(con, source=FakeSource(inforce()), evaluate=unknown, progress=lambda d, t: ticks.append((d, t)))
+    summary = diagnose_pending(
+        con, source=FakeSource(inforce()), evaluate=unknown, progress=lambda d, t: ticks.append((d, t))
+    )
     assert summary["failures"] == 6 and summary["decision_keys"] == 2 and ticks[-1] == (2, 2)
     assert summary["by_verdict"] == {"UNKNOWN": 6}
     again = diagnose_pending(con, source=FakeSource(inforce()), evaluate=engine)

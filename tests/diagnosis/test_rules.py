@@ -66,7 +66,7 @@ def test_duplicate_code_raises_at_definition() -> None:
     load_rules()
     with pytest.raises(DuplicateRuleError):
 
-        class Again(Rule):  # noqa: F841
+        class Again(Rule):
             code = "KEY_DISABLED"
             title = "x"
             description = "x"
@@ -115,15 +115,30 @@ def test_via_service_condition_added_to_fix_when_called_through_a_service() -> N
     f = facts(invoked_by="s3.amazonaws.com", via_service="s3.us-east-1.amazonaws.com")
     c = case(result(layer(Layer.KEY_POLICY, IMPLICIT, KEY_ADMIN), layer(Layer.IDENTITY, ALLOWED, IDENTITY_OK)), f)
     fix = by_code(c, "KEY_POLICY_NO_PRINCIPAL").fix
-    assert fix and fix.policy and fix.policy["Condition"] == {"StringEquals": {"kms:ViaService": "s3.us-east-1.amazonaws.com"}}
+    assert (
+        fix
+        and fix.policy
+        and fix.policy["Condition"] == {"StringEquals": {"kms:ViaService": "s3.us-east-1.amazonaws.com"}}
+    )
 
 
 def test_key_policy_no_action_keeps_conditions() -> None:
     s = stmt(
-        Layer.KEY_POLICY, 2, sid="AllowRole", action=False, principal=True, principal_values=(ROLE,),
+        Layer.KEY_POLICY,
+        2,
+        sid="AllowRole",
+        action=False,
+        principal=True,
+        principal_values=(ROLE,),
         action_values=("kms:Encrypt",),
-        statement={"Sid": "AllowRole", "Effect": "Allow", "Principal": {"AWS": ROLE}, "Action": "kms:Encrypt", "Resource": "*",
-                   "Condition": {"StringEquals": {"kms:CallerAccount": CALLER_ACCT}}},
+        statement={
+            "Sid": "AllowRole",
+            "Effect": "Allow",
+            "Principal": {"AWS": ROLE},
+            "Action": "kms:Encrypt",
+            "Resource": "*",
+            "Condition": {"StringEquals": {"kms:CallerAccount": CALLER_ACCT}},
+        },
     )
     c = case(result(layer(Layer.KEY_POLICY, IMPLICIT, KEY_ADMIN, s), layer(Layer.IDENTITY, ALLOWED, IDENTITY_OK)))
     assert codes(c) == ["KEY_POLICY_NO_ACTION"]
@@ -165,8 +180,12 @@ def test_same_role_name_in_a_known_other_account_is_wrong_assumed_role() -> None
 
 
 def test_user_instead_of_role_is_wrong_assumed_role() -> None:
-    f = facts(caller_arn=f"arn:aws:iam::{KEY_ACCT}:user/alice", caller_type="IAMUser", caller_account=KEY_ACCT,
-              principal_arn=f"arn:aws:iam::{KEY_ACCT}:user/alice")
+    f = facts(
+        caller_arn=f"arn:aws:iam::{KEY_ACCT}:user/alice",
+        caller_type="IAMUser",
+        caller_account=KEY_ACCT,
+        principal_arn=f"arn:aws:iam::{KEY_ACCT}:user/alice",
+    )
     role = f"arn:aws:iam::{KEY_ACCT}:role/AppRole"
     s = stmt(Layer.KEY_POLICY, 1, principal=False, principal_values=(role,))
     c = case(result(layer(Layer.KEY_POLICY, IMPLICIT, s)), f)
@@ -175,8 +194,17 @@ def test_user_instead_of_role_is_wrong_assumed_role() -> None:
 
 
 def test_root_delegation_missing_same_account() -> None:
-    f = facts(caller_account=KEY_ACCT, caller_arn=SESSION.replace(CALLER_ACCT, KEY_ACCT), principal_arn=ROLE.replace(CALLER_ACCT, KEY_ACCT))
-    c = case(result(layer(Layer.KEY_POLICY, IMPLICIT, KEY_ADMIN), layer(Layer.IDENTITY, ALLOWED, IDENTITY_OK, account=KEY_ACCT)), f)
+    f = facts(
+        caller_account=KEY_ACCT,
+        caller_arn=SESSION.replace(CALLER_ACCT, KEY_ACCT),
+        principal_arn=ROLE.replace(CALLER_ACCT, KEY_ACCT),
+    )
+    c = case(
+        result(
+            layer(Layer.KEY_POLICY, IMPLICIT, KEY_ADMIN), layer(Layer.IDENTITY, ALLOWED, IDENTITY_OK, account=KEY_ACCT)
+        ),
+        f,
+    )
     assert codes(c) == ["KEY_POLICY_ROOT_DELEGATION_MISSING"]
     fix = by_code(c, "KEY_POLICY_ROOT_DELEGATION_MISSING").fix
     assert fix and fix.policy and fix.policy["Principal"] == {"AWS": f"arn:aws:iam::{KEY_ACCT}:root"}
@@ -200,7 +228,12 @@ def test_orphaned_unique_id() -> None:
 
 def test_iam_resource_mismatch_key_id_instead_of_arn() -> None:
     s = stmt(Layer.IDENTITY, 0, sid="UseKey", resource=False, resource_values=(KEY_ID,), policy_name="kms-use")
-    c = case(result(layer(Layer.KEY_POLICY, ALLOWED, stmt(Layer.KEY_POLICY, 0, principal_values=(ROLE,))), layer(Layer.IDENTITY, IMPLICIT, s)))
+    c = case(
+        result(
+            layer(Layer.KEY_POLICY, ALLOWED, stmt(Layer.KEY_POLICY, 0, principal_values=(ROLE,))),
+            layer(Layer.IDENTITY, IMPLICIT, s),
+        )
+    )
     assert codes(c) == ["IAM_RESOURCE_MISMATCH"]
     f = by_code(c, "IAM_RESOURCE_MISMATCH")
     assert "key ID" in f.summary
@@ -211,7 +244,12 @@ def test_iam_resource_mismatch_key_id_instead_of_arn() -> None:
 def test_iam_resource_mismatch_other_region() -> None:
     other = KEY_ARN.replace("us-east-1", "us-west-2")
     s = stmt(Layer.IDENTITY, 0, resource=False, resource_values=(other,))
-    c = case(result(layer(Layer.KEY_POLICY, ALLOWED, stmt(Layer.KEY_POLICY, 0, principal_values=(ROLE,))), layer(Layer.IDENTITY, IMPLICIT, s)))
+    c = case(
+        result(
+            layer(Layer.KEY_POLICY, ALLOWED, stmt(Layer.KEY_POLICY, 0, principal_values=(ROLE,))),
+            layer(Layer.IDENTITY, IMPLICIT, s),
+        )
+    )
     assert "region us-west-2" in by_code(c, "IAM_RESOURCE_MISMATCH").summary
 
 
@@ -220,7 +258,12 @@ def _cond(key: str, policy: tuple[str, ...], req: tuple[str, ...] | None) -> Con
 
 
 def test_condition_via_service_direct_call() -> None:
-    s = stmt(Layer.KEY_POLICY, 1, principal_values=(ROLE,), conditions=(_cond("kms:ViaService", ("s3.us-east-1.amazonaws.com",), None),))
+    s = stmt(
+        Layer.KEY_POLICY,
+        1,
+        principal_values=(ROLE,),
+        conditions=(_cond("kms:ViaService", ("s3.us-east-1.amazonaws.com",), None),),
+    )
     c = case(result(layer(Layer.KEY_POLICY, IMPLICIT, s), layer(Layer.IDENTITY, ALLOWED, IDENTITY_OK)))
     assert codes(c) == ["CONDITION_VIA_SERVICE"]
     f = by_code(c, "CONDITION_VIA_SERVICE")
@@ -228,7 +271,12 @@ def test_condition_via_service_direct_call() -> None:
 
 
 def test_condition_encryption_context_and_other() -> None:
-    s1 = stmt(Layer.KEY_POLICY, 1, principal_values=(ROLE,), conditions=(_cond("kms:EncryptionContext:app", ("billing",), ("hr",)),))
+    s1 = stmt(
+        Layer.KEY_POLICY,
+        1,
+        principal_values=(ROLE,),
+        conditions=(_cond("kms:EncryptionContext:app", ("billing",), ("hr",)),),
+    )
     s2 = stmt(Layer.IDENTITY, 0, conditions=(_cond("aws:SourceVpce", ("vpce-1",), None),))
     c = case(result(layer(Layer.KEY_POLICY, IMPLICIT, s1), layer(Layer.IDENTITY, IMPLICIT, s2)))
     assert codes(c) == ["CONDITION_ENCRYPTION_CONTEXT", "CONDITION_OTHER"]
@@ -237,13 +285,25 @@ def test_condition_encryption_context_and_other() -> None:
 
 def test_invalid_ciphertext_is_encryption_context() -> None:
     f = facts(error_code="InvalidCiphertextException", encryption_context={"app": "x"})
-    c = case(result(layer(Layer.KEY_POLICY, ALLOWED, stmt(Layer.KEY_POLICY, 0, principal_values=(ROLE,))), layer(Layer.IDENTITY, ALLOWED, IDENTITY_OK)), f)
+    c = case(
+        result(
+            layer(Layer.KEY_POLICY, ALLOWED, stmt(Layer.KEY_POLICY, 0, principal_values=(ROLE,))),
+            layer(Layer.IDENTITY, ALLOWED, IDENTITY_OK),
+        ),
+        f,
+    )
     assert codes(c) == ["CONDITION_ENCRYPTION_CONTEXT"]
 
 
 def test_explicit_deny_names_layer_and_statement() -> None:
     deny = stmt(Layer.SCP, 0, effect="Deny", sid="DenyKmsOutsideOrg", policy_name="p-deny", account=CALLER_ACCT)
-    c = case(result(layer(Layer.SCP, EXPLICIT, deny, org="r-ab12/ou-ab12-prod"), layer(Layer.KEY_POLICY, ALLOWED), layer(Layer.IDENTITY, ALLOWED, IDENTITY_OK)))
+    c = case(
+        result(
+            layer(Layer.SCP, EXPLICIT, deny, org="r-ab12/ou-ab12-prod"),
+            layer(Layer.KEY_POLICY, ALLOWED),
+            layer(Layer.IDENTITY, ALLOWED, IDENTITY_OK),
+        )
+    )
     assert codes(c) == ["EXPLICIT_DENY"]
     f = by_code(c, "EXPLICIT_DENY")
     assert f.layer == "scp" and f.evidence["statements"][0]["sid"] == "DenyKmsOutsideOrg"
@@ -251,17 +311,34 @@ def test_explicit_deny_names_layer_and_statement() -> None:
 
 
 def test_scp_and_rcp_no_allow() -> None:
-    c = case(result(layer(Layer.SCP, IMPLICIT, org="r-ab12/ou-x"), layer(Layer.RCP, IMPLICIT, org="r-ab12"), layer(Layer.KEY_POLICY, ALLOWED)))
+    c = case(
+        result(
+            layer(Layer.SCP, IMPLICIT, org="r-ab12/ou-x"),
+            layer(Layer.RCP, IMPLICIT, org="r-ab12"),
+            layer(Layer.KEY_POLICY, ALLOWED),
+        )
+    )
     assert codes(c) == ["SCP_NO_ALLOW", "RCP_NO_ALLOW"]
     assert any("--target-id ou-x" in x for x in by_code(c, "SCP_NO_ALLOW").fix.commands)  # type: ignore[union-attr]
 
 
 def test_permission_boundary_and_session_policy() -> None:
-    inf = inforce(permission_boundary=NamedPolicy(document={}, name="Boundary", arn=f"arn:aws:iam::{CALLER_ACCT}:policy/Boundary"))
+    inf = inforce(
+        permission_boundary=NamedPolicy(document={}, name="Boundary", arn=f"arn:aws:iam::{CALLER_ACCT}:policy/Boundary")
+    )
     c = case(
-        result(layer(Layer.KEY_POLICY, ALLOWED), layer(Layer.IDENTITY, ALLOWED, IDENTITY_OK), layer(Layer.PERMISSION_BOUNDARY, IMPLICIT), layer(Layer.SESSION_POLICY, IMPLICIT)),
+        result(
+            layer(Layer.KEY_POLICY, ALLOWED),
+            layer(Layer.IDENTITY, ALLOWED, IDENTITY_OK),
+            layer(Layer.PERMISSION_BOUNDARY, IMPLICIT),
+            layer(Layer.SESSION_POLICY, IMPLICIT),
+        ),
         inforce=inf,
-        session_policy_event={"event_id": "assume-1", "event_time": T0, "caller_arn": "arn:aws:iam::222222222222:user/ci"},
+        session_policy_event={
+            "event_id": "assume-1",
+            "event_time": T0,
+            "caller_arn": "arn:aws:iam::222222222222:user/ci",
+        },
     )
     assert codes(c) == ["PERMISSION_BOUNDARY", "SESSION_POLICY"]
     assert any("create-policy-version" in x for x in by_code(c, "PERMISSION_BOUNDARY").fix.commands)  # type: ignore[union-attr]
@@ -269,31 +346,74 @@ def test_permission_boundary_and_session_policy() -> None:
 
 
 def test_grant_missing_after_retire() -> None:
-    retire = PolicyChange(event_id="r1", event_time=T0 - dt.timedelta(hours=1), event_name="RetireGrant", account=KEY_ACCT, resource_arn=KEY_ARN, actor_arn="arn:aws:iam::111111111111:role/Ops")
-    c = case(result(layer(Layer.KEY_POLICY, IMPLICIT, KEY_ADMIN), layer(Layer.GRANTS, IMPLICIT), layer(Layer.IDENTITY, IMPLICIT)), grant_changes=(retire,))
+    retire = PolicyChange(
+        event_id="r1",
+        event_time=T0 - dt.timedelta(hours=1),
+        event_name="RetireGrant",
+        account=KEY_ACCT,
+        resource_arn=KEY_ARN,
+        actor_arn="arn:aws:iam::111111111111:role/Ops",
+    )
+    c = case(
+        result(
+            layer(Layer.KEY_POLICY, IMPLICIT, KEY_ADMIN), layer(Layer.GRANTS, IMPLICIT), layer(Layer.IDENTITY, IMPLICIT)
+        ),
+        grant_changes=(retire,),
+    )
     assert codes(c) == ["GRANT_MISSING"]
     f = by_code(c, "GRANT_MISSING")
     assert "retired" in f.summary and f.fix and "create-grant" in " ".join(f.fix.commands)
 
 
 def test_grant_constraint_mismatch_is_encryption_context() -> None:
-    g = Grant(grant_id="g1", key_arn=KEY_ARN, grantee_principal=ROLE, operations=("Decrypt",), constraints={"EncryptionContextEquals": {"a": "b"}})
-    gl = LayerTrace(layer=Layer.GRANTS, result=IMPLICIT, account=KEY_ACCT, grants=(GrantTrace("g1", False, True, True, False, grant=g),))
+    g = Grant(
+        grant_id="g1",
+        key_arn=KEY_ARN,
+        grantee_principal=ROLE,
+        operations=("Decrypt",),
+        constraints={"EncryptionContextEquals": {"a": "b"}},
+    )
+    gl = LayerTrace(
+        layer=Layer.GRANTS,
+        result=IMPLICIT,
+        account=KEY_ACCT,
+        grants=(GrantTrace("g1", False, True, True, False, grant=g),),
+    )
     c = case(result(layer(Layer.KEY_POLICY, IMPLICIT, KEY_ROOT_OWN), gl, layer(Layer.IDENTITY, ALLOWED, IDENTITY_OK)))
     assert "CONDITION_ENCRYPTION_CONTEXT" in codes(c)
 
 
 def test_create_grant_missing_via_service() -> None:
-    f = facts(event_name="CreateGrant", action="kms:CreateGrant", invoked_by="rds.amazonaws.com", via_service="rds.us-east-1.amazonaws.com")
-    c = case(result(layer(Layer.KEY_POLICY, ALLOWED, stmt(Layer.KEY_POLICY, 0, principal_values=(ROLE,))), layer(Layer.IDENTITY, IMPLICIT), action="kms:CreateGrant"), f)
+    f = facts(
+        event_name="CreateGrant",
+        action="kms:CreateGrant",
+        invoked_by="rds.amazonaws.com",
+        via_service="rds.us-east-1.amazonaws.com",
+    )
+    c = case(
+        result(
+            layer(Layer.KEY_POLICY, ALLOWED, stmt(Layer.KEY_POLICY, 0, principal_values=(ROLE,))),
+            layer(Layer.IDENTITY, IMPLICIT),
+            action="kms:CreateGrant",
+        ),
+        f,
+    )
     assert codes(c) == ["CREATE_GRANT_MISSING"]
     fix = by_code(c, "CREATE_GRANT_MISSING").fix
-    assert fix and fix.policy and fix.policy["Statement"][0]["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": "true"}}
+    assert (
+        fix
+        and fix.policy
+        and fix.policy["Statement"][0]["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": "true"}}
+    )
 
 
 def test_aws_managed_key_cross_account() -> None:
     inf = inforce(key=key_info(key_manager="AWS", aliases=(f"arn:aws:kms:us-east-1:{KEY_ACCT}:alias/aws/s3",)))
-    c = case(result(layer(Layer.KEY_POLICY, IMPLICIT, KEY_ROOT_OWN), layer(Layer.IDENTITY, IMPLICIT)), facts(bucket="data"), inforce=inf)
+    c = case(
+        result(layer(Layer.KEY_POLICY, IMPLICIT, KEY_ROOT_OWN), layer(Layer.IDENTITY, IMPLICIT)),
+        facts(bucket="data"),
+        inforce=inf,
+    )
     assert codes(c) == ["AWS_MANAGED_KEY_CROSS_ACCOUNT"]
     f = by_code(c, "AWS_MANAGED_KEY_CROSS_ACCOUNT")
     assert "aws/s3" in f.summary and f.fix and any("create-key" in x for x in f.fix.commands)
@@ -329,8 +449,21 @@ def test_wrong_region() -> None:
 
 
 def test_s3_bucket_policy_missing() -> None:
-    f = facts(event_source="s3.amazonaws.com", event_name="GetObject", action="s3:GetObject", bucket="shared-data", object_key="a.csv", key_arn=None, key_account=None)
-    res = result(layer(Layer.BUCKET_POLICY, IMPLICIT, account=KEY_ACCT), layer(Layer.IDENTITY, ALLOWED, IDENTITY_OK), action="s3:GetObject", resource="arn:aws:s3:::shared-data/a.csv")
+    f = facts(
+        event_source="s3.amazonaws.com",
+        event_name="GetObject",
+        action="s3:GetObject",
+        bucket="shared-data",
+        object_key="a.csv",
+        key_arn=None,
+        key_account=None,
+    )
+    res = result(
+        layer(Layer.BUCKET_POLICY, IMPLICIT, account=KEY_ACCT),
+        layer(Layer.IDENTITY, ALLOWED, IDENTITY_OK),
+        action="s3:GetObject",
+        resource="arn:aws:s3:::shared-data/a.csv",
+    )
     c = case(res, f)
     assert codes(c) == ["S3_BUCKET_POLICY_MISSING"]
     fix = by_code(c, "S3_BUCKET_POLICY_MISSING").fix
@@ -338,7 +471,14 @@ def test_s3_bucket_policy_missing() -> None:
 
 
 def test_resolved_since_names_the_change() -> None:
-    change = PolicyChange(event_id="c1", event_time=T0 + dt.timedelta(hours=2), event_name="PutKeyPolicy", account=KEY_ACCT, resource_arn=KEY_ARN, actor_arn="arn:aws:iam::111111111111:user/bob")
+    change = PolicyChange(
+        event_id="c1",
+        event_time=T0 + dt.timedelta(hours=2),
+        event_name="PutKeyPolicy",
+        account=KEY_ACCT,
+        resource_arn=KEY_ARN,
+        actor_arn="arn:aws:iam::111111111111:user/bob",
+    )
     denied = result(layer(Layer.KEY_POLICY, IMPLICIT, KEY_ADMIN), layer(Layer.IDENTITY, ALLOWED, IDENTITY_OK))
     now = result(layer(Layer.KEY_POLICY, ALLOWED), layer(Layer.IDENTITY, ALLOWED, IDENTITY_OK))
     c = case(denied, inforce=inforce(later_changes=(change,)), now_result=now, now_inforce=inforce(at=None))
@@ -348,10 +488,22 @@ def test_resolved_since_names_the_change() -> None:
 
 
 def test_key_policy_overwritten() -> None:
-    change = PolicyChange(event_id="p1", event_time=T0 - dt.timedelta(days=1), event_name="PutKeyPolicy", account=KEY_ACCT, resource_arn=KEY_ARN,
-                          actor_arn="arn:aws:sts::111111111111:assumed-role/cfn-deploy/x", invoked_by="cloudformation.amazonaws.com")
-    old = result(layer(Layer.KEY_POLICY, ALLOWED, stmt(Layer.KEY_POLICY, 4, sid="AllowDataProcessing", principal_values=(ROLE,))))
-    c = case(result(layer(Layer.KEY_POLICY, IMPLICIT, KEY_ADMIN), layer(Layer.IDENTITY, ALLOWED, IDENTITY_OK)), prior_key_policies=(PriorPolicy(change, old),))
+    change = PolicyChange(
+        event_id="p1",
+        event_time=T0 - dt.timedelta(days=1),
+        event_name="PutKeyPolicy",
+        account=KEY_ACCT,
+        resource_arn=KEY_ARN,
+        actor_arn="arn:aws:sts::111111111111:assumed-role/cfn-deploy/x",
+        invoked_by="cloudformation.amazonaws.com",
+    )
+    old = result(
+        layer(Layer.KEY_POLICY, ALLOWED, stmt(Layer.KEY_POLICY, 4, sid="AllowDataProcessing", principal_values=(ROLE,)))
+    )
+    c = case(
+        result(layer(Layer.KEY_POLICY, IMPLICIT, KEY_ADMIN), layer(Layer.IDENTITY, ALLOWED, IDENTITY_OK)),
+        prior_key_policies=(PriorPolicy(change, old),),
+    )
     assert codes(c) == ["KEY_POLICY_OVERWRITTEN"]
     f = by_code(c, "KEY_POLICY_OVERWRITTEN")
     assert "cloudformation" in f.summary and f.evidence["removed_statement"]["sid"] == "AllowDataProcessing"
@@ -359,7 +511,9 @@ def test_key_policy_overwritten() -> None:
 
 def test_unknown_when_key_policy_not_collected() -> None:
     gap = Gap(what="key_policy", account=KEY_ACCT, resource=KEY_ARN, reason="AccessDenied on GetKeyPolicy")
-    res = result(layer(Layer.KEY_POLICY, UNKNOWN), layer(Layer.IDENTITY, ALLOWED, IDENTITY_OK), decision=Decision.ALLOWED)
+    res = result(
+        layer(Layer.KEY_POLICY, UNKNOWN), layer(Layer.IDENTITY, ALLOWED, IDENTITY_OK), decision=Decision.ALLOWED
+    )
     c = case(res, inforce=inforce(key_policy=None, gaps=(gap,)))
     assert codes(c) == ["UNKNOWN"]
     f = by_code(c, "UNKNOWN")
@@ -369,7 +523,9 @@ def test_unknown_when_key_policy_not_collected() -> None:
 def test_unknown_quotes_the_message_as_a_hint_only() -> None:
     from diag.errortext import parse_error
 
-    claimed = parse_error(f"User: {SESSION} is not authorized to perform: kms:Decrypt on resource: {KEY_ARN} with an explicit deny in a service control policy")
+    claimed = parse_error(
+        f"User: {SESSION} is not authorized to perform: kms:Decrypt on resource: {KEY_ARN} with an explicit deny in a service control policy"
+    )
     c = case(None, inforce=None, claimed=claimed)
     f = by_code(c, "UNKNOWN")
     assert codes(c) == ["UNKNOWN"] and "service control policy" in f.evidence["aws_message_claims"]
@@ -383,7 +539,13 @@ def test_no_findings_when_allowed_and_nothing_missing() -> None:
 
 
 def test_findings_are_in_verdict_order() -> None:
-    c = case(result(layer(Layer.KEY_POLICY, IMPLICIT, KEY_ADMIN), layer(Layer.IDENTITY, IMPLICIT), layer(Layer.SCP, IMPLICIT, org="r-1")))
+    c = case(
+        result(
+            layer(Layer.KEY_POLICY, IMPLICIT, KEY_ADMIN),
+            layer(Layer.IDENTITY, IMPLICIT),
+            layer(Layer.SCP, IMPLICIT, org="r-1"),
+        )
+    )
     got = codes(c)
     assert got == sorted(got, key=VERDICT_ORDER.index) and got[0] == "SCP_NO_ALLOW"
 

@@ -24,11 +24,16 @@ ROOT_STATEMENT = {
 }
 
 
-def role_statement(principal: str = ROLE_ARN, actions: Any = ("kms:Decrypt",), sid: str = "AllowDataProcessingRole") -> dict[str, Any]:
+def role_statement(
+    principal: str = ROLE_ARN, actions: Any = ("kms:Decrypt",), sid: str = "AllowDataProcessingRole"
+) -> dict[str, Any]:
     return {"Sid": sid, "Effect": "Allow", "Principal": {"AWS": principal}, "Action": list(actions), "Resource": "*"}
 
 
-IDENTITY_OK = {"Version": "2012-10-17", "Statement": [{"Sid": "UseDataKey", "Effect": "Allow", "Action": "kms:Decrypt", "Resource": KEY_ARN}]}
+IDENTITY_OK = {
+    "Version": "2012-10-17",
+    "Statement": [{"Sid": "UseDataKey", "Effect": "Allow", "Action": "kms:Decrypt", "Resource": KEY_ARN}],
+}
 
 
 def _write(root: Path, rel: str, doc: Any) -> None:
@@ -37,30 +42,89 @@ def _write(root: Path, rel: str, doc: Any) -> None:
     path.write_text(json.dumps(doc, indent=2), encoding="utf-8")
 
 
-def write_bundle(root: Path, *, key_statements: list[dict[str, Any]], identity: dict[str, Any] | None = None,
-                 collected_at: str = "2026-11-28T12:00:00Z") -> Path:
+def write_bundle(
+    root: Path,
+    *,
+    key_statements: list[dict[str, Any]],
+    identity: dict[str, Any] | None = None,
+    collected_at: str = "2026-11-28T12:00:00Z",
+) -> Path:
     identity = copy.deepcopy(IDENTITY_OK if identity is None else identity)
     k = f"{KEY_ACCOUNT}/kms/{REGION}"
     _write(root, "manifest.json", {"collected_at": collected_at})
-    _write(root, f"{k}/list-aliases.json", {"Aliases": [{"AliasName": "alias/data-key", "AliasArn": f"arn:aws:kms:{REGION}:{KEY_ACCOUNT}:alias/data-key", "TargetKeyId": KEY_ID}]})
-    _write(root, f"{k}/{KEY_ID}/describe-key.json", {"KeyMetadata": {
-        "AWSAccountId": KEY_ACCOUNT, "KeyId": KEY_ID, "Arn": KEY_ARN, "CreationDate": "2026-11-01T10:00:00+00:00",
-        "Enabled": True, "KeyUsage": "ENCRYPT_DECRYPT", "KeyState": "Enabled", "Origin": "AWS_KMS", "KeyManager": "CUSTOMER",
-        "KeySpec": "SYMMETRIC_DEFAULT", "MultiRegion": False}})
+    _write(
+        root,
+        f"{k}/list-aliases.json",
+        {
+            "Aliases": [
+                {
+                    "AliasName": "alias/data-key",
+                    "AliasArn": f"arn:aws:kms:{REGION}:{KEY_ACCOUNT}:alias/data-key",
+                    "TargetKeyId": KEY_ID,
+                }
+            ]
+        },
+    )
+    _write(
+        root,
+        f"{k}/{KEY_ID}/describe-key.json",
+        {
+            "KeyMetadata": {
+                "AWSAccountId": KEY_ACCOUNT,
+                "KeyId": KEY_ID,
+                "Arn": KEY_ARN,
+                "CreationDate": "2026-11-01T10:00:00+00:00",
+                "Enabled": True,
+                "KeyUsage": "ENCRYPT_DECRYPT",
+                "KeyState": "Enabled",
+                "Origin": "AWS_KMS",
+                "KeyManager": "CUSTOMER",
+                "KeySpec": "SYMMETRIC_DEFAULT",
+                "MultiRegion": False,
+            }
+        },
+    )
     policy = {"Version": "2012-10-17", "Id": "key-policy", "Statement": key_statements}
     _write(root, f"{k}/{KEY_ID}/get-key-policy.json", {"Policy": json.dumps(policy), "PolicyName": "default"})
     _write(root, f"{k}/{KEY_ID}/list-grants.json", {"Grants": []})
-    _write(root, f"{KEY_ACCOUNT}/iam/get-account-authorization-details.json",
-           {"UserDetailList": [], "GroupDetailList": [], "RoleDetailList": [], "Policies": []})
-    _write(root, f"{CALLER_ACCOUNT}/iam/get-account-authorization-details.json", {
-        "UserDetailList": [], "GroupDetailList": [], "Policies": [],
-        "RoleDetailList": [{
-            "Path": "/", "RoleName": "DataProcessingRole", "RoleId": "AROAEXAMPLEID1234567", "Arn": ROLE_ARN,
-            "CreateDate": "2026-10-01T09:00:00+00:00",
-            "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]},
-            "InstanceProfileList": [], "RolePolicyList": [{"PolicyName": "kms-use", "PolicyDocument": identity}],
-            "AttachedManagedPolicies": [], "Tags": [], "RoleLastUsed": {}}],
-    })
+    _write(
+        root,
+        f"{KEY_ACCOUNT}/iam/get-account-authorization-details.json",
+        {"UserDetailList": [], "GroupDetailList": [], "RoleDetailList": [], "Policies": []},
+    )
+    _write(
+        root,
+        f"{CALLER_ACCOUNT}/iam/get-account-authorization-details.json",
+        {
+            "UserDetailList": [],
+            "GroupDetailList": [],
+            "Policies": [],
+            "RoleDetailList": [
+                {
+                    "Path": "/",
+                    "RoleName": "DataProcessingRole",
+                    "RoleId": "AROAEXAMPLEID1234567",
+                    "Arn": ROLE_ARN,
+                    "CreateDate": "2026-10-01T09:00:00+00:00",
+                    "AssumeRolePolicyDocument": {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Effect": "Allow",
+                                "Principal": {"Service": "ec2.amazonaws.com"},
+                                "Action": "sts:AssumeRole",
+                            }
+                        ],
+                    },
+                    "InstanceProfileList": [],
+                    "RolePolicyList": [{"PolicyName": "kms-use", "PolicyDocument": identity}],
+                    "AttachedManagedPolicies": [],
+                    "Tags": [],
+                    "RoleLastUsed": {},
+                }
+            ],
+        },
+    )
     return root
 
 

@@ -111,6 +111,25 @@ def policies_mention(con: duckdb.DuckDBPyConnection, needles: tuple[str, ...]) -
     return False
 
 
+def change_times(con: duckdb.DuckDBPyConnection) -> list[dt.datetime]:
+    """The sorted times at which policies may have changed (policy-change events, snapshots)."""
+    return (
+        [r[0] for r in con.execute("SELECT t FROM _dx_epochs ORDER BY t").fetchall()]
+        if _has_epochs(con)
+        else _epoch_rows(con)
+    )
+
+
+def _has_epochs(con: duckdb.DuckDBPyConnection) -> bool:
+    row = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = '_dx_epochs' AND temporary").fetchone()
+    return bool(row and row[0])
+
+
+def _epoch_rows(con: duckdb.DuckDBPyConnection) -> list[dt.datetime]:
+    _epochs(con)
+    return [r[0] for r in con.execute("SELECT t FROM _dx_epochs ORDER BY t").fetchall()]
+
+
 def _epochs(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _dx_epochs AS SELECT t, row_number() OVER (ORDER BY t) AS epoch FROM ("
@@ -211,7 +230,7 @@ def diagnose_pending(
     from diag.render.console import to_json
 
     started = time.perf_counter()
-    source = source or DbPolicySource(con)
+    source = source or DbPolicySource(con, memo=True)
     failures = select_failures(con, redo=redo)
     reps = con.execute(
         "SELECT decision_key, arg_min(event_id, event_time) FROM _dx_fail GROUP BY decision_key ORDER BY 2"

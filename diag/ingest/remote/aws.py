@@ -89,7 +89,7 @@ def make_client(
     from botocore.config import Config
 
     cfg = Config(max_pool_connections=pool, retries={"mode": "standard", "max_attempts": max_attempts})
-    sess = session or boto3.Session()
+    sess: Any = session or boto3.Session()
     return sess.client(service, region_name=region or sess.region_name or "us-east-1", config=cfg)
 
 

@@ -7,6 +7,7 @@ responses follow the API reference (Events[].CloudTrailEvent is the record as a 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -102,7 +103,9 @@ def test_queries_per_source_with_global_services_in_us_east_1_only() -> None:
     assert west == set(KEPT_SOURCES) - {"iam.amazonaws.com", "organizations.amazonaws.com"}
     assert all(q.start == NOW - dt.timedelta(days=1) and q.end == NOW for q in qs)
     mark = NOW - dt.timedelta(hours=3)
-    qs = transform_queries(targets[:1], since=None, now=NOW, watermarks={f"{ACCOUNT_A}/us-east-1/kms.amazonaws.com": mark})
+    qs = transform_queries(
+        targets[:1], since=None, now=NOW, watermarks={f"{ACCOUNT_A}/us-east-1/kms.amazonaws.com": mark}
+    )
     kms = next(q for q in qs if q.event_source == "kms.amazonaws.com")
     assert kms.start == mark - OVERLAP
     with pytest.raises(UsageError, match="90 days"):
@@ -124,9 +127,23 @@ def test_pagination_throttling_and_pacing(db_path: Path) -> None:
     start = NOW - dt.timedelta(hours=6)
     t0 = NOW - dt.timedelta(hours=1)
     # page 1 is throttled once, then served with a NextToken; page 2 ends the listing
-    stub.add_client_error("lookup_events", service_error_code="ThrottlingException", service_message="Rate exceeded", http_status_code=400, expected_params=expected("kms.amazonaws.com", start))
-    stub.add_response("lookup_events", {"Events": [api_event(f"e{i}", t0) for i in range(50)], "NextToken": "tok-2"}, expected("kms.amazonaws.com", start))
-    stub.add_response("lookup_events", {"Events": [api_event(f"e{i}", t0) for i in range(50, 60)]}, expected("kms.amazonaws.com", start, "tok-2"))
+    stub.add_client_error(
+        "lookup_events",
+        service_error_code="ThrottlingException",
+        service_message="Rate exceeded",
+        http_status_code=400,
+        expected_params=expected("kms.amazonaws.com", start),
+    )
+    stub.add_response(
+        "lookup_events",
+        {"Events": [api_event(f"e{i}", t0) for i in range(50)], "NextToken": "tok-2"},
+        expected("kms.amazonaws.com", start),
+    )
+    stub.add_response(
+        "lookup_events",
+        {"Events": [api_event(f"e{i}", t0) for i in range(50, 60)]},
+        expected("kms.amazonaws.com", start, "tok-2"),
+    )
     stub.add_response("lookup_events", {"Events": []}, expected("iam.amazonaws.com", start))
     clock = FakeClock()
     limiter = RateLimiter(2.0, clock=clock, sleep=clock.sleep)
@@ -154,7 +171,7 @@ def test_pagination_throttling_and_pacing(db_path: Path) -> None:
     assert summary.gaps == []
     # never more than 2 requests in any one second (retries included); the backoff slept at least once
     assert len(sent_at) == 4
-    assert all(b - a >= 0.5 - 1e-9 for a, b in zip(sent_at, sent_at[1:], strict=False))
+    assert all(b - a >= 0.5 - 1e-9 for a, b in itertools.pairwise(sent_at))
     assert any(s >= 0.5 for s in clock.sleeps)
     marks = dict(con.execute("SELECT scope, watermark FROM remote_watermarks").fetchall())
     assert marks == {f"{ACCOUNT_A}/us-east-1/kms.amazonaws.com": NOW, f"{ACCOUNT_A}/us-east-1/iam.amazonaws.com": NOW}
@@ -166,7 +183,16 @@ def test_pagination_throttling_and_pacing(db_path: Path) -> None:
         params["EndTime"] = later.replace(tzinfo=dt.UTC)
         stub2.add_response("lookup_events", {"Events": []}, params)
     with stub2:
-        sync_lookup(con, [LookupTarget(ACCOUNT_A, "us-east-1", client)], ingester=rec, now=later, limiter=limiter, sleep=clock.sleep, workers=1, sources=("kms.amazonaws.com", "iam.amazonaws.com"))
+        sync_lookup(
+            con,
+            [LookupTarget(ACCOUNT_A, "us-east-1", client)],
+            ingester=rec,
+            now=later,
+            limiter=limiter,
+            sleep=clock.sleep,
+            workers=1,
+            sources=("kms.amazonaws.com", "iam.amazonaws.com"),
+        )
         stub2.assert_no_pending_responses()
     con.close()
 
@@ -174,7 +200,13 @@ def test_pagination_throttling_and_pacing(db_path: Path) -> None:
 def test_refused_region_is_a_gap_and_keeps_its_watermark(db_path: Path) -> None:
     client = boto3.client("cloudtrail", region_name="us-east-1")
     stub = Stubber(client)
-    stub.add_client_error("lookup_events", service_error_code="AccessDeniedException", service_message="no", http_status_code=400, expected_params=None)
+    stub.add_client_error(
+        "lookup_events",
+        service_error_code="AccessDeniedException",
+        service_message="no",
+        http_status_code=400,
+        expected_params=None,
+    )
     clock = FakeClock()
     con = open_db(db_path)
     with stub:
@@ -187,7 +219,14 @@ def test_refused_region_is_a_gap_and_keeps_its_watermark(db_path: Path) -> None:
             sleep=clock.sleep,
             sources=("kms.amazonaws.com",),
         )
-    assert summary.gaps == [{"account": ACCOUNT_A, "region": "us-east-1", "event_source": "kms.amazonaws.com", "error": "AccessDeniedException: no"}]
+    assert summary.gaps == [
+        {
+            "account": ACCOUNT_A,
+            "region": "us-east-1",
+            "event_source": "kms.amazonaws.com",
+            "error": "AccessDeniedException: no",
+        }
+    ]
     assert con.execute("SELECT count(*) FROM remote_watermarks").fetchone() == (0,)
     con.close()
 
@@ -196,11 +235,21 @@ def test_throttling_that_never_ends_is_a_gap(db_path: Path) -> None:
     client = boto3.client("cloudtrail", region_name="us-east-1")
     stub = Stubber(client)
     for _ in range(6):
-        stub.add_client_error("lookup_events", service_error_code="ThrottlingException", http_status_code=400, expected_params=None)
+        stub.add_client_error(
+            "lookup_events", service_error_code="ThrottlingException", http_status_code=400, expected_params=None
+        )
     clock = FakeClock()
     con = open_db(db_path)
     with stub:
-        summary = sync_lookup(con, [LookupTarget(ACCOUNT_A, "us-east-1", client)], ingester=Recorder(), now=NOW, limiter=RateLimiter(2.0, clock=clock, sleep=clock.sleep), sleep=clock.sleep, sources=("kms.amazonaws.com",))
+        summary = sync_lookup(
+            con,
+            [LookupTarget(ACCOUNT_A, "us-east-1", client)],
+            ingester=Recorder(),
+            now=NOW,
+            limiter=RateLimiter(2.0, clock=clock, sleep=clock.sleep),
+            sleep=clock.sleep,
+            sources=("kms.amazonaws.com",),
+        )
     assert summary.retries == 5 and summary.requests == 6
     assert summary.gaps[0]["error"].startswith("ThrottlingException")
     con.close()

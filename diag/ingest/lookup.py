@@ -238,7 +238,12 @@ def sync_lookup(
                 yield blob
             elif item.error is not None:
                 summary.gaps.append(
-                    {"account": q.account, "region": q.region, "event_source": q.event_source, "error": describe_error(item.error)}
+                    {
+                        "account": q.account,
+                        "region": q.region,
+                        "event_source": q.event_source,
+                        "error": describe_error(item.error),
+                    }
                 )
             elif item.done and not (stop is not None and stop.is_set()):
                 completed.append(q)

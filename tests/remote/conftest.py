@@ -9,11 +9,13 @@ import json
 import logging
 import urllib.request
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+
+from diag.ingest.remote.blob import RemoteBlob
 
 ACCOUNT_A = "111111111111"
 ACCOUNT_B = "222222222222"
@@ -173,3 +175,28 @@ def trail_bucket(moto: str) -> TrailBucket:
     )
     tb.corrupt_keys.append(bad)
     return tb
+
+
+class Recorder:
+    """Stands in for the ingester: records what the source hands over (names, parsed records)."""
+
+    def __init__(self) -> None:
+        self.blobs: list[RemoteBlob] = []
+
+    def __call__(self, con: Any, blobs: Iterable[RemoteBlob]) -> Mapping[str, Any]:
+        for b in blobs:
+            self.blobs.append(b)
+        return {"files": len(self.blobs)}
+
+    def records(self) -> list[dict[str, Any]]:
+        out = []
+        for b in self.blobs:
+            doc = json.loads(b.data)
+            if "Events" in doc:
+                out.extend(json.loads(e["CloudTrailEvent"]) for e in doc["Events"])
+            else:
+                out.extend(doc["Records"])
+        return out
+
+    def event_ids(self) -> list[str]:
+        return [r["eventID"] for r in self.records()]

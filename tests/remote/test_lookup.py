@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import json
-from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +24,9 @@ from diag.ingest.lookup import (
     sync_lookup,
     transform_queries,
 )
-from diag.ingest.remote.blob import RemoteBlob
 from diag.ingest.remote.ratelimit import RateLimiter
 from diag.store import open_db
-from tests.remote.conftest import ACCOUNT_A, record
+from tests.remote.conftest import ACCOUNT_A, Recorder, record
 
 NOW = dt.datetime(2026, 11, 28, 12, 0)
 
@@ -46,25 +44,6 @@ class FakeClock:
     def sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
         self.t += seconds
-
-
-class Recorder:
-    """Stands in for the ingester: records what the source hands over (names, parsed records)."""
-
-    def __init__(self) -> None:
-        self.blobs: list[RemoteBlob] = []
-
-    def __call__(self, con: Any, blobs: Iterable[RemoteBlob]) -> Mapping[str, Any]:
-        for b in blobs:
-            self.blobs.append(b)
-        return {"files": len(self.blobs)}
-
-    def event_ids(self) -> list[str]:
-        out = []
-        for b in self.blobs:
-            for e in json.loads(b.data)["Events"]:
-                out.append(json.loads(e["CloudTrailEvent"])["eventID"])
-        return out
 
 
 def api_event(event_id: str, when: dt.datetime) -> dict[str, Any]:

@@ -24,6 +24,7 @@ import orjson
 from diag.errors import BadInputError, KmsdiagError, RefusedError, UsageError
 from diag.ingest.remote.aws import describe_error, is_refused
 from diag.ingest.remote.blob import BlobIngester, RemoteBlob
+from diag.ingest.remote.pull import Pull
 from diag.ingest.remote.timeparse import utcnow
 from diag.ingest.remote.watermarks import get_watermark, set_watermark
 
@@ -580,12 +581,11 @@ def _record_query(
     )
 
 
-def sync_athena(
-    con: duckdb.DuckDBPyConnection,
+def pull_athena(
     table: AthenaTable,
+    watermark: dt.datetime | None,
     *,
     client: Any,
-    ingester: BlobIngester,
     since: dt.datetime | None = None,
     until: dt.datetime | None = None,
     accounts: Sequence[str] = (),
@@ -597,13 +597,18 @@ def sync_athena(
     timeout: float = 1800.0,
     now: dt.datetime | None = None,
     stop: threading.Event | None = None,
-) -> AthenaSummary:
-    """Run the query for the window (``since``, else the watermark minus an hour, else 24 h) and ingest it."""
+) -> Pull:
+    """Run the query for the window (``since``, else the watermark minus an hour, else 24 h) to the end.
+
+    The rows are paged lazily by the returned blobs. ``finish`` records the query in ``athena_queries``
+    and advances the watermark; for a FAILED/CANCELLED query, ``Pull.error`` holds the error to raise
+    after ``finish`` recorded it.
+    """
     now = now or utcnow()
     until = min(until or now, now)
     if since is None:
-        mark = get_watermark(con, SOURCE, table.scope)
-        since = mark - OVERLAP if mark else until - DEFAULT_FIRST_WINDOW
+        since = watermark - OVERLAP if watermark else until - DEFAULT_FIRST_WINDOW
+    window_start = since
     sql = build_query(table, since=since, until=until, accounts=accounts, regions=regions, key_arns=key_arns)
     summary = AthenaSummary(window_start=f"{since:%Y-%m-%dT%H:%M:%SZ}", window_end=f"{until:%Y-%m-%dT%H:%M:%SZ}")
     qid = start_query(client, sql, table, workgroup=workgroup, output=output)
@@ -611,21 +616,48 @@ def sync_athena(
     try:
         execution = wait_for_query(client, qid, sleep=sleep, timeout=timeout, stop=stop)
     except AthenaQueryFailed as exc:
-        _record_query(con, qid, table, since, until, sql, None, exc.state, exc.message, 0)
-        raise
+        summary.state = exc.state
+        failure = exc
+
+        def finish_failed(con: duckdb.DuckDBPyConnection) -> None:
+            _record_query(con, qid, table, window_start, until, sql, None, failure.state, failure.message, 0)
+
+        return Pull((), summary, finish_failed, error=exc)
     summary.state = "SUCCEEDED"
     summary.bytes_scanned = int(execution.get("Statistics", {}).get("DataScannedInBytes", 0) or 0)
+    complete = []
 
     def blobs() -> Iterator[RemoteBlob]:
         for page_no, rows in enumerate(get_result_pages(client, qid)):
-            if not rows:
-                continue
-            data = orjson.dumps({"Records": [transform_row(r) for r in rows]})
-            summary.rows += len(rows)
-            summary.pages += 1
-            yield RemoteBlob(f"athena:{qid}#{page_no}", SOURCE, len(data), None, data)
+            if rows:
+                data = orjson.dumps({"Records": [transform_row(r) for r in rows]})
+                summary.rows += len(rows)
+                summary.pages += 1
+                yield RemoteBlob(f"athena:{qid}#{page_no}", SOURCE, len(data), None, data)
+        complete.append(True)
 
-    summary.ingest = dict(ingester(con, blobs()))
-    _record_query(con, qid, table, since, until, sql, execution, "SUCCEEDED", None, summary.rows)
-    set_watermark(con, SOURCE, table.scope, until)
+    def finish(con: duckdb.DuckDBPyConnection) -> None:
+        _record_query(con, qid, table, window_start, until, sql, execution, "SUCCEEDED", None, summary.rows)
+        if complete:
+            set_watermark(con, SOURCE, table.scope, until)
+
+    return Pull(blobs(), summary, finish)
+
+
+def sync_athena(
+    con: duckdb.DuckDBPyConnection,
+    table: AthenaTable,
+    *,
+    client: Any,
+    ingester: BlobIngester,
+    **kwargs: Any,
+) -> AthenaSummary:
+    """Query the window (see :func:`pull_athena`), ingest the rows, record the query; raise if it failed."""
+    pull = pull_athena(table, get_watermark(con, SOURCE, table.scope), client=client, **kwargs)
+    summary: AthenaSummary = pull.summary
+    if pull.error is None:
+        summary.ingest = dict(ingester(con, pull.blobs))
+    pull.finish(con)
+    if pull.error is not None:
+        raise pull.error
     return summary

@@ -26,6 +26,7 @@ from diag.errors import UsageError
 from diag.ingest.remote.aws import describe_error, is_transient
 from diag.ingest.remote.blob import BlobIngester, RemoteBlob
 from diag.ingest.remote.concurrency import interleave
+from diag.ingest.remote.pull import Pull
 from diag.ingest.remote.ratelimit import RateLimiter, backoff_delays
 from diag.ingest.remote.timeparse import utcnow
 from diag.ingest.remote.watermarks import get_watermarks, set_watermark
@@ -185,11 +186,10 @@ def get_event_pages(
         params["NextToken"] = token
 
 
-def sync_lookup(
-    con: duckdb.DuckDBPyConnection,
+def pull_lookup(
     targets: list[LookupTarget],
+    watermarks: dict[str, dt.datetime],
     *,
-    ingester: BlobIngester,
     since: dt.datetime | None = None,
     now: dt.datetime | None = None,
     limiter: RateLimiter | None = None,
@@ -197,15 +197,15 @@ def sync_lookup(
     workers: int = 4,
     sources: tuple[str, ...] = KEPT_SOURCES,
     stop: threading.Event | None = None,
-) -> LookupSummary:
-    """Read every target's event history since its watermark (or ``since``) and ingest it.
+) -> Pull:
+    """Page every target's event history lazily; ``finish`` advances the watermarks of complete queries.
 
-    Watermarks advance only for queries that were read to the end and only after the ingester
-    returned (committed); a refused or failing query is recorded in ``gaps`` and tried again next run.
+    Watermarks advance only for queries read to the end, and only in ``finish`` (after the ingester
+    committed); a refused or failing query is recorded in ``gaps`` and tried again next run.
     """
     now = now or utcnow()
     limiter = limiter or RateLimiter(2.0, sleep=sleep)
-    queries = transform_queries(targets, since=since, now=now, watermarks=get_watermarks(con, SOURCE), sources=sources)
+    queries = transform_queries(targets, since=since, now=now, watermarks=watermarks, sources=sources)
     summary = LookupSummary(queries=len(queries))
     clients = {(t.account, t.region): t.client for t in targets}
     counters: dict[str, int] = {}
@@ -225,6 +225,8 @@ def sync_lookup(
                 with lock:
                     for k, v in local.items():
                         counters[k] = counters.get(k, 0) + v
+                    summary.requests = counters.get("requests", 0)
+                    summary.retries = counters.get("retries", 0)
 
         return run
 
@@ -248,12 +250,42 @@ def sync_lookup(
             elif item.done and not (stop is not None and stop.is_set()):
                 completed.append(q)
 
-    summary.ingest = dict(ingester(con, blobs()))
-    for q in completed:
-        set_watermark(con, SOURCE, q.scope, q.end)
-        summary.windows.append(
-            {"scope": q.scope, "start": f"{q.start:%Y-%m-%dT%H:%M:%SZ}", "end": f"{q.end:%Y-%m-%dT%H:%M:%SZ}"}
-        )
-    summary.requests = counters.get("requests", 0)
-    summary.retries = counters.get("retries", 0)
+    def finish(con: duckdb.DuckDBPyConnection) -> None:
+        for q in completed:
+            set_watermark(con, SOURCE, q.scope, q.end)
+            summary.windows.append(
+                {"scope": q.scope, "start": f"{q.start:%Y-%m-%dT%H:%M:%SZ}", "end": f"{q.end:%Y-%m-%dT%H:%M:%SZ}"}
+            )
+
+    return Pull(blobs(), summary, finish)
+
+
+def sync_lookup(
+    con: duckdb.DuckDBPyConnection,
+    targets: list[LookupTarget],
+    *,
+    ingester: BlobIngester,
+    since: dt.datetime | None = None,
+    now: dt.datetime | None = None,
+    limiter: RateLimiter | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    workers: int = 4,
+    sources: tuple[str, ...] = KEPT_SOURCES,
+    stop: threading.Event | None = None,
+) -> LookupSummary:
+    """Read every target's event history since its watermark (or ``since``) and ingest it."""
+    pull = pull_lookup(
+        targets,
+        get_watermarks(con, SOURCE),
+        since=since,
+        now=now,
+        limiter=limiter,
+        sleep=sleep,
+        workers=workers,
+        sources=sources,
+        stop=stop,
+    )
+    summary: LookupSummary = pull.summary
+    summary.ingest = dict(ingester(con, pull.blobs))
+    pull.finish(con)
     return summary

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from diag.errors import NotFoundError, RefusedError, UsageError
 from diag.ingest.remote.aws import describe_error, is_refused
 from diag.ingest.remote.blob import BlobIngester, RemoteBlob
+from diag.ingest.remote.pull import Pull
 from diag.ingest.remote.timeparse import day_range, utcnow
 
 if TYPE_CHECKING:
@@ -409,6 +410,52 @@ def known_objects(con: duckdb.DuckDBPyConnection, target: S3Target) -> dict[str,
     return {str(p): str(e) for p, e in rows}
 
 
+def pull_s3(
+    client: Any,
+    uri: str,
+    window: Window,
+    known: dict[str, str],
+    *,
+    workers: int = 8,
+    progress: bool = True,
+    now: dt.datetime | None = None,
+    stop: threading.Event | None = None,
+) -> Pull:
+    """Plan now (listing), fetch lazily: the returned blobs download as the consumer iterates them."""
+    target = parse_s3_uri(uri)
+    plan = plan_s3(client, target, window, known, now=now)
+    summary = S3Summary(
+        uri=target.uri,
+        prefixes_listed=len(plan.prefixes_listed),
+        objects_seen=plan.objects_seen,
+        skipped_known=plan.skipped_known,
+        skipped_digest=plan.skipped_digest,
+        skipped_outside_window=plan.skipped_outside_window,
+    )
+    lock = threading.Lock()
+
+    def errored(obj: S3Object, exc: Exception) -> None:
+        with lock:
+            summary.fetch_errors.append({"path": object_uri(target.bucket, obj.key), "error": describe_error(exc)})
+
+    def blobs() -> Iterator[RemoteBlob]:
+        if not plan.to_fetch:
+            return
+        with _progress(progress, len(plan.to_fetch), plan.bytes_to_fetch) as advance:
+
+            def done(obj: S3Object, size: int) -> None:
+                with lock:
+                    summary.objects_fetched += 1
+                    summary.bytes_fetched += size
+                advance(1, size)
+
+            yield from fetch_blobs(
+                client, target.bucket, plan.to_fetch, workers=workers, on_done=done, on_error=errored, stop=stop
+            )
+
+    return Pull(blobs(), summary)
+
+
 def sync_s3(
     con: duckdb.DuckDBPyConnection,
     uri: str,
@@ -422,36 +469,19 @@ def sync_s3(
     stop: threading.Event | None = None,
 ) -> S3Summary:
     """List, fetch and ingest what is new in one trail bucket; return what happened."""
-    target = parse_s3_uri(uri)
-    plan = plan_s3(client, target, window, known_objects(con, target), now=now)
-    summary = S3Summary(
-        uri=target.uri,
-        prefixes_listed=len(plan.prefixes_listed),
-        objects_seen=plan.objects_seen,
-        skipped_known=plan.skipped_known,
-        skipped_digest=plan.skipped_digest,
-        skipped_outside_window=plan.skipped_outside_window,
+    pull = pull_s3(
+        client,
+        uri,
+        window,
+        known_objects(con, parse_s3_uri(uri)),
+        workers=workers,
+        progress=progress,
+        now=now,
+        stop=stop,
     )
-    if not plan.to_fetch:
-        return summary
-    lock = threading.Lock()
-
-    def errored(obj: S3Object, exc: Exception) -> None:
-        with lock:
-            summary.fetch_errors.append({"path": object_uri(target.bucket, obj.key), "error": describe_error(exc)})
-
-    with _progress(progress, len(plan.to_fetch), plan.bytes_to_fetch) as advance:
-
-        def done(obj: S3Object, size: int) -> None:
-            with lock:
-                summary.objects_fetched += 1
-                summary.bytes_fetched += size
-            advance(1, size)
-
-        blobs = fetch_blobs(
-            client, target.bucket, plan.to_fetch, workers=workers, on_done=done, on_error=errored, stop=stop
-        )
-        summary.ingest = dict(ingester(con, blobs))
+    summary: S3Summary = pull.summary
+    summary.ingest = dict(ingester(con, pull.blobs))
+    pull.finish(con)
     return summary
 
 

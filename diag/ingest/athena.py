@@ -23,7 +23,7 @@ import orjson
 
 from diag.errors import BadInputError, KmsdiagError, RefusedError, UsageError
 from diag.ingest.remote.aws import describe_error, is_refused
-from diag.ingest.remote.blob import BlobIngester, RemoteBlob
+from diag.ingest.remote.blob import BlobIngester, RemoteBlob, remote_blob
 from diag.ingest.remote.pull import Pull
 from diag.ingest.remote.timeparse import utcnow
 from diag.ingest.remote.watermarks import get_watermark, set_watermark
@@ -633,7 +633,7 @@ def pull_athena(
                 data = orjson.dumps({"Records": [transform_row(r) for r in rows]})
                 summary.rows += len(rows)
                 summary.pages += 1
-                yield RemoteBlob(f"athena:{qid}#{page_no}", SOURCE, len(data), None, data)
+                yield remote_blob(f"athena:{qid}#{page_no}", SOURCE, data)
         complete.append(True)
 
     def finish(con: duckdb.DuckDBPyConnection) -> None:

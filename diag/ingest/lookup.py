@@ -24,7 +24,7 @@ import orjson
 
 from diag.errors import UsageError
 from diag.ingest.remote.aws import describe_error, is_transient
-from diag.ingest.remote.blob import BlobIngester, RemoteBlob
+from diag.ingest.remote.blob import BlobIngester, RemoteBlob, remote_blob
 from diag.ingest.remote.concurrency import interleave
 from diag.ingest.remote.pull import Pull
 from diag.ingest.remote.ratelimit import RateLimiter, backoff_delays
@@ -141,7 +141,7 @@ def transform_queries(
 def transform_page_blob(query: LookupQuery, page_no: int, events: list[dict[str, Any]]) -> RemoteBlob:
     """A LookupEvents page as the ingester reads it: ``{"Events": [{"CloudTrailEvent": "..."}]}``."""
     data = orjson.dumps({"Events": [{"CloudTrailEvent": e.get("CloudTrailEvent")} for e in events]})
-    return RemoteBlob(query.page_name(page_no), SOURCE, len(data), None, data)
+    return remote_blob(query.page_name(page_no), SOURCE, data)
 
 
 # ---------------------------------------------------------------------------------------------- AWS calls

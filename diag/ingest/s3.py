@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from diag.errors import NotFoundError, RefusedError, UsageError
 from diag.ingest.remote.aws import describe_error, is_refused
-from diag.ingest.remote.blob import BlobIngester, RemoteBlob
+from diag.ingest.remote.blob import BlobIngester, RemoteBlob, remote_blob
 from diag.ingest.remote.pull import Pull
 from diag.ingest.remote.timeparse import day_range, utcnow
 
@@ -393,7 +393,7 @@ def fetch_blobs(
                         continue
                     if on_done:
                         on_done(obj, len(data))
-                    yield RemoteBlob(object_uri(bucket, obj.key), SOURCE, len(data), etag or obj.etag, data)
+                    yield remote_blob(object_uri(bucket, obj.key), SOURCE, data, etag or obj.etag)
                 refill()
         finally:
             for fut in pending:

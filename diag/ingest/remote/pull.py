@@ -52,9 +52,10 @@ class Spool:
         for blob in blobs:
             path = self.folder / f"{len(self.entries):08d}"
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            data = blob.data if blob.data is not None else (blob.opener() if blob.opener else b"")
             with os.fdopen(fd, "wb") as fh:
-                fh.write(blob.data)
-            self.entries.append((blob.name, blob.source, blob.size, blob.etag, path))
+                fh.write(data)
+            self.entries.append((blob.name, blob.source, len(data), blob.etag, path))
             n += 1
         return n
 
@@ -63,7 +64,7 @@ class Spool:
 
     def blobs(self) -> Iterator[RemoteBlob]:
         for name, source, size, etag, path in self.entries:
-            yield RemoteBlob(name, source, size, etag, path.read_bytes())
+            yield RemoteBlob(name=name, source=source, size=size, etag=etag, path=str(path))
 
     def close(self) -> None:
         for *_, path in self.entries:

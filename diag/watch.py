@@ -390,3 +390,12 @@ def iter_lines(text: str) -> Iterator[dict[str, Any]]:
     for line in text.splitlines():
         if line.strip():
             yield orjson.loads(line)
+
+
+def resolve_diagnose() -> DiagnoseFn:
+    """The diagnosis step watch calls each cycle (the diagnosis part of kmsdiag)."""
+    from diag.errors import RefusedError
+
+    raise RefusedError(
+        "kmsdiag watch needs the diagnosis engine (`kmsdiag diagnose`), which this build does not include yet"
+    )

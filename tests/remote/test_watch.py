@@ -21,8 +21,8 @@ import pytest
 from diag.ingest.remote.blob import default_ingester
 from diag.ingest.remote.run import Clients, RemoteOptions, WatchPlanner
 from diag.ingest.remote.timeparse import utcnow
-from diag.watch import StopOnSignals, Watcher, iter_lines
 from diag.store import open_db
+from diag.watch import StopOnSignals, Watcher, iter_lines
 from tests.remote.conftest import ACCOUNT_A, ACCOUNT_B, BUCKET, TrailBucket
 
 

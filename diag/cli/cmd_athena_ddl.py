@@ -1,7 +1,6 @@
 """`kmsdiag athena-ddl`: the CREATE TABLE (with partition projection) for a CloudTrail trail bucket."""
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: typer must see the Annotated[...] options as objects.
 from typing import Annotated
 
 import typer
@@ -13,7 +12,7 @@ def register(app: typer.Typer) -> None:
     @command(app, "athena-ddl")
     def athena_ddl_cmd(
         location: Annotated[
-            str, typer.Argument(help="The trail bucket: s3://bucket[/prefix] (the folder holding AWSLogs/).")
+            str, typer.Argument(help="The trail bucket: s3://bucket/prefix (the folder holding AWSLogs/).")
         ],
         table: Annotated[str, typer.Option("--table", help="DATABASE.TABLE to create.")] = "default.cloudtrail_kmsdiag",
         org_id: Annotated[

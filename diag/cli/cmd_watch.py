@@ -15,7 +15,7 @@ def register(app: typer.Typer) -> None:
     @with_remote_options
     def watch(
         s3_uris: Annotated[
-            list[str] | None, typer.Argument(help="Trail buckets to follow: s3://bucket[/prefix].", show_default=False)
+            list[str] | None, typer.Argument(help="Trail buckets to follow: s3://bucket/prefix.", show_default=False)
         ] = None,
         interval: Annotated[str, typer.Option("--interval", help="Time between cycles: 30s, 5m, 1h.")] = "5m",
         webhook: Annotated[
@@ -56,7 +56,7 @@ def register(app: typer.Typer) -> None:
             raise UsageError(f"watch follows s3:// trail buckets, --lookup and --athena; not {bad[0]!r}")
         opts = _options(remote_values or {}, uris)
         if not opts.any:
-            raise UsageError("nothing to watch: give s3://bucket[/prefix], --lookup or --athena")
+            raise UsageError("nothing to watch: give s3://bucket/prefix, --lookup or --athena")
         seconds = parse_duration(interval)
         if seconds < 1:
             raise UsageError("--interval must be at least 1s")

@@ -130,7 +130,9 @@ def build_options(values: dict[str, Any], s3_uris: list[str], *, progress: bool)
 
 def with_remote_options(fn: F) -> F:
     """Append the remote-source options to ``fn``'s signature; ``fn`` receives them as ``remote_values``."""
-    sig = inspect.signature(fn)
+    # eval_str: resolve the command's own annotations (modules use `from __future__ import annotations`)
+    # so that typer sees their Annotated[...] metadata through the wrappers.
+    sig = inspect.signature(fn, eval_str=True)
     params = [p for p in sig.parameters.values() if p.name != "remote_values"]
     extra = [
         inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=ann)

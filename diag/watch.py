@@ -34,8 +34,8 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import orjson
 
-from diag.errors import DatabaseLockedError, UsageError
-from diag.ingest.remote.aws import describe_error, is_transient
+from diag.errors import DatabaseLockedError, RefusedError, UsageError
+from diag.ingest.remote.aws import describe_error, is_refused, is_transient
 from diag.ingest.remote.blob import BlobIngester
 from diag.ingest.remote.pull import Pull, Spool
 from diag.ingest.remote.timeparse import utcnow
@@ -355,6 +355,8 @@ class Watcher:
             except DatabaseLockedError as exc:
                 self.log(f"watch: database busy, retrying in {delay:.0f}s: {exc.message}")
             except Exception as exc:
+                if is_refused(exc):
+                    raise RefusedError(f"AWS refused: {describe_error(exc)}") from exc
                 if not is_transient(exc):
                     raise
                 self.log(f"watch: transient AWS error, retrying in {delay:.0f}s: {describe_error(exc)}")
@@ -394,8 +396,6 @@ def iter_lines(text: str) -> Iterator[dict[str, Any]]:
 
 def resolve_diagnose() -> DiagnoseFn:
     """The diagnosis step watch calls each cycle (the diagnosis part of kmsdiag)."""
-    from diag.errors import RefusedError
-
     raise RefusedError(
         "kmsdiag watch needs the diagnosis engine (`kmsdiag diagnose`), which this build does not include yet"
     )

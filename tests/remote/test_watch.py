@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from diag.errors import RefusedError
 from diag.ingest.remote.blob import default_ingester
 from diag.ingest.remote.run import Clients, RemoteOptions, WatchPlanner
 from diag.ingest.remote.timeparse import utcnow
@@ -224,5 +225,5 @@ def test_transient_errors_back_off_and_the_loop_survives(db_path: Path) -> None:
         interval=0.01,
         out=io.StringIO(),
     )
-    with pytest.raises(ClientError):
+    with pytest.raises(RefusedError, match="AWS refused: AccessDenied"):
         w2.run(max_cycles=1)

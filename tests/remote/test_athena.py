@@ -271,3 +271,44 @@ def test_cancelled_and_paginated(db_path: Path) -> None:
         stub.assert_no_pending_responses()
     assert rec.event_ids() == ["p1", "p2"] and summary.pages == 2 and summary.bytes_scanned == 1234
     con.close()
+
+
+def test_athena_rows_normalize_like_trail_records(db_path: Path) -> None:
+    """Rows go through the real ingest path: the same typed columns as a record read from a file."""
+    from diag.ingest.remote.blob import default_ingester
+
+    client = boto3.client("athena", region_name="us-east-1")
+    stub = Stubber(client)
+    cols = {"ColumnInfo": [{"Name": a, "Label": a, "Type": "varchar"} for a, _ in SELECT_COLUMNS]}
+    stub.add_response("start_query_execution", {"QueryExecutionId": "q-4"})
+    stub.add_response("get_query_execution", _execution("q-4", "SUCCEEDED"))
+    stub.add_response(
+        "get_query_results",
+        {"ResultSet": {"Rows": [_row(athena_values("n1")), _row(athena_values("n1"))], "ResultSetMetadata": cols}},
+        None,
+    )
+    con = open_db(db_path)
+    with stub:
+        summary = sync_athena(
+            con,
+            TABLE,
+            client=client,
+            ingester=default_ingester(workers=1),
+            since=SINCE,
+            until=UNTIL,
+            now=UNTIL,
+            sleep=lambda s: None,
+        )
+    assert summary.ingest["events_stored"] == 1 and summary.ingest["duplicates"] == 1
+    row = con.execute(
+        "SELECT caller_type, caller_account, caller_role_arn, key_arn, error_code, source_file FROM events WHERE event_id = 'n1'"
+    ).fetchone()
+    assert row == (
+        "AssumedRole",
+        ACCOUNT_B,
+        f"arn:aws:iam::{ACCOUNT_B}:role/DataProcessingRole",
+        "arn:aws:kms:us-east-1:111111111111:key/k1",
+        "AccessDenied",
+        "athena:q-4#0",
+    )
+    con.close()

@@ -232,3 +232,30 @@ def test_throttling_that_never_ends_is_a_gap(db_path: Path) -> None:
     assert summary.retries == 5 and summary.requests == 6
     assert summary.gaps[0]["error"].startswith("ThrottlingException")
     con.close()
+
+
+def test_lookup_pages_go_through_the_real_ingest_path(db_path: Path) -> None:
+    from diag.ingest.remote.blob import default_ingester
+
+    client = boto3.client("cloudtrail", region_name="us-east-1")
+    stub = Stubber(client)
+    t0 = NOW - dt.timedelta(hours=2)
+    stub.add_response("lookup_events", {"Events": [api_event("x1", t0), api_event("x2", t0)]}, None)
+    clock = FakeClock()
+    con = open_db(db_path)
+    with stub:
+        summary = sync_lookup(
+            con,
+            [LookupTarget(ACCOUNT_A, "us-east-1", client)],
+            ingester=default_ingester(workers=1),
+            now=NOW,
+            limiter=RateLimiter(2.0, clock=clock, sleep=clock.sleep),
+            sleep=clock.sleep,
+            sources=("kms.amazonaws.com",),
+        )
+    assert summary.ingest["events_stored"] == 2
+    rows = con.execute("SELECT event_id, error_code, key_arn IS NOT NULL FROM events ORDER BY 1").fetchall()
+    assert rows == [("x1", "AccessDenied", True), ("x2", "AccessDenied", True)]
+    src = con.execute("SELECT source, status, records_kept FROM ingested_files").fetchall()
+    assert src == [("lookup", "ok", 2)]
+    con.close()

@@ -88,7 +88,7 @@ def make_client(
     import boto3
     from botocore.config import Config
 
-    cfg = Config(max_pool_connections=pool, retries={"mode": "standard", "max_attempts": max_attempts})
+    cfg = Config(max_pool_connections=pool, retries={"mode": "standard", "total_max_attempts": max_attempts})
     sess: Any = session or boto3.Session()
     return sess.client(service, region_name=region or sess.region_name or "us-east-1", config=cfg)
 

@@ -68,8 +68,8 @@ class Clients:
 
     @cached_property
     def athena(self) -> Any:
-        region = self.opts.regions[0] if len(self.opts.regions) == 1 else None
-        return make_client(self.session, "athena", region=region)
+        """Athena runs where the table is: the session's region (profile, AWS_REGION or AWS_DEFAULT_REGION)."""
+        return make_client(self.session, "athena")
 
     def account_id(self) -> str:
         try:

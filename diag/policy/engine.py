@@ -217,7 +217,7 @@ def evaluate(request: Request, inputs: PolicyInputs) -> EvaluationResult:
         return _evaluate(request, inputs, {})
     if hit is not None:
         return hit
-    result = _evaluate(request, inputs, fps)
+    result = _evaluate(request, inputs, fps, key[:5])
     if len(_DECISIONS) >= _CACHE_MAX:
         del _DECISIONS[next(iter(_DECISIONS))]
     _DECISIONS[key] = result
@@ -421,7 +421,9 @@ def _eval_policies(
         try:
             parsed_all.append((np, _parse(np, rq.fps)))
         except PolicyError:
-            return _eval_policies_uncached(layer, policies, rq, check_principal, account, org_identifier, implicit_reason)
+            return _eval_policies_uncached(
+                layer, policies, rq, check_principal, account, org_identifier, implicit_reason
+            )
     ctx = rq.ctx
     key = (
         layer,
@@ -485,7 +487,9 @@ def _eval_policies_uncached(
         result, reason = LayerResult.ALLOWED, "an Allow statement applies"
     else:
         result = LayerResult.IMPLICITLY_DENIED
-        reason = implicit_reason or ("no statement allows this request" if st_traces else "the policy has no statements")
+        reason = implicit_reason or (
+            "no statement allows this request" if st_traces else "the policy has no statements"
+        )
     return LayerTrace(layer, result, account, reason, st_traces, (), org_identifier), best
 
 
@@ -600,16 +604,33 @@ def _grant_constraints(constraints: Mapping[str, Any] | None, ec: Mapping[str, s
 # ---------------------------------------------------------------------------------------------- decision
 
 
-def _evaluate(request: Request, inputs: PolicyInputs, fps: dict[int, Any]) -> EvaluationResult:
+_REQ_MEMO: dict[Any, tuple[Caller, dict[str, tuple[str, ...]], str | None]] = {}
+
+
+def _digest(request: Request, rkey: Any) -> tuple[Caller, dict[str, tuple[str, ...]], str | None]:
+    """Caller, normalized context and aws:userid of a request, memoized on the request's fields."""
+    hit = _REQ_MEMO.get(rkey) if rkey is not None else None
+    if hit is not None:
+        return hit
     caller = parse_caller(request.principal if isinstance(request.principal, str) else str(request.principal))
     ctx = normalize_context(request.context)
     userid_vals = ctx.get("aws:userid")
+    out = (caller, ctx, userid_vals[0] if userid_vals else None)
+    if rkey is not None:
+        if len(_REQ_MEMO) >= _STMT_MEMO_MAX:
+            del _REQ_MEMO[next(iter(_REQ_MEMO))]
+        _REQ_MEMO[rkey] = out
+    return out
+
+
+def _evaluate(request: Request, inputs: PolicyInputs, fps: dict[int, Any], rkey: Any = None) -> EvaluationResult:
+    caller, ctx, userid = _digest(request, rkey)
     rq = _Req(
         request=request,
         action=request.action if isinstance(request.action, str) else str(request.action),
         resource=request.resource if isinstance(request.resource, str) else str(request.resource),
         caller=caller,
-        userid=userid_vals[0] if userid_vals else None,
+        userid=userid,
         ctx=ctx,
         has_boundary=inputs.permission_boundary is not None or not inputs.permission_boundary_known,
         fps=fps,
@@ -719,7 +740,12 @@ def _optional_layer(
             else _na(layer, f"no {name}", account)
         )
     lt, _ = _eval_policies(
-        layer, [np], rq, check_principal=False, account=account, implicit_reason=f"the {name} does not allow this action"
+        layer,
+        [np],
+        rq,
+        check_principal=False,
+        account=account,
+        implicit_reason=f"the {name} does not allow this action",
     )
     return lt
 

@@ -102,7 +102,7 @@ from diag.policy.model import (
     Request,
     StatementTrace,
 )
-from diag.policy.parse import ParsedPolicy, PolicyError, StatementSpec, parse_policy, policy_fingerprint
+from diag.policy.parse import ParsedPolicy, PolicyError, StatementSpec, parse_policy, policy_fingerprint, remember
 
 ENGINE_VERSION = "1"
 
@@ -218,9 +218,7 @@ def evaluate(request: Request, inputs: PolicyInputs) -> EvaluationResult:
     if hit is not None:
         return hit
     result = _evaluate(request, inputs, fps, key[:5])
-    if len(_DECISIONS) >= _CACHE_MAX:
-        del _DECISIONS[next(iter(_DECISIONS))]
-    _DECISIONS[key] = result
+    remember(_DECISIONS, key, result, _CACHE_MAX)
     return result
 
 
@@ -272,9 +270,7 @@ def _eval_statement_memo(
     if hit is not None and hit[0] is st:
         return hit[1], hit[2]
     trace, kind = _eval_statement(st, np, layer, rq, check_principal)
-    if len(_STMT_MEMO) >= _STMT_MEMO_MAX:
-        del _STMT_MEMO[next(iter(_STMT_MEMO))]
-    _STMT_MEMO[key] = (st, trace, kind)
+    remember(_STMT_MEMO, key, (st, trace, kind), _STMT_MEMO_MAX)
     return trace, kind
 
 
@@ -442,9 +438,7 @@ def _eval_policies(
         if hit is not None:
             return hit
         out = _eval_policies_uncached(layer, policies, rq, check_principal, account, org_identifier, implicit_reason)
-        if len(_LAYER_MEMO) >= _STMT_MEMO_MAX:
-            del _LAYER_MEMO[next(iter(_LAYER_MEMO))]
-        _LAYER_MEMO[key] = out
+        remember(_LAYER_MEMO, key, out, _STMT_MEMO_MAX)
         return out
     return _eval_policies_uncached(layer, policies, rq, check_principal, account, org_identifier, implicit_reason)
 
@@ -617,9 +611,7 @@ def _digest(request: Request, rkey: Any) -> tuple[Caller, dict[str, tuple[str, .
     userid_vals = ctx.get("aws:userid")
     out = (caller, ctx, userid_vals[0] if userid_vals else None)
     if rkey is not None:
-        if len(_REQ_MEMO) >= _STMT_MEMO_MAX:
-            del _REQ_MEMO[next(iter(_REQ_MEMO))]
-        _REQ_MEMO[rkey] = out
+        remember(_REQ_MEMO, rkey, out, _STMT_MEMO_MAX)
     return out
 
 

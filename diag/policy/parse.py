@@ -12,6 +12,7 @@ wrong (that message reaches users of ``kmsdiag simulate``).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from dataclasses import dataclass
@@ -278,10 +279,19 @@ def parse_policy(doc: dict[str, Any] | str, fingerprint: bytes | str | None = No
         # Parse from the canonical text so that later changes to the caller's dict cannot alter the cache.
         obj = orjson.loads(key) if isinstance(key, bytes) else doc
     parsed = _parse_obj(obj)
-    if len(_CACHE) >= _CACHE_MAX:
-        del _CACHE[next(iter(_CACHE))]
-    _CACHE[key] = parsed
+    remember(_CACHE, key, parsed, _CACHE_MAX)
     return parsed
+
+
+def remember(cache: dict[Any, Any], key: Any, value: Any, limit: int) -> None:
+    """Store ``key → value`` in a bounded insertion-ordered cache (oldest entry out first).
+
+    Safe to call from several threads: a lost race only evicts one entry too many or too few.
+    """
+    if len(cache) >= limit:
+        with contextlib.suppress(KeyError, RuntimeError, StopIteration):
+            del cache[next(iter(cache))]
+    cache[key] = value
 
 
 def clear_cache() -> None:

@@ -886,14 +886,16 @@ def _org_levels(
     own = nearest_snapshot(con, account, at)
     if own is not None and own.org_state == "not_in_org":
         return (), [], [], [], []
-    if policy_type == SCP and own is not None and own.management_account == account:
-        return (), [], [f"{account} is the organization's management account: SCPs do not apply to it"], [], []
+    if own is not None and own.management_account == account:
+        # neither SCPs (its principals) nor RCPs (its resources) affect the management account
+        return (), [], [], [], []
     # the org data may come from another account's snapshot (management account or delegated admin)
     rows = con.execute(
-        "SELECT DISTINCT p.snapshot_id, s.collected_at FROM org_paths p JOIN snapshots s USING (snapshot_id) WHERE p.child_id = ?",
+        "SELECT DISTINCT p.snapshot_id, s.collected_at, p.account FROM org_paths p JOIN snapshots s USING (snapshot_id)"
+        " WHERE p.child_id = ?",
         [account],
     ).fetchall()
-    picked = _pick([(0, r[1], r[0]) for r in rows], at, 1)
+    picked = _pick([(0, r[1], r[0], r[2]) for r in rows], at, 1)
     how = commands.list_parents("MANAGEMENT_ACCOUNT", account)
     if not picked:
         return (
@@ -911,7 +913,7 @@ def _org_levels(
             [],
             [],
         )
-    sid, collected_at = picked[0][2], picked[0][1]
+    sid, collected_at, reader = picked[0][2], picked[0][1], picked[0][3]
     notes = [] if at is None or collected_at <= at else [f"{label}s: only a snapshot taken after the time asked about"]
     path = [account]
     current = account
@@ -946,8 +948,9 @@ def _org_levels(
         "SELECT 1 FROM org_policies WHERE snapshot_id = ? AND policy_type = ? LIMIT 1", [sid, policy_type]
     ).fetchone()
     refused = con.execute(
-        "SELECT how_to_collect FROM collection_gaps WHERE snapshot_id = ? AND what = 'org' AND (resource = ? OR call LIKE '%list-policies%')",
-        [sid, policy_type],
+        "SELECT how_to_collect FROM collection_gaps WHERE snapshot_id = ? AND account = ? AND what = 'org'"
+        " AND call = 'organizations list-policies' AND resource = ?",
+        [sid, reader, policy_type],
     ).fetchall()
     if not any_type:
         if refused:

@@ -18,7 +18,7 @@ from diag.collect.permissions import ACTION_OPERATIONS, READ_ONLY_ACTIONS, UNGAT
 from diag.collect.snapshot import load_bundle, snapshot_contents
 from diag.config import AccountConfig, Config
 from diag.store import open_db
-from tests.collect.world import A, COLLECTOR, World, build_world
+from tests.collect.world import COLLECTOR, A, World, build_world
 
 
 @pytest.fixture

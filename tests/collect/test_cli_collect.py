@@ -8,7 +8,7 @@ from pathlib import Path
 from moto import mock_aws
 
 from tests.collect.handmade import KEY_ACCOUNT, write_handmade_bundle
-from tests.collect.world import A, COLLECTOR, build_world
+from tests.collect.world import COLLECTOR, A, build_world
 
 
 def test_from_dir_json(tmp_path: Path, db_path: Path, run_cli) -> None:

@@ -141,9 +141,20 @@ def test_collect_calls_exactly_the_documented_actions(
 def test_refused_account_is_a_gap_and_others_go_on(world: World, db_path: Path) -> None:
     cfg = _config(world)
     bad = AccountConfig(account_id="333333333333", profile="no-such-profile")
-    cfg = Config(accounts=(*cfg.accounts, bad), regions=cfg.regions, max_workers=2)
+    # no bucket in the config: the bucket comes from an ingested S3 event logged by its owner's trail
+    accounts = (AccountConfig(account_id=A, role_arn=cfg.accounts[0].role_arn), cfg.accounts[1], bad)
+    cfg = Config(accounts=accounts, regions=cfg.regions, max_workers=2)
     con = open_db(db_path)
+    con.execute(
+        "INSERT INTO events (event_id, event_time, event_source, event_name, bucket, recipient_account)"
+        " VALUES ('e1', TIMESTAMP '2026-11-28 10:00:00', 's3.amazonaws.com', 'GetObject', ?, ?)",
+        [world.bucket, A],
+    )
     result = collect_live(con, cfg, quiet=True)
+    buckets = con.execute(
+        "SELECT account, bucket, policy_known FROM bucket_policies WHERE snapshot_id = ?", [result.snapshot_id]
+    ).fetchall()
+    assert buckets == [(A, world.bucket, True)]
     assert len(result.refused_accounts) == 1 and "no-such-profile" in result.refused_accounts[0]
     gaps = con.execute(
         "SELECT what, error FROM collection_gaps WHERE snapshot_id = ? AND account = '333333333333' ORDER BY what",

@@ -97,11 +97,26 @@ class World:
         self.ops_keys[a.id] = ops
         return a
 
-    def background(self, a: Account, start: dt.datetime, minutes: int = 90, n: int = 14) -> None:
-        """Noise in one account: the admin reading a secret, other services, an SSO sign-in role."""
+    def background(
+        self,
+        a: Account,
+        start: dt.datetime,
+        minutes: int = 90,
+        n: int = 14,
+        *,
+        kinds: tuple[str, ...] | None = None,
+        kms: bool = True,
+    ) -> None:
+        """Noise in one account: the SSO administrator's calls to other services and a secret read through
+        Secrets Manager (with its KMS Decrypt). `kinds`/`kms` keep the noise allowed where an organization
+        policy of the story would deny it."""
         s = self.admins[a.id]
-        self.scn.noise(s, start, minutes, n, seed="admin")
-        self.scn.secret_read(s, start + dt.timedelta(minutes=minutes // 3), self.ops_keys[a.id], "prod/db/readonly")
+        if kinds:
+            self.scn.noise(s, start, minutes, n, seed="admin", kinds=kinds)
+        else:
+            self.scn.noise(s, start, minutes, n, seed="admin")
+        if kms:
+            self.scn.secret_read(s, start + dt.timedelta(minutes=minutes // 3), self.ops_keys[a.id], "prod/db/readonly")
 
 
 def app_role(scn: Scenario, a: Account, name: str, service: str, **kw: object) -> Role:
@@ -423,7 +438,7 @@ the key policy trusts a stranger's account).
         error=("AccessDenied", denied_message(s.arn, "kms:Decrypt", key.arn, "resource")),
     )
     scn.expect(e, "KEY_POLICY_PRINCIPAL_TYPO", ["KEY_POLICY_PRINCIPAL_TYPO"])
-    scn.kms(
+    retry = scn.kms(
         s,
         m(b, 3),
         "Decrypt",
@@ -431,6 +446,7 @@ the key policy trusts a stranger's account).
         context={"table": "features_v7"},
         error=("AccessDenied", denied_message(s.arn, "kms:Decrypt", key.arn, "resource")),
     )
+    scn.expect(retry, "KEY_POLICY_PRINCIPAL_TYPO", ["KEY_POLICY_PRINCIPAL_TYPO"])  # the SDK's retry
     for a in (lake, ml):
         w.background(a, m(b, -30), 60)
     scn.collected_at = m(b, 40)
@@ -867,6 +883,7 @@ hand-added statement. Twenty minutes later Decrypt is denied. Fix: add the state
     role = app_role(scn, an, "etl-loader", "ecs")
     cfn = scn.role(plat, "cfn-exec-role", TRUST["cfn"], attached=[scn.aws_policy(plat, "AdministratorAccess")])
     template_policy = default_key_policy(plat.id, [plat.roles[SSO_ADMIN].arn])
+    template_policy["Id"] = "platform-kms-lake-raw"
     console_policy = add_statement(template_policy, key_user_statement("AllowAnalyticsEtl", role.arn))
     key = scn.key(
         plat,
@@ -1272,7 +1289,7 @@ the KMS actions to `SandboxAllowList` (or move the account).
         error=("AccessDenied", denied_message(s.arn, "kms:GenerateDataKey", key.arn, "scp")),
     )
     scn.expect(e, "SCP_NO_ALLOW", ["SCP_NO_ALLOW"])
-    scn.noise(s, m(b, -4), 20, 8, seed="dev")
+    scn.noise(s, m(b, -4), 20, 8, seed="dev", kinds=("ec2", "s3", "logs", "lambda", "dynamodb", "cloudwatch", "sts"))
     scn.collected_at = m(b, 30)
 
 
@@ -1327,8 +1344,9 @@ missing Allow. Fix: an RCP at the `Data` OU that allows the KMS actions (RCPFull
         error=("AccessDenied", denied_message(s.arn, "kms:Decrypt", key.arn, "rcp")),
     )
     scn.expect(e, "RCP_NO_ALLOW", ["RCP_NO_ALLOW"])
-    for a in (data, an):
-        w.background(a, m(b, -30), 60)
+    # the data account's own resources are under the RCP too: its noise avoids KMS and SQS
+    w.background(data, m(b, -30), 60, kinds=("ec2", "ssm", "logs", "sts", "s3", "dynamodb", "lambda"), kms=False)
+    w.background(an, m(b, -30), 60)
     scn.collected_at = m(b, 30)
 
 
@@ -1378,6 +1396,17 @@ kms:Decrypt action". Fix: add kms:Decrypt on the key ARN to the boundary (a plat
         inline={
             "artifacts": policy(
                 {
+                    "Sid": "BuildBasics",
+                    "Effect": "Allow",
+                    "Action": [
+                        "logs:CreateLogStream",
+                        "logs:PutLogEvents",
+                        "ecr:GetAuthorizationToken",
+                        "ssm:GetParameter",
+                    ],
+                    "Resource": "*",
+                },
+                {
                     "Effect": "Allow",
                     "Action": ["s3:GetObject", "s3:PutObject"],
                     "Resource": f"arn:aws:s3:::artifacts-{dt_.id}/*",
@@ -1411,7 +1440,7 @@ kms:Decrypt action". Fix: add kms:Decrypt on the key ARN to the boundary (a plat
         error=("AccessDenied", denied_message(s.arn, "kms:Decrypt", key.arn, "boundary")),
     )
     scn.expect(e, "PERMISSION_BOUNDARY", ["PERMISSION_BOUNDARY"])
-    scn.noise(s, m(b, -2), 10, 6, seed="build")
+    scn.noise(s, m(b, -2), 10, 6, seed="build", kinds=("logs", "ecr", "ssm", "sts"))
     w.background(dt_, m(b, -30), 60)
     scn.collected_at = m(b, 30)
 
@@ -1829,6 +1858,8 @@ the migration before disabling it again.
         error=("DisabledException", f"{key.arn} is disabled."),
     )
     scn.expect(e, "KEY_DISABLED", ["KEY_DISABLED"])
+    # a key-state error of a cross-account call is logged in the key owner's account too
+    scn.expect(scn.last_copies[1], "KEY_DISABLED", ["KEY_DISABLED"])
     for a in (keys, apps):
         w.background(a, m(b, -130), 150)
     scn.collected_at = m(b, 30)
@@ -2176,6 +2207,118 @@ key administrator of the customer account) instead of guessing.
     scn.collected_at = m(b, 45)
 
 
+def s30_explicit_deny_scp(scn: Scenario) -> None:
+    scn.readme = """
+The organization attaches `DenyOutsideApprovedRegions` to the Workloads OU: everything except global
+services is denied outside us-east-1 and eu-west-1 (`aws:RequestedRegion`). The DR team's
+`dr-restore` role, with AdministratorAccess, runs a restore test in us-west-2 against the replica key
+`alias/dr-backups` there, and Decrypt is denied "with an explicit deny in a service control policy". The
+key policy and IAM allow it; the same call in us-east-1 works. Fix: add us-west-2 to the approved regions
+(an organization change), or run the test in an approved region.
+"""
+    w = World(scn)
+    scn.org_policy(
+        "DenyOutsideApprovedRegions",
+        "SERVICE_CONTROL_POLICY",
+        policy(
+            {
+                "Sid": "DenyAllOutsideApprovedRegions",
+                "Effect": "Deny",
+                "NotAction": [
+                    "iam:*",
+                    "organizations:*",
+                    "sts:*",
+                    "support:*",
+                    "cloudfront:*",
+                    "route53:*",
+                    "budgets:*",
+                ],
+                "Resource": "*",
+                "Condition": {"StringNotEquals": {"aws:RequestedRegion": ["us-east-1", "eu-west-1"]}},
+            }
+        ),
+        [w.ou_workloads],
+        "Only us-east-1 and eu-west-1",
+    )
+    dr = w.account("dr-testing")
+    dr.regions.add("us-west-2")
+    admin_arn = dr.roles[SSO_ADMIN].arn
+    home = scn.key(
+        dr,
+        "dr-backups-use1",
+        default_key_policy(dr.id, [admin_arn]),
+        description="Backups (us-east-1)",
+        alias="alias/dr-backups",
+    )
+    replica = scn.key(
+        dr,
+        "dr-backups-usw2",
+        default_key_policy(dr.id, [admin_arn]),
+        description="Backups (us-west-2 copy)",
+        alias="alias/dr-backups",
+        region="us-west-2",
+    )
+    role = scn.role(dr, "dr-restore", trust_account(dr.id), attached=[scn.aws_policy(dr, "AdministratorAccess")])
+    b = scn.base
+    adm = scn.session(dr.roles[SSO_ADMIN], "ana.dr@example.com", m(b, -10), ip="198.51.100.140", ua=UA["cli"])
+    s = scn.session(role, "restore-test-2026-11", m(b, -8), ip="198.51.100.140", ua=UA["boto3"])
+    scn.assume_role(adm, s, m(b, -8))
+    scn.kms(s, m(b, -6), "Decrypt", home, key_ref=None, context={"backup": "db-2026-11-24"})
+    e = scn.kms(
+        s,
+        m(b, 0),
+        "Decrypt",
+        replica,
+        key_ref=None,
+        region="us-west-2",
+        context={"backup": "db-2026-11-24"},
+        error=("AccessDenied", denied_message(s.arn, "kms:Decrypt", replica.arn, "deny-scp")),
+    )
+    scn.expect(e, "EXPLICIT_DENY", ["EXPLICIT_DENY"])
+    w.background(dr, m(b, -30), 60)
+    scn.collected_at = m(b, 30)
+
+
+def s31_wrong_assumed_role_user(scn: Scenario) -> None:
+    scn.readme = """
+The key account's key policy allows the data team's `DataProcessingRole` (the cross-account pattern: the
+key owner names a role, the team's members assume it). An engineer debugging a failed batch decrypts a
+sample directly with their own IAM user `li.wei` (AdministratorAccess in the data account), and is
+denied: the key policy names the role, not the user or the account. Fix: assume `DataProcessingRole`
+(`aws sts assume-role --role-arn arn:aws:iam::<data>:role/DataProcessingRole ...`) and call Decrypt with
+its credentials.
+"""
+    w = World(scn)
+    keys = w.account("keys", ou=w.ou_security)
+    data = w.account("data-team")
+    role = scn.role(data, "DataProcessingRole", trust_account(data.id))
+    kp = add_statement(
+        default_key_policy(keys.id, [keys.roles[SSO_ADMIN].arn]),
+        key_user_statement("AllowDataProcessingRole", role.arn),
+    )
+    key = scn.key(keys, "team-data", kp, description="Data team datasets", alias="alias/team-data")
+    role.inline["team-data-key"] = kms_allow(key.arn)
+    user = scn.user(data, "li.wei", attached=[scn.aws_policy(data, "AdministratorAccess")])
+    b = scn.base
+    us = scn.session(user, None, m(b, -400 * 1440), ip="192.0.2.61", ua=UA["cli"])
+    rs = scn.session(role, "batch-7781", m(b, -30), ip="10.8.1.5", ua=UA["boto3"])
+    scn.assume_role(us, rs, m(b, -30))
+    scn.kms(rs, m(b, -28), "Decrypt", key, context={"dataset": "events", "day": "2026-11-25"})
+    e = scn.kms(
+        us,
+        m(b, 0),
+        "Decrypt",
+        key,
+        context={"dataset": "events", "day": "2026-11-25"},
+        error=("AccessDenied", denied_message(us.arn, "kms:Decrypt", key.arn, "resource")),
+    )
+    scn.expect(e, "WRONG_ASSUMED_ROLE", ["WRONG_ASSUMED_ROLE"])
+    scn.noise(us, m(b, -20), 30, 6, seed="user")
+    for a in (keys, data):
+        w.background(a, m(b, -30), 60)
+    scn.collected_at = m(b, 30)
+
+
 SCENARIOS: list[tuple[str, str, Callable[[Scenario], None]]] = [
     (
         "01-guide-walkthrough",
@@ -2230,6 +2373,12 @@ SCENARIOS: list[tuple[str, str, Callable[[Scenario], None]]] = [
     ("27-s3-bucket-policy-missing", "S3 refused at the bucket policy, before KMS", s27_s3_bucket_policy_missing),
     ("28-resolved-since", "Fixed fifteen minutes later: the bundle is newer than the failure", s28_resolved_since),
     ("29-unknown", "The key owner's key policy could not be read", s29_unknown),
+    ("30-explicit-deny-scp", "An SCP denies the region of the replica key", s30_explicit_deny_scp),
+    (
+        "31-wrong-assumed-role-user",
+        "An IAM user instead of the role that the key policy names",
+        s31_wrong_assumed_role_user,
+    ),
 ]
 
 

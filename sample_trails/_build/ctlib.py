@@ -646,6 +646,7 @@ class Scenario:
         self.collected_at: dt.datetime = base
         self.readme = ""
         self._n = 0
+        self.last_copies: list[str] = []  # eventIDs of the last kms() call: the caller's copy, then the owner's
 
     # ---- ids
     def nid(self, kind: str) -> str:
@@ -1095,17 +1096,19 @@ class Scenario:
         mine = self.record(
             s.account, identity=s.identity(invoked_by), shared=shared, vpce=vpce, console=s.console, **common
         )  # type: ignore[arg-type]
+        self.last_copies = [str(mine["eventID"])]
         if cross:
             owner_copy = dict(
                 common, tls=False
             )  # the key owner's copy carries no TLS details of the caller's connection
-            self.record(
+            theirs = self.record(
                 owner,
                 identity={"type": "AWSAccount", "principalId": s.principal_id, "accountId": s.account},
                 shared=shared,
                 vpce=vpce,
                 **owner_copy,
             )  # type: ignore[arg-type]
+            self.last_copies.append(str(theirs["eventID"]))
         return str(mine["eventID"])
 
     def assume_role(
@@ -1216,7 +1219,15 @@ class Scenario:
 
     # ---- noise
     def noise(
-        self, s: Session, start: dt.datetime, minutes: int, n: int, *, region: str = "us-east-1", seed: str = ""
+        self,
+        s: Session,
+        start: dt.datetime,
+        minutes: int,
+        n: int,
+        *,
+        region: str = "us-east-1",
+        seed: str = "",
+        kinds: tuple[str, ...] = ("ec2", "ssm", "logs", "sts", "s3", "dynamodb", "lambda", "ecr", "cloudwatch", "sqs"),
     ) -> None:
         """Background calls of other services (what fills real trails)."""
         import random
@@ -1224,7 +1235,7 @@ class Scenario:
         rnd = random.Random(h(self.slug, "noise", s.arn, seed))
         for i in range(n):
             t = start + dt.timedelta(seconds=rnd.randint(0, minutes * 60))
-            kind = rnd.choice(["ec2", "ssm", "logs", "sts", "s3", "dynamodb", "lambda", "ecr", "cloudwatch", "sqs"])
+            kind = rnd.choice(kinds)
             acct = s.account
             if kind == "ec2":
                 self.call(

@@ -79,7 +79,7 @@ ISO_Z = "%Y-%m-%dT%H:%M:%SZ"
 
 
 def _load_records(scn: Path) -> list[tuple[str, dict[str, Any]]]:
-    out = []
+    out: list[tuple[str, dict[str, Any]]] = []
     for f in sorted((scn / "trails").rglob("*.json.gz")):
         rel = f.relative_to(scn / "trails").as_posix()
         if "/CloudTrail-Digest/" in rel:
@@ -345,3 +345,30 @@ def test_generator_is_deterministic(tmp_path: Path) -> None:
 def test_sample_trails_stay_small() -> None:
     total = sum(p.stat().st_size for p in ROOT.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
     assert total < 2_000_000, total
+
+
+@pytest.mark.parametrize("scn", SCENARIOS, ids=lambda p: p.name)
+def test_role_sessions_link_to_their_assume_role(
+    scn: Path, records: dict[str, list[tuple[str, dict[str, Any]]]]
+) -> None:
+    """Every labelled call made with role credentials (other than SSO console sessions) can be traced to the
+    sts:AssumeRole that issued them: responseElements.credentials.accessKeyId = userIdentity.accessKeyId,
+    logged in the caller's account (where a session policy, if any, is in requestParameters.policy)."""
+    expected = json.loads((scn / "expected.json").read_text())
+    issued = {
+        (r["recipientAccountId"], r["responseElements"]["credentials"]["accessKeyId"]): r
+        for _, r in records[scn.name]
+        if r["eventName"] == "AssumeRole" and not r.get("errorCode")
+    }
+    for _, r in records[scn.name]:
+        ui = r["userIdentity"]
+        if r["eventID"] not in expected or ui.get("type") != "AssumedRole":
+            continue
+        if ui["sessionContext"]["sessionIssuer"]["userName"].startswith("AWSReservedSSO_"):
+            continue
+        origin = issued.get((ui["accountId"], ui["accessKeyId"]))
+        assert origin is not None, f"no AssumeRole issued {ui['accessKeyId']}"
+        assert origin["responseElements"]["assumedRoleUser"]["arn"] == ui["arn"]
+        assert origin["eventTime"] <= r["eventTime"]
+        if "policy" in origin["requestParameters"]:
+            _policy_doc(origin["requestParameters"]["policy"])

@@ -537,7 +537,7 @@ new one. Decrypt is denied. Fix: put the role ARN back into the key policy (re-s
     sec = w.account("security", ou=w.ou_security)
     ci = w.account("ci")
     old_id = "AROA" + b32(17, scn.slug, "old-ci-deployer")
-    role = app_role(scn, ci, "ci-deployer", "ec2", created=scn.base - dt.timedelta(days=3), inline={})
+    role = app_role(scn, ci, "ci-deployer", "ec2", created=scn.base - dt.timedelta(days=3, minutes=4), inline={})
     kp = add_statement(
         default_key_policy(sec.id, [sec.roles[SSO_ADMIN].arn]),
         key_user_statement("AllowCIDeployer", old_id, ["kms:Decrypt", "kms:DescribeKey"]),

@@ -65,8 +65,9 @@ def ts(t: dt.datetime) -> str:
 def cli_date(t: dt.datetime, micro: bool = False) -> str:
     """Dates as AWS CLI v2 prints them (ISO 8601 with +00:00)."""
     t = t.astimezone(UTC)
-    if micro:
-        return t.strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+    if micro:  # KMS timestamps carry milliseconds; Python's isoformat (the CLI's) prints them as microseconds
+        t = t.replace(microsecond=(int(h("ms", t.isoformat()), 16) % 999 + 1) * 1000)
+        return t.isoformat()
     return t.strftime("%Y-%m-%dT%H:%M:%S+00:00")
 
 
@@ -1075,7 +1076,7 @@ class Scenario:
         shared = self.nid("shared") if cross else None
         request_id = self.nid("request")
         ua = invoked_by or s.ua.replace("{cmd}", f"kms.{_kebab(op)}").replace("{svc}", "kms")
-        common = dict(
+        common: dict[str, Any] = dict(
             t=t,
             source="kms.amazonaws.com",
             name=op,
@@ -1095,10 +1096,10 @@ class Scenario:
         vpce = (s.vpce, s.account) if s.vpce and invoked_by is None else None
         mine = self.record(
             s.account, identity=s.identity(invoked_by), shared=shared, vpce=vpce, console=s.console, **common
-        )  # type: ignore[arg-type]
+        )
         self.last_copies = [str(mine["eventID"])]
         if cross:
-            owner_copy = dict(
+            owner_copy: dict[str, Any] = dict(
                 common, tls=False
             )  # the key owner's copy carries no TLS details of the caller's connection
             theirs = self.record(
@@ -1107,7 +1108,7 @@ class Scenario:
                 shared=shared,
                 vpce=vpce,
                 **owner_copy,
-            )  # type: ignore[arg-type]
+            )
             self.last_copies.append(str(theirs["eventID"]))
         return str(mine["eventID"])
 
@@ -1157,7 +1158,7 @@ class Scenario:
             return str(r["eventID"])
         cross = caller.account != target.account
         shared = self.nid("shared")
-        common = dict(
+        common: dict[str, Any] = dict(
             t=t,
             source="sts.amazonaws.com",
             name="AssumeRole",
@@ -1171,14 +1172,14 @@ class Scenario:
             version="1.08",
             request_id=self.nid("request"),
         )
-        mine = self.record(caller.account, identity=caller.identity(), shared=shared if cross else None, **common)  # type: ignore[arg-type]
+        mine = self.record(caller.account, identity=caller.identity(), shared=shared if cross else None, **common)
         if cross:
             self.record(
                 target.account,
                 identity={"type": "AWSAccount", "principalId": caller.principal_id, "accountId": caller.account},
                 shared=shared,
                 **common,
-            )  # type: ignore[arg-type]
+            )
         return str(mine["eventID"])
 
     # ---- policy-change events (the history)

@@ -225,12 +225,16 @@ def write_bundle(scn: Scenario, root: Path) -> None:
                         gd["Constraints"] = g.constraints
                     grants.append(gd)
                 write_json(kd / "list-grants.json", {"Grants": grants})
+        # SSE-KMS with the AWS managed key: the configuration names no key (aws/s3 is implied)
+        aws_managed_keys = {k.arn for k in acct.keys.values() if k.manager == "AWS"}
         for bk in acct.buckets.values():
             sd = a / "s3" / bk.name
             if bk.policy is not None:
                 write_json(sd / "get-bucket-policy.json", {"Policy": compact(bk.policy)})
             rule: dict[str, Any] = {
-                "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": bk.sse_key_arn}
+                "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms"}
+                if bk.sse_key_arn and bk.sse_key_arn in aws_managed_keys
+                else {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": bk.sse_key_arn}
                 if bk.sse_key_arn
                 else {"SSEAlgorithm": "AES256"}
             }

@@ -822,6 +822,7 @@ key policy deliberately.
     w = World(scn)
     keys = w.account("keys", ou=w.ou_security)
     prod = w.account("orders-prod")
+    scn.readme_vars["prod"] = prod.id
     stg = w.account("orders-staging")
     prole = app_role(scn, prod, "OrdersService", "ecs")
     srole = app_role(scn, stg, "OrdersService", "ecs")
@@ -1069,7 +1070,8 @@ it anyway), or widen the condition to both values deliberately.
         ip="10.11.1.21",
         ua=UA["java"],
     )
-    scn.kms(v1, m(b, -18), "GenerateDataKey", key, context={"app": "billing", "tenant": "t-0042"})
+    # the service names the key by its alias ARN (valid across accounts); resources[] carries the key ARN
+    scn.kms(v1, m(b, -18), "GenerateDataKey", key, key_ref="alias-arn", context={"app": "billing", "tenant": "t-0042"})
     scn.kms(v1, m(b, -9), "Decrypt", key, context={"app": "billing", "tenant": "t-0042"})
     v2 = service_session(
         scn,
@@ -1085,6 +1087,7 @@ it anyway), or widen the condition to both values deliberately.
         m(b, 0),
         "GenerateDataKey",
         key,
+        key_ref="alias-arn",
         context={"app": "billing-v2", "tenant": "t-0042"},
         error=("AccessDenied", denied_message(v2.arn, "kms:GenerateDataKey", key.arn, "resource")),
     )
@@ -1183,7 +1186,7 @@ the review is closed.
     ex = service_session(
         scn, export, "ledger-export", m(b, -20), "lambda.amazonaws.com", ip="3.94.120.7", ua=UA["lambda-py"]
     )
-    scn.kms(ex, m(b, -19), "GenerateDataKey", key, context={"period": "2026-10"})
+    scn.kms(ex, m(b, -19), "GenerateDataKey", key, key_ref="id", context={"period": "2026-10"})
     adm = w.admins[fin.id]
     scn.call(
         adm,
@@ -2025,6 +2028,7 @@ the role s3:GetObject on `arn:aws:s3:::<bucket>/*`.
     )
     key = scn.key(hub, "exchange", kp, description="Partner exchange bucket", alias="alias/exchange")
     bucket = f"exchange-{hub.id}"
+    scn.readme_vars["bucket"] = bucket
     scn.bucket(
         hub,
         bucket,
@@ -2291,6 +2295,7 @@ its credentials.
     w = World(scn)
     keys = w.account("keys", ou=w.ou_security)
     data = w.account("data-team")
+    scn.readme_vars["data"] = data.id
     role = scn.role(data, "DataProcessingRole", trust_account(data.id))
     kp = add_statement(
         default_key_policy(keys.id, [keys.roles[SSO_ADMIN].arn]),

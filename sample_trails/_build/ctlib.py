@@ -646,6 +646,7 @@ class Scenario:
         self.expected: dict[str, dict[str, Any]] = {}
         self.collected_at: dt.datetime = base
         self.readme = ""
+        self.readme_vars: dict[str, str] = {}  # "<name>" in the README -> value (account aliases are added)
         self._n = 0
         self.last_copies: list[str] = []  # eventIDs of the last kms() call: the caller's copy, then the owner's
 

@@ -306,5 +306,8 @@ def write_scenario(scn: Scenario, out: Path) -> int:
     missing = set(scn.expected) - ids
     assert not missing, f"{scn.slug}: expected events not generated: {missing}"
     (root / "expected.json").write_text(json.dumps(scn.expected, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    (root / "README.md").write_text(f"# {scn.title}\n\n{scn.readme.strip()}\n", encoding="utf-8")
+    text = scn.readme.strip()
+    for name, value in {**{a.alias: a.id for a in scn.accounts.values()}, **scn.readme_vars}.items():
+        text = text.replace(f"<{name}>", value)
+    (root / "README.md").write_text(f"# {scn.title}\n\n{text}\n", encoding="utf-8")
     return n

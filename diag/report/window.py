@@ -34,7 +34,7 @@ def utcnow() -> dt.datetime:
 
 
 def parse_instant(text: str, now: dt.datetime, *, option: str) -> dt.datetime:
-    """``24h``/``7d``/``90m``/``2w``/``30s`` before ``now``, or an ISO 8601 date/time (offsets converted to UTC)."""
+    """``24h``/``7d``/``90m``/``2w``/``30s`` before ``now`` (both --since and --until count from now), or an ISO 8601 date/time (offsets converted to UTC)."""
     m = _REL_RE.match(text)
     if m:
         seconds = float(m.group(1)) * _UNIT_SECONDS[m.group(2).lower()]
@@ -58,7 +58,7 @@ def parse_window(since: str, until: str | None = None, *, now: dt.datetime | Non
     """Build the window; ``until`` defaults to now. An empty or inverted window is a usage error."""
     now = now or utcnow()
     end = parse_instant(until, now, option="--until") if until else now
-    start = parse_instant(since, end if until else now, option="--since")
+    start = parse_instant(since, now, option="--since")
     if start >= end:
         raise UsageError(f"the window is empty: --since {since} is not before --until {until or 'now'}")
     return Window(start=start, end=end, label=since if not until else f"{since} .. {until}")

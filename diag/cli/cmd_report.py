@@ -1,6 +1,5 @@
 """`kmsdiag report`: every KMS access failure of a window, grouped by cause, as HTML, Markdown or JSON."""
 
-import enum
 import os
 import sys
 from pathlib import Path
@@ -14,16 +13,8 @@ from diag.errors import EXIT_DENIED, EXIT_OK, NotFoundError, UsageError
 _EXTENSIONS = {".html": "html", ".htm": "html", ".md": "md", ".markdown": "md", ".json": "json"}
 
 
-class Format(str, enum.Enum):
-    html = "html"
-    md = "md"
-    json = "json"
-
-
-class FailOn(str, enum.Enum):
-    none = "none"
-    new = "new"
-    any = "any"
+FORMATS = ("html", "md", "json")
+FAIL_ON = ("none", "new", "any")
 
 
 def default_out_name(day: str) -> str:
@@ -67,7 +58,7 @@ def register(app: typer.Typer) -> None:
             str | None, typer.Option("--until", help="Window end (default now): a duration before now or an ISO time.")
         ] = None,
         fmt: Annotated[
-            Format | None,
+            str | None,
             typer.Option("--format", "-f", help="html, md or json (default: from --out's extension, else html).", show_default=False),
         ] = None,
         out: Annotated[
@@ -77,13 +68,16 @@ def register(app: typer.Typer) -> None:
             ),
         ] = None,
         fail_on: Annotated[
-            FailOn,
-            typer.Option("--fail-on", help="Exit 5 when there are new causes (new) or any failure (any); none: always 0."),
-        ] = FailOn.none,
-        no_record: Annotated[
+            str,
+            typer.Option("--fail-on", help="none, new or any: exit 5 when there are new causes (new) or any failure (any)."),
+        ] = "none",
+        record: Annotated[
             bool,
-            typer.Option("--no-record", is_flag=True, help="Do not record this run (opens the database read-only; next report compares with the last recorded one)."),
-        ] = False,
+            typer.Option(
+                "--record/--no-record",
+                help="Record this run so the next report can say what is new and resolved; --no-record opens the database read-only.",
+            ),
+        ] = True,
     ) -> int:
         """Report every KMS access failure of a window, grouped by cause, with what is new and what got fixed.
 
@@ -97,10 +91,13 @@ def register(app: typer.Typer) -> None:
         from diag.store import open_db, resolve_db_path
 
         st = state()
+        if fmt is not None and fmt not in FORMATS:
+            raise UsageError(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}")
+        if fail_on not in FAIL_ON:
+            raise UsageError(f"--fail-on {fail_on!r}: choose one of {', '.join(FAIL_ON)}")
+        no_record = not record
         window = parse_window(since, until)
-        chosen, dest = choose_output(
-            fmt.value if fmt else None, out, json_flag=st.json, day=window.end.strftime("%Y-%m-%d")
-        )
+        chosen, dest = choose_output(fmt, out, json_flag=st.json, day=window.end.strftime("%Y-%m-%d"))
         db_path = resolve_db_path(st.db)
         if not db_path.exists():
             raise NotFoundError(
@@ -134,8 +131,8 @@ def register(app: typer.Typer) -> None:
             if out is None and fmt is None and sys.stdout.isatty():
                 sys.stdout.write(render(model, "md"))  # untrusted text is already inert (markdown.md_text)
         h = model.headline
-        if fail_on is FailOn.new and h.new_causes:
+        if fail_on == "new" and h.new_causes:
             return EXIT_DENIED
-        if fail_on is FailOn.any and h.failures:
+        if fail_on == "any" and h.failures:
             return EXIT_DENIED
         return EXIT_OK

@@ -29,10 +29,18 @@ def render(report: Report, fmt: str) -> str:
 
         return render_markdown(report)
     if fmt == "json":
-        from diag.render.console import to_json
-
-        return to_json(report.to_dict()) + "\n"
+        return report_json(report)
     raise ValueError(f"unknown report format {fmt!r}")
+
+
+def report_json(report: Report) -> str:
+    """The full model as JSON; times are ISO 8601 UTC with a ``Z`` (the model's times are naive UTC)."""
+    import orjson
+
+    from diag.render.console import _default
+
+    opts = orjson.OPT_INDENT_2 | orjson.OPT_NAIVE_UTC | orjson.OPT_UTC_Z | orjson.OPT_NON_STR_KEYS
+    return orjson.dumps(report.to_dict(), default=_default, option=opts).decode() + "\n"
 
 
 def generate(

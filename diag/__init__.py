@@ -29,4 +29,7 @@ def open(path: str | None = None, *, read_only: bool = True, **kwargs: Any) -> d
         from diag.notebook import ensure_views
 
         ensure_views(con)
+    # DuckDB 2 refuses con.sql() while an earlier execute() result is half read (fetchone during
+    # opening); finish any such result so that the connection is ready for the caller.
+    con.execute("SELECT 1").fetchall()
     return con

@@ -34,7 +34,8 @@ def ensure_views(con: duckdb.DuckDBPyConnection) -> list[str]:
     from diag.store.views import _digest, view_files
 
     files = view_files()
-    row = con.execute("SELECT value FROM meta WHERE key = 'views_digest'").fetchone() if _has(con, "meta") else None
+    rows = con.execute("SELECT value FROM meta WHERE key = 'views_digest'").fetchall() if _has(con, "meta") else []
+    row = rows[0] if rows else None
     if row and row[0] == _digest(files):
         return []
     pending = list(files)

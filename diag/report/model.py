@@ -206,8 +206,8 @@ def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = N
 
 
 def _scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> Any:
-    row = con.execute(sql, params or []).fetchone()
-    return row[0] if row else None
+    rows = con.execute(sql, params or []).fetchall()  # fetchall: DuckDB 2 keeps a half-read result open
+    return rows[0][0] if rows else None
 
 
 def table_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
@@ -431,7 +431,7 @@ def _data_quality(con: duckdb.DuckDBPyConnection, window: Window, limit: int) ->
     )
     counts = con.execute(
         f"SELECT count(*) FILTER (WHERE verdict IS NULL), count(*) FILTER (WHERE verdict = '{UNKNOWN}') FROM {_TMP}"
-    ).fetchone()
+    ).fetchall()[0]
     newest = _scalar(con, "SELECT max(event_time) FROM events")
     files = int(
         _scalar(con, "SELECT count(*) FROM ingested_files WHERE ingested_at >= ? AND ingested_at < ?", [window.start, window.end])
@@ -540,7 +540,7 @@ def build_report(
                (SELECT count(DISTINCT a) FROM (SELECT caller_account AS a FROM {_TMP} UNION ALL SELECT key_account FROM {_TMP}))
         FROM {_TMP}
         """
-    ).fetchone()
+    ).fetchall()[0]
     assert totals is not None
     headline = Headline(
         failures=int(totals[0]),

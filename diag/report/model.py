@@ -143,6 +143,7 @@ class PolicyChange:
     event_name: str
     target: str | None
     actor: str | None
+    summary: str | None
     event_id: str
 
 
@@ -151,8 +152,9 @@ class DataQuality:
     refused_files: int  # refused inputs ingested since the window started
     refused_files_total: int
     refused_examples: list[dict[str, Any]]
-    collection_gaps: int | None  # None: the collection tables are not in this database
-    gap_examples: list[dict[str, Any]]
+    collection_gaps: int | None  # gaps in the newest snapshot of each account; None: never collected
+    gap_examples: list[dict[str, Any]]  # {account, region, what, call, resource, error, how_to_collect}
+    policies_collected_at: dt.datetime | None  # newest snapshot
     not_diagnosed: int
     unknown: int
     undiagnosed_reasons: list[dict[str, Any]]  # [{status, reason, failures, example_event_id}]
@@ -379,26 +381,35 @@ def _policy_changes(con: duckdb.DuckDBPyConnection, window: Window, limit: int) 
         return []
     rows = _rows(
         con,
-        "SELECT change_time, account, change_kind, event_name, target, actor, event_id FROM policy_timeline "
+        "SELECT change_time, account, change_kind, event_name, target, actor, summary, event_id FROM policy_timeline "
         "WHERE change_time >= ? AND change_time < ? ORDER BY change_time DESC LIMIT ?",
         [window.start, window.end, limit],
     )
     return [PolicyChange(**r) for r in rows]
 
 
-def _collection_gaps(con: duckdb.DuckDBPyConnection, limit: int) -> tuple[int | None, list[dict[str, Any]]]:
-    """Gaps recorded by collection (a refused or missing AWS call); None when collection has not run here."""
-    if not table_exists(con, "collection_gaps"):
-        return None, []
-    total = int(_scalar(con, "SELECT count(*) FROM collection_gaps") or 0)
-    examples = _rows(con, "SELECT * FROM collection_gaps LIMIT ?", [limit])
-    for row in examples:
-        for k, v in list(row.items()):
-            if isinstance(v, dt.datetime | dt.date):
-                continue
-            if v is not None and not isinstance(v, int | float | bool):
-                row[k] = str(v)
-    return total, examples
+def _collection(con: duckdb.DuckDBPyConnection, limit: int) -> tuple[int | None, list[dict[str, Any]], dt.datetime | None]:
+    """Gaps of the newest snapshot of each account (what diagnosis cannot see now), and when policies
+    were last collected. (None, [], None) when no collection ran on this database."""
+    if not (table_exists(con, "collection_gaps") and table_exists(con, "snapshots")):
+        return None, [], None
+    collected = _scalar(con, "SELECT max(collected_at) FROM snapshots")
+    if collected is None:
+        return None, [], None
+    latest = (
+        "snapshot_id IN (SELECT max(snapshot_id) FROM snapshot_accounts GROUP BY account)"
+        " OR snapshot_id = (SELECT max(snapshot_id) FROM snapshots)"
+        if table_exists(con, "snapshot_accounts")
+        else "snapshot_id = (SELECT max(snapshot_id) FROM snapshots)"
+    )
+    total = int(_scalar(con, f"SELECT count(*) FROM collection_gaps WHERE {latest}") or 0)
+    examples = _rows(
+        con,
+        f"SELECT account, region, what, call, resource, error, how_to_collect FROM collection_gaps WHERE {latest}"
+        " ORDER BY account NULLS LAST, what, resource LIMIT ?",
+        [limit],
+    )
+    return total, examples, collected
 
 
 def _data_quality(con: duckdb.DuckDBPyConnection, window: Window, limit: int) -> DataQuality:
@@ -413,7 +424,7 @@ def _data_quality(con: duckdb.DuckDBPyConnection, window: Window, limit: int) ->
         "ORDER BY ingested_at DESC NULLS LAST, path LIMIT ?",
         [limit],
     )
-    gaps, gap_examples = _collection_gaps(con, limit)
+    gaps, gap_examples, collected = _collection(con, limit)
     reasons = _rows(
         con,
         f"""
@@ -443,6 +454,7 @@ def _data_quality(con: duckdb.DuckDBPyConnection, window: Window, limit: int) ->
         refused_examples=refused_examples,
         collection_gaps=gaps,
         gap_examples=gap_examples,
+        policies_collected_at=collected,
         not_diagnosed=int(counts[0]) if counts else 0,
         unknown=int(counts[1]) if counts else 0,
         undiagnosed_reasons=reasons,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,11 +16,22 @@ from tests.report.factory import Expected, build_walkthrough
 NOW = dt.datetime(2026, 11, 29, 6, 0, 0)
 
 
-@pytest.fixture
-def walkthrough_db(db_path: Path) -> Iterator[tuple[Path, Expected]]:
-    con = open_db(db_path)
+@pytest.fixture(scope="session")
+def _walkthrough_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Expected]:
+    path = tmp_path_factory.mktemp("walkthrough") / "template.duckdb"
+    con = open_db(path)
     expected = build_walkthrough(con, NOW)
+    con.execute("CHECKPOINT")
     con.close()
+    return path, expected
+
+
+@pytest.fixture
+def walkthrough_db(db_path: Path, _walkthrough_template: tuple[Path, Expected]) -> Iterator[tuple[Path, Expected]]:
+    """A fresh copy of the walk-through database (built once per session)."""
+    template, expected = _walkthrough_template
+    shutil.copyfile(template, db_path)
+    db_path.chmod(0o600)
     yield db_path, expected
 
 

@@ -85,16 +85,27 @@ def test_policy_changes_and_data_quality(walkthrough_con: duckdb.DuckDBPyConnect
     assert dq.newest_event == NOW - dt.timedelta(minutes=50)
 
 
-def test_collection_gaps_are_counted_when_collection_ran(walkthrough_con: duckdb.DuckDBPyConnection) -> None:
-    walkthrough_con.execute(
-        "CREATE TABLE IF NOT EXISTS collection_gaps (snapshot_id BIGINT, account VARCHAR, call VARCHAR, resource VARCHAR, error VARCHAR)"
+def test_collection_gaps_of_the_newest_snapshot(walkthrough_con: duckdb.DuckDBPyConnection) -> None:
+    con = walkthrough_con
+    for sid, when in ((1, NOW - DAY), (2, NOW)):
+        con.execute("INSERT INTO snapshots VALUES (?, ?, 'bundle', 'b/', ['111111111111'], ?, 'test')", [sid, when, when])
+        con.execute("INSERT INTO snapshot_accounts VALUES (?, '111111111111', ?, ['us-east-1'], 'unknown', NULL)", [sid, when])
+    con.execute(
+        "INSERT INTO collection_gaps VALUES (1, '111111111111', 'us-east-1', 'grants', 'kms list-grants', ?, 'AccessDeniedException', 'old', 'aws kms list-grants')",
+        [KEY_A],
     )
-    walkthrough_con.execute(
-        "INSERT INTO collection_gaps VALUES (1, '111111111111', 'kms:GetKeyPolicy', ?, 'AccessDenied')", [KEY_B]
+    con.execute(
+        "INSERT INTO collection_gaps VALUES (2, '111111111111', 'us-east-1', 'key_policy', 'kms get-key-policy', ?, 'AccessDeniedException', 'denied', 'aws kms get-key-policy --key-id x')",
+        [KEY_B],
     )
-    report = build_report(walkthrough_con, parse_window("24h", now=NOW), generated_at=NOW)
-    assert report.data_quality.collection_gaps == 1
-    assert report.data_quality.gap_examples[0]["call"] == "kms:GetKeyPolicy"
+    report = build_report(con, parse_window("24h", now=NOW), generated_at=NOW)
+    dq = report.data_quality
+    assert dq.collection_gaps == 1 and dq.policies_collected_at == NOW
+    assert dq.gap_examples[0]["what"] == "key_policy" and dq.gap_examples[0]["resource"] == KEY_B
+    from diag.report import render
+
+    html = render(report, "html")
+    assert "aws kms get-key-policy --key-id x" in html
 
 
 def test_cause_id_is_the_same_in_sql_and_python(walkthrough_con: duckdb.DuckDBPyConnection) -> None:

@@ -90,7 +90,12 @@ def _window_sql(column: str, since: When, until: When) -> tuple[str, list[Any]]:
 
 
 def failures(
-    con: duckdb.DuckDBPyConnection, since: When = None, until: When = None, *, verdict: str | None = None, limit: int | None = None
+    con: duckdb.DuckDBPyConnection,
+    since: When = None,
+    until: When = None,
+    *,
+    verdict: str | None = None,
+    limit: int | None = None,
 ) -> pd.DataFrame:
     """One row per failed call (the ``failures`` view), newest first, without the raw findings JSON."""
     where, params = _window_sql("event_time", since, until)
@@ -122,7 +127,9 @@ def failures_over_time(
     return long.pivot_table(index="bucket", columns="verdict", values="failures", fill_value=0, aggfunc="sum")
 
 
-def top_keys(con: duckdb.DuckDBPyConnection, since: When = None, until: When = None, *, limit: int = 10) -> pd.DataFrame:
+def top_keys(
+    con: duckdb.DuckDBPyConnection, since: When = None, until: When = None, *, limit: int = 10
+) -> pd.DataFrame:
     """Keys with the most failures: owner, callers, causes, verdicts, first and last failure."""
     where, params = _window_sql("event_time", since, until)
     return _df(
@@ -137,7 +144,9 @@ def top_keys(con: duckdb.DuckDBPyConnection, since: When = None, until: When = N
     )
 
 
-def top_callers(con: duckdb.DuckDBPyConnection, since: When = None, until: When = None, *, limit: int = 10) -> pd.DataFrame:
+def top_callers(
+    con: duckdb.DuckDBPyConnection, since: When = None, until: When = None, *, limit: int = 10
+) -> pd.DataFrame:
     """Roles/users with the most failures, with the keys and verdicts involved and since when they fail."""
     where, params = _window_sql("event_time", since, until)
     return _df(

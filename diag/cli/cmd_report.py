@@ -52,24 +52,35 @@ def register(app: typer.Typer) -> None:
     @command(app, "report")
     def report(
         since: Annotated[
-            str, typer.Option("--since", help="Window start: a duration before now (24h, 7d, 90m, 2w) or an ISO 8601 time.")
+            str,
+            typer.Option("--since", help="Window start: a duration before now (24h, 7d, 90m, 2w) or an ISO 8601 time."),
         ] = "24h",
         until: Annotated[
             str | None, typer.Option("--until", help="Window end (default now): a duration before now or an ISO time.")
         ] = None,
         fmt: Annotated[
             str | None,
-            typer.Option("--format", "-f", help="html, md or json (default: from --out's extension, else html).", show_default=False),
+            typer.Option(
+                "--format",
+                "-f",
+                help="html, md or json (default: from --out's extension, else html).",
+                show_default=False,
+            ),
         ] = None,
         out: Annotated[
             str | None,
             typer.Option(
-                "--out", "-o", help="Output file, or - for stdout (default: HTML to kmsdiag-report-YYYY-MM-DD.html).", show_default=False
+                "--out",
+                "-o",
+                help="Output file, or - for stdout (default: HTML to kmsdiag-report-YYYY-MM-DD.html).",
+                show_default=False,
             ),
         ] = None,
         fail_on: Annotated[
             str,
-            typer.Option("--fail-on", help="none, new or any: exit 5 when there are new causes (new) or any failure (any)."),
+            typer.Option(
+                "--fail-on", help="none, new or any: exit 5 when there are new causes (new) or any failure (any)."
+            ),
         ] = "none",
         record: Annotated[
             bool,

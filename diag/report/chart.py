@@ -68,6 +68,7 @@ def failures_chart_svg(timeline: Timeline, window: Window, *, title: str = "Fail
     matplotlib.use("Agg", force=False)
     import matplotlib.dates as mdates
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     xs, data = series(timeline, window)
     width = (1 / 24 if timeline.bucket == "hour" else 1.0) * 0.85
@@ -79,7 +80,7 @@ def failures_chart_svg(timeline: Timeline, window: Window, *, title: str = "Fail
             bottom = [0] * len(xs)
             for i, (verdict, counts) in enumerate(data.items()):
                 colour = _FIXED_COLOURS.get(verdict, _PALETTE[i % len(_PALETTE)])
-                ax.bar(xs, counts, width=width, bottom=bottom, label=_label(verdict), color=colour, align="edge")
+                ax.bar(mdates.date2num(xs), counts, width=width, bottom=bottom, label=_label(verdict), color=colour, align="edge")
                 bottom = [b + c for b, c in zip(bottom, counts, strict=True)]
             ax.set_title(title, loc="left")
             ax.set_ylabel("failures")
@@ -87,7 +88,7 @@ def failures_chart_svg(timeline: Timeline, window: Window, *, title: str = "Fail
             locator = mdates.AutoDateLocator(maxticks=8)
             ax.xaxis.set_major_locator(locator)
             ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
-            ax.yaxis.get_major_locator().set_params(integer=True)
+            ax.yaxis.set_major_locator(MaxNLocator(integer=True))
             ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False)
             fig.tight_layout()
             buf = io.StringIO()

@@ -388,7 +388,9 @@ def _policy_changes(con: duckdb.DuckDBPyConnection, window: Window, limit: int) 
     return [PolicyChange(**r) for r in rows]
 
 
-def _collection(con: duckdb.DuckDBPyConnection, limit: int) -> tuple[int | None, list[dict[str, Any]], dt.datetime | None]:
+def _collection(
+    con: duckdb.DuckDBPyConnection, limit: int
+) -> tuple[int | None, list[dict[str, Any]], dt.datetime | None]:
     """Gaps of the newest snapshot of each account (what diagnosis cannot see now), and when policies
     were last collected. (None, [], None) when no collection ran on this database."""
     if not (table_exists(con, "collection_gaps") and table_exists(con, "snapshots")):
@@ -414,7 +416,9 @@ def _collection(con: duckdb.DuckDBPyConnection, limit: int) -> tuple[int | None,
 
 def _data_quality(con: duckdb.DuckDBPyConnection, window: Window, limit: int) -> DataQuality:
     refused = int(
-        _scalar(con, "SELECT count(*) FROM ingested_files WHERE status = 'refused' AND ingested_at >= ?", [window.start])
+        _scalar(
+            con, "SELECT count(*) FROM ingested_files WHERE status = 'refused' AND ingested_at >= ?", [window.start]
+        )
         or 0
     )
     refused_total = int(_scalar(con, "SELECT count(*) FROM ingested_files WHERE status = 'refused'") or 0)
@@ -445,7 +449,11 @@ def _data_quality(con: duckdb.DuckDBPyConnection, window: Window, limit: int) ->
     ).fetchall()[0]
     newest = _scalar(con, "SELECT max(event_time) FROM events")
     files = int(
-        _scalar(con, "SELECT count(*) FROM ingested_files WHERE ingested_at >= ? AND ingested_at < ?", [window.start, window.end])
+        _scalar(
+            con,
+            "SELECT count(*) FROM ingested_files WHERE ingested_at >= ? AND ingested_at < ?",
+            [window.start, window.end],
+        )
         or 0
     )
     return DataQuality(
@@ -471,7 +479,7 @@ def build_report(
     window: Window,
     *,
     database: str | None = None,
-    previous: PreviousRun | None | bool = True,
+    previous: PreviousRun | bool | None = True,
     generated_at: dt.datetime | None = None,
     top: int = 10,
     examples: int = 20,
@@ -594,9 +602,7 @@ def build_report(
     return report
 
 
-def record_run(
-    con: duckdb.DuckDBPyConnection, report: Report, *, fmt: str, out_path: str | None
-) -> str:
+def record_run(con: duckdb.DuckDBPyConnection, report: Report, *, fmt: str, out_path: str | None) -> str:
     """Store the run and its causes (needs a writable connection); return the new run_id."""
     import secrets
 
@@ -624,7 +630,17 @@ def record_run(
             con.executemany(
                 "INSERT INTO report_run_causes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
-                    [run_id, c.cause_id, c.verdict, c.caller, c.key_ref, c.action, c.failures, c.first_seen, c.last_seen]
+                    [
+                        run_id,
+                        c.cause_id,
+                        c.verdict,
+                        c.caller,
+                        c.key_ref,
+                        c.action,
+                        c.failures,
+                        c.first_seen,
+                        c.last_seen,
+                    ]
                     for c in report.causes
                 ],
             )

@@ -157,9 +157,7 @@ WALKTHROUGH = [
 ]
 
 
-def add_failures(
-    con: duckdb.DuckDBPyConnection, specs: list[CauseSpec], now: dt.datetime, *, prefix: str = "f"
-) -> int:
+def add_failures(con: duckdb.DuckDBPyConnection, specs: list[CauseSpec], now: dt.datetime, *, prefix: str = "f") -> int:
     """Insert the failures (and diagnoses) of ``specs``; return how many events were written."""
     n = 0
     for si, spec in enumerate(specs):

@@ -22,8 +22,10 @@ from tests.report.conftest import NOW
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or (
-    "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
+CHROMIUM = (
+    shutil.which("chromium")
+    or shutil.which("chromium-browser")
+    or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
 )
 FLAGS = [
     "--headless",

@@ -66,7 +66,19 @@ def test_fail_on_new_then_nothing_new(run_cli: RunCli, walkthrough_db: tuple[Pat
     assert code == 0  # same causes again: nothing new
     code, _, _ = run_cli("--db", db, "report", *WINDOW, "--out", tmp_path / "r.html", "--fail-on", "any")
     assert code == 5
-    code, _, _ = run_cli("--db", db, "report", "--since", "2020-01-01", "--until", "2020-01-02", "-o", tmp_path / "e.html", "--fail-on", "any")
+    code, _, _ = run_cli(
+        "--db",
+        db,
+        "report",
+        "--since",
+        "2020-01-01",
+        "--until",
+        "2020-01-02",
+        "-o",
+        tmp_path / "e.html",
+        "--fail-on",
+        "any",
+    )
     assert code == 0  # an empty window passes
     assert _runs(db) == 4
 
@@ -86,13 +98,19 @@ def test_concurrent_writer_is_refused_with_a_clear_message(
 ) -> None:
     db, _ = walkthrough_db
     holder = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(f"""
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(f"""
             import duckdb, sys, time
             con = duckdb.connect({str(db)!r})
             print("ready", flush=True)
             sys.stdin.readline()
-        """)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        """),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"

@@ -28,7 +28,9 @@ from tests.report.factory import (
 DAY = dt.timedelta(days=1)
 
 
-def test_headline_counts_and_grouping(walkthrough_con: duckdb.DuckDBPyConnection, walkthrough_db: tuple[Path, Expected]) -> None:
+def test_headline_counts_and_grouping(
+    walkthrough_con: duckdb.DuckDBPyConnection, walkthrough_db: tuple[Path, Expected]
+) -> None:
     exp = walkthrough_db[1]
     report = build_report(walkthrough_con, parse_window("24h", now=NOW), generated_at=NOW)
     h = report.headline
@@ -88,8 +90,12 @@ def test_policy_changes_and_data_quality(walkthrough_con: duckdb.DuckDBPyConnect
 def test_collection_gaps_of_the_newest_snapshot(walkthrough_con: duckdb.DuckDBPyConnection) -> None:
     con = walkthrough_con
     for sid, when in ((1, NOW - DAY), (2, NOW)):
-        con.execute("INSERT INTO snapshots VALUES (?, ?, 'bundle', 'b/', ['111111111111'], ?, 'test')", [sid, when, when])
-        con.execute("INSERT INTO snapshot_accounts VALUES (?, '111111111111', ?, ['us-east-1'], 'unknown', NULL)", [sid, when])
+        con.execute(
+            "INSERT INTO snapshots VALUES (?, ?, 'bundle', 'b/', ['111111111111'], ?, 'test')", [sid, when, when]
+        )
+        con.execute(
+            "INSERT INTO snapshot_accounts VALUES (?, '111111111111', ?, ['us-east-1'], 'unknown', NULL)", [sid, when]
+        )
     con.execute(
         "INSERT INTO collection_gaps VALUES (1, '111111111111', 'us-east-1', 'grants', 'kms list-grants', ?, 'AccessDeniedException', 'old', 'aws kms list-grants')",
         [KEY_A],
@@ -155,11 +161,15 @@ def test_new_and_resolved_across_two_runs(db_path: Path) -> None:
         ("IAM_RESOURCE_MISMATCH", APP_ROLE, 4)
     ]
     run2 = record_run(con, second, fmt="md", out_path="-")
-    stored = con.execute("SELECT previous_run_id, new_causes, resolved_causes FROM report_runs WHERE run_id = ?", [run2]).fetchone()
+    stored = con.execute(
+        "SELECT previous_run_id, new_causes, resolved_causes FROM report_runs WHERE run_id = ?", [run2]
+    ).fetchone()
     assert stored == (run1, 1, 1)
     assert con.execute("SELECT count(*) FROM report_run_causes WHERE run_id = ?", [run2]).fetchone() == (2,)
     # a third run with nothing new: nothing new, nothing resolved (C and A are quiet but failed after run 2? no)
-    third = build_report(con, parse_window("1h", now=day2 + dt.timedelta(minutes=5)), generated_at=day2 + dt.timedelta(minutes=5))
+    third = build_report(
+        con, parse_window("1h", now=day2 + dt.timedelta(minutes=5)), generated_at=day2 + dt.timedelta(minutes=5)
+    )
     assert third.headline.failures == 0 and third.headline.new_causes == 0
     con.close()
 
@@ -176,11 +186,28 @@ def test_cross_account_copies_count_once(db_path: Path) -> None:
     """The key owner's AWSAccount copy of a failed call (same sharedEventID) is not a second failure."""
     con = open_db(db_path)
     t = NOW - dt.timedelta(hours=1)
-    insert_event(con, event_id="caller-copy", event_time=t, role=ROLE, key_arn=KEY_A, shared_event_id="s1",
-                 error_code="AccessDenied", event_name="Decrypt")
-    insert_event(con, event_id="owner-copy", event_time=t, caller_type="AWSAccount", caller_account="222222222222",
-                 recipient_account="111111111111", key_arn=KEY_A, shared_event_id="s1",
-                 error_code="InvalidCiphertextException", event_name="Decrypt")
+    insert_event(
+        con,
+        event_id="caller-copy",
+        event_time=t,
+        role=ROLE,
+        key_arn=KEY_A,
+        shared_event_id="s1",
+        error_code="AccessDenied",
+        event_name="Decrypt",
+    )
+    insert_event(
+        con,
+        event_id="owner-copy",
+        event_time=t,
+        caller_type="AWSAccount",
+        caller_account="222222222222",
+        recipient_account="111111111111",
+        key_arn=KEY_A,
+        shared_event_id="s1",
+        error_code="InvalidCiphertextException",
+        event_name="Decrypt",
+    )
     report = build_report(con, parse_window("24h", now=NOW), generated_at=NOW)
     assert report.headline.failures == 1
     assert report.causes[0].example_event_ids == ["caller-copy"]

@@ -32,7 +32,10 @@ def test_helpers_answer_the_five_questions(walkthrough_db: tuple[Path, Expected]
         spikes = nb.spikes(con, freq="hour", top=1)
         before = nb.changes_before(con, spikes.bucket.iloc[0], hours=24)
         assert "PutKeyPolicy" in set(before.event_name)
-        assert nb.failures(con, since=NOW - dt.timedelta(hours=2)).shape[0] == nb.failures(con, since="2026-11-29T04:00:00Z").shape[0]
+        assert (
+            nb.failures(con, since=NOW - dt.timedelta(hours=2)).shape[0]
+            == nb.failures(con, since="2026-11-29T04:00:00Z").shape[0]
+        )
         assert set(nb.failures(con, verdict="NOT_DIAGNOSED").verdict.isna()) == {True}
         wide = nb.failures_over_time(con, freq="day")
         assert int(wide.to_numpy().sum()) == exp.failures

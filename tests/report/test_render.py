@@ -112,8 +112,17 @@ def test_json_is_the_full_model(report: Report) -> None:
     assert data["causes"][0]["findings"][0]["fix"]["commands"]
     assert data["window_start"] == "2026-11-28T06:00:00Z"
     assert set(data) >= {
-        "generated_at", "window_end", "previous_run", "timeline", "by_verdict", "top_keys", "top_pairs",
-        "accounts", "resolved_causes", "policy_changes", "data_quality",
+        "generated_at",
+        "window_end",
+        "previous_run",
+        "timeline",
+        "by_verdict",
+        "top_keys",
+        "top_pairs",
+        "accounts",
+        "resolved_causes",
+        "policy_changes",
+        "data_quality",
     }
 
 

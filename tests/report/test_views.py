@@ -17,8 +17,16 @@ from tests.report.conftest import NOW
 from tests.report.factory import KEY_A, ROLE, Expected, insert_event
 
 MINE = [
-    "causes", "cross_account_calls", "diagnoses_latest", "failures", "failures_by_verdict", "failures_daily",
-    "failures_undiagnosed", "ingest_refused", "key_access_matrix", "policy_timeline",
+    "causes",
+    "cross_account_calls",
+    "diagnoses_latest",
+    "failures",
+    "failures_by_verdict",
+    "failures_daily",
+    "failures_undiagnosed",
+    "ingest_refused",
+    "key_access_matrix",
+    "policy_timeline",
 ]
 
 
@@ -45,7 +53,9 @@ def test_views_work_from_a_plain_read_only_connection(walkthrough_db: tuple[Path
         assert con.execute("SELECT count(*) FROM failures_undiagnosed").fetchone() == (exp.not_diagnosed + exp.unknown,)
         assert con.execute("SELECT count(*) FROM ingest_refused").fetchone() == (1,)
         # 30 successful cross-account calls, each logged by both accounts, count once; plus every failure
-        assert con.execute("SELECT count(*) FILTER (WHERE outcome = 'success') FROM cross_account_calls").fetchone() == (30,)
+        assert con.execute(
+            "SELECT count(*) FILTER (WHERE outcome = 'success') FROM cross_account_calls"
+        ).fetchone() == (30,)
         row = con.execute(
             "SELECT successes, failures, latest_verdict FROM key_access_matrix WHERE caller_principal = ? AND key_ref = ? AND action = 'kms:Decrypt'",
             [ROLE, KEY_A],

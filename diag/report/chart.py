@@ -64,10 +64,8 @@ def failures_chart_svg(timeline: Timeline, window: Window, *, title: str = "Fail
     if not timeline.points:
         return ""
     import matplotlib
-
-    matplotlib.use("Agg", force=False)
     import matplotlib.dates as mdates
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # not pyplot: no global state, no GUI backend, faster import
     from matplotlib.ticker import MaxNLocator
 
     xs, data = series(timeline, window)
@@ -75,26 +73,32 @@ def failures_chart_svg(timeline: Timeline, window: Window, *, title: str = "Fail
     with matplotlib.rc_context(
         {"svg.fonttype": "none", "svg.hashsalt": "kmsdiag", "font.size": 9, "text.usetex": False}
     ):
-        fig, ax = plt.subplots(figsize=(8, 3.2), dpi=100)
-        try:
-            bottom = [0] * len(xs)
-            for i, (verdict, counts) in enumerate(data.items()):
-                colour = _FIXED_COLOURS.get(verdict, _PALETTE[i % len(_PALETTE)])
-                ax.bar(mdates.date2num(xs), counts, width=width, bottom=bottom, label=_label(verdict), color=colour, align="edge")
-                bottom = [b + c for b, c in zip(bottom, counts, strict=True)]
-            ax.set_title(title, loc="left")
-            ax.set_ylabel("failures")
-            ax.spines[["top", "right"]].set_visible(False)
-            locator = mdates.AutoDateLocator(maxticks=8)
-            ax.xaxis.set_major_locator(locator)
-            ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
-            ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-            ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False)
-            fig.tight_layout()
-            buf = io.StringIO()
-            fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None, "Format": None, "Type": None})
-        finally:
-            plt.close(fig)
+        fig = Figure(figsize=(8, 3.2), dpi=100)
+        ax = fig.subplots()
+        bottom = [0] * len(xs)
+        for i, (verdict, counts) in enumerate(data.items()):
+            colour = _FIXED_COLOURS.get(verdict, _PALETTE[i % len(_PALETTE)])
+            ax.bar(
+                mdates.date2num(xs),
+                counts,
+                width=width,
+                bottom=bottom,
+                label=_label(verdict),
+                color=colour,
+                align="edge",
+            )
+            bottom = [b + c for b, c in zip(bottom, counts, strict=True)]
+        ax.set_title(title, loc="left")
+        ax.set_ylabel("failures")
+        ax.spines[["top", "right"]].set_visible(False)
+        locator = mdates.AutoDateLocator(maxticks=8)
+        ax.xaxis.set_major_locator(locator)
+        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False)
+        fig.tight_layout()
+        buf = io.StringIO()
+        fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None, "Format": None, "Type": None})
     return clean_svg(buf.getvalue(), title=title)
 
 

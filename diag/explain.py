@@ -95,9 +95,10 @@ def _s3_resource(facts: EventFacts) -> str:
 
 
 class _Pipeline:
-    def __init__(self, source: PolicySource, evaluate: Evaluator | None) -> None:
+    def __init__(self, source: PolicySource, evaluate: Evaluator | None, *, depth: int = 0) -> None:
         self.source = source
         self._evaluate = evaluate
+        self.depth = depth  # 1 for the KMS call derived from an S3 request
         self.notes: list[str] = []
 
     def evaluate(self, request: Request, inputs: PolicyInputs) -> EvaluationResult | None:
@@ -118,6 +119,47 @@ class _Pipeline:
         except Exception as exc:  # a lookup that fails must not stop the diagnosis: it is a recorded gap
             self.notes.append(f"{what} failed: {type(exc).__name__}: {exc}")
         return default
+
+    def s3_kms_facts(self, facts: EventFacts, inforce: InForce | None) -> EventFacts | None:
+        """The KMS call that S3 made for this S3 request: the logged one (same caller, invokedBy S3, within
+        seconds), else one derived from the bucket's default encryption (its key, or ``aws/s3`` of the bucket's
+        account)."""
+        logged = self.safe("related KMS event", lambda: self.source.s3_kms_event(facts))
+        if logged is not None:
+            return logged
+        enc = (inforce.bucket_encryption if inforce is not None else None) or {}
+        rules = (enc.get("ServerSideEncryptionConfiguration") or enc).get("Rules") or []
+        default = (rules[0].get("ApplyServerSideEncryptionByDefault") or {}) if rules else {}
+        if not str(default.get("SSEAlgorithm", "")).startswith("aws:kms"):
+            return None
+        owner = None
+        for res in (facts.raw or {}).get("resources") or []:
+            if isinstance(res, dict) and res.get("type") == "AWS::S3::Bucket":
+                owner = res.get("accountId")
+        if owner is None and inforce is not None and inforce.bucket_policy is not None:
+            owner = inforce.bucket_policy.account
+        ref = default.get("KMSMasterKeyID") or "alias/aws/s3"
+        key = self.safe(
+            "key resolution",
+            lambda: self.source.resolve_key(ref, region=facts.region, account=owner, at=facts.event_time),
+        )
+        if key is None:
+            return None
+        name = (
+            "GenerateDataKey" if facts.event_name in {"PutObject", "CreateMultipartUpload", "UploadPart"} else "Decrypt"
+        )
+        from diag.diagnosis.facts import facts_from_record
+
+        record = dict(facts.raw or {})
+        record.update(
+            eventID=None,
+            eventSource="kms.amazonaws.com",
+            eventName=name,
+            userIdentity={**(record.get("userIdentity") or {}), "invokedBy": "s3.amazonaws.com"},
+            requestParameters={"encryptionContext": {"aws:s3:arn": _s3_resource(facts)}},
+            resources=[{"ARN": key.key_arn, "type": "AWS::KMS::Key", "accountId": key.account}],
+        )
+        return facts_from_record(record, origin="derived")
 
     def unchanged_since(self, inforce: InForce) -> bool:
         """The policies at event time are the latest: no change after it, and no snapshot taken after it."""
@@ -235,11 +277,26 @@ class _Pipeline:
         findings = run_rules(case)
         from diag.rules.unknown import gap_list
 
+        layers = [dict(t.to_dict(), action=result.request.action) for t in result.layers] if result is not None else []
+        if facts.is_s3 and self.depth == 0 and (result is None or result.decision == "Allowed"):
+            # S3 allowed the request itself: the refusal came from the KMS call S3 made for the caller
+            kms = self.s3_kms_facts(facts, inforce)
+            if kms is not None:
+                sub = _Pipeline(self.source, self._evaluate, depth=1).run(kms)
+                if sub.verdict != "UNKNOWN" or not [f for f in findings if f.code != "UNKNOWN"]:
+                    via = {
+                        "kms_request": kms.action,
+                        "kms_event_id": kms.event_id,
+                        "key_arn": kms.key_arn,
+                        "note": "S3 allowed the request; the KMS call it made for the caller was refused",
+                    }
+                    findings = [dataclasses.replace(f, evidence={**f.evidence, "via_s3": via}) for f in sub.findings]
+                    layers += list(sub.layers)
         return Diagnosis(
             facts=facts,
             verdict=choose_verdict(findings),
             findings=tuple(findings),
-            layers=tuple(t.to_dict() for t in result.layers) if result is not None else (),
+            layers=tuple(layers),
             policies_as_of=(inforce.at or inforce.collected_at) if inforce is not None else None,
             decision=str(result.decision) if result is not None else None,
             snapshot_id=inforce.snapshot_id if inforce is not None else None,

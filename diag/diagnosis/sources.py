@@ -11,6 +11,8 @@ import datetime as dt
 from typing import TYPE_CHECKING, Any, Protocol
 
 from diag.collect.model import InForce, KeyInfo, PolicyChange
+from diag.diagnosis.case import GrantChange
+from diag.diagnosis.model import EventFacts
 from diag.policy.model import NamedPolicy
 
 if TYPE_CHECKING:
@@ -42,7 +44,7 @@ class PolicySource(Protocol):
 
     def key_policy_changes(self, key_arn: str, before: dt.datetime | None) -> list[PolicyChange]: ...
 
-    def grant_changes(self, key_arn: str, before: dt.datetime | None) -> list[PolicyChange]: ...
+    def grant_changes(self, key_arn: str, before: dt.datetime | None) -> list[GrantChange]: ...
 
     def session_policy(
         self, access_key_id: str | None, at: dt.datetime | None
@@ -51,6 +53,8 @@ class PolicySource(Protocol):
     def known_accounts(self) -> frozenset[str]: ...
 
     def latest_snapshot_time(self) -> dt.datetime | None: ...
+
+    def s3_kms_event(self, facts: EventFacts) -> EventFacts | None: ...
 
 
 def _change(row: tuple[Any, ...]) -> PolicyChange:
@@ -146,7 +150,7 @@ class DbPolicySource:
             )
         )
 
-    _KMS_CHANGE_NAMES = ("PutKeyPolicy", "CreateGrant", "RetireGrant", "RevokeGrant")
+    _KMS_CHANGE_NAMES = ("PutKeyPolicy",)
 
     def _kms_changes(self, names: tuple[str, ...], key_arn: str, before: dt.datetime | None) -> list[PolicyChange]:
         """Successful key-policy and grant changes of ``key_arn`` (one query per key; cached with ``memo``)."""
@@ -167,8 +171,60 @@ class DbPolicySource:
     def key_policy_changes(self, key_arn: str, before: dt.datetime | None) -> list[PolicyChange]:
         return self._kms_changes(("PutKeyPolicy",), key_arn, before)
 
-    def grant_changes(self, key_arn: str, before: dt.datetime | None) -> list[PolicyChange]:
-        return self._kms_changes(("CreateGrant", "RetireGrant", "RevokeGrant"), key_arn, before)
+    def grant_changes(self, key_arn: str, before: dt.datetime | None) -> list[GrantChange]:
+        """Grants created, retired or revoked on ``key_arn`` (collection's policy history), each with its grantee
+        from the CreateGrant event or any snapshot that listed the grant."""
+
+        def query() -> list[GrantChange]:
+            rows = self.con.execute(
+                "SELECT pc.event_id, pc.event_time, pc.event_name, pc.account, pc.resource_arn, pc.actor_arn,"
+                " pc.invoked_by, pc.user_agent, pc.summary, pc.policy_name,"
+                " coalesce(json_extract_string(pc.details, '$.grantee_principal'),"
+                "  (SELECT any_value(g.grantee_principal) FROM grants g WHERE g.key_arn = pc.resource_arn"
+                "   AND g.grant_id = pc.policy_name),"
+                "  (SELECT any_value(json_extract_string(c.details, '$.grantee_principal')) FROM policy_changes c"
+                "   WHERE c.event_name = 'CreateGrant' AND c.policy_name = pc.policy_name))"
+                " FROM policy_changes pc WHERE pc.resource_arn = ?"
+                " AND pc.event_name IN ('CreateGrant', 'RetireGrant', 'RevokeGrant') ORDER BY pc.event_time, pc.event_id",
+                [key_arn],
+            ).fetchall()
+            return [
+                GrantChange(
+                    change=PolicyChange(
+                        event_id=r[0],
+                        event_time=r[1],
+                        event_name=r[2],
+                        account=r[3],
+                        resource_arn=r[4],
+                        actor_arn=r[5],
+                        invoked_by=r[6],
+                        user_agent=r[7],
+                        summary=r[8] or "",
+                    ),
+                    grant_id=r[9],
+                    grantee=r[10],
+                )
+                for r in rows
+            ]
+
+        found: list[GrantChange] = self._cached(("grant_changes", key_arn), query)
+        return [g for g in found if before is None or g.change.event_time <= before]
+
+    def s3_kms_event(self, facts: EventFacts) -> EventFacts | None:
+        """The failed KMS call that S3 made for the S3 request ``facts`` (same caller, within 10 seconds)."""
+        if facts.event_time is None or not facts.caller_arn:
+            return None
+        from diag.diagnosis.facts import facts_from_row
+        from diag.diagnosis.lookup import COLUMNS
+
+        window = dt.timedelta(seconds=10)
+        row = self.con.execute(
+            "SELECT " + ", ".join(COLUMNS) + " FROM events WHERE event_time BETWEEN ? AND ?"
+            " AND event_source = 'kms.amazonaws.com' AND invoked_by = 's3.amazonaws.com' AND caller_arn = ?"
+            " AND error_code IS NOT NULL ORDER BY abs(epoch(event_time) - epoch(?::TIMESTAMP)) LIMIT 1",
+            [facts.event_time - window, facts.event_time + window, facts.caller_arn, facts.event_time],
+        ).fetchone()
+        return facts_from_row(dict(zip(COLUMNS, row, strict=True))) if row else None
 
     def latest_snapshot_time(self) -> dt.datetime | None:
         """When the newest snapshot was collected (None: no snapshot)."""

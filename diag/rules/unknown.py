@@ -11,7 +11,7 @@ from diag.diagnosis.model import Finding, Fix
 from diag.policy.model import Decision
 from diag.rules.base import Rule
 
-_INFORMATIONAL = {"RULE_ERROR", "RESOLVED_SINCE"}
+_INFORMATIONAL = {"RULE_ERROR"}  # RESOLVED_SINCE is an answer: it says what changed and that the cause is not known
 
 
 def gap_list(case: Case) -> list[dict[str, Any]]:

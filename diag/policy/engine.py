@@ -47,6 +47,8 @@ Then, with ``SCPs``, ``RCPs`` passed:
   NotPrincipal: such a statement "always denies" principals with a boundary).
 - Service principals (``s3.amazonaws.com``) have no identity policies, SCPs, RCPs or boundary: only the
   resource policy can allow them.
+- SCPs do not apply to the organization's management account; the engine cannot tell which account that
+  is, so whoever builds ``PolicyInputs`` passes ``scps=()`` for it.
 - Principals are in the account of their ARN; the resource's account is ``request.resource_account``,
   else the account field of its ARN, else the caller's (same account).
 

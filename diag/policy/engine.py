@@ -530,6 +530,8 @@ def _encryption_context(context: Mapping[str, Any]) -> dict[str, str]:
     """The request's encryption context from ``kms:EncryptionContext:<key>`` entries (key case kept)."""
     prefix = "kms:encryptioncontext:"
     out: dict[str, str] = {}
+    if not isinstance(context, Mapping):
+        return out
     for k, v in context.items():
         if isinstance(k, str) and k.lower().startswith(prefix) and isinstance(v, str):
             out[k[len(prefix) :]] = v

@@ -459,6 +459,14 @@ class TestEngineBehaviour:
         assert d["decision"] == "Allowed"
         orjson.dumps(d)
 
+    def test_malformed_context_does_not_crash(self) -> None:
+        for ctx in (["not", "a", "dict"], None, "text"):
+            r = evaluate(
+                Request(SESSION_ARN, "kms:Decrypt", KEY_ARN, None, ctx),
+                PolicyInputs(grants=(Grant("g", KEY_ARN, ROLE_ARN, ("Decrypt",)),)),
+            )  # type: ignore[arg-type]
+            assert r.decision == Decision.ALLOWED  # the grant applies; the context is simply empty
+
     def test_hostile_request_values_do_not_crash(self) -> None:
         r = evaluate(Request("\x1b[31mnot-an-arn", "", "", None, {"k": ["x", 1, None]}), PolicyInputs())  # type: ignore[list-item]
         assert r.decision == Decision.IMPLICITLY_DENIED

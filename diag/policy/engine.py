@@ -414,35 +414,44 @@ def _eval_policies(
     Memoized like ``_eval_statement_memo``, on the policies' fingerprints and provenance plus the request
     facets the policies read (action, resource, caller for Principal elements, their context keys).
     """
-    parsed_all: list[tuple[NamedPolicy, ParsedPolicy]] = []
-    for np in policies:
-        try:
-            parsed_all.append((np, _parse(np, rq.fps)))
-        except PolicyError:
-            return _eval_policies_uncached(
-                layer, policies, rq, check_principal, account, org_identifier, implicit_reason
-            )
+    fps = rq.fps
     ctx = rq.ctx
+    pkeys = []
+    facets: list[Any] = []
+    memo_ok = bool(policies)
+    for np in policies:
+        fp = fps.get(id(np.document))
+        if fp is None:
+            memo_ok = False
+            break
+        try:
+            parsed = parse_policy(np.document, fp)
+        except PolicyError:
+            memo_ok = False
+            break
+        pkeys.append((fp, np.name, np.kind, np.account))
+        for k in parsed.context_keys:
+            facets.append(ctx.get(k))
+    if not memo_ok:
+        return _eval_policies_uncached(layer, policies, rq, check_principal, account, org_identifier, implicit_reason)
     key = (
         layer,
         check_principal,
         account,
         org_identifier,
-        tuple((rq.fps.get(id(np.document)), np.name, np.kind, np.account) for np in policies),
+        tuple(pkeys),
         rq.action,
         rq.resource,
         (rq.caller.arn, rq.userid, rq.has_boundary) if check_principal else None,
-        tuple([ctx.get(k) for p in parsed_all for k in p[1].context_keys]),
+        tuple(facets),
         implicit_reason,
     )
-    if key[4] and all(k[0] is not None for k in key[4]):
-        hit = _LAYER_MEMO.get(key)
-        if hit is not None:
-            return hit
-        out = _eval_policies_uncached(layer, policies, rq, check_principal, account, org_identifier, implicit_reason)
-        remember(_LAYER_MEMO, key, out, _STMT_MEMO_MAX)
-        return out
-    return _eval_policies_uncached(layer, policies, rq, check_principal, account, org_identifier, implicit_reason)
+    hit = _LAYER_MEMO.get(key)
+    if hit is not None:
+        return hit
+    out = _eval_policies_uncached(layer, policies, rq, check_principal, account, org_identifier, implicit_reason)
+    remember(_LAYER_MEMO, key, out, _STMT_MEMO_MAX)
+    return out
 
 
 def _eval_policies_uncached(

@@ -470,3 +470,37 @@ class TestEngineBehaviour:
     def test_hostile_request_values_do_not_crash(self) -> None:
         r = evaluate(Request("\x1b[31mnot-an-arn", "", "", None, {"k": ["x", 1, None]}), PolicyInputs())  # type: ignore[list-item]
         assert r.decision == Decision.IMPLICITLY_DENIED
+
+
+class TestAwsManagedKeyPattern:
+    """The aws/s3 default key policy: Principal "*" limited by kms:CallerAccount and kms:ViaService."""
+
+    KP = key_policy(
+        stmt(
+            action=["kms:Decrypt", "kms:GenerateDataKey*"],
+            Principal={"AWS": "*"},
+            Condition={
+                "StringEquals": {"kms:CallerAccount": KEY_ACCOUNT, "kms:ViaService": "s3.us-east-1.amazonaws.com"}
+            },
+        ),
+        root_statement(),
+    )
+    SAME = f"arn:aws:sts::{KEY_ACCOUNT}:assumed-role/App/s1"
+
+    def test_same_account_via_s3_needs_no_identity_policy(self) -> None:
+        ctx = {"kms:CallerAccount": KEY_ACCOUNT, **VIA_S3}
+        assert run(self.SAME, context=ctx, identity=[], key=self.KP).decision == Decision.ALLOWED
+
+    def test_other_account_is_not_allowed_even_with_identity_policy(self) -> None:
+        ctx = {"kms:CallerAccount": CALLER_ACCOUNT, **VIA_S3}
+        r = run(SESSION_ARN, context=ctx, identity=[policy(stmt(resource=KEY_ARN))], key=self.KP)
+        assert r.decision == Decision.IMPLICITLY_DENIED
+        cond = {c.key: c for c in r.layer(Layer.KEY_POLICY)[0].statements[0].conditions}
+        assert not cond["kms:CallerAccount"].matched and cond["kms:ViaService"].matched
+
+    def test_memoized_statements_follow_the_context(self) -> None:
+        ctx = {"kms:CallerAccount": KEY_ACCOUNT, **VIA_S3}
+        for _ in range(2):
+            assert run(self.SAME, context=ctx, identity=[], key=self.KP).decision == Decision.ALLOWED
+            direct = {"kms:CallerAccount": KEY_ACCOUNT}
+            assert run(self.SAME, context=direct, identity=[], key=self.KP).decision == Decision.IMPLICITLY_DENIED

@@ -139,3 +139,9 @@ def test_cli_bad_input(run_cli, tmp_path: Path) -> None:
     assert code == 3 and "request.action" in err
     code, _, err = run_cli("simulate", tmp_path / "missing.json")
     assert code == 1
+
+
+def test_cli_help_documents_options(run_cli) -> None:
+    code, out, _ = run_cli("simulate", "--help")
+    assert code == 0
+    assert "Example:" in out and "one result per line out" in out and "--no-batch" not in out

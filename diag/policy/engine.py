@@ -224,6 +224,29 @@ def evaluate(request: Request, inputs: PolicyInputs) -> EvaluationResult:
     return result
 
 
+def context_keys_read(inputs: PolicyInputs) -> tuple[str, ...]:
+    """Lower-cased request-context keys that any policy of ``inputs`` reads (conditions and variables).
+
+    Two requests with the same caller, action, resource and values for these keys get the same
+    decision under ``inputs`` (plus the ``kms:EncryptionContext:*`` entries when the key has grants, and
+    ``aws:userid`` when a policy names a unique ID): the "context that matters" of a decision key
+    (DESIGN.md section 2). Unparseable policies contribute nothing.
+    """
+    keys: dict[str, None] = {}
+    policies: list[NamedPolicy] = []
+    policies += inputs.identity_policies or ()
+    for levels in (inputs.scps or (), inputs.rcps or ()):
+        for lv in levels:
+            policies += lv.policies
+    policies += [p for p in (inputs.resource_policy, inputs.permission_boundary, inputs.session_policy) if p]
+    for np in policies:
+        try:
+            keys.update(dict.fromkeys(parse_policy(np.document).context_keys))
+        except PolicyError:
+            continue
+    return tuple(keys)
+
+
 # ---------------------------------------------------------------------------------------------- statements
 
 

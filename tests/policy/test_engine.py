@@ -418,6 +418,17 @@ class TestGrants:
         assert r.decision == Decision.IMPLICITLY_DENIED and Layer.GRANTS in r.unknown
 
 
+def test_context_keys_read() -> None:
+    from diag.policy.engine import context_keys_read
+
+    inputs = PolicyInputs(
+        identity_policies=(named(policy(stmt(resource="arn:aws:s3:::home/${aws:username}/*"))),),
+        resource_policy=walkthrough_key_policy(),  # type: ignore[arg-type]
+        scps=(OrgLevel("r", (named(policy(stmt(Condition={"Null": {"aws:PrincipalOrgID": "true"}}))),)),),
+    )
+    assert set(context_keys_read(inputs)) == {"aws:username", "kms:viaservice", "aws:principalorgid"}
+
+
 class TestEngineBehaviour:
     def test_cached_decision_is_reused(self) -> None:
         req = Request(SESSION_ARN, "kms:Decrypt", KEY_ARN, None, dict(VIA_S3))

@@ -299,9 +299,16 @@ def _eval_statement_memo(
     return trace, kind
 
 
-def _first(patterns: Sequence[str], pred: Any) -> str | None:
+def _first_action(patterns: Sequence[str], action: str) -> str | None:
     for p in patterns:
-        if pred(p):
+        if action_matches(p, action):
+            return p
+    return None
+
+
+def _first_resource(patterns: Sequence[str], resource: str, ctx: Mapping[str, tuple[str, ...]]) -> str | None:
+    for p in patterns:
+        if resource_matches(p, resource, ctx):
             return p
     return None
 
@@ -312,13 +319,13 @@ def _eval_statement(
     action = rq.action
     # Action / NotAction
     if st.actions is not None:
-        hit = _first(st.actions, lambda p: action_matches(p, action))
+        hit = _first_action(st.actions, action)
         a_trace = MatchTrace(
             "Action", hit is not None, st.actions, action, hit, "" if hit else "no Action value matches"
         )
     else:
         nas = st.not_actions or ()
-        hit = _first(nas, lambda p: action_matches(p, action))
+        hit = _first_action(nas, action)
         a_trace = MatchTrace(
             "NotAction",
             hit is None,
@@ -330,12 +337,12 @@ def _eval_statement(
     # Resource / NotResource (absent: trust policies and key policies may omit it)
     res = rq.resource
     if st.resources is not None:
-        hit = _first(st.resources, lambda p: resource_matches(p, res, rq.ctx))
+        hit = _first_resource(st.resources, res, rq.ctx)
         r_trace = MatchTrace(
             "Resource", hit is not None, st.resources, res, hit, "" if hit else "no Resource value matches"
         )
     elif st.not_resources is not None:
-        hit = _first(st.not_resources, lambda p: resource_matches(p, res, rq.ctx))
+        hit = _first_resource(st.not_resources, res, rq.ctx)
         r_trace = MatchTrace(
             "NotResource",
             hit is None,

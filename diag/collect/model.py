@@ -91,3 +91,4 @@ class InForce:
     later_changes: tuple[PolicyChange, ...] = ()  # history events after `at` (for RESOLVED_SINCE, OVERWRITTEN)
     uncertain: tuple[str, ...] = ()  # why the answer may be wrong (no snapshot before `at` and no change event...)
     gaps: tuple[Gap, ...] = field(default_factory=tuple)
+    snapshot_ids: tuple[int, ...] = ()  # every snapshot used (key account's first, then the caller's)

@@ -16,25 +16,32 @@ same final contents. A refused input stores nothing of its records and never tou
 
 from __future__ import annotations
 
+import gc
 import os
+import queue
+import shutil
+import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from diag.ingest.normalize import COLUMNS
-from diag.ingest.worker import FileResult, Row, Task, process_item, run_task
+from diag.ingest.normalize import VALUE_COLUMNS
+from diag.ingest.worker import FileResult, Task, TaskResult, run_task
 
 if TYPE_CHECKING:
     import duckdb
 
 INPUT_SUFFIXES = (".json", ".json.gz")
-FILES_PER_TASK = 24
-BYTES_PER_TASK = 6 << 20
-ROWS_PER_COMMIT = 60_000
-FILES_PER_COMMIT = 1_000
+FILES_PER_TASK = 16
+BYTES_PER_TASK = 4 << 20
+ROWS_PER_COMMIT = 100_000
+FILES_PER_COMMIT = 2_000
 MAX_WORKERS = 8
+MAX_RECORD_BYTES = 256 << 20
 
 
 @dataclass
@@ -146,39 +153,63 @@ def discover(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[Blob], list[
 
 # ------------------------------------------------------------------------------------------- database
 
-_EVENT_COLS = (*COLUMNS, "source_file")
-_SELECT_EXPR = {
-    "event_time": "timezone('UTC', TRY_CAST(event_time AS TIMESTAMPTZ))",
-    "read_only": "TRY_CAST(read_only AS BOOLEAN)",
-    "management_event": "TRY_CAST(management_event AS BOOLEAN)",
-}
-_INSERT_EVENTS = (
-    f"INSERT INTO events ({', '.join(_EVENT_COLS)}, ingested_at) SELECT "
-    + ", ".join(_SELECT_EXPR.get(c, c) for c in _EVENT_COLS)
-    + ", now()::TIMESTAMP FROM _kmsdiag_new_rows"
-)
-_NEW_IDS = (
-    "SELECT seq FROM _kmsdiag_ids s WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = s.event_id) "
-    "QUALIFY row_number() OVER (PARTITION BY s.event_id ORDER BY s.seq) = 1 ORDER BY seq"
-)
-_FILE_COLS = (
-    "path",
-    "source",
-    "size_bytes",
-    "mtime",
-    "etag",
-    "status",
-    "reason",
-    "records_total",
-    "records_kept",
-    "records_duplicate",
-    "records_skipped",
-    "shape",
-)
+_BOOL_COLS = {"read_only", "management_event"}
+_JSON_COLS = {"encryption_context", "raw"}
+_SPILL_COLS = (*VALUE_COLUMNS, "raw", "source_file")
+
+
+def _spill_columns_sql() -> str:
+    def typ(c: str) -> str:
+        return "BOOLEAN" if c in _BOOL_COLS else "JSON" if c in _JSON_COLS else "VARCHAR"
+
+    cols = [f"'{c}': '{typ(c)}'" for c in _SPILL_COLS] + ["'seq': 'BIGINT'"]
+    return "{" + ", ".join(cols) + "}"
+
+
+def _sql_str(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _insert_sql(spills: list[str]) -> str:
+    """Append new rows from spill files: skip eventIDs already stored or seen earlier in this group."""
+    files = "[" + ", ".join(_sql_str(p) for p in spills) + "]"
+    select = ", ".join(
+        "timezone('UTC', TRY_CAST(s.event_time AS TIMESTAMPTZ))" if c == "event_time" else f"s.{c}" for c in _SPILL_COLS
+    )
+    return (
+        f"INSERT INTO events ({', '.join(_SPILL_COLS)}, ingested_at) "
+        f"SELECT {select}, now()::TIMESTAMP "
+        f"FROM read_json({files}, columns = {_spill_columns_sql()}, format = 'newline_delimited', "
+        f"records = true, maximum_object_size = {MAX_RECORD_BYTES}) s "
+        "WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = s.event_id) "
+        "QUALIFY row_number() OVER (PARTITION BY s.event_id ORDER BY s.seq) = 1 "
+        "RETURNING source_file"
+    )
+
+
 _UPSERT_FILES = (
-    f"INSERT INTO ingested_files ({', '.join(_FILE_COLS)}, ingested_at)"
-    f" SELECT {', '.join(_FILE_COLS)}, now()::TIMESTAMP FROM _kmsdiag_files"
-    " ON CONFLICT (path) DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in (*_FILE_COLS[1:], "ingested_at"))
+    "INSERT INTO ingested_files (path, source, size_bytes, mtime, etag, status, reason, records_total,"
+    " records_kept, records_duplicate, records_skipped, shape, ingested_at)"
+    " SELECT unnest($1), unnest($2), unnest($3), unnest($4), unnest($5), unnest($6), unnest($7), unnest($8),"
+    " unnest($9), unnest($10), unnest($11), unnest($12), now()::TIMESTAMP"
+    " ON CONFLICT (path) DO UPDATE SET "
+    + ", ".join(
+        f"{c} = excluded.{c}"
+        for c in (
+            "source",
+            "size_bytes",
+            "mtime",
+            "etag",
+            "status",
+            "reason",
+            "records_total",
+            "records_kept",
+            "records_duplicate",
+            "records_skipped",
+            "shape",
+            "ingested_at",
+        )
+    )
 )
 
 
@@ -198,132 +229,118 @@ def _unchanged(blob: Blob, known: tuple[Any, ...] | None) -> bool:
     return blob.size is not None and blob.size == size and blob.mtime is not None and blob.mtime == mtime
 
 
+@dataclass
+class _Group:
+    """Parsed inputs waiting to be committed together."""
+
+    files: list[tuple[Blob, FileResult]] = field(default_factory=list)
+    spills: list[str] = field(default_factory=list)
+    rows: int = 0
+
+
+def _commit(con: duckdb.DuckDBPyConnection, group: _Group, summary: IngestSummary) -> None:
+    """One transaction: the group's new rows and one ``ingested_files`` row per input."""
+    kept: dict[str, int] = {}
+    con.execute("BEGIN TRANSACTION")
+    try:
+        if group.spills:
+            for (name,) in con.execute(_insert_sql(group.spills)).fetchall():
+                kept[name] = kept.get(name, 0) + 1
+        columns: list[list[Any]] = [[] for _ in range(12)]
+        for blob, res in group.files:
+            n = kept.get(blob.name, 0)
+            values = (
+                blob.name,
+                blob.source,
+                blob.size,
+                blob.mtime,
+                blob.etag,
+                res.status,
+                res.reason,
+                res.records_total,
+                n,
+                res.records_total - res.records_skipped - n,
+                res.records_skipped,
+                res.shape,
+            )
+            for col, v in zip(columns, values, strict=True):
+                col.append(v)
+        con.execute(_UPSERT_FILES, columns)
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    for blob, res in group.files:
+        n = kept.get(blob.name, 0)
+        summary.events_stored += n
+        summary.duplicates += res.records_total - res.records_skipped - n
+    for path in group.spills:
+        Path(path).unlink(missing_ok=True)
+
+
 class _Writer:
-    """Accumulates parsed inputs and commits them in groups (rows + ingested_files, one transaction)."""
+    """Collects parsed inputs into groups and commits each group in a background thread.
+
+    DuckDB releases the GIL while it loads a group, so parsing (worker processes, fed by the main
+    thread) and loading overlap. At most one group waits while another commits: memory and spill
+    space stay bounded. Only the committer thread uses the connection until :meth:`close`.
+    """
 
     def __init__(self, con: duckdb.DuckDBPyConnection, summary: IngestSummary) -> None:
         self.con = con
         self.summary = summary
-        self.files: list[tuple[Blob, FileResult]] = []
-        self.rows: list[Row] = []
-        self.row_file: list[int] = []
+        self.group = _Group()
+        self.queue: queue.Queue[_Group | None] = queue.Queue(maxsize=1)
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="kmsdiag-ingest-commit", daemon=True)
+        self.thread.start()
 
-    def add(self, blob: Blob, result: FileResult) -> None:
-        idx = len(self.files)
-        self.files.append((blob, result))
-        if result.rows:
-            self.rows.extend(result.rows)
-            self.row_file.extend([idx] * len(result.rows))
-            result.rows = []
-        if len(self.rows) >= ROWS_PER_COMMIT or len(self.files) >= FILES_PER_COMMIT:
-            self.flush()
+    def _run(self) -> None:
+        while (group := self.queue.get()) is not None:
+            if self.error is not None:
+                continue
+            try:
+                _commit(self.con, group, self.summary)
+            except BaseException as exc:
+                self.error = exc
 
-    def _new_rows(self) -> list[int]:
-        """Positions (in self.rows) of rows whose eventID is neither stored nor earlier in this group."""
-        import numpy as np
-        import pandas as pd
+    def _check(self) -> None:
+        if self.error is not None:
+            raise self.error
 
-        ids = pd.DataFrame(
-            {
-                "seq": np.arange(len(self.rows), dtype=np.int64),
-                "event_id": np.array([r[0] for r in self.rows], dtype=object),
-            },
-            copy=False,
-        )
-        self.con.register("_kmsdiag_ids", ids)
-        try:
-            res = self.con.execute(_NEW_IDS).fetchnumpy()["seq"]
-        finally:
-            self.con.unregister("_kmsdiag_ids")
-        return [int(x) for x in res]
+    def add(self, blobs: list[Blob], result: TaskResult) -> None:
+        self._check()
+        g = self.group
+        g.files.extend(zip(blobs, result.files, strict=True))
+        if result.spill_path:
+            g.spills.append(result.spill_path)
+            g.rows += result.rows
+        if g.rows >= ROWS_PER_COMMIT or len(g.files) >= FILES_PER_COMMIT:
+            self.queue.put(g)
+            self.group = _Group()
 
-    def _insert(self, positions: list[int]) -> None:
-        import numpy as np
-        import pandas as pd
-
-        rows = self.rows
-        chosen = [rows[i] for i in positions]
-        names = [self.files[self.row_file[i]][0].name for i in positions]
-        columns = list(zip(*chosen, strict=True))
-        frame = {name: np.array(col, dtype=object) for name, col in zip(COLUMNS, columns, strict=True)}
-        frame["source_file"] = np.array(names, dtype=object)
-        df = pd.DataFrame(frame, copy=False)
-        self.con.register("_kmsdiag_new_rows", df)
-        try:
-            self.con.execute(_INSERT_EVENTS)
-        finally:
-            self.con.unregister("_kmsdiag_new_rows")
-
-    def _upsert_files(self, params: list[tuple[Any, ...]]) -> None:
-        """One ingested_files row per input (bulk: executemany is slow in DuckDB)."""
-        import pandas as pd
-
-        df = pd.DataFrame.from_records(params, columns=list(_FILE_COLS))
-        for name in ("size_bytes", "records_total", "records_kept", "records_duplicate", "records_skipped"):
-            df[name] = df[name].astype("Int64")
-        df["mtime"] = df["mtime"].astype("Float64")
-        for name in ("path", "source", "etag", "status", "reason", "shape"):
-            df[name] = df[name].astype(object)
-        self.con.register("_kmsdiag_files", df)
-        try:
-            self.con.execute(_UPSERT_FILES)
-        finally:
-            self.con.unregister("_kmsdiag_files")
-
-    def flush(self) -> None:
-        if not self.files:
-            return
-        con = self.con
-        kept_per_file = [0] * len(self.files)
-        con.execute("BEGIN TRANSACTION")
-        try:
-            if self.rows:
-                positions = self._new_rows()
-                for i in positions:
-                    kept_per_file[self.row_file[i]] += 1
-                if positions:
-                    self._insert(positions)
-            params = []
-            for idx, (blob, res) in enumerate(self.files):
-                kept = kept_per_file[idx]
-                rows_in = res.records_total - res.records_skipped
-                params.append(
-                    (
-                        blob.name,
-                        blob.source,
-                        blob.size,
-                        blob.mtime,
-                        blob.etag,
-                        res.status,
-                        res.reason,
-                        res.records_total,
-                        kept,
-                        rows_in - kept,
-                        res.records_skipped,
-                        res.shape,
-                    )
-                )
-            self._upsert_files(params)
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        s = self.summary
-        for idx, (_blob, res) in enumerate(self.files):
-            s.events_stored += kept_per_file[idx]
-            s.duplicates += res.records_total - res.records_skipped - kept_per_file[idx]
-        self.files = []
-        self.rows = []
-        self.row_file = []
+    def close(self, *, commit: bool = True) -> None:
+        """Commit what is left (unless ``commit`` is false) and wait for the committer."""
+        if commit and self.group.files:
+            self.queue.put(self.group)
+        self.group = _Group()
+        self.queue.put(None)
+        self.thread.join()
+        self._check()
 
 
 # ------------------------------------------------------------------------------------------ pipeline
 
 
-def _tasks(blobs: Iterable[Blob]) -> Iterator[tuple[list[Blob], Task]]:
+def _tasks(blobs: Iterable[Blob], spill_dir: str) -> Iterator[tuple[list[Blob], Task]]:
     group: list[Blob] = []
     items: list[tuple[str, str | bytes]] = []
     size = 0
+    n = 0
+
+    def make() -> tuple[list[Blob], Task]:
+        return group, Task(items, spill_path=os.path.join(spill_dir, f"{n:08d}.jsonl"), seq_base=n << 32)
+
     for blob in blobs:
         if blob.path is not None:
             src: str | bytes = blob.path
@@ -337,10 +354,11 @@ def _tasks(blobs: Iterable[Blob]) -> Iterator[tuple[list[Blob], Task]]:
         group.append(blob)
         items.append((blob.name, src))
         if len(group) >= FILES_PER_TASK or size >= BYTES_PER_TASK:
-            yield group, Task(items)
+            yield make()
+            n += 1
             group, items, size = [], [], 0
     if group:
-        yield group, Task(items)
+        yield make()
 
 
 def default_workers() -> int:
@@ -348,8 +366,8 @@ def default_workers() -> int:
     return max(1, min(MAX_WORKERS, os.cpu_count() or 1))
 
 
-def _results(tasks: Iterator[tuple[list[Blob], Task]], workers: int) -> Iterator[tuple[list[Blob], list[FileResult]]]:
-    """Run tasks in order, in a process pool when it pays, with a bounded number in flight."""
+def _results(tasks: Iterator[tuple[list[Blob], Task]], workers: int) -> Iterator[tuple[list[Blob], TaskResult]]:
+    """Run tasks in order: in worker processes when there are several, else in this process."""
     head: list[tuple[list[Blob], Task]] = []
     for t in tasks:
         head.append(t)
@@ -357,24 +375,26 @@ def _results(tasks: Iterator[tuple[list[Blob], Task]], workers: int) -> Iterator
             break
     if workers <= 1 or len(head) < 3:
         for group, task in [*head, *tasks]:
-            yield group, [process_item(n, s) for n, s in task.items]
+            yield group, run_task(task)
         return
-    import multiprocessing
-    from collections import deque
-    from concurrent.futures import ProcessPoolExecutor
+    from itertools import chain
 
-    ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-        inflight: deque[Any] = deque()
-        source = iter([*head, *tasks])
-        for group, task in source:
-            inflight.append((group, pool.submit(run_task, task)))
-            if len(inflight) >= workers * 2:
-                g, fut = inflight.popleft()
-                yield g, fut.result()
-        while inflight:
-            g, fut = inflight.popleft()
-            yield g, fut.result()
+    from diag.ingest.pool import Pool
+
+    with Pool(workers) as pool:
+        yield from pool.map(chain(head, tasks), window=workers * 2)
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Parsed records hold no reference cycles; the collector would only rescan them over and over."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def ingest_blobs(
@@ -388,40 +408,53 @@ def ingest_blobs(
 ) -> IngestSummary:
     """Ingest named blobs (see :class:`Blob`) into ``events`` and ``ingested_files``; return the summary.
 
-    Blobs already ingested and unchanged are skipped. ``workers`` defaults to the number of cores;
-    ``files_total`` (if known) is passed on to ``progress``.
+    Blobs already ingested and unchanged are skipped, as is a name seen earlier in the same call.
+    ``workers`` defaults to the number of cores; ``files_total`` (if known) is passed to ``progress``.
     """
     started = time.monotonic()
     s = summary if summary is not None else IngestSummary()
+    # DuckDB draws a progress bar on stdout for long statements: it would corrupt `--json` output.
+    con.execute("SET enable_progress_bar = false")
     known = _known_inputs(con)
-    writer = _Writer(con, s)
+    names: set[str] = set()
     done = 0
 
     def fresh() -> Iterator[Blob]:
         nonlocal done
         for blob in blobs:
             s.files_seen += 1
-            if _unchanged(blob, known.get(blob.name)):
+            if blob.name in names or _unchanged(blob, known.get(blob.name)):
                 s.files_unchanged += 1
                 done += 1
                 continue
+            names.add(blob.name)
             yield blob
 
-    for group, results in _results(_tasks(fresh()), workers or default_workers()):
-        for blob, res in zip(group, results, strict=True):
-            done += 1
-            s.events_read += res.records_total
-            s.events_skipped += res.records_skipped
-            if res.status == "refused":
-                s.refused.append((blob.name, res.reason or "refused"))
-            elif res.status == "digest":
-                s.digests += 1
-            else:
-                s.files_ingested += 1
-            writer.add(blob, res)
-        if progress:
-            progress(Progress(done, files_total, s.events_read, s.events_stored))
-    writer.flush()
+    spill_dir = tempfile.mkdtemp(prefix="kmsdiag-ingest-")
+    writer = _Writer(con, s)
+    ok = False
+    try:
+        with _gc_paused():
+            for group, result in _results(_tasks(fresh(), spill_dir), workers or default_workers()):
+                for blob, res in zip(group, result.files, strict=True):
+                    done += 1
+                    s.events_read += res.records_total
+                    s.events_skipped += res.records_skipped
+                    if res.status == "refused":
+                        s.refused.append((blob.name, res.reason or "refused"))
+                    elif res.status == "digest":
+                        s.digests += 1
+                    else:
+                        s.files_ingested += 1
+                writer.add(group, result)
+                if progress:
+                    progress(Progress(done, files_total, s.events_read, s.events_stored))
+            ok = True
+    finally:
+        try:
+            writer.close(commit=ok)
+        finally:
+            shutil.rmtree(spill_dir, ignore_errors=True)
     if progress:
         progress(Progress(done, files_total, s.events_read, s.events_stored))
     s.seconds += time.monotonic() - started

@@ -104,7 +104,9 @@ class Grant:
     grantee_principal: str
     operations: tuple[str, ...]
     retiring_principal: str | None = None
-    constraints: dict[str, Any] | None = None  # {"EncryptionContextEquals": {...}} or {"EncryptionContextSubset": {...}}
+    constraints: dict[str, Any] | None = (
+        None  # {"EncryptionContextEquals": {...}} or {"EncryptionContextSubset": {...}}
+    )
     name: str | None = None
     issuing_account: str | None = None
     creation_date: str | None = None

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 INPUT_SUFFIXES = (".json", ".json.gz")
 FILES_PER_TASK = 16
 BYTES_PER_TASK = 4 << 20
-ROWS_PER_COMMIT = 100_000
+ROWS_PER_COMMIT = 50_000
 FILES_PER_COMMIT = 2_000
 MAX_WORKERS = 8
 MAX_RECORD_BYTES = 256 << 20
@@ -162,7 +162,7 @@ def _spill_columns_sql() -> str:
     def typ(c: str) -> str:
         return "BOOLEAN" if c in _BOOL_COLS else "JSON" if c in _JSON_COLS else "VARCHAR"
 
-    cols = [f"'{c}': '{typ(c)}'" for c in _SPILL_COLS] + ["'seq': 'BIGINT'"]
+    cols = [f"'{c}': '{typ(c)}'" for c in _SPILL_COLS] + ["'n': 'BIGINT'"]
     return "{" + ", ".join(cols) + "}"
 
 
@@ -170,21 +170,29 @@ def _sql_str(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _insert_sql(spills: list[str]) -> str:
-    """Append new rows from spill files: skip eventIDs already stored or seen earlier in this group."""
+def _insert_sql(spills: list[str], exclude: bool) -> str:
+    """Append rows from spill files, skipping eventIDs already stored.
+
+    Duplicates inside one group were found in Python; with ``exclude`` their (spill file, line) pairs
+    are passed as parameters $1 and $2 and skipped. Returns the source name of every stored row.
+    """
     files = "[" + ", ".join(_sql_str(p) for p in spills) + "]"
     select = ", ".join(
         "timezone('UTC', TRY_CAST(s.event_time AS TIMESTAMPTZ))" if c == "event_time" else f"s.{c}" for c in _SPILL_COLS
     )
-    return (
+    sql = (
         f"INSERT INTO events ({', '.join(_SPILL_COLS)}, ingested_at) "
         f"SELECT {select}, now()::TIMESTAMP "
         f"FROM read_json({files}, columns = {_spill_columns_sql()}, format = 'newline_delimited', "
-        f"records = true, maximum_object_size = {MAX_RECORD_BYTES}) s "
+        f"records = true, filename = true, maximum_object_size = {MAX_RECORD_BYTES}) s "
         "WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = s.event_id) "
-        "QUALIFY row_number() OVER (PARTITION BY s.event_id ORDER BY s.seq) = 1 "
-        "RETURNING source_file"
     )
+    if exclude:
+        sql += (
+            "AND NOT EXISTS (SELECT 1 FROM (SELECT unnest($1::VARCHAR[]) AS f, unnest($2::BIGINT[]) AS n) x "
+            "WHERE x.f = s.filename AND x.n = s.n) "
+        )
+    return sql + "RETURNING source_file"
 
 
 _UPSERT_FILES = (
@@ -231,11 +239,19 @@ def _unchanged(blob: Blob, known: tuple[Any, ...] | None) -> bool:
 
 @dataclass
 class _Group:
-    """Parsed inputs waiting to be committed together."""
+    """Parsed inputs waiting to be committed together.
+
+    ``seen`` holds the group's eventIDs; a later copy of one of them is listed in ``exclude_files`` /
+    ``exclude_lines`` (its spill file and line) so that the first copy wins. Copies in earlier groups
+    or earlier runs are already in ``events`` and are skipped by the insert itself.
+    """
 
     files: list[tuple[Blob, FileResult]] = field(default_factory=list)
     spills: list[str] = field(default_factory=list)
     rows: int = 0
+    seen: set[str] = field(default_factory=set)
+    exclude_files: list[str] = field(default_factory=list)
+    exclude_lines: list[int] = field(default_factory=list)
 
 
 def _commit(con: duckdb.DuckDBPyConnection, group: _Group, summary: IngestSummary) -> None:
@@ -244,7 +260,9 @@ def _commit(con: duckdb.DuckDBPyConnection, group: _Group, summary: IngestSummar
     con.execute("BEGIN TRANSACTION")
     try:
         if group.spills:
-            for (name,) in con.execute(_insert_sql(group.spills)).fetchall():
+            exclude = bool(group.exclude_files)
+            params = [group.exclude_files, group.exclude_lines] if exclude else None
+            for (name,) in con.execute(_insert_sql(group.spills, exclude), params).fetchall():
                 kept[name] = kept.get(name, 0) + 1
         columns: list[list[Any]] = [[] for _ in range(12)]
         for blob, res in group.files:
@@ -313,8 +331,16 @@ class _Writer:
         g = self.group
         g.files.extend(zip(blobs, result.files, strict=True))
         if result.spill_path:
-            g.spills.append(result.spill_path)
-            g.rows += result.rows
+            path = result.spill_path
+            g.spills.append(path)
+            g.rows += len(result.ids)
+            seen = g.seen
+            for n, event_id in enumerate(result.ids):
+                if event_id in seen:
+                    g.exclude_files.append(path)
+                    g.exclude_lines.append(n)
+                else:
+                    seen.add(event_id)
         if g.rows >= ROWS_PER_COMMIT or len(g.files) >= FILES_PER_COMMIT:
             self.queue.put(g)
             self.group = _Group()
@@ -339,7 +365,7 @@ def _tasks(blobs: Iterable[Blob], spill_dir: str) -> Iterator[tuple[list[Blob], 
     n = 0
 
     def make() -> tuple[list[Blob], Task]:
-        return group, Task(items, spill_path=os.path.join(spill_dir, f"{n:08d}.jsonl"), seq_base=n << 32)
+        return group, Task(items, spill_path=os.path.join(spill_dir, f"{n:08d}.jsonl"))
 
     for blob in blobs:
         if blob.path is not None:

@@ -5,8 +5,8 @@ null, of the wrong type (a string where an object belongs) or truncated. Nothing
 input; a field that cannot be read is NULL.
 
 Two entry points: :func:`normalize_record` (a dict with Python types, for callers and tests) and
-:func:`normalize_values` (a tuple in :data:`VALUE_COLUMNS` order, the bulk path: workers write these
-with the raw record as JSON Lines that DuckDB reads natively; ``event_time`` is cast in SQL).
+:func:`normalize_columns` (the bulk path: workers write these columns with the raw record as JSON Lines
+that DuckDB reads natively; ``event_time`` is cast in SQL).
 """
 
 from __future__ import annotations
@@ -217,57 +217,70 @@ def _bucket(params: dict[str, Any], resources: list[Any], context: dict[str, Any
     return None
 
 
-def normalize_values(record: dict[str, Any]) -> tuple[Any, ...]:
-    """The columns of ``events`` for one record, in :data:`VALUE_COLUMNS` order (``raw`` excluded).
+# String columns copied from top-level record fields: (column, CloudTrail field).
+_TOP_STRINGS: tuple[tuple[str, str], ...] = (
+    ("event_id", "eventID"),
+    ("event_time", "eventTime"),
+    ("event_version", "eventVersion"),
+    ("event_source", "eventSource"),
+    ("event_name", "eventName"),
+    ("event_type", "eventType"),
+    ("event_category", "eventCategory"),
+    ("aws_region", "awsRegion"),
+    ("source_ip", "sourceIPAddress"),
+    ("user_agent", "userAgent"),
+    ("error_code", "errorCode"),
+    ("error_message", "errorMessage"),
+    ("recipient_account", "recipientAccountId"),
+    ("shared_event_id", "sharedEventID"),
+    ("request_id", "requestID"),
+    ("vpc_endpoint_id", "vpcEndpointId"),
+)
+
+
+def normalize_columns(record: dict[str, Any]) -> dict[str, Any]:
+    """The columns of ``events`` for one record (every name of :data:`VALUE_COLUMNS`; ``raw`` excluded).
 
     Strings stay strings, ``read_only``/``management_event`` are bool or None, ``encryption_context``
     is the context object (a dict) or None, ``event_time`` is CloudTrail's text (cast by the loader).
+    This is the hot path of ingest: one pass, few calls.
     """
     get = record.get
+    row: dict[str, Any] = {}
+    for col, key in _TOP_STRINGS:
+        v = get(key)
+        row[col] = v if v.__class__ is str else (None if v is None else _s(v))
     ui = _d(get("userIdentity"))
     params = _d(get("requestParameters"))
-    response = _d(get("responseElements"))
     resources = get("resources")
     if not isinstance(resources, list):
         resources = []
     ctx_value = params.get("encryptionContext")
     context = _d(ctx_value)
-    arn, typ, account, principal_id, role_arn, session, user_name, invoked_by = _caller(ui)
-    key_arn, key_given, alias, key_account = _key(params, response, resources)
-    return (
-        _s(get("eventID")),
-        _s(get("eventTime")),
-        _s(get("eventVersion")),
-        _s(get("eventSource")),
-        _s(get("eventName")),
-        _s(get("eventType")),
-        _s(get("eventCategory")),
-        _s(get("awsRegion")),
-        _s(get("sourceIPAddress")),
-        _s(get("userAgent")),
-        _s(get("errorCode")),
-        _s(get("errorMessage")),
-        arn,
-        typ,
-        account,
-        principal_id,
-        role_arn,
-        session,
-        user_name,
-        invoked_by,
-        _s(get("recipientAccountId")),
-        _s(get("sharedEventID")),
-        _s(get("requestID")),
-        key_arn,
-        key_given,
-        alias,
-        key_account,
-        _bucket(params, resources, context),
-        _s(get("vpcEndpointId")),
-        _b(get("readOnly")),
-        _b(get("managementEvent")),
-        context if isinstance(ctx_value, dict) else None,
+    (
+        row["caller_arn"],
+        row["caller_type"],
+        row["caller_account"],
+        row["caller_principal_id"],
+        row["caller_role_arn"],
+        row["caller_session_name"],
+        row["caller_user_name"],
+        row["invoked_by"],
+    ) = _caller(ui)
+    row["key_arn"], row["key_id_given"], row["key_alias"], row["key_account"] = _key(
+        params, _d(get("responseElements")), resources
     )
+    row["bucket"] = _bucket(params, resources, context)
+    row["read_only"] = _b(get("readOnly"))
+    row["management_event"] = _b(get("managementEvent"))
+    row["encryption_context"] = context if isinstance(ctx_value, dict) else None
+    return row
+
+
+def normalize_values(record: dict[str, Any]) -> tuple[Any, ...]:
+    """:func:`normalize_columns` as a tuple in :data:`VALUE_COLUMNS` order."""
+    row = normalize_columns(record)
+    return tuple(row[c] for c in VALUE_COLUMNS)
 
 
 def parse_event_time(value: str | None) -> dt.datetime | None:
@@ -289,7 +302,8 @@ def normalize_record(record: dict[str, Any]) -> dict[str, Any]:
     ``event_time`` is a naive UTC datetime, ``read_only``/``management_event`` bool or None,
     ``encryption_context`` and ``raw`` JSON text; every other column a string or None.
     """
-    out: dict[str, Any] = dict(zip(VALUE_COLUMNS, normalize_values(record), strict=True))
+    row = normalize_columns(record)
+    out: dict[str, Any] = {c: row[c] for c in VALUE_COLUMNS}
     out["event_time"] = parse_event_time(out["event_time"])
     ctx = out["encryption_context"]
     out["encryption_context"] = None if ctx is None else orjson.dumps(ctx).decode()

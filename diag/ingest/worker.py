@@ -20,11 +20,11 @@ from typing import IO, Any
 import orjson
 
 from diag.ingest.filter import keep
-from diag.ingest.normalize import VALUE_COLUMNS, normalize_values
+from diag.ingest.normalize import normalize_columns
 from diag.ingest.parse import KIND_DIGEST, KIND_REFUSED, is_digest_name, parse_blob
 
 # Columns of a spill line besides VALUE_COLUMNS.
-SPILL_EXTRA = ("raw", "source_file", "seq")
+SPILL_EXTRA = ("raw", "source_file", "n")
 _OPT = orjson.OPT_APPEND_NEWLINE
 _HEADER = struct.Struct("!Q")
 
@@ -43,20 +43,18 @@ class FileResult:
 
 @dataclass
 class Task:
-    """A group of inputs, ``(name, local path | bytes)``, whose kept rows go to ``spill_path``.
-
-    ``seq_base`` orders rows across tasks (first copy of a duplicated eventID wins).
-    """
+    """A group of inputs, ``(name, local path | bytes)``, whose kept rows go to ``spill_path``."""
 
     items: list[tuple[str, str | bytes]]
     spill_path: str
-    seq_base: int
 
 
 @dataclass
 class TaskResult:
+    """Per-input results, and the eventIDs of the spilled rows in line order (line ``n`` is ``ids[n]``)."""
+
     files: list[FileResult] = field(default_factory=list)
-    rows: int = 0
+    ids: list[str] = field(default_factory=list)
     spill_path: str | None = None
 
 
@@ -73,8 +71,8 @@ def read_input(name: str, source: str | bytes) -> bytes | FileResult:
         return FileResult(name, "refused", reason=f"cannot read the file: {exc.strerror or exc}")
 
 
-def process_input(name: str, source: str | bytes, out: list[bytes], seq: int) -> FileResult:
-    """Parse one input; append one spill line per kept record to ``out`` (numbered from ``seq``)."""
+def process_input(name: str, source: str | bytes, out: list[bytes], ids: list[str]) -> FileResult:
+    """Parse one input; append one spill line (JSON) per kept record to ``out``, its eventID to ``ids``."""
     data = read_input(name, source)
     if isinstance(data, FileResult):
         return data
@@ -89,10 +87,11 @@ def process_input(name: str, source: str | bytes, out: list[bytes], seq: int) ->
         if not keep(rec.get("eventSource"), rec.get("eventName")):
             skipped += 1
             continue
-        row: dict[str, Any] = dict(zip(VALUE_COLUMNS, normalize_values(rec), strict=True))
+        row = normalize_columns(rec)
         row["raw"] = rec
         row["source_file"] = name
-        row["seq"] = seq + len(out)
+        row["n"] = len(out)
+        ids.append(row["event_id"])
         out.append(dumps(row, option=_OPT))
     return FileResult(name, "ok", shape=parsed.shape, records_total=len(parsed.records), records_skipped=skipped)
 
@@ -102,11 +101,10 @@ def run_task(task: Task) -> TaskResult:
     lines: list[bytes] = []
     result = TaskResult()
     for name, source in task.items:
-        result.files.append(process_input(name, source, lines, task.seq_base))
+        result.files.append(process_input(name, source, lines, result.ids))
     if lines:
         with open(task.spill_path, "wb") as fh:
             fh.writelines(lines)
-        result.rows = len(lines)
         result.spill_path = task.spill_path
     return result
 

@@ -38,7 +38,8 @@ if TYPE_CHECKING:
 INPUT_SUFFIXES = (".json", ".json.gz")
 FILES_PER_TASK = 16
 BYTES_PER_TASK = 4 << 20
-ROWS_PER_COMMIT = 50_000
+# Rows per transaction: bigger is faster, smaller bounds memory (DuckDB holds a group while loading it).
+ROWS_PER_COMMIT = int(os.environ.get("KMSDIAG_INGEST_COMMIT_ROWS", "50000"))
 FILES_PER_COMMIT = 2_000
 MAX_WORKERS = 8
 MAX_RECORD_BYTES = 256 << 20

@@ -18,7 +18,15 @@ from tests.ingest.ctdata import CALLER, KEY_ARN, OWNER, ROLE_ARN, SESSION_ARN, k
 
 # userIdentity type -> (caller_arn, caller_type, caller_account, caller_role_arn, session, principal, invoked_by)
 EXPECTED_CALLERS: dict[str, tuple[str | None, ...]] = {
-    "AssumedRole": (SESSION_ARN, "AssumedRole", CALLER, ROLE_ARN, "etl-run-42", "AROAEXAMPLEROLEID0001:etl-run-42", None),
+    "AssumedRole": (
+        SESSION_ARN,
+        "AssumedRole",
+        CALLER,
+        ROLE_ARN,
+        "etl-run-42",
+        "AROAEXAMPLEROLEID0001:etl-run-42",
+        None,
+    ),
     "AWSAccount": (None, "AWSAccount", CALLER, None, None, "AROAEXAMPLEROLEID0001:etl-run-42", None),
     "AWSService": (None, "AWSService", None, None, None, None, "cloudtrail.amazonaws.com"),
     "IAMUser": (

@@ -412,6 +412,36 @@ def _results(tasks: Iterator[tuple[list[Blob], Task]], workers: int) -> Iterator
         yield from pool.map(chain(head, tasks), window=workers * 2)
 
 
+SPILL_PREFIX = "kmsdiag-ingest-"
+
+
+def _make_spill_dir() -> str:
+    """A private temporary folder for spill files, named after this process.
+
+    Folders left behind by a killed ingest (their process is gone) are removed first.
+    """
+    base = Path(tempfile.gettempdir())
+    for old in base.glob(f"{SPILL_PREFIX}*-*"):
+        pid = old.name[len(SPILL_PREFIX) :].split("-", 1)[0]
+        try:
+            mine = old.is_dir() and old.stat().st_uid == os.getuid()
+        except OSError:
+            continue
+        if mine and pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(old, ignore_errors=True)
+    return tempfile.mkdtemp(prefix=f"{SPILL_PREFIX}{os.getpid()}-")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 @contextmanager
 def _gc_paused() -> Iterator[None]:
     """Parsed records hold no reference cycles; the collector would only rescan them over and over."""
@@ -457,7 +487,7 @@ def ingest_blobs(
             names.add(blob.name)
             yield blob
 
-    spill_dir = tempfile.mkdtemp(prefix="kmsdiag-ingest-")
+    spill_dir = _make_spill_dir()
     writer = _Writer(con, s)
     ok = False
     try:

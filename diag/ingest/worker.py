@@ -83,16 +83,24 @@ def process_input(name: str, source: str | bytes, out: list[bytes], ids: list[st
         return FileResult(name, "digest", shape="digest")
     skipped = 0
     dumps = orjson.dumps
-    for rec in parsed.records:
+    lines: list[bytes] = []
+    line_ids: list[str] = []
+    for i, rec in enumerate(parsed.records):
         if not keep(rec.get("eventSource"), rec.get("eventName")):
             skipped += 1
             continue
         row = normalize_columns(rec)
         row["raw"] = rec
         row["source_file"] = name
-        row["n"] = len(out)
-        ids.append(row["event_id"])
-        out.append(dumps(row, option=_OPT))
+        row["n"] = len(out) + len(lines)
+        try:
+            lines.append(dumps(row, option=_OPT))
+        except orjson.JSONEncodeError as exc:
+            # e.g. nesting deeper than orjson writes (254 levels): no real CloudTrail record is like that.
+            return FileResult(name, "refused", reason=f"record {i} cannot be stored as JSON: {exc}")
+        line_ids.append(row["event_id"])
+    out.extend(lines)
+    ids.extend(line_ids)
     return FileResult(name, "ok", shape=parsed.shape, records_total=len(parsed.records), records_skipped=skipped)
 
 

@@ -300,3 +300,20 @@ def test_worker_processes_give_the_same_result(tmp_path: Path, db_path: Path, mo
     assert s1.to_dict() | {"seconds": 0} == s2.to_dict() | {"seconds": 0}
     assert (s2.events_stored, s2.duplicates, len(s2.refused)) == (13, 8, 1)
     assert progress[-1].files_done == 10 and progress[-1].files_total == 10 and progress[-1].events_stored == 13
+
+
+def test_pathological_records_refuse_only_their_file(tmp_path: Path, con: Any) -> None:
+    deep: Any = "x"
+    for _ in range(400):
+        deep = {"k": deep}
+    rec = kms_record()
+    rec["requestParameters"]["nested"] = deep
+    (tmp_path / "deep.json").write_text(json.dumps(rec))
+    huge = kms_record(userAgent="A" * 200_000)
+    huge["requestParameters"]["big"] = 18446744073709551615
+    (tmp_path / "huge.json").write_text(json.dumps(huge))
+    s = ingest_paths(con, [tmp_path], workers=1)
+    assert [name.rsplit("/", 1)[1] for name, _ in s.refused] == ["deep.json"]
+    assert "cannot be stored as JSON" in s.refused[0][1]
+    row = con.execute("SELECT length(user_agent), raw->'$.requestParameters.big' FROM events").fetchone()
+    assert row is not None and row[0] == 200_000 and str(row[1]) == "18446744073709551615"

@@ -6,6 +6,8 @@ import gzip
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from diag.ingest.parse import KIND_DIGEST, KIND_RECORDS, KIND_REFUSED, parse_blob
 from tests.ingest.ctdata import eventbridge, kms_record, lookup_events
@@ -110,3 +112,37 @@ def test_reason_is_short_even_for_huge_garbage() -> None:
     parsed = parse_blob(b'{"' + b"k" * 100_000 + b'": 1, "other": 2}')
     assert parsed.kind == KIND_REFUSED
     assert parsed.reason is not None and len(parsed.reason) <= 300
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"[" * 200_000 + b"]" * 200_000,  # would crash orjson (stack overflow): the safe parser refuses it
+        b'{"Records": [' + b'{"a":' * 100_000 + b"1" + b"}" * 100_000 + b"]}",
+        b'{"Events": [{"CloudTrailEvent": "' + b"[" * 200_000 + b"]" * 200_000 + b'"}]}',
+    ],
+    ids=["array", "records", "lookup-events"],
+)
+def test_absurd_nesting_is_refused_not_a_crash(data: bytes) -> None:
+    parsed = parse_blob(data)
+    assert parsed.kind == KIND_REFUSED and parsed.reason and "nested too deeply" in parsed.reason
+
+
+def test_large_files_take_the_safe_parser_with_the_same_result() -> None:
+    from diag.ingest import parse as parse_mod
+
+    recs = [kms_record() for _ in range(parse_mod.SAFE_OPENERS // 8)]
+    data = json.dumps({"Records": recs}).encode()
+    assert data.count(b"{") + data.count(b"[") >= parse_mod.SAFE_OPENERS
+    parsed = parse_blob(data)
+    assert parsed.kind == KIND_RECORDS and parsed.records == recs
+    assert parse_blob(data.replace(b'"readOnly": true', b'"readOnly": NaN', 1)).kind == KIND_REFUSED
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=300) | st.text(alphabet='{}[]":,0123456789eIDtvn \n\\', max_size=300).map(str.encode))
+def test_arbitrary_bytes_never_raise(data: bytes) -> None:
+    parsed = parse_blob(data, "fuzz.json")
+    assert parsed.kind in (KIND_RECORDS, KIND_REFUSED, KIND_DIGEST)
+    if parsed.kind == KIND_REFUSED:
+        assert parsed.reason

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from diag.ingest import Blob, IngestSummary, ingest_blobs, ingest_paths
+from diag.ingest import commit as commit_mod
 from diag.ingest import load as load_mod
 from diag.store import open_db
 from tests.ingest.ctdata import (
@@ -114,7 +115,7 @@ def test_duplicates_within_a_file_across_files_and_across_runs(tmp_path: Path, c
 
 
 def test_duplicates_across_commit_groups(tmp_path: Path, con: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(load_mod, "ROWS_PER_COMMIT", 2)
+    monkeypatch.setattr(commit_mod, "ROWS_PER_COMMIT", 2)
     monkeypatch.setattr(load_mod, "FILES_PER_TASK", 1)
     root = tmp_path / "trails"
     recs = [kms_record() for _ in range(6)]

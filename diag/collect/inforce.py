@@ -555,15 +555,19 @@ def resolve_key(
         if account:
             where += " AND a.account = ?"
             params.append(account)
-        rows = con.execute(
-            "SELECT a.target_key_arn, s.collected_at FROM aliases a JOIN snapshots s USING (snapshot_id)"
-            f" WHERE {where} AND a.target_key_arn IS NOT NULL",
-            params,
-        ).fetchall()
-        picked = _pick(rows, at, 1)
-        if len({r[0] for r in picked}) != 1:
+        key_arn = _alias_target(con, alias, region, account, at) if region and account else None
+        if key_arn is None:
+            rows = con.execute(
+                "SELECT a.target_key_arn, s.collected_at FROM aliases a JOIN snapshots s USING (snapshot_id)"
+                f" WHERE {where} AND a.target_key_arn IS NOT NULL",
+                params,
+            ).fetchall()
+            picked = _pick(rows, at, 1)
+            if len({r[0] for r in picked}) != 1:
+                return None
+            key_arn = picked[0][0]
+        elif key_arn == "":
             return None
-        key_arn = picked[0][0]
     if key_arn is not None:
         rows = _keys_by(con, "key_arn", key_arn)
         if not rows:
@@ -583,6 +587,35 @@ def resolve_key(
             return _from_events(con, f"arn:aws:kms:{region}:{account}:key/{key_id}", at)
         return None
     return _info_as_of(con, picked[0], at)
+
+
+def _alias_target(
+    con: duckdb.DuckDBPyConnection, alias: str, region: str, account: str, at: dt.datetime | None
+) -> str | None:
+    """The key ARN an alias pointed at, at ``at``: the account's nearest snapshot plus CreateAlias /
+    UpdateAlias / DeleteAlias events. "" when the alias did not exist then; None when it is not known."""
+    snap = nearest_snapshot(con, account, at)
+    row = None
+    if snap is not None:
+        row = con.execute(
+            "SELECT target_key_arn FROM aliases WHERE snapshot_id = ? AND account = ? AND region = ? AND alias_name = ?",
+            [snap.snapshot_id, account, region, alias],
+        ).fetchone()
+    changes = _changes(con, "resource_arn = ?", [f"arn:aws:kms:{region}:{account}:{alias}"])
+    steps = []
+    for c in changes:
+        target = c.details.get("target_key_arn")
+        if c.event_name == "CreateAlias":
+            steps.append(Step(c.event_time, target or UNKNOWN, ABSENT, c))
+        elif c.event_name == "UpdateAlias":
+            steps.append(Step(c.event_time, target or UNKNOWN, UNKNOWN, c))
+        elif c.event_name == "DeleteAlias":
+            steps.append(Step(c.event_time, ABSENT, UNKNOWN, c))
+    in_snapshot = snap is not None and (row is not None or region in snap.regions)
+    res = value_at(row[0] if row else ABSENT, snap.collected_at if snap else None, steps, at, in_snapshot=in_snapshot)
+    if res.value is UNKNOWN or (res.value is ABSENT and not res.certain):
+        return None
+    return "" if res.value is ABSENT else str(res.value)
 
 
 def _from_events(con: duckdb.DuckDBPyConnection, key_arn: str, at: dt.datetime | None) -> KeyInfo | None:

@@ -14,11 +14,9 @@ from diag.errors import EXIT_USAGE, KmsdiagError
 
 HELP = """Explain AWS KMS AccessDenied across accounts.
 
-kmsdiag ingests CloudTrail from every account involved, keeps the policies that were in force, evaluates
-AWS's authorization logic itself and names the broken layer, with evidence and the exact fix.
+kmsdiag ingests CloudTrail from every account involved, keeps the policies that were in force, evaluates AWS's authorization logic itself and names the broken layer, with evidence and the exact fix.
 
-Example:  kmsdiag demo          (no AWS account needed)
-          kmsdiag ingest ./trails/ && kmsdiag collect --from-dir ./bundle && kmsdiag explain <event-id>
+Examples: `kmsdiag demo` (no AWS account needed), then `kmsdiag ingest ./trails/`, `kmsdiag collect --from-dir ./bundle`, `kmsdiag explain <event-id>`.
 """
 
 app = typer.Typer(

@@ -126,6 +126,10 @@ class PolicyInputs:
     permission_boundary: NamedPolicy | None = None
     session_policy: NamedPolicy | None = None
     grants: tuple[Grant, ...] | None = ()
+    # Added by the engine (compatible extensions): False means "the boundary / session policy may exist
+    # but was not collected" (a gap, layer UNKNOWN); with True, None means "there is none".
+    permission_boundary_known: bool = True
+    session_policy_known: bool = True
 
 
 # ---------------------------------------------------------------------------------------------- traces
@@ -158,6 +162,9 @@ class MatchTrace:
     request_value: str = ""
     matched_value: str | None = None  # the policy value that matched
     reason: str = ""
+    # Principal elements only: how the caller matched (diag.policy.match.PrincipalMatch value: exact, role,
+    # account, wildcard, service, unique_id; "" when not a principal or no match).
+    match_kind: str = ""
 
 
 @dataclass(frozen=True)
@@ -257,6 +264,10 @@ class EvaluationResult:
     request: Request
     reason: str = ""
     unknown: tuple[Layer, ...] = ()  # layers whose policies were not collected
+    # The layers that decided: for a denial, the layer(s) that denied or failed to allow (fix these);
+    # for an allow, the layer(s) that granted. Compatible extension, see diag.policy.engine.
+    deciding_layers: tuple[Layer, ...] = ()
+    cross_account: bool = False
 
     def layer(self, name: Layer | str) -> list[LayerTrace]:
         return [lt for lt in self.layers if lt.layer == name]
@@ -266,5 +277,7 @@ class EvaluationResult:
             "decision": str(self.decision),
             "reason": self.reason,
             "unknown": [str(u) for u in self.unknown],
+            "deciding_layers": [str(u) for u in self.deciding_layers],
+            "cross_account": self.cross_account,
             "layers": [lt.to_dict() for lt in self.layers],
         }

@@ -1,0 +1,293 @@
+"""One CloudTrail record → the typed columns of the ``events`` table (pure).
+
+Every field of a record is attacker-controlled and varies with ``eventVersion``: anything may be missing,
+null, of the wrong type (a string where an object belongs) or truncated. Nothing here raises on such
+input; a field that cannot be read is NULL.
+
+Two entry points: :func:`normalize_record` (a dict with Python types, for callers and tests) and
+:func:`normalize_row` (a tuple of strings in :data:`COLUMNS` order, the bulk path: the loader casts
+``event_time``, ``read_only`` and ``management_event`` in SQL).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import orjson
+
+# Column order of normalize_row(); names are the events table's columns (001_core.sql + 002).
+COLUMNS: tuple[str, ...] = (
+    "event_id",
+    "event_time",
+    "event_version",
+    "event_source",
+    "event_name",
+    "event_type",
+    "event_category",
+    "aws_region",
+    "source_ip",
+    "user_agent",
+    "error_code",
+    "error_message",
+    "caller_arn",
+    "caller_type",
+    "caller_account",
+    "caller_principal_id",
+    "caller_role_arn",
+    "caller_session_name",
+    "caller_user_name",
+    "invoked_by",
+    "recipient_account",
+    "shared_event_id",
+    "request_id",
+    "key_arn",
+    "key_id_given",
+    "key_alias",
+    "key_account",
+    "bucket",
+    "vpc_endpoint_id",
+    "read_only",
+    "management_event",
+    "encryption_context",
+    "raw",
+)
+
+_EMPTY: dict[str, Any] = {}
+S3_KMS_KEY_FIELDS = ("x-amz-server-side-encryption-aws-kms-key-id", "SSEKMSKeyId")
+
+
+def _s(value: object) -> str | None:
+    """A string column: strings as they are, numbers as text, anything else NULL."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+def _d(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else _EMPTY
+
+
+def _b(value: object) -> str | None:
+    """A boolean column as 'true'/'false' text (CloudTrail writes both true and "true")."""
+    if value is True or value is False:
+        return "true" if value else "false"
+    if isinstance(value, str):
+        low = value.strip().lower()
+        if low in ("true", "false"):
+            return low
+    return None
+
+
+def arn_parts(arn: str | None) -> list[str] | None:
+    """``arn:partition:service:region:account:resource`` split in six, or None if not an ARN."""
+    if not arn or not arn.startswith("arn:"):
+        return None
+    parts = arn.split(":", 5)
+    return parts if len(parts) == 6 else None
+
+
+def arn_account(arn: str | None) -> str | None:
+    parts = arn_parts(arn)
+    return parts[4] or None if parts else None
+
+
+def is_key_arn(value: str | None) -> bool:
+    parts = arn_parts(value)
+    return bool(parts and parts[2] == "kms" and parts[5].startswith("key/"))
+
+
+def is_alias(value: str | None) -> bool:
+    """An alias name (``alias/x``) or alias ARN (``arn:aws:kms:r:a:alias/x``)."""
+    if not value:
+        return False
+    if value.startswith("alias/"):
+        return True
+    parts = arn_parts(value)
+    return bool(parts and parts[2] == "kms" and parts[5].startswith("alias/"))
+
+
+def _resource_arn(res: dict[str, Any]) -> str | None:
+    arn = res.get("ARN")
+    if arn is None:
+        arn = res.get("arn")
+    if arn is None:
+        for k, v in res.items():
+            if isinstance(k, str) and k.lower() == "arn":
+                arn = v
+                break
+    return arn if isinstance(arn, str) else None
+
+
+def _caller(ui: dict[str, Any]) -> tuple[str | None, ...]:
+    """(arn, type, account, principal_id, role_arn, session_name, user_name, invoked_by)."""
+    typ = _s(ui.get("type"))
+    arn = _s(ui.get("arn"))
+    principal_id = _s(ui.get("principalId"))
+    account = _s(ui.get("accountId")) or arn_account(arn)
+    user_name = _s(ui.get("userName"))
+    invoked_by = _s(ui.get("invokedBy"))
+    issuer = _d(_d(ui.get("sessionContext")).get("sessionIssuer"))
+    issuer_arn = _s(issuer.get("arn"))
+    role_arn: str | None = None
+    session: str | None = None
+    if typ == "AssumedRole":
+        role_arn = issuer_arn
+        parts = arn_parts(arn)
+        if parts and parts[5].startswith("assumed-role/"):
+            pieces = parts[5].split("/")
+            if len(pieces) >= 3:
+                session = "/".join(pieces[2:])
+            if role_arn is None and len(pieces) >= 2:
+                role_arn = f"arn:{parts[1]}:iam::{parts[4]}:role/{pieces[1]}"
+        if session is None and principal_id and ":" in principal_id:
+            session = principal_id.split(":", 1)[1]
+        user_name = user_name or _s(issuer.get("userName"))
+    elif typ in ("IAMUser", "Root"):
+        role_arn = arn
+    elif typ == "FederatedUser":
+        role_arn = issuer_arn
+        parts = arn_parts(arn)
+        if parts and parts[5].startswith("federated-user/"):
+            session = parts[5].split("/", 1)[1]
+        user_name = user_name or _s(issuer.get("userName"))
+    elif typ == "IdentityCenterUser":
+        behalf = _d(ui.get("onBehalfOf"))
+        principal_id = principal_id or _s(behalf.get("userId"))
+        user_name = user_name or _s(behalf.get("userId"))
+        role_arn = issuer_arn
+    elif typ in ("SAMLUser", "WebIdentityUser"):
+        session = user_name
+        role_arn = issuer_arn
+    else:
+        role_arn = issuer_arn
+    return arn, typ, account, principal_id, role_arn, session, user_name, invoked_by
+
+
+def _key(
+    record: dict[str, Any], params: dict[str, Any], response: dict[str, Any], resources: list[Any]
+) -> tuple[str | None, str | None, str | None, str | None]:
+    """(key_arn, key_id_given, key_alias, key_account)."""
+    key_arn: str | None = None
+    alias: str | None = None
+    res_account: str | None = None
+    for res in resources:
+        if not isinstance(res, dict):
+            continue
+        arn = _resource_arn(res)
+        if key_arn is None and is_key_arn(arn):
+            key_arn = arn
+            res_account = _s(res.get("accountId"))
+        elif alias is None and arn and is_alias(arn):
+            alias = arn
+    given = _s(params.get("keyId"))
+    if given is None:
+        for name in S3_KMS_KEY_FIELDS:
+            given = _s(params.get(name)) or _s(response.get(name))
+            if given:
+                break
+    if given is None:
+        given = _s(params.get("destinationKeyId")) or _s(params.get("sourceKeyId"))
+    if given:
+        if key_arn is None and is_key_arn(given):
+            key_arn = given
+        elif is_alias(given):
+            alias = given
+    key_account = arn_account(key_arn) or res_account
+    if key_account is None and alias:
+        key_account = arn_account(alias)
+    return key_arn, given, alias, key_account
+
+
+def _bucket(params: dict[str, Any], resources: list[Any], context: dict[str, Any]) -> str | None:
+    bucket = _s(params.get("bucketName"))
+    if bucket:
+        return bucket
+    for res in resources:
+        if isinstance(res, dict) and res.get("type") == "AWS::S3::Bucket":
+            arn = _resource_arn(res)
+            if arn and ":::" in arn:
+                return arn.split(":::", 1)[1].split("/", 1)[0] or None
+    s3_arn = _s(context.get("aws:s3:arn"))
+    if s3_arn and s3_arn.startswith("arn:") and ":::" in s3_arn:
+        return s3_arn.split(":::", 1)[1].split("/", 1)[0] or None
+    return None
+
+
+def normalize_row(record: dict[str, Any], raw: str | None = None) -> tuple[str | None, ...]:
+    """The columns of ``events`` for one record, as text, in :data:`COLUMNS` order.
+
+    ``raw`` may pass the record's JSON when the caller already has it; otherwise it is serialized here.
+    """
+    get = record.get
+    ui = _d(get("userIdentity"))
+    params = _d(get("requestParameters"))
+    response = _d(get("responseElements"))
+    resources = get("resources")
+    if not isinstance(resources, list):
+        resources = []
+    ctx_value = params.get("encryptionContext")
+    context = _d(ctx_value)
+    arn, typ, account, principal_id, role_arn, session, user_name, invoked_by = _caller(ui)
+    key_arn, key_given, alias, key_account = _key(record, params, response, resources)
+    if raw is None:
+        raw = orjson.dumps(record).decode()
+    return (
+        _s(get("eventID")),
+        _s(get("eventTime")),
+        _s(get("eventVersion")),
+        _s(get("eventSource")),
+        _s(get("eventName")),
+        _s(get("eventType")),
+        _s(get("eventCategory")),
+        _s(get("awsRegion")),
+        _s(get("sourceIPAddress")),
+        _s(get("userAgent")),
+        _s(get("errorCode")),
+        _s(get("errorMessage")),
+        arn,
+        typ,
+        account,
+        principal_id,
+        role_arn,
+        session,
+        user_name,
+        invoked_by,
+        _s(get("recipientAccountId")),
+        _s(get("sharedEventID")),
+        _s(get("requestID")),
+        key_arn,
+        key_given,
+        alias,
+        key_account,
+        _bucket(params, resources, context),
+        _s(get("vpcEndpointId")),
+        _b(get("readOnly")),
+        _b(get("managementEvent")),
+        orjson.dumps(ctx_value).decode() if isinstance(ctx_value, dict) else None,
+        raw,
+    )
+
+
+def parse_event_time(value: str | None) -> dt.datetime | None:
+    """CloudTrail's ``2026-11-28T12:00:00Z`` (fractions and offsets allowed) as a naive UTC datetime."""
+    if not value:
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        return None
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(dt.UTC).replace(tzinfo=None)
+    return parsed
+
+
+def normalize_record(record: dict[str, Any]) -> dict[str, Any]:
+    """The ``events`` columns of one record with Python types (datetime, bool, str; JSON as text)."""
+    out: dict[str, Any] = dict(zip(COLUMNS, normalize_row(record), strict=True))
+    out["event_time"] = parse_event_time(out["event_time"])
+    for name in ("read_only", "management_event"):
+        out[name] = None if out[name] is None else out[name] == "true"
+    return out

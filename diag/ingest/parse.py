@@ -1,0 +1,175 @@
+"""Unpack one input blob into CloudTrail records, or refuse it with a reason (pure: no I/O, no database).
+
+Accepted shapes, gzip-compressed (detected by its magic bytes, not the file name) or plain:
+
+- a CloudTrail log file ``{"Records": [record, ...]}``;
+- a single record ``{"eventID": ..., "eventName": ...}`` or a JSON array of records;
+- JSON Lines: one record (or one EventBridge envelope) per line;
+- an EventBridge "AWS API Call via CloudTrail" envelope ``{"detail-type": ..., "detail": record}``;
+- ``aws cloudtrail lookup-events`` output ``{"Events": [{"CloudTrailEvent": "<record as a JSON string>"}]}``.
+
+CloudTrail-Digest files (by their path or their shape) are recognized and reported as digests.
+
+A file is all or nothing: if any part of it is invalid (truncated gzip, invalid JSON, a shape that is not
+CloudTrail, a record that is not an object or has no string ``eventID``), the whole file is refused and
+none of its records is stored. A re-ingest after the file is fixed then starts from a clean slate.
+"""
+
+from __future__ import annotations
+
+import gzip
+import zlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+GZIP_MAGIC = b"\x1f\x8b"
+MAX_REASON = 300
+
+KIND_RECORDS = "records"
+KIND_DIGEST = "digest"
+KIND_REFUSED = "refused"
+
+
+@dataclass
+class Parsed:
+    """What one blob holds: records, a digest, or a refusal with its reason."""
+
+    kind: str
+    records: list[dict[str, Any]] = field(default_factory=list)
+    reason: str | None = None
+    shape: str | None = None
+
+
+class Refused(Exception):
+    """The blob is not valid CloudTrail; the message is the reason shown to the user."""
+
+
+def is_digest_name(name: str) -> bool:
+    """CloudTrail delivers digests under ``.../CloudTrail-Digest/...`` named ``*_CloudTrail-Digest_*``."""
+    return "CloudTrail-Digest" in name
+
+
+def _is_digest_doc(doc: object) -> bool:
+    return isinstance(doc, dict) and "digestPublicKeyFingerprint" in doc and "Records" not in doc
+
+
+def _short(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= MAX_REASON else text[: MAX_REASON - 1] + "…"
+
+
+def decompress(data: bytes) -> bytes:
+    """gunzip when the bytes start with the gzip magic (several members allowed), else return as is."""
+    if not data.startswith(GZIP_MAGIC):
+        return data
+    try:
+        return gzip.decompress(data)
+    except EOFError as exc:
+        raise Refused("truncated gzip: the compressed stream ends before its end marker") from exc
+    except (OSError, zlib.error) as exc:
+        raise Refused(_short(f"corrupt gzip: {exc}")) from exc
+
+
+def _loads(text: bytes | str, where: str) -> Any:
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        raise Refused(_short(f"invalid JSON{where}: {exc}")) from exc
+
+
+def _check_record(rec: object, where: str) -> dict[str, Any]:
+    if not isinstance(rec, dict):
+        raise Refused(f"{where}is a JSON {type(rec).__name__}, not a CloudTrail record object")
+    eid = rec.get("eventID")
+    if not isinstance(eid, str) or not eid.strip():
+        raise Refused(f"{where}has no eventID (not a CloudTrail record, or a truncated one)")
+    return rec
+
+
+def _looks_like_record(doc: dict[str, Any]) -> bool:
+    return "eventID" in doc or ("eventName" in doc and "eventSource" in doc)
+
+
+def _records_of(doc: object, where: str = "") -> tuple[str, list[dict[str, Any]]]:
+    """The records of one parsed JSON document, and the name of its shape."""
+    if isinstance(doc, list):
+        return "array", [_check_record(r, f"{where}item {i} ") for i, r in enumerate(doc)]
+    if not isinstance(doc, dict):
+        raise Refused(f"{where}is a JSON {type(doc).__name__}, not CloudTrail")
+    if "Records" in doc:
+        recs = doc["Records"]
+        if not isinstance(recs, list):
+            raise Refused(f"{where}'Records' is a {type(recs).__name__}, not a list")
+        return "cloudtrail", [_check_record(r, f"{where}record {i} ") for i, r in enumerate(recs)]
+    if "Events" in doc:
+        events = doc["Events"]
+        if not isinstance(events, list):
+            raise Refused(f"{where}'Events' is a {type(events).__name__}, not a list")
+        out = []
+        for i, ev in enumerate(events):
+            if not isinstance(ev, dict) or not isinstance(ev.get("CloudTrailEvent"), str):
+                raise Refused(f"{where}Events[{i}] has no CloudTrailEvent string (not lookup-events output)")
+            out.append(_check_record(_loads(ev["CloudTrailEvent"], f" in Events[{i}]"), f"{where}Events[{i}] "))
+        return "lookup-events", out
+    if "detail" in doc and ("detail-type" in doc or "source" in doc):
+        return "eventbridge", [_check_record(doc["detail"], f"{where}the EventBridge detail ")]
+    if _looks_like_record(doc):
+        return "record", [_check_record(doc, where)]
+    keys = ", ".join(sorted(str(k) for k in doc)[:6])
+    raise Refused(_short(f"{where}is JSON but not CloudTrail (top-level keys: {keys or 'none'})"))
+
+
+def _json_lines(text: bytes) -> tuple[str, list[dict[str, Any]]]:
+    out: list[dict[str, Any]] = []
+    for n, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        doc = _loads(line, f" on line {n}")
+        if isinstance(doc, dict) and ("Records" in doc or "Events" in doc):
+            raise Refused(f"line {n} is a whole log file inside JSON Lines")
+        out.extend(_records_of(doc, f"line {n} ")[1])
+    return "jsonl", out
+
+
+def parse_text(text: bytes, name: str = "") -> Parsed:
+    """Parse decompressed bytes; never raises (a refusal is a Parsed of kind 'refused')."""
+    try:
+        if text.startswith(b"\xef\xbb\xbf"):
+            text = text[3:]
+        if not text.strip():
+            raise Refused("empty file")
+        try:
+            doc = orjson.loads(text)
+        except orjson.JSONDecodeError as exc:
+            stripped = text.strip()
+            if b"\n" in stripped and stripped[:1] == b"{":
+                try:
+                    shape, recs = _json_lines(stripped)
+                except Refused as line_exc:
+                    # Neither a document nor valid JSON Lines: report the JSON error unless the first
+                    # line parsed (then it really is JSON Lines with a bad line).
+                    first = stripped.split(b"\n", 1)[0]
+                    try:
+                        orjson.loads(first)
+                    except orjson.JSONDecodeError:
+                        raise Refused(_short(f"invalid JSON: {exc}")) from exc
+                    raise line_exc from exc
+                return Parsed(KIND_RECORDS, recs, shape=shape)
+            raise Refused(_short(f"invalid JSON: {exc}")) from exc
+        if _is_digest_doc(doc) or (is_digest_name(name) and isinstance(doc, dict) and "Records" not in doc):
+            return Parsed(KIND_DIGEST, shape="digest")
+        shape, recs = _records_of(doc)
+        return Parsed(KIND_RECORDS, recs, shape=shape)
+    except Refused as exc:
+        return Parsed(KIND_REFUSED, reason=str(exc))
+
+
+def parse_blob(data: bytes, name: str = "") -> Parsed:
+    """Decompress (if gzip) and parse one input; never raises for bad input."""
+    try:
+        text = decompress(data)
+    except Refused as exc:
+        return Parsed(KIND_REFUSED, reason=str(exc))
+    return parse_text(text, name)

@@ -1,0 +1,336 @@
+"""Condition operators, set operators and policy variables, evaluated the way IAM does.
+
+Semantics (IAM User Guide, "Condition operators" and "Single-valued vs multivalued context keys"):
+
+- A Condition block is an AND over its operators and, within an operator, over its keys; the values
+  listed for one key are an OR. Keys are case-insensitive; values are compared per operator
+  (``StringEquals`` case-sensitive, ``StringEqualsIgnoreCase`` not, ``Bool`` not, ARNs case-sensitive).
+- A key absent from the request context: a positive operator is false, a negated operator
+  (``StringNotEquals``, ``StringNotLike``, ``NumericNotEquals``, ``DateNotEquals``, ``NotIpAddress``,
+  ``ArnNotEquals``, ``ArnNotLike``) is true, and any ``...IfExists`` operator is true. An empty list counts
+  as absent.
+- A multi-valued key without a set operator: a positive operator is true when any request value matches
+  any policy value; a negated operator is true when no request value matches any policy value.
+- ``ForAnyValue:``: true when at least one request value satisfies the operator (for a negated operator:
+  at least one request value matches none of the policy values); false for an absent or empty key.
+- ``ForAllValues:``: true when every request value satisfies the operator (negated: every request value
+  matches none of the policy values); true for an absent or empty key (AWS's documented trap).
+- ``Null``: ``"true"`` holds when the key is absent (or an empty list), ``"false"`` when present.
+  ``IfExists`` and set prefixes do not change ``Null``.
+- Policy variables (``${aws:username}``, ``${aws:PrincipalTag/team}``, ``${aws:username, 'default'}``,
+  ``${*}``, ``${?}``, ``${$}``) are substituted in the values of String and Arn operators only; a variable
+  with no value (and no default) makes that policy value match nothing.
+- An operator the engine does not know is reported (``unknown_operator``) and fails closed: the
+  statement does not apply when it is an Allow, and it does apply when it is a Deny (so an unreadable
+  Deny can never be the reason kmsdiag calls a request allowed). AWS refuses such policies when they are
+  written, so meeting one means the engine is behind AWS, not that the policy is in force as written.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import functools
+import ipaddress
+import re
+from collections.abc import Callable, Mapping, Sequence
+from functools import lru_cache
+
+from diag.policy.match import _arn_regex, _glob_regex, arn_like, substitute
+from diag.policy.model import ConditionTrace
+from diag.policy.parse import ConditionSpec
+
+Ctx = Mapping[str, tuple[str, ...]]
+
+
+def _str_eq(p: str, v: str) -> bool:
+    return p == v
+
+
+def _str_eq_ic(p: str, v: str) -> bool:
+    return p.lower() == v.lower()
+
+
+def _str_like(p: str, v: str) -> bool:
+    if "*" not in p and "?" not in p:
+        return p == v
+    return _glob_regex(p, False).fullmatch(v) is not None
+
+
+@lru_cache(maxsize=4096)
+def _num(v: str) -> float | None:
+    try:
+        return float(v.strip())
+    except ValueError:
+        return None
+
+
+def _numeric(cmp: Callable[[float, float], bool]) -> Callable[[str, str], bool]:
+    def f(p: str, v: str) -> bool:
+        a, b = _num(v), _num(p)
+        return a is not None and b is not None and cmp(a, b)
+
+    return f
+
+
+@lru_cache(maxsize=4096)
+def _date(v: str) -> float | None:
+    s = v.strip()
+    if not s:
+        return None
+    try:
+        return float(s)  # epoch seconds
+    except ValueError:
+        pass
+    try:
+        d = dt.datetime.fromisoformat(s.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if d.tzinfo is None:
+        d = d.replace(tzinfo=dt.UTC)
+    return d.timestamp()
+
+
+def _dates(cmp: Callable[[float, float], bool]) -> Callable[[str, str], bool]:
+    def f(p: str, v: str) -> bool:
+        a, b = _date(v), _date(p)
+        return a is not None and b is not None and cmp(a, b)
+
+    return f
+
+
+def _bool(p: str, v: str) -> bool:
+    return p.strip().lower() == v.strip().lower() and p.strip().lower() in ("true", "false")
+
+
+def _binary(p: str, v: str) -> bool:
+    try:
+        return base64.b64decode(p, validate=True) == base64.b64decode(v, validate=True)
+    except (binascii.Error, ValueError):
+        return False
+
+
+@lru_cache(maxsize=4096)
+def _net(p: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+    try:
+        return ipaddress.ip_network(p.strip(), strict=False)
+    except ValueError:
+        return None
+
+
+def _ip(p: str, v: str) -> bool:
+    net = _net(p)
+    if net is None:
+        return False
+    try:
+        addr = ipaddress.ip_address(v.strip())
+    except ValueError:
+        return False
+    return addr.version == net.version and addr in net
+
+
+def _arn(p: str, v: str) -> bool:
+    return arn_like(p, v)
+
+
+# base operator (lower-case) -> (comparison in its positive form, negated?, variables substituted?)
+OPERATORS: dict[str, tuple[Callable[[str, str], bool], bool, bool]] = {
+    "stringequals": (_str_eq, False, True),
+    "stringnotequals": (_str_eq, True, True),
+    "stringequalsignorecase": (_str_eq_ic, False, True),
+    "stringnotequalsignorecase": (_str_eq_ic, True, True),
+    "stringlike": (_str_like, False, True),
+    "stringnotlike": (_str_like, True, True),
+    "numericequals": (_numeric(lambda a, b: a == b), False, False),
+    "numericnotequals": (_numeric(lambda a, b: a == b), True, False),
+    "numericlessthan": (_numeric(lambda a, b: a < b), False, False),
+    "numericlessthanequals": (_numeric(lambda a, b: a <= b), False, False),
+    "numericgreaterthan": (_numeric(lambda a, b: a > b), False, False),
+    "numericgreaterthanequals": (_numeric(lambda a, b: a >= b), False, False),
+    "dateequals": (_dates(lambda a, b: a == b), False, False),
+    "datenotequals": (_dates(lambda a, b: a == b), True, False),
+    "datelessthan": (_dates(lambda a, b: a < b), False, False),
+    "datelessthanequals": (_dates(lambda a, b: a <= b), False, False),
+    "dategreaterthan": (_dates(lambda a, b: a > b), False, False),
+    "dategreaterthanequals": (_dates(lambda a, b: a >= b), False, False),
+    "bool": (_bool, False, False),
+    "binaryequals": (_binary, False, False),
+    "ipaddress": (_ip, False, False),
+    "notipaddress": (_ip, True, False),
+    "arnequals": (_arn, False, True),
+    "arnlike": (_arn, False, True),
+    "arnnotequals": (_arn, True, True),
+    "arnnotlike": (_arn, True, True),
+}
+
+
+def is_known_operator(operator: str) -> bool:
+    """Whether ``operator`` (with its set prefix and IfExists suffix) is one the engine evaluates."""
+    from diag.policy.parse import split_operator
+
+    set_op, base, _ = split_operator(operator)
+    if set_op not in (None, "ForAnyValue", "ForAllValues"):
+        return False
+    return base.lower() in OPERATORS or base.lower() == "null"
+
+
+@lru_cache(maxsize=8192)
+def _token_glob(tokens: tuple[tuple[bool, str], ...]) -> re.Pattern[str]:
+    """A StringLike glob over (is_literal, text) tokens: wildcards only in non-literal text."""
+    out = []
+    for literal, text in tokens:
+        for ch in text:
+            if not literal and ch == "*":
+                out.append(".*")
+            elif not literal and ch == "?":
+                out.append(".")
+            else:
+                out.append(re.escape(ch))
+    return re.compile("".join(out), re.DOTALL)
+
+
+def _matchers(base: str, values: Sequence[str], ctx: Ctx) -> list[Callable[[str], bool]]:
+    """One predicate per policy value, with policy variables substituted where the operator allows."""
+    cmp, _negated, variables = OPERATORS[base]
+    out: list[Callable[[str], bool]] = []
+    for p in values:
+        if not variables or "${" not in p:
+            out.append(functools.partial(cmp, p))
+            continue
+        tokens = substitute(p, ctx)
+        if tokens is None:
+            continue  # unresolvable variable: this value matches nothing
+        if base in ("stringlike", "stringnotlike"):
+            out.append(_token_glob(tokens).fullmatch)  # type: ignore[arg-type]
+        elif base.startswith("arn"):
+            out.append(_arn_regex(tokens).fullmatch)  # type: ignore[arg-type]
+        else:
+            out.append(functools.partial(cmp, "".join(t for _, t in tokens)))
+    return out
+
+
+def evaluate_condition(cond: ConditionSpec, ctx: Ctx, effect: str = "Allow") -> ConditionTrace:
+    """Evaluate one (operator, key) pair against the request context; return its trace."""
+    req = ctx.get(cond.key_lower)
+    req_values = tuple(req) if req is not None else None
+    present = bool(req)
+    base = cond.base.lower()
+
+    if cond.set_op not in (None, "ForAnyValue", "ForAllValues") or (base not in OPERATORS and base != "null"):
+        applies_for_deny = effect == "Deny"
+        return ConditionTrace(
+            cond.operator,
+            cond.key,
+            applies_for_deny,
+            cond.values,
+            req_values,
+            "unknown condition operator: fails closed ("
+            + ("the Deny is treated as applying" if applies_for_deny else "the Allow does not apply")
+            + ")",
+            unknown_operator=True,
+        )
+
+    if base == "null":
+        want_absent = [v.strip().lower() == "true" for v in cond.values if v.strip().lower() in ("true", "false")]
+        ok = any((not present) == w for w in want_absent)
+        reason = ("key absent" if not present else "key present") + (", as required" if ok else ", not as required")
+        return ConditionTrace(cond.operator, cond.key, ok, cond.values, req_values, reason)
+
+    negated = OPERATORS[base][1]
+    preds = _matchers(base, cond.values, ctx)
+
+    def one(v: str) -> bool:
+        """Does request value ``v`` match any policy value (positive form)?"""
+        return any(bool(pred(v)) for pred in preds)
+
+    if not present:
+        if cond.if_exists:
+            return ConditionTrace(cond.operator, cond.key, True, cond.values, req_values, "key absent: IfExists holds")
+        if cond.set_op == "ForAllValues":
+            return ConditionTrace(
+                cond.operator,
+                cond.key,
+                True,
+                cond.values,
+                req_values,
+                "key absent or empty: ForAllValues holds vacuously",
+            )
+        if cond.set_op == "ForAnyValue":
+            return ConditionTrace(
+                cond.operator, cond.key, False, cond.values, req_values, "key absent or empty: ForAnyValue fails"
+            )
+        ok = negated
+        return ConditionTrace(
+            cond.operator,
+            cond.key,
+            ok,
+            cond.values,
+            req_values,
+            "key absent: a negated operator holds" if ok else "key absent from the request",
+        )
+
+    assert req is not None
+    if cond.set_op == "ForAllValues":
+        ok = all((not one(v)) if negated else one(v) for v in req)
+        reason = "every request value " + ("is outside" if negated else "is within") + " the policy values"
+        if not ok:
+            reason = "a request value " + ("matches" if negated else "is outside") + " the policy values"
+    elif cond.set_op == "ForAnyValue":
+        ok = any((not one(v)) if negated else one(v) for v in req)
+        reason = "some request value " + ("is outside" if negated else "matches") + " the policy values"
+        if not ok:
+            reason = "no request value " + ("is outside" if negated else "matches") + " the policy values"
+    else:
+        hit = any(one(v) for v in req)
+        ok = not hit if negated else hit
+        reason = ("a request value matches" if hit else "no request value matches") + " a policy value"
+        if negated:
+            reason += " (negated operator)"
+    return ConditionTrace(cond.operator, cond.key, ok, cond.values, req_values, reason)
+
+
+def evaluate_conditions(
+    conds: Sequence[ConditionSpec], ctx: Ctx, effect: str = "Allow"
+) -> tuple[bool, tuple[ConditionTrace, ...]]:
+    """AND over every (operator, key) pair; all pairs are evaluated so that the trace is complete."""
+    traces = tuple(evaluate_condition(c, ctx, effect) for c in conds)
+    return all(t.matched for t in traces), traces
+
+
+def normalize_context(context: Mapping[str, object] | None) -> dict[str, tuple[str, ...]]:
+    """Request context → lower-cased keys and tuples of strings (bools as "true"/"false", numbers as text).
+
+    Values of unusable types (objects) are dropped: the key is then absent, never a crash.
+    """
+    out: dict[str, tuple[str, ...]] = {}
+    if not context:
+        return out
+    for k, v in context.items():
+        if type(v) is str and type(k) is str:
+            out[k.lower()] = (v,)
+            continue
+        if not isinstance(k, str):
+            continue
+        vals = _to_strs(v)
+        if vals is not None:
+            out[k.lower()] = vals
+    return out
+
+
+def _scalar(v: object) -> str | None:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, str):
+        return v
+    if isinstance(v, int | float):
+        return str(v)
+    return None
+
+
+def _to_strs(v: object) -> tuple[str, ...] | None:
+    if isinstance(v, list | tuple):
+        vals = [_scalar(x) for x in v]
+        return tuple(x for x in vals if x is not None)
+    s = _scalar(v)
+    return None if s is None else (s,)

@@ -1,0 +1,258 @@
+"""The request context of a CloudTrail record: the condition keys AWS would have evaluated.
+
+``context_from_event(record)`` derives the global and KMS condition keys from the record's fields;
+``request_from_event(record)`` builds the engine's ``Request`` (caller, ``service:EventName``, key ARN,
+owning account, context). Records are attacker-controlled: any field may be missing, null or of the wrong
+type, and these functions then leave the key out instead of failing.
+
+Keys and where they come from:
+
+- ``aws:PrincipalArn``: for an assumed-role session the *role* ARN (``sessionContext.sessionIssuer.arn``,
+  with its path), as AWS does; otherwise ``userIdentity.arn``.
+- ``aws:PrincipalAccount`` / ``kms:CallerAccount``: ``userIdentity.accountId``.
+- ``aws:PrincipalType``: Account, User, FederatedUser, AssumedRole (from ``userIdentity.type``).
+- ``aws:userid``: ``userIdentity.principalId``; ``aws:username``: ``userIdentity.userName`` for IAM users.
+- ``aws:SourceIp``: ``sourceIPAddress`` when it is an IP address (not ``s3.amazonaws.com`` or
+  ``AWS Internal``); ``aws:SourceVpce``: ``vpcEndpointId``.
+- ``aws:ViaAWSService``: "true" when an AWS service made the call for the caller (``userIdentity.invokedBy``
+  or a service name in ``sourceIPAddress``); ``aws:CalledVia`` (+First/Last) then holds that service.
+  (AWS fills ``aws:CalledVia`` only for some services; here it is filled whenever the record names one.)
+- ``kms:ViaService``: the invoking service's regional endpoint, e.g. ``s3.amazonaws.com`` →
+  ``s3.us-east-1.amazonaws.com`` (region of the record).
+- ``kms:EncryptionContext:<key>`` and ``kms:EncryptionContextKeys``: ``requestParameters.encryptionContext``.
+- ``kms:EncryptionAlgorithm``, ``kms:GrantOperations``, ``kms:GranteePrincipal`` when the request has them.
+- ``aws:CurrentTime`` / ``aws:EpochTime``: ``eventTime``; ``aws:RequestedRegion``: ``awsRegion``.
+- ``aws:SecureTransport``: "true" for KMS (HTTPS only) or when ``tlsDetails`` is present.
+- ``aws:MultiFactorAuthPresent``, ``aws:TokenIssueTime``, ``aws:SourceIdentity`` from ``sessionContext``.
+- ``aws:PrincipalIsAWSService``: "true" for ``AWSService`` callers; ``aws:ResourceAccount``.
+
+Not derivable from CloudTrail (absent, so conditions on them see a missing key): ``aws:PrincipalOrgID``,
+``aws:PrincipalTag/*``, ``aws:ResourceTag/*``, ``aws:PrincipalOrgPaths``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import re
+from typing import Any
+
+from diag.policy.model import Request
+
+_KEY_ID_RE = re.compile(r"^(mrk-[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$")
+_ACCOUNT_RE = re.compile(r"^\d{12}$")
+_PRINCIPAL_TYPES = {
+    "Root": "Account",
+    "IAMUser": "User",
+    "FederatedUser": "FederatedUser",
+    "AssumedRole": "AssumedRole",
+    "AWSAccount": "Account",
+}
+
+
+def _d(v: Any) -> dict[str, Any]:
+    return v if isinstance(v, dict) else {}
+
+
+def _s(v: Any) -> str | None:
+    return v if isinstance(v, str) and v else None
+
+
+def _scalar(v: Any) -> str | None:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, str):
+        return v
+    if isinstance(v, int | float):
+        return str(v)
+    return None
+
+
+def _is_ip(v: str) -> bool:
+    try:
+        ipaddress.ip_address(v)
+    except ValueError:
+        return False
+    return True
+
+
+def _invoking_service(record: dict[str, Any]) -> str | None:
+    ui = _d(record.get("userIdentity"))
+    inv = _s(ui.get("invokedBy")) or _s(record.get("invokedBy"))
+    if inv and inv.endswith(".amazonaws.com") and " " not in inv:
+        return inv
+    src = _s(record.get("sourceIPAddress"))
+    if src and src.endswith(".amazonaws.com") and " " not in src and ui.get("type") != "AWSService":
+        return src
+    return None
+
+
+def via_service(invoked_by: str, region: str | None) -> str:
+    """``s3.amazonaws.com`` → ``s3.<region>.amazonaws.com`` (the value of ``kms:ViaService``)."""
+    name = invoked_by[: -len(".amazonaws.com")] if invoked_by.endswith(".amazonaws.com") else invoked_by
+    return f"{name}.{region}.amazonaws.com" if region else invoked_by
+
+
+def context_from_event(record: dict[str, Any]) -> dict[str, str | list[str]]:
+    """The condition keys of a raw CloudTrail record (see module docstring). Never raises on bad input."""
+    if not isinstance(record, dict):
+        return {}
+    ctx: dict[str, str | list[str]] = {}
+    ui = _d(record.get("userIdentity"))
+    sc = _d(ui.get("sessionContext"))
+    issuer = _d(sc.get("sessionIssuer"))
+    attrs = _d(sc.get("attributes"))
+    utype = _s(ui.get("type"))
+    region = _s(record.get("awsRegion"))
+
+    arn = _s(ui.get("arn"))
+    if utype == "AssumedRole" and _s(issuer.get("arn")):
+        ctx["aws:PrincipalArn"] = issuer["arn"]
+    elif arn:
+        ctx["aws:PrincipalArn"] = arn
+    account = _s(ui.get("accountId"))
+    if account:
+        ctx["aws:PrincipalAccount"] = account
+        ctx["kms:CallerAccount"] = account
+    if utype in _PRINCIPAL_TYPES:
+        ctx["aws:PrincipalType"] = _PRINCIPAL_TYPES[utype]
+    if utype == "AWSService":
+        ctx["aws:PrincipalIsAWSService"] = "true"
+    elif utype:
+        ctx["aws:PrincipalIsAWSService"] = "false"
+    pid = _s(ui.get("principalId"))
+    if pid:
+        ctx["aws:userid"] = pid
+    if utype == "IAMUser" and _s(ui.get("userName")):
+        ctx["aws:username"] = ui["userName"]
+
+    src = _s(record.get("sourceIPAddress"))
+    if src and _is_ip(src):
+        ctx["aws:SourceIp"] = src
+    vpce = _s(record.get("vpcEndpointId"))
+    if vpce:
+        ctx["aws:SourceVpce"] = vpce
+
+    service = _invoking_service(record)
+    if service:
+        ctx["aws:ViaAWSService"] = "true"
+        ctx["aws:CalledVia"] = [service]
+        ctx["aws:CalledViaFirst"] = service
+        ctx["aws:CalledViaLast"] = service
+        ctx["kms:ViaService"] = via_service(service, region)
+    elif utype:
+        ctx["aws:ViaAWSService"] = "false"
+
+    params = _d(record.get("requestParameters"))
+    ec = params.get("encryptionContext")
+    if isinstance(ec, dict):
+        keys = []
+        for k, v in ec.items():
+            sv = _scalar(v)
+            if isinstance(k, str) and sv is not None:
+                ctx[f"kms:EncryptionContext:{k}"] = sv
+                keys.append(k)
+        if keys:
+            ctx["kms:EncryptionContextKeys"] = keys
+    alg = _s(params.get("encryptionAlgorithm"))
+    if alg:
+        ctx["kms:EncryptionAlgorithm"] = alg
+    ops = params.get("operations")
+    if isinstance(ops, list) and all(isinstance(o, str) for o in ops):
+        ctx["kms:GrantOperations"] = list(ops)
+    grantee = _s(params.get("granteePrincipal"))
+    if grantee:
+        ctx["kms:GranteePrincipal"] = grantee
+
+    when = _s(record.get("eventTime"))
+    if when:
+        ctx["aws:CurrentTime"] = when
+        try:
+            t = dt.datetime.fromisoformat(when.replace("Z", "+00:00"))
+            if t.tzinfo is None:
+                t = t.replace(tzinfo=dt.UTC)
+            ctx["aws:EpochTime"] = str(int(t.timestamp()))
+        except ValueError:
+            pass
+    if region:
+        ctx["aws:RequestedRegion"] = region
+    source = _s(record.get("eventSource"))
+    tls = _d(record.get("tlsDetails"))
+    if source == "kms.amazonaws.com" or _s(tls.get("tlsVersion")):
+        ctx["aws:SecureTransport"] = "true"
+
+    mfa = attrs.get("mfaAuthenticated")
+    if isinstance(mfa, str | bool):
+        ctx["aws:MultiFactorAuthPresent"] = str(mfa).lower()
+    issued = _s(attrs.get("creationDate"))
+    if issued:
+        ctx["aws:TokenIssueTime"] = issued
+    sid = _s(sc.get("sourceIdentity"))
+    if sid:
+        ctx["aws:SourceIdentity"] = sid
+
+    res_account = _resource(record)[1]
+    if res_account:
+        ctx["aws:ResourceAccount"] = res_account
+    return ctx
+
+
+def _resource(record: dict[str, Any]) -> tuple[str, str | None]:
+    """(resource ARN, owning account) of the record: the KMS key, or an S3 object/bucket, else ``*``."""
+    region = _s(record.get("awsRegion"))
+    recipient = _s(record.get("recipientAccountId"))
+    res_list = record.get("resources")
+    kms_arn: str | None = None
+    res_acct: str | None = None
+    if isinstance(res_list, list):
+        for r in res_list:
+            r = _d(r)
+            rarn = _s(r.get("ARN"))
+            if rarn and rarn.startswith("arn:") and ":kms:" in rarn and ":key/" in rarn:
+                kms_arn = rarn
+                res_acct = _s(r.get("accountId"))
+                break
+    params = _d(record.get("requestParameters"))
+    source = _s(record.get("eventSource")) or ""
+    if kms_arn is None and source == "kms.amazonaws.com":
+        key = _s(params.get("keyId")) or _s(params.get("sourceKeyId")) or _s(params.get("destinationKeyId"))
+        if key and key.startswith("arn:"):
+            kms_arn = key
+        elif key and region and (recipient or res_acct):
+            prefix = f"arn:aws:kms:{region}:{recipient or res_acct}:"
+            kms_arn = prefix + (key if key.startswith("alias/") else f"key/{key}")
+    if kms_arn:
+        parts = kms_arn.split(":", 5)
+        acct = parts[4] if len(parts) == 6 and _ACCOUNT_RE.match(parts[4]) else None
+        return kms_arn, acct or res_acct or recipient
+    if source == "s3.amazonaws.com":
+        bucket = _s(params.get("bucketName"))
+        key = _s(params.get("key"))
+        if bucket:
+            return (f"arn:aws:s3:::{bucket}/{key}" if key else f"arn:aws:s3:::{bucket}"), recipient
+    return "*", recipient
+
+
+def request_from_event(record: dict[str, Any]) -> Request:
+    """The engine's ``Request`` for a CloudTrail record (caller, action, key ARN, key's account, context)."""
+    if not isinstance(record, dict):
+        record = {}
+    ui = _d(record.get("userIdentity"))
+    utype = _s(ui.get("type"))
+    principal = _s(ui.get("arn"))
+    if utype == "AWSService":
+        principal = _s(ui.get("invokedBy")) or principal
+    if not principal:
+        acct = _s(ui.get("accountId"))
+        principal = f"arn:aws:iam::{acct}:root" if acct and _ACCOUNT_RE.match(acct) else "anonymous"
+    source = _s(record.get("eventSource")) or "unknown.amazonaws.com"
+    service = source.split(".", 1)[0]
+    name = _s(record.get("eventName")) or "Unknown"
+    resource, account = _resource(record)
+    return Request(
+        principal=principal,
+        action=f"{service}:{name}",
+        resource=resource,
+        resource_account=account,
+        context=context_from_event(record),
+    )

@@ -116,6 +116,10 @@ def register(app: typer.Typer) -> None:
             )
         con = open_db(db_path, read_only=no_record, wait=st.wait)
         try:
+            if no_record:  # a reader does not refresh stored views: use this kmsdiag's, as TEMP views
+                from diag.notebook import ensure_views
+
+                ensure_views(con)
             model = build_report(con, window, database=str(db_path))
             text = render(model, chosen)
             if not no_record:

@@ -148,3 +148,15 @@ def test_choose_output(fmt: str | None, out: str | None, json_flag: bool, expect
 def test_json_flag_conflicts_with_another_format() -> None:
     with pytest.raises(UsageError):
         choose_output("md", None, json_flag=True, day="2026-11-29")
+
+
+def test_terminal_gets_the_markdown_summary_too(
+    run_cli: RunCli, walkthrough_db: tuple[Path, Expected], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db, exp = walkthrough_db
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    code, out, _ = run_cli("--db", db, "report", *WINDOW, "--no-record")
+    assert code == 0
+    assert (tmp_path / "kmsdiag-report-2026-11-29.html").exists()
+    assert out.startswith("## KMS access failures") and f"**{exp.failures} failures**" in out

@@ -253,15 +253,18 @@ def _clean(values: Any) -> list[str]:
 # --------------------------------------------------------------------------------------------- sections
 
 
-def previous_run(con: duckdb.DuckDBPyConnection, before: dt.datetime | None = None) -> PreviousRun | None:
-    """The newest recorded report run (generated before ``before``), or None."""
+def previous_run(con: duckdb.DuckDBPyConnection, window_end: dt.datetime | None = None) -> PreviousRun | None:
+    """The recorded run to compare with: the newest whose window ended before ``window_end``.
+
+    Runs over the same window are skipped, so re-running a report gives the same new/resolved answer.
+    """
     if not table_exists(con, "report_runs"):
         return None
     rows = _rows(
         con,
         "SELECT run_id, generated_at, window_start, window_end, causes FROM report_runs "
-        "WHERE ? IS NULL OR generated_at <= ? ORDER BY generated_at DESC, run_id DESC LIMIT 1",
-        [before, before],
+        "WHERE ? IS NULL OR window_end < ? ORDER BY window_end DESC, generated_at DESC, run_id DESC LIMIT 1",
+        [window_end, window_end],
     )
     return PreviousRun(**rows[0]) if rows else None
 
@@ -494,11 +497,12 @@ def build_report(
 ) -> Report:
     """Compute the report for ``window``.
 
-    ``previous``: True (default) compares with the newest recorded run; a :class:`PreviousRun` compares
-    with that run; None or False compares with nothing (every diagnosed cause is then new).
+    ``previous``: True (default) compares with the newest recorded run whose window ended before this
+    one's (:func:`previous_run`); a :class:`PreviousRun` compares with that run; None or False compares
+    with nothing (every diagnosed cause is then new).
     """
     generated_at = generated_at or utcnow()
-    prev = previous_run(con, generated_at) if previous is True else (previous or None)
+    prev = previous_run(con, window.end) if previous is True else (previous or None)
     _fill_window(con, window, prev.window_end if prev else None)
 
     raw_causes = _causes(con)

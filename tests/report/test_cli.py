@@ -75,7 +75,17 @@ def test_fail_on_new_is_idempotent_then_nothing_new(
     code, _, _ = run_cli("--db", db, "report", *WINDOW, "--out", tmp_path / "r.html", "--fail-on", "any")
     assert code == 5
     code, _, _ = run_cli(
-        "--db", db, "report", "--since", "2020-01-01", "--until", "2020-01-02", "-o", tmp_path / "e.html", "--fail-on", "any"
+        "--db",
+        db,
+        "report",
+        "--since",
+        "2020-01-01",
+        "--until",
+        "2020-01-02",
+        "-o",
+        tmp_path / "e.html",
+        "--fail-on",
+        "any",
     )
     assert code == 0  # an empty window passes
     assert _runs(db) == 5

@@ -141,7 +141,8 @@ def register(app: typer.Typer) -> None:
                     safe_text(
                         f"wrote {dest}: {h.failures:,} failures, {h.causes:,} causes "
                         f"({h.new_causes:,} new, {h.resolved_causes:,} resolved since the last report)"
-                    )
+                    ),
+                    soft_wrap=True,
                 )
             if out is None and fmt is None and sys.stdout.isatty():
                 sys.stdout.write(render(model, "md"))  # untrusted text is already inert (markdown.md_text)

@@ -168,3 +168,14 @@ def test_terminal_gets_the_markdown_summary_too(
     assert code == 0
     assert (tmp_path / "kmsdiag-report-2026-11-29.html").exists()
     assert out.startswith("## KMS access failures") and f"**{exp.failures} failures**" in out
+
+
+def test_since_all_starts_at_the_oldest_event(run_cli: RunCli, walkthrough_db: tuple[Path, Expected]) -> None:
+    db, exp = walkthrough_db
+    code, out, _ = run_cli("--db", db, "report", "--since", "all", "--json", "--no-record")
+    assert code == 0
+    data = json.loads(out)
+    assert (
+        data["window_label"] == "all" and data["window_start"] == "2026-11-28T07:00:00Z"
+    )  # the oldest event (a success)
+    assert data["headline"]["failures"] == exp.failures

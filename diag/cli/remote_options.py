@@ -90,6 +90,15 @@ _PARAMS: dict[str, tuple[Any, Any]] = {
         Annotated[int, typer.Option("--concurrency", min=1, max=64, help="Parallel S3 downloads.")],
         8,
     ),
+    "config": (
+        Annotated[
+            str | None,
+            typer.Option(
+                "--config", help="kmsdiag.toml: the accounts (profile or role) --lookup reads (default: ./kmsdiag.toml)."
+            ),
+        ],
+        None,
+    ),
     "profile": (
         Annotated[str | None, typer.Option("--profile", help="AWS profile (default: the standard credential chain).")],
         None,
@@ -124,6 +133,7 @@ def build_options(values: dict[str, Any], s3_uris: list[str], *, progress: bool)
         workers=int(values.get("concurrency") or 8),
         profile=values.get("profile"),
         role_arn=values.get("role_arn"),
+        config=values.get("config"),
         progress=progress,
     )
 

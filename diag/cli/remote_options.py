@@ -94,7 +94,8 @@ _PARAMS: dict[str, tuple[Any, Any]] = {
         Annotated[
             str | None,
             typer.Option(
-                "--config", help="kmsdiag.toml: the accounts (profile or role) --lookup reads (default: ./kmsdiag.toml)."
+                "--config",
+                help="kmsdiag.toml: the accounts (profile or role) --lookup reads (default: ./kmsdiag.toml).",
             ),
         ],
         None,

@@ -156,8 +156,10 @@ def plan_pulls(
     now: dt.datetime | None = None,
     stop: threading.Event | None = None,
     s3_since: dt.datetime | None = None,
+    region_cache: dict[str, list[str]] | None = None,
 ) -> list[Pull]:
-    """The pulls of one run; ``s3_since`` overrides ``opts.since`` for S3 (watch's moving window)."""
+    """The pulls of one run; ``s3_since`` overrides ``opts.since`` for S3 (watch's moving window) and
+    ``region_cache`` keeps each bucket's discovered account/region prefixes between watch cycles."""
     now = now or utcnow()
     pulls: list[Pull] = []
     for uri in opts.s3_uris:
@@ -165,6 +167,11 @@ def plan_pulls(
         if s3_since is not None:
             window = s3_mod.Window(since=s3_since, until=None, accounts=window.accounts, regions=window.regions)
         target = s3_mod.parse_s3_uri(uri)
+        regions = None
+        if region_cache is not None:
+            if uri not in region_cache:
+                region_cache[uri] = s3_mod.get_region_prefixes(clients.s3, target, window)
+            regions = region_cache[uri]
         pulls.append(
             s3_mod.pull_s3(
                 clients.s3,
@@ -175,6 +182,7 @@ def plan_pulls(
                 progress=opts.progress,
                 now=now,
                 stop=stop,
+                region_prefixes=regions,
             )
         )
     if opts.lookup:
@@ -242,6 +250,7 @@ class WatchPlanner:
 
     SLACK = dt.timedelta(hours=1)
     FIRST_WINDOW = dt.timedelta(days=1)
+    REDISCOVER = dt.timedelta(hours=1)  # new accounts/regions in the bucket are noticed within this
 
     def __init__(self, opts: RemoteOptions, clients: Clients | None = None) -> None:
         if opts.until is not None:
@@ -249,13 +258,18 @@ class WatchPlanner:
         self.opts = opts
         self.clients = clients or Clients(opts)
         self._last_start: dt.datetime | None = None
+        self._regions: dict[str, list[str]] = {}
+        self._discovered_at: dt.datetime | None = None
 
     def __call__(self, con: duckdb.DuckDBPyConnection, now: dt.datetime, stop: threading.Event) -> list[Pull]:
         if self._last_start is None:
             s3_since = self.opts.since or now - self.FIRST_WINDOW
         else:
             s3_since = self._last_start - self.SLACK
+        if self._discovered_at is None or now - self._discovered_at >= self.REDISCOVER:
+            self._regions = {}
+            self._discovered_at = now
         opts = RemoteOptions(**{**self.opts.__dict__, "since": None if self._last_start else self.opts.since})
-        pulls = plan_pulls(con, opts, self.clients, now=now, stop=stop, s3_since=s3_since)
+        pulls = plan_pulls(con, opts, self.clients, now=now, stop=stop, s3_since=s3_since, region_cache=self._regions)
         self._last_start = now
         return pulls

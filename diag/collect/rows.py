@@ -46,9 +46,16 @@ def insert_rows(con: duckdb.DuckDBPyConnection, table: str, snapshot_id: int, ro
         return 0
     columns = list(rows[0])
     names = ", ".join(["snapshot_id", *columns])
-    marks = ", ".join(["?"] * (len(columns) + 1))
-    params = [[snapshot_id, *(row[c] for c in columns)] for row in rows]
-    con.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", params)
+    one = "(" + ", ".join(["?"] * (len(columns) + 1)) + ")"
+    # multi-row VALUES in chunks: far faster in DuckDB than executemany's statement per row
+    per = max(1, 2000 // (len(columns) + 1))
+    for start in range(0, len(rows), per):
+        chunk = rows[start : start + per]
+        params: list[Any] = []
+        for row in chunk:
+            params.append(snapshot_id)
+            params.extend(row[c] for c in columns)
+        con.execute(f"INSERT INTO {table} ({names}) VALUES {', '.join([one] * len(chunk))}", params)
     return len(rows)
 
 

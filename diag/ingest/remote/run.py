@@ -192,6 +192,7 @@ def plan_pulls(
                 get_watermarks(con, lookup_mod.SOURCE),
                 since=opts.since,
                 now=now,
+                workers=opts.workers,  # account/region pairs read in parallel, each paced to 2 requests/s
                 stop=stop,
             )
         )

@@ -61,7 +61,9 @@ def _render_evidence(console: Console, evidence: dict[str, Any]) -> None:
         head += f" (account {evidence['account']})"
     console.print(safe_text(f"{head}: {evidence['result']} — {evidence.get('reason') or ''}", style="bold"))
     for st in evidence.get("denying_statements") or []:
-        console.print(safe_text(f"    denied by {st.get('policy') or ''} statement #{st['index']} Sid {st.get('sid')!r}"))
+        console.print(
+            safe_text(f"    denied by {st.get('policy') or ''} statement #{st['index']} Sid {st.get('sid')!r}")
+        )
     for st in evidence.get("closest_statements") or []:
         line = f"    closest: {st.get('policy') or ''} statement #{st['index']}"
         if st.get("sid"):
@@ -69,11 +71,15 @@ def _render_evidence(console: Console, evidence: dict[str, Any]) -> None:
         line += f" — does not match on {', '.join(st.get('failed') or []) or '?'}"
         console.print(safe_text(line, style="dim"))
         for nm in st.get("near_misses") or []:
-            console.print(safe_text(f"      ≈ {nm['policy_value']} vs {nm['request_value']}: {nm['detail']}", style="yellow"))
+            console.print(
+                safe_text(f"      ≈ {nm['policy_value']} vs {nm['request_value']}: {nm['detail']}", style="yellow")
+            )
         for c in st.get("conditions_failed") or []:
             got = "absent" if c["request_values"] is None else ", ".join(c["request_values"])
             console.print(
-                safe_text(f"      condition {c['operator']} {c['key']}: {', '.join(c['policy_values'])} (request: {got})")
+                safe_text(
+                    f"      condition {c['operator']} {c['key']}: {', '.join(c['policy_values'])} (request: {got})"
+                )
             )
     fix = evidence.get("fix")
     if fix:
@@ -91,9 +97,7 @@ def _render_findings(console: Console, ar: ActionResult) -> None:
         return
     for i, f in enumerate(ar.findings):
         fx = f.get("fix")
-        fix = (
-            Fix(fx["summary"], fx.get("policy"), tuple(fx.get("commands") or ()), fx.get("target")) if fx else None
-        )
+        fix = Fix(fx["summary"], fx.get("policy"), tuple(fx.get("commands") or ()), fx.get("target")) if fx else None
         finding = Finding(f["code"], f["layer"], f.get("account"), f["summary"], f.get("evidence") or {}, fix)
         render_finding(console, finding, primary=i == 0)
 

@@ -174,7 +174,17 @@ def requests_from_document(doc: Any) -> list[CheckRequest]:
         where = f"checks[{i}]"
         if not isinstance(raw, dict):
             raise BadInputError(f"{where}: expected a mapping")
-        unknown = set(raw) - {"name", "principal", "action", "actions", "key", "via_service", "context", "as_of", "expect"}
+        unknown = set(raw) - {
+            "name",
+            "principal",
+            "action",
+            "actions",
+            "key",
+            "via_service",
+            "context",
+            "as_of",
+            "expect",
+        }
         if unknown:
             raise BadInputError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
         entry = {**defaults, **raw}
@@ -198,8 +208,10 @@ def requests_from_document(doc: Any) -> list[CheckRequest]:
         ec, cond = split_context(_context(entry.get("context"), f"{where}.context"))
         as_of_raw = entry.get("as_of")
         as_of = (
-            as_of_raw.replace(tzinfo=None) if isinstance(as_of_raw, dt.datetime) else parse_as_of(str(as_of_raw))
-        ) if as_of_raw is not None else None
+            (as_of_raw.replace(tzinfo=None) if isinstance(as_of_raw, dt.datetime) else parse_as_of(str(as_of_raw)))
+            if as_of_raw is not None
+            else None
+        )
         try:
             acts = tuple(normalize_action(a) for a in actions)
         except UsageError as exc:

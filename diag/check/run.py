@@ -189,7 +189,9 @@ def resolve_caller(con: duckdb.DuckDBPyConnection, principal: str, at: dt.dateti
     if service == "iam" and resource.startswith("user/"):
         name = resource.rsplit("/", 1)[-1]
         found, row = _principal_row(con, account, "user", name, at)
-        return CallerInfo(row[0] if row else p, row[0] if row else p, account, "user", name, row[1] if row else None, found)
+        return CallerInfo(
+            row[0] if row else p, row[0] if row else p, account, "user", name, row[1] if row else None, found
+        )
     raise UsageError(
         f"--principal: kmsdiag checks IAM roles, users and account roots, not {principal!r}",
         hint="for a service acting for a role, pass the role and --via-service",
@@ -223,7 +225,9 @@ def resolve_key_ref(
     elsewhere = find_keys_elsewhere(con, name, account=caller_account, at=at)
     hint = "pass the key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID) or the alias ARN"
     if elsewhere:
-        hint = "a cross-account call must name the key by ARN; collected: " + ", ".join(k.key_arn for k in elsewhere[:5])
+        hint = "a cross-account call must name the key by ARN; collected: " + ", ".join(
+            k.key_arn for k in elsewhere[:5]
+        )
     raise NotFoundError(f"{ref} does not name one collected key in account {caller_account}", hint=hint)
 
 
@@ -355,9 +359,7 @@ def evaluate_access(
     return evaluate(request, inputs_from_inforce(inforce)), record, request
 
 
-def in_force_for(
-    con: duckdb.DuckDBPyConnection, caller: CallerInfo, key_arn: str, at: dt.datetime | None
-) -> InForce:
+def in_force_for(con: duckdb.DuckDBPyConnection, caller: CallerInfo, key_arn: str, at: dt.datetime | None) -> InForce:
     from diag.collect.inforce import policies_in_force
 
     return policies_in_force(con, caller_arn=caller.arn, caller_account=caller.account, key_arn=key_arn, at=at)
@@ -391,9 +393,7 @@ def _rules_findings(
     return diag.verdict, findings
 
 
-def check_access(
-    con: duckdb.DuckDBPyConnection, req: CheckRequest, *, use_rules: bool = True
-) -> CheckResult:
+def check_access(con: duckdb.DuckDBPyConnection, req: CheckRequest, *, use_rules: bool = True) -> CheckResult:
     """Answer one expected access against the collected policies (both accounts), one result per action."""
     caller = resolve_caller(con, req.principal, req.as_of)
     key_arn, key = resolve_key_ref(con, req.key, caller.account, req.as_of)

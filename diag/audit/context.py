@@ -303,6 +303,8 @@ def _load_identity(con: duckdb.DuckDBPyConnection, pairs: list[tuple[str, int]])
             d = _loads(doc)
             if isinstance(d, dict):
                 out.append(
-                    IdentityPolicyRecord(sid, account, "managed", pname or parn, parn, tuple(sorted(holders.get(parn, []))), d)
+                    IdentityPolicyRecord(
+                        sid, account, "managed", pname or parn, parn, tuple(sorted(holders.get(parn, []))), d
+                    )
                 )
     return out

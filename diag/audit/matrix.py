@@ -261,11 +261,7 @@ def compute_matrix(
                         ev.identity_vias[holder].append(v)
     principals = [(p.arn, p.account, p.kind) for p in ctx.principals if p.kind in ("role", "user")]
     wanted = set(keys) if keys is not None else None
-    out = [
-        ev.key_access(k, principals)
-        for k in ctx.keys
-        if (wanted is None or k.key_arn in wanted) and principals
-    ]
+    out = [ev.key_access(k, principals) for k in ctx.keys if (wanted is None or k.key_arn in wanted) and principals]
     return AccessMatrix(
         keys=tuple(out),
         actions=actions,

@@ -20,9 +20,7 @@ if TYPE_CHECKING:
 _SEV_STYLE = {"high": "bold red", "medium": "yellow", "low": "cyan", "info": "dim"}
 
 
-def audit_document(
-    findings: list[AuditFinding], matrix: AccessMatrix | None, scope: dict[str, Any]
-) -> dict[str, Any]:
+def audit_document(findings: list[AuditFinding], matrix: AccessMatrix | None, scope: dict[str, Any]) -> dict[str, Any]:
     """The `kmsdiag audit --format json` document."""
     counts: dict[str, int] = {}
     for f in findings:
@@ -51,15 +49,13 @@ def render_table(console: Console, findings: list[AuditFinding], matrix: AccessM
         console.print(safe_text("no audit findings", style="green"))
     else:
         table = Table(title=f"audit findings ({len(findings)})", title_justify="left", show_edge=False, pad_edge=False)
-        for col in ("severity", "code", "account", "resource", "where", "finding"):
+        for col in ("severity", "code", "account", "finding"):
             table.add_column(col, overflow="fold")
         for f in findings:
             table.add_row(
                 safe_text(f.severity, style=_SEV_STYLE.get(f.severity, "")),
                 safe_text(f.code),
                 safe_text(f.account or ""),
-                safe_text(f.resource or ""),
-                safe_text(_where(f)),
                 safe_text(f.summary),
             )
         console.print(table)
@@ -125,14 +121,24 @@ def render_markdown(findings: list[AuditFinding], matrix: AccessMatrix | None, s
             "| "
             + " | ".join(
                 md_escape(x)
-                for x in (f.severity, f.code, f.account, f.resource, _where(f), f.summary, f.fix.summary if f.fix else "")
+                for x in (
+                    f.severity,
+                    f.code,
+                    f.account,
+                    f.resource,
+                    _where(f),
+                    f.summary,
+                    f.fix.summary if f.fix else "",
+                )
             )
             + " |"
         )
     if matrix is not None:
         lines += ["", "## Who can use each key", ""]
         for ka in matrix.keys:
-            lines.append(f"### {md_escape(ka.key_arn)}" + (f" ({md_escape(', '.join(ka.aliases))})" if ka.aliases else ""))
+            lines.append(
+                f"### {md_escape(ka.key_arn)}" + (f" ({md_escape(', '.join(ka.aliases))})" if ka.aliases else "")
+            )
             lines.append("")
             if not ka.policy_known:
                 lines += ["The key policy was not collected: this list is partial.", ""]

@@ -49,7 +49,14 @@ ADMIN_ACTIONS = (
 # Condition keys that pin a cross-account statement to a service path or a calling account.
 SCOPING_KEYS = ("kms:viaservice", "kms:calleraccount")
 # Condition keys that restrict a "*" principal to known accounts/organizations.
-ACCOUNT_KEYS = ("kms:calleraccount", "aws:principalaccount", "aws:principalorgid", "aws:principalorgpaths", "aws:principalarn", "aws:sourceaccount")
+ACCOUNT_KEYS = (
+    "kms:calleraccount",
+    "aws:principalaccount",
+    "aws:principalorgid",
+    "aws:principalorgpaths",
+    "aws:principalarn",
+    "aws:sourceaccount",
+)
 
 
 def aws_principals(st: StatementSpec) -> list[str]:

@@ -119,8 +119,8 @@ class AwsManagedKeyCrossAccount(AuditRule):
                         self.fix_template.format(accounts=", ".join(accounts)),
                         commands=(
                             f"aws s3api put-bucket-encryption --bucket {bucket} --server-side-encryption-configuration"
-                            " '{\"Rules\":[{\"ApplyServerSideEncryptionByDefault\":{\"SSEAlgorithm\":\"aws:kms\","
-                            "\"KMSMasterKeyID\":\"NEW_KEY_ARN\"},\"BucketKeyEnabled\":true}]}'",
+                            ' \'{"Rules":[{"ApplyServerSideEncryptionByDefault":{"SSEAlgorithm":"aws:kms",'
+                            '"KMSMasterKeyID":"NEW_KEY_ARN"},"BucketKeyEnabled":true}]}\'',
                         ),
                     ),
                 )

@@ -28,7 +28,7 @@ class KeyPolicyCrossAccountAdmin(AuditRule):
         " (PutKeyPolicy, ScheduleKeyDeletion, CreateGrant, DisableKey…): that account can change, share or"
         " destroy the key. Other accounts need only the cryptographic actions."
     )
-    fix_template = "Limit the statement to the actions {account} uses: {actions}."
+    fix_template = "Limit the statement to the cryptographic actions {account} needs (at most: {actions})."
 
     def run(self, ctx: AuditContext) -> Iterable[AuditFinding]:
         for key in ctx.keys:

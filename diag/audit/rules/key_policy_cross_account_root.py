@@ -29,11 +29,15 @@ class KeyPolicyCrossAccountRoot(AuditRule):
                 if st.effect != "Allow":
                     continue
                 roots = [
-                    v for v in aws_principals(st) if is_account_root(v) and principal_account(v) not in (None, key.account)
+                    v
+                    for v in aws_principals(st)
+                    if is_account_root(v) and principal_account(v) not in (None, key.account)
                 ]
                 for root in roots:
                     account = principal_account(root)
-                    users = ctx.matrix().principals_allowed(key.key_arn, account) if account in ctx.iam_collected else []
+                    users = (
+                        ctx.matrix().principals_allowed(key.key_arn, account) if account in ctx.iam_collected else []
+                    )
                     roles = users or [f"arn:aws:iam::{account}:role/ROLE_THAT_USES_THE_KEY"]
                     patched = copy.deepcopy(st.raw)
                     p = patched.get("Principal", {})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 
 from diag.audit.base import AuditFinding, AuditFix, AuditRule
@@ -28,7 +29,7 @@ class KeyPolicyIacOverwrite(AuditRule):
                 continue
             current = key.policy if key.policy is not None else writes[-1].document
             now = {canon(s) for s in statements(current)}
-            for prev, w in zip(writes, writes[1:], strict=False):
+            for prev, w in itertools.pairwise(writes):
                 if w.tool is None or prev.tool is not None:
                     continue
                 lost = [s for s in removed(prev.document, w.document) if canon(s) not in now]

@@ -63,7 +63,9 @@ class KeyPolicyOrphanedPrincipal(AuditRule):
                             patched["Principal"]["AWS"] = [replacement if x == v else x for x in aws]
                         elif aws == v:
                             patched["Principal"]["AWS"] = replacement
-                    hint = f" (it was {earlier}" + (", which exists again" if same_name else "") + ")" if earlier else ""
+                    hint = (
+                        f" (it was {earlier}" + (", which exists again" if same_name else "") + ")" if earlier else ""
+                    )
                     yield self.finding(
                         account=key.account,
                         resource=key.key_arn,

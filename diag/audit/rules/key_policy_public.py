@@ -43,7 +43,8 @@ class KeyPolicyPublic(AuditRule):
                     summary=f'{label(st)} of the key policy of {key.label} allows Principal "*" without an account condition',
                     evidence={"statement": st.raw, "conditions": sorted({c.key for c in st.conditions})},
                     fix=AuditFix(
-                        self.fix_template.format(accounts=key.account), policy=patched,
+                        self.fix_template.format(accounts=key.account),
+                        policy=patched,
                         commands=key_policy_commands(key.key_arn, key.account, key.region),
                     ),
                 )

@@ -18,8 +18,10 @@ def suggest_sid(raw: dict[str, object], principals: list[str]) -> str:
         who = "Account" + who if who.isdigit() else who
     actions = raw.get("Action") or raw.get("NotAction") or []
     acts = [actions] if isinstance(actions, str) else [str(a) for a in actions] if isinstance(actions, list) else []
-    verb = "All" if any(a in ("*", "kms:*") for a in acts) else "".join(
-        a.split(":", 1)[-1].replace("*", "") for a in acts[:2]
+    verb = (
+        "All"
+        if any(a in ("*", "kms:*") for a in acts)
+        else "".join(a.split(":", 1)[-1].replace("*", "") for a in acts[:2])
     )
     sid = f"{raw.get('Effect', 'Allow')}{who}{verb}"
     return "".join(ch for ch in sid if ch.isalnum())[:100] or "Statement"
@@ -33,7 +35,7 @@ class KeyPolicySidMissing(AuditRule):
         "A statement has no Sid. Sids are how people, diffs, CloudTrail reviews and kmsdiag's own evidence name"
         " a statement; without one, an edit that drops or changes it is hard to see."
     )
-    fix_template = "Add \"Sid\": \"{sid}\" to statement #{index}."
+    fix_template = 'Add "Sid": "{sid}" to statement #{index}.'
 
     def run(self, ctx: AuditContext) -> Iterable[AuditFinding]:
         for key in ctx.keys:

@@ -147,6 +147,45 @@ def _changes(con: duckdb.DuckDBPyConnection, where: str, params: list[Any]) -> l
     return out
 
 
+class History:
+    """The policy changes one request may need, read in one query and filtered in memory."""
+
+    def __init__(self, rows: list[Change]) -> None:
+        self.rows = rows
+
+    @classmethod
+    def load(cls, con: duckdb.DuckDBPyConnection, *, arns: list[str | None], account: str | None) -> History:
+        where = ["resource_type = 'org_policy'"]
+        params: list[Any] = []
+        wanted = [a for a in arns if a]
+        if wanted:
+            where.append(f"resource_arn IN ({', '.join('?' * len(wanted))})")
+            params.extend(wanted)
+        if account:
+            where.append("(account = ? AND resource_type IN ('iam_role', 'iam_user', 'iam_group', 'iam_policy'))")
+            params.append(account)
+        return cls(_changes(con, " OR ".join(where), params))
+
+    def arn(self, arn: str, rtype: str | None = None) -> list[Change]:
+        return [c for c in self.rows if c.resource_arn == arn and (rtype is None or c.resource_type == rtype)]
+
+    def iam(self, account: str | None, kind: str, name: str) -> list[Change]:
+        rtype = f"iam_{kind}"
+        return [c for c in self.rows if c.resource_name == name and c.resource_type == rtype and c.account == account]
+
+    def org_target(self, target: str) -> list[Change]:
+        return [c for c in self.rows if c.resource_type == "org_policy" and c.policy_name == target]
+
+    def org_content(self, policy_id: str) -> list[Change]:
+        return [
+            c
+            for c in self.rows
+            if c.resource_type == "org_policy"
+            and c.resource_arn == policy_id
+            and c.event_name in ("CreatePolicy", "UpdatePolicy")
+        ]
+
+
 def nearest_snapshot(con: duckdb.DuckDBPyConnection, account: str | None, at: dt.datetime | None) -> Snap | None:
     """The account's snapshot nearest at or before ``at`` (latest when ``at`` is None), else the earliest after."""
     if not account:
@@ -570,9 +609,10 @@ class _Identity:
     """Builds the caller's identity policies, boundary and principal as of ``at``."""
 
     def __init__(
-        self, con: duckdb.DuckDBPyConnection, caller: Caller, snap: Snap | None, at: dt.datetime | None
+        self, con: duckdb.DuckDBPyConnection, hist: History, caller: Caller, snap: Snap | None, at: dt.datetime | None
     ) -> None:
         self.con = con
+        self.hist = hist
         self.caller = caller
         self.snap = snap
         self.at = at
@@ -596,7 +636,7 @@ class _Identity:
                 versions[vid] = _loads(doc)
                 if is_default:
                     default = (versions[vid], None)
-        changes = _changes(con, "resource_arn = ? AND resource_type = 'iam_policy'", [policy_arn])
+        changes = self.hist.arn(policy_arn, "iam_policy")
         self.changes.extend(changes)
         steps = []
         for c in changes:
@@ -656,13 +696,7 @@ class _Identity:
     ) -> tuple[dict[str, Any], set[str]]:
         """Inline policies and attached managed-policy ARNs of one role/user/group at ``at``."""
         changes = [
-            c
-            for c in _changes(
-                self.con,
-                "resource_name = ? AND resource_type = ? AND account = ?",
-                [name, f"iam_{kind}", self.caller.account],
-            )
-            if reset_at is None or c.event_time > reset_at
+            c for c in self.hist.iam(self.caller.account, kind, name) if reset_at is None or c.event_time > reset_at
         ]
         self.changes.extend(changes)
         snap_time = self.snap.collected_at if self.snap else None
@@ -736,11 +770,8 @@ class _Identity:
         # the principal's own existence: CreateRole / DeleteRole after the snapshot reset it
         life = [
             c
-            for c in _changes(
-                self.con,
-                "resource_name = ? AND resource_type = ? AND account = ? AND event_name IN ('CreateRole', 'DeleteRole')",
-                [caller.name, f"iam_{caller.kind}", caller.account],
-            )
+            for c in self.hist.iam(caller.account, caller.kind, caller.name)
+            if c.event_name in ("CreateRole", "DeleteRole")
         ]
         steps = [
             Step(c.event_time, (c.event_name, c), ABSENT if c.event_name == "CreateRole" else UNKNOWN, c) for c in life
@@ -843,12 +874,8 @@ class _Identity:
         # permissions boundary
         b_changes = [
             c
-            for c in _changes(
-                self.con,
-                "resource_name = ? AND resource_type = ? AND account = ? AND event_name LIKE '%PermissionsBoundary'",
-                [caller.name, f"iam_{caller.kind}", caller.account],
-            )
-            if reset_at is None or c.event_time > reset_at
+            for c in self.hist.iam(caller.account, caller.kind, caller.name)
+            if c.event_name.endswith("PermissionsBoundary") and (reset_at is None or c.event_time > reset_at)
         ]
         b_steps = [
             Step(c.event_time, (c.policy_name if c.event_name.startswith("Put") else None, c), UNKNOWN, c)
@@ -879,21 +906,28 @@ class _Identity:
 
 
 def _org_levels(
-    con: duckdb.DuckDBPyConnection, account: str, policy_type: str, at: dt.datetime | None
+    con: duckdb.DuckDBPyConnection,
+    hist: History,
+    account: str,
+    policy_type: str,
+    at: dt.datetime | None,
+    own: Snap | None,
 ) -> tuple[tuple[OrgLevel, ...] | None, list[Gap], list[str], list[Change], list[Change]]:
-    """The SCP or RCP levels (root first) that apply to ``account``: (levels, gaps, notes, applied, later)."""
+    """The SCP or RCP levels (root first) that apply to ``account``: (levels, gaps, notes, applied, later).
+    ``own``: the account's own nearest snapshot (its describe-organization answer)."""
     label = "SCP" if policy_type == SCP else "RCP"
-    own = nearest_snapshot(con, account, at)
     if own is not None and own.org_state == "not_in_org":
         return (), [], [], [], []
-    if policy_type == SCP and own is not None and own.management_account == account:
-        return (), [], [f"{account} is the organization's management account: SCPs do not apply to it"], [], []
+    if own is not None and own.management_account == account:
+        # neither SCPs (its principals) nor RCPs (its resources) affect the management account
+        return (), [], [], [], []
     # the org data may come from another account's snapshot (management account or delegated admin)
     rows = con.execute(
-        "SELECT DISTINCT p.snapshot_id, s.collected_at FROM org_paths p JOIN snapshots s USING (snapshot_id) WHERE p.child_id = ?",
+        "SELECT DISTINCT p.snapshot_id, s.collected_at, p.account FROM org_paths p JOIN snapshots s USING (snapshot_id)"
+        " WHERE p.child_id = ?",
         [account],
     ).fetchall()
-    picked = _pick([(0, r[1], r[0]) for r in rows], at, 1)
+    picked = _pick([(0, r[1], r[0], r[2]) for r in rows], at, 1)
     how = commands.list_parents("MANAGEMENT_ACCOUNT", account)
     if not picked:
         return (
@@ -911,19 +945,24 @@ def _org_levels(
             [],
             [],
         )
-    sid, collected_at = picked[0][2], picked[0][1]
+    sid, collected_at, reader = picked[0][2], picked[0][1], picked[0][3]
     notes = [] if at is None or collected_at <= at else [f"{label}s: only a snapshot taken after the time asked about"]
+    parents = {
+        r[0]: (r[1], r[2])
+        for r in con.execute(
+            "SELECT child_id, parent_id, parent_type FROM org_paths WHERE snapshot_id = ? AND account = ?",
+            [sid, reader],
+        ).fetchall()
+    }
     path = [account]
     current = account
     for _ in range(10):
-        row = con.execute(
-            "SELECT parent_id, parent_type FROM org_paths WHERE snapshot_id = ? AND child_id = ?", [sid, current]
-        ).fetchone()
-        if row is None:
+        if current not in parents:
             break
-        path.append(row[0])
-        current = row[0]
-        if row[1] == "ROOT" or str(row[0]).startswith("r-"):
+        parent, parent_type = parents[current]
+        path.append(parent)
+        current = parent
+        if parent_type == "ROOT" or parent.startswith("r-"):
             break
     if not path[-1].startswith("r-"):
         return (
@@ -946,8 +985,9 @@ def _org_levels(
         "SELECT 1 FROM org_policies WHERE snapshot_id = ? AND policy_type = ? LIMIT 1", [sid, policy_type]
     ).fetchone()
     refused = con.execute(
-        "SELECT how_to_collect FROM collection_gaps WHERE snapshot_id = ? AND what = 'org' AND (resource = ? OR call LIKE '%list-policies%')",
-        [sid, policy_type],
+        "SELECT how_to_collect FROM collection_gaps WHERE snapshot_id = ? AND account = ? AND what = 'org'"
+        " AND call = 'organizations list-policies' AND resource = ?",
+        [sid, reader, policy_type],
     ).fetchall()
     if not any_type:
         if refused:
@@ -972,15 +1012,19 @@ def _org_levels(
     gaps: list[Gap] = []
     applied: list[Change] = []
     later: list[Change] = []
+    by_target: dict[str, list[Any]] = {}
+    for r in con.execute(
+        "SELECT t.target_id, p.policy_id, p.name, p.arn, p.document FROM org_policy_targets t JOIN org_policies p"
+        " ON p.snapshot_id = t.snapshot_id AND p.policy_id = t.policy_id"
+        f" WHERE t.snapshot_id = ? AND p.policy_type = ? AND t.target_id IN ({', '.join('?' * len(path))})"
+        " ORDER BY p.policy_id",
+        [sid, policy_type, *path],
+    ).fetchall():
+        by_target.setdefault(r[0], []).append(r[1:])
     for i, target in enumerate(path):
-        rows = con.execute(
-            "SELECT p.policy_id, p.name, p.arn, p.document FROM org_policy_targets t JOIN org_policies p"
-            " ON p.snapshot_id = t.snapshot_id AND p.policy_id = t.policy_id"
-            " WHERE t.snapshot_id = ? AND t.target_id = ? AND p.policy_type = ? ORDER BY p.policy_id",
-            [sid, target, policy_type],
-        ).fetchall()
+        rows = by_target.get(target, [])
         attached = {r[0]: r for r in rows}
-        t_changes = _changes(con, "resource_type = 'org_policy' AND policy_name = ?", [target])
+        t_changes = hist.org_target(target)
         steps: dict[str, list[Step]] = {}
         for c in t_changes:
             if c.resource_arn and c.event_name in ("AttachPolicy", "DetachPolicy"):
@@ -994,11 +1038,7 @@ def _org_levels(
             later.extend(c for c in t_changes if c.resource_arn == pid and at is not None and c.event_time > at)
             if res.value is not True:
                 continue
-            content_changes = _changes(
-                con,
-                "resource_type = 'org_policy' AND resource_arn = ? AND event_name IN ('CreatePolicy', 'UpdatePolicy')",
-                [pid],
-            )
+            content_changes = hist.org_content(pid)
             later.extend(c for c in content_changes if at is not None and c.event_time > at)
             base = attached.get(pid)
             c_steps = [
@@ -1044,7 +1084,7 @@ def _org_levels(
 
 
 def _bucket(
-    con: duckdb.DuckDBPyConnection, bucket: str, at: dt.datetime | None
+    con: duckdb.DuckDBPyConnection, hist: History, bucket: str, at: dt.datetime | None
 ) -> tuple[NamedPolicy | None, dict[str, Any] | None, bool, list[Gap], list[str], list[Change], list[Change]]:
     rows = con.execute(
         "SELECT b.account, s.collected_at, b.snapshot_id, b.policy_known, b.policy, b.encryption_known, b.encryption"
@@ -1054,7 +1094,7 @@ def _bucket(
     picked = _pick([(0, r[1], *r) for r in rows], at, 1)
     row = picked[0][2:] if picked else None
     arn = f"arn:aws:s3:::{bucket}"
-    changes = _changes(con, "resource_arn = ?", [arn])
+    changes = hist.arn(arn)
     steps = [
         Step(c.event_time, (c.document if c.event_name == "PutBucketPolicy" else None, c), UNKNOWN, c) for c in changes
     ]
@@ -1125,6 +1165,9 @@ def policies_in_force(
         resolved = resolve_key(con, key_arn, region=None, account=caller.account, at=at)
         key_arn = resolved.key_arn if resolved else key_arn
     parts = _arn_parts(key_arn) if key_arn else None
+    hist = History.load(
+        con, arns=[key_arn if parts else None, f"arn:aws:s3:::{bucket}" if bucket else None], account=caller.account
+    )
     if key_arn and parts is not None:
         key_account = parts[3]
         region = parts[2]
@@ -1132,7 +1175,7 @@ def policies_in_force(
         key_snap = nearest_snapshot(con, key_account, at)
         if key_snap:
             snapshot_ids.append(key_snap.snapshot_id)
-        k_changes = _changes(con, "resource_arn = ?", [key_arn])
+        k_changes = hist.arn(key_arn)
         later.extend(after(k_changes))
         key, state = _key_as_of(con, key_arn, key_snap, k_changes, at)
         applied.extend(state.applied)
@@ -1193,10 +1236,10 @@ def policies_in_force(
             )
 
     # --- the caller
-    caller_snap = nearest_snapshot(con, caller.account, at)
+    caller_snap = key_snap if key_snap and caller.account == key_account else nearest_snapshot(con, caller.account, at)
     if caller_snap and caller_snap.snapshot_id not in snapshot_ids:
         snapshot_ids.append(caller_snap.snapshot_id)
-    ident = _Identity(con, caller, caller_snap, at)
+    ident = _Identity(con, hist, caller, caller_snap, at)
     principal, identity_policies, boundary, boundary_known = ident.build()
     applied.extend(ident.applied)
     later.extend(after(ident.changes))
@@ -1216,14 +1259,14 @@ def policies_in_force(
     # --- organizations
     scps: tuple[OrgLevel, ...] | None = None
     if caller.account:
-        scps, s_gaps, s_notes, s_applied, s_later = _org_levels(con, caller.account, SCP, at)
+        scps, s_gaps, s_notes, s_applied, s_later = _org_levels(con, hist, caller.account, SCP, at, caller_snap)
         gaps.extend(s_gaps)
         notes.extend(s_notes)
         applied.extend(s_applied)
         later.extend(s_later)
     rcps: tuple[OrgLevel, ...] | None = None
     if key_account:
-        rcps, r_gaps, r_notes, r_applied, r_later = _org_levels(con, key_account, RCP, at)
+        rcps, r_gaps, r_notes, r_applied, r_later = _org_levels(con, hist, key_account, RCP, at, key_snap)
         gaps.extend(r_gaps)
         notes.extend(r_notes)
         applied.extend(r_applied)
@@ -1233,7 +1276,7 @@ def policies_in_force(
     bucket_policy: NamedPolicy | None = None
     bucket_encryption: dict[str, Any] | None = None
     if bucket:
-        bucket_policy, bucket_encryption, _known, b_gaps, b_notes, b_applied, b_later = _bucket(con, bucket, at)
+        bucket_policy, bucket_encryption, _known, b_gaps, b_notes, b_applied, b_later = _bucket(con, hist, bucket, at)
         gaps.extend(b_gaps)
         notes.extend(b_notes)
         applied.extend(b_applied)

@@ -7,6 +7,7 @@ still read describe-organization, which tells "in an organization" from "not in 
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
 from diag.collect import commands
@@ -196,8 +197,14 @@ def load_account(con: duckdb.DuckDBPyConnection, snapshot_id: int, bundle: Bundl
     return counts
 
 
-def fetch(client: Any, bundle: Bundle, account: str, children: list[str]) -> None:
-    """Fetch the organization's SCPs/RCPs, their targets and the paths of ``children`` (account IDs)."""
+def fetch(
+    client: Any, bundle: Bundle, account: str, children: list[str], *, skip_if_member_of: Collection[str] = ()
+) -> None:
+    """Fetch the organization's SCPs/RCPs, their targets and the paths of ``children`` (account IDs).
+
+    ``skip_if_member_of``: the accounts collected in this run; when the organization's management account
+    is one of them, a member account does not repeat (and fail) the organization-wide reads.
+    """
     base = org_dir(account)
 
     def refused(call: str, resource: str, exc: BaseException) -> None:
@@ -205,9 +212,13 @@ def fetch(client: Any, bundle: Bundle, account: str, children: list[str]) -> Non
         bundle.error(account, f"organizations {call}", resource, code, msg)
 
     try:
-        bundle.put(f"{base}/describe-organization.json", get_organization(client))
+        org = get_organization(client)
     except Exception as exc:
         refused("describe-organization", account, exc)
+        return
+    bundle.put(f"{base}/describe-organization.json", org)
+    master = str((org.get("Organization") or {}).get("MasterAccountId") or "")
+    if master and master != account and master in skip_if_member_of:
         return
     for policy_type in POLICY_TYPES:
         try:
@@ -242,7 +253,13 @@ def fetch(client: Any, bundle: Bundle, account: str, children: list[str]) -> Non
 
 
 def sync(
-    con: duckdb.DuckDBPyConnection, snapshot_id: int, client: Any, bundle: Bundle, account: str, children: list[str]
+    con: duckdb.DuckDBPyConnection,
+    snapshot_id: int,
+    client: Any,
+    bundle: Bundle,
+    account: str,
+    children: list[str],
+    skip_if_member_of: Collection[str] = (),
 ) -> dict[str, int]:
-    fetch(client, bundle, account, children)
+    fetch(client, bundle, account, children, skip_if_member_of=skip_if_member_of)
     return load_account(con, snapshot_id, bundle, account)

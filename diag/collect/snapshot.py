@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from diag.collect import iam, kms, organizations, s3
 from diag.collect.bundle import Bundle
-from diag.collect.rows import SNAPSHOT_TABLES
+from diag.collect.rows import SNAPSHOT_TABLES, gap_row, insert_rows, service_of
 
 if TYPE_CHECKING:
     import duckdb
@@ -61,12 +61,32 @@ def finish_snapshot(con: duckdb.DuckDBPyConnection, snapshot_id: int, bundle: Bu
     con.execute("UPDATE snapshots SET accounts = ? WHERE snapshot_id = ?", [accounts, snapshot_id])
 
 
+def load_other_gaps(con: duckdb.DuckDBPyConnection, snapshot_id: int, bundle: Bundle, account: str) -> int:
+    """errors.json entries of no collected service (refused credentials, an unknown call): account gaps."""
+    rows = [
+        gap_row(
+            account=account,
+            region=e.get("region") or None,
+            what="account",
+            call=str(e.get("call") or ""),
+            resource=str(e.get("resource") or "") or None,
+            error=str(e.get("error") or "Error"),
+            message=e.get("message"),
+            how_to_collect="check the profile / role_arn of this account in kmsdiag.toml, then run `kmsdiag collect`",
+        )
+        for e in bundle.errors.get(account, [])
+        if not service_of(e.get("call"))
+    ]
+    return insert_rows(con, "collection_gaps", snapshot_id, rows)
+
+
 def load_account(con: duckdb.DuckDBPyConnection, snapshot_id: int, bundle: Bundle, account: str) -> dict[str, int]:
-    """Load every service's rows of one account of ``bundle``."""
+    """Load every service's rows of one account of ``bundle`` (what live collection loads, in the same order)."""
     counts: dict[str, int] = {}
     for module in MODULES:
         for table, n in module.load_account(con, snapshot_id, bundle, account).items():
             counts[table] = counts.get(table, 0) + n
+    counts["gaps"] = counts.get("gaps", 0) + load_other_gaps(con, snapshot_id, bundle, account)
     return counts
 
 

@@ -307,6 +307,9 @@ def normalize_context(context: Mapping[str, object] | None) -> dict[str, tuple[s
     if not context:
         return out
     for k, v in context.items():
+        if type(v) is str and type(k) is str:
+            out[k.lower()] = (v,)
+            continue
         if not isinstance(k, str):
             continue
         vals = _to_strs(v)

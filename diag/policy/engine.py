@@ -69,6 +69,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from diag.policy.conditions import evaluate_conditions, normalize_context
@@ -101,7 +102,7 @@ from diag.policy.model import (
     Request,
     StatementTrace,
 )
-from diag.policy.parse import ParsedPolicy, PolicyError, StatementSpec, parse_policy, policy_fingerprint
+from diag.policy.parse import ParsedPolicy, PolicyError, StatementSpec, parse_policy, policy_fingerprint, remember
 
 ENGINE_VERSION = "1"
 
@@ -129,9 +130,12 @@ _RANK = {
 _ASSUME_ROLE = {"sts:assumerole", "sts:assumerolewithsaml", "sts:assumerolewithwebidentity"}
 
 
-def clear_cache() -> None:
-    """Forget cached decisions (benchmarks use it to time the uncached path)."""
+def clear_cache(*, statements: bool = False) -> None:
+    """Forget cached decisions (and, with ``statements``, memoized statement traces)."""
     _DECISIONS.clear()
+    if statements:
+        _STMT_MEMO.clear()
+        _LAYER_MEMO.clear()
 
 
 # ---------------------------------------------------------------------------------------------- cache key
@@ -147,37 +151,56 @@ def _freeze(value: Any) -> Any:
     return (type(value).__name__, repr(value))
 
 
-def _policy_key(np: NamedPolicy | None) -> Any:
+def _freeze_context(context: Any) -> Any:
+    """The request context as a hashable tuple (fast path for str and list-of-str values)."""
+    if not isinstance(context, dict):
+        return _freeze(context)
+    items = []
+    for k, v in context.items():
+        tv = type(v)
+        if tv is str:
+            items.append((k, v))
+        elif tv is list and all(type(x) is str for x in v):
+            items.append((k, tuple(v)))
+        else:
+            items.append((k, _freeze(v)))
+    return tuple(items)
+
+
+def _policy_key(np: NamedPolicy | None, fps: dict[int, Any]) -> Any:
     if np is None:
         return None
+    doc = np.document
     try:
-        fp: Any = policy_fingerprint(np.document)
+        fp: Any = policy_fingerprint(doc)
     except PolicyError:
-        fp = ("invalid", repr(np.document))
+        fp = ("invalid", repr(doc))
+    fps[id(doc)] = fp
     return (fp, np.name, np.kind, np.account, np.arn, np.attached_to)
 
 
-def _levels_key(levels: tuple[OrgLevel, ...] | None) -> Any:
+def _levels_key(levels: tuple[OrgLevel, ...] | None, fps: dict[int, Any]) -> Any:
     if levels is None:
         return None
-    return tuple((lv.org_identifier, tuple(_policy_key(p) for p in lv.policies)) for lv in levels)
+    return tuple((lv.org_identifier, tuple(_policy_key(p, fps) for p in lv.policies)) for lv in levels)
 
 
-def _cache_key(request: Request, inputs: PolicyInputs) -> Any:
+def _cache_key(request: Request, inputs: PolicyInputs, fps: dict[int, Any]) -> Any:
+    """The decision cache key; fills ``fps`` (id of each document → its fingerprint) for this evaluation."""
     return (
         request.principal,
         request.action,
         request.resource,
         request.resource_account,
-        _freeze(request.context),
-        None if inputs.identity_policies is None else tuple(_policy_key(p) for p in inputs.identity_policies),
-        _policy_key(inputs.resource_policy),
+        _freeze_context(request.context),
+        None if inputs.identity_policies is None else tuple(_policy_key(p, fps) for p in inputs.identity_policies),
+        _policy_key(inputs.resource_policy, fps),
         str(inputs.resource_policy_layer),
         inputs.resource_policy_known,
-        _levels_key(inputs.scps),
-        _levels_key(inputs.rcps),
-        _policy_key(inputs.permission_boundary),
-        _policy_key(inputs.session_policy),
+        _levels_key(inputs.scps, fps),
+        _levels_key(inputs.rcps, fps),
+        _policy_key(inputs.permission_boundary, fps),
+        _policy_key(inputs.session_policy, fps),
         None if inputs.grants is None else tuple(_freeze(g.__dict__) for g in inputs.grants),
         inputs.permission_boundary_known,
         inputs.session_policy_known,
@@ -186,17 +209,16 @@ def _cache_key(request: Request, inputs: PolicyInputs) -> Any:
 
 def evaluate(request: Request, inputs: PolicyInputs) -> EvaluationResult:
     """Decide ``request`` under ``inputs`` as AWS would; every layer's trace and the reason included."""
+    fps: dict[int, Any] = {}
     try:
-        key = _cache_key(request, inputs)
+        key = _cache_key(request, inputs, fps)
         hit = _DECISIONS.get(key)
     except TypeError:  # something unhashable slipped through: evaluate without the cache
-        return _evaluate(request, inputs)
+        return _evaluate(request, inputs, {})
     if hit is not None:
         return hit
-    result = _evaluate(request, inputs)
-    if len(_DECISIONS) >= _CACHE_MAX:
-        del _DECISIONS[next(iter(_DECISIONS))]
-    _DECISIONS[key] = result
+    result = _evaluate(request, inputs, fps, key[:5])
+    remember(_DECISIONS, key, result, _CACHE_MAX)
     return result
 
 
@@ -214,6 +236,42 @@ class _Req:
     userid: str | None
     ctx: Mapping[str, tuple[str, ...]]
     has_boundary: bool
+    fps: dict[int, Any]
+
+
+_STMT_MEMO_MAX = 65536
+_STMT_MEMO: dict[Any, tuple[StatementSpec, StatementTrace, PrincipalMatch]] = {}
+_LAYER_MEMO: dict[Any, tuple[LayerTrace, PrincipalMatch]] = {}
+
+
+def _eval_statement_memo(
+    st: StatementSpec, np: NamedPolicy, layer: Layer, rq: _Req, check_principal: bool
+) -> tuple[StatementTrace, PrincipalMatch]:
+    """``_eval_statement`` memoized on everything its outcome depends on.
+
+    A statement's trace is a pure function of the (immutable, cached) parsed statement, the policy's
+    provenance, the action, the resource, the caller (for Principal elements) and the values of the
+    context keys the statement reads (``st.context_keys``). The parsed statement is held in the memo
+    entry, so its ``id`` cannot be reused while the entry lives.
+    """
+    ctx = rq.ctx
+    key = (
+        id(st),
+        layer,
+        np.name,
+        np.kind,
+        np.account,
+        rq.action,
+        rq.resource,
+        (rq.caller.arn, rq.userid, rq.has_boundary) if check_principal else None,
+        tuple([ctx.get(k) for k in st.context_keys]) if st.context_keys else None,
+    )
+    hit = _STMT_MEMO.get(key)
+    if hit is not None and hit[0] is st:
+        return hit[1], hit[2]
+    trace, kind = _eval_statement(st, np, layer, rq, check_principal)
+    remember(_STMT_MEMO, key, (st, trace, kind), _STMT_MEMO_MAX)
+    return trace, kind
 
 
 def _first(patterns: Sequence[str], pred: Any) -> str | None:
@@ -335,8 +393,8 @@ def _eval_statement(
     return trace, (kind if applies else PrincipalMatch.NONE)
 
 
-def _parse(np: NamedPolicy) -> ParsedPolicy:
-    return parse_policy(np.document)
+def _parse(np: NamedPolicy, fps: dict[int, Any]) -> ParsedPolicy:
+    return parse_policy(np.document, fps.get(id(np.document)))
 
 
 def _eval_policies(
@@ -347,39 +405,94 @@ def _eval_policies(
     check_principal: bool,
     account: str | None,
     org_identifier: str | None = None,
+    implicit_reason: str | None = None,
 ) -> tuple[LayerTrace, PrincipalMatch]:
-    """Evaluate every statement of ``policies`` as one layer; also return the best allowing match kind."""
+    """Evaluate every statement of ``policies`` as one layer; also return the best allowing match kind.
+
+    Memoized like ``_eval_statement_memo``, on the policies' fingerprints and provenance plus the request
+    facets the policies read (action, resource, caller for Principal elements, their context keys).
+    """
+    parsed_all: list[tuple[NamedPolicy, ParsedPolicy]] = []
+    for np in policies:
+        try:
+            parsed_all.append((np, _parse(np, rq.fps)))
+        except PolicyError:
+            return _eval_policies_uncached(
+                layer, policies, rq, check_principal, account, org_identifier, implicit_reason
+            )
+    ctx = rq.ctx
+    key = (
+        layer,
+        check_principal,
+        account,
+        org_identifier,
+        tuple((rq.fps.get(id(np.document)), np.name, np.kind, np.account) for np in policies),
+        rq.action,
+        rq.resource,
+        (rq.caller.arn, rq.userid, rq.has_boundary) if check_principal else None,
+        tuple([ctx.get(k) for p in parsed_all for k in p[1].context_keys]),
+        implicit_reason,
+    )
+    if key[4] and all(k[0] is not None for k in key[4]):
+        hit = _LAYER_MEMO.get(key)
+        if hit is not None:
+            return hit
+        out = _eval_policies_uncached(layer, policies, rq, check_principal, account, org_identifier, implicit_reason)
+        remember(_LAYER_MEMO, key, out, _STMT_MEMO_MAX)
+        return out
+    return _eval_policies_uncached(layer, policies, rq, check_principal, account, org_identifier, implicit_reason)
+
+
+def _eval_policies_uncached(
+    layer: Layer,
+    policies: Sequence[NamedPolicy],
+    rq: _Req,
+    check_principal: bool,
+    account: str | None,
+    org_identifier: str | None,
+    implicit_reason: str | None = None,
+) -> tuple[LayerTrace, PrincipalMatch]:
     traces: list[StatementTrace] = []
     best = PrincipalMatch.NONE
     errors: list[str] = []
+    denied = allowed = False
     for np in policies:
         try:
-            parsed = _parse(np)
+            parsed = _parse(np, rq.fps)
         except PolicyError as exc:
             errors.append(f"{np.name or np.kind or 'policy'}: {exc}")
             continue
         for st in parsed.statements:
-            t, kind = _eval_statement(st, np, layer, rq, check_principal)
+            t, kind = _eval_statement_memo(st, np, layer, rq, check_principal)
             traces.append(t)
-            if t.applies and t.effect == "Allow" and _RANK[kind] > _RANK[best]:
-                best = kind
+            if t.applies:
+                if t.effect == "Deny":
+                    denied = True
+                else:
+                    allowed = True
+                    if _RANK[kind] > _RANK[best]:
+                        best = kind
     st_traces = tuple(traces)
-    if any(t.applies and t.effect == "Deny" for t in st_traces):
+    if denied:
         result, reason = LayerResult.EXPLICITLY_DENIED, "a Deny statement applies"
     elif errors:
         result, reason = LayerResult.UNKNOWN, "could not read the policy: " + "; ".join(errors)
-    elif any(t.applies and t.effect == "Allow" for t in st_traces):
+    elif allowed:
         result, reason = LayerResult.ALLOWED, "an Allow statement applies"
     else:
         result = LayerResult.IMPLICITLY_DENIED
-        reason = "no statement allows this request" if st_traces else "the policy has no statements"
+        reason = implicit_reason or (
+            "no statement allows this request" if st_traces else "the policy has no statements"
+        )
     return LayerTrace(layer, result, account, reason, st_traces, (), org_identifier), best
 
 
+@lru_cache(maxsize=1024)
 def _na(layer: Layer, reason: str, account: str | None = None) -> LayerTrace:
     return LayerTrace(layer, LayerResult.NOT_APPLICABLE, account, reason)
 
 
+@lru_cache(maxsize=1024)
 def _unknown(layer: Layer, reason: str, account: str | None = None) -> LayerTrace:
     return LayerTrace(layer, LayerResult.UNKNOWN, account, reason)
 
@@ -402,17 +515,8 @@ def _org_layers(
             check_principal=layer == Layer.RCP,
             account=account,
             org_identifier=lv.org_identifier,
+            implicit_reason=f"no {name} at {lv.org_identifier} allows {rq.action}",
         )
-        if lt.result == LayerResult.IMPLICITLY_DENIED:
-            lt = LayerTrace(
-                layer,
-                lt.result,
-                account,
-                f"no {name} at {lv.org_identifier} allows {rq.action}",
-                lt.statements,
-                (),
-                lv.org_identifier,
-            )
         out.append(lt)
     return out
 
@@ -494,18 +598,34 @@ def _grant_constraints(constraints: Mapping[str, Any] | None, ec: Mapping[str, s
 # ---------------------------------------------------------------------------------------------- decision
 
 
-def _evaluate(request: Request, inputs: PolicyInputs) -> EvaluationResult:
+_REQ_MEMO: dict[Any, tuple[Caller, dict[str, tuple[str, ...]], str | None]] = {}
+
+
+def _digest(request: Request, rkey: Any) -> tuple[Caller, dict[str, tuple[str, ...]], str | None]:
+    """Caller, normalized context and aws:userid of a request, memoized on the request's fields."""
+    hit = _REQ_MEMO.get(rkey) if rkey is not None else None
+    if hit is not None:
+        return hit
     caller = parse_caller(request.principal if isinstance(request.principal, str) else str(request.principal))
     ctx = normalize_context(request.context)
     userid_vals = ctx.get("aws:userid")
+    out = (caller, ctx, userid_vals[0] if userid_vals else None)
+    if rkey is not None:
+        remember(_REQ_MEMO, rkey, out, _STMT_MEMO_MAX)
+    return out
+
+
+def _evaluate(request: Request, inputs: PolicyInputs, fps: dict[int, Any], rkey: Any = None) -> EvaluationResult:
+    caller, ctx, userid = _digest(request, rkey)
     rq = _Req(
         request=request,
         action=request.action if isinstance(request.action, str) else str(request.action),
         resource=request.resource if isinstance(request.resource, str) else str(request.resource),
         caller=caller,
-        userid=userid_vals[0] if userid_vals else None,
+        userid=userid,
         ctx=ctx,
         has_boundary=inputs.permission_boundary is not None or not inputs.permission_boundary_known,
+        fps=fps,
     )
     action_l = rq.action.lower()
     is_kms = action_l.startswith("kms:")
@@ -532,11 +652,14 @@ def _evaluate(request: Request, inputs: PolicyInputs) -> EvaluationResult:
         else:
             rp = _na(rp_layer, "the resource has no resource-based policy", res_account)
     else:
-        rp, rp_kind = _eval_policies(rp_layer, [inputs.resource_policy], rq, check_principal=True, account=res_account)
-        if rp.result == LayerResult.IMPLICITLY_DENIED:
-            rp = LayerTrace(
-                rp_layer, rp.result, res_account, "no statement allows this caller and action", rp.statements
-            )
+        rp, rp_kind = _eval_policies(
+            rp_layer,
+            [inputs.resource_policy],
+            rq,
+            check_principal=True,
+            account=res_account,
+            implicit_reason="no statement allows this caller and action",
+        )
     layers.append(rp)
 
     grant_account_only = False
@@ -608,9 +731,14 @@ def _optional_layer(
             if not known
             else _na(layer, f"no {name}", account)
         )
-    lt, _ = _eval_policies(layer, [np], rq, check_principal=False, account=account)
-    if lt.result == LayerResult.IMPLICITLY_DENIED:
-        lt = LayerTrace(layer, lt.result, account, f"the {name} does not allow this action", lt.statements)
+    lt, _ = _eval_policies(
+        layer,
+        [np],
+        rq,
+        check_principal=False,
+        account=account,
+        implicit_reason=f"the {name} does not allow this action",
+    )
     return lt
 
 

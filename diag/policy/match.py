@@ -4,9 +4,10 @@ Rules (IAM User Guide, policy elements):
 
 - Actions: ``service:Name`` compared case-insensitively; ``*`` matches any run of characters, ``?`` one.
 - Resources: ARNs compared segment by segment (``arn:partition:service:region:account:resource``); in
-  the first five segments a wildcard never crosses a ``:``; in the resource part ``*`` matches anything
-  (including ``/`` and ``:``). A pattern with fewer than six segments (``*``, ``arn:aws:s3:::*`` is six)
-  is matched as a whole-string glob. Matching is case-sensitive. Policy variables (``${aws:username}``)
+  the first five segments a wildcard does not cross a ``:`` unless the ``*`` is the last character of its
+  segment (IAM User Guide: such a ``*`` "can expand to match beyond colon boundaries", so
+  ``arn:aws:kms:*`` matches every KMS ARN); in the resource part ``*`` matches anything (including ``/``
+  and ``:``). Matching is case-sensitive. Policy variables (``${aws:username}``)
   are substituted first, and their values are literal (a ``*`` in a user name is not a wildcard);
   ``${*}``, ``${?}``, ``${$}`` are the literal characters. An unresolvable variable makes the pattern
   match nothing.
@@ -148,31 +149,28 @@ def action_matches(pattern: str, action: str) -> bool:
 
 @lru_cache(maxsize=8192)
 def _arn_regex(tokens: tuple[tuple[bool, str], ...]) -> re.Pattern[str]:
-    """Compile an ARN pattern given as (is_literal, text) tokens; wildcards stop at ':' before the resource part."""
+    """Compile an ARN pattern given as (is_literal, text) tokens.
+
+    IAM's rule: wildcards work within a colon-separated segment; a ``*`` that is the last character of a
+    segment (followed by ``:`` or the end) may expand across colons; in the resource part (after the
+    fifth colon) ``*`` matches anything.
+    """
+    chars: list[tuple[bool, str]] = [(literal, ch) for literal, text in tokens for ch in text]
     out: list[str] = []
     colons = 0
-    for literal, text in tokens:
-        for ch in text:
-            if literal:
-                out.append(re.escape(ch))
-                if ch == ":":
-                    colons += 1
-            elif ch == "*":
-                out.append("[^:]*" if colons < 5 else ".*")
-            elif ch == "?":
-                out.append("[^:]" if colons < 5 else ".")
-            else:
-                if ch == ":":
-                    colons += 1
-                out.append(re.escape(ch))
-    whole = "".join(out)
-    if colons < 5:  # not a full ARN pattern: a plain glob over the whole string
-        whole = "".join(
-            (re.escape(ch) if literal else (".*" if ch == "*" else "." if ch == "?" else re.escape(ch)))
-            for literal, text in tokens
-            for ch in text
-        )
-    return re.compile(whole, re.DOTALL)
+    for i, (literal, ch) in enumerate(chars):
+        if literal or ch not in "*?":
+            if ch == ":":
+                colons += 1
+            out.append(re.escape(ch))
+            continue
+        in_resource = colons >= 5
+        if ch == "?":
+            out.append("." if in_resource else "[^:]")
+            continue
+        last_of_segment = i + 1 == len(chars) or chars[i + 1] == (False, ":") or chars[i + 1] == (True, ":")
+        out.append(".*" if in_resource or last_of_segment else "[^:]*")
+    return re.compile("".join(out), re.DOTALL)
 
 
 def substitute(pattern: str, context: Mapping[str, Sequence[str]] | None) -> tuple[tuple[bool, str], ...] | None:

@@ -12,7 +12,9 @@ wrong (that message reaches users of ``kmsdiag simulate``).
 
 from __future__ import annotations
 
+import contextlib
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +35,7 @@ _ELEMENTS = {
     "Condition",
 }
 _PRINCIPAL_TYPES = {"AWS", "Service", "Federated", "CanonicalUser"}
+_VAR_RE = re.compile(r"\$\{([^}]*)\}")
 
 
 class PolicyError(ValueError):
@@ -83,6 +86,9 @@ class StatementSpec:
     not_principal: PrincipalSpec | None
     conditions: tuple[ConditionSpec, ...]
     raw: dict[str, Any]
+    # lower-cased context keys the statement's outcome depends on (condition keys and policy variables):
+    # the engine memoizes a statement's trace on the values of exactly these keys
+    context_keys: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +98,7 @@ class ParsedPolicy:
     version: str | None
     statements: tuple[StatementSpec, ...]
     policy_id: str | None = None
+    context_keys: tuple[str, ...] = ()  # union of the statements' context keys
 
 
 def _as_str(value: Any, where: str) -> str:
@@ -192,7 +199,8 @@ def _statement(raw: Any, index: int) -> StatementSpec:
     if "Action" not in raw and "NotAction" not in raw:
         raise PolicyError(f"{where}: needs Action or NotAction")
     sid = raw.get("Sid")
-    return StatementSpec(
+    conditions = _conditions(raw.get("Condition"), f"{where}.Condition")
+    spec = StatementSpec(
         index=index,
         sid=None if sid is None else _as_str(sid, f"{where}.Sid"),
         effect=effect,
@@ -202,9 +210,18 @@ def _statement(raw: Any, index: int) -> StatementSpec:
         not_resources=_str_list(raw["NotResource"], f"{where}.NotResource") if "NotResource" in raw else None,
         principal=_principal(raw["Principal"], f"{where}.Principal") if "Principal" in raw else None,
         not_principal=_principal(raw["NotPrincipal"], f"{where}.NotPrincipal") if "NotPrincipal" in raw else None,
-        conditions=_conditions(raw.get("Condition"), f"{where}.Condition"),
+        conditions=conditions,
         raw=raw,
     )
+    texts = [*(spec.resources or ()), *(spec.not_resources or ()), *(v for c in conditions for v in c.values)]
+    keys = dict.fromkeys(c.key_lower for c in conditions)
+    for text in texts:
+        if "${" in text:
+            for m in _VAR_RE.finditer(text):
+                name = m.group(1).partition(",")[0].strip().lower()
+                if name not in ("*", "?", "$"):
+                    keys[name] = None
+    return StatementSpec(**{**{f: getattr(spec, f) for f in StatementSpec.__slots__}, "context_keys": tuple(keys)})
 
 
 def _parse_obj(doc: Any) -> ParsedPolicy:
@@ -221,19 +238,25 @@ def _parse_obj(doc: Any) -> ParsedPolicy:
     if version is not None and not isinstance(version, str):
         raise PolicyError("Version must be a string")
     pid = doc.get("Id")
+    statements = tuple(_statement(s, i) for i, s in enumerate(stmts))
     return ParsedPolicy(
         version=version,
-        statements=tuple(_statement(s, i) for i, s in enumerate(stmts)),
+        statements=statements,
         policy_id=pid if isinstance(pid, str) else None,
+        context_keys=tuple(dict.fromkeys(k for st in statements for k in st.context_keys)),
     )
 
 
 def policy_fingerprint(doc: dict[str, Any] | str) -> bytes | str:
-    """The cache key of a policy: its text as given, or its canonical JSON (sorted keys) for a dict."""
+    """The cache key of a policy: its text as given, or its JSON serialization for a dict.
+
+    Computed on every evaluation (never memoized by object identity), so a dict changed in place is seen.
+    Keys are not sorted: two equal dicts with different key order only cost a second parse.
+    """
     if isinstance(doc, str):
         return doc
     try:
-        return orjson.dumps(doc, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
+        return orjson.dumps(doc, option=orjson.OPT_NON_STR_KEYS)
     except TypeError as exc:
         raise PolicyError(f"the policy is not JSON-serializable: {exc}") from exc
 
@@ -256,10 +279,19 @@ def parse_policy(doc: dict[str, Any] | str, fingerprint: bytes | str | None = No
         # Parse from the canonical text so that later changes to the caller's dict cannot alter the cache.
         obj = orjson.loads(key) if isinstance(key, bytes) else doc
     parsed = _parse_obj(obj)
-    if len(_CACHE) >= _CACHE_MAX:
-        del _CACHE[next(iter(_CACHE))]
-    _CACHE[key] = parsed
+    remember(_CACHE, key, parsed, _CACHE_MAX)
     return parsed
+
+
+def remember(cache: dict[Any, Any], key: Any, value: Any, limit: int) -> None:
+    """Store ``key → value`` in a bounded insertion-ordered cache (oldest entry out first).
+
+    Safe to call from several threads: a lost race only evicts one entry too many or too few.
+    """
+    if len(cache) >= limit:
+        with contextlib.suppress(KeyError, RuntimeError, StopIteration):
+            del cache[next(iter(cache))]
+    cache[key] = value
 
 
 def clear_cache() -> None:

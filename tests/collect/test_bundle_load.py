@@ -145,3 +145,16 @@ def test_symlinks_are_refused(tmp_path: Path) -> None:
     link.symlink_to(secret)
     with pytest.raises(BadInputError, match="symbolic link"):
         read_bundle(root)
+
+
+def test_write_then_read_round_trip(loaded, tmp_path: Path) -> None:
+    """A bundle read from disk, written back by kmsdiag and loaded again: the same snapshot."""
+    from diag.collect.bundle import write_bundle
+
+    con, sid = loaded
+    bundle = read_bundle(write_handmade_bundle(tmp_path / "again"))
+    out = write_bundle(bundle, tmp_path / "written")
+    sid2 = load_bundle(con, read_bundle(out))
+    assert snapshot_contents(con, sid2) == snapshot_contents(con, sid)
+    with pytest.raises(Exception, match="not an empty folder"):
+        write_bundle(bundle, out)

@@ -1,0 +1,149 @@
+"""`kmsdiag report`: every KMS access failure of a window, grouped by cause, as HTML, Markdown or JSON."""
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from diag.cli.common import command, state
+from diag.errors import EXIT_DENIED, EXIT_OK, NotFoundError, UsageError
+
+_EXTENSIONS = {".html": "html", ".htm": "html", ".md": "md", ".markdown": "md", ".json": "json"}
+
+
+FORMATS = ("html", "md", "json")
+FAIL_ON = ("none", "new", "any")
+
+
+def default_out_name(day: str) -> str:
+    return f"kmsdiag-report-{day}.html"
+
+
+def choose_output(fmt: str | None, out: str | None, *, json_flag: bool, day: str) -> tuple[str, str]:
+    """Decide (format, destination); destination ``-`` is stdout.
+
+    --json (global) prints the JSON model on stdout. --out FILE picks the format from its extension unless
+    --format is given. Without --out: HTML goes to ``kmsdiag-report-YYYY-MM-DD.html``, Markdown and JSON to
+    stdout.
+    """
+    if json_flag:
+        if fmt not in (None, "json"):
+            raise UsageError("--json prints the JSON report on stdout; it cannot be combined with --format " + fmt)
+        return "json", out or "-"
+    if out and out != "-":
+        chosen = fmt or _EXTENSIONS.get(Path(out).suffix.lower(), "html")
+        return chosen, out
+    chosen = fmt or ("md" if out == "-" else "html")
+    if out == "-":
+        return chosen, "-"
+    return chosen, default_out_name(day) if chosen == "html" else "-"
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+
+
+def register(app: typer.Typer) -> None:
+    @command(app, "report")
+    def report(
+        since: Annotated[
+            str,
+            typer.Option("--since", help="Window start: a duration before now (24h, 7d, 90m, 2w) or an ISO 8601 time."),
+        ] = "24h",
+        until: Annotated[
+            str | None, typer.Option("--until", help="Window end (default now): a duration before now or an ISO time.")
+        ] = None,
+        fmt: Annotated[
+            str | None,
+            typer.Option(
+                "--format",
+                "-f",
+                help="html, md or json (default: from --out's extension, else html).",
+                show_default=False,
+            ),
+        ] = None,
+        out: Annotated[
+            str | None,
+            typer.Option(
+                "--out",
+                "-o",
+                help="Output file, or - for stdout (default: HTML to kmsdiag-report-YYYY-MM-DD.html).",
+                show_default=False,
+            ),
+        ] = None,
+        fail_on: Annotated[
+            str,
+            typer.Option(
+                "--fail-on", help="none, new or any: exit 5 when there are new causes (new) or any failure (any)."
+            ),
+        ] = "none",
+        record: Annotated[
+            bool,
+            typer.Option(
+                "--record/--no-record",
+                help="Record this run so the next report can say what is new and resolved; --no-record opens the database read-only.",
+            ),
+        ] = True,
+    ) -> int:
+        """Report every KMS access failure of a window, grouped by cause, with what is new and what got fixed.
+
+        Headline figures, failures over time by verdict, top keys and caller → key pairs, accounts, one section per cause (verdict + caller + key + action) with evidence and fix, policy changes and data quality. Each run is recorded in the database (report_runs) so that the next one can say which causes are new and which were resolved since; --no-record leaves the database untouched. Without --out/--format: HTML to kmsdiag-report-YYYY-MM-DD.html, plus the Markdown summary on stdout when it is a terminal.
+
+        Example:  kmsdiag report --since 24h --out /var/reports/kmsdiag.html --fail-on new
+        """
+        from diag.report import render
+        from diag.report.model import build_report, record_run
+        from diag.report.window import parse_window
+        from diag.store import open_db, resolve_db_path
+
+        st = state()
+        if fmt is not None and fmt not in FORMATS:
+            raise UsageError(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}")
+        if fail_on not in FAIL_ON:
+            raise UsageError(f"--fail-on {fail_on!r}: choose one of {', '.join(FAIL_ON)}")
+        no_record = not record
+        window = parse_window(since, until)
+        chosen, dest = choose_output(fmt, out, json_flag=st.json, day=window.end.strftime("%Y-%m-%d"))
+        db_path = resolve_db_path(st.db)
+        if not db_path.exists():
+            raise NotFoundError(
+                f"no database at {db_path}. Create one with `kmsdiag ingest …` or `kmsdiag demo`, or pass --db PATH."
+            )
+        con = open_db(db_path, read_only=no_record, wait=st.wait)
+        try:
+            model = build_report(con, window, database=str(db_path))
+            text = render(model, chosen)
+            if not no_record:
+                record_run(con, model, fmt=chosen, out_path=dest)
+        finally:
+            con.close()
+
+        if dest == "-":
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        else:
+            _write_atomically(Path(dest), text)
+            if not st.quiet:
+                from diag.render.console import err
+                from diag.render.escape import safe_text
+
+                h = model.headline
+                err().print(
+                    safe_text(
+                        f"wrote {dest}: {h.failures:,} failures, {h.causes:,} causes "
+                        f"({h.new_causes:,} new, {h.resolved_causes:,} resolved since the last report)"
+                    )
+                )
+            if out is None and fmt is None and sys.stdout.isatty():
+                sys.stdout.write(render(model, "md"))  # untrusted text is already inert (markdown.md_text)
+        h = model.headline
+        if fail_on == "new" and h.new_causes:
+            return EXIT_DENIED
+        if fail_on == "any" and h.failures:
+            return EXIT_DENIED
+        return EXIT_OK

@@ -1,0 +1,63 @@
+"""Small formatting helpers shared by the HTML and Markdown renderers (pure functions, no escaping here)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from diag.render.escape import strip_control
+
+
+def ts(value: dt.datetime | None) -> str:
+    """``2026-11-29 06:00 UTC`` (all kmsdiag times are naive UTC)."""
+    if value is None:
+        return "—"
+    return value.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def num(value: int | None) -> str:
+    return "—" if value is None else f"{value:,}"
+
+
+def short_arn(value: str | None) -> str:
+    """A readable short form: ``222222222222:role/DataProcessingRole``, ``111111111111:key/1234abcd…``.
+
+    The full ARN stays available next to it (title attribute in HTML, JSON everywhere).
+    """
+    if not value:
+        return "—"
+    text = strip_control(value)
+    parts = text.split(":", 5)
+    if len(parts) == 6 and parts[0] == "arn":
+        account, resource = parts[4], parts[5]
+        if resource.startswith("key/") and len(resource) > 16:
+            resource = resource[:12] + "…"
+        return f"{account}:{resource}" if account else resource
+    return text
+
+
+def pretty_json(value: Any) -> str:
+    """Indented JSON for evidence and policies (orjson; strings keep their content, escaping is the renderer's)."""
+    import orjson
+
+    from diag.render.console import _default
+
+    return orjson.dumps(value, default=_default, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode()
+
+
+def first_fix(findings: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The fix of the primary finding (the first one that has a fix)."""
+    for f in findings:
+        fix = f.get("fix")
+        if isinstance(fix, dict) and (fix.get("summary") or fix.get("commands") or fix.get("policy")):
+            return fix
+    return None
+
+
+def commands(fix: dict[str, Any] | None) -> list[str]:
+    if not fix:
+        return []
+    cmds = fix.get("commands") or []
+    if isinstance(cmds, str):
+        cmds = [cmds]
+    return [strip_control(c) for c in cmds if c]

@@ -1,0 +1,96 @@
+"""The Markdown report: short enough for a chat message or a ticket (top causes, their fixes, data quality).
+
+CloudTrail-sourced text is made inert: control characters removed, newlines folded, and characters that
+Markdown or chat clients interpret (``| ` * _ [ ] < > \\``) escaped or replaced.
+"""
+
+from __future__ import annotations
+
+import re
+
+from diag.render.escape import strip_control
+from diag.report import fmt
+from diag.report.model import Report
+
+MAX_CAUSES = 10
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]{}()#+!|~])")
+
+
+def md_text(value: object) -> str:
+    """Untrusted text as inert Markdown: one line, specials backslash-escaped, angle brackets as entities."""
+    text = " ".join(strip_control(value).split())
+    text = _MD_SPECIAL.sub(r"\\\1", text)
+    return text.replace("<", "&lt;").replace(">", "&gt;")
+
+
+def md_code(value: object) -> str:
+    """Untrusted text in a code span (backticks cannot close it: they are replaced)."""
+    text = " ".join(strip_control(value).split()).replace("`", "'").replace("|", "¦")
+    return f"`{text}`" if text else "—"
+
+
+def render_markdown(report: Report, *, max_causes: int = MAX_CAUSES) -> str:
+    h = report.headline
+    dq = report.data_quality
+    lines = [
+        f"## KMS access failures: {fmt.ts(report.window_start)} → {fmt.ts(report.window_end)}",
+        "",
+    ]
+    if not h.failures:
+        lines.append("**No KMS access failures in this window.**")
+        if dq.newest_event is None:
+            lines.append("The database holds no events at all: is `kmsdiag ingest` running?")
+        elif dq.newest_event < report.window_start:
+            lines.append(f"Newest event: {fmt.ts(dq.newest_event)}, before this window: check ingestion.")
+    else:
+        lines.append(
+            f"**{fmt.num(h.failures)} failures** · {fmt.num(h.causes)} causes · {fmt.num(h.keys)} keys · "
+            f"{fmt.num(h.accounts)} accounts · **{fmt.num(h.new_causes)} new**, "
+            f"{fmt.num(h.resolved_causes)} resolved since the last report"
+        )
+    if h.not_diagnosed or h.unknown:
+        lines.append(f"⚠ {fmt.num(h.not_diagnosed)} not diagnosed, {fmt.num(h.unknown)} UNKNOWN (too little evidence).")
+    if report.causes:
+        lines += [
+            "",
+            "| # | failures | verdict | caller → key | action | status |",
+            "|---|---:|---|---|---|---|",
+        ]
+        for i, c in enumerate(report.causes[:max_causes], 1):
+            status = c.status.replace("_", " ") + (" (fixed)" if c.already_fixed else "")
+            lines.append(
+                f"| {i} | {fmt.num(c.failures)} | {c.verdict} | {md_code(fmt.short_arn(c.caller))} → "
+                f"{md_code(fmt.short_arn(c.key_ref))} | {md_code(c.action or '')} | {status} |"
+            )
+        if len(report.causes) > max_causes:
+            lines.append(f"\n…and {len(report.causes) - max_causes} more causes in the HTML/JSON report.")
+        fixes = []
+        for i, c in enumerate(report.causes[:max_causes], 1):
+            fix = fmt.first_fix(c.findings)
+            if not fix:
+                continue
+            entry = f"{i}. **{c.verdict}**: {md_text(fix.get('summary') or c.summary or '')}"
+            cmds = fmt.commands(fix)
+            if cmds:
+                entry += f"\n   {md_code(cmds[0])}"
+                if len(cmds) > 1:
+                    entry += f" (+{len(cmds) - 1} more)"
+            fixes.append(entry)
+        if fixes:
+            lines += ["", "**Fixes**", *fixes]
+    if report.resolved_causes:
+        shown = ", ".join(
+            f"{c.verdict} {md_code(fmt.short_arn(c.caller))} → {md_code(fmt.short_arn(c.key_ref))}"
+            for c in report.resolved_causes[:5]
+        )
+        more = f" (+{len(report.resolved_causes) - 5} more)" if len(report.resolved_causes) > 5 else ""
+        lines += ["", f"**Resolved since the last report:** {shown}{more}"]
+    quality = [f"{fmt.num(dq.refused_files)} refused inputs"]
+    quality.append(
+        "no policy collection (run `kmsdiag collect`)"
+        if dq.collection_gaps is None
+        else f"{fmt.num(dq.collection_gaps)} collection gaps"
+    )
+    quality.append(f"newest event {fmt.ts(dq.newest_event)}")
+    lines += ["", "Data quality: " + "; ".join(quality) + "."]
+    return "\n".join(lines) + "\n"

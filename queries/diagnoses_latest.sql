@@ -1,0 +1,6 @@
+-- One row per diagnosed event: its newest diagnosis. The diagnoses table keeps every run
+-- (`kmsdiag diagnose --all` adds rows); this view keeps the latest per event_id.
+CREATE OR REPLACE VIEW diagnoses_latest AS
+SELECT *
+FROM diagnoses
+QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY diagnosed_at DESC, engine_version DESC NULLS LAST) = 1;

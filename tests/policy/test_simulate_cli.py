@@ -1,0 +1,141 @@
+"""`kmsdiag simulate`: one document, --json, --batch from a file and stdin, bad lines, bad input."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from diag.policy.simulate import RequestDocumentError, simulate_document
+
+from .helpers import KEY_ARN, ROLE_ARN, SESSION_ARN, policy, root_statement, stmt
+
+DOC = {
+    "request": {
+        "principal": SESSION_ARN,
+        "action": "kms:Decrypt",
+        "resource": KEY_ARN,
+        "resource_account": "111111111111",
+        "context": {"kms:ViaService": "s3.us-east-1.amazonaws.com"},
+    },
+    "identity_policies": [policy(stmt(resource=KEY_ARN))],
+    "resource_policy": policy(root_statement(), stmt(Principal={"AWS": ROLE_ARN})),
+    "scps": [],
+    "rcps": [],
+    "permission_boundary": None,
+    "session_policy": None,
+    "grants": [],
+}
+
+
+def test_simulate_document_shape() -> None:
+    out = simulate_document(DOC)
+    assert out["decision"] == "Allowed"
+    assert {lt["layer"] for lt in out["layers"]} >= {"key_policy", "identity", "scp", "rcp", "grants"}
+
+
+def test_policy_as_json_text_and_iam_shape() -> None:
+    doc = dict(DOC)
+    doc["identity_policies"] = [
+        json.dumps(policy(stmt(resource=KEY_ARN))),
+        {"PolicyName": "inline", "PolicyDocument": policy(stmt("Deny"))},
+    ]
+    out = simulate_document(doc)
+    assert out["decision"] == "ExplicitlyDenied"
+    assert "inline" in out["reason"]
+
+
+def test_grants_in_list_grants_shape() -> None:
+    doc = dict(DOC, identity_policies=[], resource_policy=policy(root_statement()))
+    doc["grants"] = [
+        {
+            "KeyId": KEY_ARN,
+            "GrantId": "abc",
+            "GranteePrincipal": ROLE_ARN,
+            "Operations": ["Decrypt"],
+            "Constraints": {"EncryptionContextSubset": {"a": "b"}},
+        }
+    ]
+    assert simulate_document(doc)["decision"] == "ImplicitlyDenied"
+    doc["request"] = dict(DOC["request"], context={"kms:EncryptionContext:a": "b"})
+    assert simulate_document(doc)["decision"] == "Allowed"
+
+
+@pytest.mark.parametrize(
+    ("doc", "message"),
+    [
+        ({}, "request"),
+        ({"request": {"principal": "x"}}, "request.action"),
+        ({"request": {"principal": "x", "action": "kms:Decrypt", "context": {"k": {"x": 1}}}}, "request.context.k"),
+        (dict(DOC, identity_policies=[{"Statement": [{"Effect": "Allow"}]}]), "Action"),
+        (dict(DOC, resource_policy="{not json"), "not valid JSON"),
+        (dict(DOC, scps=[{"org_identifier": "r", "policies": "x"}]), "scps[0]"),
+        (dict(DOC, grants=[{"Operations": "Decrypt"}]), "Operations"),
+    ],
+)
+def test_invalid_documents(doc: dict, message: str) -> None:
+    with pytest.raises(RequestDocumentError, match=message.replace("[", r"\[")):
+        simulate_document(doc)
+
+
+def test_cli_single_rendered(run_cli, tmp_path: Path) -> None:
+    f = tmp_path / "req.json"
+    f.write_text(json.dumps(DOC))
+    code, out, err = run_cli("simulate", f)
+    assert code == 0, err
+    assert "Decision: Allowed" in out and "key_policy" in out
+
+
+def test_cli_single_json(run_cli, tmp_path: Path) -> None:
+    f = tmp_path / "req.json"
+    f.write_text(json.dumps(DOC))
+    code, out, _ = run_cli("simulate", f, "--json")
+    assert code == 0
+    assert json.loads(out)["decision"] == "Allowed"
+
+
+def test_cli_escapes_hostile_strings(run_cli, tmp_path: Path) -> None:
+    doc = json.loads(json.dumps(DOC))
+    doc["request"]["principal"] = "arn:aws:iam::222222222222:user/[bold]x\x1b[31m"
+    doc["resource_policy"]["Statement"][1]["Sid"] = "[red]boom\x07"
+    f = tmp_path / "req.json"
+    f.write_text(json.dumps(doc))
+    code, out, _ = run_cli("simulate", f)
+    assert code == 0
+    assert "\x1b" not in out and "\x07" not in out
+    assert "[bold]x" in out and "[red]boom" in out
+
+
+def test_cli_batch_from_stdin_with_bad_lines(run_cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    good = json.dumps(dict(DOC, id="first"))
+    denied = json.dumps(dict(DOC, id="second", identity_policies=[]))
+    lines = [good, "{not json", json.dumps({"id": "third", "request": {}}), "", denied]
+    monkeypatch.setattr("sys.stdin", io.StringIO("\n".join(lines) + "\n"))
+    code, out, _ = run_cli("simulate", "--batch", "-")
+    assert code == 3  # some lines were bad; every line still got its answer
+    results = [json.loads(x) for x in out.splitlines()]
+    assert [r.get("id") for r in results] == ["first", None, "third", "second"]
+    assert results[0]["decision"] == "Allowed"
+    assert results[1]["line"] == 2 and "JSON" in results[1]["error"]
+    assert results[2]["line"] == 3 and "request" in results[2]["error"]
+    assert results[3]["decision"] == "ImplicitlyDenied"
+
+
+def test_cli_single_from_stdin(run_cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO(json.dumps(DOC)))
+    code, out, _ = run_cli("simulate", "-", "--json")
+    assert code == 0 and json.loads(out)["decision"] == "Allowed"
+
+
+def test_cli_bad_input(run_cli, tmp_path: Path) -> None:
+    f = tmp_path / "bad.json"
+    f.write_text("{")
+    code, out, err = run_cli("simulate", f)
+    assert code == 3 and out == "" and "not valid JSON" in err
+    f.write_text(json.dumps({"request": {"principal": "x"}}))
+    code, _, err = run_cli("simulate", f)
+    assert code == 3 and "request.action" in err
+    code, _, err = run_cli("simulate", tmp_path / "missing.json")
+    assert code == 1

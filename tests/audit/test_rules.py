@@ -328,3 +328,19 @@ def test_crashing_rule_becomes_audit_error(tmp_path: Path, monkeypatch: pytest.M
     err = next(f for f in findings if f.code == "audit-error")
     assert err.evidence["rule"] == "key-policy-sid-missing" and "broken rule" in err.summary
     assert "key-policy-sid-meaningless" in codes  # the other rules went on
+
+
+def test_iac_overwrite_of_a_version_seen_only_in_the_snapshot(tmp_path: Path) -> None:
+    # the hand-added statement is only in the snapshot (collected before CloudFormation's write)
+    b = _builder(HAND)
+    b.collected_at = "2026-11-08T00:00:00Z"
+    events = [_put("2026-11-10T02:00:00Z", TEMPLATE, actor=CFN, invoked_by="cloudformation.amazonaws.com")]
+    (f,) = _audit(tmp_path, b, "key-policy-iac-overwrite", events)
+    assert f.evidence["previous_version"]["source"] == "snapshot"
+    assert [r["sid"] for r in f.evidence["removed"]] == ["AllowDataProcessingRole"]
+    # a snapshot taken after a hand edit that CloudTrail did not capture: drift
+    b2 = _builder(HAND)
+    events2 = [_put("2026-11-10T02:00:00Z", TEMPLATE, actor=CFN, invoked_by="cloudformation.amazonaws.com")]
+    (d,) = _audit(tmp_path / "2", b2, "key-policy-iac-drift", events2)
+    assert d.evidence["manual_write"]["source"] == "snapshot"
+    assert [r["sid"] for r in d.evidence["added_by_hand"]] == ["AllowDataProcessingRole"]

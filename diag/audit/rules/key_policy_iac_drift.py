@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from diag.audit.base import AuditFinding, AuditFix, AuditRule
 from diag.audit.context import AuditContext
-from diag.audit.rules._iac import policy_writes, ref, removed, statements
+from diag.audit.rules._iac import ref, removed, same, statements, versions
 
 
 class KeyPolicyIacDrift(AuditRule):
@@ -14,36 +14,40 @@ class KeyPolicyIacDrift(AuditRule):
     severity = "medium"
     title = "Key policy edited by hand after infrastructure-as-code wrote it"
     description = (
-        "The last PutKeyPolicy was made by hand (console, CLI) after CloudFormation or Terraform had written the"
-        " policy. The template no longer describes the key, and the next deployment will silently overwrite"
-        " the hand edit (kmsdiag explain then reports KEY_POLICY_OVERWRITTEN)."
+        "The policy in force differs from the one CloudFormation or Terraform last wrote, and the change was"
+        " made by hand (a PutKeyPolicy from the console or CLI, or seen only in a later snapshot). The template"
+        " no longer describes the key, and the next deployment will silently overwrite the hand edit"
+        " (kmsdiag explain then reports KEY_POLICY_OVERWRITTEN)."
     )
     fix_template = "Put the hand edit into the {tool} template (statements {sids}), or revert it."
 
     def run(self, ctx: AuditContext) -> Iterable[AuditFinding]:
         for key in ctx.keys:
-            writes = policy_writes(ctx, key.key_arn)
-            if len(writes) < 2:
+            vs = versions(ctx, key)
+            if len(vs) < 2 or vs[-1].tool is not None:
                 continue
-            last = writes[-1]
-            if last.tool is not None:
+            last = vs[-1]
+            i_iac = next((i for i in range(len(vs) - 2, -1, -1) if vs[i].tool is not None), None)
+            if i_iac is None:
                 continue
-            iac = next((w for w in reversed(writes[:-1]) if w.tool is not None), None)
-            if iac is None:
+            iac = vs[i_iac]
+            if same(last.document, iac.document):
                 continue
-            added = removed(last.document, iac.document)  # in the hand edit, not in the template's version
+            hand = next((v for v in vs[i_iac + 1 :] if v.source == "event"), last)
+            added = removed(last.document, iac.document)  # in force now, not in the template's version
             dropped = removed(iac.document, last.document)
-            sids = ", ".join(str(s.get("Sid") or "#?") for s in (added + dropped)) or "(none: formatting only)"
+            sids = ", ".join(str(s.get("Sid") or "#?") for s in (added + dropped))
+            by = hand.actor_arn if hand.source == "event" else "someone (the edit is not in CloudTrail)"
             yield self.finding(
                 account=key.account,
                 resource=key.key_arn,
                 policy="key policy",
                 snapshot_id=key.snapshot_id,
-                summary=f"the key policy of {key.label} was written by {iac.tool} at {iac.event_time}, then edited"
-                f" by hand by {last.actor_arn or '?'} at {last.event_time}",
+                summary=f"the key policy of {key.label} was written by {iac.tool} at {iac.time}, then edited by"
+                f" hand by {by} (seen {hand.time})",
                 evidence={
                     "iac_write": iac.who(),
-                    "manual_write": last.who(),
+                    "manual_write": hand.who(),
                     "added_by_hand": [ref(s, last.document) for s in added],
                     "removed_by_hand": [ref(s, iac.document) for s in dropped],
                     "statements_now": len(statements(last.document)),

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from diag.check.run import CallerInfo
     from diag.collect.model import InForce
 
+_KEY_GAPS = frozenset({"key", "keys", "key_policy", "grants", "rcp"})
 MATRIX_ACTIONS = (
     "kms:Decrypt",
     "kms:Encrypt",
@@ -157,6 +158,7 @@ class _Evaluator:
         self.actions = actions
         self.callers: dict[str, CallerInfo] = {}
         self.identity_vias: dict[str, list[str]] = {}  # principal ARN → ViaService values of its own policies
+        self.caller_sides: dict[str, InForce] = {}
         self.full = 0
 
     def caller(self, arn: str) -> CallerInfo:
@@ -172,23 +174,33 @@ class _Evaluator:
         result, _, _ = evaluate_access(inf, caller, key_arn, action, via_service=via, at=self.at)
         return result
 
-    def key_access(self, key: KeyRecord, principals: list[tuple[str, str, str]]) -> KeyAccess:
-        from diag.check.run import in_force_for
+    def caller_side(self, caller: CallerInfo) -> InForce:
+        """The caller's half of the policies in force (identity, boundary, SCPs), read once per principal."""
+        from diag.collect.inforce import policies_in_force
 
-        key_side: InForce | None = None
+        if caller.arn not in self.caller_sides:
+            self.caller_sides[caller.arn] = policies_in_force(
+                self.con, caller_arn=caller.arn, caller_account=caller.account, key_arn=None, at=self.at
+            )
+        return self.caller_sides[caller.arn]
+
+    def key_access(self, key: KeyRecord, principals: list[tuple[str, str, str]]) -> KeyAccess:
+        from diag.collect.inforce import policies_in_force
+
+        # The key's half (key, key policy, grants, RCPs), read once per key. policies_in_force computes the
+        # two halves independently, so combining them gives what it returns for the pair (a test checks it
+        # against kmsdiag check, which reads each pair whole).
+        key_side = policies_in_force(self.con, caller_arn=None, caller_account=None, key_arn=key.key_arn, at=self.at)
+        key_gaps = tuple(g for g in key_side.gaps if g.what in _KEY_GAPS)
+        key_vias = _via_values([key_side.key_policy.document] if key_side.key_policy else [], key.region)
         rows: list[PrincipalAccess] = []
         ruled_out = 0
-        key_vias: list[str] | None = None
         for arn, account, kind in principals:
             caller = self.caller(arn)
-            if key_side is None:
-                key_side = in_force_for(self.con, caller, key.key_arn, self.at)
-                docs = [key_side.key_policy.document] if key_side.key_policy else []
-                key_vias = _via_values(docs, key.region)
             optimistic = dataclasses.replace(
                 key_side, identity_policies=None, scps=(), rcps=(), permission_boundary=None, principal=None
             )
-            vias = list(key_vias or [])
+            vias = list(key_vias)
             vias += [v for v in self.identity_vias.get(arn, []) if v not in vias and f".{key.region}." in v]
             if not any(
                 self.allowed(optimistic, caller, key.key_arn, a, v).decision == Decision.ALLOWED
@@ -198,7 +210,15 @@ class _Evaluator:
                 ruled_out += 1
                 continue
             self.full += 1
-            inf = in_force_for(self.con, caller, key.key_arn, self.at)
+            cs = self.caller_side(caller)
+            inf = dataclasses.replace(
+                cs,
+                key=key_side.key,
+                key_policy=key_side.key_policy,
+                grants=key_side.grants,
+                rcps=key_side.rcps,
+                gaps=key_gaps + tuple(g for g in cs.gaps if g.what not in _KEY_GAPS),
+            )
             more = _via_values([p.document for p in inf.identity_policies or ()], key.region)
             vias += [v for v in more if v not in vias]
             direct: list[str] = []
@@ -240,7 +260,7 @@ class _Evaluator:
             principals=tuple(rows),
             evaluated=len(principals),
             prefiltered=ruled_out,
-            policy_known=key_side is None or key_side.key_policy is not None,
+            policy_known=key_side.key_policy is not None,
         )
 
 

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from diag.audit.context import AuditContext, KeyRecord
     from diag.check.run import CallerInfo
     from diag.collect.model import InForce
+    from diag.policy.model import PolicyInputs, Request
 
 _KEY_GAPS = frozenset({"key", "keys", "key_policy", "grants", "rcp"})
 MATRIX_ACTIONS = (
@@ -154,25 +155,40 @@ def _via_values(docs: list[Any], region: str) -> list[str]:
 class _Evaluator:
     def __init__(self, con: duckdb.DuckDBPyConnection, at: dt.datetime | None, actions: tuple[str, ...]) -> None:
         self.con = con
-        self.at = at
+        self.at = at  # policies as of (None: the latest)
+        self.when = at or dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)  # the requests' time
         self.actions = actions
         self.callers: dict[str, CallerInfo] = {}
         self.identity_vias: dict[str, list[str]] = {}  # principal ARN → ViaService values of its own policies
         self.caller_sides: dict[str, InForce] = {}
+        self.requests: dict[tuple[str, str, str | None], Request] = {}
+        self.inputs: dict[int, tuple[InForce, PolicyInputs]] = {}
         self.full = 0
 
-    def caller(self, arn: str) -> CallerInfo:
+    def caller(self, arn: str, unique_id: str | None) -> CallerInfo:
         from diag.check.run import resolve_caller
 
         if arn not in self.callers:
-            self.callers[arn] = resolve_caller(self.con, arn, self.at)
+            self.callers[arn] = resolve_caller(self.con, arn, self.at, known=(arn, unique_id))
         return self.callers[arn]
 
     def allowed(self, inf: InForce, caller: CallerInfo, key_arn: str, action: str, via: str | None) -> Any:
-        from diag.check.run import evaluate_access
+        """The engine's decision, as ``diag.check.run.evaluate_access`` makes it (one request per
+        caller, key and service, reused across actions: the context does not depend on the action)."""
+        from diag.check.run import access_request, inputs_from_inforce
+        from diag.policy.engine import evaluate
 
-        result, _, _ = evaluate_access(inf, caller, key_arn, action, via_service=via, at=self.at)
-        return result
+        k = (caller.arn, key_arn, via)
+        base = self.requests.get(k)
+        if base is None:
+            base = access_request(caller, key_arn, action, via_service=via, at=self.when)[1]
+            self.requests[k] = base
+        ik = id(inf)
+        inputs = self.inputs.get(ik)
+        if inputs is None or inputs[0] is not inf:
+            inputs = (inf, inputs_from_inforce(inf))
+            self.inputs = {ik: inputs}
+        return evaluate(dataclasses.replace(base, action=action), inputs[1])
 
     def caller_side(self, caller: CallerInfo) -> InForce:
         """The caller's half of the policies in force (identity, boundary, SCPs), read once per principal."""
@@ -184,7 +200,7 @@ class _Evaluator:
             )
         return self.caller_sides[caller.arn]
 
-    def key_access(self, key: KeyRecord, principals: list[tuple[str, str, str]]) -> KeyAccess:
+    def key_access(self, key: KeyRecord, principals: list[tuple[str, str, str, str | None]]) -> KeyAccess:
         from diag.collect.inforce import policies_in_force
 
         # The key's half (key, key policy, grants, RCPs), read once per key. policies_in_force computes the
@@ -195,8 +211,8 @@ class _Evaluator:
         key_vias = _via_values([key_side.key_policy.document] if key_side.key_policy else [], key.region)
         rows: list[PrincipalAccess] = []
         ruled_out = 0
-        for arn, account, kind in principals:
-            caller = self.caller(arn)
+        for arn, account, kind, unique_id in principals:
+            caller = self.caller(arn, unique_id)
             optimistic = dataclasses.replace(
                 key_side, identity_policies=None, scps=(), rcps=(), permission_boundary=None, principal=None
             )
@@ -279,7 +295,7 @@ def compute_matrix(
                     ev.identity_vias.setdefault(holder, [])
                     if v not in ev.identity_vias[holder]:
                         ev.identity_vias[holder].append(v)
-    principals = [(p.arn, p.account, p.kind) for p in ctx.principals if p.kind in ("role", "user")]
+    principals = [(p.arn, p.account, p.kind, p.unique_id) for p in ctx.principals if p.kind in ("role", "user")]
     wanted = set(keys) if keys is not None else None
     out = [ev.key_access(k, principals) for k in ctx.keys if (wanted is None or k.key_arn in wanted) and principals]
     return AccessMatrix(

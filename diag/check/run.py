@@ -157,9 +157,20 @@ def _principal_row(
     return (None if gap or not has_iam else False), None
 
 
-def resolve_caller(con: duckdb.DuckDBPyConnection, principal: str, at: dt.datetime | None = None) -> CallerInfo:
+def resolve_caller(
+    con: duckdb.DuckDBPyConnection,
+    principal: str,
+    at: dt.datetime | None = None,
+    *,
+    known: tuple[str, str | None] | None = None,
+) -> CallerInfo:
     """A role ARN becomes a session of it (``assumed-role/NAME/kmsdiag-check``); a session ARN, user ARN,
-    root ARN or bare account ID is taken as given. The role's path and unique ID come from the collected IAM."""
+    root ARN or bare account ID is taken as given. The role's path and unique ID come from the collected IAM
+    (or ``known`` = (ARN, unique ID) when the caller already read them)."""
+
+    def lookup(account: str, kind: str, name: str) -> tuple[bool | None, Any]:
+        return (True, known) if known is not None else _principal_row(con, account, kind, name, at)
+
     p = principal.strip()
     if p.isdigit() and len(p) == _ACCOUNT_LEN:
         p = f"arn:aws:iam::{p}:root"
@@ -174,7 +185,7 @@ def resolve_caller(con: duckdb.DuckDBPyConnection, principal: str, at: dt.dateti
         return CallerInfo(p, p, account, "root", None, account, True)
     if service == "iam" and resource.startswith("role/"):
         name = resource.rsplit("/", 1)[-1]
-        found, row = _principal_row(con, account, "role", name, at)
+        found, row = lookup(account, "role", name)
         role_arn = row[0] if row else p
         session = f"arn:{partition}:sts::{account}:assumed-role/{name}/{SESSION_NAME}"
         return CallerInfo(session, role_arn, account, "role", name, row[1] if row else None, found)
@@ -183,12 +194,12 @@ def resolve_caller(con: duckdb.DuckDBPyConnection, principal: str, at: dt.dateti
         if len(bits) < 3 or not bits[1] or not bits[2]:
             raise UsageError(f"--principal: an assumed-role ARN needs a role and a session name: {principal!r}")
         name = bits[1]
-        found, row = _principal_row(con, account, "role", name, at)
+        found, row = lookup(account, "role", name)
         role_arn = row[0] if row else f"arn:{partition}:iam::{account}:role/{name}"
         return CallerInfo(p, role_arn, account, "role", name, row[1] if row else None, found)
     if service == "iam" and resource.startswith("user/"):
         name = resource.rsplit("/", 1)[-1]
-        found, row = _principal_row(con, account, "user", name, at)
+        found, row = lookup(account, "user", name)
         return CallerInfo(
             row[0] if row else p, row[0] if row else p, account, "user", name, row[1] if row else None, found
         )
@@ -335,6 +346,27 @@ def inputs_from_inforce(inf: InForce) -> PolicyInputs:
 # ------------------------------------------------------------------------------------------------ core
 
 
+def access_request(
+    caller: CallerInfo,
+    key_arn: str,
+    action: str,
+    *,
+    via_service: str | None = None,
+    encryption_context: dict[str, str] | None = None,
+    condition_keys: dict[str, str] | None = None,
+    at: dt.datetime | None = None,
+) -> tuple[dict[str, Any], Request]:
+    """The synthetic CloudTrail record of the call and the engine's request for it. The context does not
+    depend on the action, so callers may reuse the request for other actions (``replace(action=...)``)."""
+    when = at or dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+    record = synthetic_record(
+        caller, action, key_arn, via_service=via_service, encryption_context=encryption_context or {}, at=when
+    )
+    request = build_request(record, via_service, condition_keys or {})
+    key_account = key_arn.split(":")[4] if key_arn.count(":") >= 5 else None
+    return record, dataclasses.replace(request, resource=key_arn, resource_account=key_account)
+
+
 def evaluate_access(
     inforce: InForce,
     caller: CallerInfo,
@@ -349,13 +381,15 @@ def evaluate_access(
     """The engine's answer for one action, with the synthetic record and request it was asked."""
     from diag.policy.engine import evaluate
 
-    when = at or dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
-    record = synthetic_record(
-        caller, action, key_arn, via_service=via_service, encryption_context=encryption_context or {}, at=when
+    record, request = access_request(
+        caller,
+        key_arn,
+        action,
+        via_service=via_service,
+        encryption_context=encryption_context,
+        condition_keys=condition_keys,
+        at=at,
     )
-    request = build_request(record, via_service, condition_keys or {})
-    key_account = key_arn.split(":")[4] if key_arn.count(":") >= 5 else None
-    request = dataclasses.replace(request, resource=key_arn, resource_account=key_account)
     return evaluate(request, inputs_from_inforce(inforce)), record, request
 
 

@@ -84,7 +84,8 @@ def _render_evidence(console: Console, evidence: dict[str, Any]) -> None:
     fix = evidence.get("fix")
     if fix:
         console.print(safe_text(f"    fix: {fix['summary']}", style="green"))
-        console.print(safe_text("      " + json.dumps(fix["statement"]), style="cyan"))
+        if fix.get("statement"):
+            console.print(safe_text("      " + json.dumps(fix["statement"]), style="cyan"))
 
 
 def _render_findings(console: Console, ar: ActionResult) -> None:
@@ -125,6 +126,10 @@ def render_check(console: Console, cr: CheckResult, *, verbose: bool = True) -> 
         if ar.expected == "denied":
             line.append_text(safe_text(f"  (expected denied: {'ok' if ar.as_expected else 'NOT AS EXPECTED'})"))
         line.append_text(safe_text(f" — {ar.result.reason}" if ar.result.reason else ""))
+        if ar.blocked_by_key_state:
+            line.append_text(
+                safe_text(f"; but the key is {ar.blocked_by_key_state}: KMS refuses the call", style="bold red")
+            )
         console.print(line)
         if ar.result.unknown:
             console.print(
@@ -158,6 +163,8 @@ def render_summary(console: Console, results: list[CheckResult]) -> None:
     for cr in results:
         for ar in cr.results:
             why = ar.verdict or (", ".join(str(x) for x in ar.result.deciding_layers) if not ar.allowed else "")
+            if ar.blocked_by_key_state and not ar.verdict:
+                why = f"key {ar.blocked_by_key_state}"
             table.add_row(
                 safe_text(cr.request.name or ""),
                 safe_text(cr.caller.principal_arn),

@@ -25,6 +25,33 @@ if TYPE_CHECKING:
     from diag.collect.model import InForce, KeyInfo
 
 _ACCOUNT_LEN = 12
+# Key states in which KMS refuses cryptographic operations (DisabledException, KMSInvalidStateException).
+_BLOCKING_STATES = frozenset({"Disabled", "PendingDeletion", "PendingImport", "Unavailable", "PendingReplicaDeletion"})
+_STATE_FREE = frozenset(
+    {
+        "kms:describekey",
+        "kms:getkeypolicy",
+        "kms:putkeypolicy",
+        "kms:listgrants",
+        "kms:listresourcetags",
+        "kms:enablekey",
+        "kms:disablekey",
+        "kms:schedulekeydeletion",
+        "kms:cancelkeydeletion",
+        "kms:tagresource",
+        "kms:untagresource",
+        "kms:getkeyrotationstatus",
+        "kms:createalias",
+        "kms:deletealias",
+        "kms:updatealias",
+        "kms:listaliases",
+        "kms:updatekeydescription",
+        "kms:revokegrant",
+        "kms:retiregrant",
+        "kms:importkeymaterial",
+        "kms:getparametersforimport",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -55,10 +82,11 @@ class ActionResult:
     verdict: str | None = None
     evidence: tuple[dict[str, Any], ...] = ()  # engine evidence (when the diagnosis rules are absent)
     findings_source: str = "engine"  # rules | engine
+    blocked_by_key_state: str | None = None  # e.g. Disabled: KMS refuses the call whatever the policies say
 
     @property
     def allowed(self) -> bool:
-        return self.decision == Decision.ALLOWED
+        return self.decision == Decision.ALLOWED and self.blocked_by_key_state is None
 
     @property
     def as_expected(self) -> bool:
@@ -72,6 +100,7 @@ class ActionResult:
             "expected": self.expected,
             "as_expected": self.as_expected,
             "reason": self.result.reason,
+            "blocked_by_key_state": self.blocked_by_key_state,
             "deciding_layers": [str(x) for x in self.result.deciding_layers],
             "unknown_layers": [str(x) for x in self.result.unknown],
             "verdict": self.verdict,
@@ -458,14 +487,32 @@ def check_access(con: duckdb.DuckDBPyConnection, req: CheckRequest, *, use_rules
         verdict: str | None = None
         evidence: tuple[dict[str, Any], ...] = ()
         source = "engine"
-        if result.decision != Decision.ALLOWED:
+        blocked = (
+            key.key_state
+            if key is not None and key.key_state in _BLOCKING_STATES and action.lower() not in _STATE_FREE
+            else None
+        )
+        if result.decision != Decision.ALLOWED or blocked:
             ruled = _rules_findings(con, record, request) if use_rules else None
             if ruled is not None:
                 verdict, found = ruled
                 findings, source = tuple(found), "rules"
             else:
                 evidence = tuple(engine_evidence(result, caller.principal_arn, key_arn))
-                verdict = None
+                if blocked:
+                    evidence = (
+                        {
+                            "layer": "key_state",
+                            "account": key.account if key else None,
+                            "result": blocked,
+                            "reason": f"the key is {blocked}: KMS refuses {action} whatever the policies say",
+                            "fix": {
+                                "summary": "enable the key (cancel its deletion first if it is pending deletion)",
+                                "statement": None,
+                            },
+                        },
+                        *evidence,
+                    )
         results.append(
             ActionResult(
                 action=action,
@@ -476,6 +523,7 @@ def check_access(con: duckdb.DuckDBPyConnection, req: CheckRequest, *, use_rules
                 verdict=verdict,
                 evidence=evidence,
                 findings_source=source,
+                blocked_by_key_state=blocked,
             )
         )
     gaps = tuple(

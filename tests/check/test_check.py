@@ -231,3 +231,18 @@ def test_load_requests_defaults_merge() -> None:
         "x.yaml",
     )
     assert reqs[0].actions == ("kms:Decrypt",) and reqs[0].encryption_context == {"a": "1", "b": "2"}
+
+
+def test_disabled_key_is_denied_even_when_policies_allow(tmp_path: Path) -> None:
+    b = BundleBuilder()
+    b.key(policy_doc=policy(root_statement(), {**ALLOW_ROLE, "Action": [*USE, "kms:DescribeKey"]}), state="Disabled")
+    b.role("DataProcessingRole", inline={"kms": policy({"Effect": "Allow", "Action": "kms:*", "Resource": KEY_ARN})})
+    db = tmp_path / "d.duckdb"
+    con = open_db(db)
+    b.load(con, tmp_path / "bundle")
+    con.close()
+    res = _check(db, "kms:Decrypt", "kms:DescribeKey")
+    dec, desc = res.results
+    assert dec.decision == "Allowed" and dec.blocked_by_key_state == "Disabled" and not dec.allowed
+    assert desc.allowed and desc.blocked_by_key_state is None
+    assert not res.all_allowed

@@ -44,9 +44,7 @@ def register(app: typer.Typer) -> None:
     ) -> int:
         """Would this principal be allowed to use this key? Evaluates the collected policies of both accounts.
 
-        Prints, per action, Allowed or Denied with the layers table, and for a denial the evidence and the
-        fix (the same rules as explain). Exit code 0 when every access is as expected (allowed, unless a
-        checks-file entry says expect: denied), 5 otherwise: it can gate a deployment pipeline.
+        Prints, per action, Allowed or Denied with the layers table, and for a denial the evidence and the fix (the same rules as explain). Exit code 0 when every access is as expected (allowed, unless a checks-file entry says expect: denied), 5 otherwise: it can gate a deployment pipeline.
 
         Example:  kmsdiag check --principal arn:aws:iam::222222222222:role/DataProcessingRole --key arn:aws:kms:us-east-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab --action kms:Decrypt --via-service s3.us-east-1.amazonaws.com
         """

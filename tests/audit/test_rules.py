@@ -47,13 +47,23 @@ def _stmt(
 def _audit(
     tmp_path: Path, b: BundleBuilder, code: str, events: list[dict[str, Any]] | None = None, **kw: Any
 ) -> list[AuditFinding]:
+    return _audits(tmp_path, b, [(code, kw)], events)[0]
+
+
+def _audits(
+    tmp_path: Path,
+    b: BundleBuilder,
+    runs: list[tuple[str, dict[str, Any]]],
+    events: list[dict[str, Any]] | None = None,
+) -> list[list[AuditFinding]]:
+    """Load once, audit several times (one code and its options per run)."""
     con = open_db(tmp_path / "a.duckdb")
     try:
         b.load(con, tmp_path / "bundle")
         if events:
             insert_events(con, events)
             build_policy_changes(con)
-        return run_audit(con, now=NOW, codes={code}, **kw)
+        return [run_audit(con, now=NOW, codes={code}, **kw) for code, kw in runs]
     finally:
         con.close()
 
@@ -117,11 +127,12 @@ def test_cross_account_statement_without_scoping_condition(tmp_path: Path) -> No
 
 def test_sid_missing_and_meaningless(tmp_path: Path) -> None:
     doc = policy(root_statement(), _stmt(None, {"AWS": ROLE_ARN}), _stmt("Stmt1700000000000", {"AWS": ROLE_ARN}))
-    (missing,) = _audit(tmp_path, _builder(doc), "key-policy-sid-missing")
+    (missing,), (meaningless,) = _audits(
+        tmp_path, _builder(doc), [("key-policy-sid-missing", {}), ("key-policy-sid-meaningless", {})]
+    )
     assert missing.statement_index == 1 and missing.sid is None
     assert missing.fix is not None and missing.fix.policy is not None
     assert missing.fix.policy["Sid"] == "AllowDataProcessingRoleDecryptGenerateDataKey"
-    (meaningless,) = _audit(tmp_path / "2", _builder(doc), "key-policy-sid-meaningless")
     assert meaningless.sid == "Stmt1700000000000" and meaningless.statement_index == 2
 
 
@@ -134,12 +145,15 @@ def test_grant_stale_and_missing_principal(tmp_path: Path) -> None:
         grant("rds.amazonaws.com", ["Decrypt"], grant_id="e" * 64),
     ]
     b = _builder(policy(root_statement()), grants=grants)
-    stale = _audit(tmp_path, b, "grant-stale")
+    stale, none, (missing,) = _audits(
+        tmp_path,
+        b,
+        [("grant-stale", {}), ("grant-stale", {"grant_max_age_days": 1000}), ("grant-principal-missing", {})],
+    )
     assert [f.evidence["grant_id"] for f in stale] == ["a" * 64]
     assert stale[0].evidence["age_days"] == (NOW - dt.datetime(2025, 1, 1)).days
     assert any("revoke-grant" in c for c in stale[0].fix.commands)  # type: ignore[union-attr]
-    assert _audit(tmp_path / "2", b, "grant-stale", grant_max_age_days=1000) == []
-    (missing,) = _audit(tmp_path / "3", b, "grant-principal-missing")
+    assert none == []
     assert missing.evidence["grant_id"] == "c" * 64
 
 
@@ -285,10 +299,12 @@ def test_iac_drift_hand_edit_after_cloudformation(tmp_path: Path) -> None:
         _put("2026-11-01T10:00:00Z", TEMPLATE, actor=CFN, invoked_by="cloudformation.amazonaws.com"),
         _put("2026-11-10T10:00:00Z", HAND, actor=ADMIN),
     ]
-    (f,) = _audit(tmp_path, _builder(HAND), "key-policy-iac-drift", events)
+    (f,), overwrite = _audits(
+        tmp_path, _builder(HAND), [("key-policy-iac-drift", {}), ("key-policy-iac-overwrite", {})], events
+    )
     assert f.evidence["iac_write"]["tool"] == "CloudFormation" and f.evidence["manual_write"]["actor"] == ADMIN
     assert [s["sid"] for s in f.evidence["added_by_hand"]] == ["AllowDataProcessingRole"]
-    assert _audit(tmp_path / "2", _builder(HAND), "key-policy-iac-overwrite", events) == []
+    assert overwrite == []
 
 
 def test_iac_overwrite_removed_hand_statements(tmp_path: Path) -> None:
@@ -301,10 +317,12 @@ def test_iac_overwrite_removed_hand_statements(tmp_path: Path) -> None:
             agent="APN/1.0 HashiCorp/1.0 Terraform/1.6.0 (+https://www.terraform.io)",
         ),
     ]
-    (f,) = _audit(tmp_path, _builder(TEMPLATE), "key-policy-iac-overwrite", events)
+    (f,), drift = _audits(
+        tmp_path, _builder(TEMPLATE), [("key-policy-iac-overwrite", {}), ("key-policy-iac-drift", {})], events
+    )
     assert f.sid == "AllowDataProcessingRole" and f.evidence["iac_write"]["tool"] == "Terraform"
     assert f.fix is not None and f.fix.policy is not None and len(f.fix.policy["Statement"]) == 2
-    assert _audit(tmp_path / "2", _builder(TEMPLATE), "key-policy-iac-drift", events) == []
+    assert drift == []
     # restored by hand since: no longer an overwrite finding (and now drift)
     restored = [*events, _put("2026-11-13T10:00:00Z", HAND, actor=ADMIN)]
     assert _audit(tmp_path / "3", _builder(HAND), "key-policy-iac-overwrite", restored) == []

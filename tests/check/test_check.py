@@ -45,6 +45,12 @@ def _db(tmp_path: Path, key_policy: dict[str, Any], *, iam: bool, grants: list[d
     return db
 
 
+@pytest.fixture(scope="module")
+def ready(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The walk-through's end state (key policy + IAM), shared by the tests that only read it."""
+    return _db(tmp_path_factory.mktemp("ready"), policy(root_statement(), ALLOW_ROLE), iam=True)
+
+
 def _check(db: Path, *actions: str, principal: str = ROLE_ARN, key: str = KEY_ARN, **kw: Any):
     con = open_db(db, read_only=True)
     try:
@@ -77,8 +83,8 @@ def test_walkthrough_step1_key_policy_only(tmp_path: Path) -> None:
     assert "key_policy" not in _deciding(res.results[0])
 
 
-def test_walkthrough_step2_key_policy_and_iam(tmp_path: Path) -> None:
-    db = _db(tmp_path, policy(root_statement(), ALLOW_ROLE), iam=True)
+def test_walkthrough_step2_key_policy_and_iam(ready: Path, tmp_path: Path) -> None:
+    db = ready
     res = _check(db, *USE)
     assert res.all_allowed and res.as_expected
     assert [str(x) for x in res.results[0].result.deciding_layers] == ["key_policy", "identity"]
@@ -91,10 +97,10 @@ def test_walkthrough_iam_only_is_denied(tmp_path: Path) -> None:
     assert not _check(db, *USE).all_allowed
 
 
-def test_alias_resolves_in_callers_account_only(tmp_path: Path) -> None:
+def test_alias_resolves_in_callers_account_only(ready: Path, tmp_path: Path) -> None:
     from diag.errors import NotFoundError
 
-    db = _db(tmp_path, policy(root_statement(), ALLOW_ROLE), iam=True)
+    db = ready
     with pytest.raises(NotFoundError) as exc:
         _check(db, "kms:Decrypt", key="alias/data-key")
     assert KEY_ARN in (exc.value.hint or "")
@@ -144,16 +150,16 @@ def test_grant_allows_without_identity_policy(tmp_path: Path) -> None:
     assert not _check(db, "kms:Encrypt", encryption_context={"Department": "IT"}).all_allowed
 
 
-def test_unknown_principal_is_reported(tmp_path: Path) -> None:
-    db = _db(tmp_path, policy(root_statement(), ALLOW_ROLE), iam=True)
+def test_unknown_principal_is_reported(ready: Path, tmp_path: Path) -> None:
+    db = ready
     res = _check(db, "kms:Decrypt", principal=f"arn:aws:iam::{CALLER_ACCOUNT}:role/NoSuchRole")
     assert not res.all_allowed
     assert res.caller.found is False
     assert any("NoSuchRole" in n for n in res.notes)
 
 
-def test_as_of_before_any_snapshot_is_flagged(tmp_path: Path) -> None:
-    db = _db(tmp_path, policy(root_statement(), ALLOW_ROLE), iam=True)
+def test_as_of_before_any_snapshot_is_flagged(ready: Path, tmp_path: Path) -> None:
+    db = ready
     res = _check(db, "kms:Decrypt", as_of=parse_as_of("2026-01-01T00:00:00Z"))
     assert res.policies_as_of is not None
     assert any("snapshot" in n for n in res.notes)
@@ -170,8 +176,8 @@ def test_context_split() -> None:
 # ------------------------------------------------------------------------------------------------ CLI
 
 
-def test_cli_exit_codes_and_json(tmp_path: Path, run_cli) -> None:
-    db = _db(tmp_path, policy(root_statement(), ALLOW_ROLE), iam=True)
+def test_cli_exit_codes_and_json(ready: Path, tmp_path: Path, run_cli) -> None:
+    db = ready
     base = ["--db", db, "check", "--principal", ROLE_ARN, "--key", KEY_ARN]
     code, out, _ = run_cli(*base, "--action", "kms:Decrypt", "--action", "GenerateDataKey")
     assert code == 0, out
@@ -192,8 +198,8 @@ def test_cli_exit_codes_and_json(tmp_path: Path, run_cli) -> None:
     assert code == 2
 
 
-def test_cli_from_file(tmp_path: Path, run_cli) -> None:
-    db = _db(tmp_path, policy(root_statement(), ALLOW_ROLE), iam=True)
+def test_cli_from_file(ready: Path, tmp_path: Path, run_cli) -> None:
+    db = ready
     checks = tmp_path / "must-work.yaml"
     checks.write_text(
         f"""

@@ -1,6 +1,6 @@
 """`kmsdiag collect`: a policy snapshot of the configured accounts (live), or from an evidence bundle."""
 
-from __future__ import annotations
+# no `from __future__ import annotations`: typer reads these annotations at runtime through @command
 
 from pathlib import Path
 from typing import Annotated, Any

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from diag.cli.common import command, open_writer, state
+from diag.cli.remote_options import run_remote_ingest, with_remote_options
 
 if TYPE_CHECKING:
     from diag.ingest import IngestSummary
@@ -44,13 +45,16 @@ def render_summary(summary: IngestSummary) -> None:
 
 def register(app: typer.Typer) -> None:
     @command(app, "ingest")
+    @with_remote_options  # remote sources (s3://, --lookup, --athena): diag/cli/remote_options.py
     def ingest(
         paths: Annotated[
-            list[Path], typer.Argument(help="CloudTrail files or folders (recursive; .json and .json.gz).")
-        ],
+            list[str] | None,
+            typer.Argument(help="CloudTrail files or folders (recursive; .json and .json.gz), or s3://bucket/prefix."),
+        ] = None,
         workers: Annotated[
             int | None, typer.Option("--workers", help="Parser processes (default: one per core).")
         ] = None,
+        remote_values: dict[str, Any] | None = None,
     ) -> int:
         """Read CloudTrail files and folders into the database (KMS, S3, policy and identity events).
 
@@ -60,15 +64,27 @@ def register(app: typer.Typer) -> None:
 
         Example:  kmsdiag ingest ./AWSLogs/ --db incident.duckdb
         """
-        from diag.errors import EXIT_BAD_INPUT
+        from diag.errors import EXIT_BAD_INPUT, UsageError
         from diag.ingest import ingest_paths
         from diag.render.console import err, print_json
 
+        # remote sources: s3:// URIs, --lookup, --athena (see the remote-ingest README section)
+        s3_uris = [p for p in paths or [] if p.startswith("s3://")]
+        local = [Path(p) for p in paths or [] if not p.startswith("s3://")]
+        values = remote_values or {}
+        if s3_uris or values.get("lookup") or values.get("athena"):
+            if local:
+                raise UsageError("ingest local files and remote sources (s3://, --lookup, --athena) in separate runs")
+            return run_remote_ingest(values, s3_uris, workers=workers)
+        if not local:
+            raise UsageError("nothing to ingest: give files or folders, s3://bucket/prefix, --lookup or --athena")
+        if any(values.get(k) for k in ("since", "until", "account", "region", "key")):
+            raise UsageError("--since/--until/--account/--region/--key apply to s3://, --lookup and --athena only")
         st = state()
         con = open_writer()
         try:
             show_bar = not st.quiet and not st.json and err().is_terminal
-            summary = _with_progress(con, paths, workers) if show_bar else ingest_paths(con, paths, workers=workers)
+            summary = _with_progress(con, local, workers) if show_bar else ingest_paths(con, local, workers=workers)
         finally:
             con.close()
         if st.json:

@@ -53,6 +53,24 @@ def test_live_with_config_and_out_dir(tmp_path: Path, db_path: Path, run_cli) ->
         code, out, err = run_cli("collect", "--from-dir", tmp_path / "b", "--db", db_path, "--json")
         again = json.loads(out)
         assert code == 0 and again["counts"] == data["counts"] and again["collected_at"] == data["collected_at"]
+        # the one-off form: flags instead of the file
+        code, out, err = run_cli(
+            "collect",
+            "--role-arn",
+            f"arn:aws:iam::{A}:role/{COLLECTOR}",
+            "--region",
+            "us-east-1",
+            "--region",
+            "eu-west-1",
+            "--bucket",
+            w.bucket,
+            "--db",
+            db_path,
+            "--json",
+        )
+        assert code == 0, err
+        one = json.loads(out)
+        assert one["accounts"] == [A] and one["counts"]["keys"] == 4 and one["counts"]["bucket_policies"] == 1
         # refused credentials: exit 4, one message
         code, _, err = run_cli("collect", "--profile", "does-not-exist", "--db", db_path)
         assert code == 4 and "does-not-exist" in err and "Traceback" not in err

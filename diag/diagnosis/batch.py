@@ -1,0 +1,269 @@
+"""`kmsdiag diagnose`: diagnose every stored failure, each distinct decision key once (DESIGN.md section 2).
+
+A decision key is a hash of what can change the answer: the caller (its role, or the session when a
+collected policy names sessions), the service and action, the key (ARN or the ID/alias given) and its
+account, the region, the calling service, the error code, the encryption context, the bucket, the VPC
+endpoint, the source IP only when a collected policy mentions one, the session policy passed at
+AssumeRole, and the *policy epoch*: how many policy changes (PutKeyPolicy, PutRolePolicy, grants, key
+state, snapshots…) happened before the event. Events with one key share one diagnosis: the cost grows with
+distinct failures, not with events. Keys and joins are computed in SQL; only one representative event per
+key goes through the Python pipeline.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from diag.diagnosis.sources import PolicySource
+    from diag.explain import Evaluator
+
+# Error codes that mean "KMS (or S3) refused this caller or this key", as opposed to throttling or bad input.
+KMS_FAILURES = (
+    "AccessDenied",
+    "AccessDeniedException",
+    "NotFoundException",
+    "DisabledException",
+    "KMSInvalidStateException",
+    "InvalidCiphertextException",
+    "IncorrectKeyException",
+    "InvalidKeyUsageException",
+    "InvalidGrantTokenException",
+    "InvalidGrantIdException",
+)
+S3_FAILURES = ("AccessDenied", "AccessDeniedException")
+CHANGE_EVENTS = (
+    "CreateKey",
+    "PutKeyPolicy",
+    "CreateGrant",
+    "RetireGrant",
+    "RevokeGrant",
+    "DisableKey",
+    "EnableKey",
+    "ScheduleKeyDeletion",
+    "CancelKeyDeletion",
+    "CreateAlias",
+    "UpdateAlias",
+    "DeleteAlias",
+    "PutRolePolicy",
+    "DeleteRolePolicy",
+    "AttachRolePolicy",
+    "DetachRolePolicy",
+    "CreatePolicyVersion",
+    "SetDefaultPolicyVersion",
+    "DeletePolicyVersion",
+    "PutUserPolicy",
+    "DeleteUserPolicy",
+    "AttachUserPolicy",
+    "DetachUserPolicy",
+    "PutGroupPolicy",
+    "AttachGroupPolicy",
+    "AddUserToGroup",
+    "RemoveUserFromGroup",
+    "PutRolePermissionsBoundary",
+    "DeleteRolePermissionsBoundary",
+    "PutUserPermissionsBoundary",
+    "CreateRole",
+    "DeleteRole",
+    "CreateUser",
+    "DeleteUser",
+    "PutBucketPolicy",
+    "DeleteBucketPolicy",
+    "PutBucketEncryption",
+    "AttachPolicy",
+    "DetachPolicy",
+    "UpdatePolicy",
+    "CreatePolicy",
+    "DeletePolicy",
+    "EnablePolicyType",
+    "DisablePolicyType",
+    "MoveAccount",
+)
+_SESSION_NEEDLES = ("assumed-role", "aws:userid", "aws:username", "aws:SourceIdentity", "RoleSessionName")
+_IP_NEEDLES = ("aws:SourceIp", "aws:VpcSourceIp")
+
+
+def _q_list(values: tuple[str, ...]) -> str:
+    return ",".join("'" + v.replace("'", "''") + "'" for v in values)
+
+
+def policies_mention(con: duckdb.DuckDBPyConnection, needles: tuple[str, ...]) -> bool:
+    """Whether any collected policy text mentions one of ``needles`` (tables named *polic*, text columns).
+    No policy tables: False (nothing collected can name a session or an IP)."""
+    cols = con.execute(
+        "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'main'"
+        " AND lower(table_name) LIKE '%polic%' AND data_type IN ('VARCHAR', 'JSON')"
+    ).fetchall()
+    if not cols:
+        return False
+    for table, column in cols:
+        for needle in needles:
+            row = con.execute(
+                f'SELECT 1 FROM "{table}" WHERE CAST("{column}" AS VARCHAR) ILIKE ? LIMIT 1', [f"%{needle}%"]
+            ).fetchone()  # names come from the catalog
+            if row:
+                return True
+    return False
+
+
+def _epochs(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _dx_epochs AS SELECT t, row_number() OVER (ORDER BY t) AS epoch FROM ("
+        f" SELECT DISTINCT event_time AS t FROM events WHERE error_code IS NULL AND event_name IN ({_q_list(CHANGE_EVENTS)})"
+        " AND event_time IS NOT NULL)"
+    )
+    has_snapshots = con.execute(
+        "SELECT count(*) FROM information_schema.columns WHERE table_name = 'snapshots' AND column_name = 'collected_at'"
+    ).fetchone()
+    if has_snapshots and has_snapshots[0]:
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _dx_epochs AS SELECT t, row_number() OVER (ORDER BY t) AS epoch FROM ("
+            " SELECT t FROM _dx_epochs UNION SELECT CAST(collected_at AS TIMESTAMP) FROM snapshots WHERE collected_at IS NOT NULL)"
+        )
+
+
+def _sessions(con: duckdb.DuckDBPyConnection) -> bool:
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _dx_sessions AS SELECT json_extract_string(raw, '$.responseElements.credentials.accessKeyId')"
+        " AS access_key_id, md5(coalesce(json_extract_string(raw, '$.requestParameters.policy'), '')"
+        " || coalesce(CAST(json_extract(raw, '$.requestParameters.policyArns') AS VARCHAR), '')) AS policy_hash"
+        " FROM events WHERE event_source = 'sts.amazonaws.com' AND event_name = 'AssumeRole' AND error_code IS NULL"
+        " AND (json_extract_string(raw, '$.requestParameters.policy') IS NOT NULL"
+        "  OR json_extract(raw, '$.requestParameters.policyArns') IS NOT NULL)"
+    )
+    row = con.execute("SELECT count(*) FROM _dx_sessions").fetchone()
+    return bool(row and row[0])
+
+
+def select_failures(con: duckdb.DuckDBPyConnection, *, redo: bool) -> int:
+    """Fill the temp table ``_dx_fail(event_id, event_time, decision_key)``; return its row count."""
+    _epochs(con)
+    with_sessions = _sessions(con)
+    who = "coalesce(e.caller_arn, '')" if policies_mention(con, _SESSION_NEEDLES) else "''"
+    ip = "coalesce(e.source_ip, '')" if policies_mention(con, _IP_NEEDLES) else "''"
+    session_join = (
+        " LEFT JOIN _dx_sessions s ON s.access_key_id = json_extract_string(e.raw, '$.userIdentity.accessKeyId')"
+        if with_sessions
+        else ""
+    )
+    session_col = "coalesce(s.policy_hash, '')" if with_sessions else "''"
+    not_done = "" if redo else " AND NOT EXISTS (SELECT 1 FROM diagnoses d WHERE d.event_id = e.event_id)"
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _dx_fail AS SELECT e.event_id, e.event_time, md5(concat_ws('|',"
+        " coalesce(e.caller_role_arn, e.caller_arn, e.caller_principal_id, ''), "
+        + who
+        + ", coalesce(e.caller_account, ''),"
+        " coalesce(e.caller_type, ''), e.event_source, e.event_name, coalesce(e.key_arn, e.key_id_given, ''),"
+        " coalesce(e.key_account, ''), coalesce(e.aws_region, ''), coalesce(e.invoked_by, ''), coalesce(e.error_code, ''),"
+        " coalesce(CAST(e.encryption_context AS VARCHAR), ''), coalesce(e.bucket, ''), coalesce(e.vpc_endpoint_id, ''), "
+        + ip
+        + ", coalesce(CAST(c.epoch AS VARCHAR), '0'), "
+        + session_col
+        + ")) AS decision_key"
+        " FROM events e ASOF LEFT JOIN _dx_epochs c ON e.event_time >= c.t"
+        + session_join
+        + f" WHERE e.error_code IS NOT NULL AND ((e.event_source = 'kms.amazonaws.com' AND e.error_code IN ({_q_list(KMS_FAILURES)}))"
+        f" OR (e.event_source = 's3.amazonaws.com' AND e.error_code IN ({_q_list(S3_FAILURES)})))"
+        " AND NOT (coalesce(e.caller_type, '') = 'AWSAccount' AND e.shared_event_id IS NOT NULL AND EXISTS ("
+        "  SELECT 1 FROM events x WHERE x.shared_event_id = e.shared_event_id AND coalesce(x.caller_type, '') <> 'AWSAccount'))"
+        + not_done
+    )
+    row = con.execute("SELECT count(*) FROM _dx_fail").fetchone()
+    return int(row[0]) if row else 0
+
+
+def _engine_version() -> str:
+    try:
+        from diag.policy import engine
+
+        return str(getattr(engine, "ENGINE_VERSION", None) or getattr(engine, "__version__", None) or _pkg_version())
+    except ImportError:
+        return _pkg_version()
+
+
+def _pkg_version() -> str:
+    import diag
+
+    return f"kmsdiag {diag.__version__}"
+
+
+def _layer_summary(layers: tuple[dict[str, Any], ...]) -> list[dict[str, Any]]:
+    return [{k: layer.get(k) for k in ("layer", "account", "result", "reason", "org_identifier")} for layer in layers]
+
+
+def diagnose_pending(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    redo: bool = False,
+    source: PolicySource | None = None,
+    evaluate: Evaluator | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, Any]:
+    """Diagnose every failure not yet in ``diagnoses`` (every failure with ``redo``); return a summary."""
+    from diag.diagnosis.lookup import find_event
+    from diag.diagnosis.sources import DbPolicySource
+    from diag.explain import diagnose_facts
+    from diag.render.console import to_json
+
+    started = time.perf_counter()
+    source = source or DbPolicySource(con)
+    failures = select_failures(con, redo=redo)
+    reps = con.execute(
+        "SELECT decision_key, arg_min(event_id, event_time) FROM _dx_fail GROUP BY decision_key ORDER BY 2"
+    ).fetchall()
+    rows: list[tuple[Any, ...]] = []
+    for i, (dkey, event_id) in enumerate(reps, 1):
+        diag = diagnose_facts(find_event(con, event_id), source, evaluate=evaluate)
+        rows.append(
+            (
+                dkey,
+                diag.verdict,
+                diag.codes,
+                to_json([f.to_dict() for f in diag.findings], indent=False),
+                to_json(_layer_summary(diag.layers), indent=False),
+                diag.policies_as_of,
+                diag.snapshot_id,
+            )
+        )
+        if progress is not None:
+            progress(i, len(reps))
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _dx_result (decision_key VARCHAR, verdict VARCHAR, codes VARCHAR[], findings JSON,"
+            " layers JSON, policies_as_of TIMESTAMP, snapshot_id BIGINT)"
+        )
+        if rows:
+            con.executemany("INSERT INTO _dx_result VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+        con.execute(
+            "INSERT INTO diagnoses (event_id, verdict, codes, findings, layers, decision_key, policies_as_of, snapshot_id,"
+            " engine_version, diagnosed_at) SELECT f.event_id, r.verdict, r.codes, r.findings, r.layers, f.decision_key,"
+            " r.policies_as_of, r.snapshot_id, ?, ? FROM _dx_fail f JOIN _dx_result r USING (decision_key)",
+            [_engine_version(), now],
+        )
+        by_verdict = dict(
+            con.execute(
+                "SELECT r.verdict, count(*) FROM _dx_fail f JOIN _dx_result r USING (decision_key) GROUP BY 1 ORDER BY 2 DESC, 1"
+            ).fetchall()
+        )
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    seconds = time.perf_counter() - started
+    return {
+        "failures": failures,
+        "decision_keys": len(reps),
+        "diagnosed": failures,
+        "by_verdict": by_verdict,
+        "seconds": round(seconds, 3),
+        "diagnoses_per_second": round(failures / seconds, 1) if seconds > 0 else None,
+        "diagnosed_at": now,
+        "redo": redo,
+    }

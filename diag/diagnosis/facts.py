@@ -1,0 +1,283 @@
+"""Build ``EventFacts`` from a CloudTrail record, a stored event row, or a parsed error text.
+
+CloudTrail quirks handled (see ../shared/real_events/README.md): ``keyId`` may be a key ARN, a bare ID, an
+alias name or alias ARN, or absent (then ``resources[].ARN``, in any letter case, is the key);
+``requestParameters`` may be null; ``userIdentity`` of type ``AWSAccount`` (the key owner's copy) has no ARN;
+``invokedBy`` may be ``AWS Internal``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from diag.diagnosis.model import EventFacts
+from diag.errortext import ParsedError
+
+# Services whose calls on a caller's behalf carry kms:ViaService = <service>.<region>.amazonaws.com.
+_VIA_SERVICES = {
+    "s3",
+    "ec2",
+    "rds",
+    "lambda",
+    "secretsmanager",
+    "ssm",
+    "sqs",
+    "sns",
+    "dynamodb",
+    "ebs",
+    "elasticfilesystem",
+    "glue",
+    "athena",
+    "kinesis",
+    "firehose",
+    "logs",
+    "redshift",
+    "sagemaker",
+    "backup",
+    "elasticache",
+    "es",
+    "airflow",
+    "config",
+    "cloudtrail",
+    "ecr",
+    "codebuild",
+    "codecommit",
+    "glacier",
+    "events",
+    "workspaces",
+}
+
+
+def parse_time(value: Any) -> dt.datetime | None:
+    """CloudTrail's ISO 8601 time (or a datetime) as a naive UTC datetime (how the database stores times)."""
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        t = value
+    else:
+        try:
+            t = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    return t.astimezone(dt.UTC).replace(tzinfo=None) if t.tzinfo else t
+
+
+def via_service(invoked_by: str | None, region: str | None) -> str | None:
+    """``kms:ViaService`` for a call that a service made for the caller (``s3.amazonaws.com`` → ``s3.R.amazonaws.com``)."""
+    if not invoked_by or not region or not invoked_by.endswith(".amazonaws.com"):
+        return None
+    svc = invoked_by.removesuffix(".amazonaws.com")
+    if "." in svc or svc not in _VIA_SERVICES:
+        return None
+    return f"{svc}.{region}.amazonaws.com"
+
+
+def role_arn_from_session(arn: str | None) -> str | None:
+    """``arn:aws:sts::A:assumed-role/R/s`` → ``arn:aws:iam::A:role/R`` (the path, if any, is not in the session ARN)."""
+    if not arn or ":assumed-role/" not in arn:
+        return arn
+    head, _, rest = arn.partition(":assumed-role/")
+    role = rest.split("/", 1)[0]
+    return head.replace(":sts:", ":iam:", 1) + f":role/{role}"
+
+
+def _is_key_arn(value: str | None) -> bool:
+    return bool(value) and str(value).startswith("arn:") and ":key/" in str(value)
+
+
+def _account_of(arn: str | None) -> str | None:
+    parts = (arn or "").split(":")
+    return parts[4] if len(parts) > 5 and parts[4] else None
+
+
+def key_from_record(record: dict[str, Any]) -> tuple[str | None, str | None]:
+    """(key ARN when known, keyId exactly as given)."""
+    params = record.get("requestParameters") or {}
+    given = params.get("keyId") if isinstance(params, dict) else None
+    key_arn = given if _is_key_arn(given) else None
+    for res in record.get("resources") or []:
+        if not isinstance(res, dict):
+            continue
+        arn = res.get("ARN") or res.get("arn")
+        rtype = str(res.get("type") or "")
+        if _is_key_arn(arn) and (not rtype or rtype.lower() == "aws::kms::key"):
+            key_arn = str(arn)
+            break
+    return key_arn, given
+
+
+def facts_from_record(record: dict[str, Any], *, origin: str = "event-file") -> EventFacts:
+    """Facts of one CloudTrail record (as CloudTrail delivers it)."""
+    ui = record.get("userIdentity") or {}
+    params = record.get("requestParameters") if isinstance(record.get("requestParameters"), dict) else {}
+    region = record.get("awsRegion")
+    ctype = ui.get("type")
+    caller_arn = ui.get("arn")
+    issuer = ((ui.get("sessionContext") or {}).get("sessionIssuer") or {}) if isinstance(ui, dict) else {}
+    if ctype == "AssumedRole":
+        principal = issuer.get("arn") or role_arn_from_session(caller_arn)
+        session = caller_arn.rsplit("/", 1)[-1] if caller_arn else None
+    else:
+        principal, session = caller_arn, None
+    caller_account = ui.get("accountId") or _account_of(caller_arn)
+    key_arn, given = key_from_record(record)
+    key_account = _account_of(key_arn) or _account_of(given)
+    if not key_account and given:
+        key_account = caller_account  # a bare key ID or alias name resolves in the caller's account
+    source = record.get("eventSource")
+    name = record.get("eventName")
+    action = f"{source.split('.')[0]}:{name}" if source and name else None
+    invoked = ui.get("invokedBy")
+    ctx = params.get("encryptionContext") if params else None
+    return EventFacts(
+        event_id=record.get("eventID"),
+        event_time=parse_time(record.get("eventTime")),
+        event_source=source,
+        event_name=name,
+        action=action,
+        region=region,
+        error_code=record.get("errorCode"),
+        error_message=record.get("errorMessage"),
+        caller_arn=caller_arn,
+        caller_type=ctype,
+        caller_account=caller_account,
+        principal_arn=principal,
+        principal_id=ui.get("principalId"),
+        session_name=session,
+        access_key_id=ui.get("accessKeyId"),
+        invoked_by=invoked,
+        via_service=via_service(invoked, region),
+        key_arn=key_arn,
+        key_id_given=given,
+        key_account=key_account,
+        bucket=params.get("bucketName") if params else None,
+        object_key=params.get("key") if params else None,
+        encryption_context=ctx if isinstance(ctx, dict) else None,
+        source_ip=record.get("sourceIPAddress"),
+        vpc_endpoint_id=record.get("vpcEndpointId"),
+        user_agent=record.get("userAgent"),
+        shared_event_id=record.get("sharedEventID"),
+        request_id=record.get("requestID"),
+        recipient_account=record.get("recipientAccountId"),
+        origin=origin,
+        raw=record,
+    )
+
+
+def record_from_error(
+    parsed: ParsedError, *, at: dt.datetime, region: str | None = None, key: str | None = None
+) -> dict[str, Any]:
+    """A CloudTrail-shaped record for an error text, so that it goes through the same pipeline as an event."""
+    principal = parsed.principal or ""
+    account = _account_of(principal)
+    ui: dict[str, Any] = {"arn": principal or None, "accountId": account}
+    if ":assumed-role/" in principal:
+        ui["type"] = "AssumedRole"
+        ui["sessionContext"] = {
+            "sessionIssuer": {"type": "Role", "arn": role_arn_from_session(principal), "accountId": account}
+        }
+    elif principal.endswith(":root"):
+        ui["type"] = "Root"
+    elif ":user/" in principal:
+        ui["type"] = "IAMUser"
+    action = parsed.action or (f"kms:{parsed.operation}" if parsed.operation else None)
+    service, _, op = (action or ":").partition(":")
+    resource = (
+        key
+        or (parsed.resource if parsed.resource_kind == "arn" else None)
+        or (parsed.resource if parsed.state else None)
+    )
+    record: dict[str, Any] = {
+        "eventVersion": "1.08",
+        "eventID": None,
+        "eventTime": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "eventSource": f"{service}.amazonaws.com" if service else None,
+        "eventName": op or None,
+        "awsRegion": region or (resource.split(":")[3] if resource and resource.startswith("arn:") else None),
+        "errorCode": parsed.error_code or "AccessDenied",
+        "errorMessage": parsed.text,
+        "userIdentity": ui,
+        "requestParameters": {"keyId": resource} if resource and service == "kms" else None,
+        "requestID": parsed.request_id,
+    }
+    if resource and _is_key_arn(resource):
+        record["resources"] = [{"ARN": resource, "accountId": _account_of(resource), "type": "AWS::KMS::Key"}]
+    if service == "s3" and resource and resource.startswith("arn:aws:s3:::"):
+        bucket, _, obj = resource.removeprefix("arn:aws:s3:::").partition("/")
+        record["requestParameters"] = {"bucketName": bucket, "key": obj or None}
+    return record
+
+
+_ROW_FIELDS = (
+    "event_id",
+    "event_time",
+    "event_source",
+    "event_name",
+    "aws_region",
+    "error_code",
+    "error_message",
+    "caller_arn",
+    "caller_type",
+    "caller_account",
+    "caller_principal_id",
+    "caller_role_arn",
+    "caller_session_name",
+    "invoked_by",
+    "recipient_account",
+    "shared_event_id",
+    "request_id",
+    "key_arn",
+    "key_id_given",
+    "key_account",
+    "bucket",
+    "vpc_endpoint_id",
+    "user_agent",
+    "source_ip",
+    "encryption_context",
+    "raw",
+)
+
+
+def facts_from_row(row: dict[str, Any]) -> EventFacts:
+    """Facts of a stored event: the raw record for everything, the typed columns (resolved by ingest) on top."""
+    import dataclasses
+
+    import orjson
+
+    raw = row.get("raw")
+    record = orjson.loads(raw) if isinstance(raw, str | bytes) else (raw or {})
+    base = facts_from_record(record if isinstance(record, dict) else {}, origin="event")
+    ctype = row.get("caller_type") or base.caller_type
+    principal = base.principal_arn
+    if ctype == "AssumedRole" and row.get("caller_role_arn"):
+        principal = row["caller_role_arn"]
+    elif not principal:
+        principal = row.get("caller_role_arn") or row.get("caller_arn")
+    overrides: dict[str, Any] = {
+        "event_id": row.get("event_id") or base.event_id,
+        "event_time": parse_time(row.get("event_time")) or base.event_time,
+        "event_source": row.get("event_source") or base.event_source,
+        "event_name": row.get("event_name") or base.event_name,
+        "region": row.get("aws_region") or base.region,
+        "error_code": row.get("error_code") or base.error_code,
+        "error_message": row.get("error_message") or base.error_message,
+        "caller_arn": row.get("caller_arn") or base.caller_arn,
+        "caller_type": ctype,
+        "caller_account": row.get("caller_account") or base.caller_account,
+        "principal_arn": principal,
+        "key_arn": row.get("key_arn") or base.key_arn,
+        "key_id_given": row.get("key_id_given") or base.key_id_given,
+        "key_account": row.get("key_account") or base.key_account,
+        "bucket": row.get("bucket") or base.bucket,
+        "invoked_by": row.get("invoked_by") or base.invoked_by,
+        "shared_event_id": row.get("shared_event_id") or base.shared_event_id,
+        "request_id": row.get("request_id") or base.request_id,
+        "recipient_account": row.get("recipient_account") or base.recipient_account,
+    }
+    f = dataclasses.replace(base, **overrides)
+    if f.action is None and f.event_source and f.event_name:
+        f = dataclasses.replace(f, action=f"{f.event_source.split('.')[0]}:{f.event_name}")
+    if f.via_service is None:
+        f = dataclasses.replace(f, via_service=via_service(f.invoked_by, f.region))
+    return f

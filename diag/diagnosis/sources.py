@@ -1,0 +1,180 @@
+"""Where the explain pipeline gets policies and history: a thin adapter over collection and the events table.
+
+``PolicySource`` is the interface the pipeline needs; ``DbPolicySource`` implements it over one database
+with ``diag.collect.inforce`` (policies in force, key resolution) and indexed queries of ``events``
+(PutKeyPolicy and grant history, the AssumeRole that passed a session policy). Tests pass their own source.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, Any, Protocol
+
+from diag.collect.model import InForce, KeyInfo, PolicyChange
+from diag.policy.model import NamedPolicy
+
+if TYPE_CHECKING:
+    import duckdb
+
+_SESSION_MAX = dt.timedelta(hours=12)  # the longest role session
+
+
+class SourceUnavailable(RuntimeError):
+    """The collection API this needs is not installed (or failed): the diagnosis says what is missing."""
+
+
+class PolicySource(Protocol):
+    def in_force(
+        self,
+        *,
+        caller_arn: str | None,
+        caller_account: str | None,
+        key_arn: str | None,
+        bucket: str | None,
+        at: dt.datetime | None,
+    ) -> InForce: ...
+
+    def resolve_key(
+        self, key_ref: str, *, region: str | None, account: str | None, at: dt.datetime | None
+    ) -> KeyInfo | None: ...
+
+    def keys_elsewhere(self, key_ref: str, *, region: str | None, account: str | None) -> list[KeyInfo]: ...
+
+    def key_policy_changes(self, key_arn: str, before: dt.datetime | None) -> list[PolicyChange]: ...
+
+    def grant_changes(self, key_arn: str, before: dt.datetime | None) -> list[PolicyChange]: ...
+
+    def session_policy(
+        self, access_key_id: str | None, at: dt.datetime | None
+    ) -> tuple[NamedPolicy, dict[str, Any]] | None: ...
+
+    def known_accounts(self) -> frozenset[str]: ...
+
+
+def _change(row: tuple[Any, ...]) -> PolicyChange:
+    event_id, event_time, event_name, account, key_arn, actor, invoked_by, user_agent = row
+    return PolicyChange(
+        event_id=event_id,
+        event_time=event_time,
+        event_name=event_name,
+        account=account,
+        resource_arn=key_arn,
+        actor_arn=actor,
+        invoked_by=invoked_by,
+        user_agent=user_agent,
+        summary=f"{event_name} by {actor or 'unknown'}" + (f" via {invoked_by}" if invoked_by else ""),
+    )
+
+
+class DbPolicySource:
+    """The policies and history of one kmsdiag database."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con = con
+        self._accounts: frozenset[str] | None = None
+
+    def _inforce_module(self) -> Any:
+        try:
+            from diag.collect import inforce  # type: ignore[attr-defined,unused-ignore]
+        except ImportError as exc:  # collection not installed on this branch yet
+            raise SourceUnavailable("policy collection (diag.collect.inforce) is not available") from exc
+        return inforce
+
+    def in_force(
+        self,
+        *,
+        caller_arn: str | None,
+        caller_account: str | None,
+        key_arn: str | None,
+        bucket: str | None,
+        at: dt.datetime | None,
+    ) -> InForce:
+        mod = self._inforce_module()
+        return mod.policies_in_force(
+            self.con, caller_arn=caller_arn, caller_account=caller_account, key_arn=key_arn, bucket=bucket, at=at
+        )
+
+    def resolve_key(
+        self, key_ref: str, *, region: str | None, account: str | None, at: dt.datetime | None
+    ) -> KeyInfo | None:
+        mod = self._inforce_module()
+        return mod.resolve_key(self.con, key_ref, region=region, account=account, at=at)
+
+    def keys_elsewhere(self, key_ref: str, *, region: str | None, account: str | None) -> list[KeyInfo]:
+        mod = self._inforce_module()
+        fn = getattr(mod, "find_keys_elsewhere", None)
+        if fn is None:
+            return []
+        return list(fn(self.con, key_ref, region=region, account=account))
+
+    def _kms_changes(self, names: tuple[str, ...], key_arn: str, before: dt.datetime | None) -> list[PolicyChange]:
+        marks = ",".join("?" for _ in names)
+        sql = (
+            "SELECT event_id, event_time, event_name, recipient_account, key_arn, coalesce(caller_role_arn, caller_arn),"
+            " invoked_by, user_agent FROM events WHERE key_arn = ? AND event_source = 'kms.amazonaws.com'"
+            f" AND event_name IN ({marks}) AND error_code IS NULL"
+        )
+        params: list[Any] = [key_arn, *names]
+        if before is not None:
+            sql += " AND event_time <= ?"
+            params.append(before)
+        sql += " ORDER BY event_time, event_id"
+        return [_change(r) for r in self.con.execute(sql, params).fetchall()]
+
+    def key_policy_changes(self, key_arn: str, before: dt.datetime | None) -> list[PolicyChange]:
+        return self._kms_changes(("PutKeyPolicy",), key_arn, before)
+
+    def grant_changes(self, key_arn: str, before: dt.datetime | None) -> list[PolicyChange]:
+        return self._kms_changes(("CreateGrant", "RetireGrant", "RevokeGrant"), key_arn, before)
+
+    def session_policy(
+        self, access_key_id: str | None, at: dt.datetime | None
+    ) -> tuple[NamedPolicy, dict[str, Any]] | None:
+        """The session policy passed by the AssumeRole that issued ``access_key_id`` (None: no such event, or none passed)."""
+        if not access_key_id or not access_key_id.startswith("ASIA"):
+            return None
+        sql = (
+            "SELECT event_id, event_time, coalesce(caller_role_arn, caller_arn), raw FROM events"
+            " WHERE event_source = 'sts.amazonaws.com' AND event_name = 'AssumeRole' AND error_code IS NULL"
+            " AND json_extract_string(raw, '$.responseElements.credentials.accessKeyId') = ?"
+        )
+        params: list[Any] = [access_key_id]
+        if at is not None:
+            sql += " AND event_time BETWEEN ? AND ?"
+            params += [at - _SESSION_MAX, at]
+        row = self.con.execute(sql + " ORDER BY event_time DESC LIMIT 1", params).fetchone()
+        if row is None:
+            return None
+        import orjson
+
+        record = orjson.loads(row[3]) if isinstance(row[3], str | bytes) else (row[3] or {})
+        params_ = record.get("requestParameters") or {}
+        policy = params_.get("policy")
+        if not policy:
+            return None
+        doc = orjson.loads(policy) if isinstance(policy, str) else policy
+        info = {
+            "event_id": row[0],
+            "event_time": row[1],
+            "caller_arn": row[2],
+            "role_arn": params_.get("roleArn"),
+            "policy_arns": [p.get("arn") for p in params_.get("policyArns") or [] if isinstance(p, dict)],
+        }
+        return NamedPolicy(
+            document=doc, name="session policy", kind="session", attached_to=params_.get("roleArn")
+        ), info
+
+    def known_accounts(self) -> frozenset[str]:
+        if self._accounts is None:
+            try:
+                mod = self._inforce_module()
+                fn = getattr(mod, "known_accounts", None)
+                accounts = set(fn(self.con)) if fn else set()
+            except SourceUnavailable:
+                accounts = set()
+            rows = self.con.execute(
+                "SELECT DISTINCT recipient_account FROM events WHERE recipient_account IS NOT NULL"
+            ).fetchall()
+            accounts.update(r[0] for r in rows)
+            self._accounts = frozenset(accounts)
+        return self._accounts

@@ -1,0 +1,66 @@
+"""The verdict: the finding to act on first, by a fixed, documented order.
+
+The order follows what must be true before a policy change can help: the state of the world first (the
+call was already fixed; the key is in another region, gone, pending deletion, disabled; an AWS-managed key
+that no policy can open; the wrong caller), then what overrides every Allow (explicit denies, the
+organization's guardrails, the bucket policy that S3 checks before calling KMS), then the resource layer
+(the key policy, its history and its grants), then the conditions, then the caller's own policies, and
+``UNKNOWN`` only when nothing else is proven. The README section "Verdict order" lists the same order
+(a test checks it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from diag.diagnosis.model import Finding
+
+VERDICT_ORDER: tuple[str, ...] = (
+    "RESOLVED_SINCE",
+    "WRONG_REGION",
+    "KEY_NOT_FOUND",
+    "KEY_PENDING_DELETION",
+    "KEY_DISABLED",
+    "AWS_MANAGED_KEY_CROSS_ACCOUNT",
+    "WRONG_ASSUMED_ROLE",
+    "EXPLICIT_DENY",
+    "SCP_NO_ALLOW",
+    "RCP_NO_ALLOW",
+    "S3_BUCKET_POLICY_MISSING",
+    "KEY_POLICY_OVERWRITTEN",
+    "KEY_POLICY_PRINCIPAL_ORPHANED",
+    "KEY_POLICY_PRINCIPAL_TYPO",
+    "KEY_POLICY_ROOT_DELEGATION_MISSING",
+    "KEY_POLICY_NO_PRINCIPAL",
+    "KEY_POLICY_NO_ACTION",
+    "CREATE_GRANT_MISSING",
+    "GRANT_MISSING",
+    "CONDITION_VIA_SERVICE",
+    "CONDITION_ENCRYPTION_CONTEXT",
+    "CONDITION_OTHER",
+    "IAM_RESOURCE_MISMATCH",
+    "IAM_POLICY_MISSING",
+    "PERMISSION_BOUNDARY",
+    "SESSION_POLICY",
+    "UNKNOWN",
+    "RULE_ERROR",
+)
+_RANK = {code: i for i, code in enumerate(VERDICT_ORDER)}
+
+
+def rank(code: str) -> int:
+    """Position of a code in the verdict order (codes added later without a rank sort just before UNKNOWN)."""
+    return _RANK.get(code, _RANK["UNKNOWN"] - 1)
+
+
+def sort_findings(findings: Iterable[Finding]) -> list[Finding]:
+    """Findings in verdict order; stable for findings of the same code."""
+    return sorted(findings, key=lambda f: rank(f.code))
+
+
+def choose_verdict(findings: list[Finding]) -> str:
+    """The first finding's code in verdict order; ``UNKNOWN`` when there is none (or only rule errors)."""
+    for f in sort_findings(findings):
+        if f.code != "RULE_ERROR":
+            return f.code
+    return "UNKNOWN"

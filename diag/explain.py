@@ -1,0 +1,310 @@
+"""One failed call → context → policies in force then (both accounts) → engine → rules → Diagnosis.
+
+``diagnose_facts(facts, source)`` is the whole pipeline for facts from any origin; ``explain_id`` finds the
+event by eventID, sharedEventID or requestID first; ``explain_error`` starts from an application's error
+text (no CloudTrail event needed). The engine is re-run with the latest policies for ``RESOLVED_SINCE``,
+and with the key policy as it was before each PutKeyPolicy for ``KEY_POLICY_OVERWRITTEN``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from diag.diagnosis.case import Case, PriorPolicy
+from diag.diagnosis.model import Diagnosis, EventFacts
+from diag.diagnosis.sources import PolicySource, SourceUnavailable
+from diag.diagnosis.verdict import choose_verdict
+from diag.policy.model import EvaluationResult, Layer, LayerResult, NamedPolicy, PolicyInputs, Request
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from diag.collect.model import InForce, KeyInfo
+    from diag.errortext import ParsedError
+
+Evaluator = Callable[[Request, PolicyInputs], EvaluationResult]
+_MAX_PRIOR = 3  # how many earlier key policies to try for KEY_POLICY_OVERWRITTEN
+_KMS_STATE_ERRORS = {"NotFoundException", "DisabledException", "KMSInvalidStateException"}
+
+
+def default_evaluator() -> Evaluator:
+    from diag.policy.engine import evaluate
+
+    return evaluate
+
+
+def build_request(facts: EventFacts, resource: str, resource_account: str | None) -> Request:
+    """The engine's request for these facts: the engine's own context builder on the record, resource fixed up."""
+    try:
+        from diag.policy.context import request_from_event
+    except ImportError:
+        request_from_event = None
+    if request_from_event is not None and facts.raw:
+        req = request_from_event(facts.raw)
+        return dataclasses.replace(
+            req, action=facts.action or req.action, resource=resource, resource_account=resource_account
+        )
+    ctx: dict[str, str | list[str]] = {}
+    if facts.principal_arn:
+        ctx["aws:PrincipalArn"] = facts.principal_arn
+    if facts.caller_account:
+        ctx["aws:PrincipalAccount"] = facts.caller_account
+        ctx["kms:CallerAccount"] = facts.caller_account
+    if facts.via_service:
+        ctx["kms:ViaService"] = facts.via_service
+    for k, v in (facts.encryption_context or {}).items():
+        ctx[f"kms:EncryptionContext:{k}"] = str(v)
+    if facts.encryption_context:
+        ctx["kms:EncryptionContextKeys"] = list(facts.encryption_context)
+    return Request(
+        principal=facts.caller_arn or facts.principal_arn or "",
+        action=facts.action or "",
+        resource=resource,
+        resource_account=resource_account,
+        context=ctx,
+    )
+
+
+def inputs_from_inforce(inf: InForce, *, s3: bool, session_policy: NamedPolicy | None) -> PolicyInputs:
+    """The engine's inputs from the policies in force (None stays None: a gap, never an empty policy)."""
+    if s3:
+        known = not any(g.what == "bucket_policy" for g in inf.gaps)
+        resource, layer = inf.bucket_policy, Layer.BUCKET_POLICY
+    else:
+        known = inf.key_policy is not None
+        resource, layer = inf.key_policy, Layer.KEY_POLICY
+    return PolicyInputs(
+        identity_policies=inf.identity_policies,
+        resource_policy=resource,
+        resource_policy_layer=layer,
+        resource_policy_known=known,
+        scps=inf.scps,
+        rcps=inf.rcps,
+        permission_boundary=inf.permission_boundary,
+        session_policy=session_policy,
+        grants=inf.grants,
+    )
+
+
+def _s3_resource(facts: EventFacts) -> str:
+    if facts.object_key:
+        return f"arn:aws:s3:::{facts.bucket}/{facts.object_key}"
+    return f"arn:aws:s3:::{facts.bucket}"
+
+
+class _Pipeline:
+    def __init__(self, source: PolicySource, evaluate: Evaluator | None) -> None:
+        self.source = source
+        self._evaluate = evaluate
+        self.notes: list[str] = []
+
+    def evaluate(self, request: Request, inputs: PolicyInputs) -> EvaluationResult | None:
+        if self._evaluate is None:
+            try:
+                self._evaluate = default_evaluator()
+            except ImportError:
+                self.notes.append("the policy engine (diag.policy.engine) is not available")
+                return None
+        return self._evaluate(request, inputs)
+
+    def safe(self, what: str, fn: Callable[[], Any], default: Any = None) -> Any:
+        try:
+            return fn()
+        except SourceUnavailable as exc:
+            if str(exc) not in self.notes:
+                self.notes.append(str(exc))
+        except Exception as exc:  # a lookup that fails must not stop the diagnosis: it is a recorded gap
+            self.notes.append(f"{what} failed: {type(exc).__name__}: {exc}")
+        return default
+
+    def resolve(self, facts: EventFacts) -> tuple[EventFacts, tuple[KeyInfo, ...]]:
+        """Fill in the key ARN from an ID or alias; find the key in other regions when it is not where called."""
+        if facts.is_s3:
+            return facts, ()
+        ref = facts.key_arn or facts.key_id_given
+        if not ref:
+            return facts, ()
+        account = facts.key_account or facts.caller_account
+        info = self.safe(
+            "key resolution",
+            lambda: self.source.resolve_key(ref, region=facts.region, account=account, at=facts.event_time),
+        )
+        if info is not None and info.region == facts.region:
+            if not facts.key_arn:
+                facts = dataclasses.replace(facts, key_arn=info.key_arn, key_account=info.account)
+            return facts, ()
+        elsewhere = tuple(
+            self.safe("key search", lambda: self.source.keys_elsewhere(ref, region=facts.region, account=account), [])
+            or ()
+        )
+        if info is not None and info.region != facts.region and info not in elsewhere:
+            elsewhere = (info, *elsewhere)
+        if facts.key_arn and facts.key_region and facts.region and facts.key_region != facts.region and not elsewhere:
+            elsewhere = ()
+        if not facts.key_arn and facts.error_code not in _KMS_STATE_ERRORS and len({k.key_arn for k in elsewhere}) == 1:
+            # the key exists only elsewhere: evaluate against it (the region rule says so)
+            facts = dataclasses.replace(facts, key_arn=elsewhere[0].key_arn, key_account=elsewhere[0].account)
+        return facts, elsewhere
+
+    def run(self, facts: EventFacts, claimed: ParsedError | None = None) -> Diagnosis:
+        from diag.rules import run_rules
+
+        facts, elsewhere = self.resolve(facts)
+        at = facts.event_time
+        principal = facts.principal_arn or facts.caller_arn
+        resource = _s3_resource(facts) if facts.is_s3 and facts.bucket else facts.key_arn
+
+        def inforce_at(when: dt.datetime | None) -> InForce | None:
+            return self.safe(
+                "policies in force",
+                lambda: self.source.in_force(
+                    caller_arn=principal,
+                    caller_account=facts.caller_account,
+                    key_arn=facts.key_arn,
+                    bucket=facts.bucket if facts.is_s3 else None,
+                    at=when,
+                ),
+            )
+
+        inforce = inforce_at(at) if (resource or principal) else None
+        if inforce is not None and inforce.key is not None and not facts.key_account:
+            facts = dataclasses.replace(facts, key_account=inforce.key.account)
+        session = self.safe("session policy lookup", lambda: self.source.session_policy(facts.access_key_id, at))
+        session_policy, session_event = session if session else (None, None)
+        result = now_inforce = now_result = None
+        prior: list[PriorPolicy] = []
+        grants = ()
+        request = None
+        if resource and inforce is not None and principal and facts.action:
+            res_account = facts.key_account
+            if facts.is_s3:
+                res_account = inforce.bucket_policy.account if inforce.bucket_policy else None
+            request = build_request(facts, resource, res_account)
+            result = self.evaluate(request, inputs_from_inforce(inforce, s3=facts.is_s3, session_policy=session_policy))
+            now_inforce = inforce_at(None)
+            if now_inforce is not None:
+                now_result = self.evaluate(
+                    request, inputs_from_inforce(now_inforce, s3=facts.is_s3, session_policy=session_policy)
+                )
+        key_denied = result is not None and any(
+            t.result == LayerResult.IMPLICITLY_DENIED for t in result.layer(Layer.KEY_POLICY)
+        )
+        if key_denied and facts.key_arn and request is not None:
+            changes = (
+                self.safe("key policy history", lambda: self.source.key_policy_changes(facts.key_arn or "", at), [])
+                or []
+            )
+            for change in list(reversed(changes))[:_MAX_PRIOR]:
+                before = inforce_at(change.event_time - dt.timedelta(milliseconds=1))
+                if before is None or before.key_policy is None:
+                    continue
+                res = self.evaluate(request, inputs_from_inforce(before, s3=False, session_policy=session_policy))
+                prior.insert(0, PriorPolicy(change=change, result=res, policy=None))
+        if result is not None and result.decision != "Allowed" and facts.key_arn:
+            grants = tuple(
+                self.safe("grant history", lambda: self.source.grant_changes(facts.key_arn or "", at), []) or ()
+            )
+        accounts = self.safe("known accounts", self.source.known_accounts, frozenset()) if key_denied else frozenset()
+        case = Case(
+            facts=facts,
+            inforce=inforce,
+            result=result,
+            now_inforce=now_inforce,
+            now_result=now_result,
+            keys_elsewhere=elsewhere,
+            claimed=claimed,
+            prior_key_policies=tuple(prior),
+            session_policy_event=session_event,
+            grant_changes=grants,
+            known_accounts=frozenset(accounts or ()),
+            notes=tuple(self.notes),
+        )
+        findings = run_rules(case)
+        from diag.rules.unknown import gap_list
+
+        return Diagnosis(
+            facts=facts,
+            verdict=choose_verdict(findings),
+            findings=tuple(findings),
+            layers=tuple(t.to_dict() for t in result.layers) if result is not None else (),
+            policies_as_of=(inforce.at or inforce.collected_at) if inforce is not None else None,
+            decision=str(result.decision) if result is not None else None,
+            snapshot_id=inforce.snapshot_id if inforce is not None else None,
+            gaps=tuple(gap_list(case)),
+        )
+
+
+def diagnose_facts(
+    facts: EventFacts, source: PolicySource, *, evaluate: Evaluator | None = None, claimed: ParsedError | None = None
+) -> Diagnosis:
+    """The diagnosis of one failed call, whatever its origin."""
+    if claimed is None and facts.error_message:
+        from diag.errortext import parse_error
+
+        claimed = parse_error(facts.error_message)
+    return _Pipeline(source, evaluate).run(facts, claimed)
+
+
+def explain_id(con: duckdb.DuckDBPyConnection, ident: str, *, source: PolicySource | None = None) -> Diagnosis:
+    """Explain the event with this eventID, sharedEventID or requestID (NotFoundError if none)."""
+    from diag.diagnosis.lookup import find_event
+    from diag.diagnosis.sources import DbPolicySource
+
+    facts = find_event(con, ident)
+    return diagnose_facts(facts, source or DbPolicySource(con))
+
+
+def explain_record(
+    con: duckdb.DuckDBPyConnection, record: dict[str, Any], *, source: PolicySource | None = None
+) -> Diagnosis:
+    """Explain a CloudTrail record given directly (``--event-file``), against the collected policies."""
+    from diag.diagnosis.facts import facts_from_record
+    from diag.diagnosis.sources import DbPolicySource
+
+    return diagnose_facts(facts_from_record(record, origin="event-file"), source or DbPolicySource(con))
+
+
+def explain_error(
+    con: duckdb.DuckDBPyConnection,
+    text: str,
+    *,
+    key: str | None = None,
+    region: str | None = None,
+    at: dt.datetime | None = None,
+    source: PolicySource | None = None,
+) -> Diagnosis:
+    """Explain an application's error text before CloudTrail delivers the event.
+
+    A request ID in the text that matches a stored event explains that event instead. Without a key ARN
+    (the "resource associated with this ciphertext" form) the caller's recent failures of the same action
+    name the key when they agree on one; otherwise the diagnosis says to pass ``--key``.
+    """
+    from diag.diagnosis.facts import facts_from_record, record_from_error
+    from diag.diagnosis.lookup import find_event_or_none, recent_key_for
+    from diag.diagnosis.sources import DbPolicySource
+    from diag.errors import BadInputError
+    from diag.errortext import parse_error
+
+    parsed = parse_error(text)
+    if parsed.request_id:
+        stored = find_event_or_none(con, parsed.request_id)
+        if stored is not None:
+            return diagnose_facts(stored, source or DbPolicySource(con), claimed=parsed)
+    if not parsed.recognized:
+        raise BadInputError(
+            "this text is not an AWS access-denied or KMS key-state error that kmsdiag recognizes",
+            hint="paste the whole message, e.g. 'User: arn:aws:sts::…:assumed-role/… is not authorized to perform: kms:Decrypt on resource: arn:aws:kms:…'",
+        )
+    when = at or dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    guessed = None
+    if not key and parsed.resource_kind != "arn" and parsed.principal and parsed.action:
+        guessed = recent_key_for(con, parsed.principal, parsed.action)
+    record = record_from_error(parsed, at=when, region=region, key=key or guessed)
+    facts = facts_from_record(record, origin="error-text")
+    if facts.event_source is None:
+        raise BadInputError("the error text names no action (service:Operation); pass the full message")
+    diag = diagnose_facts(facts, source or DbPolicySource(con), claimed=parsed)
+    return diag

@@ -1,0 +1,136 @@
+"""boto3 sessions and clients for the remote sources, and AWS error classification.
+
+Session creation is kept behind :func:`remote_session` so that one place decides how credentials are
+obtained (a profile, or a role assumed in a log-archive account). ``AWS_ENDPOINT_URL`` (botocore's own
+setting) points every client at another endpoint, which is how the tests reach moto's server.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from diag.errors import RefusedError
+
+if TYPE_CHECKING:
+    import boto3
+
+# Error codes that mean "try again later" rather than "you may not".
+TRANSIENT_CODES = frozenset(
+    {
+        "ThrottlingException",
+        "Throttling",
+        "ThrottledException",
+        "RequestLimitExceeded",
+        "TooManyRequestsException",
+        "SlowDown",
+        "RequestTimeout",
+        "RequestTimeoutException",
+        "InternalError",
+        "InternalFailure",
+        "InternalServerError",
+        "InternalServerException",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+        "503",
+        "500",
+    }
+)
+REFUSED_CODES = frozenset(
+    {
+        "AccessDenied",
+        "AccessDeniedException",
+        "UnauthorizedOperation",
+        "InvalidAccessKeyId",
+        "SignatureDoesNotMatch",
+        "ExpiredToken",
+        "ExpiredTokenException",
+        "InvalidClientTokenId",
+        "UnrecognizedClientException",
+        "AllAccessDisabled",
+    }
+)
+
+
+def remote_session(
+    *, profile: str | None = None, role_arn: str | None = None, region: str | None = None
+) -> boto3.Session:
+    """A boto3 session: the profile (or the default chain), then ``role_arn`` assumed if given."""
+    import boto3
+
+    try:
+        base = boto3.Session(profile_name=profile, region_name=region)
+    except Exception as exc:  # botocore.exceptions.ProfileNotFound and friends
+        raise RefusedError(f"cannot open the AWS profile {profile!r}: {exc}") from exc
+    if not role_arn:
+        return base
+    try:
+        sts = base.client("sts")
+        creds = sts.assume_role(RoleArn=role_arn, RoleSessionName="kmsdiag-ingest")["Credentials"]
+    except Exception as exc:
+        raise RefusedError(f"cannot assume {role_arn}: {describe_error(exc)}") from exc
+    return boto3.Session(
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"],
+        region_name=region or base.region_name,
+    )
+
+
+def make_client(
+    session: boto3.Session | None,
+    service: str,
+    *,
+    region: str | None = None,
+    pool: int = 10,
+    max_attempts: int = 5,
+) -> Any:
+    """A client with a connection pool sized for concurrent use and botocore's standard retries."""
+    import boto3
+    from botocore.config import Config
+
+    cfg = Config(max_pool_connections=pool, retries={"mode": "standard", "total_max_attempts": max_attempts})
+    sess: Any = session or boto3.Session()
+    return sess.client(service, region_name=region or sess.region_name or "us-east-1", config=cfg)
+
+
+def error_code(exc: BaseException) -> str | None:
+    """The AWS error code of a botocore ClientError (or None for other exceptions)."""
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):
+        code = response.get("Error", {}).get("Code")
+        return str(code) if code is not None else None
+    return None
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Throttling, 5xx and connection errors: worth retrying after a pause."""
+    code = error_code(exc)
+    if code is not None:
+        return code in TRANSIENT_CODES
+    try:
+        from botocore.exceptions import ConnectionError as BotoConnectionError
+        from botocore.exceptions import ReadTimeoutError
+    except ImportError:  # pragma: no cover
+        return False
+    return isinstance(exc, BotoConnectionError | ReadTimeoutError | ConnectionError | TimeoutError)
+
+
+def is_refused(exc: BaseException) -> bool:
+    """Credentials or permissions: retrying will not help."""
+    code = error_code(exc)
+    if code in REFUSED_CODES:
+        return True
+    try:
+        from botocore.exceptions import NoCredentialsError, PartialCredentialsError
+    except ImportError:  # pragma: no cover
+        return False
+    return isinstance(exc, NoCredentialsError | PartialCredentialsError)
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line: the AWS error code and message, or the exception text."""
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict) and "Error" in response:
+        err = response["Error"]
+        return f"{err.get('Code', '?')}: {err.get('Message', '')}".strip()
+    return f"{type(exc).__name__}: {exc}"

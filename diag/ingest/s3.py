@@ -1,0 +1,526 @@
+"""Pull CloudTrail log files from an S3 trail bucket, pruned by prefix, incrementally, concurrently.
+
+The trail layout is ``<prefix>/AWSLogs/[o-orgid/]<account>/CloudTrail/<region>/YYYY/MM/DD/<file>.json.gz``.
+We never list more than the window needs: accounts and regions are discovered with ``Delimiter='/'``
+listings (one request per level) unless given, then each ``account/region/day`` prefix is listed on its
+own. Objects already ingested with the same ETag (``ingested_files``) are not fetched again; digest
+files are never fetched. Downloads run in a bounded thread pool and are handed, as they complete, to the
+one ingest path (``diag.ingest``) as :class:`~diag.ingest.remote.blob.RemoteBlob` values.
+
+cartography-style: ``get_*`` talk to S3, ``transform_*`` are pure, :func:`sync_s3` joins them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from diag.errors import NotFoundError, RefusedError, UsageError
+from diag.ingest.remote.aws import describe_error, is_refused
+from diag.ingest.remote.blob import BlobIngester, RemoteBlob, remote_blob
+from diag.ingest.remote.pull import Pull
+from diag.ingest.remote.timeparse import day_range, utcnow
+
+if TYPE_CHECKING:
+    import duckdb
+
+SOURCE = "s3"
+_ACCOUNT_RE = re.compile(r"^\d{12}$")
+_ORG_RE = re.compile(r"^o-[a-z0-9]{10,32}$")
+_REGION_RE = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d+$")
+# 111111111111_CloudTrail_us-east-1_20261128T1205Z_AbCdEf0123456789.json.gz
+_FILE_TIME_RE = re.compile(r"_CloudTrail_[a-z0-9-]+_(\d{8}T\d{4})Z_[^/]*$")
+# CloudTrail delivers a file within minutes of its events; a file delivered up to this long after
+# --until can still hold events from before it.
+DELIVERY_SLACK = dt.timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class S3Target:
+    """``s3://bucket/prefix`` split; ``prefix`` is empty or ends with ``/``."""
+
+    bucket: str
+    prefix: str
+
+    @property
+    def uri(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}"
+
+
+@dataclass(frozen=True)
+class S3Object:
+    key: str
+    size: int
+    etag: str
+
+
+@dataclass(frozen=True)
+class Window:
+    """What to read: a time window (either end open) and optional account/region filters."""
+
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+    accounts: tuple[str, ...] = ()
+    regions: tuple[str, ...] = ()
+
+
+@dataclass
+class S3Plan:
+    """The objects to fetch, and what listing found and skipped."""
+
+    target: S3Target
+    to_fetch: list[S3Object] = field(default_factory=list)
+    prefixes_listed: list[str] = field(default_factory=list)
+    objects_seen: int = 0
+    skipped_known: int = 0
+    skipped_digest: int = 0
+    skipped_outside_window: int = 0
+    skipped_other: int = 0
+
+    @property
+    def bytes_to_fetch(self) -> int:
+        return sum(o.size for o in self.to_fetch)
+
+
+@dataclass
+class S3Summary:
+    """What one S3 pull did (the ingester's own counts are under ``ingest``)."""
+
+    uri: str
+    prefixes_listed: int = 0
+    objects_seen: int = 0
+    objects_fetched: int = 0
+    bytes_fetched: int = 0
+    skipped_known: int = 0
+    skipped_digest: int = 0
+    skipped_outside_window: int = 0
+    fetch_errors: list[dict[str, str]] = field(default_factory=list)
+    ingest: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": SOURCE,
+            "uri": self.uri,
+            "prefixes_listed": self.prefixes_listed,
+            "objects_seen": self.objects_seen,
+            "objects_fetched": self.objects_fetched,
+            "bytes_fetched": self.bytes_fetched,
+            "skipped_known": self.skipped_known,
+            "skipped_digest": self.skipped_digest,
+            "skipped_outside_window": self.skipped_outside_window,
+            "fetch_errors": self.fetch_errors,
+            "ingest": self.ingest,
+        }
+
+
+# ---------------------------------------------------------------------------------------------- pure
+
+
+def parse_s3_uri(uri: str) -> S3Target:
+    """``s3://bucket/some/prefix`` → S3Target(bucket, 'some/prefix/')."""
+    if not uri.startswith("s3://"):
+        raise UsageError(f"not an S3 URI: {uri!r} (expected s3://bucket/prefix)")
+    rest = uri[len("s3://") :]
+    bucket, _, prefix = rest.partition("/")
+    if not bucket:
+        raise UsageError(f"no bucket in {uri!r} (expected s3://bucket/prefix)")
+    prefix = prefix.lstrip("/")
+    if prefix and not prefix.endswith("/"):
+        prefix += "/"
+    return S3Target(bucket, prefix)
+
+
+@dataclass(frozen=True)
+class LayoutPosition:
+    """How deep into the trail layout a user's prefix already goes."""
+
+    root: str  # ".../AWSLogs/"
+    org: str | None = None
+    account: str | None = None
+    region: str | None = None
+    tail: str = ""  # below the region: e.g. "2026/11/"
+
+
+def transform_layout_position(prefix: str) -> LayoutPosition:
+    """Place a prefix in the layout; a prefix above ``AWSLogs/`` is the trail's own S3 key prefix."""
+    marker = "AWSLogs/"
+    idx = prefix.find(marker) if prefix.startswith(marker) else prefix.find("/" + marker)
+    if idx < 0:
+        return LayoutPosition(root=prefix + marker)
+    if not prefix.startswith(marker):
+        idx += 1
+    root = prefix[: idx + len(marker)]
+    parts = [p for p in prefix[idx + len(marker) :].split("/") if p]
+    org = account = region = None
+    if parts and _ORG_RE.match(parts[0]):
+        org = parts.pop(0)
+    if parts:
+        account = parts.pop(0)
+        if not _ACCOUNT_RE.match(account):
+            raise UsageError(f"{account!r} in {prefix!r} is not a 12-digit account folder of the CloudTrail layout")
+    if parts:
+        service = parts.pop(0)
+        if service != "CloudTrail":
+            raise UsageError(f"{prefix!r} points at {service}/, not at CloudTrail/ log files")
+    if parts:
+        region = parts.pop(0)
+    tail = "/".join(parts) + "/" if parts else ""
+    return LayoutPosition(root=root, org=org, account=account, region=region, tail=tail)
+
+
+def transform_day_prefixes(
+    region_prefix: str, window: Window, tail: str = "", now: dt.datetime | None = None
+) -> list[str]:
+    """The ``YYYY/MM/DD/`` prefixes under one region that can hold the window's events.
+
+    The day after ``until`` is included (a file delivered just after midnight holds events from the
+    day before). Without ``since`` the whole region prefix (or the user's ``tail``) is one prefix.
+    """
+    if window.since is None:
+        return [region_prefix + tail]
+    until = min(window.until or (now or utcnow()), (now or utcnow())) + DELIVERY_SLACK
+    out = []
+    for day in day_range(window.since, max(until, window.since)):
+        part = f"{day:%Y/%m/%d}/"
+        if tail and not (part.startswith(tail) or tail.startswith(part)):
+            continue
+        out.append(region_prefix + (tail if len(tail) > len(part) else part))
+    return out
+
+
+def file_time(key: str) -> dt.datetime | None:
+    """The delivery time in a CloudTrail log file name, or None for another name."""
+    m = _FILE_TIME_RE.search(key)
+    if not m:
+        return None
+    try:
+        return dt.datetime.strptime(m.group(1), "%Y%m%dT%H%M")
+    except ValueError:
+        return None
+
+
+def is_digest(key: str) -> bool:
+    return "/CloudTrail-Digest/" in key or key.endswith("-Digest.json.gz") or "_CloudTrail-Digest_" in key
+
+
+def is_log_file(key: str) -> bool:
+    return key.endswith((".json.gz", ".json")) and not is_digest(key)
+
+
+def transform_select(objects: Iterable[S3Object], known: dict[str, str], window: Window, plan: S3Plan) -> None:
+    """Keep the log files inside the window that were not ingested with this ETag; count the rest."""
+    lower = window.since
+    upper = window.until + DELIVERY_SLACK if window.until else None
+    for obj in objects:
+        plan.objects_seen += 1
+        if is_digest(obj.key):
+            plan.skipped_digest += 1
+            continue
+        if not is_log_file(obj.key) or obj.key.endswith("/"):
+            plan.skipped_other += 1
+            continue
+        t = file_time(obj.key)
+        if t is not None and ((lower and t < lower) or (upper and t > upper)):
+            plan.skipped_outside_window += 1
+            continue
+        if known.get(object_uri(plan.target.bucket, obj.key)) == obj.etag:
+            plan.skipped_known += 1
+            continue
+        plan.to_fetch.append(obj)
+
+
+def object_uri(bucket: str, key: str) -> str:
+    """The name of an S3 object in ``ingested_files.path``."""
+    return f"s3://{bucket}/{key}"
+
+
+def _clean_etag(etag: str | None) -> str:
+    return (etag or "").strip('"')
+
+
+# ---------------------------------------------------------------------------------------------- S3 calls
+
+
+def _refused(exc: Exception, what: str) -> Exception:
+    if is_refused(exc):
+        return RefusedError(f"S3 refused {what}: {describe_error(exc)}")
+    code = getattr(exc, "response", {}).get("Error", {}).get("Code") if hasattr(exc, "response") else None
+    if code == "NoSuchBucket":
+        return NotFoundError(f"no such bucket: {what}")
+    return exc
+
+
+def get_common_prefixes(client: Any, bucket: str, prefix: str) -> list[str]:
+    """One level of ``Delimiter='/'`` listing: the child folder names under ``prefix`` (paginated)."""
+    names: list[str] = []
+    try:
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix, Delimiter="/"):
+            for cp in page.get("CommonPrefixes", []) or []:
+                names.append(cp["Prefix"][len(prefix) :].rstrip("/"))
+    except Exception as exc:
+        raise _refused(exc, f"listing s3://{bucket}/{prefix}") from exc
+    return names
+
+
+def get_objects(client: Any, bucket: str, prefix: str) -> Iterator[S3Object]:
+    """Every object under ``prefix`` (paginated, no delimiter)."""
+    try:
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            for item in page.get("Contents", []) or []:
+                yield S3Object(item["Key"], int(item.get("Size", 0)), _clean_etag(item.get("ETag")))
+    except Exception as exc:
+        raise _refused(exc, f"listing s3://{bucket}/{prefix}") from exc
+
+
+def get_object_bytes(client: Any, bucket: str, key: str) -> tuple[bytes, str]:
+    """The object's bytes and its ETag as served (it may have changed since listing)."""
+    resp = client.get_object(Bucket=bucket, Key=key)
+    body = resp["Body"]
+    try:
+        return body.read(), _clean_etag(resp.get("ETag"))
+    finally:
+        body.close()
+
+
+def get_region_prefixes(client: Any, target: S3Target, window: Window) -> list[str]:
+    """``.../<account>/CloudTrail/<region>/`` prefixes in scope, discovering what was not given."""
+    pos = transform_layout_position(target.prefix)
+    if pos.org:
+        orgs: list[str | None] = [pos.org]
+        direct_accounts: list[str] = []
+    else:
+        top = get_common_prefixes(client, target.bucket, pos.root)
+        orgs = [n for n in top if _ORG_RE.match(n)]
+        direct_accounts = [n for n in top if _ACCOUNT_RE.match(n)]
+        if not orgs and not direct_accounts and pos.account is None:
+            raise NotFoundError(
+                f"no CloudTrail logs under s3://{target.bucket}/{pos.root}: "
+                "pass the trail's bucket and S3 key prefix (the folder that holds AWSLogs/)"
+            )
+    account_roots: list[str] = []  # ".../AWSLogs/[o-x/]<account>/"
+    wanted = set(window.accounts)
+    if pos.account is not None:
+        if wanted and pos.account not in wanted:
+            return []
+        base = pos.root + (f"{pos.org}/" if pos.org else "")
+        account_roots.append(f"{base}{pos.account}/")
+    else:
+        for acct in direct_accounts:
+            if not wanted or acct in wanted:
+                account_roots.append(f"{pos.root}{acct}/")
+        for org in orgs:
+            org_root = f"{pos.root}{org}/"
+            if wanted:
+                accounts = sorted(wanted)
+            else:
+                accounts = [n for n in get_common_prefixes(client, target.bucket, org_root) if _ACCOUNT_RE.match(n)]
+            account_roots.extend(f"{org_root}{a}/" for a in accounts)
+    out: list[str] = []
+    wanted_regions = set(window.regions)
+    for acct_root in account_roots:
+        ct = acct_root + "CloudTrail/"
+        if pos.region is not None:
+            regions = [pos.region] if not wanted_regions or pos.region in wanted_regions else []
+        elif wanted_regions:
+            regions = sorted(wanted_regions)
+        else:
+            regions = [n for n in get_common_prefixes(client, target.bucket, ct) if _REGION_RE.match(n)]
+        out.extend(f"{ct}{r}/" for r in regions)
+    return out
+
+
+def plan_s3(
+    client: Any,
+    target: S3Target,
+    window: Window,
+    known: dict[str, str],
+    *,
+    now: dt.datetime | None = None,
+) -> S3Plan:
+    """List exactly the prefixes the window needs and choose the objects to fetch."""
+    plan = S3Plan(target)
+    pos = transform_layout_position(target.prefix)
+    for region_prefix in get_region_prefixes(client, target, window):
+        for prefix in transform_day_prefixes(region_prefix, window, pos.tail if pos.region else "", now=now):
+            plan.prefixes_listed.append(prefix)
+            transform_select(get_objects(client, target.bucket, prefix), known, window, plan)
+    return plan
+
+
+def fetch_blobs(
+    client: Any,
+    bucket: str,
+    objects: list[S3Object],
+    *,
+    workers: int = 8,
+    on_done: Callable[[S3Object, int], None] | None = None,
+    on_error: Callable[[S3Object, Exception], None] | None = None,
+    stop: threading.Event | None = None,
+) -> Iterator[RemoteBlob]:
+    """Download ``objects`` with at most ``workers`` requests (and results) in flight; yield as they land.
+
+    Memory stays bounded by ``2 * workers`` objects. A refused or failed download is reported through
+    ``on_error`` and not yielded (it is not recorded as ingested, so the next run tries again).
+    """
+    workers = max(1, workers)
+    pending: dict[Future[tuple[bytes, str]], S3Object] = {}
+    queue = iter(objects)
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kmsdiag-s3") as pool:
+
+        def refill() -> None:
+            while len(pending) < 2 * workers and not (stop and stop.is_set()):
+                obj = next(queue, None)
+                if obj is None:
+                    return
+                pending[pool.submit(get_object_bytes, client, bucket, obj.key)] = obj
+
+        refill()
+        try:
+            while pending:
+                done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
+                for fut in done:
+                    obj = pending.pop(fut)
+                    try:
+                        data, etag = fut.result()
+                    except Exception as exc:
+                        if on_error:
+                            on_error(obj, exc)
+                        continue
+                    if on_done:
+                        on_done(obj, len(data))
+                    yield remote_blob(object_uri(bucket, obj.key), SOURCE, data, etag or obj.etag)
+                refill()
+        finally:
+            for fut in pending:
+                fut.cancel()
+
+
+def known_objects(con: duckdb.DuckDBPyConnection, target: S3Target) -> dict[str, str]:
+    """``s3://bucket/key`` → ETag for every object of this bucket already ingested (or refused)."""
+    base = object_uri(target.bucket, "")
+    rows = con.execute(
+        "SELECT path, etag FROM ingested_files WHERE source = ? AND starts_with(path, ?) AND etag IS NOT NULL",
+        [SOURCE, base],
+    ).fetchall()
+    return {str(p): str(e) for p, e in rows}
+
+
+def pull_s3(
+    client: Any,
+    uri: str,
+    window: Window,
+    known: dict[str, str],
+    *,
+    workers: int = 8,
+    progress: bool = True,
+    now: dt.datetime | None = None,
+    stop: threading.Event | None = None,
+) -> Pull:
+    """Plan now (listing), fetch lazily: the returned blobs download as the consumer iterates them."""
+    target = parse_s3_uri(uri)
+    plan = plan_s3(client, target, window, known, now=now)
+    summary = S3Summary(
+        uri=target.uri,
+        prefixes_listed=len(plan.prefixes_listed),
+        objects_seen=plan.objects_seen,
+        skipped_known=plan.skipped_known,
+        skipped_digest=plan.skipped_digest,
+        skipped_outside_window=plan.skipped_outside_window,
+    )
+    lock = threading.Lock()
+
+    def errored(obj: S3Object, exc: Exception) -> None:
+        with lock:
+            summary.fetch_errors.append({"path": object_uri(target.bucket, obj.key), "error": describe_error(exc)})
+
+    def blobs() -> Iterator[RemoteBlob]:
+        if not plan.to_fetch:
+            return
+        with _progress(progress, len(plan.to_fetch), plan.bytes_to_fetch) as advance:
+
+            def done(obj: S3Object, size: int) -> None:
+                with lock:
+                    summary.objects_fetched += 1
+                    summary.bytes_fetched += size
+                advance(1, size)
+
+            yield from fetch_blobs(
+                client, target.bucket, plan.to_fetch, workers=workers, on_done=done, on_error=errored, stop=stop
+            )
+
+    return Pull(blobs(), summary)
+
+
+def sync_s3(
+    con: duckdb.DuckDBPyConnection,
+    uri: str,
+    window: Window,
+    *,
+    client: Any,
+    ingester: BlobIngester,
+    workers: int = 8,
+    progress: bool = True,
+    now: dt.datetime | None = None,
+    stop: threading.Event | None = None,
+) -> S3Summary:
+    """List, fetch and ingest what is new in one trail bucket; return what happened."""
+    pull = pull_s3(
+        client,
+        uri,
+        window,
+        known_objects(con, parse_s3_uri(uri)),
+        workers=workers,
+        progress=progress,
+        now=now,
+        stop=stop,
+    )
+    summary: S3Summary = pull.summary
+    summary.ingest = dict(ingester(con, pull.blobs))
+    pull.finish(con)
+    return summary
+
+
+class _progress:
+    """A rich progress bar on stderr (objects and bytes), or nothing when quiet / not a terminal."""
+
+    def __init__(self, enabled: bool, objects: int, total_bytes: int) -> None:
+        self.enabled = enabled
+        self.objects = objects
+        self.total_bytes = total_bytes
+        self._bar: Any = None
+        self._task: Any = None
+        self._done = 0
+
+    def __enter__(self) -> Callable[[int, int], None]:
+        if self.enabled:
+            from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+
+            from diag.render.console import err
+
+            if err().is_terminal:
+                self._bar = Progress(
+                    TextColumn("{task.description}"),
+                    BarColumn(),
+                    TextColumn("{task.fields[objects]}"),
+                    DownloadColumn(),
+                    TransferSpeedColumn(),
+                    console=err(),
+                    transient=True,
+                )
+                self._bar.start()
+                self._task = self._bar.add_task("S3 objects", total=self.total_bytes, objects=f"0/{self.objects}")
+        return self.advance
+
+    def advance(self, objects: int, size: int) -> None:
+        self._done += objects
+        if self._bar is not None:
+            self._bar.update(self._task, advance=size, objects=f"{self._done}/{self.objects}")
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.stop()

@@ -1,0 +1,164 @@
+"""Terminal rendering of one diagnosis: verdict, layers by account, evidence, the fix (JSON + commands).
+
+Every string that can come from CloudTrail (ARNs, session names, user agents, error messages, policy text
+copied from events) goes through ``safe_text`` (a rich Text: never parsed as markup, control characters
+replaced), and JSON is rendered by ``Syntax`` (literal text; JSON escaping already neutralizes ANSI).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from diag.render.escape import safe_text
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from diag.diagnosis.model import Diagnosis, Finding
+
+_RESULT_STYLE = {
+    "Allowed": "green",
+    "ImplicitlyDenied": "red",
+    "ExplicitlyDenied": "bold red",
+    "Unknown": "yellow",
+    "NotApplicable": "dim",
+}
+
+
+def _title(code: str) -> str:
+    from diag.rules import load_rules
+
+    for cls in load_rules():
+        if cls.code == code:
+            return cls.title
+    return ""
+
+
+def _deciding(layer: dict[str, Any]) -> str:
+    """The statements that decided a layer: the denying ones, else the allowing ones (Sid or #index)."""
+    stmts = layer.get("statements") or []
+    pick = [s for s in stmts if s.get("applies") and s.get("effect") == "Deny"] or [
+        s for s in stmts if s.get("applies") and s.get("effect") == "Allow"
+    ]
+    names = [str(s.get("sid") or f"#{s.get('index')}") for s in pick[:3]]
+    if names:
+        return ", ".join(names)
+    return layer.get("reason") or ""
+
+
+def render_layers(console: Console, diag: Diagnosis) -> None:
+    from rich.table import Table
+
+    if not diag.layers:
+        console.print(safe_text("layers: not evaluated (see the findings for what is missing)", style="yellow"))
+        return
+    table = Table(title="layers", title_justify="left", show_edge=False, pad_edge=False)
+    for col in ("layer", "account", "result", "decided by"):
+        table.add_column(col)
+    for layer in diag.layers:
+        result = str(layer.get("result"))
+        name = str(layer.get("layer"))
+        if layer.get("org_identifier"):
+            name += f" {layer['org_identifier']}"
+        table.add_row(
+            safe_text(name),
+            safe_text(layer.get("account") or ""),
+            safe_text(result, style=_RESULT_STYLE.get(result, "")),
+            safe_text(_deciding(layer)),
+        )
+    console.print(table)
+
+
+def _evidence_lines(evidence: dict[str, Any]) -> list[str]:
+    """A few checkable lines: statements named by Sid/index/policy, values compared, history."""
+    lines: list[str] = []
+
+    def stmt_line(ref: dict[str, Any]) -> str:
+        sid = f"Sid {ref.get('sid')!r}, " if ref.get("sid") else ""
+        why = f": {ref['why']}" if ref.get("why") else ""
+        return f"{ref.get('layer')} of account {ref.get('account')}, policy {ref.get('policy') or '-'}, {sid}statement #{ref.get('index')}{why}"
+
+    for key, value in evidence.items():
+        if isinstance(value, dict) and "index" in value and "layer" in value:
+            lines.append(f"{key}: {stmt_line(value)}")
+        elif isinstance(value, list) and value and all(isinstance(v, dict) and "index" in v for v in value):
+            for v in value[:4]:
+                lines.append(f"{key}: {stmt_line(v)}")
+        elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            for v in value[:4]:
+                lines.append(
+                    f"{key}: "
+                    + ", ".join(f"{k}={w}" for k, w in v.items() if w not in (None, [], "") and k != "collect")
+                )
+                for c in v.get("collect") or []:
+                    lines.append(f"    {c}")
+        elif value not in (None, [], {}, ""):
+            text = json.dumps(value, default=str) if isinstance(value, dict | list) else str(value)
+            lines.append(f"{key}: {text}")
+    return lines
+
+
+def render_finding(console: Console, f: Finding, *, primary: bool) -> None:
+    from rich.syntax import Syntax
+
+    style = "bold red" if primary else "bold"
+    head = safe_text(f"{'▶' if primary else '•'} {f.code}", style=style)
+    head.append_text(safe_text(f"  [{f.layer}{', account ' + f.account if f.account else ''}]", style="dim"))
+    console.print(head)
+    console.print(safe_text(f"  {f.summary}"))
+    for line in _evidence_lines(f.evidence):
+        console.print(safe_text(f"    {line}", style="dim"))
+    if f.fix is None:
+        return
+    console.print(safe_text(f"  fix: {f.fix.summary}", style="green"))
+    if f.fix.policy:
+        text = json.dumps(f.fix.policy, indent=2, ensure_ascii=True)
+        console.print(Syntax(text, "json", theme="ansi_dark", background_color="default", padding=(0, 0, 0, 4)))
+    for cmd in f.fix.commands:  # one line each, never wrapped, so that it pastes as it is
+        console.print(safe_text(f"    {cmd}", style="dim" if cmd.startswith("#") else "cyan"), soft_wrap=True)
+
+
+def render_diagnosis(console: Console, diag: Diagnosis) -> None:
+    """The whole explanation of one failed call."""
+    f = diag.facts
+    title = _title(diag.verdict)
+    head = safe_text("verdict: ", style="bold")
+    head.append_text(safe_text(diag.verdict, style="bold red" if diag.verdict != "RESOLVED_SINCE" else "bold green"))
+    if title:
+        head.append_text(safe_text(f" — {title}"))
+    console.print(head)
+    where = f.event_id or f.request_id or ("error text" if f.origin == "error-text" else "record")
+    console.print(
+        safe_text(
+            f"event {where} at {f.event_time or '?'}: {f.event_name} {f.error_code or ''} in {f.region}", style="dim"
+        )
+    )
+    console.print(
+        safe_text(f"caller {f.caller_arn or f.principal_arn or '?'} (account {f.caller_account})", style="dim")
+    )
+    target = f.key_arn or f.key_id_given or (f"s3://{f.bucket}" if f.bucket else "?")
+    console.print(
+        safe_text(
+            f"{'bucket' if f.is_s3 else 'key'} {target}" + (f" via {f.invoked_by}" if f.invoked_by else ""), style="dim"
+        )
+    )
+    if f.user_agent:
+        console.print(safe_text(f"user agent {f.user_agent}", style="dim"))
+    console.print()
+    render_layers(console, diag)
+    console.print()
+    for i, finding in enumerate(diag.findings):
+        render_finding(console, finding, primary=(i == 0))
+        console.print()
+    if diag.gaps and diag.verdict != "UNKNOWN":
+        missing = ", ".join(f"{g['what']} of {g['account']}" for g in diag.gaps)
+        console.print(
+            safe_text(f"not collected (could also refuse; `--json` lists how to collect): {missing}", style="yellow")
+        )
+    as_of = diag.policies_as_of.strftime("%Y-%m-%d %H:%M:%S UTC") if diag.policies_as_of else "no snapshot"
+    console.print(
+        safe_text(
+            f"policies as of {as_of}; engine decision at event time: {diag.decision or 'not evaluated'}", style="dim"
+        )
+    )

@@ -1,0 +1,91 @@
+"""GRANT_MISSING: the access relied on a grant that does not exist, was retired or revoked, or lacks the
+operation."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from diag import fixes
+from diag.diagnosis.case import Case
+from diag.diagnosis.model import Finding, Fix
+from diag.policy.model import Layer, LayerResult
+from diag.rules._helpers import caller_role, key_account, the_action
+from diag.rules.base import Rule
+
+_GONE = {"RetireGrant", "RevokeGrant"}
+
+
+class GrantMissing(Rule):
+    code = "GRANT_MISSING"
+    title = "The grant the access relied on is missing"
+    description = (
+        "The access relied on a grant that does not exist, was retired or revoked, or lacks the operation or"
+        " constraint."
+    )
+    fix_template = "Create a grant for exactly the caller and the failed operation (with the same constraints)."
+    supersedes = ("KEY_POLICY_NO_PRINCIPAL", "IAM_POLICY_MISSING")
+
+    def check(self, case: Case, prior: Sequence[Finding]) -> Iterable[Finding]:
+        f = case.facts
+        if f.is_s3 or not case.denied or case.layer_result(Layer.KEY_POLICY) == LayerResult.ALLOWED:
+            return []
+        action = the_action(case)
+        op = action.split(":")[-1]
+        evidence: dict[str, Any] = {}
+        reasons = []
+        partial = [
+            g for t in case.traces(Layer.GRANTS) for g in t.grants if g.grantee_matched and not g.operation_matched
+        ]
+        if partial:
+            g = partial[0]
+            ops = list(g.grant.operations) if g.grant else []
+            reasons.append(
+                f"grant {g.grant_id} names the caller but allows only {', '.join(ops) or 'other operations'}"
+            )
+            evidence["grants_without_operation"] = [{"grant_id": x.grant_id, "reason": x.reason} for x in partial]
+        gone = [c for c in case.grant_changes if c.event_name in _GONE]
+        if gone:
+            c = gone[-1]
+            reasons.append(
+                f"a grant on this key was {'retired' if c.event_name == 'RetireGrant' else 'revoked'} at {c.event_time:%Y-%m-%d %H:%M:%S} UTC by {c.actor_arn or 'unknown'}"
+            )
+            evidence["grant_changes"] = [
+                {
+                    "event_id": c.event_id,
+                    "event_name": c.event_name,
+                    "event_time": c.event_time,
+                    "actor": c.actor_arn,
+                    "summary": c.summary,
+                }
+                for c in gone
+            ]
+        tokens = ((f.raw or {}).get("requestParameters") or {}).get("grantTokens")
+        if tokens:
+            reasons.append("the call passed a grant token, so it relied on a grant")
+            evidence["grant_tokens"] = len(tokens) if isinstance(tokens, list) else 1
+        if not reasons:
+            return []
+        key = f.key_arn or "KEY_ARN"
+        role = caller_role(case) or "CALLER_ARN"
+        region = f.key_region or f.region or "REGION"
+        q = fixes.shlex.quote
+        return [
+            self.finding(
+                str(Layer.GRANTS),
+                key_account(case),
+                f"no grant lets `{role}` {op} with key `{key}`: " + "; ".join(reasons),
+                evidence,
+                Fix(
+                    summary=f"create a grant for `{role}` with exactly the operation {op} (or restore the grant the"
+                    " application expects)",
+                    policy={"GranteePrincipal": role, "Operations": [op], "KeyId": key},
+                    commands=(
+                        f"# with credentials of account {key_account(case)} (or a principal allowed kms:CreateGrant)",
+                        f"aws kms create-grant --key-id {q(key)} --grantee-principal {q(role)} --operations {op}"
+                        f" --region {region}",
+                    ),
+                    target=f"grants of {key}",
+                ),
+            )
+        ]

@@ -1,0 +1,75 @@
+"""KEY_POLICY_PRINCIPAL_TYPO: a key-policy principal is a near miss of the caller's ARN."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from diag import fixes
+from diag.diagnosis.case import Case
+from diag.diagnosis.model import Finding, Fix
+from diag.policy.model import Layer, LayerResult
+from diag.rules._helpers import (
+    allow_statements,
+    caller_role,
+    describe_difference,
+    element_ok,
+    key_account,
+    label,
+    stmt_ref,
+    the_action,
+    values,
+)
+from diag.rules.base import Rule
+
+
+class KeyPolicyPrincipalTypo(Rule):
+    code = "KEY_POLICY_PRINCIPAL_TYPO"
+    title = "A key-policy principal is a typo of the caller"
+    description = "A key-policy principal is a near miss of the caller (edit distance, a wrong digit in the account, letter case)."
+    fix_template = "Correct the principal ARN in that statement; keep everything else."
+    supersedes = ("KEY_POLICY_NO_PRINCIPAL",)
+
+    def check(self, case: Case, prior: Sequence[Finding]) -> Iterable[Finding]:
+        if case.facts.is_s3 or case.layer_result(Layer.KEY_POLICY) != LayerResult.IMPLICITLY_DENIED:
+            return []
+        role = caller_role(case)
+        if not role:
+            return []
+        key = case.facts.key_arn or "KEY_ARN"
+        out = []
+        for s in allow_statements(case, Layer.KEY_POLICY):
+            if element_ok(s, "Principal") or not element_ok(s, "Action"):
+                continue
+            engine_misses = {n.policy_value: n for n in s.near_misses if n.kind in {"principal", "account"}}
+            candidates = []
+            for v in [*engine_misses, *values(s, "Principal")]:
+                diff = describe_difference(v, role)
+                if diff:
+                    candidates.append((v, diff[0], diff[1]))
+                elif v in engine_misses:
+                    candidates.append((v, engine_misses[v].detail, engine_misses[v].distance))
+            for value, detail, distance in candidates[:1]:
+                detail = detail or "is a near miss of the caller"
+                corrected = fixes.replace_in_statement(s.statement, "Principal", value, role) if s.statement else None
+                out.append(
+                    self.finding(
+                        str(Layer.KEY_POLICY),
+                        key_account(case),
+                        f"principal `{value}` in {label(s)} {detail}: the caller is `{role}`",
+                        {
+                            "policy_value": value,
+                            "caller": role,
+                            "distance": distance,
+                            "detail": detail,
+                            "action": the_action(case),
+                            "statement": stmt_ref(s, f"Principal `{value}` does not match `{role}`"),
+                        },
+                        Fix(
+                            summary=f"in {label(s)}, replace `{value}` with `{role}`",
+                            policy=corrected,
+                            commands=fixes.key_policy_commands(key, account=key_account(case)),
+                            target=f"key policy of {key}",
+                        ),
+                    )
+                )
+        return out

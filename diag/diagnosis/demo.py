@@ -1,106 +1,104 @@
-"""`kmsdiag demo`: a fresh database from the bundled sample_trails/ (ingest, every scenario's bundle,
-diagnose), a summary by verdict, and a few representative explanations."""
+"""The diagnosis part of `kmsdiag demo`: load every scenario's evidence bundle, diagnose every failure,
+pick representative failures, and render the verdict table, their explanations and the next commands."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from diag.errors import BadInputError
+if TYPE_CHECKING:
+    import duckdb
+    from rich.console import Console
 
-DEMO_MARK = "kmsdiag demo"
-DEFAULT_DB = Path("kmsdiag-demo.duckdb")
-# Verdicts worth showing first: the guide's walk-through, a typo, a history story, a region mistake.
+# Verdicts worth showing first: a typo, a history story, a region mistake, the guide's missing IAM policy.
 SHOWCASE = ("KEY_POLICY_PRINCIPAL_TYPO", "KEY_POLICY_OVERWRITTEN", "WRONG_REGION", "IAM_POLICY_MISSING")
 
 
 def scenarios(root: Path | None = None) -> list[Path]:
+    """The bundled scenario folders that have both trails and a bundle."""
     from diag.resources import sample_trails_dir
 
-    base = root or sample_trails_dir()
+    try:
+        base = root or sample_trails_dir()
+    except FileNotFoundError:
+        return []
     return sorted(p for p in base.glob("[0-9]*") if (p / "trails").is_dir() and (p / "bundle").is_dir())
 
 
-def fresh_database(path: Path) -> None:
-    """Remove a previous demo database at ``path``; refuse to overwrite any other file."""
-    if not path.exists():
-        return
-    import duckdb
-
-    try:
-        con = duckdb.connect(str(path), read_only=True)
-        try:
-            row = con.execute("SELECT value FROM meta WHERE key = 'created_by'").fetchone()
-        finally:
-            con.close()
-    except duckdb.Error:
-        row = None
-    if not row or row[0] != DEMO_MARK:
-        raise BadInputError(
-            f"{path} exists and is not a demo database: refusing to overwrite it",
-            hint="pass another --db, or remove the file yourself",
-        )
-    for p in (path, Path(str(path) + ".wal")):
-        p.unlink(missing_ok=True)
-
-
-def build(path: Path, *, step: Callable[[str], None] | None = None, root: Path | None = None) -> dict[str, Any]:
-    """Build the demo database at ``path``; return what was done."""
+def collect_and_diagnose(con: duckdb.DuckDBPyConnection, bundles: list[Path]) -> tuple[int, dict[str, Any]]:
+    """Load ``bundles`` as snapshots (as `collect --from-dir`), rebuild the policy history, diagnose every
+    failure; return (snapshots loaded, the diagnose summary)."""
     from diag.collect.bundle import read_bundle
     from diag.collect.history import build_policy_changes
     from diag.collect.snapshot import load_bundle
     from diag.diagnosis.batch import diagnose_pending
-    from diag.ingest import ingest_paths
-    from diag.store import open_db
 
-    found = scenarios(root)
-    if not found:
-        raise BadInputError("no scenarios in sample_trails/ (broken installation?)")
-    fresh_database(path)
-    con = open_db(path)
-    try:
-        con.execute(
-            "INSERT INTO meta VALUES ('created_by', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            [DEMO_MARK],
-        )
-        if step:
-            step(f"ingesting the trails of {len(found)} scenarios")
-        ingested = ingest_paths(con, [s / "trails" for s in found])
-        if step:
-            step(f"loading {len(found)} evidence bundles (collect --from-dir)")
-        for s in found:
-            load_bundle(con, read_bundle(s / "bundle"), source="bundle", source_path=str(s / "bundle"))
-        build_policy_changes(con)
-        if step:
-            step("diagnosing every failure")
-        summary = diagnose_pending(con)
-        examples = pick_examples(con)
-    finally:
-        con.close()
-    return {
-        "db": str(path),
-        "scenarios": len(found),
-        "events_stored": ingested.events_stored,
-        "files": ingested.files_ingested,
-        "failures": summary["failures"],
-        "decision_keys": summary["decision_keys"],
-        "by_verdict": summary["by_verdict"],
-        "examples": examples,
-    }
+    for bundle in bundles:
+        load_bundle(con, read_bundle(bundle), source="bundle", source_path=str(bundle))
+    build_policy_changes(con)
+    summary = diagnose_pending(con)
+    return len(bundles), {k: summary[k] for k in ("failures", "decision_keys", "by_verdict", "seconds")}
 
 
-def pick_examples(con: Any, n: int = 3) -> list[dict[str, str]]:
-    """One event per showcase verdict (the earliest), up to ``n``."""
-    out = []
-    for verdict in SHOWCASE:
-        row = con.execute(
-            "SELECT d.event_id FROM diagnoses_latest d JOIN events e USING (event_id) WHERE d.verdict = ?"
-            " ORDER BY e.event_time, d.event_id LIMIT 1",
-            [verdict],
-        ).fetchone()
-        if row:
-            out.append({"event_id": row[0], "verdict": verdict})
+def pick_examples(con: duckdb.DuckDBPyConnection, n: int = 3) -> list[dict[str, str]]:
+    """The earliest event of each showcase verdict (then of any verdict), up to ``n``."""
+    out: list[dict[str, str]] = []
+    rows = con.execute(
+        "SELECT d.event_id, d.verdict FROM diagnoses_latest d JOIN events e USING (event_id)"
+        " ORDER BY e.event_time, d.event_id"
+    ).fetchall()
+    ranked = sorted(rows, key=lambda r: SHOWCASE.index(r[1]) if r[1] in SHOWCASE else len(SHOWCASE))
+    seen: set[str] = set()
+    for event_id, verdict in ranked:
+        if verdict in seen:
+            continue
+        seen.add(verdict)
+        out.append({"event_id": event_id, "verdict": verdict})
         if len(out) == n:
             break
     return out
+
+
+def render_diagnosis_part(
+    console: Console, db: Path, snapshots: int, diagnosis: dict[str, Any], examples: list[dict[str, str]]
+) -> None:
+    from rich.rule import Rule
+    from rich.table import Table
+
+    from diag.explain import explain_id
+    from diag.render.escape import safe_text
+    from diag.render.explain_view import render_diagnosis
+    from diag.store import open_db
+
+    console.print(
+        safe_text(
+            f"{snapshots} evidence bundles loaded; {diagnosis.get('failures', 0)} failures diagnosed through"
+            f" {diagnosis.get('decision_keys', 0)} distinct decision keys"
+        )
+    )
+    if diagnosis.get("by_verdict"):
+        table = Table(title="failures by verdict", title_justify="left", show_edge=False)
+        table.add_column("verdict")
+        table.add_column("events", justify="right")
+        for verdict, n in diagnosis["by_verdict"].items():
+            table.add_row(safe_text(verdict), str(n))
+        console.print(table)
+    if examples:
+        con = open_db(db, read_only=True)
+        try:
+            for ex in examples:
+                console.print(Rule(safe_text(f"kmsdiag explain {ex['event_id']}")))
+                render_diagnosis(console, explain_id(con, ex["event_id"]))
+        finally:
+            con.close()
+    first = examples[0]["event_id"] if examples else "EVENT_ID"
+    console.print(Rule("go further"))
+    for line in (
+        f"kmsdiag explain {first} --db {db}          # one failure: verdict, evidence, fix",
+        f"kmsdiag explain {first} --db {db} --json   # the same, machine-readable",
+        f"kmsdiag explain --db {db} --error 'User: arn:aws:sts::… is not authorized to perform: kms:Decrypt on resource: arn:aws:kms:…'",
+        f"kmsdiag report --db {db} --format html --out report.html",
+        f'duckdb -readonly {db} "SELECT verdict, count(*) FROM diagnoses_latest GROUP BY 1 ORDER BY 2 DESC"',
+        "kmsdiag ingest ./your-trails/ && kmsdiag collect --from-dir ./your-bundle && kmsdiag diagnose",
+    ):
+        console.print(safe_text(f"  {line}", style="cyan"), soft_wrap=True)

@@ -18,9 +18,10 @@ def test_demo_json_and_rerun(run_cli, tmp_path: Path) -> None:  # type: ignore[n
     code, out, err = run_cli("demo", "--db", db, "--json")
     assert code == 0, err
     doc = json.loads(out)
-    assert doc["scenarios"] == len(scenarios()) and doc["failures"] >= doc["scenarios"]
-    assert sum(doc["by_verdict"].values()) == doc["failures"]
-    assert "UNKNOWN" in doc["by_verdict"] and len(doc["by_verdict"]) >= 20
+    dx = doc["diagnosis"]
+    assert len(doc["scenarios"]) == len(scenarios()) == doc["snapshots"] and dx["failures"] >= len(scenarios())
+    assert sum(dx["by_verdict"].values()) == dx["failures"]
+    assert "UNKNOWN" in dx["by_verdict"] and len(dx["by_verdict"]) >= 20
     assert doc["examples"] and all(e["event_id"] for e in doc["examples"])
     code, out, err = run_cli("explain", doc["examples"][0]["event_id"], "--db", db)
     assert code == 0 and doc["examples"][0]["verdict"] in out
@@ -30,5 +31,5 @@ def test_demo_refuses_to_overwrite_another_file(run_cli, tmp_path: Path) -> None
     other = tmp_path / "precious.duckdb"
     other.write_bytes(b"not a demo")
     code, _out, err = run_cli("demo", "--db", other)
-    assert code == 3 and "not a demo database" in err
+    assert code == 2 and "not a kmsdiag demo database" in err
     assert other.read_bytes() == b"not a demo"

@@ -37,28 +37,124 @@ def _w(root: Path, rel: str, doc: Any) -> None:
 
 
 def write_bundle(root: Path) -> Path:
-    root_stmt = {"Sid": "EnableIAM", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{KEY_ACCOUNT}:root"}, "Action": "kms:*", "Resource": "*"}
+    root_stmt = {
+        "Sid": "EnableIAM",
+        "Effect": "Allow",
+        "Principal": {"AWS": f"arn:aws:iam::{KEY_ACCOUNT}:root"},
+        "Action": "kms:*",
+        "Resource": "*",
+    }
     policies = [
-        [root_stmt, {"Sid": "Apps", "Effect": "Allow", "Principal": {"AWS": [role_arn(i) for i in range(25)]}, "Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Resource": "*"}],
-        [root_stmt, {"Sid": "Apps", "Effect": "Allow", "Principal": {"AWS": [role_arn(i).replace("Role", "Rol") for i in range(25)]}, "Action": "kms:Decrypt", "Resource": "*"}],
+        [
+            root_stmt,
+            {
+                "Sid": "Apps",
+                "Effect": "Allow",
+                "Principal": {"AWS": [role_arn(i) for i in range(25)]},
+                "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+                "Resource": "*",
+            },
+        ],
+        [
+            root_stmt,
+            {
+                "Sid": "Apps",
+                "Effect": "Allow",
+                "Principal": {"AWS": [role_arn(i).replace("Role", "Rol") for i in range(25)]},
+                "Action": "kms:Decrypt",
+                "Resource": "*",
+            },
+        ],
         [root_stmt],
-        [root_stmt, {"Sid": "Apps", "Effect": "Allow", "Principal": {"AWS": [role_arn(i) for i in range(25, 50)]}, "Action": "kms:Decrypt", "Resource": "*",
-                     "Condition": {"StringEquals": {"kms:ViaService": f"s3.{REGION}.amazonaws.com"}}}],
+        [
+            root_stmt,
+            {
+                "Sid": "Apps",
+                "Effect": "Allow",
+                "Principal": {"AWS": [role_arn(i) for i in range(25, 50)]},
+                "Action": "kms:Decrypt",
+                "Resource": "*",
+                "Condition": {"StringEquals": {"kms:ViaService": f"s3.{REGION}.amazonaws.com"}},
+            },
+        ],
     ]
     _w(root, "manifest.json", {"collected_at": "2026-11-01T00:00:00Z"})
     k = f"{KEY_ACCOUNT}/kms/{REGION}"
-    _w(root, f"{k}/list-aliases.json", {"Aliases": [{"AliasName": f"alias/app-{i}", "AliasArn": f"arn:aws:kms:{REGION}:{KEY_ACCOUNT}:alias/app-{i}", "TargetKeyId": KEYS[i]} for i in range(4)]})
+    _w(
+        root,
+        f"{k}/list-aliases.json",
+        {
+            "Aliases": [
+                {
+                    "AliasName": f"alias/app-{i}",
+                    "AliasArn": f"arn:aws:kms:{REGION}:{KEY_ACCOUNT}:alias/app-{i}",
+                    "TargetKeyId": KEYS[i],
+                }
+                for i in range(4)
+            ]
+        },
+    )
     for i, kid in enumerate(KEYS):
-        _w(root, f"{k}/{kid}/describe-key.json", {"KeyMetadata": {"AWSAccountId": KEY_ACCOUNT, "KeyId": kid, "Arn": key_arn(i), "Enabled": True,
-           "KeyState": "Enabled", "KeyManager": "CUSTOMER", "MultiRegion": False, "CreationDate": "2026-10-01T00:00:00+00:00"}})
-        _w(root, f"{k}/{kid}/get-key-policy.json", {"Policy": json.dumps({"Version": "2012-10-17", "Statement": policies[i]}), "PolicyName": "default"})
+        _w(
+            root,
+            f"{k}/{kid}/describe-key.json",
+            {
+                "KeyMetadata": {
+                    "AWSAccountId": KEY_ACCOUNT,
+                    "KeyId": kid,
+                    "Arn": key_arn(i),
+                    "Enabled": True,
+                    "KeyState": "Enabled",
+                    "KeyManager": "CUSTOMER",
+                    "MultiRegion": False,
+                    "CreationDate": "2026-10-01T00:00:00+00:00",
+                }
+            },
+        )
+        _w(
+            root,
+            f"{k}/{kid}/get-key-policy.json",
+            {"Policy": json.dumps({"Version": "2012-10-17", "Statement": policies[i]}), "PolicyName": "default"},
+        )
         _w(root, f"{k}/{kid}/list-grants.json", {"Grants": []})
-    ident = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey", "kms:Encrypt"], "Resource": [key_arn(i) for i in range(4)]}]}
-    _w(root, f"{KEY_ACCOUNT}/iam/get-account-authorization-details.json", {"UserDetailList": [], "GroupDetailList": [], "RoleDetailList": [], "Policies": []})
-    _w(root, f"{CALLER_ACCOUNT}/iam/get-account-authorization-details.json", {"UserDetailList": [], "GroupDetailList": [], "Policies": [], "RoleDetailList": [
-        {"Path": "/", "RoleName": f"App{i:02d}Role", "RoleId": f"AROAEXAMPLE{i:09d}", "Arn": role_arn(i), "CreateDate": "2026-10-01T00:00:00+00:00",
-         "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": []}, "RolePolicyList": [{"PolicyName": "kms", "PolicyDocument": ident}],
-         "AttachedManagedPolicies": [], "Tags": []} for i in range(ROLES)]})
+    ident = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": ["kms:Decrypt", "kms:GenerateDataKey", "kms:Encrypt"],
+                "Resource": [key_arn(i) for i in range(4)],
+            }
+        ],
+    }
+    _w(
+        root,
+        f"{KEY_ACCOUNT}/iam/get-account-authorization-details.json",
+        {"UserDetailList": [], "GroupDetailList": [], "RoleDetailList": [], "Policies": []},
+    )
+    _w(
+        root,
+        f"{CALLER_ACCOUNT}/iam/get-account-authorization-details.json",
+        {
+            "UserDetailList": [],
+            "GroupDetailList": [],
+            "Policies": [],
+            "RoleDetailList": [
+                {
+                    "Path": "/",
+                    "RoleName": f"App{i:02d}Role",
+                    "RoleId": f"AROAEXAMPLE{i:09d}",
+                    "Arn": role_arn(i),
+                    "CreateDate": "2026-10-01T00:00:00+00:00",
+                    "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": []},
+                    "RolePolicyList": [{"PolicyName": "kms", "PolicyDocument": ident}],
+                    "AttachedManagedPolicies": [],
+                    "Tags": [],
+                }
+                for i in range(ROLES)
+            ],
+        },
+    )
     return root
 
 

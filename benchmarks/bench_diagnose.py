@@ -48,17 +48,21 @@ def main() -> None:
     redo = diagnose_pending(con, redo=True)
     redo_s = time.perf_counter() - again
     con.close()
-    print(json.dumps({
-        "failures": summary["failures"],
-        "events": args.failures + args.noise,
-        "decision_keys": summary["decision_keys"],
-        "seconds": summary["seconds"],
-        "diagnoses_per_second": summary["diagnoses_per_second"],
-        "decision_keys_per_second": round(summary["decision_keys"] / summary["seconds"], 1),
-        "redo_all_seconds": round(redo_s, 3),
-        "by_verdict": summary["by_verdict"],
-        "build_seconds": round(build, 2),
-    }))
+    print(
+        json.dumps(
+            {
+                "failures": summary["failures"],
+                "events": args.failures + args.noise,
+                "decision_keys": summary["decision_keys"],
+                "seconds": summary["seconds"],
+                "diagnoses_per_second": summary["diagnoses_per_second"],
+                "decision_keys_per_second": round(summary["decision_keys"] / summary["seconds"], 1),
+                "redo_all_seconds": round(redo_s, 3),
+                "by_verdict": summary["by_verdict"],
+                "build_seconds": round(build, 2),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

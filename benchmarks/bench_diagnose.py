@@ -45,7 +45,7 @@ def main() -> None:
     build = time.perf_counter() - t0
     summary = diagnose_pending(con)
     again = time.perf_counter()
-    redo = diagnose_pending(con, redo=True)
+    diagnose_pending(con, redo=True)
     redo_s = time.perf_counter() - again
     con.close()
     print(

@@ -307,11 +307,8 @@ class _Pipeline:
 def diagnose_facts(
     facts: EventFacts, source: PolicySource, *, evaluate: Evaluator | None = None, claimed: ParsedError | None = None
 ) -> Diagnosis:
-    """The diagnosis of one failed call, whatever its origin."""
-    if claimed is None and facts.error_message:
-        from diag.errortext import parse_error
-
-        claimed = parse_error(facts.error_message)
+    """The diagnosis of one failed call, whatever its origin. ``claimed``: the parsed error text, when the
+    caller has it (else the UNKNOWN rule parses the event's message if it needs AWS's claim)."""
     return _Pipeline(source, evaluate).run(facts, claimed)
 
 

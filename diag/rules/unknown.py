@@ -101,6 +101,10 @@ class Unknown(Rule):
         if not gaps and not reasons:
             reasons.append("no rule could name the cause from the traces")
         claimed = case.claimed
+        if claimed is None and f.error_message:
+            from diag.errortext import parse_error
+
+            claimed = parse_error(f.error_message)
         hint = None
         if claimed is not None and claimed.claim:
             hint = f"AWS's message says: {claimed.claim} (a hint only: for cross-account calls it can name the wrong layer)"

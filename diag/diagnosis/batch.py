@@ -272,6 +272,18 @@ def diagnose_pending(
             " r.policies_as_of, r.snapshot_id, ?, ? FROM _dx_fail f JOIN _dx_result r USING (decision_key)",
             [_engine_version(), now],
         )
+        # the key owner's AWSAccount copy of a call shares the diagnosis of the caller's copy
+        con.execute(
+            "INSERT INTO diagnoses (event_id, verdict, codes, findings, layers, decision_key, policies_as_of, snapshot_id,"
+            " engine_version, diagnosed_at) SELECT DISTINCT ON (o.event_id) o.event_id, r.verdict, r.codes, r.findings,"
+            " r.layers, f.decision_key, r.policies_as_of, r.snapshot_id, ?, ? FROM events o"
+            " JOIN events c ON c.shared_event_id = o.shared_event_id AND coalesce(c.caller_type, '') <> 'AWSAccount'"
+            " JOIN _dx_fail f ON f.event_id = c.event_id JOIN _dx_result r USING (decision_key)"
+            " WHERE o.caller_type = 'AWSAccount' AND o.error_code IS NOT NULL AND o.shared_event_id IS NOT NULL"
+            + ("" if redo else " AND NOT EXISTS (SELECT 1 FROM diagnoses d WHERE d.event_id = o.event_id)"),
+            [_engine_version(), now],
+        )
+        copies = con.execute("SELECT count(*) FROM diagnoses WHERE diagnosed_at = ?", [now]).fetchone()
         by_verdict = dict(
             con.execute(
                 "SELECT r.verdict, count(*) FROM _dx_fail f JOIN _dx_result r USING (decision_key) GROUP BY 1 ORDER BY 2 DESC, 1"
@@ -282,10 +294,11 @@ def diagnose_pending(
         con.execute("ROLLBACK")
         raise
     seconds = time.perf_counter() - started
+    diagnosed = int(copies[0]) if copies else failures
     return {
         "failures": failures,
         "decision_keys": len(reps),
-        "diagnosed": failures,
+        "diagnosed": diagnosed,  # failures + the key owner's copies of them
         "by_verdict": by_verdict,
         "seconds": round(seconds, 3),
         "diagnoses_per_second": round(failures / seconds, 1) if seconds > 0 else None,

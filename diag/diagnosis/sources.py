@@ -280,9 +280,8 @@ class DbPolicySource:
                 accounts = set(fn(self.con)) if fn else set()
             except SourceUnavailable:
                 accounts = set()
-            rows = self.con.execute(
-                "SELECT DISTINCT recipient_account FROM events WHERE recipient_account IS NOT NULL"
-            ).fetchall()
+            # accounts with a snapshot (tiny table), not a scan of every event's recipient account
+            rows = self.con.execute("SELECT DISTINCT account FROM snapshot_accounts").fetchall()
             accounts.update(r[0] for r in rows)
             self._accounts = frozenset(accounts)
         return self._accounts

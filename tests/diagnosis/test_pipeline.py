@@ -127,3 +127,19 @@ def test_diagnose_evaluates_each_decision_key_once(db_path: Path) -> None:
     assert con.execute("SELECT count(*) FROM diagnoses").fetchone()[0] == 12
     assert find_event(con, "a3").session_name == "s3"
     con.close()
+
+
+def test_key_owner_copy_shares_the_callers_diagnosis(db_path: Path) -> None:
+    con = open_db(db_path)
+    caller = decrypt_record("c1", shared="sh-1")
+    owner = decrypt_record("o1", shared="sh-1")
+    owner["userIdentity"] = {"type": "AWSAccount", "principalId": "AROAEXAMPLE:etl", "accountId": "222222222222"}
+    owner["recipientAccountId"] = "111111111111"
+    insert_record(con, caller)
+    insert_record(con, owner)
+    summary = diagnose_pending(con, source=FakeSource(inforce()), evaluate=FakeEngine(DENIED))
+    assert summary["failures"] == 1 and summary["decision_keys"] == 1 and summary["diagnosed"] == 2
+    rows = dict(con.execute("SELECT event_id, verdict FROM diagnoses_latest").fetchall())
+    assert rows == {"c1": "KEY_POLICY_NO_PRINCIPAL", "o1": "KEY_POLICY_NO_PRINCIPAL"}
+    assert diagnose_pending(con, source=FakeSource(inforce()), evaluate=FakeEngine(DENIED))["diagnosed"] == 0
+    con.close()

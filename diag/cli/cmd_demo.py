@@ -134,6 +134,9 @@ def run_demo(db: Path | None = None, *, sample_root: Path | None = None) -> Demo
         bundles = [sample_root / name / "bundle" for name, _ in scenarios]
         result.snapshots, result.diagnosis = collect_and_diagnose(con, [b for b in bundles if b.is_dir()])
         result.examples = pick_examples(con)
+        verdicts = dict(con.execute("SELECT event_id, verdict FROM diagnoses_latest").fetchall())
+        for failure in result.failures:
+            failure["verdict"] = verdicts.get(failure["event_id"])
     finally:
         con.close()
     return result
@@ -155,17 +158,16 @@ def render_demo(result: DemoResult, explain_count: int = 2) -> None:
     console.print(f"calls: {result.calls:,} ({result.cross_account_calls:,} cross-account, logged in both accounts)")
     if result.failures:
         table = Table(title=f"failed calls ({len(result.failures):,})", show_edge=False)
-        for col in ("time", "call", "error", "caller", "key / key given", "region"):
-            table.add_column(col, overflow="fold")
+        for col in ("time", "eventID", "call", "error", "verdict"):
+            table.add_column(col, no_wrap=col != "call")
         for f in result.failures[:MAX_FAILURES_SHOWN]:
-            when = f["event_time"].strftime("%Y-%m-%d %H:%M:%S") if f["event_time"] else "?"
+            when = f["event_time"].strftime("%Y-%m-%d %H:%M") if f["event_time"] else "?"
             table.add_row(
                 when,
+                safe_text(f["event_id"]),
                 safe_text(f["event_name"]),
                 safe_text(f["error_code"]),
-                safe_text(f["caller_arn"] or f["caller_account"] or "?"),
-                safe_text(f["key"] or "?"),
-                safe_text(f["aws_region"] or "?"),
+                safe_text(f.get("verdict") or "-"),
             )
         console.print(table)
         if len(result.failures) > MAX_FAILURES_SHOWN:

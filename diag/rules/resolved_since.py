@@ -44,12 +44,15 @@ class ResolvedSince(Rule):
             " so the original cause cannot be shown"
         )
         as_of = (now.collected_at or now.at) if now else None
+        basis = ""
+        if as_of is not None:
+            more = f" plus {len(changes)} later change(s) from CloudTrail" if changes else ""
+            basis = f" (the snapshot of {as_of:%Y-%m-%d %H:%M} UTC{more})"
         return [
             self.finding(
                 "history",
                 case.facts.key_account,
-                f"the policies in force now{f' (as of {as_of:%Y-%m-%d %H:%M} UTC)' if as_of else ''} allow this call:"
-                f" it was fixed after the failure{when}{unknown_then}",
+                f"the policies in force now{basis} allow this call: it was fixed after the failure{when}{unknown_then}",
                 {
                     "now_decision": str(case.now_result.decision),
                     "cause_known": cause_known,

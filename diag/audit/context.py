@@ -20,7 +20,7 @@ from diag.policy.parse import ParsedPolicy, PolicyError, StatementSpec, parse_po
 if TYPE_CHECKING:
     import duckdb
 
-    from diag.audit.matrix import AccessMatrix
+    from diag.audit.matrix import AccessMatrix, KeyAccess
 
 
 def _loads(value: Any) -> Any:
@@ -122,6 +122,7 @@ class AuditContext:
     in_use_days: int = 30
     pinned: bool = False  # a --snapshot was given (the matrix uses its time, not the latest)
     _matrix: AccessMatrix | None = field(default=None, repr=False)
+    _key_access: dict[str, KeyAccess] = field(default_factory=dict, repr=False)
 
     @property
     def accounts(self) -> list[str]:
@@ -150,7 +151,22 @@ class AuditContext:
             from diag.audit.matrix import compute_matrix
 
             self._matrix = compute_matrix(self)
+            self._key_access.update({k.key_arn: k for k in self._matrix.keys})
         return self._matrix
+
+    def principals_allowed(self, key_arn: str, account: str | None = None) -> list[str]:
+        """The principals (of ``account``) that the engine allows at least one common action on the key;
+        computed for this key only, unless the whole matrix is already there."""
+        ka = self._key_access.get(key_arn)
+        if ka is None:
+            from diag.audit.matrix import compute_matrix
+
+            for k in compute_matrix(self, keys=[key_arn]).keys:
+                self._key_access[k.key_arn] = k
+            ka = self._key_access.get(key_arn)
+        if ka is None:
+            return []
+        return [p.principal for p in ka.principals if account is None or p.account == account]
 
     # ------------------------------------------------------------------------------------------- loading
 

@@ -493,7 +493,12 @@ def check_access(con: duckdb.DuckDBPyConnection, req: CheckRequest, *, use_rules
             else None
         )
         if result.decision != Decision.ALLOWED or blocked:
-            ruled = _rules_findings(con, record, request) if use_rules else None
+            ruled = None
+            if use_rules:
+                try:
+                    ruled = _rules_findings(con, record, request)
+                except Exception as exc:  # the engine's answer stands; say why the findings are minimal
+                    notes.append(f"the diagnosis rules failed on {action} ({type(exc).__name__}: {exc})")
             if ruled is not None:
                 verdict, found = ruled
                 findings, source = tuple(found), "rules"

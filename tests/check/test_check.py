@@ -252,3 +252,23 @@ def test_disabled_key_is_denied_even_when_policies_allow(tmp_path: Path) -> None
     assert dec.decision == "Allowed" and dec.blocked_by_key_state == "Disabled" and not dec.allowed
     assert desc.allowed and desc.blocked_by_key_state is None
     assert not res.all_allowed
+
+
+def test_rules_failure_falls_back_to_engine_evidence(ready: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import diag.check.run as run
+
+    def boom(*args: object) -> None:
+        raise RuntimeError("rules broke")
+
+    monkeypatch.setattr(run, "_rules_findings", boom)
+    res = _check(ready, "kms:Encrypt")
+    ar = res.results[0]
+    assert not ar.allowed and ar.findings_source == "engine" and ar.evidence
+    assert any("rules broke" in n for n in res.notes)
+
+
+def test_denied_check_uses_the_diagnosis_rules_when_installed(ready: Path) -> None:
+    pytest.importorskip("diag.explain")
+    ar = _check(ready, "kms:Encrypt").results[0]
+    assert ar.findings_source == "rules" and ar.verdict == "KEY_POLICY_NO_ACTION"
+    assert ar.findings[0]["fix"]["policy"]["Action"][-1] == "kms:Encrypt"

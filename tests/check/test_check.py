@@ -194,6 +194,8 @@ def test_cli_exit_codes_and_json(ready: Path, tmp_path: Path, run_cli) -> None:
     assert code == 2 and "--key" in err
     code, _, err = run_cli(*base, "--action", "kms:*")
     assert code == 2
+    code, _, err = run_cli(*base, "--action", "s3:GetObject")
+    assert code == 2 and "--via-service" in err
     code, _, err = run_cli("--db", db, "check", "--principal", "not-an-arn", "--key", KEY_ARN, "--action", "Decrypt")
     assert code == 2
 

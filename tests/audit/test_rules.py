@@ -105,6 +105,16 @@ def test_cross_account_admin(tmp_path: Path, actions: Any, flagged: bool) -> Non
         assert "kms:PutKeyPolicy" not in f.fix.policy["Action"]
 
 
+def test_cross_account_create_grant_for_aws_resources_is_fine(tmp_path: Path) -> None:
+    grants = _stmt(
+        "AllowAttachmentOfPersistentResources",
+        {"AWS": ROLE_ARN},
+        ["kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant"],
+        {"Bool": {"kms:GrantIsForAWSResource": "true"}},
+    )
+    assert _audit(tmp_path, _builder(policy(root_statement(), grants)), "key-policy-cross-account-admin") == []
+
+
 def test_public_principal(tmp_path: Path) -> None:
     open_ = _stmt("Everyone", "*", ["kms:Decrypt"])
     pinned = _stmt("Org", {"AWS": "*"}, ["kms:Decrypt"], {"StringEquals": {"kms:CallerAccount": CALLER_ACCOUNT}})

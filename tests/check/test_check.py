@@ -274,3 +274,15 @@ def test_denied_check_uses_the_diagnosis_rules_when_installed(ready: Path) -> No
     ar = _check(ready, "kms:Encrypt").results[0]
     assert ar.findings_source == "rules" and ar.verdict == "KEY_POLICY_NO_ACTION"
     assert ar.findings[0]["fix"]["policy"]["Action"][-1] == "kms:Encrypt"
+
+
+def test_uncollected_caller_account_is_unverified_and_strict_fails(tmp_path: Path, run_cli) -> None:
+    outsider = "arn:aws:iam::444444444444:role/Partner"
+    db = _db(tmp_path, policy(root_statement(), {**ALLOW_ROLE, "Principal": {"AWS": outsider}}), iam=True)
+    res = _check(db, "kms:Decrypt", principal=outsider)
+    ar = res.results[0]
+    assert ar.allowed and "identity" in [str(u) for u in ar.result.unknown]
+    assert res.unverified and res.caller.found is None
+    base = ["--db", db, "check", "--principal", outsider, "--key", KEY_ARN, "--action", "kms:Decrypt"]
+    assert run_cli(*base)[0] == 0
+    assert run_cli(*base, "--strict")[0] == 5

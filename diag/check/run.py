@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 _ACCOUNT_LEN = 12
 # Key states in which KMS refuses cryptographic operations (DisabledException, KMSInvalidStateException).
 _BLOCKING_STATES = frozenset({"Disabled", "PendingDeletion", "PendingImport", "Unavailable", "PendingReplicaDeletion"})
+_GRANT_ACTIONS = frozenset({"kms:creategrant", "kms:listgrants", "kms:revokegrant"})
 _STATE_FREE = frozenset(
     {
         "kms:describekey",
@@ -349,6 +350,8 @@ def build_request(record: dict[str, Any], via_service: str | None, condition_key
     extra: dict[str, str | list[str]] = {}
     if via_service:
         extra["kms:ViaService"] = via_service
+        if req.action.lower() in _GRANT_ACTIONS:  # an integrated service managing grants for the caller
+            extra["kms:GrantIsForAWSResource"] = "true"
     extra.update(condition_keys)
     if not extra:
         return req

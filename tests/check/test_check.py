@@ -286,3 +286,28 @@ def test_uncollected_caller_account_is_unverified_and_strict_fails(tmp_path: Pat
     base = ["--db", db, "check", "--principal", outsider, "--key", KEY_ARN, "--action", "kms:Decrypt"]
     assert run_cli(*base)[0] == 0
     assert run_cli(*base, "--strict")[0] == 5
+
+
+def test_create_grant_for_aws_resource_only_via_a_service(tmp_path: Path) -> None:
+    st = {
+        "Sid": "AllowAttachmentOfPersistentResources",
+        "Effect": "Allow",
+        "Principal": {"AWS": ROLE_ARN},
+        "Action": "kms:CreateGrant",
+        "Resource": "*",
+        "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}},
+    }
+    b = BundleBuilder()
+    b.key(policy_doc=policy(root_statement(), st))
+    b.role(
+        "DataProcessingRole",
+        inline={"g": policy({"Effect": "Allow", "Action": "kms:CreateGrant", "Resource": KEY_ARN})},
+    )
+    db = tmp_path / "g.duckdb"
+    con = open_db(db)
+    b.load(con, tmp_path / "bundle")
+    con.close()
+    assert not _check(db, "kms:CreateGrant").all_allowed
+    via = _check(db, "kms:CreateGrant", via_service="ec2")
+    assert via.all_allowed
+    assert via.results[0].result.request.context["kms:GrantIsForAWSResource"] == "true"

@@ -57,8 +57,11 @@ class KeyRecord:
     key_manager: str | None
     deletion_date: dt.datetime | None
     aliases: tuple[str, ...]
-    policy: dict[str, Any] | None
+    policy: dict[str, Any] | None  # in force: the snapshot's, or a later PutKeyPolicy from CloudTrail
     grants: tuple[GrantRow, ...] | None
+    snapshot_policy: dict[str, Any] | None = None  # exactly as collected
+    policy_changed_at: dt.datetime | None = None  # the PutKeyPolicy after the snapshot that set ``policy``
+    state_changed_at: dt.datetime | None = None  # the key-state event after the snapshot that set ``key_state``
 
     @property
     def aws_managed(self) -> bool:
@@ -196,6 +199,8 @@ class AuditContext:
         collected = {int(r[1]): r[2] for r in rows}
         pairs = [(a, s) for a, s in snapshots.items()]
         keys = _load_keys(con, pairs)
+        if snapshot_id is None:  # the latest: replay the key-policy and key-state changes logged since
+            keys = _replay_changes(con, keys, {int(r[1]): r[2] for r in rows})
         principals = _load_principals(con, pairs)
         iam = frozenset(
             a
@@ -276,8 +281,47 @@ def _load_keys(con: duckdb.DuckDBPyConnection, pairs: list[tuple[str, int]]) -> 
                     aliases=tuple(sorted(aliases.get(arn, []))),
                     policy=pol if isinstance(pol, dict) else None,
                     grants=None if arn in refused_grants else tuple(grants.get(arn, [])),
+                    snapshot_policy=pol if isinstance(pol, dict) else None,
                 )
             )
+    return out
+
+
+_STATE_EVENTS = ("DisableKey", "EnableKey", "ScheduleKeyDeletion", "CancelKeyDeletion")
+
+
+def _replay_changes(
+    con: duckdb.DuckDBPyConnection, keys: list[KeyRecord], collected: dict[int, dt.datetime]
+) -> list[KeyRecord]:
+    """Each key with the key policy and state that CloudTrail says were set after its snapshot."""
+    import dataclasses
+
+    out = []
+    for key in keys:
+        since = collected.get(key.snapshot_id)
+        if since is None:
+            out.append(key)
+            continue
+        rows = con.execute(
+            "SELECT event_time, event_name, document, details FROM policy_changes WHERE resource_arn = ?"
+            " AND event_time > ? AND (event_name = 'PutKeyPolicy' OR event_name IN (SELECT unnest(?::VARCHAR[])))"
+            " ORDER BY event_time, event_id",
+            [key.key_arn, since, list(_STATE_EVENTS)],
+        ).fetchall()
+        for when, name, doc, details in rows:
+            if name == "PutKeyPolicy":
+                d = _loads(doc)
+                if isinstance(d, dict):
+                    key = dataclasses.replace(key, policy=d, policy_changed_at=when)
+                continue
+            det = _loads(details)
+            state = det.get("key_state") if isinstance(det, dict) else None
+            if isinstance(state, str):
+                from diag.collect.awsjson import parse_time
+
+                deletion = parse_time(det.get("deletion_date")) if state == "PendingDeletion" else None
+                key = dataclasses.replace(key, key_state=state, deletion_date=deletion, state_changed_at=when)
+        out.append(key)
     return out
 
 

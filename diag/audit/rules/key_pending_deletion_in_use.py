@@ -9,7 +9,6 @@ from collections.abc import Iterable
 from diag.audit.base import AuditFinding, AuditFix, AuditRule
 from diag.audit.context import AuditContext
 
-
 # Calls that use the key (data would be lost without it), not its administration.
 USE_EVENTS = (
     "Decrypt",

@@ -502,10 +502,10 @@ def check_access(con: duckdb.DuckDBPyConnection, req: CheckRequest, *, use_rules
                     ruled = _rules_findings(con, record, request)
                 except Exception as exc:  # the engine's answer stands; say why the findings are minimal
                     notes.append(f"the diagnosis rules failed on {action} ({type(exc).__name__}: {exc})")
-            if ruled is not None:
+            if ruled is not None and ruled[1]:
                 verdict, found = ruled
                 findings, source = tuple(found), "rules"
-            else:
+            else:  # no rules installed, or they found nothing to say (e.g. only the key state blocks)
                 evidence = tuple(engine_evidence(result, caller.principal_arn, key_arn))
                 if blocked:
                     evidence = (

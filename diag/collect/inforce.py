@@ -1018,8 +1018,9 @@ def _org_levels(
     parents = {
         r[0]: (r[1], r[2])
         for r in con.execute(
-            "SELECT child_id, parent_id, parent_type FROM org_paths WHERE snapshot_id = ? AND account = ?",
-            [sid, reader],
+            # every reader's rows: a row read by two accounts is stored once, under the first reader
+            "SELECT child_id, parent_id, parent_type FROM org_paths WHERE snapshot_id = ?",
+            [sid],
         ).fetchall()
     }
     path = [account]

@@ -180,3 +180,20 @@ def test_org_paths_read_by_two_accounts(tmp_path: Path, db_path: Path) -> None:
         and [lvl.org_identifier for lvl in inf.scps][-1] == f"r-ab12/ou-ab12-11111111/{CALLER_ACCOUNT}"
     )
     con.close()
+
+
+def test_collected_regions(loaded) -> None:
+    from diag.collect.inforce import collected_regions
+
+    con, _ = loaded
+    assert collected_regions(con, KEY_ACCOUNT) == ("us-east-1",)
+    assert collected_regions(con, CALLER_ACCOUNT) == ()
+    assert collected_regions(con, "999999999999") is None
+    # a key ARN in a region that was not collected: unknown (a gap), not "not found"
+    other = KEY_ARN.replace("us-east-1", "eu-west-1")
+    inf = policies_in_force(con, caller_arn=SESSION_ARN, caller_account=CALLER_ACCOUNT, key_arn=other)
+    assert inf.key is None and any(g.what == "key" and g.resource == other for g in inf.gaps)
+    # in a collected region, a key that is not there is simply absent (KEY_NOT_FOUND), no gap
+    missing = KEY_ARN.replace(KEY_ID, "00000000-0000-0000-0000-000000000000")
+    inf = policies_in_force(con, caller_arn=SESSION_ARN, caller_account=CALLER_ACCOUNT, key_arn=missing)
+    assert inf.key is None and not [g for g in inf.gaps if g.what in ("key", "key_policy")]

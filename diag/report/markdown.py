@@ -71,10 +71,12 @@ def render_markdown(report: Report, *, max_causes: int = MAX_CAUSES) -> str:
                 continue
             entry = f"{i}. **{c.verdict}**: {md_text(fix.get('summary') or c.summary or '')}"
             cmds = fmt.commands(fix)
-            if cmds:
-                entry += f"\n   {md_code(cmds[0])}"
+            # the first real command (fixes often start with a "# with credentials of …" comment)
+            shown = next((c for c in cmds if not c.lstrip().startswith("#")), cmds[0] if cmds else None)
+            if shown:
+                entry += f"\n   {md_code(shown)}"
                 if len(cmds) > 1:
-                    entry += f" (+{len(cmds) - 1} more)"
+                    entry += f" (+{len(cmds) - 1} more lines in the HTML report)"
             fixes.append(entry)
         if fixes:
             lines += ["", "**Fixes**", *fixes]

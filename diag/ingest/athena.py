@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from diag.errors import BadInputError, KmsdiagError, RefusedError, UsageError
+from diag.ingest.filter import IAM_READ_PREFIXES, ORGANIZATIONS_KEPT, STS_KEPT
 from diag.ingest.remote.aws import describe_error, is_refused
 from diag.ingest.remote.blob import BlobIngester, RemoteBlob, remote_blob
 from diag.ingest.remote.pull import Pull
@@ -267,8 +268,12 @@ def build_query(
         "(eventsource = 's3.amazonaws.com' AND (errorcode IS NOT NULL"
         f" OR eventname IN ({_in_list(POLICY_CHANGE_EVENTS)})"
         " OR additionaleventdata LIKE '%SSE_KMS%' OR requestparameters LIKE '%aws:kms%'))",
-        "(eventsource IN ('iam.amazonaws.com', 'organizations.amazonaws.com') AND readonly = 'false')",
-        "(eventsource = 'sts.amazonaws.com' AND eventname LIKE 'AssumeRole%')",
+        # the same IAM / STS / Organizations events as diag.ingest.filter keeps
+        "(eventsource = 'iam.amazonaws.com' AND NOT ("
+        + " OR ".join(f"eventname LIKE {_lit(p + '%')}" for p in IAM_READ_PREFIXES)
+        + "))",
+        f"(eventsource = 'sts.amazonaws.com' AND eventname IN ({_in_list(sorted(STS_KEPT))}))",
+        f"(eventsource = 'organizations.amazonaws.com' AND eventname IN ({_in_list(sorted(ORGANIZATIONS_KEPT))}))",
     ]
     cols = ",\n  ".join(expr if alias == expr else f"{expr} AS {alias}" for alias, expr in SELECT_COLUMNS)
     return (

@@ -341,14 +341,32 @@ def plan_s3(
     known: dict[str, str],
     *,
     now: dt.datetime | None = None,
+    region_prefixes: list[str] | None = None,
+    workers: int = 8,
 ) -> S3Plan:
-    """List exactly the prefixes the window needs and choose the objects to fetch."""
+    """List exactly the prefixes the window needs (``workers`` listings at a time) and choose the objects.
+
+    ``region_prefixes`` (from :func:`get_region_prefixes`) skips the discovery listings, e.g. when watch
+    reuses what it discovered in an earlier cycle.
+    """
     plan = S3Plan(target)
     pos = transform_layout_position(target.prefix)
-    for region_prefix in get_region_prefixes(client, target, window):
-        for prefix in transform_day_prefixes(region_prefix, window, pos.tail if pos.region else "", now=now):
+    regions = region_prefixes if region_prefixes is not None else get_region_prefixes(client, target, window)
+    prefixes = [
+        prefix
+        for region_prefix in regions
+        for prefix in transform_day_prefixes(region_prefix, window, pos.tail if pos.region else "", now=now)
+    ]
+
+    def listing(prefix: str) -> list[S3Object]:
+        return list(get_objects(client, target.bucket, prefix))
+
+    with ThreadPoolExecutor(
+        max_workers=max(1, min(workers, len(prefixes) or 1)), thread_name_prefix="kmsdiag-ls"
+    ) as pool:
+        for prefix, objects in zip(prefixes, pool.map(listing, prefixes), strict=True):
             plan.prefixes_listed.append(prefix)
-            transform_select(get_objects(client, target.bucket, prefix), known, window, plan)
+            transform_select(objects, known, window, plan)
     return plan
 
 
@@ -420,10 +438,11 @@ def pull_s3(
     progress: bool = True,
     now: dt.datetime | None = None,
     stop: threading.Event | None = None,
+    region_prefixes: list[str] | None = None,
 ) -> Pull:
     """Plan now (listing), fetch lazily: the returned blobs download as the consumer iterates them."""
     target = parse_s3_uri(uri)
-    plan = plan_s3(client, target, window, known, now=now)
+    plan = plan_s3(client, target, window, known, now=now, region_prefixes=region_prefixes, workers=workers)
     summary = S3Summary(
         uri=target.uri,
         prefixes_listed=len(plan.prefixes_listed),

@@ -16,6 +16,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 
 from diag.errors import RefusedError
@@ -89,6 +90,7 @@ def test_two_cycles_then_sigterm_each_diagnosis_once(
     def between_cycles(message: str) -> None:
         report = json.loads(message)
         counts_between.append(read_only_count(db_path))  # a "notebook" reads while watch waits
+        listings.append(f"end of cycle {report['cycle']}")
         if report["cycle"] == 1:
             # new events arrive: a file in today's folder, with two failures, and a duplicate delivery
             key = trail_bucket.put_log(ACCOUNT_A, "us-east-1", now - dt.timedelta(minutes=3), "new", n=4, failures=2)
@@ -99,9 +101,15 @@ def test_two_cycles_then_sigterm_each_diagnosis_once(
         else:
             os.kill(os.getpid(), signal.SIGTERM)
 
+    session = boto3.Session(region_name="us-east-1")
+    listings: list[str] = []
+    session.events.register(
+        "before-parameter-build.s3.ListObjectsV2",
+        lambda params, **_: listings.append("discover" if params.get("Delimiter") else "list"),
+    )
     watcher = Watcher(
         db_path,
-        WatchPlanner(opts, Clients(opts)),
+        WatchPlanner(opts, Clients(opts, session)),
         ingester=default_ingester(workers=1),
         diagnose=diagnose,
         interval=0.2,
@@ -113,6 +121,11 @@ def test_two_cycles_then_sigterm_each_diagnosis_once(
     with StopOnSignals(stop):
         emitted = watcher.run()
     assert watcher.cycles == 2 and stop.is_set()
+    # cycle 1 discovered the org folder and the accounts' regions; cycle 2 reused them and listed only
+    # the day folders since cycle 1 started (today's, and yesterday's when cycle 1 ran just after midnight)
+    cycle2 = listings[listings.index("end of cycle 1") + 1 : listings.index("end of cycle 2")]
+    assert "discover" in listings[: listings.index("end of cycle 1")]
+    assert "discover" not in cycle2 and 4 <= len(cycle2) <= 8  # 2 accounts x 2 regions x 1-2 days
 
     first_failures = {e for ids in trail_bucket.event_ids.values() for e in ids[:1]} - set(late_ids)
     lines = list(iter_lines(out.getvalue()))

@@ -37,12 +37,11 @@ def default_evaluator() -> Evaluator:
 
 
 def build_request(facts: EventFacts, resource: str, resource_account: str | None) -> Request:
-    """The engine's request for these facts: the engine's own context builder on the record, resource fixed up."""
-    try:
-        from diag.policy.context import request_from_event
-    except ImportError:
-        request_from_event = None
-    if request_from_event is not None and facts.raw:
+    """The engine's request for these facts: the engine's context builder on the record, with the resolved
+    resource; a minimal context when there is no record."""
+    from diag.policy.context import request_from_event
+
+    if facts.raw:
         req = request_from_event(facts.raw)
         return dataclasses.replace(
             req, action=facts.action or req.action, resource=resource, resource_account=resource_account
@@ -120,6 +119,13 @@ class _Pipeline:
             self.notes.append(f"{what} failed: {type(exc).__name__}: {exc}")
         return default
 
+    def unchanged_since(self, inforce: InForce) -> bool:
+        """The policies at event time are the latest: no change after it, and no snapshot taken after it."""
+        if inforce.later_changes or inforce.at is None:
+            return inforce.at is None and not inforce.later_changes
+        latest = self.safe("latest snapshot", lambda: self.source.latest_snapshot_time())
+        return latest is not None and latest <= inforce.at
+
     def resolve(self, facts: EventFacts) -> tuple[EventFacts, tuple[KeyInfo, ...]]:
         """Fill in the key ARN from an ID or alias; find the key in other regions when it is not where called."""
         if facts.is_s3:
@@ -127,6 +133,8 @@ class _Pipeline:
         ref = facts.key_arn or facts.key_id_given
         if not ref:
             return facts, ()
+        if facts.key_arn and facts.key_region == facts.region:
+            return facts, ()  # the key is named by ARN in the region called: policies_in_force describes it
         account = facts.key_account or facts.caller_account
         info = self.safe(
             "key resolution",
@@ -184,8 +192,10 @@ class _Pipeline:
                 res_account = inforce.bucket_policy.account if inforce.bucket_policy else None
             request = build_request(facts, resource, res_account)
             result = self.evaluate(request, inputs_from_inforce(inforce, s3=facts.is_s3, session_policy=session_policy))
-            now_inforce = inforce_at(None)
-            if now_inforce is not None:
+            now_inforce = inforce if self.unchanged_since(inforce) else inforce_at(None)
+            if now_inforce is inforce:
+                now_result = result
+            elif now_inforce is not None:
                 now_result = self.evaluate(
                     request, inputs_from_inforce(now_inforce, s3=facts.is_s3, session_policy=session_policy)
                 )

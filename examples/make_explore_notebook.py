@@ -1,3 +1,5 @@
+"""Regenerate examples/explore.ipynb (run from the repository root): python examples/make_explore_notebook.py"""
+
 import nbformat as nbf
 
 nb = nbf.v4.new_notebook()

@@ -53,7 +53,10 @@ def register(app: typer.Typer) -> None:
     def report(
         since: Annotated[
             str,
-            typer.Option("--since", help="Window start: a duration before now (24h, 7d, 90m, 2w) or an ISO 8601 time."),
+            typer.Option(
+                "--since",
+                help="Window start: a duration before now (24h, 7d, 90m, 2w), an ISO 8601 time, or all (from the oldest event).",
+            ),
         ] = "24h",
         until: Annotated[
             str | None, typer.Option("--until", help="Window end (default now): a duration before now or an ISO time.")
@@ -107,7 +110,7 @@ def register(app: typer.Typer) -> None:
         if fail_on not in FAIL_ON:
             raise UsageError(f"--fail-on {fail_on!r}: choose one of {', '.join(FAIL_ON)}")
         no_record = not record
-        window = parse_window(since, until)
+        window = parse_window(since, until)  # validate the options before touching the database
         chosen, dest = choose_output(fmt, out, json_flag=st.json, day=window.end.strftime("%Y-%m-%d"))
         db_path = resolve_db_path(st.db)
         if not db_path.exists():
@@ -116,6 +119,13 @@ def register(app: typer.Typer) -> None:
             )
         con = open_db(db_path, read_only=no_record, wait=st.wait)
         try:
+            if no_record:  # a reader does not refresh stored views: use this kmsdiag's, as TEMP views
+                from diag.notebook import ensure_views
+
+                ensure_views(con)
+            if since.strip().lower() == "all":
+                first = con.execute("SELECT min(event_time) FROM events").fetchall()[0][0]
+                window = parse_window(since, until, first=first)
             model = build_report(con, window, database=str(db_path))
             text = render(model, chosen)
             if not no_record:
@@ -137,7 +147,8 @@ def register(app: typer.Typer) -> None:
                     safe_text(
                         f"wrote {dest}: {h.failures:,} failures, {h.causes:,} causes "
                         f"({h.new_causes:,} new, {h.resolved_causes:,} resolved since the last report)"
-                    )
+                    ),
+                    soft_wrap=True,
                 )
             if out is None and fmt is None and sys.stdout.isatty():
                 sys.stdout.write(render(model, "md"))  # untrusted text is already inert (markdown.md_text)

@@ -50,6 +50,8 @@ class PolicySource(Protocol):
 
     def known_accounts(self) -> frozenset[str]: ...
 
+    def latest_snapshot_time(self) -> dt.datetime | None: ...
+
 
 def _change(row: tuple[Any, ...]) -> PolicyChange:
     event_id, event_time, event_name, account, key_arn, actor, invoked_by, user_agent = row
@@ -67,11 +69,38 @@ def _change(row: tuple[Any, ...]) -> PolicyChange:
 
 
 class DbPolicySource:
-    """The policies and history of one kmsdiag database."""
+    """The policies and history of one kmsdiag database.
 
-    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+    With ``memo=True`` (``kmsdiag diagnose``: one process over a database that does not change meanwhile)
+    answers are cached: the policies per (caller, key, bucket, policy epoch), an epoch being the interval
+    between two consecutive policy changes or snapshots, during which nothing kmsdiag knows of changed;
+    the key resolution, the key's history and the latest snapshot time likewise.
+    """
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, *, memo: bool = False) -> None:
         self.con = con
+        self.memo = memo
         self._accounts: frozenset[str] | None = None
+        self._cache: dict[Any, Any] = {}
+        self._bounds: list[dt.datetime] | None = None
+
+    def _epoch(self, at: dt.datetime | None) -> int | None:
+        if at is None:
+            return None
+        if self._bounds is None:
+            from diag.diagnosis.batch import change_times
+
+            self._bounds = change_times(self.con)
+        import bisect
+
+        return bisect.bisect_right(self._bounds, at)
+
+    def _cached(self, key: tuple[Any, ...], compute: Any) -> Any:
+        if not self.memo:
+            return compute()
+        if key not in self._cache:
+            self._cache[key] = compute()
+        return self._cache[key]
 
     def _inforce_module(self) -> Any:
         try:
@@ -90,42 +119,65 @@ class DbPolicySource:
         at: dt.datetime | None,
     ) -> InForce:
         mod = self._inforce_module()
-        return mod.policies_in_force(
-            self.con, caller_arn=caller_arn, caller_account=caller_account, key_arn=key_arn, bucket=bucket, at=at
+        key = ("in_force", caller_arn, caller_account, key_arn, bucket, self._epoch(at) if self.memo else at)
+        return self._cached(
+            key,
+            lambda: mod.policies_in_force(
+                self.con, caller_arn=caller_arn, caller_account=caller_account, key_arn=key_arn, bucket=bucket, at=at
+            ),
         )
 
     def resolve_key(
         self, key_ref: str, *, region: str | None, account: str | None, at: dt.datetime | None
     ) -> KeyInfo | None:
         mod = self._inforce_module()
-        return mod.resolve_key(self.con, key_ref, region=region, account=account, at=at)
+        key = ("resolve", key_ref, region, account, self._epoch(at) if self.memo else at)
+        return self._cached(key, lambda: mod.resolve_key(self.con, key_ref, region=region, account=account, at=at))
 
     def keys_elsewhere(self, key_ref: str, *, region: str | None, account: str | None) -> list[KeyInfo]:
         mod = self._inforce_module()
         fn = getattr(mod, "find_keys_elsewhere", None)
         if fn is None:
             return []
-        return list(fn(self.con, key_ref, region=region, account=account))
+        return list(
+            self._cached(
+                ("elsewhere", key_ref, region, account),
+                lambda: list(fn(self.con, key_ref, region=region, account=account)),
+            )
+        )
+
+    _KMS_CHANGE_NAMES = ("PutKeyPolicy", "CreateGrant", "RetireGrant", "RevokeGrant")
 
     def _kms_changes(self, names: tuple[str, ...], key_arn: str, before: dt.datetime | None) -> list[PolicyChange]:
-        marks = ",".join("?" for _ in names)
-        sql = (
-            "SELECT event_id, event_time, event_name, recipient_account, key_arn, coalesce(caller_role_arn, caller_arn),"
-            " invoked_by, user_agent FROM events WHERE key_arn = ? AND event_source = 'kms.amazonaws.com'"
-            f" AND event_name IN ({marks}) AND error_code IS NULL"
-        )
-        params: list[Any] = [key_arn, *names]
-        if before is not None:
-            sql += " AND event_time <= ?"
-            params.append(before)
-        sql += " ORDER BY event_time, event_id"
-        return [_change(r) for r in self.con.execute(sql, params).fetchall()]
+        """Successful key-policy and grant changes of ``key_arn`` (one query per key; cached with ``memo``)."""
+
+        def query() -> list[PolicyChange]:
+            marks = ",".join("?" for _ in self._KMS_CHANGE_NAMES)
+            sql = (
+                "SELECT event_id, event_time, event_name, recipient_account, key_arn,"
+                " coalesce(caller_role_arn, caller_arn), invoked_by, user_agent FROM events WHERE key_arn = ?"
+                f" AND event_source = 'kms.amazonaws.com' AND event_name IN ({marks}) AND error_code IS NULL"
+                " ORDER BY event_time, event_id"
+            )
+            return [_change(r) for r in self.con.execute(sql, [key_arn, *self._KMS_CHANGE_NAMES]).fetchall()]
+
+        changes: list[PolicyChange] = self._cached(("kms_changes", key_arn), query)
+        return [c for c in changes if c.event_name in names and (before is None or c.event_time <= before)]
 
     def key_policy_changes(self, key_arn: str, before: dt.datetime | None) -> list[PolicyChange]:
         return self._kms_changes(("PutKeyPolicy",), key_arn, before)
 
     def grant_changes(self, key_arn: str, before: dt.datetime | None) -> list[PolicyChange]:
         return self._kms_changes(("CreateGrant", "RetireGrant", "RevokeGrant"), key_arn, before)
+
+    def latest_snapshot_time(self) -> dt.datetime | None:
+        """When the newest snapshot was collected (None: no snapshot)."""
+
+        def query() -> dt.datetime | None:
+            row = self.con.execute("SELECT max(collected_at) FROM snapshots").fetchone()
+            return row[0] if row else None
+
+        return self._cached(("latest_snapshot",), query)
 
     def session_policy(
         self, access_key_id: str | None, at: dt.datetime | None

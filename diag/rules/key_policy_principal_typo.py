@@ -41,7 +41,7 @@ class KeyPolicyPrincipalTypo(Rule):
             if element_ok(s, "Principal") or not element_ok(s, "Action"):
                 continue
             engine_misses = {n.policy_value: n for n in s.near_misses if n.kind in {"principal", "account"}}
-            candidates = []
+            candidates: list[tuple[str, str, int | None]] = []
             for v in [*engine_misses, *values(s, "Principal")]:
                 diff = describe_difference(v, role)
                 if diff:

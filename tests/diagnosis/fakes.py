@@ -63,6 +63,9 @@ class FakeSource:
     ) -> tuple[NamedPolicy, dict[str, Any]] | None:
         return None
 
+    def latest_snapshot_time(self) -> dt.datetime | None:
+        return dt.datetime(2030, 1, 1)  # a snapshot after every test event: "now" is always re-evaluated
+
     def known_accounts(self) -> frozenset[str]:
         return frozenset({"111111111111", "222222222222"})
 

@@ -418,12 +418,19 @@ def fetch_blobs(
                 fut.cancel()
 
 
-def known_objects(con: duckdb.DuckDBPyConnection, target: S3Target) -> dict[str, str]:
-    """``s3://bucket/key`` → ETag for every object of this bucket already ingested (or refused)."""
-    base = object_uri(target.bucket, "")
+def known_objects(con: duckdb.DuckDBPyConnection, target: S3Target, since: dt.datetime | None = None) -> dict[str, str]:
+    """``s3://bucket/key`` → ETag of the objects under the URI already ingested (or refused).
+
+    With ``since``, only the day folders from that day on: a bucket with years of logs does not load
+    millions of rows to read one day.
+    """
+    base = object_uri(target.bucket, target.prefix)
+    day = f"{since:%Y/%m/%d}" if since is not None else None
     rows = con.execute(
-        "SELECT path, etag FROM ingested_files WHERE source = ? AND starts_with(path, ?) AND etag IS NOT NULL",
-        [SOURCE, base],
+        "SELECT path, etag FROM ingested_files WHERE source = ? AND starts_with(path, ?) AND etag IS NOT NULL"
+        " AND (CAST(? AS VARCHAR) IS NULL"
+        "      OR regexp_extract(path, '/CloudTrail/[^/]+/([0-9]{4}/[0-9]{2}/[0-9]{2})/', 1) >= ?)",
+        [SOURCE, base, day, day],
     ).fetchall()
     return {str(p): str(e) for p, e in rows}
 
@@ -492,7 +499,7 @@ def sync_s3(
         client,
         uri,
         window,
-        known_objects(con, parse_s3_uri(uri)),
+        known_objects(con, parse_s3_uri(uri), window.since),
         workers=workers,
         progress=progress,
         now=now,

@@ -177,7 +177,7 @@ def plan_pulls(
                 clients.s3,
                 uri,
                 window,
-                s3_mod.known_objects(con, target),
+                s3_mod.known_objects(con, target, window.since),
                 workers=opts.workers,
                 progress=opts.progress,
                 now=now,

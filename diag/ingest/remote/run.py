@@ -167,11 +167,6 @@ def plan_pulls(
         if s3_since is not None:
             window = s3_mod.Window(since=s3_since, until=None, accounts=window.accounts, regions=window.regions)
         target = s3_mod.parse_s3_uri(uri)
-        regions = None
-        if region_cache is not None:
-            if uri not in region_cache:
-                region_cache[uri] = s3_mod.get_region_prefixes(clients.s3, target, window)
-            regions = region_cache[uri]
         pulls.append(
             s3_mod.pull_s3(
                 clients.s3,
@@ -182,7 +177,7 @@ def plan_pulls(
                 progress=opts.progress,
                 now=now,
                 stop=stop,
-                region_prefixes=regions,
+                region_cache=region_cache,
             )
         )
     if opts.lookup:
@@ -235,8 +230,7 @@ def ingest_remote(
     out: list[dict[str, Any]] = []
     error: BaseException | None = None
     for pull in plan_pulls(con, opts, clients, now=now):
-        if pull.error is None:
-            pull.summary.ingest = dict(ingester(con, pull.blobs))
+        pull.summary.ingest = dict(ingester(con, pull.blobs))
         pull.finish(con)
         out.append(pull.summary.to_dict())
         error = error or pull.error

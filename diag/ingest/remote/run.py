@@ -67,6 +67,7 @@ class Clients:
     def __init__(self, opts: RemoteOptions, session: boto3.Session | None = None) -> None:
         self.opts = opts
         self._session = session
+        self._targets: list[lookup_mod.LookupTarget] | None = None
 
     @cached_property
     def session(self) -> boto3.Session:
@@ -133,7 +134,13 @@ class Clients:
 
     def lookup_targets(self) -> list[lookup_mod.LookupTarget]:
         """Every account x region (``--region``, else the account's configured regions, else the session's
-        region), with us-east-1 always added for the global services (IAM, Organizations)."""
+        region), with us-east-1 always added for the global services (IAM, Organizations). Built once
+        (watch reuses them every cycle; assumed-role credentials refresh themselves)."""
+        if self._targets is None:
+            self._targets = self._build_targets()
+        return self._targets
+
+    def _build_targets(self) -> list[lookup_mod.LookupTarget]:
         targets = []
         for sess, configured in self.lookup_accounts():
             base = self.opts.regions or configured or (sess.session.region_name or "us-east-1",)

@@ -20,7 +20,7 @@ from diag.policy.parse import ParsedPolicy, PolicyError, StatementSpec, parse_po
 if TYPE_CHECKING:
     import duckdb
 
-    from diag.audit.matrix import AccessMatrix
+    from diag.audit.matrix import AccessMatrix, KeyAccess
 
 
 def _loads(value: Any) -> Any:
@@ -57,8 +57,11 @@ class KeyRecord:
     key_manager: str | None
     deletion_date: dt.datetime | None
     aliases: tuple[str, ...]
-    policy: dict[str, Any] | None
+    policy: dict[str, Any] | None  # in force: the snapshot's, or a later PutKeyPolicy from CloudTrail
     grants: tuple[GrantRow, ...] | None
+    snapshot_policy: dict[str, Any] | None = None  # exactly as collected
+    policy_changed_at: dt.datetime | None = None  # the PutKeyPolicy after the snapshot that set ``policy``
+    state_changed_at: dt.datetime | None = None  # the key-state event after the snapshot that set ``key_state``
 
     @property
     def aws_managed(self) -> bool:
@@ -122,6 +125,7 @@ class AuditContext:
     in_use_days: int = 30
     pinned: bool = False  # a --snapshot was given (the matrix uses its time, not the latest)
     _matrix: AccessMatrix | None = field(default=None, repr=False)
+    _key_access: dict[str, KeyAccess] = field(default_factory=dict, repr=False)
 
     @property
     def accounts(self) -> list[str]:
@@ -150,7 +154,22 @@ class AuditContext:
             from diag.audit.matrix import compute_matrix
 
             self._matrix = compute_matrix(self)
+            self._key_access.update({k.key_arn: k for k in self._matrix.keys})
         return self._matrix
+
+    def principals_allowed(self, key_arn: str, account: str | None = None) -> list[str]:
+        """The principals (of ``account``) that the engine allows at least one common action on the key;
+        computed for this key only, unless the whole matrix is already there."""
+        ka = self._key_access.get(key_arn)
+        if ka is None:
+            from diag.audit.matrix import compute_matrix
+
+            for k in compute_matrix(self, keys=[key_arn]).keys:
+                self._key_access[k.key_arn] = k
+            ka = self._key_access.get(key_arn)
+        if ka is None:
+            return []
+        return [p.principal for p in ka.principals if account is None or p.account == account]
 
     # ------------------------------------------------------------------------------------------- loading
 
@@ -180,6 +199,8 @@ class AuditContext:
         collected = {int(r[1]): r[2] for r in rows}
         pairs = [(a, s) for a, s in snapshots.items()]
         keys = _load_keys(con, pairs)
+        if snapshot_id is None:  # the latest: replay the key-policy and key-state changes logged since
+            keys = _replay_changes(con, keys, {int(r[1]): r[2] for r in rows})
         principals = _load_principals(con, pairs)
         iam = frozenset(
             a
@@ -260,8 +281,47 @@ def _load_keys(con: duckdb.DuckDBPyConnection, pairs: list[tuple[str, int]]) -> 
                     aliases=tuple(sorted(aliases.get(arn, []))),
                     policy=pol if isinstance(pol, dict) else None,
                     grants=None if arn in refused_grants else tuple(grants.get(arn, [])),
+                    snapshot_policy=pol if isinstance(pol, dict) else None,
                 )
             )
+    return out
+
+
+_STATE_EVENTS = ("DisableKey", "EnableKey", "ScheduleKeyDeletion", "CancelKeyDeletion")
+
+
+def _replay_changes(
+    con: duckdb.DuckDBPyConnection, keys: list[KeyRecord], collected: dict[int, dt.datetime]
+) -> list[KeyRecord]:
+    """Each key with the key policy and state that CloudTrail says were set after its snapshot."""
+    import dataclasses
+
+    out = []
+    for key in keys:
+        since = collected.get(key.snapshot_id)
+        if since is None:
+            out.append(key)
+            continue
+        rows = con.execute(
+            "SELECT event_time, event_name, document, details FROM policy_changes WHERE resource_arn = ?"
+            " AND event_time > ? AND (event_name = 'PutKeyPolicy' OR event_name IN (SELECT unnest(?::VARCHAR[])))"
+            " ORDER BY event_time, event_id",
+            [key.key_arn, since, list(_STATE_EVENTS)],
+        ).fetchall()
+        for when, name, doc, details in rows:
+            if name == "PutKeyPolicy":
+                d = _loads(doc)
+                if isinstance(d, dict):
+                    key = dataclasses.replace(key, policy=d, policy_changed_at=when)
+                continue
+            det = _loads(details)
+            state = det.get("key_state") if isinstance(det, dict) else None
+            if isinstance(state, str):
+                from diag.collect.awsjson import parse_time
+
+                deletion = parse_time(det.get("deletion_date")) if state == "PendingDeletion" else None
+                key = dataclasses.replace(key, key_state=state, deletion_date=deletion, state_changed_at=when)
+        out.append(key)
     return out
 
 

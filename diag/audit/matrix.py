@@ -152,6 +152,45 @@ def _via_values(docs: list[Any], region: str) -> list[str]:
     return out
 
 
+def _reachable_accounts(inf: InForce) -> frozenset[str] | None:
+    """The accounts whose principals some Allow statement of the key policy, or some grant, can name (by
+    account ID, root, or a role/user/session ARN, which holds its account). None when any principal may be
+    named: no policy collected, grants unknown, a wildcard, a unique ID, or an Allow with NotPrincipal.
+    A KMS call needs the key policy or a grant, so principals of other accounts are denied: the engine is
+    not asked about them."""
+    from diag.audit.statements import UNIQUE_ID_RE, principal_account
+
+    if inf.key_policy is None or inf.grants is None:
+        return None
+    try:
+        parsed = parse_policy(inf.key_policy.document)
+    except PolicyError:
+        return None
+    accounts: set[str] = set()
+    for st in parsed.statements:
+        if st.effect != "Allow":
+            continue
+        if st.not_principal is not None or (st.principal is not None and st.principal.wildcard):
+            return None
+        for ptype, value in st.principal.values if st.principal is not None else ():
+            if ptype != "AWS":
+                continue
+            if value == "*" or UNIQUE_ID_RE.match(value):
+                return None
+            acct = principal_account(value)
+            if acct is None:
+                return None
+            accounts.add(acct)
+    for g in inf.grants:
+        acct = principal_account(g.grantee_principal) if g.grantee_principal else None
+        if acct is None:
+            if g.grantee_principal and g.grantee_principal.endswith(".amazonaws.com"):
+                continue  # a service principal's grant names no IAM principal
+            return None
+        accounts.add(acct)
+    return frozenset(accounts)
+
+
 class _Evaluator:
     def __init__(self, con: duckdb.DuckDBPyConnection, at: dt.datetime | None, actions: tuple[str, ...]) -> None:
         self.con = con
@@ -211,11 +250,15 @@ class _Evaluator:
         key_vias = _via_values([key_side.key_policy.document] if key_side.key_policy else [], key.region)
         rows: list[PrincipalAccess] = []
         ruled_out = 0
+        reachable = _reachable_accounts(key_side)
+        optimistic = dataclasses.replace(
+            key_side, identity_policies=None, scps=(), rcps=(), permission_boundary=None, principal=None
+        )
         for arn, account, kind, unique_id in principals:
+            if reachable is not None and account not in reachable:
+                ruled_out += 1  # no key-policy statement and no grant can even name this account's principals
+                continue
             caller = self.caller(arn, unique_id)
-            optimistic = dataclasses.replace(
-                key_side, identity_policies=None, scps=(), rcps=(), permission_boundary=None, principal=None
-            )
             vias = list(key_vias)
             vias += [v for v in self.identity_vias.get(arn, []) if v not in vias and f".{key.region}." in v]
             if not any(

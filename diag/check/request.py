@@ -65,6 +65,11 @@ def normalize_action(action: str) -> str:
         raise UsageError(
             f"not an action: {action!r}", hint="write one concrete action as service:Operation, e.g. kms:Decrypt"
         )
+    if not a.lower().startswith("kms:"):
+        raise UsageError(
+            f"kmsdiag check evaluates KMS actions, not {action!r}",
+            hint="for S3 with SSE-KMS, check the KMS call S3 makes: --action kms:Decrypt --via-service s3",
+        )
     return a
 
 

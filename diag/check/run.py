@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 _ACCOUNT_LEN = 12
 # Key states in which KMS refuses cryptographic operations (DisabledException, KMSInvalidStateException).
 _BLOCKING_STATES = frozenset({"Disabled", "PendingDeletion", "PendingImport", "Unavailable", "PendingReplicaDeletion"})
+_GRANT_ACTIONS = frozenset({"kms:creategrant", "kms:listgrants", "kms:revokegrant"})
 _STATE_FREE = frozenset(
     {
         "kms:describekey",
@@ -349,6 +350,8 @@ def build_request(record: dict[str, Any], via_service: str | None, condition_key
     extra: dict[str, str | list[str]] = {}
     if via_service:
         extra["kms:ViaService"] = via_service
+        if req.action.lower() in _GRANT_ACTIONS:  # an integrated service managing grants for the caller
+            extra["kms:GrantIsForAWSResource"] = "true"
     extra.update(condition_keys)
     if not extra:
         return req
@@ -493,11 +496,16 @@ def check_access(con: duckdb.DuckDBPyConnection, req: CheckRequest, *, use_rules
             else None
         )
         if result.decision != Decision.ALLOWED or blocked:
-            ruled = _rules_findings(con, record, request) if use_rules else None
-            if ruled is not None:
+            ruled = None
+            if use_rules:
+                try:
+                    ruled = _rules_findings(con, record, request)
+                except Exception as exc:  # the engine's answer stands; say why the findings are minimal
+                    notes.append(f"the diagnosis rules failed on {action} ({type(exc).__name__}: {exc})")
+            if ruled is not None and ruled[1]:
                 verdict, found = ruled
                 findings, source = tuple(found), "rules"
-            else:
+            else:  # no rules installed, or they found nothing to say (e.g. only the key state blocks)
                 evidence = tuple(engine_evidence(result, caller.principal_arn, key_arn))
                 if blocked:
                     evidence = (

@@ -68,7 +68,7 @@ def register(app: typer.Typer) -> None:
             if not ctx.snapshots:
                 raise UsageError("no collected policies in this database", hint="run `kmsdiag collect` first")
             findings = run_rules(ctx, set(code) if code else None)
-            mx = compute_matrix(ctx, keys=key) if matrix else None
+            mx = (compute_matrix(ctx, keys=key) if key else ctx.matrix()) if matrix else None
         finally:
             con.close()
         scope = {"accounts": ctx.accounts, "snapshots": ctx.snapshots, "pinned": ctx.pinned, "now": ctx.now}

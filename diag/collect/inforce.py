@@ -1018,8 +1018,9 @@ def _org_levels(
     parents = {
         r[0]: (r[1], r[2])
         for r in con.execute(
-            "SELECT child_id, parent_id, parent_type FROM org_paths WHERE snapshot_id = ? AND account = ?",
-            [sid, reader],
+            # every reader's rows: a row read by two accounts is stored once, under the first reader
+            "SELECT child_id, parent_id, parent_type FROM org_paths WHERE snapshot_id = ?",
+            [sid],
         ).fetchall()
     }
     path = [account]
@@ -1276,7 +1277,8 @@ def policies_in_force(
         applied.extend(pol.applied)
         if not pol.certain and pol.note:
             notes.append(f"key policy of {key_arn}: {pol.note}")
-        if pol.value is UNKNOWN or (pol.value is ABSENT and key is not None):
+        key_absent = key is None and state.value is not UNKNOWN  # known not to exist then: no policy to miss
+        if (pol.value is UNKNOWN and not key_absent) or (pol.value is ABSENT and key is not None):
             recorded = _gaps_for(con, key_snap, key_arn, ("key_policy",))
             gaps.extend(
                 recorded
@@ -1290,7 +1292,7 @@ def policies_in_force(
                     )
                 ]
             )
-        elif pol.value is not ABSENT:
+        elif pol.value is not ABSENT and pol.value is not UNKNOWN:
             key_policy = NamedPolicy(
                 document=pol.value[0], name="default", kind="key-policy", account=key_account, arn=key_arn
             )
@@ -1391,3 +1393,12 @@ def _unique(changes: list[Change]) -> tuple[PolicyChange, ...]:
         if c is not None:
             seen.setdefault(c.event_id, c)
     return tuple(c.public() for c in sorted(seen.values(), key=lambda c: (c.event_time, c.event_id)))
+
+
+def collected_regions(
+    con: duckdb.DuckDBPyConnection, account: str, at: dt.datetime | None = None
+) -> tuple[str, ...] | None:
+    """The KMS regions collected for ``account`` in its nearest snapshot (None: no snapshot of it). A key
+    missing from a collected region did not exist there; from another region, it is simply unknown."""
+    snap = nearest_snapshot(con, account, at)
+    return snap.regions if snap else None

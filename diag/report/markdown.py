@@ -23,6 +23,11 @@ def md_text(value: object) -> str:
     return text.replace("<", "&lt;").replace(">", "&gt;")
 
 
+def code_name(value: object) -> str:
+    """A diagnosis code as plain text: only ``[A-Za-z0-9_]`` survive (intraword ``_`` is not emphasis)."""
+    return re.sub(r"[^A-Za-z0-9_]", "_", str(value or ""))[:60] or "—"
+
+
 def md_code(value: object) -> str:
     """Untrusted text in a code span (backticks cannot close it: they are replaced)."""
     text = " ".join(strip_control(value).split()).replace("`", "'").replace("|", "¦")
@@ -59,7 +64,7 @@ def render_markdown(report: Report, *, max_causes: int = MAX_CAUSES) -> str:
         for i, c in enumerate(report.causes[:max_causes], 1):
             status = c.status.replace("_", " ") + (" (fixed)" if c.already_fixed else "")
             lines.append(
-                f"| {i} | {fmt.num(c.failures)} | {c.verdict} | {md_code(fmt.short_arn(c.caller))} → "
+                f"| {i} | {fmt.num(c.failures)} | {code_name(c.verdict)} | {md_code(fmt.short_arn(c.caller))} → "
                 f"{md_code(fmt.short_arn(c.key_ref))} | {md_code(c.action or '')} | {status} |"
             )
         if len(report.causes) > max_causes:
@@ -69,18 +74,20 @@ def render_markdown(report: Report, *, max_causes: int = MAX_CAUSES) -> str:
             fix = fmt.first_fix(c.findings)
             if not fix:
                 continue
-            entry = f"{i}. **{c.verdict}**: {md_text(fix.get('summary') or c.summary or '')}"
+            entry = f"{i}. **{code_name(c.verdict)}**: {md_text(fix.get('summary') or c.summary or '')}"
             cmds = fmt.commands(fix)
-            if cmds:
-                entry += f"\n   {md_code(cmds[0])}"
+            # the first real command (fixes often start with a "# with credentials of …" comment)
+            shown = next((c for c in cmds if not c.lstrip().startswith("#")), cmds[0] if cmds else None)
+            if shown:
+                entry += f"\n   {md_code(shown)}"
                 if len(cmds) > 1:
-                    entry += f" (+{len(cmds) - 1} more)"
+                    entry += f" (+{len(cmds) - 1} more lines in the HTML report)"
             fixes.append(entry)
         if fixes:
             lines += ["", "**Fixes**", *fixes]
     if report.resolved_causes:
         shown = ", ".join(
-            f"{c.verdict} {md_code(fmt.short_arn(c.caller))} → {md_code(fmt.short_arn(c.key_ref))}"
+            f"{code_name(c.verdict)} {md_code(fmt.short_arn(c.caller))} → {md_code(fmt.short_arn(c.key_ref))}"
             for c in report.resolved_causes[:5]
         )
         more = f" (+{len(report.resolved_causes) - 5} more)" if len(report.resolved_causes) > 5 else ""

@@ -78,3 +78,18 @@ def test_every_rule_is_documented(tmp_path: Path) -> None:
     for cls in rules:
         assert f"`{cls.code}`" in readme, f"README does not document {cls.code}"
     assert "`audit-error`" in readme
+
+
+def test_audit_report_api_matches_the_cli(tmp_path: Path, run_cli) -> None:
+    from diag.audit import audit_report
+
+    db = _db(tmp_path)
+    con = open_db(db, read_only=True)
+    try:
+        doc = audit_report(con)
+    finally:
+        con.close()
+    code, out, _ = run_cli("--db", db, "audit", "--json")
+    cli = json.loads(out)
+    assert [f["code"] for f in doc["findings"]] == [f["code"] for f in cli["findings"]]
+    assert doc["matrix"]["keys"][0]["principals"][0]["principal"] == ROLE_ARN

@@ -54,6 +54,13 @@ def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
         grants=[grant(f"arn:aws:iam::{CALLER_ACCOUNT}:role/Batch", ["Decrypt", "GenerateDataKey"])],
     )
     b.key("22222222-2222-2222-2222-222222222222")
+    b.key(  # a wildcard principal: no account can be ruled out before asking the engine
+        "33333333-3333-3333-3333-333333333333",
+        policy_doc=policy(
+            root_statement(),
+            _stmt("PartnersByCondition", "*", ["kms:Decrypt"], {"StringEquals": {"kms:CallerAccount": OTHER_ACCOUNT}}),
+        ),
+    )
     any_key = {"Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"], "Resource": "*"}
     b.role("DataProcessingRole", inline={"kms": policy(any_key)})
     b.role("Analytics", inline={"kms": policy({"Effect": "Allow", "Action": "kms:Decrypt", "Resource": KEY_ARN})})
@@ -71,6 +78,11 @@ def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
         inline={"kms": policy({"Effect": "Allow", "Action": "kms:Decrypt", "Resource": KEY_ARN})},
     )
     b.role("PartnerIdle", account=OTHER_ACCOUNT)
+    b.role(
+        "PartnerAll",
+        account=OTHER_ACCOUNT,
+        inline={"kms": policy({"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*"})},
+    )
     path = tmp / "m.duckdb"
     con = open_db(path)
     b.load(con, tmp / "bundle")
@@ -87,16 +99,20 @@ def test_matrix_lists_expected_principals(db: Path) -> None:
     ka = mx.for_key(KEY_ARN)
     assert ka is not None
     rows = {p.principal.rsplit("/", 1)[-1]: p for p in ka.principals}
-    assert set(rows) == {"DataProcessingRole", "Analytics", "Batch", "KeyAdmin", "PartnerReader"}
+    assert set(rows) == {"DataProcessingRole", "Analytics", "Batch", "KeyAdmin", "PartnerReader", "PartnerAll"}
     assert set(rows["DataProcessingRole"].direct) == {"kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"}
     assert rows["Analytics"].direct == () and rows["Analytics"].via == {VIA: ("kms:Decrypt",)}
     assert set(rows["Batch"].direct) == {"kms:Decrypt", "kms:GenerateDataKey"}
     assert rows["Batch"].deciding["kms:Decrypt"] == ["grants"]
     assert set(rows["KeyAdmin"].direct) == set(MATRIX_ACTIONS)
     assert rows["PartnerReader"].direct == ("kms:Decrypt",)
+    assert rows["PartnerAll"].direct == ("kms:Decrypt",)
     second = mx.for_key(SECOND_KEY)
     assert second is not None and [p.principal.rsplit("/", 1)[-1] for p in second.principals] == ["KeyAdmin"]
     assert ka.prefiltered > 0  # the pre-filter skipped principals the key policy cannot allow
+    third = mx.for_key("arn:aws:kms:us-east-1:111111111111:key/33333333-3333-3333-3333-333333333333")
+    assert third is not None
+    assert sorted(p.principal.rsplit("/", 1)[-1] for p in third.principals) == ["KeyAdmin", "PartnerAll"]
 
 
 def test_matrix_agrees_with_check_for_every_principal(db: Path) -> None:

@@ -105,6 +105,16 @@ def test_cross_account_admin(tmp_path: Path, actions: Any, flagged: bool) -> Non
         assert "kms:PutKeyPolicy" not in f.fix.policy["Action"]
 
 
+def test_cross_account_create_grant_for_aws_resources_is_fine(tmp_path: Path) -> None:
+    grants = _stmt(
+        "AllowAttachmentOfPersistentResources",
+        {"AWS": ROLE_ARN},
+        ["kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant"],
+        {"Bool": {"kms:GrantIsForAWSResource": "true"}},
+    )
+    assert _audit(tmp_path, _builder(policy(root_statement(), grants)), "key-policy-cross-account-admin") == []
+
+
 def test_public_principal(tmp_path: Path) -> None:
     open_ = _stmt("Everyone", "*", ["kms:Decrypt"])
     pinned = _stmt("Org", {"AWS": "*"}, ["kms:Decrypt"], {"StringEquals": {"kms:CallerAccount": CALLER_ACCOUNT}})
@@ -362,3 +372,35 @@ def test_iac_overwrite_of_a_version_seen_only_in_the_snapshot(tmp_path: Path) ->
     (d,) = _audit(tmp_path / "2", b2, "key-policy-iac-drift", events2)
     assert d.evidence["manual_write"]["source"] == "snapshot"
     assert [r["sid"] for r in d.evidence["added_by_hand"]] == ["AllowDataProcessingRole"]
+
+
+def test_changes_after_the_snapshot_are_audited(tmp_path: Path) -> None:
+    bare = _stmt("DataRole", {"AWS": ROLE_ARN})
+    b = _builder(policy(root_statement(), bare))
+    events = [
+        _put("2026-11-28T13:00:00Z", TEMPLATE, actor=ADMIN),  # after the snapshot (12:00): the statement is gone
+        record(
+            "ScheduleKeyDeletion",
+            "kms.amazonaws.com",
+            "2026-11-28T14:00:00Z",
+            account=KEY_ACCOUNT,
+            actor_arn=ADMIN,
+            request={"keyId": KEY_ID, "pendingWindowInDays": 7},
+            response={"keyId": KEY_ARN, "keyState": "PendingDeletion", "deletionDate": "Dec 5, 2026, 2:00:00 PM"},
+            resources=[{"accountId": KEY_ACCOUNT, "type": "AWS::KMS::Key", "ARN": KEY_ARN}],
+        ),
+        _kms_event("2026-11-28T15:00:00Z", key_arn=KEY_ARN, error="KMSInvalidStateException"),
+    ]
+    latest_unscoped, pinned_unscoped, pending = _audits(
+        tmp_path,
+        b,
+        [
+            ("cross-account-statement-unscoped", {}),
+            ("cross-account-statement-unscoped", {"snapshot_id": 1}),
+            ("key-pending-deletion-in-use", {}),
+        ],
+        events,
+    )
+    assert latest_unscoped == []
+    assert [f.sid for f in pinned_unscoped] == ["DataRole"]
+    assert len(pending) == 1 and pending[0].evidence["events"] == 1

@@ -194,6 +194,8 @@ def test_cli_exit_codes_and_json(ready: Path, tmp_path: Path, run_cli) -> None:
     assert code == 2 and "--key" in err
     code, _, err = run_cli(*base, "--action", "kms:*")
     assert code == 2
+    code, _, err = run_cli(*base, "--action", "s3:GetObject")
+    assert code == 2 and "--via-service" in err
     code, _, err = run_cli("--db", db, "check", "--principal", "not-an-arn", "--key", KEY_ARN, "--action", "Decrypt")
     assert code == 2
 
@@ -252,3 +254,60 @@ def test_disabled_key_is_denied_even_when_policies_allow(tmp_path: Path) -> None
     assert dec.decision == "Allowed" and dec.blocked_by_key_state == "Disabled" and not dec.allowed
     assert desc.allowed and desc.blocked_by_key_state is None
     assert not res.all_allowed
+
+
+def test_rules_failure_falls_back_to_engine_evidence(ready: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import diag.check.run as run
+
+    def boom(*args: object) -> None:
+        raise RuntimeError("rules broke")
+
+    monkeypatch.setattr(run, "_rules_findings", boom)
+    res = _check(ready, "kms:Encrypt")
+    ar = res.results[0]
+    assert not ar.allowed and ar.findings_source == "engine" and ar.evidence
+    assert any("rules broke" in n for n in res.notes)
+
+
+def test_denied_check_uses_the_diagnosis_rules_when_installed(ready: Path) -> None:
+    pytest.importorskip("diag.explain")
+    ar = _check(ready, "kms:Encrypt").results[0]
+    assert ar.findings_source == "rules" and ar.verdict == "KEY_POLICY_NO_ACTION"
+    assert ar.findings[0]["fix"]["policy"]["Action"][-1] == "kms:Encrypt"
+
+
+def test_uncollected_caller_account_is_unverified_and_strict_fails(tmp_path: Path, run_cli) -> None:
+    outsider = "arn:aws:iam::444444444444:role/Partner"
+    db = _db(tmp_path, policy(root_statement(), {**ALLOW_ROLE, "Principal": {"AWS": outsider}}), iam=True)
+    res = _check(db, "kms:Decrypt", principal=outsider)
+    ar = res.results[0]
+    assert ar.allowed and "identity" in [str(u) for u in ar.result.unknown]
+    assert res.unverified and res.caller.found is None
+    base = ["--db", db, "check", "--principal", outsider, "--key", KEY_ARN, "--action", "kms:Decrypt"]
+    assert run_cli(*base)[0] == 0
+    assert run_cli(*base, "--strict")[0] == 5
+
+
+def test_create_grant_for_aws_resource_only_via_a_service(tmp_path: Path) -> None:
+    st = {
+        "Sid": "AllowAttachmentOfPersistentResources",
+        "Effect": "Allow",
+        "Principal": {"AWS": ROLE_ARN},
+        "Action": "kms:CreateGrant",
+        "Resource": "*",
+        "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}},
+    }
+    b = BundleBuilder()
+    b.key(policy_doc=policy(root_statement(), st))
+    b.role(
+        "DataProcessingRole",
+        inline={"g": policy({"Effect": "Allow", "Action": "kms:CreateGrant", "Resource": KEY_ARN})},
+    )
+    db = tmp_path / "g.duckdb"
+    con = open_db(db)
+    b.load(con, tmp_path / "bundle")
+    con.close()
+    assert not _check(db, "kms:CreateGrant").all_allowed
+    via = _check(db, "kms:CreateGrant", via_service="ec2")
+    assert via.all_allowed
+    assert via.results[0].result.request.context["kms:GrantIsForAWSResource"] == "true"

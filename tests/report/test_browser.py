@@ -18,7 +18,7 @@ import pytest
 from diag.report import render
 from diag.report.model import Report, build_report
 from diag.report.window import parse_window
-from tests.report.conftest import NOW
+from tests.report.factory import NOW
 
 pytestmark = pytest.mark.browser
 

@@ -101,9 +101,10 @@ def versions(ctx: AuditContext, key: KeyRecord) -> list[PolicyVersion]:
     """Every known version of the key policy, oldest first: CloudTrail writes and the snapshot."""
     out = policy_writes(ctx, key.key_arn)
     collected = ctx.collected_at.get(key.snapshot_id)
-    if key.policy is not None and collected is not None:
+    snap = key.snapshot_policy
+    if snap is not None and collected is not None:
         earlier = [v for v in out if v.time <= collected]
-        if not earlier or not same(earlier[-1].document, key.policy):
-            out.append(PolicyVersion(collected, key.policy, "snapshot"))
+        if not earlier or not same(earlier[-1].document, snap):
+            out.append(PolicyVersion(collected, snap, "snapshot"))
             out.sort(key=lambda v: (v.time, v.source != "snapshot"))
     return out

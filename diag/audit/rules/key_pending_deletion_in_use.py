@@ -9,6 +9,23 @@ from collections.abc import Iterable
 from diag.audit.base import AuditFinding, AuditFix, AuditRule
 from diag.audit.context import AuditContext
 
+# Calls that use the key (data would be lost without it), not its administration.
+USE_EVENTS = (
+    "Decrypt",
+    "Encrypt",
+    "GenerateDataKey",
+    "GenerateDataKeyWithoutPlaintext",
+    "GenerateDataKeyPair",
+    "GenerateDataKeyPairWithoutPlaintext",
+    "ReEncrypt",
+    "Sign",
+    "Verify",
+    "GenerateMac",
+    "VerifyMac",
+    "DeriveSharedSecret",
+    "CreateGrant",
+)
+
 
 class KeyPendingDeletionInUse(AuditRule):
     code = "key-pending-deletion-in-use"
@@ -28,9 +45,8 @@ class KeyPendingDeletionInUse(AuditRule):
             row = ctx.con.execute(
                 "SELECT count(*), count(error_code), max(event_time), list(DISTINCT coalesce(caller_role_arn, caller_arn))"
                 " FROM events WHERE key_arn = ? AND event_source = 'kms.amazonaws.com' AND event_time >= ?"
-                " AND event_name NOT IN ('ScheduleKeyDeletion', 'CancelKeyDeletion', 'DescribeKey', 'GetKeyPolicy',"
-                " 'ListGrants', 'ListAliases', 'ListResourceTags', 'GetKeyRotationStatus')",
-                [key.key_arn, since],
+                " AND event_name IN (SELECT unnest(?::VARCHAR[]))",
+                [key.key_arn, since, list(USE_EVENTS)],
             ).fetchone()
             if not row or not row[0]:
                 continue

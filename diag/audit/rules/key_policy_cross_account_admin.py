@@ -11,6 +11,7 @@ from diag.audit.statements import (
     ADMIN_ACTIONS,
     USE_ACTIONS,
     aws_principals,
+    has_any_condition,
     is_full_wildcard,
     key_policy_commands,
     label,
@@ -43,6 +44,9 @@ class KeyPolicyCrossAccountAdmin(AuditRule):
                 if not foreign:
                     continue
                 admin = matched_actions(st, ADMIN_ACTIONS)
+                if has_any_condition(st, ("kms:grantisforawsresource",)):
+                    # AWS's recommended pattern: grants only for AWS services (EBS, RDS…) acting for the account
+                    admin = [a for a in admin if a not in ("kms:CreateGrant", "kms:RevokeGrant")]
                 if not admin:
                     continue
                 use = matched_actions(st, USE_ACTIONS) or ["kms:Decrypt", "kms:DescribeKey"]

@@ -44,8 +44,7 @@ VERDICT_ORDER: tuple[str, ...] = (
     "SESSION_POLICY",
     "RESOLVED_SINCE",
     "UNKNOWN",
-    "RULE_ERROR",
-)
+    "RULE_ERROR")
 _RANK = {code: i for i, code in enumerate(VERDICT_ORDER)}
 
 

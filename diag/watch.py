@@ -268,9 +268,8 @@ class Watcher:
             con.close()
         spool = Spool.create()
         try:
-            for pull in pulls:
-                if pull.error is None:
-                    spool.add_all(pull.blobs)
+            for pull in pulls:  # S3 listing, downloads, LookupEvents pages and Athena run here, lazily
+                spool.add_all(pull.blobs)
         except BaseException:
             spool.close()
             raise

@@ -240,3 +240,48 @@ def test_transient_errors_back_off_and_the_loop_survives(db_path: Path) -> None:
     )
     with pytest.raises(RefusedError, match="AWS refused: AccessDenied"):
         w2.run(max_cycles=1)
+
+
+def test_watch_follows_lookup_events_from_its_watermark(db_path: Path) -> None:
+    """Two cycles over LookupEvents (Stubber: moto has no LookupEvents): the second cycle asks only from
+    the first cycle's end minus the overlap, and announces only the new failure."""
+    from botocore.stub import Stubber
+
+    from diag.ingest.lookup import OVERLAP, LookupTarget
+    from tests.remote.test_lookup import api_event
+
+    client = boto3.client("cloudtrail", region_name="us-east-1")
+    stub = Stubber(client)
+    t1 = dt.datetime(2026, 11, 28, 12, 0)
+    t2 = t1 + dt.timedelta(minutes=5)
+    starts: list[dt.datetime] = []
+    client.meta.events.register(
+        "before-parameter-build.cloudtrail.LookupEvents",
+        lambda params, **_: starts.append(params["StartTime"].replace(tzinfo=None)),
+    )
+    # one worker: the five sources are asked in order (kms, s3, iam, organizations, sts) each cycle
+    first = [api_event("L1", t1 - dt.timedelta(minutes=30))]
+    second = [api_event("L2", t2 - dt.timedelta(minutes=1)), first[0]]
+    for events in (first, second):
+        stub.add_response("lookup_events", {"Events": events}, None)
+        for _ in range(4):
+            stub.add_response("lookup_events", {"Events": []}, None)
+    opts = RemoteOptions(lookup=True, progress=False, workers=1)
+    clients = Clients(opts, boto3.Session(region_name="us-east-1"))
+    clients._targets = [LookupTarget(ACCOUNT_A, "us-east-1", client)]
+    out = io.StringIO()
+    times = iter([t1, t1, t2])
+    with stub:
+        w = Watcher(
+            db_path,
+            WatchPlanner(opts, clients),
+            ingester=default_ingester(workers=1),
+            diagnose=RecordingDiagnose(),
+            interval=0.01,
+            out=out,
+            now=lambda: next(times),
+        )
+        assert w.run(max_cycles=2) == 2
+        stub.assert_no_pending_responses()
+    assert starts[0] == t1 - dt.timedelta(days=1) and starts[5] == t1 - OVERLAP
+    assert [x["event"]["event_id"] for x in iter_lines(out.getvalue())] == ["L1", "L2"]

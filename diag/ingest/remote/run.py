@@ -67,6 +67,7 @@ class Clients:
     def __init__(self, opts: RemoteOptions, session: boto3.Session | None = None) -> None:
         self.opts = opts
         self._session = session
+        self._targets: list[lookup_mod.LookupTarget] | None = None
 
     @cached_property
     def session(self) -> boto3.Session:
@@ -133,7 +134,13 @@ class Clients:
 
     def lookup_targets(self) -> list[lookup_mod.LookupTarget]:
         """Every account x region (``--region``, else the account's configured regions, else the session's
-        region), with us-east-1 always added for the global services (IAM, Organizations)."""
+        region), with us-east-1 always added for the global services (IAM, Organizations). Built once
+        (watch reuses them every cycle; assumed-role credentials refresh themselves)."""
+        if self._targets is None:
+            self._targets = self._build_targets()
+        return self._targets
+
+    def _build_targets(self) -> list[lookup_mod.LookupTarget]:
         targets = []
         for sess, configured in self.lookup_accounts():
             base = self.opts.regions or configured or (sess.session.region_name or "us-east-1",)
@@ -167,22 +174,17 @@ def plan_pulls(
         if s3_since is not None:
             window = s3_mod.Window(since=s3_since, until=None, accounts=window.accounts, regions=window.regions)
         target = s3_mod.parse_s3_uri(uri)
-        regions = None
-        if region_cache is not None:
-            if uri not in region_cache:
-                region_cache[uri] = s3_mod.get_region_prefixes(clients.s3, target, window)
-            regions = region_cache[uri]
         pulls.append(
             s3_mod.pull_s3(
                 clients.s3,
                 uri,
                 window,
-                s3_mod.known_objects(con, target),
+                s3_mod.known_objects(con, target, window.since),
                 workers=opts.workers,
                 progress=opts.progress,
                 now=now,
                 stop=stop,
-                region_prefixes=regions,
+                region_cache=region_cache,
             )
         )
     if opts.lookup:
@@ -235,8 +237,7 @@ def ingest_remote(
     out: list[dict[str, Any]] = []
     error: BaseException | None = None
     for pull in plan_pulls(con, opts, clients, now=now):
-        if pull.error is None:
-            pull.summary.ingest = dict(ingester(con, pull.blobs))
+        pull.summary.ingest = dict(ingester(con, pull.blobs))
         pull.finish(con)
         out.append(pull.summary.to_dict())
         error = error or pull.error

@@ -216,6 +216,16 @@ def _bucket(params: dict[str, Any], resources: list[Any], context: dict[str, Any
     return None
 
 
+def _dumps(record: dict[str, Any]) -> str:
+    """The record as JSON; integers beyond 64 bits (possible from Python callers) fall back to stdlib json."""
+    try:
+        return orjson.dumps(record).decode()
+    except TypeError:
+        import json
+
+        return json.dumps(record, ensure_ascii=False, default=str)
+
+
 def normalize_row(record: dict[str, Any], raw: str | None = None) -> tuple[str | None, ...]:
     """The columns of ``events`` for one record, as text, in :data:`COLUMNS` order.
 
@@ -233,7 +243,7 @@ def normalize_row(record: dict[str, Any], raw: str | None = None) -> tuple[str |
     arn, typ, account, principal_id, role_arn, session, user_name, invoked_by = _caller(ui)
     key_arn, key_given, alias, key_account = _key(record, params, response, resources)
     if raw is None:
-        raw = orjson.dumps(record).decode()
+        raw = _dumps(record)
     return (
         _s(get("eventID")),
         _s(get("eventTime")),

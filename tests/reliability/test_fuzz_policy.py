@@ -219,3 +219,21 @@ def test_explain_error_mutated_messages(
     a = rnd.choice([a, "kms:" + a, "kms:Decrypt"])
     r = rnd.choice([r, "arn:aws:kms:us-east-1:111111111111:key/" + r, "arn:aws:kms:" + r])
     _explain(empty_db, shape.format(p=p, a=a, r=r, t=t))
+
+
+def test_unknown_operator_on_deny_fails_closed() -> None:
+    """A Deny whose condition the engine cannot evaluate is treated as matching: no allowed case stays
+    allowed (except AWS service principals, which identity policies never govern)."""
+    checked = 0
+    for d in _allowed_docs():
+        doc = copy.deepcopy(d)
+        doc.pop("expected", None)
+        if ":" not in str(doc["request"].get("principal", "")).split("arn:")[-1]:
+            continue  # a service principal: identity policies do not apply to it
+        cond = {"StringFuzzyMatch": {"aws:PrincipalTag/team": "x"}}
+        deny = {"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "*", "Resource": "*", "Condition": cond}]}
+        doc["identity_policies"] = [*(doc.get("identity_policies") or []), deny]
+        out = _simulate(doc)
+        assert out is not None and out["decision"] != "Allowed", doc["id"]
+        checked += 1
+    assert checked >= 20

@@ -306,6 +306,16 @@ def normalize_record(record: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {c: row[c] for c in VALUE_COLUMNS}
     out["event_time"] = parse_event_time(out["event_time"])
     ctx = out["encryption_context"]
-    out["encryption_context"] = None if ctx is None else orjson.dumps(ctx).decode()
-    out["raw"] = orjson.dumps(record).decode()
+    out["encryption_context"] = None if ctx is None else _dumps(ctx)
+    out["raw"] = _dumps(record)
     return out
+
+
+def _dumps(value: Any) -> str:
+    """JSON text; integers beyond 64 bits (possible from Python callers) fall back to stdlib json."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        import json
+
+        return json.dumps(value, ensure_ascii=False, default=str)

@@ -21,6 +21,16 @@ TEMPLATES = Path(__file__).resolve().parent / "templates"
 MAX_DETAILED_CAUSES = 100
 
 
+def _inert(value: object) -> object:
+    """Every printed value loses terminal control characters (ESC, C1, bidi overrides) before escaping:
+    autoescape alone leaves them in attributes and text, live again when the file is `cat` in a terminal."""
+    from markupsafe import Markup
+
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return fmt.strip_control(value)
+    return value
+
+
 @cache
 def environment() -> jinja2.Environment:
     import jinja2
@@ -31,6 +41,7 @@ def environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=_inert,
     )
     env.filters.update(
         ts=fmt.ts,

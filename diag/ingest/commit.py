@@ -25,7 +25,9 @@ if TYPE_CHECKING:
 # Rows per transaction: bigger is faster, smaller bounds memory (DuckDB holds a group while loading it).
 ROWS_PER_COMMIT = int(os.environ.get("KMSDIAG_INGEST_COMMIT_ROWS", "50000"))
 FILES_PER_COMMIT = 2_000
-MAX_RECORD_BYTES = 256 << 20
+# read_json's maximum_object_size: one spill line is one record, never larger than worker.MAX_LINE_BYTES.
+# DuckDB allocates read buffers of twice this per thread, so it is kept small.
+MAX_RECORD_BYTES = 32 << 20
 
 
 _BOOL_COLS = {"read_only", "management_event"}

@@ -98,7 +98,7 @@ def _results(tasks: Iterator[tuple[list[Blob], Task]], workers: int) -> Iterator
 SPILL_PREFIX = "kmsdiag-ingest-"
 # DuckDB keeps written blocks in its buffer pool up to memory_limit (80 % of RAM by default), so a long
 # ingest would grow without bound. The limit is lowered for the ingest and restored afterwards.
-INGEST_MEMORY_LIMIT = os.environ.get("KMSDIAG_INGEST_MEMORY", "640MB")
+INGEST_MEMORY_LIMIT = os.environ.get("KMSDIAG_INGEST_MEMORY", "1GB")
 
 
 def _sql_literal(value: str) -> str:

@@ -187,6 +187,10 @@ def ingest_blobs(
     s = summary if summary is not None else IngestSummary()
     # DuckDB draws a progress bar on stdout for long statements: it would corrupt `--json` output.
     con.execute("SET enable_progress_bar = false")
+    # Which copy of a duplicated eventID wins is decided before the insert, so the insert need not keep
+    # the input order; letting DuckDB drop it makes the load parallel (and is restored below).
+    keep_order = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()
+    con.execute("SET preserve_insertion_order = false")
     known = known_inputs(con)
     names: set[str] = set()
     done = 0
@@ -230,6 +234,8 @@ def ingest_blobs(
             shutil.rmtree(spill_dir, ignore_errors=True)
             if restore_limit:
                 con.execute(f"SET memory_limit = {_sql_literal(restore_limit)}")
+            if keep_order and keep_order[0]:
+                con.execute("SET preserve_insertion_order = true")
     if progress:
         progress(Progress(done, files_total, s.events_read, s.events_stored))
     s.seconds += time.monotonic() - started

@@ -2,7 +2,9 @@
 
 One group = one transaction: the group's new rows (DuckDB's parallel ``read_json`` over the spill files
 written by the workers) and one ``ingested_files`` row per input. A background thread commits while the
-main thread keeps the workers busy; at most one group waits, so memory and spill space stay bounded.
+main thread keeps the workers busy; at most ``GROUPS_WAITING`` groups wait, so memory and spill space
+stay bounded. Insertion order does not matter (duplicates inside a group are excluded by position, and
+earlier groups are already in ``events``), so DuckDB may insert in parallel.
 """
 
 from __future__ import annotations
@@ -25,7 +27,12 @@ if TYPE_CHECKING:
 # Rows per transaction: bigger is faster, smaller bounds memory (DuckDB holds a group while loading it).
 ROWS_PER_COMMIT = int(os.environ.get("KMSDIAG_INGEST_COMMIT_ROWS", "50000"))
 FILES_PER_COMMIT = 2_000
-MAX_RECORD_BYTES = 256 << 20
+# Groups parsed and waiting for the database: they hold only file names and eventIDs (their rows are in
+# spill files on disk), so a few of them let parsing run ahead while DuckDB loads.
+GROUPS_WAITING = 3
+# read_json's maximum_object_size: one spill line is one record, never larger than worker.MAX_LINE_BYTES.
+# DuckDB allocates read buffers of twice this per thread, so it is kept small.
+MAX_RECORD_BYTES = 32 << 20
 
 
 _BOOL_COLS = {"read_only", "management_event"}
@@ -175,15 +182,15 @@ class Writer:
     """Collects parsed inputs into groups and commits each group in a background thread.
 
     DuckDB releases the GIL while it loads a group, so parsing (worker processes, fed by the main
-    thread) and loading overlap. At most one group waits while another commits: memory and spill
-    space stay bounded. Only the committer thread uses the connection until :meth:`close`.
+    thread) and loading overlap. At most ``GROUPS_WAITING`` groups wait while another commits: memory
+    and spill space stay bounded. Only the committer thread uses the connection until :meth:`close`.
     """
 
     def __init__(self, con: duckdb.DuckDBPyConnection, summary: IngestSummary) -> None:
         self.con = con
         self.summary = summary
         self.group = _Group()
-        self.queue: queue.Queue[_Group | None] = queue.Queue(maxsize=1)
+        self.queue: queue.Queue[_Group | None] = queue.Queue(maxsize=GROUPS_WAITING)
         self.error: BaseException | None = None
         self.thread = threading.Thread(target=self._run, name="kmsdiag-ingest-commit", daemon=True)
         self.thread.start()

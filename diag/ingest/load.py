@@ -96,6 +96,38 @@ def _results(tasks: Iterator[tuple[list[Blob], Task]], workers: int) -> Iterator
 
 
 SPILL_PREFIX = "kmsdiag-ingest-"
+# DuckDB keeps written blocks in its buffer pool up to memory_limit (80 % of RAM by default), so a long
+# ingest would grow without bound. The limit is lowered for the ingest and restored afterwards.
+INGEST_MEMORY_LIMIT = os.environ.get("KMSDIAG_INGEST_MEMORY", "1GB")
+
+
+def _sql_literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _limit_memory(con: duckdb.DuckDBPyConnection) -> str | None:
+    """Lower DuckDB's memory_limit for the ingest (never raise it); return the value to restore."""
+    row = con.execute("SELECT current_setting('memory_limit')").fetchone()
+    old = str(row[0]) if row else None
+    try:
+        con.execute(f"SET memory_limit = {_sql_literal(INGEST_MEMORY_LIMIT)}")
+        lowered = con.execute("SELECT current_setting('memory_limit')").fetchone()
+    except Exception:
+        return None
+    if old and lowered and _bytes(str(lowered[0])) > _bytes(old):
+        con.execute(f"SET memory_limit = {_sql_literal(old)}")
+        return None
+    return old
+
+
+def _bytes(text: str) -> float:
+    """'18.6 GiB' → bytes (DuckDB's display of memory_limit)."""
+    units = {"bytes": 1, "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40, "kb": 1e3, "mb": 1e6, "gb": 1e9}
+    parts = text.strip().split()
+    try:
+        return float(parts[0]) * units.get(parts[1].lower() if len(parts) > 1 else "bytes", 1)
+    except (ValueError, IndexError):
+        return float("inf")
 
 
 def _make_spill_dir() -> str:
@@ -155,6 +187,10 @@ def ingest_blobs(
     s = summary if summary is not None else IngestSummary()
     # DuckDB draws a progress bar on stdout for long statements: it would corrupt `--json` output.
     con.execute("SET enable_progress_bar = false")
+    # Which copy of a duplicated eventID wins is decided before the insert, so the insert need not keep
+    # the input order; letting DuckDB drop it makes the load parallel (and is restored below).
+    keep_order = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()
+    con.execute("SET preserve_insertion_order = false")
     known = known_inputs(con)
     names: set[str] = set()
     done = 0
@@ -171,6 +207,7 @@ def ingest_blobs(
             yield blob
 
     spill_dir = _make_spill_dir()
+    restore_limit = _limit_memory(con)
     writer = Writer(con, s)
     ok = False
     try:
@@ -195,6 +232,10 @@ def ingest_blobs(
             writer.close(commit=ok)
         finally:
             shutil.rmtree(spill_dir, ignore_errors=True)
+            if restore_limit:
+                con.execute(f"SET memory_limit = {_sql_literal(restore_limit)}")
+            if keep_order and keep_order[0]:
+                con.execute("SET preserve_insertion_order = true")
     if progress:
         progress(Progress(done, files_total, s.events_read, s.events_stored))
     s.seconds += time.monotonic() - started

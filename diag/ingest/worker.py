@@ -26,6 +26,9 @@ from diag.ingest.parse import KIND_DIGEST, KIND_REFUSED, is_digest_name, parse_b
 # Columns of a spill line besides VALUE_COLUMNS.
 SPILL_EXTRA = ("raw", "source_file", "n")
 _OPT = orjson.OPT_APPEND_NEWLINE
+# A CloudTrail record is at most a few hundred KB (requestParameters are truncated at 100 KB); a larger
+# one is refused with its file rather than given to DuckDB's reader (see commit.MAX_RECORD_BYTES).
+MAX_LINE_BYTES = 16 << 20
 _HEADER = struct.Struct("!Q")
 
 
@@ -94,10 +97,13 @@ def process_input(name: str, source: str | bytes, out: list[bytes], ids: list[st
         row["source_file"] = name
         row["n"] = len(out) + len(lines)
         try:
-            lines.append(dumps(row, option=_OPT))
+            line = dumps(row, option=_OPT)
         except orjson.JSONEncodeError as exc:
             # e.g. nesting deeper than orjson writes (254 levels): no real CloudTrail record is like that.
             return FileResult(name, "refused", reason=f"record {i} cannot be stored as JSON: {exc}")
+        if len(line) > MAX_LINE_BYTES:
+            return FileResult(name, "refused", reason=f"record {i} is larger than 16 MB: not a CloudTrail record")
+        lines.append(line)
         line_ids.append(row["event_id"])
     out.extend(lines)
     ids.extend(line_ids)

@@ -313,8 +313,12 @@ def test_pathological_records_refuse_only_their_file(tmp_path: Path, con: Any) -
     huge = kms_record(userAgent="A" * 200_000)
     huge["requestParameters"]["big"] = 18446744073709551615
     (tmp_path / "huge.json").write_text(json.dumps(huge))
+    monster = kms_record()
+    monster["requestParameters"]["blob"] = "B" * (17 << 20)
+    (tmp_path / "monster.json").write_text(json.dumps(monster))
     s = ingest_paths(con, [tmp_path], workers=1)
-    assert [name.rsplit("/", 1)[1] for name, _ in s.refused] == ["deep.json"]
+    assert [name.rsplit("/", 1)[1] for name, _ in s.refused] == ["deep.json", "monster.json"]
     assert "cannot be stored as JSON" in s.refused[0][1]
+    assert "larger than 16 MB" in s.refused[1][1]
     row = con.execute("SELECT length(user_agent), raw->'$.requestParameters.big' FROM events").fetchone()
     assert row is not None and row[0] == 200_000 and str(row[1]) == "18446744073709551615"

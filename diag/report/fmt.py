@@ -64,12 +64,12 @@ def commands(fix: dict[str, Any] | None) -> list[str]:
 
 
 def audit_where(finding: dict[str, Any]) -> str:
-    """Where an audit finding sits: ``key policy · statement #1 · Sid 'AllowData'`` (unescaped text)."""
+    """Where an audit finding sits: ``key policy · statement #1 · Sid "AllowData"`` (unescaped text)."""
     parts = []
     if finding.get("policy"):
         parts.append(strip_control(finding["policy"]))
     if finding.get("statement_index") is not None:
         parts.append(f"statement #{finding['statement_index']}")
     if finding.get("sid"):
-        parts.append(f"Sid {strip_control(finding['sid'])!r}")
+        parts.append(f'Sid "{strip_control(finding["sid"])}"')
     return " · ".join(parts) or "—"

@@ -73,3 +73,12 @@ def audit_where(finding: dict[str, Any]) -> str:
     if finding.get("sid"):
         parts.append(f'Sid "{strip_control(finding["sid"])}"')
     return " · ".join(parts) or "—"
+
+
+def audit_resource(finding: dict[str, Any]) -> str:
+    """The finding's resource, short, with its account in front when the short form does not show it."""
+    account = strip_control(finding.get("account") or "")
+    resource = short_arn(finding.get("resource")) if finding.get("resource") else ""
+    if account and not resource.startswith(account + ":"):
+        return f"{account} · {resource}" if resource else account
+    return resource or "—"

@@ -40,7 +40,9 @@ def environment() -> jinja2.Environment:
         pretty_json=fmt.pretty_json,
         clean=fmt.strip_control,
     )
-    env.globals.update(first_fix=fmt.first_fix, commands=fmt.commands, audit_where=fmt.audit_where)
+    env.globals.update(
+        first_fix=fmt.first_fix, commands=fmt.commands, audit_where=fmt.audit_where, audit_resource=fmt.audit_resource
+    )
     return env
 
 

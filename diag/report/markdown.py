@@ -62,10 +62,7 @@ def audit_lines(report: Report, *, max_findings: int = MAX_AUDIT_FINDINGS) -> li
     findings = [f for g in a.groups for f in g.findings]
     for f in findings[:max_findings]:
         fix = f.get("fix") or {}
-        where = [fmt.short_arn(f.get("resource"))] if f.get("resource") else []
-        account = str(f.get("account") or "")
-        if account and not (where and where[0].startswith(account + ":")):
-            where.insert(0, account)  # the short resource usually starts with the account already
+        where = [fmt.audit_resource(f)]
         if fmt.audit_where(f) != "—":
             where.append(fmt.audit_where(f))
         text = fix.get("summary") or f.get("summary") or ""

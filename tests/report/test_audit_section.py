@@ -159,7 +159,7 @@ def test_html_shows_counts_and_escapes_a_hostile_sid(audit_con: duckdb.DuckDBPyC
         assert f"<code>{code}</code>" in html
     assert html.count('<tr class="audit-finding">') == 6
     assert HOSTILE_SID not in html and "<script" not in html
-    assert f"statement #1 · Sid &#34;{ESCAPED_SID}&#34;</td>" in html
+    assert f"statement #1 · Sid &#34;{ESCAPED_SID}&#34;</span></td>" in html
     parsed = _Collector()
     parsed.feed(html)
     assert "script" not in parsed.tags

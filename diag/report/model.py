@@ -24,6 +24,8 @@ from diag.report.window import Window, utcnow
 if TYPE_CHECKING:
     import duckdb
 
+    from diag.report.audit_section import AuditSection
+
 NOT_DIAGNOSED = "NOT_DIAGNOSED"
 RESOLVED_SINCE = "RESOLVED_SINCE"
 UNKNOWN = "UNKNOWN"
@@ -191,6 +193,7 @@ class Report:
     resolved_causes: list[ResolvedCause]
     policy_changes: list[PolicyChange]
     data_quality: DataQuality
+    audit: AuditSection | None = None  # None: skipped (--no-audit)
     schema: str = field(default="kmsdiag.report/1")
 
     def to_dict(self) -> dict[str, Any]:
@@ -494,12 +497,17 @@ def build_report(
     generated_at: dt.datetime | None = None,
     top: int = 10,
     examples: int = 20,
+    audit: bool = True,
+    audit_matrix: bool = False,
 ) -> Report:
     """Compute the report for ``window``.
 
     ``previous``: True (default) compares with the newest recorded run whose window ended before this
     one's (:func:`previous_run`); a :class:`PreviousRun` compares with that run; None or False compares
     with nothing (every diagnosed cause is then new).
+    ``audit``: add the policy-audit section (:mod:`diag.report.audit_section`, as of ``generated_at``);
+    ``audit_matrix``: with the "who can use this key" matrix too (slow: the engine decides every
+    principal, key and action).
     """
     generated_at = generated_at or utcnow()
     prev = previous_run(con, window.end) if previous is True else (previous or None)
@@ -612,6 +620,10 @@ def build_report(
     )
     con.execute(f"DROP TABLE IF EXISTS {_TMP}")
     con.execute(f"DROP TABLE IF EXISTS {_ALL}")
+    if audit:
+        from diag.report.audit_section import build_audit_section
+
+        report.audit = build_audit_section(con, now=generated_at, matrix=audit_matrix)
     return report
 
 

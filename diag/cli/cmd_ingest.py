@@ -43,6 +43,14 @@ def render_summary(summary: IngestSummary) -> None:
         console.print(f"… and {len(s.refused) - MAX_REFUSED_SHOWN:,} more refused (use --json for all)")
 
 
+def refresh_policy_history(con: Any) -> None:
+    """Turn newly stored policy-change events into ``policy_changes`` rows (incremental), so that
+    `kmsdiag explain` (a read-only reader) sees the policies as of each failure without a new collect."""
+    from diag.collect.history import build_policy_changes
+
+    build_policy_changes(con)
+
+
 def register(app: typer.Typer) -> None:
     @command(app, "ingest")
     @with_remote_options  # remote sources (s3://, --lookup, --athena): diag/cli/remote_options.py
@@ -85,6 +93,8 @@ def register(app: typer.Typer) -> None:
         try:
             show_bar = not st.quiet and not st.json and err().is_terminal
             summary = _with_progress(con, local, workers) if show_bar else ingest_paths(con, local, workers=workers)
+            if summary.events_stored:
+                refresh_policy_history(con)
         finally:
             con.close()
         if st.json:

@@ -171,6 +171,9 @@ def run_remote_ingest(values: dict[str, Any], s3_uris: list[str], *, workers: in
     con = open_writer()
     try:
         summaries = ingest_remote(con, opts, ingester=default_ingester(workers=workers))
+        from diag.cli.cmd_ingest import refresh_policy_history
+
+        refresh_policy_history(con)
     finally:
         con.close()
     if st.json:

@@ -229,6 +229,10 @@ def diagnose_pending(
     from diag.render.console import to_json
 
     started = time.perf_counter()
+    if source is None:  # policy-change events ingested since the last collect must count as history
+        from diag.collect.history import build_policy_changes
+
+        build_policy_changes(con)
     source = source or DbPolicySource(con, memo=True)
     failures = select_failures(con, redo=redo)
     from diag.diagnosis.facts import facts_from_row

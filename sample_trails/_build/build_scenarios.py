@@ -2324,6 +2324,50 @@ its credentials.
     scn.collected_at = m(b, 30)
 
 
+def s32_key_policy_principal_typo_digit(scn: Scenario) -> None:
+    caller_id = "593017248861"
+    typo_id = "593017248661"  # one wrong digit
+    scn.readme = f"""
+The security team shares the audit-log key `alias/audit-logs` with the SIEM account {caller_id} by
+delegating to that account's root, and the SIEM's `log-shipper` role (Lambda) has kms:Decrypt on the key
+ARN. The key-policy statement says `arn:aws:iam::{typo_id}:root`: one digit of the account ID is wrong
+(a copy from a ticket). Decrypt is denied. Fix: correct the principal to `arn:aws:iam::{caller_id}:root`
+(and find out whose account {typo_id} is).
+"""
+    w = World(scn)
+    sec = w.account("security", ou=w.ou_security)
+    siem = w.account("siem", caller_id)
+    kp = add_statement(
+        default_key_policy(sec.id, [sec.roles[SSO_ADMIN].arn]),
+        key_user_statement("AllowSiemAccount", f"arn:aws:iam::{typo_id}:root", ["kms:Decrypt", "kms:DescribeKey"]),
+    )
+    key = scn.key(sec, "audit-logs", kp, description="Audit log archive", alias="alias/audit-logs")
+    role = app_role(
+        scn,
+        siem,
+        "log-shipper",
+        "lambda",
+        inline={"audit-key": kms_allow(key.arn, ["kms:Decrypt"], sid="ReadAuditLogs")},
+    )
+    b = scn.base
+    s = service_session(
+        scn, role, "log-shipper", m(b, -1), "lambda.amazonaws.com", ip="18.232.7.41", ua=UA["lambda-py"]
+    )
+    e = scn.kms(
+        s,
+        m(b, 0),
+        "Decrypt",
+        key,
+        key_ref=None,
+        context={"log": "cloudtrail/2026/11/26"},
+        error=("AccessDenied", denied_message(s.arn, "kms:Decrypt", key.arn, "resource")),
+    )
+    scn.expect(e, "KEY_POLICY_PRINCIPAL_TYPO", ["KEY_POLICY_PRINCIPAL_TYPO"])
+    for a in (sec, siem):
+        w.background(a, m(b, -30), 60)
+    scn.collected_at = m(b, 30)
+
+
 SCENARIOS: list[tuple[str, str, Callable[[Scenario], None]]] = [
     (
         "01-guide-walkthrough",
@@ -2383,6 +2427,11 @@ SCENARIOS: list[tuple[str, str, Callable[[Scenario], None]]] = [
         "31-wrong-assumed-role-user",
         "An IAM user instead of the role that the key policy names",
         s31_wrong_assumed_role_user,
+    ),
+    (
+        "32-key-policy-principal-typo-digit",
+        "One wrong digit in the key policy's account ID",
+        s32_key_policy_principal_typo_digit,
     ),
 ]
 

@@ -45,15 +45,29 @@ def _seed(n: int) -> str:
     policy = {
         "Version": "2012-10-17",
         "Statement": [
-            {"Sid": "Root", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "kms:*", "Resource": "*"},
-            {"Sid": "Use", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::222222222222:role/App"}, "Action": "kms:Decrypt", "Resource": "*"},
+            {
+                "Sid": "Root",
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+                "Action": "kms:*",
+                "Resource": "*",
+            },
+            {
+                "Sid": "Use",
+                "Effect": "Allow",
+                "Principal": {"AWS": "arn:aws:iam::222222222222:role/App"},
+                "Action": "kms:Decrypt",
+                "Resource": "*",
+            },
         ],
     }
     key_arn = ""
     for i in range(n):
         meta = kms.create_key(Description=f"bench {i}", Policy=json.dumps(policy))["KeyMetadata"]
         kms.create_alias(AliasName=f"alias/bench-{i}", TargetKeyId=meta["KeyId"])
-        kms.create_grant(KeyId=meta["KeyId"], GranteePrincipal="arn:aws:iam::222222222222:role/App", Operations=["Decrypt"])
+        kms.create_grant(
+            KeyId=meta["KeyId"], GranteePrincipal="arn:aws:iam::222222222222:role/App", Operations=["Decrypt"]
+        )
         key_arn = meta["Arn"]
     return key_arn
 
@@ -135,7 +149,12 @@ def main() -> int:
             times = []
             for _ in range(20):
                 t = time.perf_counter()
-                policies_in_force(con, caller_arn="arn:aws:sts::222222222222:assumed-role/App/s", caller_account="222222222222", key_arn=last_key)
+                policies_in_force(
+                    con,
+                    caller_arn="arn:aws:sts::222222222222:assumed-role/App/s",
+                    caller_account="222222222222",
+                    key_arn=last_key,
+                )
                 times.append(time.perf_counter() - t)
             con.close()
         print(
@@ -154,7 +173,9 @@ def main() -> int:
                 indent=2,
             )
         )
-        return 0 if state["max"] <= args.workers + 1 else 1  # +1: the main thread's own calls are sequential with the pool's
+        return (
+            0 if state["max"] <= args.workers + 1 else 1
+        )  # +1: the main thread's own calls are sequential with the pool's
     finally:
         server.stop()
 

@@ -146,8 +146,8 @@ def generate(db: Path, events: int, failures: int, causes: int) -> dict[str, flo
     return {"events_s": t1 - t0, "diagnoses_s": t2 - t1}
 
 
-def run_report(db: Path, out: Path, fmt: str, since: str, record: bool) -> tuple[float, float]:
-    """One `kmsdiag report` in a child process: (wall seconds, peak RSS MB of that child)."""
+def run_report(db: Path, out: Path, fmt: str, since: str, record: bool) -> tuple[float, float, float]:
+    """One `kmsdiag report` in a child process: (wall s, CPU s (user+system, all threads), peak RSS MB)."""
     args = [
         sys.executable,
         "-m",
@@ -167,16 +167,20 @@ def run_report(db: Path, out: Path, fmt: str, since: str, record: bool) -> tuple
     ]
     if not record:
         args.append("--no-record")
+    return _child(args)
+
+
+def _child(args: list[str]) -> tuple[float, float, float]:
     t0 = time.perf_counter()
     proc = subprocess.Popen(args, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     assert proc.stderr is not None
     stderr = proc.stderr.read()
-    _, status, usage = os.wait4(proc.pid, 0)  # this child's own rusage: its peak RSS
+    _, status, usage = os.wait4(proc.pid, 0)  # this child's own rusage: its CPU time and peak RSS
     wall = time.perf_counter() - t0
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
-        raise SystemExit(f"report failed ({proc.returncode}): {stderr}")
-    return wall, usage.ru_maxrss / 1024
+        raise SystemExit(f"{args[:4]} failed ({proc.returncode}): {stderr}")
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
 def main() -> None:
@@ -200,36 +204,31 @@ def main() -> None:
         ("html", "24h", False),
         ("html", "7d", True),
     ):
-        walls, peaks = [], []
+        walls, cpus, peaks = [], [], []
         for _ in range(args.repeat):
             out = tmp / f"report.{fmt}"
-            wall, peak = run_report(db, out, fmt, since, record)
+            wall, cpu, peak = run_report(db, out, fmt, since, record)
             walls.append(wall)
+            cpus.append(cpu)
             peaks.append(peak)
         size = (tmp / f"report.{fmt}").stat().st_size
-        results.append((fmt, since, record, statistics.median(walls), max(peaks), size))
+        results.append((fmt, since, record, statistics.median(walls), max(peaks), size, statistics.median(cpus)))
         print(
             f"report --format {fmt:4} --since {since:3} {'(recorded)' if record else '          '}: "
-            f"median {statistics.median(walls):.2f} s over {args.repeat} runs, peak RSS {max(peaks):.0f} MB, "
+            f"median {statistics.median(walls):.2f} s wall, {statistics.median(cpus):.2f} s CPU over {args.repeat} runs, peak RSS {max(peaks):.0f} MB, "
             f"output {size / 1e3:.0f} kB",
             flush=True,
         )
-    # for comparison: a bare Python process that imports duckdb and counts the failures
-    t0 = time.perf_counter()
-    subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            f"import duckdb; c = duckdb.connect({str(db)!r}, read_only=True); "
-            "print(c.execute('SELECT count(*) FROM failures').fetchall())",
-        ],
-        check=True,
-        capture_output=True,
+    # for comparison: a bare Python process that imports duckdb and counts the failures view
+    code = (
+        f"import duckdb; c = duckdb.connect({str(db)!r}, read_only=True); "
+        "print(c.execute('SELECT count(*) FROM failures').fetchall())"
     )
-    base = time.perf_counter() - t0
+    bwall, bcpu, bpeak = _child([sys.executable, "-c", code])
+    html7 = results[2]
     print(
-        f"baseline (python + duckdb, count the failures view): {base:.2f} s; "
-        f"HTML 7d report / baseline = {results[2][3] / base:.1f}x"
+        f"baseline (python + duckdb, count the failures view): {bwall:.2f} s wall, {bcpu:.2f} s CPU, {bpeak:.0f} MB; "
+        f"HTML 7d report / baseline: {html7[3] / bwall:.1f}x wall, {html7[6] / bcpu:.1f}x CPU"
     )
     if not args.db:
         for p in tmp.iterdir():

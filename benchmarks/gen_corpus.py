@@ -202,12 +202,16 @@ class Gen:
         return rec
 
 
-def generate(out: Path, events: int, seed: int = 7, digests: bool = True) -> dict[str, int]:
-    """Write the corpus under ``out``; return counts (files, events, digests)."""
+def generate(out: Path, events: int, seed: int = 7, digests: bool = True, start_slot: int = 0) -> dict[str, int]:
+    """Write the corpus under ``out``; return counts (files, events, digests).
+
+    ``start_slot`` shifts the first 5-minute slot: parts generated with different seeds and disjoint
+    slot ranges can be combined into a larger corpus (bench_ingest.py does so for 3M events).
+    """
     g = Gen(seed)
     per_slot = EVENTS_PER_FILE * len(ACCOUNTS) * len(REGIONS)
     written = files = digest_files = 0
-    slot = 0
+    slot = start_slot
     pending_dups: list[tuple[str, str, dict[str, Any]]] = []
     while written < events:
         t0 = START + slot * SLOT
@@ -274,8 +278,9 @@ def main() -> None:
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--no-digests", action="store_true")
+    ap.add_argument("--start-slot", type=int, default=0, help="first 5-minute slot (to build a corpus in parts)")
     args = ap.parse_args()
-    counts = generate(args.out, args.events, args.seed, not args.no_digests)
+    counts = generate(args.out, args.events, args.seed, not args.no_digests, args.start_slot)
     print(json.dumps(counts))
 
 

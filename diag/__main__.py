@@ -1,5 +1,5 @@
-"""`python -m diag` runs the kmsdiag CLI."""
+"""`python -m diag` runs the kmsdiag CLI (with the fast path for `kmsdiag explain`)."""
 
-from diag.cli.app import main
+from diag.cli.fast import main
 
 main()

@@ -6,8 +6,6 @@ holds credentials is refused.
 
 File (``./kmsdiag.toml``, ``$KMSDIAG_CONFIG`` or ``--config``)::
 
-    db = "kmsdiag.duckdb"                      # optional default for --db
-
     [collect]
     regions = ["us-east-1", "eu-west-1"]       # default regions for every account
     buckets = ["data-bucket"]                  # buckets to read in every account that owns them
@@ -51,7 +49,7 @@ BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
 DEFAULT_WORKERS = 8
 
 _SECRET_WORDS = ("secret", "access_key", "session_token", "password", "aws_access_key_id")
-_TOP_KEYS = {"db", "collect", "accounts"}
+_TOP_KEYS = {"collect", "accounts"}  # the database is --db / $KMSDIAG_DB, as for every command
 _COLLECT_KEYS = {"regions", "buckets", "max_workers", "event_buckets"}
 _ACCOUNT_KEYS = {"id", "profile", "role_arn", "external_id", "session_name", "regions", "buckets", "name"}
 
@@ -80,7 +78,6 @@ class Config:
     buckets: tuple[str, ...] = ()
     max_workers: int = DEFAULT_WORKERS
     event_buckets: bool = True
-    db: str | None = None
     source: Path | None = None  # the file read, if any
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -189,16 +186,12 @@ def parse_config(data: Mapping[str, Any], source: Path | None = None) -> Config:
     ids = [a.account_id for a in accounts if a.account_id]
     if len(ids) != len(set(ids)):
         raise _fail(source, "an account is listed twice")
-    db = data.get("db")
-    if db is not None and not isinstance(db, str):
-        raise _fail(source, "db must be a path string")
     return Config(
         accounts=accounts,
         regions=_strings(collect.get("regions"), "collect.regions", REGION_RE, source),
         buckets=_strings(collect.get("buckets"), "collect.buckets", BUCKET_RE, source),
         max_workers=workers,
         event_buckets=event_buckets,
-        db=db,
         source=source,
     )
 

@@ -37,12 +37,11 @@ def default_evaluator() -> Evaluator:
 
 
 def build_request(facts: EventFacts, resource: str, resource_account: str | None) -> Request:
-    """The engine's request for these facts: the engine's own context builder on the record, resource fixed up."""
-    try:
-        from diag.policy.context import request_from_event
-    except ImportError:
-        request_from_event = None
-    if request_from_event is not None and facts.raw:
+    """The engine's request for these facts: the engine's context builder on the record, with the resolved
+    resource; a minimal context when there is no record."""
+    from diag.policy.context import request_from_event
+
+    if facts.raw:
         req = request_from_event(facts.raw)
         return dataclasses.replace(
             req, action=facts.action or req.action, resource=resource, resource_account=resource_account
@@ -96,9 +95,10 @@ def _s3_resource(facts: EventFacts) -> str:
 
 
 class _Pipeline:
-    def __init__(self, source: PolicySource, evaluate: Evaluator | None) -> None:
+    def __init__(self, source: PolicySource, evaluate: Evaluator | None, *, depth: int = 0) -> None:
         self.source = source
         self._evaluate = evaluate
+        self.depth = depth  # 1 for the KMS call derived from an S3 request
         self.notes: list[str] = []
 
     def evaluate(self, request: Request, inputs: PolicyInputs) -> EvaluationResult | None:
@@ -120,6 +120,54 @@ class _Pipeline:
             self.notes.append(f"{what} failed: {type(exc).__name__}: {exc}")
         return default
 
+    def s3_kms_facts(self, facts: EventFacts, inforce: InForce | None) -> EventFacts | None:
+        """The KMS call that S3 made for this S3 request: the logged one (same caller, invokedBy S3, within
+        seconds), else one derived from the bucket's default encryption (its key, or ``aws/s3`` of the bucket's
+        account)."""
+        logged = self.safe("related KMS event", lambda: self.source.s3_kms_event(facts))
+        if logged is not None:
+            return logged
+        enc = (inforce.bucket_encryption if inforce is not None else None) or {}
+        rules = (enc.get("ServerSideEncryptionConfiguration") or enc).get("Rules") or []
+        default = (rules[0].get("ApplyServerSideEncryptionByDefault") or {}) if rules else {}
+        if not str(default.get("SSEAlgorithm", "")).startswith("aws:kms"):
+            return None
+        owner = None
+        for res in (facts.raw or {}).get("resources") or []:
+            if isinstance(res, dict) and res.get("type") == "AWS::S3::Bucket":
+                owner = res.get("accountId")
+        if owner is None and inforce is not None and inforce.bucket_policy is not None:
+            owner = inforce.bucket_policy.account
+        ref = default.get("KMSMasterKeyID") or "alias/aws/s3"
+        key = self.safe(
+            "key resolution",
+            lambda: self.source.resolve_key(ref, region=facts.region, account=owner, at=facts.event_time),
+        )
+        if key is None:
+            return None
+        name = (
+            "GenerateDataKey" if facts.event_name in {"PutObject", "CreateMultipartUpload", "UploadPart"} else "Decrypt"
+        )
+        from diag.diagnosis.facts import facts_from_record
+
+        record = dict(facts.raw or {})
+        record.update(
+            eventID=None,
+            eventSource="kms.amazonaws.com",
+            eventName=name,
+            userIdentity={**(record.get("userIdentity") or {}), "invokedBy": "s3.amazonaws.com"},
+            requestParameters={"encryptionContext": {"aws:s3:arn": _s3_resource(facts)}},
+            resources=[{"ARN": key.key_arn, "type": "AWS::KMS::Key", "accountId": key.account}],
+        )
+        return facts_from_record(record, origin="derived")
+
+    def unchanged_since(self, inforce: InForce) -> bool:
+        """The policies at event time are the latest: no change after it, and no snapshot taken after it."""
+        if inforce.later_changes or inforce.at is None:
+            return inforce.at is None and not inforce.later_changes
+        latest = self.safe("latest snapshot", lambda: self.source.latest_snapshot_time())
+        return latest is not None and latest <= inforce.at
+
     def resolve(self, facts: EventFacts) -> tuple[EventFacts, tuple[KeyInfo, ...]]:
         """Fill in the key ARN from an ID or alias; find the key in other regions when it is not where called."""
         if facts.is_s3:
@@ -127,6 +175,8 @@ class _Pipeline:
         ref = facts.key_arn or facts.key_id_given
         if not ref:
             return facts, ()
+        if facts.key_arn and facts.key_region == facts.region:
+            return facts, ()  # the key is named by ARN in the region called: policies_in_force describes it
         account = facts.key_account or facts.caller_account
         info = self.safe(
             "key resolution",
@@ -184,8 +234,10 @@ class _Pipeline:
                 res_account = inforce.bucket_policy.account if inforce.bucket_policy else None
             request = build_request(facts, resource, res_account)
             result = self.evaluate(request, inputs_from_inforce(inforce, s3=facts.is_s3, session_policy=session_policy))
-            now_inforce = inforce_at(None)
-            if now_inforce is not None:
+            now_inforce = inforce if self.unchanged_since(inforce) else inforce_at(None)
+            if now_inforce is inforce:
+                now_result = result
+            elif now_inforce is not None:
                 now_result = self.evaluate(
                     request, inputs_from_inforce(now_inforce, s3=facts.is_s3, session_policy=session_policy)
                 )
@@ -225,11 +277,26 @@ class _Pipeline:
         findings = run_rules(case)
         from diag.rules.unknown import gap_list
 
+        layers = [dict(t.to_dict(), action=result.request.action) for t in result.layers] if result is not None else []
+        if facts.is_s3 and self.depth == 0 and (result is None or result.decision == "Allowed"):
+            # S3 allowed the request itself: the refusal came from the KMS call S3 made for the caller
+            kms = self.s3_kms_facts(facts, inforce)
+            if kms is not None:
+                sub = _Pipeline(self.source, self._evaluate, depth=1).run(kms)
+                if sub.verdict != "UNKNOWN" or not [f for f in findings if f.code != "UNKNOWN"]:
+                    via = {
+                        "kms_request": kms.action,
+                        "kms_event_id": kms.event_id,
+                        "key_arn": kms.key_arn,
+                        "note": "S3 allowed the request; the KMS call it made for the caller was refused",
+                    }
+                    findings = [dataclasses.replace(f, evidence={**f.evidence, "via_s3": via}) for f in sub.findings]
+                    layers += list(sub.layers)
         return Diagnosis(
             facts=facts,
             verdict=choose_verdict(findings),
             findings=tuple(findings),
-            layers=tuple(t.to_dict() for t in result.layers) if result is not None else (),
+            layers=tuple(layers),
             policies_as_of=(inforce.at or inforce.collected_at) if inforce is not None else None,
             decision=str(result.decision) if result is not None else None,
             snapshot_id=inforce.snapshot_id if inforce is not None else None,
@@ -240,11 +307,8 @@ class _Pipeline:
 def diagnose_facts(
     facts: EventFacts, source: PolicySource, *, evaluate: Evaluator | None = None, claimed: ParsedError | None = None
 ) -> Diagnosis:
-    """The diagnosis of one failed call, whatever its origin."""
-    if claimed is None and facts.error_message:
-        from diag.errortext import parse_error
-
-        claimed = parse_error(facts.error_message)
+    """The diagnosis of one failed call, whatever its origin. ``claimed``: the parsed error text, when the
+    caller has it (else the UNKNOWN rule parses the event's message if it needs AWS's claim)."""
     return _Pipeline(source, evaluate).run(facts, claimed)
 
 

@@ -176,15 +176,21 @@ def causes(con: duckdb.DuckDBPyConnection, since: When = None, until: When = Non
 
 
 def fixes(con: duckdb.DuckDBPyConnection, since: When = None, until: When = None) -> pd.DataFrame:
-    """Which fixes would remove the most failures: the primary finding's fix, with the failures it covers."""
+    """Which fixes would remove the most failures: the primary finding's fix, with the failures it covers
+    and its first command (skipping "# with credentials of …" comment lines). RESOLVED_SINCE failures
+    are left out: the policies already allow them."""
     where, params = _window_sql("event_time", since, until)
     return _df(
         con,
         f"""WITH f AS (
-                SELECT *, findings -> 0 -> 'fix' AS fix FROM failures WHERE {where} AND verdict IS NOT NULL
+                SELECT *, findings -> 0 -> 'fix' AS fix FROM failures
+                WHERE {where} AND verdict IS NOT NULL AND verdict <> 'RESOLVED_SINCE'  -- already fixed
             )
             SELECT verdict, fix ->> 'summary' AS fix_summary,
-                   fix -> 'commands' ->> 0 AS first_command,
+                   coalesce(
+                       list_filter(CAST(fix -> 'commands' AS VARCHAR[]), lambda c: NOT starts_with(ltrim(c), '#'))[1],
+                       fix -> 'commands' ->> 0
+                   ) AS first_command,
                    count(*) AS failures_removed,
                    count(DISTINCT (caller_principal, key_ref, action)) AS causes,
                    list(DISTINCT caller_principal) AS callers,

@@ -268,9 +268,8 @@ class Watcher:
             con.close()
         spool = Spool.create()
         try:
-            for pull in pulls:
-                if pull.error is None:
-                    spool.add_all(pull.blobs)
+            for pull in pulls:  # S3 listing, downloads, LookupEvents pages and Athena run here, lazily
+                spool.add_all(pull.blobs)
         except BaseException:
             spool.close()
             raise
@@ -395,7 +394,18 @@ def iter_lines(text: str) -> Iterator[dict[str, Any]]:
 
 
 def resolve_diagnose() -> DiagnoseFn:
-    """The diagnosis step watch calls each cycle (the diagnosis part of kmsdiag)."""
-    raise RefusedError(
-        "kmsdiag watch needs the diagnosis engine (`kmsdiag diagnose`), which this build does not include yet"
-    )
+    """The diagnosis step of each cycle: ``diag.diagnosis.batch.diagnose_pending`` (what `kmsdiag diagnose`
+    runs), which diagnoses every stored failure that has no diagnosis yet, one evaluation per decision key."""
+    try:
+        from diag.diagnosis.batch import diagnose_pending
+    except ImportError as exc:
+        raise RefusedError(
+            "kmsdiag watch needs the diagnosis engine (diag.diagnosis.batch), which this build does not include"
+        ) from exc
+
+    def diagnose(con: duckdb.DuckDBPyConnection, event_ids: list[str]) -> Any:
+        # diagnose_pending selects the undiagnosed failures itself (the same set as event_ids, restricted
+        # to the KMS/S3 failures it can explain); watch then announces what it wrote.
+        return diagnose_pending(con)
+
+    return diagnose

@@ -1,3 +1,5 @@
+"""Regenerate examples/explore.ipynb (run from the repository root): python examples/make_explore_notebook.py"""
+
 import nbformat as nbf
 
 nb = nbf.v4.new_notebook()
@@ -76,6 +78,7 @@ else:
                         title=f"KMS access failures per {freq}, by verdict")
     ax.set_xlabel("")
     ax.set_ylabel("failures")
+    ax.set_xticks(range(len(over_time.index)))
     ax.set_xticklabels([t.strftime("%m-%d %H:%M" if freq == "hour" else "%Y-%m-%d") for t in over_time.index],
                        rotation=45, ha="right")
     ax.legend(fontsize=8, bbox_to_anchor=(1.0, 1.0), loc="upper left")"""),

@@ -1,24 +1,18 @@
--- One row per failed KMS call (or S3 call refused at the bucket/KMS layer), counted once even when the
+-- One row per KMS call refused for access or key state (or S3 call denied), counted once even when the
 -- same call was logged by two accounts (sharedEventID), with its newest diagnosis (verdict NULL = not
 -- diagnosed yet). caller_principal is the role (not the session) or user; key_ref is the key ARN, or the
 -- key ID/alias as given when the ARN is unknown; action is "kms:Decrypt"-style.
 CREATE OR REPLACE VIEW failures AS
 WITH failed AS (
+    -- the same selection as `kmsdiag diagnose` (diag/diagnosis/batch.py): refusals, not throttling or bad input
     SELECT e.*
     FROM events e
     WHERE e.error_code IS NOT NULL
-      AND (e.event_source = 'kms.amazonaws.com'
-           OR (e.event_source = 's3.amazonaws.com'
-               AND (e.error_code ILIKE '%AccessDenied%' OR e.error_message ILIKE '%kms%' OR e.key_arn IS NOT NULL)))
-    UNION ALL
-    -- anything else that diagnosis chose to diagnose
-    SELECT e.*
-    FROM events e
-    WHERE e.event_id IN (SELECT event_id FROM diagnoses)
-      AND NOT (e.error_code IS NOT NULL
-               AND (e.event_source = 'kms.amazonaws.com'
-                    OR (e.event_source = 's3.amazonaws.com'
-                        AND (e.error_code ILIKE '%AccessDenied%' OR e.error_message ILIKE '%kms%' OR e.key_arn IS NOT NULL))))
+      AND ((e.event_source = 'kms.amazonaws.com' AND e.error_code IN (
+                'AccessDenied', 'AccessDeniedException', 'NotFoundException', 'DisabledException',
+                'KMSInvalidStateException', 'InvalidCiphertextException', 'IncorrectKeyException',
+                'InvalidKeyUsageException', 'InvalidGrantTokenException', 'InvalidGrantIdException'))
+           OR (e.event_source = 's3.amazonaws.com' AND e.error_code IN ('AccessDenied', 'AccessDeniedException')))
 )
 SELECT
     f.event_id,

@@ -1,6 +1,6 @@
 -- One row per successful change to something authorization depends on (key policies, grants, key
 -- state, aliases, IAM identity policies, roles and boundaries, bucket policies, organization policies),
--- oldest first. Rows come from policy_changes (kmsdiag collect's policy history, with a summary) and,
+-- in no particular order (ORDER BY change_time). Rows come from policy_changes (kmsdiag collect's policy history, with a summary) and,
 -- for changes not turned into history yet, straight from events. change_kind groups them; target is the
 -- key ARN, role, user, policy or bucket changed; actor is who did it.
 CREATE OR REPLACE VIEW policy_timeline AS
@@ -100,5 +100,4 @@ SELECT
     invoked_by,
     summary,
     event_id
-FROM changes
-ORDER BY change_time;
+FROM changes;

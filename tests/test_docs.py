@@ -55,7 +55,7 @@ def test_readme_verdict_order_is_the_codes() -> None:
     from diag.diagnosis.verdict import VERDICT_ORDER
 
     sec = _section("diagnosis")
-    block = sec[sec.index("the layer to fix first:") : sec.index("| code |")]
+    block = sec[sec.index("the layer to fix first") : sec.index("| code |")]
     listed = re.findall(r"\d+\. `([A-Z0-9_]+)`", block)
     assert listed == [c for c in VERDICT_ORDER if c != "RULE_ERROR"]
 

@@ -52,10 +52,18 @@ def _register_commands() -> None:
 _register_commands()
 
 
+def _click_kind(exc: BaseException) -> str | None:
+    """Classify click's exceptions by class name: typer >= 0.29 vendors click as ``typer._click``, older
+    typer uses ``click`` itself, and both must map to the documented exit codes."""
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    for kind in ("Abort", "Exit", "ClickException"):
+        if kind in names:
+            return kind
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return (and, as a console script, exit with) the documented exit code."""
-    import click
-
     reset_state()
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
@@ -73,22 +81,24 @@ def main(argv: list[str] | None = None) -> int:
         if exc.hint:
             err().print(safe_text(f"hint: {exc.hint}"))
         code = exc.exit_code
-    except click.exceptions.Abort:
-        sys.stderr.write("aborted\n")
-        code = 130
-    except click.exceptions.Exit as exc:
-        code = exc.exit_code
-    except click.ClickException as exc:
-        exc.show()
-        code = exc.exit_code if exc.exit_code else EXIT_USAGE
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         code = 130
     except Exception as exc:
-        if debug or state().debug:
-            raise
-        sys.stderr.write(f"kmsdiag: internal error: {type(exc).__name__}: {exc} (run with --debug for details)\n")
-        code = 70
+        kind = _click_kind(exc)
+        if kind == "Abort":
+            sys.stderr.write("aborted\n")
+            code = 130
+        elif kind == "Exit":
+            code = int(getattr(exc, "exit_code", 0) or 0)
+        elif kind == "ClickException":
+            exc.show()  # type: ignore[attr-defined]
+            code = int(getattr(exc, "exit_code", 0) or 0) or EXIT_USAGE
+        else:
+            if debug or state().debug:
+                raise
+            sys.stderr.write(f"kmsdiag: internal error: {type(exc).__name__}: {exc} (run with --debug for details)\n")
+            code = 70
     if argv is None:
         sys.exit(code)
     return code

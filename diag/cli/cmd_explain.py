@@ -3,31 +3,11 @@
 # no `from __future__ import annotations`: typer reads these annotations at runtime
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from diag.cli.common import command, open_reader, state
-
-
-def _read_record(path: Path) -> dict[str, Any]:
-    """One CloudTrail record from a file: a record, or {"Records": [...]} (the first failed one)."""
-    import orjson
-
-    from diag.errors import BadInputError
-
-    try:
-        data = orjson.loads(path.read_bytes())
-    except OSError as exc:
-        raise BadInputError(f"cannot read {path}: {exc.strerror}") from exc
-    except orjson.JSONDecodeError as exc:
-        raise BadInputError(f"{path} is not valid JSON ({exc}); pass one CloudTrail record or a Records file") from exc
-    records = data.get("Records") if isinstance(data, dict) and "Records" in data else [data]
-    records = [r for r in records or [] if isinstance(r, dict) and r.get("eventName")]
-    if not records:
-        raise BadInputError(f"{path} holds no CloudTrail record (no eventName)")
-    failed = [r for r in records if r.get("errorCode")]
-    return (failed or records)[0]
 
 
 def register(app: typer.Typer) -> None:
@@ -74,7 +54,9 @@ def register(app: typer.Typer) -> None:
             if ident:
                 diag = ex.explain_id(con, ident)
             elif event_file:
-                diag = ex.explain_record(con, _read_record(event_file))
+                from diag.cli.explain_input import read_record
+
+                diag = ex.explain_record(con, read_record(event_file))
             else:
                 diag = ex.explain_error(con, error or "", key=key, region=region)
         finally:

@@ -97,8 +97,8 @@ def register(app: typer.Typer) -> None:
 def _with_progress(con: object, paths: list[Path], workers: int | None) -> IngestSummary:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from diag.ingest import Progress as Step
     from diag.ingest import ingest_paths
-    from diag.ingest.load import Progress as Step
     from diag.render.console import err
 
     with Progress(

@@ -3,12 +3,15 @@
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from diag.cli.common import command, state
 from diag.errors import EXIT_DENIED, EXIT_OK, NotFoundError, UsageError
+
+if TYPE_CHECKING:
+    from diag.report.model import Report
 
 _EXTENSIONS = {".html": "html", ".htm": "html", ".md": "md", ".markdown": "md", ".json": "json"}
 
@@ -48,12 +51,28 @@ def _write_atomically(path: Path, text: str) -> None:
     tmp.replace(path)
 
 
+def _audit_note(model: "Report") -> str:
+    """``; audit: 2 high, 3 medium, 1 low, 0 info`` for the one-line summary on stderr."""
+    a = model.audit
+    if a is None:
+        return ""
+    if a.status == "no_policies":
+        return "; audit: no collected policies"
+    if a.status != "ok":
+        return "; audit: failed"
+    counts = ", ".join(f"{n} {sev}" for sev, n in a.counts.items())
+    return f"; audit: {counts}" + (f" ({len(a.errors)} audit errors)" if a.errors else "")
+
+
 def register(app: typer.Typer) -> None:
     @command(app, "report")
     def report(
         since: Annotated[
             str,
-            typer.Option("--since", help="Window start: a duration before now (24h, 7d, 90m, 2w) or an ISO 8601 time."),
+            typer.Option(
+                "--since",
+                help="Window start: a duration before now (24h, 7d, 90m, 2w), an ISO 8601 time, or all (from the oldest event).",
+            ),
         ] = "24h",
         until: Annotated[
             str | None, typer.Option("--until", help="Window end (default now): a duration before now or an ISO time.")
@@ -89,10 +108,24 @@ def register(app: typer.Typer) -> None:
                 help="Record this run so the next report can say what is new and resolved; --no-record opens the database read-only.",
             ),
         ] = True,
+        audit: Annotated[
+            bool,
+            typer.Option(
+                "--audit/--no-audit",
+                help="Add the policy-audit section (kmsdiag audit's findings over the latest collected policies); --no-audit skips it.",
+            ),
+        ] = True,
+        audit_matrix: Annotated[
+            bool,
+            typer.Option(
+                "--audit-matrix",
+                help="Also compute who can use each key (the engine's access matrix: slow on many roles): in full in JSON, summarized in HTML and Markdown.",
+            ),
+        ] = False,
     ) -> int:
         """Report every KMS access failure of a window, grouped by cause, with what is new and what got fixed.
 
-        Headline figures, failures over time by verdict, top keys and caller → key pairs, accounts, one section per cause (verdict + caller + key + action) with evidence and fix, policy changes and data quality. Each run is recorded in the database (report_runs) so that the next one can say which causes are new and which were resolved since; --no-record leaves the database untouched. Without --out/--format: HTML to kmsdiag-report-YYYY-MM-DD.html, plus the Markdown summary on stdout when it is a terminal.
+        Headline figures, failures over time by verdict, top keys and caller → key pairs, accounts, one section per cause (verdict + caller + key + action) with evidence and fix, policy changes, the policy audit (best-practice findings over the latest collected policies; --no-audit skips it) and data quality. Each run is recorded in the database (report_runs) so that the next one can say which causes are new and which were resolved since; --no-record leaves the database untouched. Without --out/--format: HTML to kmsdiag-report-YYYY-MM-DD.html, plus the Markdown summary on stdout when it is a terminal.
 
         Example:  kmsdiag report --since 24h --out /var/reports/kmsdiag.html --fail-on new
         """
@@ -106,8 +139,10 @@ def register(app: typer.Typer) -> None:
             raise UsageError(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}")
         if fail_on not in FAIL_ON:
             raise UsageError(f"--fail-on {fail_on!r}: choose one of {', '.join(FAIL_ON)}")
+        if audit_matrix and not audit:
+            raise UsageError("--audit-matrix needs the audit section: drop --no-audit")
         no_record = not record
-        window = parse_window(since, until)
+        window = parse_window(since, until)  # validate the options before touching the database
         chosen, dest = choose_output(fmt, out, json_flag=st.json, day=window.end.strftime("%Y-%m-%d"))
         db_path = resolve_db_path(st.db)
         if not db_path.exists():
@@ -116,7 +151,14 @@ def register(app: typer.Typer) -> None:
             )
         con = open_db(db_path, read_only=no_record, wait=st.wait)
         try:
-            model = build_report(con, window, database=str(db_path))
+            if no_record:  # a reader does not refresh stored views: use this kmsdiag's, as TEMP views
+                from diag.notebook import ensure_views
+
+                ensure_views(con)
+            if since.strip().lower() == "all":
+                first = con.execute("SELECT min(event_time) FROM events").fetchall()[0][0]
+                window = parse_window(since, until, first=first)
+            model = build_report(con, window, database=str(db_path), audit=audit, audit_matrix=audit_matrix)
             text = render(model, chosen)
             if not no_record:
                 record_run(con, model, fmt=chosen, out_path=dest)
@@ -137,7 +179,9 @@ def register(app: typer.Typer) -> None:
                     safe_text(
                         f"wrote {dest}: {h.failures:,} failures, {h.causes:,} causes "
                         f"({h.new_causes:,} new, {h.resolved_causes:,} resolved since the last report)"
-                    )
+                        + _audit_note(model)
+                    ),
+                    soft_wrap=True,
                 )
             if out is None and fmt is None and sys.stdout.isatty():
                 sys.stdout.write(render(model, "md"))  # untrusted text is already inert (markdown.md_text)

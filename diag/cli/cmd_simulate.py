@@ -1,6 +1,8 @@
-"""`kmsdiag simulate FILE|-`: evaluate a request document offline, or JSON Lines of them with --batch."""
+"""`kmsdiag simulate FILE|-`: evaluate a request document offline, or JSON Lines of them with --batch.
 
-from __future__ import annotations
+No ``from __future__ import annotations`` here: typer reads the ``Annotated`` option metadata from the
+command's real annotations.
+"""
 
 import sys
 from pathlib import Path
@@ -82,11 +84,12 @@ def register(app: typer.Typer) -> None:
             bool, typer.Option("--batch", help="JSON Lines: one document per line in, one result per line out.")
         ] = False,
     ) -> int:
-        """Would AWS allow this request? Evaluates a request document against the policies it carries.
+        """Would AWS allow this request? Evaluate a request document (DESIGN.md section 7) offline.
 
-        Prints the decision and every layer's statement trace (--json: the section 7 object). With
-        --batch, reads JSON Lines and writes one JSON result per line, in order; a bad line gives
-        {"line": N, "error": "..."} on its line and the exit code is 3 once all lines are done.
+        Prints the decision and every layer's statement trace (--json: the section 7 object).
+
+        With --batch, reads JSON Lines and writes one JSON result per line, in order; a bad line gives an
+        error object on its own line, and the exit code is 3 once all lines are done.
 
         Example:  kmsdiag simulate request.json --json;  kmsdiag simulate --batch - < requests.jsonl
         """

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,11 +78,36 @@ def merge_globals(**values: Any) -> None:
         st.wait = float(values["wait"])
 
 
+def reflow_help(doc: str | None) -> str | None:
+    """Join the wrapped lines of each docstring paragraph so that rich re-wraps help to the terminal.
+
+    Lines that start an example (``Example:``/``Examples:``), list items and indented lines keep their breaks.
+    """
+    if not doc:
+        return doc
+    paragraphs = inspect.cleandoc(doc).split("\n\n")
+    out = []
+    for para in paragraphs:
+        lines = para.splitlines()
+        keep = any(
+            ln.startswith((" ", "-", "*", "Example", "kmsdiag ")) or ln.lstrip().startswith("$") for ln in lines[1:]
+        )
+        out.append(para if keep else " ".join(ln.strip() for ln in lines))
+    return "\n\n".join(out)
+
+
 def command(app: typer.Typer, name: str | None = None, **kwargs: Any) -> Callable[[F], F]:
     """Register ``fn`` as a command of ``app`` with the global options appended to its signature."""
 
     def deco(fn: F) -> F:
         sig = inspect.signature(fn)
+        try:  # resolve string annotations (modules using `from __future__ import annotations`)
+            hints = typing.get_type_hints(fn, include_extras=True)
+        except Exception:
+            hints = {}
+        sig = sig.replace(
+            parameters=[p.replace(annotation=hints.get(p.name, p.annotation)) for p in sig.parameters.values()]
+        )
         extra = [
             inspect.Parameter(pname, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=ann)
             for pname, (ann, default) in _GLOBAL_PARAMS.items()
@@ -92,8 +118,10 @@ def command(app: typer.Typer, name: str | None = None, **kwargs: Any) -> Callabl
             merge_globals(**{k: kw.pop(k) for k in list(kw) if k in _GLOBAL_PARAMS})
             return fn(*args, **kw)
 
-        params = list(sig.parameters.values())
-        wrapper.__signature__ = sig.replace(parameters=params + extra)  # type: ignore[attr-defined]
+        params = list(sig.parameters.values()) + extra
+        wrapper.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
+        wrapper.__annotations__ = {p.name: p.annotation for p in params}
+        wrapper.__doc__ = reflow_help(fn.__doc__)
         app.command(name, **kwargs)(wrapper)
         return fn
 

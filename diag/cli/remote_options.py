@@ -90,6 +90,16 @@ _PARAMS: dict[str, tuple[Any, Any]] = {
         Annotated[int, typer.Option("--concurrency", min=1, max=64, help="Parallel S3 downloads.")],
         8,
     ),
+    "config": (
+        Annotated[
+            str | None,
+            typer.Option(
+                "--config",
+                help="kmsdiag.toml: the accounts (profile or role) --lookup reads (default: ./kmsdiag.toml).",
+            ),
+        ],
+        None,
+    ),
     "profile": (
         Annotated[str | None, typer.Option("--profile", help="AWS profile (default: the standard credential chain).")],
         None,
@@ -124,6 +134,7 @@ def build_options(values: dict[str, Any], s3_uris: list[str], *, progress: bool)
         workers=int(values.get("concurrency") or 8),
         profile=values.get("profile"),
         role_arn=values.get("role_arn"),
+        config=values.get("config"),
         progress=progress,
     )
 
@@ -151,7 +162,6 @@ def with_remote_options(fn: F) -> F:
 def run_remote_ingest(values: dict[str, Any], s3_uris: list[str], *, workers: int | None) -> int:
     """`kmsdiag ingest` for s3:// URIs, --lookup and --athena: stream into the database, print a summary."""
     from diag.cli.common import open_writer, state
-    from diag.errors import EXIT_BAD_INPUT
     from diag.ingest.remote.blob import default_ingester
     from diag.ingest.remote.run import ingest_remote
     from diag.render.console import err, print_json
@@ -167,6 +177,19 @@ def run_remote_ingest(values: dict[str, Any], s3_uris: list[str], *, workers: in
         print_json({"sources": summaries})
     elif not st.quiet:
         render_remote(summaries)
+    return exit_code(summaries)
+
+
+def exit_code(summaries: list[dict[str, Any]]) -> int:
+    """4 when AWS refused everything a source tried to read (every download, every LookupEvents query);
+    3 when every input read was refused as bad; else 0 (partial refusals are reported, not fatal)."""
+    from diag.errors import EXIT_BAD_INPUT, EXIT_REFUSED
+
+    for s in summaries:
+        if s.get("fetch_errors") and not s.get("objects_fetched"):
+            return EXIT_REFUSED
+        if s.get("gaps") and len(s["gaps"]) == s.get("queries"):
+            return EXIT_REFUSED
     ingests = [s.get("ingest") or {} for s in summaries]
     seen = sum(int(i.get("files_seen", 0)) for i in ingests)
     refused = sum(int(i.get("files_refused", 0)) for i in ingests)

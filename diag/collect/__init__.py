@@ -8,6 +8,7 @@ request at one time, with where each came from and what is unknown. The API:
 - ``diag.collect.inforce.resolve_key(con, key_ref, *, region, account, at=None) -> KeyInfo | None``
 - ``diag.collect.inforce.find_keys_elsewhere(con, key_id_or_alias, *, region=None, account=None, at=None)
   -> list[KeyInfo]``
+- ``diag.collect.inforce.collected_regions(con, account, at=None) -> tuple[str, ...] | None``
 - ``diag.collect.history.build_policy_changes(con) -> int`` (events -> policy_changes, incremental)
 - ``diag.collect.bundle.read_bundle(path) -> Bundle`` / ``write_bundle(bundle, path)``
 - ``diag.collect.snapshot.load_bundle(con, bundle) -> snapshot_id`` / ``snapshot_contents(con, id)``

@@ -29,6 +29,9 @@ KMS_EVENTS = (
     "EnableKey",
     "ScheduleKeyDeletion",
     "CancelKeyDeletion",
+    "CreateAlias",
+    "UpdateAlias",
+    "DeleteAlias",
 )
 IAM_EVENTS = (
     "PutRolePolicy",
@@ -105,6 +108,17 @@ def _kms_key_arn(record: dict[str, Any], req: dict[str, Any], resp: dict[str, An
 
 
 def _kms(name: str, record: dict[str, Any], req: dict[str, Any], resp: dict[str, Any], account: str | None) -> Change:
+    if name in ("CreateAlias", "UpdateAlias", "DeleteAlias"):
+        alias = _str(req.get("aliasName"))
+        region = record.get("awsRegion")
+        arn = f"arn:aws:kms:{region}:{account}:{alias}" if alias and region and account else None
+        ch = Change("kms_alias", arn, resource_name=alias)
+        target = _str(req.get("targetKeyId"))
+        if target and not target.startswith("arn:") and region and account:
+            target = f"arn:aws:kms:{region}:{account}:key/{target}"
+        ch.details = {"target_key_arn": target} if name != "DeleteAlias" else {}
+        ch.summary = f"{name[:6].lower()}d alias {alias}" + (f" -> {target}" if target else "")
+        return ch
     key_arn = _kms_key_arn(record, req, resp, account)
     ch = Change("kms_key", key_arn)
     if name == "CreateKey":

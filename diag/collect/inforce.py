@@ -10,6 +10,7 @@ milliseconds on a large database.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -84,12 +85,16 @@ class Change:
     resource_arn: str | None
     resource_name: str | None
     policy_name: str | None
-    document: Any
+    document_text: Any  # parsed on first use: a key may have thousands of PutKeyPolicy events
     details: dict[str, Any]
     actor_arn: str | None
     invoked_by: str | None
     user_agent: str | None
     summary: str
+
+    @functools.cached_property
+    def document(self) -> Any:
+        return _loads(self.document_text)
 
     def public(self) -> PolicyChange:
         return PolicyChange(
@@ -136,7 +141,7 @@ def _changes(con: duckdb.DuckDBPyConnection, where: str, params: list[Any]) -> l
                 resource_arn=r[6],
                 resource_name=r[7],
                 policy_name=r[8],
-                document=_loads(r[9]),
+                document_text=r[9],
                 details=details if isinstance(details, dict) else {},
                 actor_arn=r[11],
                 invoked_by=r[12],
@@ -147,6 +152,9 @@ def _changes(con: duckdb.DuckDBPyConnection, where: str, params: list[Any]) -> l
     return out
 
 
+LATER_CAP = 50
+
+
 class History:
     """The policy changes one request may need, read in one query and filtered in memory."""
 
@@ -154,17 +162,41 @@ class History:
         self.rows = rows
 
     @classmethod
-    def load(cls, con: duckdb.DuckDBPyConnection, *, arns: list[str | None], account: str | None) -> History:
+    def load(
+        cls,
+        con: duckdb.DuckDBPyConnection,
+        *,
+        key_arn: str | None,
+        key_since: dt.datetime | None,
+        bucket_arn: str | None,
+        account: str | None,
+        account_since: dt.datetime | None,
+        at: dt.datetime | None,
+        later_cap: int = LATER_CAP,
+    ) -> History:
+        """Changes of the key (after its snapshot, when that is before ``at``), the bucket, the caller
+        account's IAM (likewise) and the organization's policies; at most ``later_cap`` per resource after
+        ``at``, which is plenty for RESOLVED_SINCE and KEY_POLICY_OVERWRITTEN."""
         where = ["resource_type = 'org_policy'"]
         params: list[Any] = []
-        wanted = [a for a in arns if a]
-        if wanted:
-            where.append(f"resource_arn IN ({', '.join('?' * len(wanted))})")
-            params.extend(wanted)
+        for arn, since in ((key_arn, key_since), (bucket_arn, None)):
+            if arn:
+                where.append("(resource_arn = ?" + (" AND event_time > ?)" if since else ")"))
+                params.extend([arn, since] if since else [arn])
         if account:
-            where.append("(account = ? AND resource_type IN ('iam_role', 'iam_user', 'iam_group', 'iam_policy'))")
-            params.append(account)
-        return cls(_changes(con, " OR ".join(where), params))
+            where.append(
+                "(account = ? AND resource_type IN ('iam_role', 'iam_user', 'iam_group', 'iam_policy')"
+                + (" AND event_time > ?)" if account_since else ")")
+            )
+            params.extend([account, account_since] if account_since else [account])
+        cond = " OR ".join(where)
+        if at is None:
+            return cls(_changes(con, cond, params))
+        capped = (
+            f"({cond}) QUALIFY event_time <= ?"
+            " OR row_number() OVER (PARTITION BY resource_arn, event_time > ? ORDER BY event_time, event_id) <= ?"
+        )
+        return cls(_changes(con, capped, [*params, at, at, later_cap]))
 
     def arn(self, arn: str, rtype: str | None = None) -> list[Change]:
         return [c for c in self.rows if c.resource_arn == arn and (rtype is None or c.resource_type == rtype)]
@@ -357,12 +389,15 @@ def _key_policy(
         ).fetchone()
     steps = []
     for c in changes:
-        if c.event_name == "PutKeyPolicy" and c.document is not None:
-            steps.append(Step(c.event_time, (c.document, c), UNKNOWN, c))
-        elif c.event_name == "CreateKey" and c.document is not None:
-            steps.append(Step(c.event_time, (c.document, c), ABSENT, c))
+        if c.event_name == "PutKeyPolicy" and c.document_text is not None:
+            steps.append(Step(c.event_time, (c, c), UNKNOWN, c))
+        elif c.event_name == "CreateKey" and c.document_text is not None:
+            steps.append(Step(c.event_time, (c, c), ABSENT, c))
     snap_value = (_loads(row[0]), None) if row else ABSENT
-    return value_at(snap_value, snap.collected_at if snap else None, steps, at, in_snapshot=row is not None)
+    res = value_at(snap_value, snap.collected_at if snap else None, steps, at, in_snapshot=row is not None)
+    if isinstance(res.value, tuple) and isinstance(res.value[0], Change):  # parse only the document in force
+        res.value = (res.value[0].document, res.value[1])
+    return res
 
 
 def _grants(
@@ -520,15 +555,19 @@ def resolve_key(
         if account:
             where += " AND a.account = ?"
             params.append(account)
-        rows = con.execute(
-            "SELECT a.target_key_arn, s.collected_at FROM aliases a JOIN snapshots s USING (snapshot_id)"
-            f" WHERE {where} AND a.target_key_arn IS NOT NULL",
-            params,
-        ).fetchall()
-        picked = _pick(rows, at, 1)
-        if len({r[0] for r in picked}) != 1:
+        key_arn = _alias_target(con, alias, region, account, at) if region and account else None
+        if key_arn is None:
+            rows = con.execute(
+                "SELECT a.target_key_arn, s.collected_at FROM aliases a JOIN snapshots s USING (snapshot_id)"
+                f" WHERE {where} AND a.target_key_arn IS NOT NULL",
+                params,
+            ).fetchall()
+            picked = _pick(rows, at, 1)
+            if len({r[0] for r in picked}) != 1:
+                return None
+            key_arn = picked[0][0]
+        elif key_arn == "":
             return None
-        key_arn = picked[0][0]
     if key_arn is not None:
         rows = _keys_by(con, "key_arn", key_arn)
         if not rows:
@@ -548,6 +587,35 @@ def resolve_key(
             return _from_events(con, f"arn:aws:kms:{region}:{account}:key/{key_id}", at)
         return None
     return _info_as_of(con, picked[0], at)
+
+
+def _alias_target(
+    con: duckdb.DuckDBPyConnection, alias: str, region: str, account: str, at: dt.datetime | None
+) -> str | None:
+    """The key ARN an alias pointed at, at ``at``: the account's nearest snapshot plus CreateAlias /
+    UpdateAlias / DeleteAlias events. "" when the alias did not exist then; None when it is not known."""
+    snap = nearest_snapshot(con, account, at)
+    row = None
+    if snap is not None:
+        row = con.execute(
+            "SELECT target_key_arn FROM aliases WHERE snapshot_id = ? AND account = ? AND region = ? AND alias_name = ?",
+            [snap.snapshot_id, account, region, alias],
+        ).fetchone()
+    changes = _changes(con, "resource_arn = ?", [f"arn:aws:kms:{region}:{account}:{alias}"])
+    steps = []
+    for c in changes:
+        target = c.details.get("target_key_arn")
+        if c.event_name == "CreateAlias":
+            steps.append(Step(c.event_time, target or UNKNOWN, ABSENT, c))
+        elif c.event_name == "UpdateAlias":
+            steps.append(Step(c.event_time, target or UNKNOWN, UNKNOWN, c))
+        elif c.event_name == "DeleteAlias":
+            steps.append(Step(c.event_time, ABSENT, UNKNOWN, c))
+    in_snapshot = snap is not None and (row is not None or region in snap.regions)
+    res = value_at(row[0] if row else ABSENT, snap.collected_at if snap else None, steps, at, in_snapshot=in_snapshot)
+    if res.value is UNKNOWN or (res.value is ABSENT and not res.certain):
+        return None
+    return "" if res.value is ABSENT else str(res.value)
 
 
 def _from_events(con: duckdb.DuckDBPyConnection, key_arn: str, at: dt.datetime | None) -> KeyInfo | None:
@@ -950,8 +1018,9 @@ def _org_levels(
     parents = {
         r[0]: (r[1], r[2])
         for r in con.execute(
-            "SELECT child_id, parent_id, parent_type FROM org_paths WHERE snapshot_id = ? AND account = ?",
-            [sid, reader],
+            # every reader's rows: a row read by two accounts is stored once, under the first reader
+            "SELECT child_id, parent_id, parent_type FROM org_paths WHERE snapshot_id = ?",
+            [sid],
         ).fetchall()
     }
     path = [account]
@@ -1165,14 +1234,23 @@ def policies_in_force(
         resolved = resolve_key(con, key_arn, region=None, account=caller.account, at=at)
         key_arn = resolved.key_arn if resolved else key_arn
     parts = _arn_parts(key_arn) if key_arn else None
+    if key_arn and parts is not None:
+        key_account = parts[3]
+        key_snap = nearest_snapshot(con, key_account, at)
+    caller_snap = key_snap if key_snap and caller.account == key_account else nearest_snapshot(con, caller.account, at)
     hist = History.load(
-        con, arns=[key_arn if parts else None, f"arn:aws:s3:::{bucket}" if bucket else None], account=caller.account
+        con,
+        key_arn=key_arn if parts else None,
+        key_since=key_snap.collected_at if key_snap and key_snap.before else None,
+        bucket_arn=f"arn:aws:s3:::{bucket}" if bucket else None,
+        account=caller.account,
+        account_since=caller_snap.collected_at if caller_snap and caller_snap.before else None,
+        at=at,
     )
     if key_arn and parts is not None:
         key_account = parts[3]
         region = parts[2]
         key_id = parts[4].split("/", 1)[-1]
-        key_snap = nearest_snapshot(con, key_account, at)
         if key_snap:
             snapshot_ids.append(key_snap.snapshot_id)
         k_changes = hist.arn(key_arn)
@@ -1199,7 +1277,8 @@ def policies_in_force(
         applied.extend(pol.applied)
         if not pol.certain and pol.note:
             notes.append(f"key policy of {key_arn}: {pol.note}")
-        if pol.value is UNKNOWN or (pol.value is ABSENT and key is not None):
+        key_absent = key is None and state.value is not UNKNOWN  # known not to exist then: no policy to miss
+        if (pol.value is UNKNOWN and not key_absent) or (pol.value is ABSENT and key is not None):
             recorded = _gaps_for(con, key_snap, key_arn, ("key_policy",))
             gaps.extend(
                 recorded
@@ -1213,7 +1292,7 @@ def policies_in_force(
                     )
                 ]
             )
-        elif pol.value is not ABSENT:
+        elif pol.value is not ABSENT and pol.value is not UNKNOWN:
             key_policy = NamedPolicy(
                 document=pol.value[0], name="default", kind="key-policy", account=key_account, arn=key_arn
             )
@@ -1236,7 +1315,6 @@ def policies_in_force(
             )
 
     # --- the caller
-    caller_snap = key_snap if key_snap and caller.account == key_account else nearest_snapshot(con, caller.account, at)
     if caller_snap and caller_snap.snapshot_id not in snapshot_ids:
         snapshot_ids.append(caller_snap.snapshot_id)
     ident = _Identity(con, hist, caller, caller_snap, at)
@@ -1315,3 +1393,12 @@ def _unique(changes: list[Change]) -> tuple[PolicyChange, ...]:
         if c is not None:
             seen.setdefault(c.event_id, c)
     return tuple(c.public() for c in sorted(seen.values(), key=lambda c: (c.event_time, c.event_id)))
+
+
+def collected_regions(
+    con: duckdb.DuckDBPyConnection, account: str, at: dt.datetime | None = None
+) -> tuple[str, ...] | None:
+    """The KMS regions collected for ``account`` in its nearest snapshot (None: no snapshot of it). A key
+    missing from a collected region did not exist there; from another region, it is simply unknown."""
+    snap = nearest_snapshot(con, account, at)
+    return snap.regions if snap else None

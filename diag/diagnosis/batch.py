@@ -111,6 +111,25 @@ def policies_mention(con: duckdb.DuckDBPyConnection, needles: tuple[str, ...]) -
     return False
 
 
+def change_times(con: duckdb.DuckDBPyConnection) -> list[dt.datetime]:
+    """The sorted times at which policies may have changed (policy-change events, snapshots)."""
+    return (
+        [r[0] for r in con.execute("SELECT t FROM _dx_epochs ORDER BY t").fetchall()]
+        if _has_epochs(con)
+        else _epoch_rows(con)
+    )
+
+
+def _has_epochs(con: duckdb.DuckDBPyConnection) -> bool:
+    row = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = '_dx_epochs' AND temporary").fetchone()
+    return bool(row and row[0])
+
+
+def _epoch_rows(con: duckdb.DuckDBPyConnection) -> list[dt.datetime]:
+    _epochs(con)
+    return [r[0] for r in con.execute("SELECT t FROM _dx_epochs ORDER BY t").fetchall()]
+
+
 def _epochs(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _dx_epochs AS SELECT t, row_number() OVER (ORDER BY t) AS epoch FROM ("
@@ -205,20 +224,24 @@ def diagnose_pending(
     progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
     """Diagnose every failure not yet in ``diagnoses`` (every failure with ``redo``); return a summary."""
-    from diag.diagnosis.lookup import find_event
     from diag.diagnosis.sources import DbPolicySource
     from diag.explain import diagnose_facts
     from diag.render.console import to_json
 
     started = time.perf_counter()
-    source = source or DbPolicySource(con)
+    source = source or DbPolicySource(con, memo=True)
     failures = select_failures(con, redo=redo)
+    from diag.diagnosis.facts import facts_from_row
+    from diag.diagnosis.lookup import COLUMNS
+
+    cols = ", ".join(f"e.{c}" for c in COLUMNS)
     reps = con.execute(
-        "SELECT decision_key, arg_min(event_id, event_time) FROM _dx_fail GROUP BY decision_key ORDER BY 2"
+        f"SELECT r.decision_key, {cols} FROM (SELECT decision_key, arg_min(event_id, event_time) AS event_id"
+        " FROM _dx_fail GROUP BY decision_key) r JOIN events e ON e.event_id = r.event_id ORDER BY e.event_time, e.event_id"
     ).fetchall()
     rows: list[tuple[Any, ...]] = []
-    for i, (dkey, event_id) in enumerate(reps, 1):
-        diag = diagnose_facts(find_event(con, event_id), source, evaluate=evaluate)
+    for i, (dkey, *values) in enumerate(reps, 1):
+        diag = diagnose_facts(facts_from_row(dict(zip(COLUMNS, values, strict=True))), source, evaluate=evaluate)
         rows.append(
             (
                 dkey,
@@ -239,14 +262,28 @@ def diagnose_pending(
             "CREATE OR REPLACE TEMP TABLE _dx_result (decision_key VARCHAR, verdict VARCHAR, codes VARCHAR[], findings JSON,"
             " layers JSON, policies_as_of TIMESTAMP, snapshot_id BIGINT)"
         )
-        if rows:
-            con.executemany("INSERT INTO _dx_result VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+        for start in range(0, len(rows), 500):  # multi-row VALUES: executemany costs a round trip per row
+            chunk = rows[start : start + 500]
+            marks = ", ".join(["(?, ?, ?::VARCHAR[], ?, ?, ?, ?)"] * len(chunk))
+            con.execute(f"INSERT INTO _dx_result VALUES {marks}", [v for row in chunk for v in row])
         con.execute(
             "INSERT INTO diagnoses (event_id, verdict, codes, findings, layers, decision_key, policies_as_of, snapshot_id,"
             " engine_version, diagnosed_at) SELECT f.event_id, r.verdict, r.codes, r.findings, r.layers, f.decision_key,"
             " r.policies_as_of, r.snapshot_id, ?, ? FROM _dx_fail f JOIN _dx_result r USING (decision_key)",
             [_engine_version(), now],
         )
+        # the key owner's AWSAccount copy of a call shares the diagnosis of the caller's copy
+        con.execute(
+            "INSERT INTO diagnoses (event_id, verdict, codes, findings, layers, decision_key, policies_as_of, snapshot_id,"
+            " engine_version, diagnosed_at) SELECT DISTINCT ON (o.event_id) o.event_id, r.verdict, r.codes, r.findings,"
+            " r.layers, f.decision_key, r.policies_as_of, r.snapshot_id, ?, ? FROM events o"
+            " JOIN events c ON c.shared_event_id = o.shared_event_id AND coalesce(c.caller_type, '') <> 'AWSAccount'"
+            " JOIN _dx_fail f ON f.event_id = c.event_id JOIN _dx_result r USING (decision_key)"
+            " WHERE o.caller_type = 'AWSAccount' AND o.error_code IS NOT NULL AND o.shared_event_id IS NOT NULL"
+            + ("" if redo else " AND NOT EXISTS (SELECT 1 FROM diagnoses d WHERE d.event_id = o.event_id)"),
+            [_engine_version(), now],
+        )
+        copies = con.execute("SELECT count(*) FROM diagnoses WHERE diagnosed_at = ?", [now]).fetchone()
         by_verdict = dict(
             con.execute(
                 "SELECT r.verdict, count(*) FROM _dx_fail f JOIN _dx_result r USING (decision_key) GROUP BY 1 ORDER BY 2 DESC, 1"
@@ -257,10 +294,11 @@ def diagnose_pending(
         con.execute("ROLLBACK")
         raise
     seconds = time.perf_counter() - started
+    diagnosed = int(copies[0]) if copies else failures
     return {
         "failures": failures,
         "decision_keys": len(reps),
-        "diagnosed": failures,
+        "diagnosed": diagnosed,  # failures + the key owner's copies of them
         "by_verdict": by_verdict,
         "seconds": round(seconds, 3),
         "diagnoses_per_second": round(failures / seconds, 1) if seconds > 0 else None,

@@ -29,6 +29,15 @@ class PriorPolicy:
 
 
 @dataclass(frozen=True)
+class GrantChange:
+    """A grant created, retired or revoked on the key, with the grantee when the history or a snapshot knows it."""
+
+    change: PolicyChange
+    grant_id: str | None = None
+    grantee: str | None = None
+
+
+@dataclass(frozen=True)
 class Case:
     """Everything known about one failed call, gathered before the rules run."""
 
@@ -41,7 +50,7 @@ class Case:
     claimed: ParsedError | None = None  # what AWS's error message claims (a hint, never evidence alone)
     prior_key_policies: tuple[PriorPolicy, ...] = ()  # versions replaced by PutKeyPolicy before the event
     session_policy_event: dict[str, Any] | None = None  # the AssumeRole that passed a session policy
-    grant_changes: tuple[PolicyChange, ...] = ()  # CreateGrant/RetireGrant/RevokeGrant on the key before the event
+    grant_changes: tuple[GrantChange, ...] = ()  # CreateGrant/RetireGrant/RevokeGrant on the key before the event
     known_accounts: frozenset[str] = frozenset()  # accounts with collected data
     notes: tuple[str, ...] = ()  # what the pipeline could not do (an API missing, a lookup that failed)
     extra: dict[str, Any] = field(default_factory=dict)

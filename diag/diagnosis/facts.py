@@ -9,10 +9,12 @@ alias name or alias ARN, or absent (then ``resources[].ARN``, in any letter case
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from diag.diagnosis.model import EventFacts
-from diag.errortext import ParsedError
+
+if TYPE_CHECKING:
+    from diag.errortext import ParsedError
 
 # Services whose calls on a caller's behalf carry kms:ViaService = <service>.<region>.amazonaws.com.
 _VIA_SERVICES = {

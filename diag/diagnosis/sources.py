@@ -11,6 +11,8 @@ import datetime as dt
 from typing import TYPE_CHECKING, Any, Protocol
 
 from diag.collect.model import InForce, KeyInfo, PolicyChange
+from diag.diagnosis.case import GrantChange
+from diag.diagnosis.model import EventFacts
 from diag.policy.model import NamedPolicy
 
 if TYPE_CHECKING:
@@ -42,13 +44,17 @@ class PolicySource(Protocol):
 
     def key_policy_changes(self, key_arn: str, before: dt.datetime | None) -> list[PolicyChange]: ...
 
-    def grant_changes(self, key_arn: str, before: dt.datetime | None) -> list[PolicyChange]: ...
+    def grant_changes(self, key_arn: str, before: dt.datetime | None) -> list[GrantChange]: ...
 
     def session_policy(
         self, access_key_id: str | None, at: dt.datetime | None
     ) -> tuple[NamedPolicy, dict[str, Any]] | None: ...
 
     def known_accounts(self) -> frozenset[str]: ...
+
+    def latest_snapshot_time(self) -> dt.datetime | None: ...
+
+    def s3_kms_event(self, facts: EventFacts) -> EventFacts | None: ...
 
 
 def _change(row: tuple[Any, ...]) -> PolicyChange:
@@ -67,11 +73,38 @@ def _change(row: tuple[Any, ...]) -> PolicyChange:
 
 
 class DbPolicySource:
-    """The policies and history of one kmsdiag database."""
+    """The policies and history of one kmsdiag database.
 
-    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+    With ``memo=True`` (``kmsdiag diagnose``: one process over a database that does not change meanwhile)
+    answers are cached: the policies per (caller, key, bucket, policy epoch), an epoch being the interval
+    between two consecutive policy changes or snapshots, during which nothing kmsdiag knows of changed;
+    the key resolution, the key's history and the latest snapshot time likewise.
+    """
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, *, memo: bool = False) -> None:
         self.con = con
+        self.memo = memo
         self._accounts: frozenset[str] | None = None
+        self._cache: dict[Any, Any] = {}
+        self._bounds: list[dt.datetime] | None = None
+
+    def _epoch(self, at: dt.datetime | None) -> int | None:
+        if at is None:
+            return None
+        if self._bounds is None:
+            from diag.diagnosis.batch import change_times
+
+            self._bounds = change_times(self.con)
+        import bisect
+
+        return bisect.bisect_right(self._bounds, at)
+
+    def _cached(self, key: tuple[Any, ...], compute: Any) -> Any:
+        if not self.memo:
+            return compute()
+        if key not in self._cache:
+            self._cache[key] = compute()
+        return self._cache[key]
 
     def _inforce_module(self) -> Any:
         try:
@@ -90,42 +123,117 @@ class DbPolicySource:
         at: dt.datetime | None,
     ) -> InForce:
         mod = self._inforce_module()
-        return mod.policies_in_force(
-            self.con, caller_arn=caller_arn, caller_account=caller_account, key_arn=key_arn, bucket=bucket, at=at
+        key = ("in_force", caller_arn, caller_account, key_arn, bucket, self._epoch(at) if self.memo else at)
+        return self._cached(
+            key,
+            lambda: mod.policies_in_force(
+                self.con, caller_arn=caller_arn, caller_account=caller_account, key_arn=key_arn, bucket=bucket, at=at
+            ),
         )
 
     def resolve_key(
         self, key_ref: str, *, region: str | None, account: str | None, at: dt.datetime | None
     ) -> KeyInfo | None:
         mod = self._inforce_module()
-        return mod.resolve_key(self.con, key_ref, region=region, account=account, at=at)
+        key = ("resolve", key_ref, region, account, self._epoch(at) if self.memo else at)
+        return self._cached(key, lambda: mod.resolve_key(self.con, key_ref, region=region, account=account, at=at))
 
     def keys_elsewhere(self, key_ref: str, *, region: str | None, account: str | None) -> list[KeyInfo]:
         mod = self._inforce_module()
         fn = getattr(mod, "find_keys_elsewhere", None)
         if fn is None:
             return []
-        return list(fn(self.con, key_ref, region=region, account=account))
+        return list(
+            self._cached(
+                ("elsewhere", key_ref, region, account),
+                lambda: list(fn(self.con, key_ref, region=region, account=account)),
+            )
+        )
+
+    _KMS_CHANGE_NAMES = ("PutKeyPolicy",)
 
     def _kms_changes(self, names: tuple[str, ...], key_arn: str, before: dt.datetime | None) -> list[PolicyChange]:
-        marks = ",".join("?" for _ in names)
-        sql = (
-            "SELECT event_id, event_time, event_name, recipient_account, key_arn, coalesce(caller_role_arn, caller_arn),"
-            " invoked_by, user_agent FROM events WHERE key_arn = ? AND event_source = 'kms.amazonaws.com'"
-            f" AND event_name IN ({marks}) AND error_code IS NULL"
-        )
-        params: list[Any] = [key_arn, *names]
-        if before is not None:
-            sql += " AND event_time <= ?"
-            params.append(before)
-        sql += " ORDER BY event_time, event_id"
-        return [_change(r) for r in self.con.execute(sql, params).fetchall()]
+        """Successful key-policy and grant changes of ``key_arn`` (one query per key; cached with ``memo``)."""
+
+        def query() -> list[PolicyChange]:
+            marks = ",".join("?" for _ in self._KMS_CHANGE_NAMES)
+            sql = (
+                "SELECT event_id, event_time, event_name, recipient_account, key_arn,"
+                " coalesce(caller_role_arn, caller_arn), invoked_by, user_agent FROM events WHERE key_arn = ?"
+                f" AND event_source = 'kms.amazonaws.com' AND event_name IN ({marks}) AND error_code IS NULL"
+                " ORDER BY event_time, event_id"
+            )
+            return [_change(r) for r in self.con.execute(sql, [key_arn, *self._KMS_CHANGE_NAMES]).fetchall()]
+
+        changes: list[PolicyChange] = self._cached(("kms_changes", key_arn), query)
+        return [c for c in changes if c.event_name in names and (before is None or c.event_time <= before)]
 
     def key_policy_changes(self, key_arn: str, before: dt.datetime | None) -> list[PolicyChange]:
         return self._kms_changes(("PutKeyPolicy",), key_arn, before)
 
-    def grant_changes(self, key_arn: str, before: dt.datetime | None) -> list[PolicyChange]:
-        return self._kms_changes(("CreateGrant", "RetireGrant", "RevokeGrant"), key_arn, before)
+    def grant_changes(self, key_arn: str, before: dt.datetime | None) -> list[GrantChange]:
+        """Grants created, retired or revoked on ``key_arn`` (collection's policy history), each with its grantee
+        from the CreateGrant event or any snapshot that listed the grant."""
+
+        def query() -> list[GrantChange]:
+            rows = self.con.execute(
+                "SELECT pc.event_id, pc.event_time, pc.event_name, pc.account, pc.resource_arn, pc.actor_arn,"
+                " pc.invoked_by, pc.user_agent, pc.summary, pc.policy_name,"
+                " coalesce(json_extract_string(pc.details, '$.grantee_principal'),"
+                "  (SELECT any_value(g.grantee_principal) FROM grants g WHERE g.key_arn = pc.resource_arn"
+                "   AND g.grant_id = pc.policy_name),"
+                "  (SELECT any_value(json_extract_string(c.details, '$.grantee_principal')) FROM policy_changes c"
+                "   WHERE c.event_name = 'CreateGrant' AND c.policy_name = pc.policy_name))"
+                " FROM policy_changes pc WHERE pc.resource_arn = ?"
+                " AND pc.event_name IN ('CreateGrant', 'RetireGrant', 'RevokeGrant') ORDER BY pc.event_time, pc.event_id",
+                [key_arn],
+            ).fetchall()
+            return [
+                GrantChange(
+                    change=PolicyChange(
+                        event_id=r[0],
+                        event_time=r[1],
+                        event_name=r[2],
+                        account=r[3],
+                        resource_arn=r[4],
+                        actor_arn=r[5],
+                        invoked_by=r[6],
+                        user_agent=r[7],
+                        summary=r[8] or "",
+                    ),
+                    grant_id=r[9],
+                    grantee=r[10],
+                )
+                for r in rows
+            ]
+
+        found: list[GrantChange] = self._cached(("grant_changes", key_arn), query)
+        return [g for g in found if before is None or g.change.event_time <= before]
+
+    def s3_kms_event(self, facts: EventFacts) -> EventFacts | None:
+        """The failed KMS call that S3 made for the S3 request ``facts`` (same caller, within 10 seconds)."""
+        if facts.event_time is None or not facts.caller_arn:
+            return None
+        from diag.diagnosis.facts import facts_from_row
+        from diag.diagnosis.lookup import COLUMNS
+
+        window = dt.timedelta(seconds=10)
+        row = self.con.execute(
+            "SELECT " + ", ".join(COLUMNS) + " FROM events WHERE event_time BETWEEN ? AND ?"
+            " AND event_source = 'kms.amazonaws.com' AND invoked_by = 's3.amazonaws.com' AND caller_arn = ?"
+            " AND error_code IS NOT NULL ORDER BY abs(epoch(event_time) - epoch(?::TIMESTAMP)) LIMIT 1",
+            [facts.event_time - window, facts.event_time + window, facts.caller_arn, facts.event_time],
+        ).fetchone()
+        return facts_from_row(dict(zip(COLUMNS, row, strict=True))) if row else None
+
+    def latest_snapshot_time(self) -> dt.datetime | None:
+        """When the newest snapshot was collected (None: no snapshot)."""
+
+        def query() -> dt.datetime | None:
+            row = self.con.execute("SELECT max(collected_at) FROM snapshots").fetchone()
+            return row[0] if row else None
+
+        return self._cached(("latest_snapshot",), query)
 
     def session_policy(
         self, access_key_id: str | None, at: dt.datetime | None
@@ -172,9 +280,8 @@ class DbPolicySource:
                 accounts = set(fn(self.con)) if fn else set()
             except SourceUnavailable:
                 accounts = set()
-            rows = self.con.execute(
-                "SELECT DISTINCT recipient_account FROM events WHERE recipient_account IS NOT NULL"
-            ).fetchall()
+            # accounts with a snapshot (tiny table), not a scan of every event's recipient account
+            rows = self.con.execute("SELECT DISTINCT account FROM snapshot_accounts").fetchall()
             accounts.update(r[0] for r in rows)
             self._accounts = frozenset(accounts)
         return self._accounts

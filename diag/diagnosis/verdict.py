@@ -1,11 +1,12 @@
 """The verdict: the finding to act on first, by a fixed, documented order.
 
-The order follows what must be true before a policy change can help: the state of the world first (the
-call was already fixed; the key is in another region, gone, pending deletion, disabled; an AWS-managed key
-that no policy can open; the wrong caller), then what overrides every Allow (explicit denies, the
-organization's guardrails, the bucket policy that S3 checks before calling KMS), then the resource layer
-(the key policy, its history and its grants), then the conditions, then the caller's own policies, and
-``UNKNOWN`` only when nothing else is proven. The README section "Verdict order" lists the same order
+The order follows AWS's own evaluation and what must be true before a policy change can help: an explicit
+Deny first (it overrides every Allow), then the state of the world (the key is in another region, gone,
+pending deletion, disabled; an AWS-managed key that no policy can open; the wrong caller), then the
+organization's guardrails and the bucket policy that S3 checks before calling KMS, then the resource layer
+(the key policy, its history and its grants), then the conditions, then the caller's own policies. The
+verdict names the cause even when it was fixed since: ``RESOLVED_SINCE`` is then one more finding, and the
+verdict only when the cause at the time cannot be shown; ``UNKNOWN`` comes only when nothing is proven. The README section "Verdict order" lists the same order
 (a test checks it).
 """
 
@@ -16,14 +17,13 @@ from collections.abc import Iterable
 from diag.diagnosis.model import Finding
 
 VERDICT_ORDER: tuple[str, ...] = (
-    "RESOLVED_SINCE",
+    "EXPLICIT_DENY",
     "WRONG_REGION",
     "KEY_NOT_FOUND",
     "KEY_PENDING_DELETION",
     "KEY_DISABLED",
     "AWS_MANAGED_KEY_CROSS_ACCOUNT",
     "WRONG_ASSUMED_ROLE",
-    "EXPLICIT_DENY",
     "SCP_NO_ALLOW",
     "RCP_NO_ALLOW",
     "S3_BUCKET_POLICY_MISSING",
@@ -42,6 +42,7 @@ VERDICT_ORDER: tuple[str, ...] = (
     "IAM_POLICY_MISSING",
     "PERMISSION_BOUNDARY",
     "SESSION_POLICY",
+    "RESOLVED_SINCE",
     "UNKNOWN",
     "RULE_ERROR",
 )

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from diag.errors import BadInputError, KmsdiagError, RefusedError, UsageError
+from diag.ingest.filter import IAM_READ_PREFIXES, ORGANIZATIONS_KEPT, STS_KEPT
 from diag.ingest.remote.aws import describe_error, is_refused
 from diag.ingest.remote.blob import BlobIngester, RemoteBlob, remote_blob
 from diag.ingest.remote.pull import Pull
@@ -267,8 +268,12 @@ def build_query(
         "(eventsource = 's3.amazonaws.com' AND (errorcode IS NOT NULL"
         f" OR eventname IN ({_in_list(POLICY_CHANGE_EVENTS)})"
         " OR additionaleventdata LIKE '%SSE_KMS%' OR requestparameters LIKE '%aws:kms%'))",
-        "(eventsource IN ('iam.amazonaws.com', 'organizations.amazonaws.com') AND readonly = 'false')",
-        "(eventsource = 'sts.amazonaws.com' AND eventname LIKE 'AssumeRole%')",
+        # the same IAM / STS / Organizations events as diag.ingest.filter keeps
+        "(eventsource = 'iam.amazonaws.com' AND NOT ("
+        + " OR ".join(f"eventname LIKE {_lit(p + '%')}" for p in IAM_READ_PREFIXES)
+        + "))",
+        f"(eventsource = 'sts.amazonaws.com' AND eventname IN ({_in_list(sorted(STS_KEPT))}))",
+        f"(eventsource = 'organizations.amazonaws.com' AND eventname IN ({_in_list(sorted(ORGANIZATIONS_KEPT))}))",
     ]
     cols = ",\n  ".join(expr if alias == expr else f"{expr} AS {alias}" for alias, expr in SELECT_COLUMNS)
     return (
@@ -600,9 +605,10 @@ def pull_athena(
 ) -> Pull:
     """Run the query for the window (``since``, else the watermark minus an hour, else 24 h) to the end.
 
-    The rows are paged lazily by the returned blobs. ``finish`` records the query in ``athena_queries``
-    and advances the watermark; for a FAILED/CANCELLED query, ``Pull.error`` holds the error to raise
-    after ``finish`` recorded it.
+    Lazy: the query starts when the consumer first iterates the blobs (so a caller can close its
+    database connection first), is polled to the end, and its rows are paged as blobs. ``finish``
+    records the query in ``athena_queries`` and advances the watermark; a FAILED/CANCELLED query ends the
+    blobs, is recorded by ``finish``, and ``Pull.error`` holds the error for the caller to raise.
     """
     now = now or utcnow()
     until = min(until or now, now)
@@ -611,37 +617,45 @@ def pull_athena(
     window_start = since
     sql = build_query(table, since=since, until=until, accounts=accounts, regions=regions, key_arns=key_arns)
     summary = AthenaSummary(window_start=f"{since:%Y-%m-%dT%H:%M:%SZ}", window_end=f"{until:%Y-%m-%dT%H:%M:%SZ}")
-    qid = start_query(client, sql, table, workgroup=workgroup, output=output)
-    summary.query_execution_id = qid
-    try:
-        execution = wait_for_query(client, qid, sleep=sleep, timeout=timeout, stop=stop)
-    except AthenaQueryFailed as exc:
-        summary.state = exc.state
-        failure = exc
-
-        def finish_failed(con: duckdb.DuckDBPyConnection) -> None:
-            _record_query(con, qid, table, window_start, until, sql, None, failure.state, failure.message, 0)
-
-        return Pull((), summary, finish_failed, error=exc)
-    summary.state = "SUCCEEDED"
-    summary.bytes_scanned = int(execution.get("Statistics", {}).get("DataScannedInBytes", 0) or 0)
-    complete = []
+    state: dict[str, Any] = {}
+    pull = Pull((), summary)
 
     def blobs() -> Iterator[RemoteBlob]:
+        qid = start_query(client, sql, table, workgroup=workgroup, output=output)
+        summary.query_execution_id = state["qid"] = qid
+        try:
+            execution = wait_for_query(client, qid, sleep=sleep, timeout=timeout, stop=stop)
+        except AthenaQueryFailed as exc:
+            summary.state = exc.state
+            pull.error = state["failed"] = exc
+            return
+        state["execution"] = execution
+        summary.state = "SUCCEEDED"
+        summary.bytes_scanned = int(execution.get("Statistics", {}).get("DataScannedInBytes", 0) or 0)
         for page_no, rows in enumerate(get_result_pages(client, qid)):
             if rows:
                 data = orjson.dumps({"Records": [transform_row(r) for r in rows]})
                 summary.rows += len(rows)
                 summary.pages += 1
                 yield remote_blob(f"athena:{qid}#{page_no}", SOURCE, data)
-        complete.append(True)
+        state["complete"] = True
 
     def finish(con: duckdb.DuckDBPyConnection) -> None:
-        _record_query(con, qid, table, window_start, until, sql, execution, "SUCCEEDED", None, summary.rows)
-        if complete:
+        if "qid" not in state:
+            return  # never started
+        failed: AthenaQueryFailed | None = state.get("failed")
+        if failed is not None:
+            _record_query(con, state["qid"], table, window_start, until, sql, None, failed.state, failed.message, 0)
+            return
+        _record_query(
+            con, state["qid"], table, window_start, until, sql, state.get("execution"), "SUCCEEDED", None, summary.rows
+        )
+        if state.get("complete"):
             set_watermark(con, SOURCE, table.scope, until)
 
-    return Pull(blobs(), summary, finish)
+    pull.blobs = blobs()
+    pull.finish = finish
+    return pull
 
 
 def sync_athena(
@@ -655,8 +669,7 @@ def sync_athena(
     """Query the window (see :func:`pull_athena`), ingest the rows, record the query; raise if it failed."""
     pull = pull_athena(table, get_watermark(con, SOURCE, table.scope), client=client, **kwargs)
     summary: AthenaSummary = pull.summary
-    if pull.error is None:
-        summary.ingest = dict(ingester(con, pull.blobs))
+    summary.ingest = dict(ingester(con, pull.blobs))
     pull.finish(con)
     if pull.error is not None:
         raise pull.error

@@ -43,9 +43,9 @@ ORGANIZATIONS_KEPT = frozenset(
 
 
 def keep(event_source: object, event_name: object) -> bool:
-    """True when an event with this source and name is stored."""
+    """True when an event with this source and name is stored (anything not a string: not stored)."""
     if not isinstance(event_source, str):
-        return False  # a list or object here (hostile or broken record) is unhashable: never look it up
+        return False
     if event_source in ALWAYS_KEPT_SOURCES:
         return True
     if not isinstance(event_name, str):

@@ -115,6 +115,8 @@ def transform_queries(
 ) -> list[LookupQuery]:
     """One query per target and event source, starting at ``since`` or just before the watermark."""
     floor = now - MAX_HISTORY
+    if since is not None and since >= now:
+        raise UsageError(f"--since {since:%Y-%m-%dT%H:%M:%SZ} is in the future")
     if since is not None and since < floor - dt.timedelta(minutes=5):
         raise UsageError(
             f"--since {since:%Y-%m-%d} is more than 90 days ago: LookupEvents keeps 90 days of event history. "

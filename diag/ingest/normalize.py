@@ -5,8 +5,8 @@ null, of the wrong type (a string where an object belongs) or truncated. Nothing
 input; a field that cannot be read is NULL.
 
 Two entry points: :func:`normalize_record` (a dict with Python types, for callers and tests) and
-:func:`normalize_row` (a tuple of strings in :data:`COLUMNS` order, the bulk path: the loader casts
-``event_time``, ``read_only`` and ``management_event`` in SQL).
+:func:`normalize_columns` (the bulk path: workers write these columns with the raw record as JSON Lines
+that DuckDB reads natively; ``event_time`` is cast in SQL).
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from typing import Any
 
 import orjson
 
-# Column order of normalize_row(); names are the events table's columns (001_core.sql + 002).
-COLUMNS: tuple[str, ...] = (
+# Column order of normalize_values(); names are the events table's columns (001_core.sql + 002).
+VALUE_COLUMNS: tuple[str, ...] = (
     "event_id",
     "event_time",
     "event_version",
@@ -50,8 +50,9 @@ COLUMNS: tuple[str, ...] = (
     "read_only",
     "management_event",
     "encryption_context",
-    "raw",
 )
+# Every column normalize_record() returns.
+COLUMNS: tuple[str, ...] = (*VALUE_COLUMNS, "raw")
 
 _EMPTY: dict[str, Any] = {}
 S3_KMS_KEY_FIELDS = ("x-amz-server-side-encryption-aws-kms-key-id", "SSEKMSKeyId")
@@ -70,14 +71,14 @@ def _d(value: object) -> dict[str, Any]:
     return value if isinstance(value, dict) else _EMPTY
 
 
-def _b(value: object) -> str | None:
-    """A boolean column as 'true'/'false' text (CloudTrail writes both true and "true")."""
+def _b(value: object) -> bool | None:
+    """A boolean column (CloudTrail writes both true and "true")."""
     if value is True or value is False:
-        return "true" if value else "false"
+        return value
     if isinstance(value, str):
         low = value.strip().lower()
         if low in ("true", "false"):
-            return low
+            return low == "true"
     return None
 
 
@@ -167,7 +168,7 @@ def _caller(ui: dict[str, Any]) -> tuple[str | None, ...]:
 
 
 def _key(
-    record: dict[str, Any], params: dict[str, Any], response: dict[str, Any], resources: list[Any]
+    params: dict[str, Any], response: dict[str, Any], resources: list[Any]
 ) -> tuple[str | None, str | None, str | None, str | None]:
     """(key_arn, key_id_given, key_alias, key_account)."""
     key_arn: str | None = None
@@ -216,69 +217,70 @@ def _bucket(params: dict[str, Any], resources: list[Any], context: dict[str, Any
     return None
 
 
-def _dumps(record: dict[str, Any]) -> str:
-    """The record as JSON; integers beyond 64 bits (possible from Python callers) fall back to stdlib json."""
-    try:
-        return orjson.dumps(record).decode()
-    except TypeError:
-        import json
+# String columns copied from top-level record fields: (column, CloudTrail field).
+_TOP_STRINGS: tuple[tuple[str, str], ...] = (
+    ("event_id", "eventID"),
+    ("event_time", "eventTime"),
+    ("event_version", "eventVersion"),
+    ("event_source", "eventSource"),
+    ("event_name", "eventName"),
+    ("event_type", "eventType"),
+    ("event_category", "eventCategory"),
+    ("aws_region", "awsRegion"),
+    ("source_ip", "sourceIPAddress"),
+    ("user_agent", "userAgent"),
+    ("error_code", "errorCode"),
+    ("error_message", "errorMessage"),
+    ("recipient_account", "recipientAccountId"),
+    ("shared_event_id", "sharedEventID"),
+    ("request_id", "requestID"),
+    ("vpc_endpoint_id", "vpcEndpointId"),
+)
 
-        return json.dumps(record, ensure_ascii=False, default=str)
 
+def normalize_columns(record: dict[str, Any]) -> dict[str, Any]:
+    """The columns of ``events`` for one record (every name of :data:`VALUE_COLUMNS`; ``raw`` excluded).
 
-def normalize_row(record: dict[str, Any], raw: str | None = None) -> tuple[str | None, ...]:
-    """The columns of ``events`` for one record, as text, in :data:`COLUMNS` order.
-
-    ``raw`` may pass the record's JSON when the caller already has it; otherwise it is serialized here.
+    Strings stay strings, ``read_only``/``management_event`` are bool or None, ``encryption_context``
+    is the context object (a dict) or None, ``event_time`` is CloudTrail's text (cast by the loader).
+    This is the hot path of ingest: one pass, few calls.
     """
     get = record.get
+    row: dict[str, Any] = {}
+    for col, key in _TOP_STRINGS:
+        v = get(key)
+        row[col] = v if v.__class__ is str else (None if v is None else _s(v))
     ui = _d(get("userIdentity"))
     params = _d(get("requestParameters"))
-    response = _d(get("responseElements"))
     resources = get("resources")
     if not isinstance(resources, list):
         resources = []
     ctx_value = params.get("encryptionContext")
     context = _d(ctx_value)
-    arn, typ, account, principal_id, role_arn, session, user_name, invoked_by = _caller(ui)
-    key_arn, key_given, alias, key_account = _key(record, params, response, resources)
-    if raw is None:
-        raw = _dumps(record)
-    return (
-        _s(get("eventID")),
-        _s(get("eventTime")),
-        _s(get("eventVersion")),
-        _s(get("eventSource")),
-        _s(get("eventName")),
-        _s(get("eventType")),
-        _s(get("eventCategory")),
-        _s(get("awsRegion")),
-        _s(get("sourceIPAddress")),
-        _s(get("userAgent")),
-        _s(get("errorCode")),
-        _s(get("errorMessage")),
-        arn,
-        typ,
-        account,
-        principal_id,
-        role_arn,
-        session,
-        user_name,
-        invoked_by,
-        _s(get("recipientAccountId")),
-        _s(get("sharedEventID")),
-        _s(get("requestID")),
-        key_arn,
-        key_given,
-        alias,
-        key_account,
-        _bucket(params, resources, context),
-        _s(get("vpcEndpointId")),
-        _b(get("readOnly")),
-        _b(get("managementEvent")),
-        orjson.dumps(ctx_value).decode() if isinstance(ctx_value, dict) else None,
-        raw,
+    (
+        row["caller_arn"],
+        row["caller_type"],
+        row["caller_account"],
+        row["caller_principal_id"],
+        row["caller_role_arn"],
+        row["caller_session_name"],
+        row["caller_user_name"],
+        row["invoked_by"],
+    ) = _caller(ui)
+    row["key_arn"], row["key_id_given"], row["key_alias"], row["key_account"] = _key(
+        params, _d(get("responseElements")), resources
     )
+    row["bucket"] = _bucket(params, resources, context)
+    row["read_only"] = _b(get("readOnly"))
+    row["management_event"] = _b(get("managementEvent"))
+    row["encryption_context"] = context if isinstance(ctx_value, dict) else None
+    return row
+
+
+def normalize_values(record: dict[str, Any]) -> tuple[Any, ...]:
+    """:func:`normalize_columns` as a tuple in :data:`VALUE_COLUMNS` order."""
+    row = normalize_columns(record)
+    return tuple(row[c] for c in VALUE_COLUMNS)
 
 
 def parse_event_time(value: str | None) -> dt.datetime | None:
@@ -295,9 +297,25 @@ def parse_event_time(value: str | None) -> dt.datetime | None:
 
 
 def normalize_record(record: dict[str, Any]) -> dict[str, Any]:
-    """The ``events`` columns of one record with Python types (datetime, bool, str; JSON as text)."""
-    out: dict[str, Any] = dict(zip(COLUMNS, normalize_row(record), strict=True))
+    """The ``events`` columns of one record with Python types.
+
+    ``event_time`` is a naive UTC datetime, ``read_only``/``management_event`` bool or None,
+    ``encryption_context`` and ``raw`` JSON text; every other column a string or None.
+    """
+    row = normalize_columns(record)
+    out: dict[str, Any] = {c: row[c] for c in VALUE_COLUMNS}
     out["event_time"] = parse_event_time(out["event_time"])
-    for name in ("read_only", "management_event"):
-        out[name] = None if out[name] is None else out[name] == "true"
+    ctx = out["encryption_context"]
+    out["encryption_context"] = None if ctx is None else _dumps(ctx)
+    out["raw"] = _dumps(record)
     return out
+
+
+def _dumps(value: Any) -> str:
+    """JSON text; integers beyond 64 bits (possible from Python callers) fall back to stdlib json."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        import json
+
+        return json.dumps(value, ensure_ascii=False, default=str)

@@ -72,11 +72,39 @@ def decompress(data: bytes) -> bytes:
         raise Refused(_short(f"corrupt gzip: {exc}")) from exc
 
 
-def _loads(text: bytes | str, where: str) -> Any:
+# orjson (3.8) parses nesting recursively without a limit and crashes the process (stack overflow) near
+# 150,000 levels. A document with fewer opening brackets than this cannot nest that deep, so orjson is
+# used; a larger one goes through the standard library's parser, which stops at Python's recursion limit.
+SAFE_OPENERS = 60_000
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _stdlib_loads(text: bytes | str) -> Any:
+    import json
+
+    return json.loads(text, parse_constant=_reject_constant)
+
+
+def _loads(text: bytes | str, where: str, *, safe: bool = False) -> Any:
     try:
+        if safe:
+            return _stdlib_loads(text)
         return orjson.loads(text)
     except orjson.JSONDecodeError as exc:
         raise Refused(_short(f"invalid JSON{where}: {exc}")) from exc
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise Refused(_short(f"invalid JSON{where}: {exc}")) from exc
+    except RecursionError as exc:
+        raise Refused(f"invalid JSON{where}: nested too deeply") from exc
+
+
+def _needs_safe_parser(text: bytes | str) -> bool:
+    if isinstance(text, str):
+        return text.count("[") + text.count("{") >= SAFE_OPENERS
+    return text.count(b"[") + text.count(b"{") >= SAFE_OPENERS
 
 
 def _check_record(rec: object, where: str) -> dict[str, Any]:
@@ -111,7 +139,9 @@ def _records_of(doc: object, where: str = "") -> tuple[str, list[dict[str, Any]]
         for i, ev in enumerate(events):
             if not isinstance(ev, dict) or not isinstance(ev.get("CloudTrailEvent"), str):
                 raise Refused(f"{where}Events[{i}] has no CloudTrailEvent string (not lookup-events output)")
-            out.append(_check_record(_loads(ev["CloudTrailEvent"], f" in Events[{i}]"), f"{where}Events[{i}] "))
+            inner = ev["CloudTrailEvent"]
+            doc_i = _loads(inner, f" in Events[{i}]", safe=_needs_safe_parser(inner))
+            out.append(_check_record(doc_i, f"{where}Events[{i}] "))
         return "lookup-events", out
     if "detail" in doc and ("detail-type" in doc or "source" in doc):
         return "eventbridge", [_check_record(doc["detail"], f"{where}the EventBridge detail ")]
@@ -121,12 +151,12 @@ def _records_of(doc: object, where: str = "") -> tuple[str, list[dict[str, Any]]
     raise Refused(_short(f"{where}is JSON but not CloudTrail (top-level keys: {keys or 'none'})"))
 
 
-def _json_lines(text: bytes) -> tuple[str, list[dict[str, Any]]]:
+def _json_lines(text: bytes, safe: bool) -> tuple[str, list[dict[str, Any]]]:
     out: list[dict[str, Any]] = []
     for n, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
-        doc = _loads(line, f" on line {n}")
+        doc = _loads(line, f" on line {n}", safe=safe)
         if isinstance(doc, dict) and ("Records" in doc or "Events" in doc):
             raise Refused(f"line {n} is a whole log file inside JSON Lines")
         out.extend(_records_of(doc, f"line {n} ")[1])
@@ -140,24 +170,24 @@ def parse_text(text: bytes, name: str = "") -> Parsed:
             text = text[3:]
         if not text.strip():
             raise Refused("empty file")
+        safe = _needs_safe_parser(text)
         try:
-            doc = orjson.loads(text)
-        except orjson.JSONDecodeError as exc:
+            doc = _loads(text, "", safe=safe)
+        except Refused as exc:
             stripped = text.strip()
             if b"\n" in stripped and stripped[:1] == b"{":
                 try:
-                    shape, recs = _json_lines(stripped)
+                    shape, recs = _json_lines(stripped, safe)
                 except Refused as line_exc:
                     # Neither a document nor valid JSON Lines: report the JSON error unless the first
                     # line parsed (then it really is JSON Lines with a bad line).
-                    first = stripped.split(b"\n", 1)[0]
                     try:
-                        orjson.loads(first)
-                    except orjson.JSONDecodeError:
-                        raise Refused(_short(f"invalid JSON: {exc}")) from exc
+                        _loads(stripped.split(b"\n", 1)[0], "", safe=safe)
+                    except Refused:
+                        raise exc from None
                     raise line_exc from exc
                 return Parsed(KIND_RECORDS, recs, shape=shape)
-            raise Refused(_short(f"invalid JSON: {exc}")) from exc
+            raise
         if _is_digest_doc(doc) or (is_digest_name(name) and isinstance(doc, dict) and "Records" not in doc):
             return Parsed(KIND_DIGEST, shape="digest")
         shape, recs = _records_of(doc)

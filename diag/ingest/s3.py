@@ -341,14 +341,32 @@ def plan_s3(
     known: dict[str, str],
     *,
     now: dt.datetime | None = None,
+    region_prefixes: list[str] | None = None,
+    workers: int = 8,
 ) -> S3Plan:
-    """List exactly the prefixes the window needs and choose the objects to fetch."""
+    """List exactly the prefixes the window needs (``workers`` listings at a time) and choose the objects.
+
+    ``region_prefixes`` (from :func:`get_region_prefixes`) skips the discovery listings, e.g. when watch
+    reuses what it discovered in an earlier cycle.
+    """
     plan = S3Plan(target)
     pos = transform_layout_position(target.prefix)
-    for region_prefix in get_region_prefixes(client, target, window):
-        for prefix in transform_day_prefixes(region_prefix, window, pos.tail if pos.region else "", now=now):
+    regions = region_prefixes if region_prefixes is not None else get_region_prefixes(client, target, window)
+    prefixes = [
+        prefix
+        for region_prefix in regions
+        for prefix in transform_day_prefixes(region_prefix, window, pos.tail if pos.region else "", now=now)
+    ]
+
+    def listing(prefix: str) -> list[S3Object]:
+        return list(get_objects(client, target.bucket, prefix))
+
+    with ThreadPoolExecutor(
+        max_workers=max(1, min(workers, len(prefixes) or 1)), thread_name_prefix="kmsdiag-ls"
+    ) as pool:
+        for prefix, objects in zip(prefixes, pool.map(listing, prefixes), strict=True):
             plan.prefixes_listed.append(prefix)
-            transform_select(get_objects(client, target.bucket, prefix), known, window, plan)
+            transform_select(objects, known, window, plan)
     return plan
 
 
@@ -400,12 +418,19 @@ def fetch_blobs(
                 fut.cancel()
 
 
-def known_objects(con: duckdb.DuckDBPyConnection, target: S3Target) -> dict[str, str]:
-    """``s3://bucket/key`` → ETag for every object of this bucket already ingested (or refused)."""
-    base = object_uri(target.bucket, "")
+def known_objects(con: duckdb.DuckDBPyConnection, target: S3Target, since: dt.datetime | None = None) -> dict[str, str]:
+    """``s3://bucket/key`` → ETag of the objects under the URI already ingested (or refused).
+
+    With ``since``, only the day folders from that day on: a bucket with years of logs does not load
+    millions of rows to read one day.
+    """
+    base = object_uri(target.bucket, target.prefix)
+    day = f"{since:%Y/%m/%d}" if since is not None else None
     rows = con.execute(
-        "SELECT path, etag FROM ingested_files WHERE source = ? AND starts_with(path, ?) AND etag IS NOT NULL",
-        [SOURCE, base],
+        "SELECT path, etag FROM ingested_files WHERE source = ? AND starts_with(path, ?) AND etag IS NOT NULL"
+        " AND (CAST(? AS VARCHAR) IS NULL"
+        "      OR regexp_extract(path, '/CloudTrail/[^/]+/([0-9]{4}/[0-9]{2}/[0-9]{2})/', 1) >= ?)",
+        [SOURCE, base, day, day],
     ).fetchall()
     return {str(p): str(e) for p, e in rows}
 
@@ -420,18 +445,15 @@ def pull_s3(
     progress: bool = True,
     now: dt.datetime | None = None,
     stop: threading.Event | None = None,
+    region_cache: dict[str, list[str]] | None = None,
 ) -> Pull:
-    """Plan now (listing), fetch lazily: the returned blobs download as the consumer iterates them."""
+    """Everything lazy: listing and downloads happen as the consumer iterates the blobs, so a caller can
+    read its state from the database, close it, and only then touch S3.
+
+    ``region_cache`` keeps the discovered account/region prefixes per URI across calls (watch cycles).
+    """
     target = parse_s3_uri(uri)
-    plan = plan_s3(client, target, window, known, now=now)
-    summary = S3Summary(
-        uri=target.uri,
-        prefixes_listed=len(plan.prefixes_listed),
-        objects_seen=plan.objects_seen,
-        skipped_known=plan.skipped_known,
-        skipped_digest=plan.skipped_digest,
-        skipped_outside_window=plan.skipped_outside_window,
-    )
+    summary = S3Summary(uri=target.uri)
     lock = threading.Lock()
 
     def errored(obj: S3Object, exc: Exception) -> None:
@@ -439,6 +461,17 @@ def pull_s3(
             summary.fetch_errors.append({"path": object_uri(target.bucket, obj.key), "error": describe_error(exc)})
 
     def blobs() -> Iterator[RemoteBlob]:
+        regions = None
+        if region_cache is not None:
+            if uri not in region_cache:
+                region_cache[uri] = get_region_prefixes(client, target, window)
+            regions = region_cache[uri]
+        plan = plan_s3(client, target, window, known, now=now, region_prefixes=regions, workers=workers)
+        summary.prefixes_listed = len(plan.prefixes_listed)
+        summary.objects_seen = plan.objects_seen
+        summary.skipped_known = plan.skipped_known
+        summary.skipped_digest = plan.skipped_digest
+        summary.skipped_outside_window = plan.skipped_outside_window
         if not plan.to_fetch:
             return
         with _progress(progress, len(plan.to_fetch), plan.bytes_to_fetch) as advance:
@@ -473,7 +506,7 @@ def sync_s3(
         client,
         uri,
         window,
-        known_objects(con, parse_s3_uri(uri)),
+        known_objects(con, parse_s3_uri(uri), window.since),
         workers=workers,
         progress=progress,
         now=now,

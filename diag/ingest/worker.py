@@ -1,25 +1,40 @@
-"""The CPU-heavy half of ingest, run in worker processes: read, unpack, parse, filter, normalize.
+"""The CPU-heavy half of ingest: read, unpack, parse, filter, normalize, and spill rows for DuckDB.
 
-Kept light on imports (orjson, gzip): workers are spawned processes. One task is a list of inputs; the
-result per input is a :class:`FileResult` whose rows are already in ``events`` column order, so the
-database side only has to append them.
+Runs in worker processes (``python -m diag.ingest.worker``, see :mod:`diag.ingest.pool`) or inline.
+One :class:`Task` is a group of inputs; the kept records of all of them are written to one JSON Lines
+"spill" file (normalized columns + the raw record + the input's name + an order number), which the
+database side loads with DuckDB's own parallel JSON reader. Only small per-input results travel back.
+
+Kept light on imports (orjson, gzip): workers start fast.
 """
 
 from __future__ import annotations
 
+import gc
+import pickle
+import struct
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO, Any
+
+import orjson
 
 from diag.ingest.filter import keep
-from diag.ingest.normalize import normalize_row
-from diag.ingest.parse import KIND_DIGEST, KIND_RECORDS, KIND_REFUSED, is_digest_name, parse_blob
+from diag.ingest.normalize import normalize_columns
+from diag.ingest.parse import KIND_DIGEST, KIND_REFUSED, is_digest_name, parse_blob
 
-Row = tuple[str | None, ...]
+# Columns of a spill line besides VALUE_COLUMNS.
+SPILL_EXTRA = ("raw", "source_file", "n")
+_OPT = orjson.OPT_APPEND_NEWLINE
+# A CloudTrail record is at most a few hundred KB (requestParameters are truncated at 100 KB); a larger
+# one is refused with its file rather than given to DuckDB's reader (see commit.MAX_RECORD_BYTES).
+MAX_LINE_BYTES = 16 << 20
+_HEADER = struct.Struct("!Q")
 
 
 @dataclass
 class FileResult:
-    """What one input yielded: status ok/digest/refused, counts, and the kept rows."""
+    """What one input yielded: status ok/digest/refused, the reason, and record counts."""
 
     name: str
     status: str
@@ -27,50 +42,111 @@ class FileResult:
     shape: str | None = None
     records_total: int = 0
     records_skipped: int = 0
-    rows: list[Row] = field(default_factory=list)
 
 
 @dataclass
 class Task:
-    """Inputs for one worker call: (name, path to read | bytes) pairs."""
+    """A group of inputs, ``(name, local path | bytes)``, whose kept rows go to ``spill_path``."""
 
     items: list[tuple[str, str | bytes]]
+    spill_path: str
 
 
-def process_bytes(name: str, data: bytes) -> FileResult:
-    """Parse one blob and normalize the records that kmsdiag keeps."""
+@dataclass
+class TaskResult:
+    """Per-input results, and the eventIDs of the spilled rows in line order (line ``n`` is ``ids[n]``)."""
+
+    files: list[FileResult] = field(default_factory=list)
+    ids: list[str] = field(default_factory=list)
+    spill_path: str | None = None
+
+
+def read_input(name: str, source: str | bytes) -> bytes | FileResult:
+    """The bytes of one input, or a FileResult when it is a digest (by name) or unreadable."""
+    if isinstance(source, bytes):
+        return source
+    if is_digest_name(name):
+        # CloudTrail-Digest files hold hashes of log files, no events: counted, never read.
+        return FileResult(name, "digest", shape="digest")
+    try:
+        return Path(source).read_bytes()
+    except OSError as exc:
+        return FileResult(name, "refused", reason=f"cannot read the file: {exc.strerror or exc}")
+
+
+def process_input(name: str, source: str | bytes, out: list[bytes], ids: list[str]) -> FileResult:
+    """Parse one input; append one spill line (JSON) per kept record to ``out``, its eventID to ``ids``."""
+    data = read_input(name, source)
+    if isinstance(data, FileResult):
+        return data
     parsed = parse_blob(data, name)
     if parsed.kind == KIND_REFUSED:
         return FileResult(name, "refused", reason=parsed.reason)
     if parsed.kind == KIND_DIGEST:
         return FileResult(name, "digest", shape="digest")
-    assert parsed.kind == KIND_RECORDS
-    rows: list[Row] = []
     skipped = 0
-    for rec in parsed.records:
-        if keep(rec.get("eventSource"), rec.get("eventName")):
-            rows.append(normalize_row(rec))
-        else:
+    dumps = orjson.dumps
+    lines: list[bytes] = []
+    line_ids: list[str] = []
+    for i, rec in enumerate(parsed.records):
+        if not keep(rec.get("eventSource"), rec.get("eventName")):
             skipped += 1
-    return FileResult(
-        name, "ok", shape=parsed.shape, records_total=len(parsed.records), records_skipped=skipped, rows=rows
-    )
-
-
-def process_item(name: str, source: str | bytes) -> FileResult:
-    """Read (when given a path) and process one input; unreadable files are refused, not raised."""
-    if isinstance(source, str):
-        if is_digest_name(name):
-            # CloudTrail-Digest files hold hashes of log files, no events: counted, never read.
-            return FileResult(name, "digest", shape="digest")
+            continue
+        row = normalize_columns(rec)
+        row["raw"] = rec
+        row["source_file"] = name
+        row["n"] = len(out) + len(lines)
         try:
-            data = Path(source).read_bytes()
-        except OSError as exc:
-            return FileResult(name, "refused", reason=f"cannot read the file: {exc.strerror or exc}")
-        return process_bytes(name, data)
-    return process_bytes(name, source)
+            line = dumps(row, option=_OPT)
+        except orjson.JSONEncodeError as exc:
+            # e.g. nesting deeper than orjson writes (254 levels): no real CloudTrail record is like that.
+            return FileResult(name, "refused", reason=f"record {i} cannot be stored as JSON: {exc}")
+        if len(line) > MAX_LINE_BYTES:
+            return FileResult(name, "refused", reason=f"record {i} is larger than 16 MB: not a CloudTrail record")
+        lines.append(line)
+        line_ids.append(row["event_id"])
+    out.extend(lines)
+    ids.extend(line_ids)
+    return FileResult(name, "ok", shape=parsed.shape, records_total=len(parsed.records), records_skipped=skipped)
 
 
-def run_task(task: Task) -> list[FileResult]:
-    """Worker entry point: one result per input, in order."""
-    return [process_item(name, src) for name, src in task.items]
+def run_task(task: Task) -> TaskResult:
+    """Process every input of a task; write the spill file when something was kept."""
+    lines: list[bytes] = []
+    result = TaskResult()
+    for name, source in task.items:
+        result.files.append(process_input(name, source, lines, result.ids))
+    if lines:
+        with open(task.spill_path, "wb") as fh:
+            fh.writelines(lines)
+        result.spill_path = task.spill_path
+    return result
+
+
+def write_frame(stream: IO[bytes], obj: object) -> None:
+    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    stream.write(_HEADER.pack(len(data)))
+    stream.write(data)
+    stream.flush()
+
+
+def read_frame(stream: IO[bytes]) -> Any:
+    """One pickled frame, or None at end of stream. Frames come only from our own processes."""
+    head = stream.read(_HEADER.size)
+    if len(head) < _HEADER.size:
+        return None
+    (size,) = _HEADER.unpack(head)
+    data = stream.read(size)
+    if len(data) < size:
+        return None
+    return pickle.loads(data)  # noqa: S301 - a pipe between kmsdiag's own processes
+
+
+def serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
+    """Worker loop: read Task frames, answer TaskResult frames, stop at end of input."""
+    gc.disable()  # parsed records hold no cycles; the collector would rescan them constantly
+    while True:
+        task = read_frame(stdin)
+        if task is None:
+            return
+        write_frame(stdout, run_task(task))

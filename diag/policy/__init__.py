@@ -6,6 +6,8 @@ stays cheap):
 
 - ``evaluate(request, inputs) -> EvaluationResult`` (``diag.policy.engine``): the decision with every
   layer's trace; evaluation order and AWS rules in that module's docstring.
+- ``context_keys_read(inputs) -> tuple[str, ...]``: the context keys the policies read (the "context
+  that matters" of a decision key).
 - ``context_from_event(record) -> dict`` and ``request_from_event(record) -> Request``
   (``diag.policy.context``): the request and its condition keys from a raw CloudTrail record.
 - ``simulate_document(doc) -> dict`` (``diag.policy.simulate``): a DESIGN.md section 7 request document.
@@ -19,6 +21,7 @@ from typing import Any
 _EXPORTS = {
     "evaluate": "diag.policy.engine",
     "clear_cache": "diag.policy.engine",
+    "context_keys_read": "diag.policy.engine",
     "context_from_event": "diag.policy.context",
     "request_from_event": "diag.policy.context",
     "simulate_document": "diag.policy.simulate",

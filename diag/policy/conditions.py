@@ -304,7 +304,7 @@ def normalize_context(context: Mapping[str, object] | None) -> dict[str, tuple[s
     Values of unusable types (objects) are dropped: the key is then absent, never a crash.
     """
     out: dict[str, tuple[str, ...]] = {}
-    if not context:
+    if not context or not isinstance(context, Mapping):
         return out
     for k, v in context.items():
         if type(v) is str and type(k) is str:

@@ -47,6 +47,8 @@ Then, with ``SCPs``, ``RCPs`` passed:
   NotPrincipal: such a statement "always denies" principals with a boundary).
 - Service principals (``s3.amazonaws.com``) have no identity policies, SCPs, RCPs or boundary: only the
   resource policy can allow them.
+- SCPs do not apply to the organization's management account; the engine cannot tell which account that
+  is, so whoever builds ``PolicyInputs`` passes ``scps=()`` for it.
 - Principals are in the account of their ARN; the resource's account is ``request.resource_account``,
   else the account field of its ARN, else the caller's (same account).
 
@@ -222,6 +224,29 @@ def evaluate(request: Request, inputs: PolicyInputs) -> EvaluationResult:
     return result
 
 
+def context_keys_read(inputs: PolicyInputs) -> tuple[str, ...]:
+    """Lower-cased request-context keys that any policy of ``inputs`` reads (conditions and variables).
+
+    Two requests with the same caller, action, resource and values for these keys get the same
+    decision under ``inputs`` (plus the ``kms:EncryptionContext:*`` entries when the key has grants, and
+    ``aws:userid`` when a policy names a unique ID): the "context that matters" of a decision key
+    (DESIGN.md section 2). Unparseable policies contribute nothing.
+    """
+    keys: dict[str, None] = {}
+    policies: list[NamedPolicy] = []
+    policies += inputs.identity_policies or ()
+    for levels in (inputs.scps or (), inputs.rcps or ()):
+        for lv in levels:
+            policies += lv.policies
+    policies += [p for p in (inputs.resource_policy, inputs.permission_boundary, inputs.session_policy) if p]
+    for np in policies:
+        try:
+            keys.update(dict.fromkeys(parse_policy(np.document).context_keys))
+        except PolicyError:
+            continue
+    return tuple(keys)
+
+
 # ---------------------------------------------------------------------------------------------- statements
 
 
@@ -274,9 +299,16 @@ def _eval_statement_memo(
     return trace, kind
 
 
-def _first(patterns: Sequence[str], pred: Any) -> str | None:
+def _first_action(patterns: Sequence[str], action: str) -> str | None:
     for p in patterns:
-        if pred(p):
+        if action_matches(p, action):
+            return p
+    return None
+
+
+def _first_resource(patterns: Sequence[str], resource: str, ctx: Mapping[str, tuple[str, ...]]) -> str | None:
+    for p in patterns:
+        if resource_matches(p, resource, ctx):
             return p
     return None
 
@@ -287,13 +319,13 @@ def _eval_statement(
     action = rq.action
     # Action / NotAction
     if st.actions is not None:
-        hit = _first(st.actions, lambda p: action_matches(p, action))
+        hit = _first_action(st.actions, action)
         a_trace = MatchTrace(
             "Action", hit is not None, st.actions, action, hit, "" if hit else "no Action value matches"
         )
     else:
         nas = st.not_actions or ()
-        hit = _first(nas, lambda p: action_matches(p, action))
+        hit = _first_action(nas, action)
         a_trace = MatchTrace(
             "NotAction",
             hit is None,
@@ -305,12 +337,12 @@ def _eval_statement(
     # Resource / NotResource (absent: trust policies and key policies may omit it)
     res = rq.resource
     if st.resources is not None:
-        hit = _first(st.resources, lambda p: resource_matches(p, res, rq.ctx))
+        hit = _first_resource(st.resources, res, rq.ctx)
         r_trace = MatchTrace(
             "Resource", hit is not None, st.resources, res, hit, "" if hit else "no Resource value matches"
         )
     elif st.not_resources is not None:
-        hit = _first(st.not_resources, lambda p: resource_matches(p, res, rq.ctx))
+        hit = _first_resource(st.not_resources, res, rq.ctx)
         r_trace = MatchTrace(
             "NotResource",
             hit is None,
@@ -412,35 +444,44 @@ def _eval_policies(
     Memoized like ``_eval_statement_memo``, on the policies' fingerprints and provenance plus the request
     facets the policies read (action, resource, caller for Principal elements, their context keys).
     """
-    parsed_all: list[tuple[NamedPolicy, ParsedPolicy]] = []
-    for np in policies:
-        try:
-            parsed_all.append((np, _parse(np, rq.fps)))
-        except PolicyError:
-            return _eval_policies_uncached(
-                layer, policies, rq, check_principal, account, org_identifier, implicit_reason
-            )
+    fps = rq.fps
     ctx = rq.ctx
+    pkeys = []
+    facets: list[Any] = []
+    memo_ok = bool(policies)
+    for np in policies:
+        fp = fps.get(id(np.document))
+        if fp is None:
+            memo_ok = False
+            break
+        try:
+            parsed = parse_policy(np.document, fp)
+        except PolicyError:
+            memo_ok = False
+            break
+        pkeys.append((fp, np.name, np.kind, np.account))
+        for k in parsed.context_keys:
+            facets.append(ctx.get(k))
+    if not memo_ok:
+        return _eval_policies_uncached(layer, policies, rq, check_principal, account, org_identifier, implicit_reason)
     key = (
         layer,
         check_principal,
         account,
         org_identifier,
-        tuple((rq.fps.get(id(np.document)), np.name, np.kind, np.account) for np in policies),
+        tuple(pkeys),
         rq.action,
         rq.resource,
         (rq.caller.arn, rq.userid, rq.has_boundary) if check_principal else None,
-        tuple([ctx.get(k) for p in parsed_all for k in p[1].context_keys]),
+        tuple(facets),
         implicit_reason,
     )
-    if key[4] and all(k[0] is not None for k in key[4]):
-        hit = _LAYER_MEMO.get(key)
-        if hit is not None:
-            return hit
-        out = _eval_policies_uncached(layer, policies, rq, check_principal, account, org_identifier, implicit_reason)
-        remember(_LAYER_MEMO, key, out, _STMT_MEMO_MAX)
-        return out
-    return _eval_policies_uncached(layer, policies, rq, check_principal, account, org_identifier, implicit_reason)
+    hit = _LAYER_MEMO.get(key)
+    if hit is not None:
+        return hit
+    out = _eval_policies_uncached(layer, policies, rq, check_principal, account, org_identifier, implicit_reason)
+    remember(_LAYER_MEMO, key, out, _STMT_MEMO_MAX)
+    return out
 
 
 def _eval_policies_uncached(
@@ -528,6 +569,8 @@ def _encryption_context(context: Mapping[str, Any]) -> dict[str, str]:
     """The request's encryption context from ``kms:EncryptionContext:<key>`` entries (key case kept)."""
     prefix = "kms:encryptioncontext:"
     out: dict[str, str] = {}
+    if not isinstance(context, Mapping):
+        return out
     for k, v in context.items():
         if isinstance(k, str) and k.lower().startswith(prefix) and isinstance(v, str):
             out[k[len(prefix) :]] = v

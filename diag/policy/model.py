@@ -28,7 +28,9 @@ class LayerResult(StrEnum):
     ``NOT_APPLICABLE``: the layer is absent and does not restrict (no boundary, no session policy, no SCPs).
     ``UNKNOWN``: the layer should be there but its policy was not collected (a gap): the engine does not
     guess, and the final decision is computed as if the layer allowed, with ``EvaluationResult.unknown``
-    listing the gaps so that rules can say what to collect.
+    listing the gaps so that rules can say what to collect. (Exceptions, see ``diag.policy.engine``:
+    unknown grants grant nothing, and an unknown resource policy counts as delegating to the account,
+    so identity policies still decide.)
     """
 
     ALLOWED = "Allowed"

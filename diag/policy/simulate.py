@@ -130,7 +130,7 @@ def document_to_inputs(doc: Any) -> tuple[Request, PolicyInputs]:
     except ValueError as exc:
         raise RequestDocumentError(f"resource_policy_layer: unknown layer {layer_name!r}") from exc
     rp_raw = doc.get("resource_policy")
-    rp = None if rp_raw is None else _policy(rp_raw, "resource_policy", layer.value)
+    rp = None if rp_raw is None else _policy(rp_raw, layer.value, layer.value)
     pb_raw = doc.get("permission_boundary")
     sp_raw = doc.get("session_policy")
     grants_raw = doc.get("grants", [])

@@ -41,7 +41,7 @@ def _deciding(layer: dict[str, Any]) -> str:
     pick = [s for s in stmts if s.get("applies") and s.get("effect") == "Deny"] or [
         s for s in stmts if s.get("applies") and s.get("effect") == "Allow"
     ]
-    names = [str(s.get("sid") or f"#{s.get('index')}") for s in pick[:3]]
+    names = [f"{s.get('policy_name') or ''} {s.get('sid') or '#' + str(s.get('index'))}".strip() for s in pick[:3]]
     if names:
         return ", ".join(names)
     return layer.get("reason") or ""

@@ -15,8 +15,8 @@ from collections import defaultdict
 from diag.report.model import Timeline, Window
 
 # verdict families → colours (colour-blind-friendly palette, Okabe-Ito)
-_PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
-_FIXED_COLOURS = {"NOT_DIAGNOSED": "#999999", "UNKNOWN": "#BBBBBB", "RESOLVED_SINCE": "#8FD694"}
+_PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#332288"]
+_FIXED_COLOURS = {"NOT_DIAGNOSED": "#999999", "UNKNOWN": "#BBBBBB", "RESOLVED_SINCE": "#8FD694", "OTHER": "#5A5A5A"}
 _SAFE_LABEL = re.compile(r"[^A-Z0-9_]")
 MAX_SERIES = 7
 

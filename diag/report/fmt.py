@@ -61,3 +61,24 @@ def commands(fix: dict[str, Any] | None) -> list[str]:
     if isinstance(cmds, str):
         cmds = [cmds]
     return [strip_control(c) for c in cmds if c]
+
+
+def audit_where(finding: dict[str, Any]) -> str:
+    """Where an audit finding sits: ``key policy · statement #1 · Sid "AllowData"`` (unescaped text)."""
+    parts = []
+    if finding.get("policy"):
+        parts.append(strip_control(finding["policy"]))
+    if finding.get("statement_index") is not None:
+        parts.append(f"statement #{finding['statement_index']}")
+    if finding.get("sid"):
+        parts.append(f'Sid "{strip_control(finding["sid"])}"')
+    return " · ".join(parts) or "—"
+
+
+def audit_resource(finding: dict[str, Any]) -> str:
+    """The finding's resource, short, with its account in front when the short form does not show it."""
+    account = strip_control(finding.get("account") or "")
+    resource = short_arn(finding.get("resource")) if finding.get("resource") else ""
+    if account and not resource.startswith(account + ":"):
+        return f"{account} · {resource}" if resource else account
+    return resource or "—"

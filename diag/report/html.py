@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 MAX_DETAILED_CAUSES = 100
+MAX_AUDIT_ROWS = 25  # per (severity, code) group; the JSON report has every finding
 
 
 def _inert(value: object) -> object:
@@ -50,11 +51,15 @@ def environment() -> jinja2.Environment:
         pretty_json=fmt.pretty_json,
         clean=fmt.strip_control,
     )
-    env.globals.update(first_fix=fmt.first_fix, commands=fmt.commands)
+    env.globals.update(
+        first_fix=fmt.first_fix, commands=fmt.commands, audit_where=fmt.audit_where, audit_resource=fmt.audit_resource
+    )
     return env
 
 
-def render_html(report: Report, *, max_detailed: int = MAX_DETAILED_CAUSES) -> str:
+def render_html(
+    report: Report, *, max_detailed: int = MAX_DETAILED_CAUSES, max_audit_rows: int = MAX_AUDIT_ROWS
+) -> str:
     """The report as one HTML document."""
     from markupsafe import Markup
 
@@ -70,5 +75,6 @@ def render_html(report: Report, *, max_detailed: int = MAX_DETAILED_CAUSES) -> s
         chart=Markup(chart),  # noqa: S704 - drawn by matplotlib from verdict codes; no database text
         detailed=report.causes[:max_detailed],
         rest=report.causes[max_detailed:],
+        max_audit_rows=max_audit_rows,
         css=(TEMPLATES / "report.css").read_text(encoding="utf-8"),
     )

@@ -13,6 +13,8 @@ from diag.report import fmt
 from diag.report.model import Report
 
 MAX_CAUSES = 10
+MAX_AUDIT_FINDINGS = 5
+MAX_FIX_CHARS = 200
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]{}()#+!|~])")
 
 
@@ -23,10 +25,61 @@ def md_text(value: object) -> str:
     return text.replace("<", "&lt;").replace(">", "&gt;")
 
 
+def code_name(value: object) -> str:
+    """A diagnosis code as plain text: only ``[A-Za-z0-9_]`` survive (intraword ``_`` is not emphasis)."""
+    return re.sub(r"[^A-Za-z0-9_]", "_", str(value or ""))[:60] or "—"
+
+
 def md_code(value: object) -> str:
     """Untrusted text in a code span (backticks cannot close it: they are replaced)."""
     text = " ".join(strip_control(value).split()).replace("`", "'").replace("|", "¦")
     return f"`{text}`" if text else "—"
+
+
+def _clip(text: str, limit: int = MAX_FIX_CHARS) -> str:
+    text = " ".join(strip_control(text).split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def audit_lines(report: Report, *, max_findings: int = MAX_AUDIT_FINDINGS) -> list[str]:
+    """The policy-audit part: counts per severity, the top findings (highest severity first) with their
+    fix, audit errors, and the access-matrix totals when it was computed. Empty when the audit was skipped."""
+    a = report.audit
+    if a is None:
+        return []
+    if a.status == "no_policies":
+        return ["", "**Policy audit:** no collected policies: run `kmsdiag collect`."]
+    errors = [
+        f"{md_code(e.get('rule') or 'audit')} ({md_text(_clip(str(e.get('error') or ''), 120))})" for e in a.errors
+    ]
+    if a.status != "ok":
+        return ["", "**Policy audit failed:** " + "; ".join(errors) + ". Run `kmsdiag audit --debug`."]
+    counts = " · ".join(f"**{n} {sev}**" if sev == "high" and n else f"{n} {sev}" for sev, n in a.counts.items())
+    accounts = f"{len(a.accounts)} account{'s' if len(a.accounts) != 1 else ''}"
+    lines = ["", f"**Policy audit** ({accounts}, policies collected {fmt.ts(a.collected_at)}): {counts}"]
+    if errors:
+        lines.append(f"⚠ {len(errors)} audit check(s) failed, their findings are missing: " + "; ".join(errors))
+    findings = [f for g in a.groups for f in g.findings]
+    for f in findings[:max_findings]:
+        fix = f.get("fix") or {}
+        where = [fmt.audit_resource(f)]
+        if fmt.audit_where(f) != "—":
+            where.append(fmt.audit_where(f))
+        text = fix.get("summary") or f.get("summary") or ""
+        lines.append(
+            f"- {md_text(f.get('severity'))} {md_code(f.get('code'))} {md_text(' · '.join(where) or '—')}:"
+            f" {md_text(_clip(str(text)))}"
+        )
+    if len(findings) > max_findings:
+        lines.append(f"…and {len(findings) - max_findings} more audit findings in the HTML/JSON report.")
+    if a.matrix_summary is not None:
+        allowed = sum(k["principals"] for k in a.matrix_summary)
+        other = sum(k["other_account_principals"] for k in a.matrix_summary)
+        lines.append(
+            f"Access matrix: {len(a.matrix_summary)} keys, {allowed} principal-key pairs allowed"
+            f" ({other} from another account); details in the JSON report."
+        )
+    return lines
 
 
 def render_markdown(report: Report, *, max_causes: int = MAX_CAUSES) -> str:
@@ -59,7 +112,7 @@ def render_markdown(report: Report, *, max_causes: int = MAX_CAUSES) -> str:
         for i, c in enumerate(report.causes[:max_causes], 1):
             status = c.status.replace("_", " ") + (" (fixed)" if c.already_fixed else "")
             lines.append(
-                f"| {i} | {fmt.num(c.failures)} | {c.verdict} | {md_code(fmt.short_arn(c.caller))} → "
+                f"| {i} | {fmt.num(c.failures)} | {code_name(c.verdict)} | {md_code(fmt.short_arn(c.caller))} → "
                 f"{md_code(fmt.short_arn(c.key_ref))} | {md_code(c.action or '')} | {status} |"
             )
         if len(report.causes) > max_causes:
@@ -69,22 +122,25 @@ def render_markdown(report: Report, *, max_causes: int = MAX_CAUSES) -> str:
             fix = fmt.first_fix(c.findings)
             if not fix:
                 continue
-            entry = f"{i}. **{c.verdict}**: {md_text(fix.get('summary') or c.summary or '')}"
+            entry = f"{i}. **{code_name(c.verdict)}**: {md_text(fix.get('summary') or c.summary or '')}"
             cmds = fmt.commands(fix)
-            if cmds:
-                entry += f"\n   {md_code(cmds[0])}"
+            # the first real command (fixes often start with a "# with credentials of …" comment)
+            shown = next((c for c in cmds if not c.lstrip().startswith("#")), cmds[0] if cmds else None)
+            if shown:
+                entry += f"\n   {md_code(shown)}"
                 if len(cmds) > 1:
-                    entry += f" (+{len(cmds) - 1} more)"
+                    entry += f" (+{len(cmds) - 1} more lines in the HTML report)"
             fixes.append(entry)
         if fixes:
             lines += ["", "**Fixes**", *fixes]
     if report.resolved_causes:
         shown = ", ".join(
-            f"{c.verdict} {md_code(fmt.short_arn(c.caller))} → {md_code(fmt.short_arn(c.key_ref))}"
+            f"{code_name(c.verdict)} {md_code(fmt.short_arn(c.caller))} → {md_code(fmt.short_arn(c.key_ref))}"
             for c in report.resolved_causes[:5]
         )
         more = f" (+{len(report.resolved_causes) - 5} more)" if len(report.resolved_causes) > 5 else ""
         lines += ["", f"**Resolved since the last report:** {shown}{more}"]
+    lines += audit_lines(report)
     quality = [f"{fmt.num(dq.refused_files)} refused inputs"]
     quality.append(
         "no policy collection (run `kmsdiag collect`)"

@@ -24,6 +24,8 @@ from diag.report.window import Window, utcnow
 if TYPE_CHECKING:
     import duckdb
 
+    from diag.report.audit_section import AuditSection
+
 NOT_DIAGNOSED = "NOT_DIAGNOSED"
 RESOLVED_SINCE = "RESOLVED_SINCE"
 UNKNOWN = "UNKNOWN"
@@ -32,7 +34,8 @@ CAUSE_ID_SQL = (
     "left(md5(concat_ws('|', coalesce(verdict, 'NOT_DIAGNOSED'), coalesce(caller_principal, ''),"
     " coalesce(key_ref, ''), coalesce(action, ''))), 16)"
 )
-_TMP = "_kmsdiag_report_failures"
+_TMP = "_kmsdiag_report_failures"  # the window's failures
+_ALL = "_kmsdiag_report_recent"  # every failure since min(window start, previous run's window end)
 
 
 def cause_id(verdict: str | None, caller: str | None, key_ref: str | None, action: str | None) -> str:
@@ -190,6 +193,7 @@ class Report:
     resolved_causes: list[ResolvedCause]
     policy_changes: list[PolicyChange]
     data_quality: DataQuality
+    audit: AuditSection | None = None  # None: skipped (--no-audit)
     schema: str = field(default="kmsdiag.report/1")
 
     def to_dict(self) -> dict[str, Any]:
@@ -252,23 +256,33 @@ def _clean(values: Any) -> list[str]:
 # --------------------------------------------------------------------------------------------- sections
 
 
-def previous_run(con: duckdb.DuckDBPyConnection, before: dt.datetime | None = None) -> PreviousRun | None:
-    """The newest recorded report run (generated before ``before``), or None."""
+def previous_run(con: duckdb.DuckDBPyConnection, window_end: dt.datetime | None = None) -> PreviousRun | None:
+    """The recorded run to compare with: the newest whose window ended before ``window_end``.
+
+    Runs over the same window are skipped, so re-running a report gives the same new/resolved answer.
+    """
     if not table_exists(con, "report_runs"):
         return None
     rows = _rows(
         con,
         "SELECT run_id, generated_at, window_start, window_end, causes FROM report_runs "
-        "WHERE ? IS NULL OR generated_at <= ? ORDER BY generated_at DESC, run_id DESC LIMIT 1",
-        [before, before],
+        "WHERE ? IS NULL OR window_end < ? ORDER BY window_end DESC, generated_at DESC, run_id DESC LIMIT 1",
+        [window_end, window_end],
     )
     return PreviousRun(**rows[0]) if rows else None
 
 
-def _fill_window(con: duckdb.DuckDBPyConnection, window: Window) -> None:
+def _fill_window(con: duckdb.DuckDBPyConnection, window: Window, since_prev: dt.datetime | None) -> None:
+    """Evaluate the ``failures`` view once: every failure from the earlier of the window start and the
+    previous run's window end (to tell resolved causes), then the window's subset that the sections read."""
+    start = min(window.start, since_prev) if since_prev else window.start
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {_TMP} AS "
-        f"SELECT *, {CAUSE_ID_SQL} AS cause_id FROM failures WHERE event_time >= ? AND event_time < ?",
+        f"CREATE OR REPLACE TEMP TABLE {_ALL} AS "
+        f"SELECT *, {CAUSE_ID_SQL} AS cause_id FROM failures WHERE event_time >= ?",
+        [start],
+    )
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {_TMP} AS SELECT * FROM {_ALL} WHERE event_time >= ? AND event_time < ?",
         [window.start, window.end],
     )
 
@@ -310,7 +324,7 @@ def _causes(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
 
 
 def _causes_since(con: duckdb.DuckDBPyConnection, since: dt.datetime) -> set[str]:
-    rows = con.execute(f"SELECT DISTINCT {CAUSE_ID_SQL} FROM failures WHERE event_time >= ?", [since]).fetchall()
+    rows = con.execute(f"SELECT DISTINCT cause_id FROM {_ALL} WHERE event_time >= ?", [since]).fetchall()
     return {r[0] for r in rows}
 
 
@@ -483,15 +497,21 @@ def build_report(
     generated_at: dt.datetime | None = None,
     top: int = 10,
     examples: int = 20,
+    audit: bool = True,
+    audit_matrix: bool = False,
 ) -> Report:
     """Compute the report for ``window``.
 
-    ``previous``: True (default) compares with the newest recorded run; a :class:`PreviousRun` compares
-    with that run; None or False compares with nothing (every diagnosed cause is then new).
+    ``previous``: True (default) compares with the newest recorded run whose window ended before this
+    one's (:func:`previous_run`); a :class:`PreviousRun` compares with that run; None or False compares
+    with nothing (every diagnosed cause is then new).
+    ``audit``: add the policy-audit section (:mod:`diag.report.audit_section`, as of ``generated_at``);
+    ``audit_matrix``: with the "who can use this key" matrix too (slow: the engine decides every
+    principal, key and action).
     """
     generated_at = generated_at or utcnow()
-    prev = previous_run(con, generated_at) if previous is True else (previous or None)
-    _fill_window(con, window)
+    prev = previous_run(con, window.end) if previous is True else (previous or None)
+    _fill_window(con, window, prev.window_end if prev else None)
 
     raw_causes = _causes(con)
     prev_causes = _previous_causes(con, prev.run_id) if prev else []
@@ -599,6 +619,11 @@ def build_report(
         data_quality=_data_quality(con, window, examples),
     )
     con.execute(f"DROP TABLE IF EXISTS {_TMP}")
+    con.execute(f"DROP TABLE IF EXISTS {_ALL}")
+    if audit:
+        from diag.report.audit_section import build_audit_section
+
+        report.audit = build_audit_section(con, now=generated_at, matrix=audit_matrix)
     return report
 
 

@@ -54,10 +54,20 @@ def parse_instant(text: str, now: dt.datetime, *, option: str) -> dt.datetime:
     return value
 
 
-def parse_window(since: str, until: str | None = None, *, now: dt.datetime | None = None) -> Window:
-    """Build the window; ``until`` defaults to now. An empty or inverted window is a usage error."""
+ALL = "all"
+EPOCH = dt.datetime(1970, 1, 1)
+
+
+def parse_window(
+    since: str, until: str | None = None, *, now: dt.datetime | None = None, first: dt.datetime | None = None
+) -> Window:
+    """Build the window; ``until`` defaults to now. ``since="all"`` starts at ``first`` (the oldest event,
+    when the caller knows it). An empty or inverted window is a usage error."""
     now = now or utcnow()
     end = parse_instant(until, now, option="--until") if until else now
+    if since.strip().lower() == ALL:
+        start = min(first, end - dt.timedelta(seconds=1)) if first else EPOCH
+        return Window(start=start, end=end, label=ALL if not until else f"{ALL} .. {until}")
     start = parse_instant(since, now, option="--since")
     if start >= end:
         raise UsageError(f"the window is empty: --since {since} is not before --until {until or 'now'}")

@@ -90,18 +90,39 @@ def flatten(raw: Any) -> list[str]:
 
 
 def levenshtein(a: str, b: str, limit: int = 4) -> int:
-    """Edit distance, giving up (returning ``limit + 1``) once it exceeds ``limit``."""
-    if abs(len(a) - len(b)) > limit:
+    """Edit distance, giving up (returning ``limit + 1``) once it exceeds ``limit``: a banded dynamic
+    program (only cells within ``limit`` of the diagonal), so comparing long ARNs stays cheap."""
+    if a == b:
+        return 0
+    k = 0  # common prefix and suffix do not change the distance
+    while k < len(a) and k < len(b) and a[k] == b[k]:
+        k += 1
+    a, b = a[k:], b[k:]
+    k = 0
+    while k < len(a) and k < len(b) and a[-1 - k] == b[-1 - k]:
+        k += 1
+    if k:
+        a, b = a[:-k], b[:-k]
+    n, m = len(a), len(b)
+    if abs(n - m) > limit:
         return limit + 1
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i]
-        for j, cb in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
-        if min(cur) > limit:
-            return limit + 1
+    big = limit + 1
+    prev = {j: j for j in range(0, min(m, limit) + 1)}
+    for i in range(1, n + 1):
+        lo, hi = max(0, i - limit), min(m, i + limit)
+        cur: dict[int, int] = {}
+        if lo == 0:
+            cur[0] = i
+        ca = a[i - 1]
+        for j in range(max(1, lo), hi + 1):
+            best = prev.get(j - 1, big) + (ca != b[j - 1])
+            up = prev.get(j, big) + 1
+            left = cur.get(j - 1, big) + 1
+            cur[j] = min(best, up, left, big)
+        if min(cur.values()) > limit:
+            return big
         prev = cur
-    return prev[-1]
+    return min(prev.get(m, big), big)
 
 
 def describe_difference(policy_value: str, caller: str) -> tuple[str, int] | None:

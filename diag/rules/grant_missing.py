@@ -9,7 +9,7 @@ from typing import Any
 from diag import fixes
 from diag.diagnosis.case import Case
 from diag.diagnosis.model import Finding, Fix
-from diag.policy.model import Layer, LayerResult
+from diag.policy.model import Layer
 from diag.rules._helpers import caller_role, key_account, the_action
 from diag.rules.base import Rule
 
@@ -28,8 +28,8 @@ class GrantMissing(Rule):
 
     def check(self, case: Case, prior: Sequence[Finding]) -> Iterable[Finding]:
         f = case.facts
-        if f.is_s3 or not case.denied or case.layer_result(Layer.KEY_POLICY) == LayerResult.ALLOWED:
-            return []
+        if f.is_s3 or not case.denied:
+            return []  # grants are an alternative to key policy + IAM: whatever those say, the grant was the way in
         action = the_action(case)
         op = action.split(":")[-1]
         evidence: dict[str, Any] = {}
@@ -38,27 +38,36 @@ class GrantMissing(Rule):
             g for t in case.traces(Layer.GRANTS) for g in t.grants if g.grantee_matched and not g.operation_matched
         ]
         if partial:
-            g = partial[0]
-            ops = list(g.grant.operations) if g.grant else []
+            first = partial[0]
+            ops = list(first.grant.operations) if first.grant else []
             reasons.append(
-                f"grant {g.grant_id} names the caller but allows only {', '.join(ops) or 'other operations'}"
+                f"grant {first.grant_id} names the caller but allows only {', '.join(ops) or 'other operations'}"
             )
             evidence["grants_without_operation"] = [{"grant_id": x.grant_id, "reason": x.reason} for x in partial]
-        gone = [c for c in case.grant_changes if c.event_name in _GONE]
+        role = caller_role(case) or ""
+        mine = {role, f.caller_arn or "", f.principal_arn or ""} - {""}
+        gone = [
+            g for g in case.grant_changes if g.change.event_name in _GONE and (g.grantee is None or g.grantee in mine)
+        ]
         if gone:
-            c = gone[-1]
+            g = gone[-1]
+            c = g.change
+            verb = "retired" if c.event_name == "RetireGrant" else "revoked"
+            whose = f" for `{g.grantee}`" if g.grantee else " (grantee unknown)"
             reasons.append(
-                f"a grant on this key was {'retired' if c.event_name == 'RetireGrant' else 'revoked'} at {c.event_time:%Y-%m-%d %H:%M:%S} UTC by {c.actor_arn or 'unknown'}"
+                f"grant {g.grant_id or '?'}{whose} was {verb} at {c.event_time:%Y-%m-%d %H:%M:%S} UTC"
+                f" by {c.actor_arn or 'unknown'}"
             )
             evidence["grant_changes"] = [
                 {
-                    "event_id": c.event_id,
-                    "event_name": c.event_name,
-                    "event_time": c.event_time,
-                    "actor": c.actor_arn,
-                    "summary": c.summary,
+                    "event_id": x.change.event_id,
+                    "event_name": x.change.event_name,
+                    "event_time": x.change.event_time,
+                    "actor": x.change.actor_arn,
+                    "grant_id": x.grant_id,
+                    "grantee": x.grantee,
                 }
-                for c in gone
+                for x in gone
             ]
         tokens = ((f.raw or {}).get("requestParameters") or {}).get("grantTokens")
         if tokens:
@@ -67,7 +76,7 @@ class GrantMissing(Rule):
         if not reasons:
             return []
         key = f.key_arn or "KEY_ARN"
-        role = caller_role(case) or "CALLER_ARN"
+        role = role or "CALLER_ARN"
         region = f.key_region or f.region or "REGION"
         q = fixes.shlex.quote
         return [

@@ -21,7 +21,8 @@ class KeyDisabled(Rule):
     def check(self, case: Case, prior: Sequence[Finding]) -> Iterable[Finding]:
         f = case.facts
         state = key_state(case)
-        if not (f.error_code == "DisabledException" or (state == "Disabled" and not case.denied)):
+        allowed_by_policies = case.result is not None and not case.denied
+        if not (f.error_code == "DisabledException" or (state == "Disabled" and allowed_by_policies)):
             return []
         key = f.key_arn or "KEY_ARN"
         region = f.key_region or f.region or "REGION"

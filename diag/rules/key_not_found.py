@@ -18,6 +18,7 @@ class KeyNotFound(Rule):
         " wrong ID, or an alias of another account (aliases never resolve across accounts)."
     )
     fix_template = "Use the key ARN of an existing key (full ARN for another account's key)."
+    supersedes = ("KEY_PENDING_DELETION", "KEY_DISABLED")
 
     def check(self, case: Case, prior: Sequence[Finding]) -> Iterable[Finding]:
         f = case.facts

@@ -26,8 +26,9 @@ class KeyPendingDeletion(Rule):
         by_error = f.error_code == "KMSInvalidStateException" and (
             "pending deletion" in msg or state == "PendingDeletion"
         )
+        allowed_by_policies = case.result is not None and not case.denied
         if not (
-            by_error or (state == "PendingDeletion" and (not case.denied or f.error_code == "KMSInvalidStateException"))
+            by_error or (state == "PendingDeletion" and allowed_by_policies and f.error_code != "NotFoundException")
         ):
             return []
         key = f.key_arn or "KEY_ARN"

@@ -15,11 +15,31 @@ from diag.rules._helpers import (
     element_ok,
     key_account,
     label,
+    levenshtein,
     stmt_ref,
     the_action,
     values,
 )
 from diag.rules.base import Rule
+
+
+def is_account_value(value: str) -> bool:
+    return (value.isdigit() and len(value) == 12) or (value.startswith("arn:") and value.endswith(":root"))
+
+
+def account_typo(value: str, caller_account: str | None) -> tuple[str, int] | None:
+    """An account principal (root ARN or bare ID) whose account is a near miss of the caller's account."""
+    if not caller_account or not is_account_value(value):
+        return None
+    acct = value if value.isdigit() else (fixes.arn_account(value) or "")
+    if acct == caller_account:
+        return None
+    d = levenshtein(acct, caller_account, 2)
+    if d > 2:
+        return None
+    swapped = d == 2 and sorted(acct) == sorted(caller_account)
+    how = "two digits swapped" if swapped else f"{d} digit(s) differ"
+    return f"names account {acct} where the caller's account is {caller_account} ({how})", d
 
 
 class KeyPolicyPrincipalTypo(Rule):
@@ -41,16 +61,19 @@ class KeyPolicyPrincipalTypo(Rule):
             if element_ok(s, "Principal") or not element_ok(s, "Action"):
                 continue
             engine_misses = {n.policy_value: n for n in s.near_misses if n.kind in {"principal", "account"}}
-            candidates = []
+            candidates: list[tuple[str, str, int | None]] = []
             for v in [*engine_misses, *values(s, "Principal")]:
-                diff = describe_difference(v, role)
+                diff = describe_difference(v, role) or account_typo(v, case.facts.caller_account)
                 if diff:
                     candidates.append((v, diff[0], diff[1]))
                 elif v in engine_misses:
                     candidates.append((v, engine_misses[v].detail, engine_misses[v].distance))
             for value, detail, distance in candidates[:1]:
                 detail = detail or "is a near miss of the caller"
-                corrected = fixes.replace_in_statement(s.statement, "Principal", value, role) if s.statement else None
+                right = role
+                if is_account_value(value) and case.facts.caller_account:
+                    right = value.replace(fixes.arn_account(value) or value, case.facts.caller_account)
+                corrected = fixes.replace_in_statement(s.statement, "Principal", value, right) if s.statement else None
                 out.append(
                     self.finding(
                         str(Layer.KEY_POLICY),
@@ -65,7 +88,7 @@ class KeyPolicyPrincipalTypo(Rule):
                             "statement": stmt_ref(s, f"Principal `{value}` does not match `{role}`"),
                         },
                         Fix(
-                            summary=f"in {label(s)}, replace `{value}` with `{role}`",
+                            summary=f"in {label(s)}, replace `{value}` with `{right}`",
                             policy=corrected,
                             commands=fixes.key_policy_commands(key, account=key_account(case)),
                             target=f"key policy of {key}",

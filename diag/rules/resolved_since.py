@@ -19,8 +19,6 @@ class ResolvedSince(Rule):
     def check(self, case: Case, prior: Sequence[Finding]) -> Iterable[Finding]:
         if case.now_result is None or case.now_result.decision != Decision.ALLOWED:
             return []
-        if case.result is None or case.result.decision == Decision.ALLOWED:
-            return []  # we cannot show that the call was denied by the policies of the time
         now = case.now_inforce
         if now is not None and now.key is not None and now.key.key_state not in (None, "Enabled"):
             return []
@@ -28,21 +26,36 @@ class ResolvedSince(Rule):
         ev_time = case.facts.event_time
         if ev_time is not None:
             changes = [c for c in changes if c.event_time >= ev_time]
+        if case.result is None:
+            return []
+        cause_known = case.result.decision != Decision.ALLOWED
+        if not cause_known and not changes:
+            return []  # allowed then and now, nothing changed in between: that is UNKNOWN's case, not a fix
         last = changes[-1] if changes else None
         when = (
             f" by {last.actor_arn or 'unknown'} at {last.event_time:%Y-%m-%d %H:%M:%S} UTC ({last.event_name})"
             if last
             else ""
         )
+        unknown_then = (
+            ""
+            if cause_known
+            else "; the policies in force at the failure were not collected (they changed since),"
+            " so the original cause cannot be shown"
+        )
         as_of = (now.collected_at or now.at) if now else None
+        basis = ""
+        if as_of is not None:
+            more = f" plus {len(changes)} later change(s) from CloudTrail" if changes else ""
+            basis = f" (the snapshot of {as_of:%Y-%m-%d %H:%M} UTC{more})"
         return [
             self.finding(
                 "history",
                 case.facts.key_account,
-                f"the policies in force now{f' (as of {as_of:%Y-%m-%d %H:%M} UTC)' if as_of else ''} allow this call:"
-                f" it was fixed after the failure{when}",
+                f"the policies in force now{basis} allow this call: it was fixed after the failure{when}{unknown_then}",
                 {
                     "now_decision": str(case.now_result.decision),
+                    "cause_known": cause_known,
                     "policies_as_of": as_of,
                     "changes_since": [
                         {

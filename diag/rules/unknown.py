@@ -11,7 +11,7 @@ from diag.diagnosis.model import Finding, Fix
 from diag.policy.model import Decision
 from diag.rules.base import Rule
 
-_INFORMATIONAL = {"RULE_ERROR", "RESOLVED_SINCE"}
+_INFORMATIONAL = {"RULE_ERROR"}  # RESOLVED_SINCE is an answer: it says what changed and that the cause is not known
 
 
 def gap_list(case: Case) -> list[dict[str, Any]]:
@@ -101,6 +101,10 @@ class Unknown(Rule):
         if not gaps and not reasons:
             reasons.append("no rule could name the cause from the traces")
         claimed = case.claimed
+        if claimed is None and f.error_message:
+            from diag.errortext import parse_error
+
+            claimed = parse_error(f.error_message)
         hint = None
         if claimed is not None and claimed.claim:
             hint = f"AWS's message says: {claimed.claim} (a hint only: for cross-account calls it can name the wrong layer)"

@@ -108,4 +108,7 @@ def open_db(
 
             apply_migrations(con)
             refresh_views(con)
+    # DuckDB 2 refuses con.sql() while an execute() result is unfinished (a fetchone() above leaves one):
+    # hand callers, notebooks included, a connection with nothing pending.
+    con.execute("SELECT 1").fetchall()
     return con

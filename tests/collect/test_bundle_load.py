@@ -158,3 +158,42 @@ def test_write_then_read_round_trip(loaded, tmp_path: Path) -> None:
     assert snapshot_contents(con, sid2) == snapshot_contents(con, sid)
     with pytest.raises(Exception, match="not an empty folder"):
         write_bundle(bundle, out)
+
+
+def test_org_paths_read_by_two_accounts(tmp_path: Path, db_path: Path) -> None:
+    """The member account read its own parent, the management account the OU's: one path to the root."""
+    import json as _json
+
+    root = write_handmade_bundle(tmp_path / "b")
+    (root / KEY_ACCOUNT / "organizations" / "list-parents" / f"{CALLER_ACCOUNT}.json").unlink()
+    member = root / CALLER_ACCOUNT / "organizations" / "list-parents"
+    member.mkdir(parents=True)
+    (member / f"{CALLER_ACCOUNT}.json").write_text(
+        _json.dumps({"Parents": [{"Id": "ou-ab12-11111111", "Type": "ORGANIZATIONAL_UNIT"}]})
+    )
+    (member / "ou-ab12-11111111.json").write_text(_json.dumps({"Parents": [{"Id": "r-ab12", "Type": "ROOT"}]}))
+    con = open_db(db_path)
+    load_bundle(con, read_bundle(root))
+    inf = policies_in_force(con, caller_arn=SESSION_ARN, caller_account=CALLER_ACCOUNT, key_arn=KEY_ARN)
+    assert (
+        inf.scps is not None
+        and [lvl.org_identifier for lvl in inf.scps][-1] == f"r-ab12/ou-ab12-11111111/{CALLER_ACCOUNT}"
+    )
+    con.close()
+
+
+def test_collected_regions(loaded) -> None:
+    from diag.collect.inforce import collected_regions
+
+    con, _ = loaded
+    assert collected_regions(con, KEY_ACCOUNT) == ("us-east-1",)
+    assert collected_regions(con, CALLER_ACCOUNT) == ()
+    assert collected_regions(con, "999999999999") is None
+    # a key ARN in a region that was not collected: unknown (a gap), not "not found"
+    other = KEY_ARN.replace("us-east-1", "eu-west-1")
+    inf = policies_in_force(con, caller_arn=SESSION_ARN, caller_account=CALLER_ACCOUNT, key_arn=other)
+    assert inf.key is None and any(g.what == "key" and g.resource == other for g in inf.gaps)
+    # in a collected region, a key that is not there is simply absent (KEY_NOT_FOUND), no gap
+    missing = KEY_ARN.replace(KEY_ID, "00000000-0000-0000-0000-000000000000")
+    inf = policies_in_force(con, caller_arn=SESSION_ARN, caller_account=CALLER_ACCOUNT, key_arn=missing)
+    assert inf.key is None and not [g for g in inf.gaps if g.what in ("key", "key_policy")]

@@ -48,7 +48,7 @@ def test_live_with_config_and_out_dir(tmp_path: Path, db_path: Path, run_cli) ->
         code, out, err = run_cli("collect", "--config", cfg, "--db", db_path, "--out-dir", tmp_path / "b", "--json")
         assert code == 0, err
         data = json.loads(out)
-        assert data["accounts"] == sorted([A, w.b]) and data["counts"]["keys"] == 4 and data["bundle"]
+        assert data["accounts"] == sorted([A, w.b]) and data["counts"]["keys"] == 5 and data["bundle"]
         assert "AKIA" not in out and "testing" not in out  # no credentials in the output
         code, out, err = run_cli("collect", "--from-dir", tmp_path / "b", "--db", db_path, "--json")
         again = json.loads(out)

@@ -10,8 +10,6 @@ from diag.config import AccountConfig, apply_flags, load_config
 from diag.errors import BadInputError, UsageError
 
 GOOD = """
-db = "nightly.duckdb"
-
 [collect]
 regions = ["us-east-1", "eu-west-1"]
 buckets = ["data-bucket"]
@@ -45,7 +43,7 @@ def test_config_file(tmp_path: Path) -> None:
     assert b.session_name == "kmsdiag-nightly"
     assert cfg.regions_for(a) == ("us-east-1", "eu-west-1") and cfg.regions_for(b) == ("us-west-2",)
     assert cfg.buckets_for(b) == ("data-bucket", "app-bucket")
-    assert cfg.max_workers == 12 and cfg.db == "nightly.duckdb"
+    assert cfg.max_workers == 12
 
 
 def test_found_in_working_directory_and_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -68,6 +66,7 @@ def test_found_in_working_directory_and_env(tmp_path: Path, monkeypatch: pytest.
         ('[[accounts]]\nid = "222222222222"\nrole_arn = "arn:aws:iam::111111111111:role/x"\n', "not in account"),
         ('[collect]\nregions = ["mars-1"]\n', "not valid"),
         ("[collect\n", "not valid TOML"),
+        ('db = "x.duckdb"\n', "unknown key"),
     ],
 )
 def test_bad_config_is_refused(tmp_path: Path, text: str, message: str) -> None:

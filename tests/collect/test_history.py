@@ -198,3 +198,41 @@ def test_transform_event_records_who_and_skips_failures() -> None:
     rec["errorCode"] = "AccessDenied"
     assert transform_event(rec) is None
     assert transform_event({**rec, "errorCode": None, "eventName": "GetBucketPolicy"}) is None
+
+
+def test_alias_moved_after_the_snapshot(con) -> None:
+    from diag.collect.inforce import resolve_key
+    from tests.collect.handmade import DISABLED_KEY_ID
+
+    insert_events(
+        con,
+        [
+            record(
+                "UpdateAlias",
+                "kms.amazonaws.com",
+                "2026-11-28T14:00:00Z",
+                account=KEY_ACCOUNT,
+                actor_arn=ADMIN,
+                request={"aliasName": "alias/data-key", "targetKeyId": DISABLED_KEY_ID},
+            ),
+            record(
+                "DeleteAlias",
+                "kms.amazonaws.com",
+                "2026-11-28T16:00:00Z",
+                account=KEY_ACCOUNT,
+                actor_arn=ADMIN,
+                request={"aliasName": "alias/data-key"},
+            ),
+        ],
+    )
+    assert build_policy_changes(con) == 2
+
+    def at(hour: int) -> str | None:
+        info = resolve_key(
+            con, "alias/data-key", region="us-east-1", account=KEY_ACCOUNT, at=dt.datetime(2026, 11, 28, hour)
+        )
+        return info.key_id if info else None
+
+    assert at(13) == KEY_ID
+    assert at(15) == DISABLED_KEY_ID
+    assert at(17) is None

@@ -96,6 +96,15 @@ def test_live_collection_two_accounts(world: World, tmp_path: Path, db_path: Pat
     assert inf.bucket_encryption is not None
     assert inf.gaps == ()
 
+    # a key in the member account: the RCPs of its path apply (root and the OU's own RCP)
+    member = policies_in_force(con, caller_arn=w.session_arn, caller_account=w.b, key_arn=w.b_key)
+    assert member.rcps is not None
+    assert [sorted(p.name for p in lvl.policies) for lvl in member.rcps] == [
+        ["RCPFullAWSAccess"],
+        ["OrgOnlyKms", "RCPFullAWSAccess"],
+        ["RCPFullAWSAccess"],
+    ]
+
     info = resolve_key(con, "alias/data-key", region="us-east-1", account=A)
     assert info is not None and info.key_arn == w.keys["data"]
 
@@ -161,5 +170,5 @@ def test_refused_account_is_a_gap_and_others_go_on(world: World, db_path: Path) 
         [result.snapshot_id],
     ).fetchall()
     assert ("account", "CredentialsRefused") in gaps
-    assert con.execute("SELECT count(*) FROM keys WHERE snapshot_id = ?", [result.snapshot_id]).fetchone()[0] == 4
+    assert con.execute("SELECT count(*) FROM keys WHERE snapshot_id = ?", [result.snapshot_id]).fetchone()[0] == 5
     con.close()

@@ -37,6 +37,8 @@ class World:
     key_policy: dict[str, Any] = field(default_factory=dict)
     grant_id: str = ""
     scp_id: str = ""
+    rcp_id: str = ""
+    b_key: str = ""
     root_id: str = ""
     ou_id: str = ""
     bucket: str = "data-bucket-aaa"
@@ -71,6 +73,23 @@ def build_world() -> World:
         Content=json.dumps(scp), Description="no deletion", Name="DenyKeyDeletion", Type="SERVICE_CONTROL_POLICY"
     )["Policy"]["PolicySummary"]["Id"]
     org.attach_policy(PolicyId=w.scp_id, TargetId=w.ou_id)
+    org.enable_policy_type(RootId=w.root_id, PolicyType="RESOURCE_CONTROL_POLICY")
+    rcp = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "kms:*",
+                "Resource": "*",
+                "Condition": {"StringNotEqualsIfExists": {"aws:PrincipalOrgID": "o-example"}},
+            }
+        ],
+    }
+    w.rcp_id = org.create_policy(
+        Content=json.dumps(rcp), Description="org only", Name="OrgOnlyKms", Type="RESOURCE_CONTROL_POLICY"
+    )["Policy"]["PolicySummary"]["Id"]
+    org.attach_policy(PolicyId=w.rcp_id, TargetId=w.ou_id)
 
     b = assume(w.b)
     w.key_policy = {
@@ -132,6 +151,7 @@ def build_world() -> World:
         },
     )
 
+    w.b_key = b.client("kms").create_key(Description="member key")["KeyMetadata"]["Arn"]
     iam = b.client("iam")
     trust = {
         "Version": "2012-10-17",

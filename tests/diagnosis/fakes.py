@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Any
 
 from diag.collect.model import InForce, KeyInfo, PolicyChange
+from diag.diagnosis.case import GrantChange
 from diag.policy.model import EvaluationResult, NamedPolicy, PolicyInputs, Request
 
 
@@ -55,12 +56,18 @@ class FakeSource:
     def key_policy_changes(self, key_arn: str, before: dt.datetime | None) -> list[PolicyChange]:
         return list(self.put_key_policy)
 
-    def grant_changes(self, key_arn: str, before: dt.datetime | None) -> list[PolicyChange]:
+    def grant_changes(self, key_arn: str, before: dt.datetime | None) -> list[GrantChange]:
         return []
 
     def session_policy(
         self, access_key_id: str | None, at: dt.datetime | None
     ) -> tuple[NamedPolicy, dict[str, Any]] | None:
+        return None
+
+    def latest_snapshot_time(self) -> dt.datetime | None:
+        return dt.datetime(2030, 1, 1)  # a snapshot after every test event: "now" is always re-evaluated
+
+    def s3_kms_event(self, facts: Any) -> Any:
         return None
 
     def known_accounts(self) -> frozenset[str]:

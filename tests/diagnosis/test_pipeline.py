@@ -60,7 +60,7 @@ def test_missing_key_policy_is_a_gap_not_an_empty_policy() -> None:
 
 def test_resolved_since_from_the_latest_policies() -> None:
     d = diagnose_facts(facts(), FakeSource(inforce(), now=inforce(at=None)), evaluate=FakeEngine(DENIED, ALLOWED))
-    assert d.verdict == "RESOLVED_SINCE" and d.codes == ["RESOLVED_SINCE", "KEY_POLICY_NO_PRINCIPAL"]
+    assert d.verdict == "KEY_POLICY_NO_PRINCIPAL" and d.codes == ["KEY_POLICY_NO_PRINCIPAL", "RESOLVED_SINCE"]
 
 
 def test_overwritten_evaluates_the_policy_before_the_change() -> None:
@@ -77,7 +77,7 @@ def test_overwritten_evaluates_the_policy_before_the_change() -> None:
         layer(Layer.KEY_POLICY, LayerResult.ALLOWED, stmt(Layer.KEY_POLICY, 2, sid="App", principal_values=(ROLE,)))
     )
     src = FakeSource(inforce(), put_key_policy=[change])
-    d = diagnose_facts(facts(), src, evaluate=FakeEngine(DENIED, DENIED, before))
+    d = diagnose_facts(facts(), src, evaluate=FakeEngine(DENIED, before))  # "now" is the same InForce: not re-evaluated
     assert d.verdict == "KEY_POLICY_OVERWRITTEN"
     assert ("in_force", change.event_time - dt.timedelta(milliseconds=1)) in src.calls
 
@@ -119,11 +119,27 @@ def test_diagnose_evaluates_each_decision_key_once(db_path: Path) -> None:
     assert again["failures"] == 0 and not engine.requests
     redo = diagnose_pending(con, redo=True, source=FakeSource(inforce()), evaluate=engine)
     assert redo["by_verdict"] == {"KEY_POLICY_NO_PRINCIPAL": 6}
-    assert len(engine.requests) == 4  # 2 decision keys x (event time + now)
+    assert len(engine.requests) == 2  # one per decision key ("now" is the same InForce here: not re-evaluated)
     rows = con.execute("SELECT event_id, verdict, codes FROM diagnoses_latest ORDER BY event_id").fetchall()
     assert [r[0] for r in rows] == ["a0", "a1", "a2", "a3", "a4", "b0"]
     assert {r[1] for r in rows} == {"KEY_POLICY_NO_PRINCIPAL"}
     assert rows[0][2] == ["KEY_POLICY_NO_PRINCIPAL"]
     assert con.execute("SELECT count(*) FROM diagnoses").fetchone()[0] == 12
     assert find_event(con, "a3").session_name == "s3"
+    con.close()
+
+
+def test_key_owner_copy_shares_the_callers_diagnosis(db_path: Path) -> None:
+    con = open_db(db_path)
+    caller = decrypt_record("c1", shared="sh-1")
+    owner = decrypt_record("o1", shared="sh-1")
+    owner["userIdentity"] = {"type": "AWSAccount", "principalId": "AROAEXAMPLE:etl", "accountId": "222222222222"}
+    owner["recipientAccountId"] = "111111111111"
+    insert_record(con, caller)
+    insert_record(con, owner)
+    summary = diagnose_pending(con, source=FakeSource(inforce()), evaluate=FakeEngine(DENIED))
+    assert summary["failures"] == 1 and summary["decision_keys"] == 1 and summary["diagnosed"] == 2
+    rows = dict(con.execute("SELECT event_id, verdict FROM diagnoses_latest").fetchall())
+    assert rows == {"c1": "KEY_POLICY_NO_PRINCIPAL", "o1": "KEY_POLICY_NO_PRINCIPAL"}
+    assert diagnose_pending(con, source=FakeSource(inforce()), evaluate=FakeEngine(DENIED))["diagnosed"] == 0
     con.close()

@@ -9,7 +9,7 @@ import datetime as dt
 import pytest
 
 from diag.collect.model import Gap, KeyInfo, PolicyChange
-from diag.diagnosis.case import PriorPolicy
+from diag.diagnosis.case import GrantChange, PriorPolicy
 from diag.diagnosis.verdict import VERDICT_ORDER, choose_verdict
 from diag.policy.model import ConditionTrace, Decision, Grant, GrantTrace, Layer, LayerResult, LayerTrace, NamedPolicy
 from diag.rules import RULE_ERROR, load_rules, run_rules
@@ -358,11 +358,14 @@ def test_grant_missing_after_retire() -> None:
         result(
             layer(Layer.KEY_POLICY, IMPLICIT, KEY_ADMIN), layer(Layer.GRANTS, IMPLICIT), layer(Layer.IDENTITY, IMPLICIT)
         ),
-        grant_changes=(retire,),
+        grant_changes=(GrantChange(retire, grant_id="g-1", grantee=ROLE),),
     )
     assert codes(c) == ["GRANT_MISSING"]
     f = by_code(c, "GRANT_MISSING")
     assert "retired" in f.summary and f.fix and "create-grant" in " ".join(f.fix.commands)
+    other = GrantChange(retire, grant_id="g-2", grantee="arn:aws:iam::222222222222:role/Other")
+    c2 = case(c.result, grant_changes=(other,))
+    assert "GRANT_MISSING" not in codes(c2)  # a grant of someone else was retired: not this caller's way in
 
 
 def test_grant_constraint_mismatch_is_encryption_context() -> None:
@@ -483,8 +486,8 @@ def test_resolved_since_names_the_change() -> None:
     now = result(layer(Layer.KEY_POLICY, ALLOWED), layer(Layer.IDENTITY, ALLOWED, IDENTITY_OK))
     c = case(denied, inforce=inforce(later_changes=(change,)), now_result=now, now_inforce=inforce(at=None))
     found = run_rules(c)
-    assert [f.code for f in found] == ["RESOLVED_SINCE", "KEY_POLICY_NO_PRINCIPAL"]
-    assert "user/bob" in found[0].summary
+    assert [f.code for f in found] == ["KEY_POLICY_NO_PRINCIPAL", "RESOLVED_SINCE"]  # the cause stays the verdict
+    assert "user/bob" in found[1].summary
 
 
 def test_key_policy_overwritten() -> None:

@@ -418,6 +418,17 @@ class TestGrants:
         assert r.decision == Decision.IMPLICITLY_DENIED and Layer.GRANTS in r.unknown
 
 
+def test_context_keys_read() -> None:
+    from diag.policy.engine import context_keys_read
+
+    inputs = PolicyInputs(
+        identity_policies=(named(policy(stmt(resource="arn:aws:s3:::home/${aws:username}/*"))),),
+        resource_policy=walkthrough_key_policy(),  # type: ignore[arg-type]
+        scps=(OrgLevel("r", (named(policy(stmt(Condition={"Null": {"aws:PrincipalOrgID": "true"}}))),)),),
+    )
+    assert set(context_keys_read(inputs)) == {"aws:username", "kms:viaservice", "aws:principalorgid"}
+
+
 class TestEngineBehaviour:
     def test_cached_decision_is_reused(self) -> None:
         req = Request(SESSION_ARN, "kms:Decrypt", KEY_ARN, None, dict(VIA_S3))
@@ -459,6 +470,48 @@ class TestEngineBehaviour:
         assert d["decision"] == "Allowed"
         orjson.dumps(d)
 
+    def test_malformed_context_does_not_crash(self) -> None:
+        for ctx in (["not", "a", "dict"], None, "text"):
+            r = evaluate(
+                Request(SESSION_ARN, "kms:Decrypt", KEY_ARN, None, ctx),
+                PolicyInputs(grants=(Grant("g", KEY_ARN, ROLE_ARN, ("Decrypt",)),)),
+            )  # type: ignore[arg-type]
+            assert r.decision == Decision.ALLOWED  # the grant applies; the context is simply empty
+
     def test_hostile_request_values_do_not_crash(self) -> None:
         r = evaluate(Request("\x1b[31mnot-an-arn", "", "", None, {"k": ["x", 1, None]}), PolicyInputs())  # type: ignore[list-item]
         assert r.decision == Decision.IMPLICITLY_DENIED
+
+
+class TestAwsManagedKeyPattern:
+    """The aws/s3 default key policy: Principal "*" limited by kms:CallerAccount and kms:ViaService."""
+
+    KP = key_policy(
+        stmt(
+            action=["kms:Decrypt", "kms:GenerateDataKey*"],
+            Principal={"AWS": "*"},
+            Condition={
+                "StringEquals": {"kms:CallerAccount": KEY_ACCOUNT, "kms:ViaService": "s3.us-east-1.amazonaws.com"}
+            },
+        ),
+        root_statement(),
+    )
+    SAME = f"arn:aws:sts::{KEY_ACCOUNT}:assumed-role/App/s1"
+
+    def test_same_account_via_s3_needs_no_identity_policy(self) -> None:
+        ctx = {"kms:CallerAccount": KEY_ACCOUNT, **VIA_S3}
+        assert run(self.SAME, context=ctx, identity=[], key=self.KP).decision == Decision.ALLOWED
+
+    def test_other_account_is_not_allowed_even_with_identity_policy(self) -> None:
+        ctx = {"kms:CallerAccount": CALLER_ACCOUNT, **VIA_S3}
+        r = run(SESSION_ARN, context=ctx, identity=[policy(stmt(resource=KEY_ARN))], key=self.KP)
+        assert r.decision == Decision.IMPLICITLY_DENIED
+        cond = {c.key: c for c in r.layer(Layer.KEY_POLICY)[0].statements[0].conditions}
+        assert not cond["kms:CallerAccount"].matched and cond["kms:ViaService"].matched
+
+    def test_memoized_statements_follow_the_context(self) -> None:
+        ctx = {"kms:CallerAccount": KEY_ACCOUNT, **VIA_S3}
+        for _ in range(2):
+            assert run(self.SAME, context=ctx, identity=[], key=self.KP).decision == Decision.ALLOWED
+            direct = {"kms:CallerAccount": KEY_ACCOUNT}
+            assert run(self.SAME, context=direct, identity=[], key=self.KP).decision == Decision.IMPLICITLY_DENIED

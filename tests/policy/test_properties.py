@@ -77,6 +77,7 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
         "identity": draw(st.lists(st.lists(statements(False), max_size=3), max_size=2)),
         "resource_policy": draw(st.none() | st.lists(statements(True), max_size=4)),
         "scps": draw(st.lists(st.lists(statements(False), min_size=1, max_size=2), max_size=2)),
+        "rcps": draw(st.lists(st.lists(statements(True), min_size=1, max_size=2), max_size=1)),
         "boundary": draw(st.none() | st.lists(statements(False), max_size=2)),
         "session": draw(st.none() | st.lists(statements(False), max_size=2)),
     }
@@ -90,6 +91,7 @@ def build(sc: dict[str, Any]) -> tuple[Request, PolicyInputs]:
         resource_policy=None if sc["resource_policy"] is None else NamedPolicy(pol(sc["resource_policy"]), "rp"),
         resource_policy_layer=Layer.KEY_POLICY if kms else Layer.BUCKET_POLICY,
         scps=tuple(OrgLevel(f"ou-{i}", (NamedPolicy(pol(p), f"scp{i}"),)) for i, p in enumerate(sc["scps"])),
+        rcps=tuple(OrgLevel(f"r-{i}", (NamedPolicy(pol(p), f"rcp{i}"),)) for i, p in enumerate(sc["rcps"])),
         permission_boundary=None if sc["boundary"] is None else NamedPolicy(pol(sc["boundary"]), "pb"),
         session_policy=None if sc["session"] is None else NamedPolicy(pol(sc["session"]), "sp"),
     )
@@ -100,19 +102,19 @@ def decide(sc: dict[str, Any]) -> Decision:
     return engine.evaluate(*build(sc)).decision
 
 
-SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-TARGETS = ["identity", "resource_policy", "scps", "boundary", "session"]
+SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+TARGETS = ["identity", "resource_policy", "scps", "rcps", "boundary", "session"]
 
 
 def add(sc: dict[str, Any], target: str, statement: dict[str, Any], index: int) -> dict[str, Any]:
     new = {**sc}
     if target == "identity":
         new["identity"] = [*sc["identity"], [statement]]
-    elif target == "scps":
-        levels = [list(lv) for lv in sc["scps"]]
+    elif target in ("scps", "rcps"):
+        levels = [list(lv) for lv in sc[target]]
         if levels:
             levels[index % len(levels)].append(statement)
-        new["scps"] = levels
+        new[target] = levels
     else:
         new[target] = [*(sc[target] or []), statement]
     return new
@@ -126,7 +128,7 @@ def test_adding_an_allow_never_removes_access(
     if decide(sc) != Decision.ALLOWED:
         return
     allow = {**extra, "Effect": "Allow"}
-    if target != "resource_policy":
+    if target not in ("resource_policy", "rcps"):
         allow.pop("Principal", None)
     assert decide(add(sc, target, allow, index)) == Decision.ALLOWED
 
@@ -135,9 +137,9 @@ def test_adding_an_allow_never_removes_access(
 @given(scenarios(), st.sampled_from(TARGETS), st.integers(0, 5))
 def test_a_matching_deny_always_denies(sc: dict[str, Any], target: str, index: int) -> None:
     deny: dict[str, Any] = {"Effect": "Deny", "Action": "*", "Resource": "*"}
-    if target == "resource_policy":
+    if target in ("resource_policy", "rcps"):
         deny["Principal"] = "*"
-    sc = {**sc, "scps": [[deny]]} if target == "scps" and not sc["scps"] else add(sc, target, deny, index)
+    sc = {**sc, target: [[deny]]} if target in ("scps", "rcps") and not sc[target] else add(sc, target, deny, index)
     assert decide(sc) == Decision.EXPLICITLY_DENIED
 
 
@@ -155,6 +157,7 @@ def test_deterministic_and_order_independent(sc: dict[str, Any], rnd: random.Ran
             shuffled[k] = rnd.sample(sc[k], len(sc[k]))
     shuffled["identity"] = rnd.sample([rnd.sample(p, len(p)) for p in sc["identity"]], len(sc["identity"]))
     shuffled["scps"] = [rnd.sample(lv, len(lv)) for lv in sc["scps"]]
+    shuffled["rcps"] = [rnd.sample(lv, len(lv)) for lv in sc["rcps"]]
     out = engine.evaluate(*build(shuffled))
     assert out.decision == first.decision
     assert set(out.deciding_layers) == set(first.deciding_layers)

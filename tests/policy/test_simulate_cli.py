@@ -139,3 +139,20 @@ def test_cli_bad_input(run_cli, tmp_path: Path) -> None:
     assert code == 3 and "request.action" in err
     code, _, err = run_cli("simulate", tmp_path / "missing.json")
     assert code == 1
+
+
+def test_cli_help_documents_options(run_cli) -> None:
+    code, out, _ = run_cli("simulate", "--help")
+    assert code == 0
+    assert "Example:" in out and "one result per line out" in out and "--no-batch" not in out
+
+
+def test_null_layers_are_unknown_and_absent_layers_are_none() -> None:
+    doc = dict(DOC, identity_policies=None, scps=None, rcps=None, grants=None)
+    out = simulate_document(doc)
+    assert set(out["unknown"]) == {"identity", "scp", "rcp", "grants"}
+    assert out["decision"] == "Allowed"  # the key policy names the role; gaps are computed as allowing
+    minimal = {"request": DOC["request"]}
+    out = simulate_document(minimal)
+    assert out["unknown"] == [] and out["decision"] == "ImplicitlyDenied"
+    assert out["deciding_layers"] == ["key_policy", "identity"]  # cross-account: both are missing

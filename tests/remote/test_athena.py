@@ -39,7 +39,8 @@ def test_query_has_partition_predicates_and_the_kmsdiag_filter() -> None:
     assert "\"p_region\" IN ('us-east-1')" in sql
     assert "eventtime >= '2026-11-27T06:00:00Z'" in sql and "eventtime < '2026-11-28T06:00:00Z'" in sql
     assert "eventsource = 'kms.amazonaws.com'" in sql
-    assert "eventname LIKE 'AssumeRole%'" in sql
+    assert "eventsource = 'sts.amazonaws.com' AND eventname IN ('AssumeRole'," in sql
+    assert "eventsource = 'iam.amazonaws.com' AND NOT (eventname LIKE 'Get%'" in sql
     assert 'FROM "security"."cloudtrail_kmsdiag"' in sql
     # the partition predicates come before the (non-partition) filters
     assert sql.index("p_date") < sql.index("eventtime >=")

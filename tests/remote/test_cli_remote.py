@@ -107,3 +107,18 @@ def test_watch_usage(run_cli: Run, db_path: Path) -> None:
     assert code == 2 and "duration" in err
     code, out, _ = run_cli("watch", "--help")
     assert code == 0 and "Example:" in out
+
+
+def test_exit_codes_when_aws_refuses_everything() -> None:
+    from diag.cli.remote_options import exit_code
+
+    denied = {
+        "source": "s3",
+        "objects_fetched": 0,
+        "fetch_errors": [{"path": "s3://b/k", "error": "AccessDenied: kms"}],
+    }
+    assert exit_code([denied]) == 4
+    assert exit_code([{**denied, "objects_fetched": 3}]) == 0  # partial: reported, not fatal
+    assert exit_code([{"source": "lookup", "queries": 2, "gaps": [{}, {}]}]) == 4
+    assert exit_code([{"source": "lookup", "queries": 3, "gaps": [{}]}]) == 0
+    assert exit_code([{"source": "s3", "ingest": {"files_seen": 2, "files_refused": 2}}]) == 3

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from diag.errors import UsageError
@@ -33,3 +35,34 @@ def test_watch_rejects_until() -> None:
 
     with pytest.raises(UsageError, match="--until"):
         WatchPlanner(RemoteOptions(until=dt.datetime(2026, 1, 1)))
+
+
+def test_lookup_reads_every_configured_account(moto: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """kmsdiag.toml accounts (a role in each, as for `kmsdiag collect`): one target per account and region."""
+    (tmp_path / "kmsdiag.toml").write_text(
+        """
+[collect]
+regions = ["eu-west-1"]
+
+[[accounts]]
+id = "111111111111"
+role_arn = "arn:aws:iam::111111111111:role/KmsdiagReadOnly"
+
+[[accounts]]
+id = "222222222222"
+role_arn = "arn:aws:iam::222222222222:role/KmsdiagReadOnly"
+regions = ["ap-southeast-2"]
+"""
+    )
+    monkeypatch.chdir(tmp_path)
+    targets = Clients(RemoteOptions()).lookup_targets()
+    assert [(t.account, t.region) for t in targets] == [
+        ("111111111111", "eu-west-1"),
+        ("111111111111", "us-east-1"),
+        ("222222222222", "ap-southeast-2"),
+        ("222222222222", "us-east-1"),
+    ]
+    only_b = Clients(RemoteOptions(accounts=("222222222222",), regions=("us-east-1",))).lookup_targets()
+    assert [(t.account, t.region) for t in only_b] == [("222222222222", "us-east-1")]
+    with pytest.raises(UsageError, match="not in"):
+        Clients(RemoteOptions(accounts=("333333333333",))).lookup_targets()

@@ -87,6 +87,8 @@ def test_queries_per_source_with_global_services_in_us_east_1_only() -> None:
     )
     kms = next(q for q in qs if q.event_source == "kms.amazonaws.com")
     assert kms.start == mark - OVERLAP
+    with pytest.raises(UsageError, match="future"):
+        transform_queries(targets, since=NOW + dt.timedelta(hours=1), now=NOW, watermarks={})
     with pytest.raises(UsageError, match="90 days"):
         transform_queries(targets, since=NOW - dt.timedelta(days=120), now=NOW, watermarks={})
 

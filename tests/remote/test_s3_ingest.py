@@ -79,3 +79,21 @@ def test_windowed_ingest_reads_only_the_window(trail_bucket: TrailBucket, db_pat
     assert days == {dt.date(2026, 11, 2)}
     assert summary.ingest["events_stored"] == 3
     con.close()
+
+
+def test_known_objects_are_read_for_the_window_only(trail_bucket: TrailBucket, db_path: Path) -> None:
+    from diag.ingest.s3 import known_objects, parse_s3_uri
+
+    client, _ = counted_client()
+    con = open_db(db_path)
+    sync_s3(
+        con, f"s3://{BUCKET}", Window(), client=client, ingester=default_ingester(workers=1), progress=False, now=NOW
+    )
+    everything = known_objects(con, parse_s3_uri(f"s3://{BUCKET}"))
+    assert len(everything) == len(trail_bucket.log_keys) + 1
+    recent = known_objects(con, parse_s3_uri(f"s3://{BUCKET}"), dt.datetime(2026, 11, 4, 18))
+    assert recent and all("/2026/11/04/" in k or "/2026/11/05/" in k for k in recent)
+    assert len(recent) == 2 * 2 * 2  # 2 accounts x 2 regions x days 04, 05
+    one_account = known_objects(con, parse_s3_uri(f"s3://{BUCKET}/AWSLogs/o-abcdef1234/{ACCOUNT_A}/"))
+    assert all(f"/{ACCOUNT_A}/" in k for k in one_account) and len(one_account) == len(trail_bucket.log_keys) // 2 + 1
+    con.close()

@@ -16,6 +16,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 
 from diag.errors import RefusedError
@@ -89,6 +90,7 @@ def test_two_cycles_then_sigterm_each_diagnosis_once(
     def between_cycles(message: str) -> None:
         report = json.loads(message)
         counts_between.append(read_only_count(db_path))  # a "notebook" reads while watch waits
+        listings.append(f"end of cycle {report['cycle']}")
         if report["cycle"] == 1:
             # new events arrive: a file in today's folder, with two failures, and a duplicate delivery
             key = trail_bucket.put_log(ACCOUNT_A, "us-east-1", now - dt.timedelta(minutes=3), "new", n=4, failures=2)
@@ -99,9 +101,15 @@ def test_two_cycles_then_sigterm_each_diagnosis_once(
         else:
             os.kill(os.getpid(), signal.SIGTERM)
 
+    session = boto3.Session(region_name="us-east-1")
+    listings: list[str] = []
+    session.events.register(
+        "before-parameter-build.s3.ListObjectsV2",
+        lambda params, **_: listings.append("discover" if params.get("Delimiter") else "list"),
+    )
     watcher = Watcher(
         db_path,
-        WatchPlanner(opts, Clients(opts)),
+        WatchPlanner(opts, Clients(opts, session)),
         ingester=default_ingester(workers=1),
         diagnose=diagnose,
         interval=0.2,
@@ -113,6 +121,11 @@ def test_two_cycles_then_sigterm_each_diagnosis_once(
     with StopOnSignals(stop):
         emitted = watcher.run()
     assert watcher.cycles == 2 and stop.is_set()
+    # cycle 1 discovered the org folder and the accounts' regions; cycle 2 reused them and listed only
+    # the day folders since cycle 1 started (today's, and yesterday's when cycle 1 ran just after midnight)
+    cycle2 = listings[listings.index("end of cycle 1") + 1 : listings.index("end of cycle 2")]
+    assert "discover" in listings[: listings.index("end of cycle 1")]
+    assert "discover" not in cycle2 and 4 <= len(cycle2) <= 8  # 2 accounts x 2 regions x 1-2 days
 
     first_failures = {e for ids in trail_bucket.event_ids.values() for e in ids[:1]} - set(late_ids)
     lines = list(iter_lines(out.getvalue()))
@@ -227,3 +240,48 @@ def test_transient_errors_back_off_and_the_loop_survives(db_path: Path) -> None:
     )
     with pytest.raises(RefusedError, match="AWS refused: AccessDenied"):
         w2.run(max_cycles=1)
+
+
+def test_watch_follows_lookup_events_from_its_watermark(db_path: Path) -> None:
+    """Two cycles over LookupEvents (Stubber: moto has no LookupEvents): the second cycle asks only from
+    the first cycle's end minus the overlap, and announces only the new failure."""
+    from botocore.stub import Stubber
+
+    from diag.ingest.lookup import OVERLAP, LookupTarget
+    from tests.remote.test_lookup import api_event
+
+    client = boto3.client("cloudtrail", region_name="us-east-1")
+    stub = Stubber(client)
+    t1 = dt.datetime(2026, 11, 28, 12, 0)
+    t2 = t1 + dt.timedelta(minutes=5)
+    starts: list[dt.datetime] = []
+    client.meta.events.register(
+        "before-parameter-build.cloudtrail.LookupEvents",
+        lambda params, **_: starts.append(params["StartTime"].replace(tzinfo=None)),
+    )
+    # one worker: the five sources are asked in order (kms, s3, iam, organizations, sts) each cycle
+    first = [api_event("L1", t1 - dt.timedelta(minutes=30))]
+    second = [api_event("L2", t2 - dt.timedelta(minutes=1)), first[0]]
+    for events in (first, second):
+        stub.add_response("lookup_events", {"Events": events}, None)
+        for _ in range(4):
+            stub.add_response("lookup_events", {"Events": []}, None)
+    opts = RemoteOptions(lookup=True, progress=False, workers=1)
+    clients = Clients(opts, boto3.Session(region_name="us-east-1"))
+    clients._targets = [LookupTarget(ACCOUNT_A, "us-east-1", client)]
+    out = io.StringIO()
+    times = iter([t1, t1, t2])
+    with stub:
+        w = Watcher(
+            db_path,
+            WatchPlanner(opts, clients),
+            ingester=default_ingester(workers=1),
+            diagnose=RecordingDiagnose(),
+            interval=0.01,
+            out=out,
+            now=lambda: next(times),
+        )
+        assert w.run(max_cycles=2) == 2
+        stub.assert_no_pending_responses()
+    assert starts[0] == t1 - dt.timedelta(days=1) and starts[5] == t1 - OVERLAP
+    assert [x["event"]["event_id"] for x in iter_lines(out.getvalue())] == ["L1", "L2"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,9 +10,7 @@ import duckdb
 import pytest
 
 from diag.store import open_db
-from tests.report.factory import Expected, build_walkthrough
-
-NOW = dt.datetime(2026, 11, 29, 6, 0, 0)
+from tests.report.factory import NOW, Expected, build_walkthrough
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,7 @@ import pytest
 from diag.report import render
 from diag.report.model import Report, build_report
 from diag.report.window import parse_window
-from tests.report.conftest import NOW
+from tests.report.factory import NOW
 
 pytestmark = pytest.mark.browser
 
@@ -128,3 +128,14 @@ def test_narrow_window_does_not_overflow(report_file: tuple[Path, Report], tmp_p
     scroll, inner, chart = int(m.group(1)), int(m.group(2)), float(m.group(3))
     assert scroll <= inner, f"page scrolls sideways at {inner}px: content is {scroll}px wide"
     assert 0 < chart <= inner
+
+
+def test_report_prints_to_pdf(report_file: tuple[Path, Report], tmp_path: Path) -> None:
+    """The print stylesheet yields a multi-page PDF (headless Chromium's print path)."""
+    path, _ = report_file
+    pdf = tmp_path / "report.pdf"
+    _, console = chromium(tmp_path, path.as_uri(), f"--print-to-pdf={pdf}", "--no-pdf-header-footer")
+    assert console == [], console
+    data = pdf.read_bytes()
+    assert data.startswith(b"%PDF") and len(data) > 20_000
+    assert len(re.findall(rb"/Type\s*/Page\b", data)) >= 2

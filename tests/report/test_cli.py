@@ -57,13 +57,21 @@ def test_formats_and_destinations(run_cli: RunCli, walkthrough_db: tuple[Path, E
     assert _runs(db) == 0  # --no-record leaves the database untouched
 
 
-def test_fail_on_new_then_nothing_new(run_cli: RunCli, walkthrough_db: tuple[Path, Expected], tmp_path: Path) -> None:
+def test_fail_on_new_is_idempotent_then_nothing_new(
+    run_cli: RunCli, walkthrough_db: tuple[Path, Expected], tmp_path: Path
+) -> None:
     db, _ = walkthrough_db
     args = ["--db", db, "report", *WINDOW, "--out", tmp_path / "r.html", "--fail-on", "new"]
     code, _, _ = run_cli(*args)
     assert code == 5  # first recorded run: the causes are new
     code, _, _ = run_cli(*args)
-    assert code == 0  # same causes again: nothing new
+    assert code == 5  # the same window again gives the same answer (compared with the run before it)
+    nxt = ["--since", "2026-11-29T06:00:00Z", "--until", "2026-11-30T06:00:00Z"]
+    code, _, _ = run_cli("--db", db, "report", *nxt, "-o", tmp_path / "n.html", "--fail-on", "new")
+    assert code == 0  # the next day: no failure, nothing new
+    assert "causes resolved since" in (tmp_path / "n.html").read_text()
+    data = json.loads(run_cli("--db", db, "report", *nxt, "--json", "--no-record")[1])
+    assert data["headline"]["resolved_causes"] == 5  # every diagnosed cause of the day before stopped
     code, _, _ = run_cli("--db", db, "report", *WINDOW, "--out", tmp_path / "r.html", "--fail-on", "any")
     assert code == 5
     code, _, _ = run_cli(
@@ -80,7 +88,7 @@ def test_fail_on_new_then_nothing_new(run_cli: RunCli, walkthrough_db: tuple[Pat
         "any",
     )
     assert code == 0  # an empty window passes
-    assert _runs(db) == 4
+    assert _runs(db) == 5
 
 
 def test_errors(run_cli: RunCli, tmp_path: Path, walkthrough_db: tuple[Path, Expected]) -> None:
@@ -148,3 +156,26 @@ def test_choose_output(fmt: str | None, out: str | None, json_flag: bool, expect
 def test_json_flag_conflicts_with_another_format() -> None:
     with pytest.raises(UsageError):
         choose_output("md", None, json_flag=True, day="2026-11-29")
+
+
+def test_terminal_gets_the_markdown_summary_too(
+    run_cli: RunCli, walkthrough_db: tuple[Path, Expected], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db, exp = walkthrough_db
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    code, out, _ = run_cli("--db", db, "report", *WINDOW, "--no-record")
+    assert code == 0
+    assert (tmp_path / "kmsdiag-report-2026-11-29.html").exists()
+    assert out.startswith("## KMS access failures") and f"**{exp.failures} failures**" in out
+
+
+def test_since_all_starts_at_the_oldest_event(run_cli: RunCli, walkthrough_db: tuple[Path, Expected]) -> None:
+    db, exp = walkthrough_db
+    code, out, _ = run_cli("--db", db, "report", "--since", "all", "--json", "--no-record")
+    assert code == 0
+    data = json.loads(out)
+    assert (
+        data["window_label"] == "all" and data["window_start"] == "2026-11-28T07:00:00Z"
+    )  # the oldest event (a success)
+    assert data["headline"]["failures"] == exp.failures

@@ -12,12 +12,12 @@ from diag.errors import UsageError
 from diag.report.model import CAUSE_ID_SQL, build_report, cause_id, record_run
 from diag.report.window import parse_window
 from diag.store import open_db
-from tests.report.conftest import NOW
 from tests.report.factory import (
     APP_ROLE,
     BATCH_ROLE,
     KEY_A,
     KEY_B,
+    NOW,
     ROLE,
     CauseSpec,
     Expected,

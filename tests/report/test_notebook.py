@@ -9,8 +9,7 @@ import pytest
 
 import diag
 import diag.notebook as nb
-from tests.report.conftest import NOW
-from tests.report.factory import KEY_A, ROLE, Expected
+from tests.report.factory import KEY_A, NOW, ROLE, Expected
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -12,12 +12,11 @@ import duckdb
 import pytest
 
 from diag.report import render
-from diag.report.markdown import md_code, md_text
+from diag.report.markdown import code_name, md_code, md_text
 from diag.report.model import Report, build_report
 from diag.report.window import parse_window
 from diag.store import open_db
-from tests.report.conftest import NOW
-from tests.report.factory import XSS
+from tests.report.factory import NOW, XSS
 
 EXTERNAL = [
     re.compile(r"""\b(?:src|href|xlink:href|action|poster|data)\s*=\s*["']?\s*(?:https?:)?//""", re.IGNORECASE),
@@ -102,6 +101,8 @@ def test_markdown_escaping_helpers() -> None:
     assert md_text("a|b *c* <x>\n`d`") == "a\\|b \\*c\\* &lt;x&gt; \\`d\\`"
     assert md_code("a`b|c\x1b[31m") == "`a'b¦c\N{REPLACEMENT CHARACTER}`"
     assert md_code("") == "—"
+    assert code_name("KEY_POLICY_NO_ACTION") == "KEY_POLICY_NO_ACTION"
+    assert code_name("X|<b>`y`") == "X__b__y_"
 
 
 def test_json_is_the_full_model(report: Report) -> None:

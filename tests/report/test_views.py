@@ -13,8 +13,7 @@ import diag
 from diag.store import open_db
 from diag.store.migrations import split_statements
 from diag.store.views import header_comment, view_files
-from tests.report.conftest import NOW
-from tests.report.factory import KEY_A, ROLE, Expected, insert_event
+from tests.report.factory import KEY_A, NOW, ROLE, Expected, insert_event
 
 MINE = [
     "causes",

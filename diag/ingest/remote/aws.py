@@ -1,15 +1,13 @@
-"""boto3 sessions and clients for the remote sources, and AWS error classification.
+"""boto3 clients for the remote sources, and AWS error classification.
 
-Session creation is kept behind :func:`remote_session` so that one place decides how credentials are
-obtained (a profile, or a role assumed in a log-archive account). ``AWS_ENDPOINT_URL`` (botocore's own
-setting) points every client at another endpoint, which is how the tests reach moto's server.
+Sessions (a profile, or a role assumed e.g. in a log-archive account) come from
+``diag.collect.session.open_account``. ``AWS_ENDPOINT_URL`` (botocore's own setting) points every client at
+another endpoint, which is how the tests reach moto's server.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
-
-from diag.errors import RefusedError
 
 if TYPE_CHECKING:
     import boto3
@@ -49,31 +47,6 @@ REFUSED_CODES = frozenset(
         "AllAccessDisabled",
     }
 )
-
-
-def remote_session(
-    *, profile: str | None = None, role_arn: str | None = None, region: str | None = None
-) -> boto3.Session:
-    """A boto3 session: the profile (or the default chain), then ``role_arn`` assumed if given."""
-    import boto3
-
-    try:
-        base = boto3.Session(profile_name=profile, region_name=region)
-    except Exception as exc:  # botocore.exceptions.ProfileNotFound and friends
-        raise RefusedError(f"cannot open the AWS profile {profile!r}: {exc}") from exc
-    if not role_arn:
-        return base
-    try:
-        sts = base.client("sts")
-        creds = sts.assume_role(RoleArn=role_arn, RoleSessionName="kmsdiag-ingest")["Credentials"]
-    except Exception as exc:
-        raise RefusedError(f"cannot assume {role_arn}: {describe_error(exc)}") from exc
-    return boto3.Session(
-        aws_access_key_id=creds["AccessKeyId"],
-        aws_secret_access_key=creds["SecretAccessKey"],
-        aws_session_token=creds["SessionToken"],
-        region_name=region or base.region_name,
-    )
 
 
 def make_client(

@@ -14,11 +14,13 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from diag.collect.session import AccountSession
+from diag.config import AccountConfig
 from diag.errors import RefusedError, UsageError
 from diag.ingest import athena as athena_mod
 from diag.ingest import lookup as lookup_mod
 from diag.ingest import s3 as s3_mod
-from diag.ingest.remote.aws import describe_error, make_client, remote_session
+from diag.ingest.remote.aws import describe_error, make_client
 from diag.ingest.remote.blob import BlobIngester
 from diag.ingest.remote.pull import Pull
 from diag.ingest.remote.timeparse import utcnow
@@ -44,6 +46,7 @@ class RemoteOptions:
     workers: int = 8
     profile: str | None = None
     role_arn: str | None = None
+    config: str | None = None  # kmsdiag.toml (default: $KMSDIAG_CONFIG, else ./kmsdiag.toml)
     progress: bool = True
 
     @property
@@ -52,15 +55,30 @@ class RemoteOptions:
 
 
 class Clients:
-    """boto3 clients for one set of credentials; created on first use, shared by the threads."""
+    """boto3 clients, created on first use and shared by the threads.
+
+    Trail bucket and Athena: one session, from ``--profile`` / ``--role-arn`` (e.g. a reader role in the
+    log-archive account) or the default chain. LookupEvents: every account of ``kmsdiag.toml`` (each with
+    its profile or role, as `kmsdiag collect` uses them), or the one account of the flags. Sessions come
+    from ``diag.collect.session.open_account``: an assumed role's credentials refresh themselves, which
+    a long `kmsdiag watch` needs.
+    """
 
     def __init__(self, opts: RemoteOptions, session: boto3.Session | None = None) -> None:
         self.opts = opts
         self._session = session
+        self._targets: list[lookup_mod.LookupTarget] | None = None
 
     @cached_property
     def session(self) -> boto3.Session:
-        return self._session or remote_session(profile=self.opts.profile, role_arn=self.opts.role_arn)
+        if self._session is not None:
+            return self._session
+        return self._open(AccountConfig(profile=self.opts.profile, role_arn=self.opts.role_arn)).session
+
+    def _open(self, account: AccountConfig) -> AccountSession:
+        from diag.collect.session import open_account
+
+        return open_account(account, max_workers=self.opts.workers)
 
     @cached_property
     def s3(self) -> Any:
@@ -71,28 +89,66 @@ class Clients:
         """Athena runs where the table is: the session's region (profile, AWS_REGION or AWS_DEFAULT_REGION)."""
         return make_client(self.session, "athena")
 
-    def account_id(self) -> str:
+    def lookup_accounts(self) -> list[tuple[AccountSession, tuple[str, ...]]]:
+        """(session, configured regions) per account to read, honouring ``--account``."""
+        from diag.config import load_config
+
+        if self.opts.profile or self.opts.role_arn or self._session is not None:
+            accounts = [AccountConfig(profile=self.opts.profile, role_arn=self.opts.role_arn)]
+            cfg_regions: dict[int, tuple[str, ...]] = {}
+        else:
+            cfg = load_config(self.opts.config)
+            accounts = list(cfg.accounts)
+            cfg_regions = {i: cfg.regions_for(a) for i, a in enumerate(accounts)}
+            wanted = set(self.opts.accounts)
+            named = {a.account_id for a in accounts if a.account_id}
+            missing = wanted - named
+            if missing and not (len(accounts) == 1 and accounts[0].account_id is None):
+                raise UsageError(
+                    f"--account {', '.join(sorted(missing))} is not in {cfg.source or 'the configuration'}",
+                    hint="add it to kmsdiag.toml ([[accounts]] with a profile or role_arn), or pass --profile/--role-arn",
+                )
+        out = []
+        for i, account in enumerate(accounts):
+            if self.opts.accounts and account.account_id and account.account_id not in self.opts.accounts:
+                continue
+            if self._session is not None:
+                sess = AccountSession(self._session, self._own_account(self._session), self.opts.workers, None)
+            else:
+                sess = self._open(account)
+            if self.opts.accounts and sess.account_id not in self.opts.accounts:
+                raise UsageError(
+                    f"--lookup reads the event history of the account whose credentials are used ({sess.account_id}); "
+                    f"for {', '.join(a for a in self.opts.accounts if a != sess.account_id)} configure that account "
+                    "in kmsdiag.toml or pass its --profile / --role-arn"
+                )
+            out.append((sess, cfg_regions.get(i, ())))
+        return out
+
+    @staticmethod
+    def _own_account(session: Any) -> str:
         try:
-            return str(make_client(self.session, "sts").get_caller_identity()["Account"])
+            return str(make_client(session, "sts").get_caller_identity()["Account"])
         except Exception as exc:
             raise RefusedError(f"cannot tell which account these credentials belong to: {describe_error(exc)}") from exc
 
     def lookup_targets(self) -> list[lookup_mod.LookupTarget]:
-        """The accounts (``--account``, else the credentials' own) x regions (with us-east-1 for IAM)."""
-        own = self.account_id()
-        accounts = self.opts.accounts or (own,)
-        foreign = [a for a in accounts if a != own]
-        if foreign:
-            raise UsageError(
-                f"--lookup reads the event history of the account whose credentials are used ({own}); "
-                f"for {', '.join(foreign)} run it with that account's profile or --role-arn"
-            )
-        regions = list(dict.fromkeys([*(self.opts.regions or (self.session.region_name or "us-east-1",)), "us-east-1"]))
-        # LookupEvents is paced by us (2 req/s), so botocore's own retries are off (max_attempts=1).
-        return [
-            lookup_mod.LookupTarget(own, r, make_client(self.session, "cloudtrail", region=r, max_attempts=1))
-            for r in regions
-        ]
+        """Every account x region (``--region``, else the account's configured regions, else the session's
+        region), with us-east-1 always added for the global services (IAM, Organizations). Built once
+        (watch reuses them every cycle; assumed-role credentials refresh themselves)."""
+        if self._targets is None:
+            self._targets = self._build_targets()
+        return self._targets
+
+    def _build_targets(self) -> list[lookup_mod.LookupTarget]:
+        targets = []
+        for sess, configured in self.lookup_accounts():
+            base = self.opts.regions or configured or (sess.session.region_name or "us-east-1",)
+            for region in dict.fromkeys([*base, "us-east-1"]):
+                # LookupEvents is paced by us (2 req/s), so botocore's own retries are off.
+                client = make_client(sess.session, "cloudtrail", region=region, max_attempts=1)
+                targets.append(lookup_mod.LookupTarget(sess.account_id, region, client))
+        return targets
 
 
 def s3_window(opts: RemoteOptions) -> s3_mod.Window:
@@ -107,8 +163,10 @@ def plan_pulls(
     now: dt.datetime | None = None,
     stop: threading.Event | None = None,
     s3_since: dt.datetime | None = None,
+    region_cache: dict[str, list[str]] | None = None,
 ) -> list[Pull]:
-    """The pulls of one run; ``s3_since`` overrides ``opts.since`` for S3 (watch's moving window)."""
+    """The pulls of one run; ``s3_since`` overrides ``opts.since`` for S3 (watch's moving window) and
+    ``region_cache`` keeps each bucket's discovered account/region prefixes between watch cycles."""
     now = now or utcnow()
     pulls: list[Pull] = []
     for uri in opts.s3_uris:
@@ -121,11 +179,12 @@ def plan_pulls(
                 clients.s3,
                 uri,
                 window,
-                s3_mod.known_objects(con, target),
+                s3_mod.known_objects(con, target, window.since),
                 workers=opts.workers,
                 progress=opts.progress,
                 now=now,
                 stop=stop,
+                region_cache=region_cache,
             )
         )
     if opts.lookup:
@@ -135,6 +194,7 @@ def plan_pulls(
                 get_watermarks(con, lookup_mod.SOURCE),
                 since=opts.since,
                 now=now,
+                workers=opts.workers,  # account/region pairs read in parallel, each paced to 2 requests/s
                 stop=stop,
             )
         )
@@ -177,8 +237,7 @@ def ingest_remote(
     out: list[dict[str, Any]] = []
     error: BaseException | None = None
     for pull in plan_pulls(con, opts, clients, now=now):
-        if pull.error is None:
-            pull.summary.ingest = dict(ingester(con, pull.blobs))
+        pull.summary.ingest = dict(ingester(con, pull.blobs))
         pull.finish(con)
         out.append(pull.summary.to_dict())
         error = error or pull.error
@@ -193,6 +252,7 @@ class WatchPlanner:
 
     SLACK = dt.timedelta(hours=1)
     FIRST_WINDOW = dt.timedelta(days=1)
+    REDISCOVER = dt.timedelta(hours=1)  # new accounts/regions in the bucket are noticed within this
 
     def __init__(self, opts: RemoteOptions, clients: Clients | None = None) -> None:
         if opts.until is not None:
@@ -200,13 +260,18 @@ class WatchPlanner:
         self.opts = opts
         self.clients = clients or Clients(opts)
         self._last_start: dt.datetime | None = None
+        self._regions: dict[str, list[str]] = {}
+        self._discovered_at: dt.datetime | None = None
 
     def __call__(self, con: duckdb.DuckDBPyConnection, now: dt.datetime, stop: threading.Event) -> list[Pull]:
         if self._last_start is None:
             s3_since = self.opts.since or now - self.FIRST_WINDOW
         else:
             s3_since = self._last_start - self.SLACK
+        if self._discovered_at is None or now - self._discovered_at >= self.REDISCOVER:
+            self._regions = {}
+            self._discovered_at = now
         opts = RemoteOptions(**{**self.opts.__dict__, "since": None if self._last_start else self.opts.since})
-        pulls = plan_pulls(con, opts, self.clients, now=now, stop=stop, s3_since=s3_since)
+        pulls = plan_pulls(con, opts, self.clients, now=now, stop=stop, s3_since=s3_since, region_cache=self._regions)
         self._last_start = now
         return pulls

@@ -1,0 +1,107 @@
+"""`kmsdiag explain` latency on a large database, against the floor `python -c "import duckdb"`.
+
+Builds (once; reused when --db exists) a database of --events synthetic events (0.5 % failures, see
+_corpus.py) plus the evidence bundle, then times whole processes, interleaved so that both see the same
+machine load: `python -c "import duckdb"`, `python -m diag explain <eventID> --json`, the same by requestID,
+and the rich output. Prints one JSON line with medians and ratios to the floor. Usage:
+
+    python benchmarks/bench_explain.py [--events 1000000] [--runs 5] [--db /tmp/bench-explain.duckdb]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+
+def build(db: Path, events: int) -> float:
+    import _corpus
+
+    from diag.collect.bundle import read_bundle
+    from diag.collect.history import build_policy_changes
+    from diag.collect.snapshot import load_bundle
+    from diag.store import open_db
+
+    t0 = time.perf_counter()
+    con = open_db(db)
+    load_bundle(con, read_bundle(_corpus.write_bundle(Path(tempfile.mkdtemp(prefix="bench-bundle-")))))
+    _corpus.insert_events(con, total=events, failures=max(1, events // 200))
+    build_policy_changes(con)
+    con.execute("CHECKPOINT")
+    con.close()
+    return time.perf_counter() - t0
+
+
+def wall(cmd: list[str]) -> float:
+    t0 = time.perf_counter()
+    subprocess.run(
+        cmd,
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        check=True,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+    return time.perf_counter() - t0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--events", type=int, default=1_000_000)
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--db", type=Path, default=Path(tempfile.gettempdir()) / "bench-explain.duckdb")
+    args = ap.parse_args()
+    built = None
+    if not args.db.exists():
+        built = build(args.db, args.events)
+    import duckdb
+
+    con = duckdb.connect(str(args.db), read_only=True)
+    n_events = con.execute("SELECT count(*) FROM events").fetchone()[0]  # type: ignore[index]
+    event_id, request_id = con.execute(
+        "SELECT event_id, request_id FROM events WHERE error_code = 'AccessDenied' ORDER BY event_id"
+        " LIMIT 1 OFFSET (SELECT count(*) // 2 FROM events WHERE error_code = 'AccessDenied')"
+    ).fetchone()  # type: ignore[misc]
+    con.close()
+    py = sys.executable
+    cmds = {
+        "import_duckdb": [py, "-c", "import duckdb"],
+        "explain_json": [py, "-m", "diag", "explain", event_id, "--db", str(args.db), "--json"],
+        "explain_request_id_json": [py, "-m", "diag", "explain", request_id, "--db", str(args.db), "--json"],
+        "explain_rich": [py, "-m", "diag", "explain", event_id, "--db", str(args.db)],
+    }
+    for cmd in cmds.values():  # warm the page cache and .pyc files
+        wall(cmd)
+    times: dict[str, list[float]] = {k: [] for k in cmds}
+    for _ in range(args.runs):
+        for name, cmd in cmds.items():
+            times[name].append(wall(cmd))
+    med = {k: round(statistics.median(v), 3) for k, v in times.items()}
+    floor = med["import_duckdb"]
+    print(
+        json.dumps(
+            {
+                "events": n_events,
+                "runs": args.runs,
+                "median_seconds": med,
+                "ratio_to_import_duckdb": {k: round(v / floor, 2) for k, v in med.items() if k != "import_duckdb"},
+                "build_seconds": round(built, 1) if built else None,
+                "load_average": os.getloadavg()[0],
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""One module per audit finding; each defines one ``AuditRule`` subclass (registered on import)."""

@@ -1,0 +1,124 @@
+"""The `kmsdiag` entry point: `kmsdiag explain …` runs without importing typer, everything else goes to
+the typer app (``diag.cli.app``).
+
+`explain` is what an engineer runs during an incident, and it must answer in well under a second. The typer
+app imports every command module and typer itself (which pulls in pydantic and more): several hundred
+milliseconds before any work. This module recognizes exactly the documented forms of `explain` (an ID,
+``--event-file``, ``--error``, ``--key``, ``--region`` and the global options ``--db``, ``--json``,
+``--quiet``, ``--debug``, ``--wait``), and runs the same library calls and renderer as
+``diag.cli.cmd_explain``; anything else (``--help``, a typo'd option, other commands) goes to typer, which
+gives the usual help and errors.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+_VALUE_OPTS = {"--db", "--wait", "--event-file", "--error", "--key", "--region"}
+_FLAG_OPTS = {"--json", "--quiet", "-q", "--debug"}
+
+
+def parse_explain(args: list[str]) -> dict[str, Any] | None:
+    """The options of an `explain` command line, or None when typer should handle it."""
+    if "explain" not in args:
+        return None
+    opts: dict[str, Any] = {"ident": None}
+    seen_command = False
+    i = 0
+    while i < len(args):
+        a = args[i]
+        name, eq, inline = a.partition("=")
+        if a == "explain" and not seen_command:
+            seen_command = True
+        elif name in _VALUE_OPTS and (eq or i + 1 < len(args)):
+            value = inline if eq else args[i + 1]
+            if name in opts:  # repeated option: let typer decide
+                return None
+            opts[name] = value
+            i += 0 if eq else 1
+        elif a in _FLAG_OPTS and not eq:
+            opts[a] = True
+        elif seen_command and not a.startswith("-") and opts["ident"] is None:
+            opts["ident"] = a
+        else:
+            return None  # --help, an unknown option, a second argument, options before an unknown command
+        i += 1
+    return opts if seen_command else None
+
+
+def _explain(opts: dict[str, Any]) -> int:
+    from diag.errors import UsageError
+
+    ident, event_file, error = opts["ident"], opts.get("--event-file"), opts.get("--error")
+    given = [x for x in (ident, event_file, error) if x]
+    if len(given) != 1:
+        raise UsageError("give exactly one of: an ID, --event-file FILE, --error TEXT")
+    if (opts.get("--key") or opts.get("--region")) and not error:
+        raise UsageError("--key and --region go with --error")
+    try:
+        wait = float(opts.get("--wait") or 0)
+    except ValueError as exc:
+        raise UsageError(f"--wait takes a number of seconds, not {opts['--wait']!r}") from exc
+    from diag import explain as ex
+    from diag.store import open_db
+
+    con = open_db(opts.get("--db"), read_only=True, wait=wait)
+    try:
+        if ident:
+            diag = ex.explain_id(con, ident)
+        elif event_file:
+            from diag.cli.explain_input import read_record
+
+            diag = ex.explain_record(con, read_record(Path(event_file)))
+        else:
+            diag = ex.explain_error(con, error or "", key=opts.get("--key"), region=opts.get("--region"))
+    finally:
+        con.close()
+    if opts.get("--json"):
+        from diag.render.console import print_json
+
+        print_json(diag.to_dict())
+    else:
+        from diag.render.console import out
+        from diag.render.explain_view import render_diagnosis
+
+        render_diagnosis(out(), diag)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run kmsdiag; return (and, as a console script, exit with) the documented exit code."""
+    args = sys.argv[1:] if argv is None else argv
+    opts = None if os.environ.get("KMSDIAG_NO_FAST_PATH") else parse_explain(args)
+    if opts is None:
+        from diag.cli.app import main as full_main
+
+        return full_main(argv)
+    from diag.errors import KmsdiagError
+
+    try:
+        code = _explain(opts)
+    except KmsdiagError as exc:
+        if opts.get("--debug"):
+            raise
+        from diag.render.console import err
+        from diag.render.escape import safe_text
+
+        err().print(safe_text(f"kmsdiag: error: {exc.message}", style="bold red"))
+        if exc.hint:
+            err().print(safe_text(f"hint: {exc.hint}"))
+        code = exc.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        code = 130
+    except Exception as exc:
+        if opts.get("--debug"):
+            raise
+        sys.stderr.write(f"kmsdiag: internal error: {type(exc).__name__}: {exc} (run with --debug for details)\n")
+        code = 70
+    if argv is None:
+        sys.exit(code)
+    return code

@@ -1,0 +1,52 @@
+"""What an ingest reports: :class:`IngestSummary` at the end, :class:`Progress` along the way."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class Progress:
+    """Passed to the ``progress`` callback after each group of inputs is parsed or committed."""
+
+    files_done: int
+    files_total: int | None
+    events_read: int
+    events_stored: int
+
+
+@dataclass
+class IngestSummary:
+    """What one ingest did. ``refused`` lists (input name, reason)."""
+
+    files_seen: int = 0
+    files_ingested: int = 0
+    files_unchanged: int = 0
+    digests: int = 0
+    refused: list[tuple[str, str]] = field(default_factory=list)
+    events_read: int = 0
+    events_stored: int = 0
+    events_skipped: int = 0
+    duplicates: int = 0
+    seconds: float = 0.0
+
+    @property
+    def all_bad(self) -> bool:
+        """Every input was refused (the CLI then exits with code 3)."""
+        return self.files_seen > 0 and len(self.refused) == self.files_seen
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "files_seen": self.files_seen,
+            "files_ingested": self.files_ingested,
+            "files_unchanged": self.files_unchanged,
+            "digests": self.digests,
+            "files_refused": len(self.refused),
+            "refused": [{"file": name, "reason": reason} for name, reason in self.refused],
+            "events_read": self.events_read,
+            "events_stored": self.events_stored,
+            "events_skipped": self.events_skipped,
+            "duplicates": self.duplicates,
+            "seconds": round(self.seconds, 3),
+        }

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import gzip
@@ -114,10 +115,8 @@ def mutate(record: dict[str, Any], kind: str, rng: random.Random) -> bytes:
         _set(rec, rng.choice(paths), rng.choice(WRONG_TYPES))
     elif kind == "wrong_type_many":
         for path in rng.sample(paths, min(len(paths), rng.randint(1, 12))):
-            try:
+            with contextlib.suppress(KeyError, IndexError, TypeError):  # an earlier change replaced a parent
                 _set(rec, path, rng.choice(WRONG_TYPES))
-            except (KeyError, IndexError, TypeError):
-                pass  # an earlier change replaced a parent
     elif kind == "deep" and paths:
         _set(rec, rng.choice(paths), deep(rng.choice((50, 500, 1100, 3000))))
     elif kind == "huge" and paths:

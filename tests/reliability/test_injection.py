@@ -223,11 +223,15 @@ def test_bundle_reader_refuses_symlinks_and_odd_names(tmp_path: Path, run_cli: A
     outside = tmp_path / "secret.json"
     outside.write_text('{"Policy": "{}"}')
     cases = {
-        "file symlink": lambda b: (b / "111111111111/iam/get-account-authorization-details.json").unlink()
-        or (b / "111111111111/iam/get-account-authorization-details.json").symlink_to(outside),
+        "file symlink": lambda b: (
+            (b / "111111111111/iam/get-account-authorization-details.json").unlink()
+            or (b / "111111111111/iam/get-account-authorization-details.json").symlink_to(outside)
+        ),
         "dir symlink": lambda b: shutil.rmtree(b / "111111111111/iam") or (b / "111111111111/iam").symlink_to(tmp_path),
         "traversal name": lambda b: (b / "111111111111" / "..%2f..%2fetc%2fpasswd.json").write_text("{}"),
-        "dotdot bucket": lambda b: (b / "111111111111/s3/..").exists() or (b / "111111111111/s3/a..b").mkdir(parents=True),
+        "dotdot bucket": lambda b: (
+            (b / "111111111111/s3/..").exists() or (b / "111111111111/s3/a..b").mkdir(parents=True)
+        ),
         "hostile name": lambda b: (b / "111111111111" / (HOSTILE[4].replace("/", "_") + ".json")).write_text("{}"),
     }
     for label, make in cases.items():

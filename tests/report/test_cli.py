@@ -179,3 +179,13 @@ def test_since_all_starts_at_the_oldest_event(run_cli: RunCli, walkthrough_db: t
         data["window_label"] == "all" and data["window_start"] == "2026-11-28T07:00:00Z"
     )  # the oldest event (a success)
     assert data["headline"]["failures"] == exp.failures
+
+
+def test_report_files_are_owner_only(run_cli: RunCli, walkthrough_db: tuple[Path, Expected], tmp_path: Path) -> None:
+    """A report quotes key and IAM policies: written 0600, like the database and bundles."""
+    import stat
+
+    db, _exp = walkthrough_db
+    code, _, err = run_cli("--db", db, "report", *WINDOW, "--out", tmp_path / "r.html", "--no-record")
+    assert code == 0, err
+    assert stat.S_IMODE((tmp_path / "r.html").stat().st_mode) == 0o600

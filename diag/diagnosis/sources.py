@@ -87,6 +87,7 @@ class DbPolicySource:
         self._accounts: frozenset[str] | None = None
         self._cache: dict[Any, Any] = {}
         self._bounds: list[dt.datetime] | None = None
+        self._snapshots: Any = None  # diag.collect.inforce.SnapshotIndex, made on first use
 
     def _epoch(self, at: dt.datetime | None) -> int | None:
         if at is None:
@@ -124,10 +125,18 @@ class DbPolicySource:
     ) -> InForce:
         mod = self._inforce_module()
         key = ("in_force", caller_arn, caller_account, key_arn, bucket, self._epoch(at) if self.memo else at)
+        if self._snapshots is None:
+            self._snapshots = mod.SnapshotIndex(self.con)
         return self._cached(
             key,
             lambda: mod.policies_in_force(
-                self.con, caller_arn=caller_arn, caller_account=caller_account, key_arn=key_arn, bucket=bucket, at=at
+                self.con,
+                caller_arn=caller_arn,
+                caller_account=caller_account,
+                key_arn=key_arn,
+                bucket=bucket,
+                at=at,
+                snapshots=self._snapshots,
             ),
         )
 

@@ -26,6 +26,8 @@ def test_index_matches_the_query(db_path: Path) -> None:
             [sid, account, at, regions, "in_org"],
         )
     index = SnapshotIndex(con)
+    preloaded = SnapshotIndex(con)
+    preloaded.preload(["111111111111", "222222222222", "333333333333", None])  # one query for all three
     times: list[dt.datetime | None] = [None]
     times += [T0 + dt.timedelta(hours=h) for h in range(-30, 24 * 7, 6)]
     times += [at for _, _, at, _ in rows]
@@ -33,6 +35,7 @@ def test_index_matches_the_query(db_path: Path) -> None:
         for at in times:
             assert index.nearest(account, at) == nearest_snapshot(con, account, at), (account, at)
             assert nearest_snapshot(con, account, at, index) == nearest_snapshot(con, account, at)
+            assert preloaded.nearest(account, at) == nearest_snapshot(con, account, at), (account, at)
     assert index.nearest("111111111111", T0 + dt.timedelta(days=3)).snapshot_id == 3  # type: ignore[union-attr]
     assert index.nearest("222222222222", T0).before is False  # type: ignore[union-attr]
     con.close()

@@ -218,11 +218,76 @@ class History:
         ]
 
 
-def nearest_snapshot(con: duckdb.DuckDBPyConnection, account: str | None, at: dt.datetime | None) -> Snap | None:
-    """The account's snapshot nearest at or before ``at`` (latest when ``at`` is None), else the earliest after."""
+_SNAP_COLS = "snapshot_id, collected_at, regions, org_state, management_account"
+
+
+class SnapshotIndex:
+    """Each account's snapshots, read once per account (one indexed query) and searched in memory.
+
+    One diagnosis asks for the nearest snapshot of the same two accounts at several times (the event, now,
+    before each key-policy change); with an index that is one query per account instead of one or two per
+    call. Hold one only while the snapshots do not change (one explain, one ``diagnose`` run).
+    """
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con = con
+        self._rows: dict[str, list[Any]] = {}
+
+    def preload(self, accounts: list[str | None]) -> None:
+        """Read the snapshots of every account not read yet, in one query (the key's and the caller's)."""
+        todo = sorted({a for a in accounts if a and a not in self._rows})
+        if len(todo) < 2:
+            return  # one account: ``rows`` reads it with the indexed equality lookup
+        marks = ", ".join("?" * len(todo))
+        found: dict[str, list[Any]] = {a: [] for a in todo}
+        for r in self.con.execute(
+            f"SELECT account, {_SNAP_COLS} FROM snapshot_accounts WHERE account IN ({marks})"
+            " ORDER BY account, collected_at, snapshot_id",
+            todo,
+        ).fetchall():
+            found[r[0]].append(r[1:])
+        self._rows.update(found)
+
+    def rows(self, account: str) -> list[Any]:
+        """The account's snapshot rows, oldest first (by ``collected_at``, then ``snapshot_id``)."""
+        if account not in self._rows:
+            self._rows[account] = self.con.execute(
+                f"SELECT {_SNAP_COLS} FROM snapshot_accounts WHERE account = ? ORDER BY collected_at, snapshot_id",
+                [account],
+            ).fetchall()
+        return self._rows[account]
+
+    def nearest(self, account: str | None, at: dt.datetime | None) -> Snap | None:
+        """Same answer as ``nearest_snapshot`` (``at`` naive UTC, as ``policies_in_force`` passes it)."""
+        if not account:
+            return None
+        rows = self.rows(account)
+        if not rows:
+            return None
+        if at is None:
+            row, before = rows[-1], True
+        else:
+            earlier = [r for r in rows if r[1] <= at]
+            if earlier:
+                row, before = earlier[-1], True
+            else:
+                row, before = rows[0], False  # every snapshot is after ``at``: the earliest one
+        return Snap(int(row[0]), row[1], before, tuple(row[2] or ()), row[3], row[4])
+
+
+def nearest_snapshot(
+    con: duckdb.DuckDBPyConnection,
+    account: str | None,
+    at: dt.datetime | None,
+    snapshots: SnapshotIndex | None = None,
+) -> Snap | None:
+    """The account's snapshot nearest at or before ``at`` (latest when ``at`` is None), else the earliest after.
+    ``snapshots``: an index of the accounts' snapshots to search instead of querying."""
     if not account:
         return None
-    cols = "snapshot_id, collected_at, regions, org_state, management_account"
+    if snapshots is not None:
+        return snapshots.nearest(account, at)
+    cols = _SNAP_COLS
     if at is None:
         row = con.execute(
             f"SELECT {cols} FROM snapshot_accounts WHERE account = ? ORDER BY collected_at DESC, snapshot_id DESC LIMIT 1",
@@ -1204,11 +1269,13 @@ def policies_in_force(
     key_arn: str | None = None,
     bucket: str | None = None,
     at: dt.datetime | None = None,
+    snapshots: SnapshotIndex | None = None,
 ) -> InForce:
     """Every policy that applied to ``caller_arn`` using ``key_arn`` (and ``bucket``) at ``at`` (None = now).
 
     A layer that was not collected is None with a ``Gap`` saying how to collect it; ``changes_applied`` are
     the CloudTrail changes replayed on top of the snapshot, ``later_changes`` those after ``at``.
+    ``snapshots``: a ``SnapshotIndex`` shared by the calls of one diagnosis (saves a query per call).
     """
     if at is not None and at.tzinfo is not None:
         at = at.astimezone(dt.UTC).replace(tzinfo=None)
@@ -1234,10 +1301,14 @@ def policies_in_force(
         resolved = resolve_key(con, key_arn, region=None, account=caller.account, at=at)
         key_arn = resolved.key_arn if resolved else key_arn
     parts = _arn_parts(key_arn) if key_arn else None
+    if snapshots is not None:
+        snapshots.preload([parts[3] if key_arn and parts is not None else None, caller.account])
     if key_arn and parts is not None:
         key_account = parts[3]
-        key_snap = nearest_snapshot(con, key_account, at)
-    caller_snap = key_snap if key_snap and caller.account == key_account else nearest_snapshot(con, caller.account, at)
+        key_snap = nearest_snapshot(con, key_account, at, snapshots)
+    caller_snap = (
+        key_snap if key_snap and caller.account == key_account else nearest_snapshot(con, caller.account, at, snapshots)
+    )
     hist = History.load(
         con,
         key_arn=key_arn if parts else None,

@@ -87,6 +87,8 @@ class DbPolicySource:
         self._accounts: frozenset[str] | None = None
         self._cache: dict[Any, Any] = {}
         self._bounds: list[dt.datetime] | None = None
+        self._snapshots: Any = None  # diag.collect.inforce.SnapshotIndex, made on first use
+        self._snapshot_accounts: frozenset[str] | None = None  # read with the latest snapshot time
 
     def _epoch(self, at: dt.datetime | None) -> int | None:
         if at is None:
@@ -124,10 +126,18 @@ class DbPolicySource:
     ) -> InForce:
         mod = self._inforce_module()
         key = ("in_force", caller_arn, caller_account, key_arn, bucket, self._epoch(at) if self.memo else at)
+        if self._snapshots is None:
+            self._snapshots = mod.SnapshotIndex(self.con)
         return self._cached(
             key,
             lambda: mod.policies_in_force(
-                self.con, caller_arn=caller_arn, caller_account=caller_account, key_arn=key_arn, bucket=bucket, at=at
+                self.con,
+                caller_arn=caller_arn,
+                caller_account=caller_account,
+                key_arn=key_arn,
+                bucket=bucket,
+                at=at,
+                snapshots=self._snapshots,
             ),
         )
 
@@ -230,8 +240,14 @@ class DbPolicySource:
         """When the newest snapshot was collected (None: no snapshot)."""
 
         def query() -> dt.datetime | None:
-            row = self.con.execute("SELECT max(collected_at) FROM snapshots").fetchone()
-            return row[0] if row else None
+            # the accounts with a snapshot come along (tiny table): known_accounts() then needs no query
+            row = self.con.execute(
+                "SELECT (SELECT max(collected_at) FROM snapshots), (SELECT list(DISTINCT account) FROM snapshot_accounts)"
+            ).fetchone()
+            if row is None:
+                return None
+            self._snapshot_accounts = frozenset(row[1] or ())
+            return row[0]
 
         return self._cached(("latest_snapshot",), query)
 
@@ -281,7 +297,9 @@ class DbPolicySource:
             except SourceUnavailable:
                 accounts = set()
             # accounts with a snapshot (tiny table), not a scan of every event's recipient account
-            rows = self.con.execute("SELECT DISTINCT account FROM snapshot_accounts").fetchall()
-            accounts.update(r[0] for r in rows)
+            if self._snapshot_accounts is None:
+                rows = self.con.execute("SELECT DISTINCT account FROM snapshot_accounts").fetchall()
+                self._snapshot_accounts = frozenset(r[0] for r in rows)
+            accounts.update(self._snapshot_accounts)
             self._accounts = frozenset(accounts)
         return self._accounts

@@ -310,6 +310,15 @@ def edit_distance(a: str, b: str, limit: int = 3) -> int | None:
     la, lb = len(a), len(b)
     if abs(la - lb) > limit:
         return None
+    # a common prefix or suffix never changes the distance: ARNs share most of theirs, so drop them first
+    k = 0
+    while k < la and k < lb and a[k] == b[k]:
+        k += 1
+    e = 0
+    while e < la - k and e < lb - k and a[la - 1 - e] == b[lb - 1 - e]:
+        e += 1
+    a, b = a[k : la - e], b[k : lb - e]
+    la, lb = len(a), len(b)
     big = limit + 1
     prev = [j if j <= limit else big for j in range(lb + 1)]
     for i in range(1, la + 1):

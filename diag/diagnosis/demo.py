@@ -97,8 +97,8 @@ def render_diagnosis_part(
         f"kmsdiag explain {first} --db {db}          # one failure: verdict, evidence, fix",
         f"kmsdiag explain {first} --db {db} --json   # the same, machine-readable",
         f"kmsdiag explain --db {db} --error 'User: arn:aws:sts::… is not authorized to perform: kms:Decrypt on resource: arn:aws:kms:…'",
-        f"kmsdiag report --db {db} --format html --out report.html",
-        f'duckdb -readonly {db} "SELECT verdict, count(*) FROM diagnoses_latest GROUP BY 1 ORDER BY 2 DESC"',
+        f"kmsdiag report --db {db} --since all --format html --out report.html",
+        f"python3 -c \"import diag; diag.open('{db}').sql('FROM failures_by_verdict').show()\"",
         "kmsdiag ingest ./your-trails/ && kmsdiag collect --from-dir ./your-bundle && kmsdiag diagnose",
     ):
         console.print(safe_text(f"  {line}", style="cyan"), soft_wrap=True)

@@ -211,36 +211,6 @@ def record_from_error(
     return record
 
 
-_ROW_FIELDS = (
-    "event_id",
-    "event_time",
-    "event_source",
-    "event_name",
-    "aws_region",
-    "error_code",
-    "error_message",
-    "caller_arn",
-    "caller_type",
-    "caller_account",
-    "caller_principal_id",
-    "caller_role_arn",
-    "caller_session_name",
-    "invoked_by",
-    "recipient_account",
-    "shared_event_id",
-    "request_id",
-    "key_arn",
-    "key_id_given",
-    "key_account",
-    "bucket",
-    "vpc_endpoint_id",
-    "user_agent",
-    "source_ip",
-    "encryption_context",
-    "raw",
-)
-
-
 def facts_from_row(row: dict[str, Any]) -> EventFacts:
     """Facts of a stored event: the raw record for everything, the typed columns (resolved by ingest) on top."""
     import dataclasses

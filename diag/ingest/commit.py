@@ -4,7 +4,8 @@ One group = one transaction: the group's new rows (DuckDB's parallel ``read_json
 written by the workers) and one ``ingested_files`` row per input. A background thread commits while the
 main thread keeps the workers busy; at most ``GROUPS_WAITING`` groups wait, so memory and spill space
 stay bounded. Insertion order does not matter (duplicates inside a group are excluded by position, and
-earlier groups are already in ``events``), so DuckDB may insert in parallel.
+copies of rows stored by earlier groups or runs are dropped by the primary key's ``ON CONFLICT DO
+NOTHING``), so DuckDB may insert in parallel.
 """
 
 from __future__ import annotations
@@ -56,7 +57,10 @@ def _insert_sql(spills: list[str], exclude: bool) -> str:
     """Append rows from spill files, skipping eventIDs already stored.
 
     Duplicates inside one group were found in Python; with ``exclude`` their (spill file, line) pairs
-    are passed as parameters $1 and $2 and skipped. Returns the source name of every stored row.
+    are passed as parameters $1 and $2 and skipped (so the first copy wins, deterministically). Rows
+    whose eventID is already in ``events`` are dropped by ``ON CONFLICT DO NOTHING``: the cost per row
+    is an index lookup, independent of how many events are stored. Returns the source name of every
+    stored row.
     """
     files = "[" + ", ".join(_sql_str(p) for p in spills) + "]"
     select = ", ".join(
@@ -67,14 +71,16 @@ def _insert_sql(spills: list[str], exclude: bool) -> str:
         f"SELECT {select}, now()::TIMESTAMP "
         f"FROM read_json({files}, columns = {_spill_columns_sql()}, format = 'newline_delimited', "
         f"records = true, filename = true, maximum_object_size = {MAX_RECORD_BYTES}) s "
-        "WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = s.event_id) "
     )
     if exclude:
         sql += (
-            "AND NOT EXISTS (SELECT 1 FROM (SELECT unnest($1::VARCHAR[]) AS f, unnest($2::BIGINT[]) AS n) x "
+            "WHERE NOT EXISTS (SELECT 1 FROM (SELECT unnest($1::VARCHAR[]) AS f, unnest($2::BIGINT[]) AS n) x "
             "WHERE x.f = s.filename AND x.n = s.n) "
         )
-    return sql + "RETURNING source_file"
+    # Already-stored eventIDs are skipped through the primary key's ART index (one lookup per new row),
+    # not by an anti-join that would scan every stored eventID in every transaction. RETURNING yields
+    # only the rows actually inserted, so the per-file kept/duplicate counts stay exact.
+    return sql + "ON CONFLICT (event_id) DO NOTHING RETURNING source_file"
 
 
 _UPSERT_FILES = (
@@ -125,7 +131,7 @@ class _Group:
 
     ``seen`` holds the group's eventIDs; a later copy of one of them is listed in ``exclude_files`` /
     ``exclude_lines`` (its spill file and line) so that the first copy wins. Copies in earlier groups
-    or earlier runs are already in ``events`` and are skipped by the insert itself.
+    or earlier runs are already in ``events`` and are skipped by the insert's ``ON CONFLICT DO NOTHING``.
     """
 
     files: list[tuple[Blob, FileResult]] = field(default_factory=list)

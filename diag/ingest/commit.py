@@ -4,7 +4,8 @@ One group = one transaction: the group's new rows (DuckDB's parallel ``read_json
 written by the workers) and one ``ingested_files`` row per input. A background thread commits while the
 main thread keeps the workers busy; at most ``GROUPS_WAITING`` groups wait, so memory and spill space
 stay bounded. Insertion order does not matter (duplicates inside a group are excluded by position, and
-earlier groups are already in ``events``), so DuckDB may insert in parallel.
+copies of rows stored by earlier groups or runs are looked up among the group's own eventIDs first and
+skipped), so DuckDB may insert in parallel.
 """
 
 from __future__ import annotations
@@ -52,11 +53,13 @@ def _sql_str(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _insert_sql(spills: list[str], exclude: bool) -> str:
+def _insert_sql(spills: list[str], exclude: bool, stored: bool) -> str:
     """Append rows from spill files, skipping eventIDs already stored.
 
     Duplicates inside one group were found in Python; with ``exclude`` their (spill file, line) pairs
-    are passed as parameters $1 and $2 and skipped. Returns the source name of every stored row.
+    are passed as parameters $1 and $2 and skipped (so the first copy wins, deterministically). With
+    ``stored``, the group's eventIDs already in ``events`` (found by :data:`_STORED_IDS`) are passed as
+    the last parameter and skipped. Returns the source name of every stored row.
     """
     files = "[" + ", ".join(_sql_str(p) for p in spills) + "]"
     select = ", ".join(
@@ -67,14 +70,26 @@ def _insert_sql(spills: list[str], exclude: bool) -> str:
         f"SELECT {select}, now()::TIMESTAMP "
         f"FROM read_json({files}, columns = {_spill_columns_sql()}, format = 'newline_delimited', "
         f"records = true, filename = true, maximum_object_size = {MAX_RECORD_BYTES}) s "
-        "WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = s.event_id) "
     )
+    where = []
     if exclude:
-        sql += (
-            "AND NOT EXISTS (SELECT 1 FROM (SELECT unnest($1::VARCHAR[]) AS f, unnest($2::BIGINT[]) AS n) x "
-            "WHERE x.f = s.filename AND x.n = s.n) "
+        where.append(
+            "NOT EXISTS (SELECT 1 FROM (SELECT unnest($1::VARCHAR[]) AS f, unnest($2::BIGINT[]) AS n) x "
+            "WHERE x.f = s.filename AND x.n = s.n)"
         )
+    if stored:
+        param = "$3" if exclude else "$1"
+        where.append(f"s.event_id NOT IN (SELECT unnest({param}::VARCHAR[]))")
+    if where:
+        sql += "WHERE " + " AND ".join(where) + " "
     return sql + "RETURNING source_file"
+
+
+# The group's eventIDs that are already stored. The group's IDs are the hash join's build side and the
+# stored eventIDs are only probed (one column scan), so the cost per transaction does not include
+# building a hash table of every stored eventID, which the former ``NOT EXISTS (SELECT ... FROM events)``
+# anti-join did in every transaction (quadratic in the table size).
+_STORED_IDS = "SELECT e.event_id FROM events e WHERE e.event_id IN (SELECT unnest($1::VARCHAR[]))"
 
 
 _UPSERT_FILES = (
@@ -125,7 +140,7 @@ class _Group:
 
     ``seen`` holds the group's eventIDs; a later copy of one of them is listed in ``exclude_files`` /
     ``exclude_lines`` (its spill file and line) so that the first copy wins. Copies in earlier groups
-    or earlier runs are already in ``events`` and are skipped by the insert itself.
+    or earlier runs are already in ``events``: :data:`_STORED_IDS` finds them and the insert skips them.
     """
 
     files: list[tuple[Blob, FileResult]] = field(default_factory=list)
@@ -143,8 +158,12 @@ def _commit(con: duckdb.DuckDBPyConnection, group: _Group, summary: IngestSummar
     try:
         if group.spills:
             exclude = bool(group.exclude_files)
-            params = [group.exclude_files, group.exclude_lines] if exclude else None
-            for (name,) in con.execute(_insert_sql(group.spills, exclude), params).fetchall():
+            params: list[Any] = [group.exclude_files, group.exclude_lines] if exclude else []
+            stored = [r[0] for r in con.execute(_STORED_IDS, [list(group.seen)]).fetchall()]
+            if stored:
+                params.append(stored)
+            sql = _insert_sql(group.spills, exclude, bool(stored))
+            for (name,) in con.execute(sql, params or None).fetchall():
                 kept[name] = kept.get(name, 0) + 1
         columns: list[list[Any]] = [[] for _ in range(12)]
         for blob, res in group.files:

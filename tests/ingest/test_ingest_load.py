@@ -322,3 +322,16 @@ def test_pathological_records_refuse_only_their_file(tmp_path: Path, con: Any) -
     assert "larger than 16 MB" in s.refused[1][1]
     row = con.execute("SELECT length(user_agent), raw->'$.requestParameters.big' FROM events").fetchone()
     assert row is not None and row[0] == 200_000 and str(row[1]) == "18446744073709551615"
+
+
+def test_copies_in_one_group_of_an_event_already_stored(tmp_path: Path, con: Any) -> None:
+    """Both dedupe paths at once: two copies in one new group of an eventID an earlier run stored."""
+    a, b, c = kms_record(), kms_record(), kms_record()
+    write_trail(tmp_path / "first", [a, b], when=_when(0))
+    first = ingest_paths(con, [tmp_path / "first"], workers=1)
+    assert (first.events_stored, first.duplicates) == (2, 0)
+    write_trail(tmp_path / "later", [a, c, a, c, b], when=_when(1))
+    later = ingest_paths(con, [tmp_path / "later"], workers=1)
+    assert (later.events_read, later.events_stored, later.duplicates) == (5, 1, 4)
+    assert _count(con, "SELECT count(*) FROM events") == 3
+    assert con.execute("SELECT sum(records_kept), sum(records_duplicate) FROM ingested_files").fetchone() == (3, 4)

@@ -228,14 +228,14 @@ def generate(out: Path, events: int, seed: int = 7, digests: bool = True, start_
             t = t0 + dt.timedelta(seconds=g.rng.randrange(300))
             x = g.rng.random()
             if x < 0.70:
-                recs = [(acct, g.noise(acct, region, t))]
+                made = [(acct, g.noise(acct, region, t))]
             elif x < 0.88:
-                recs = g.kms(acct, region, t, fail=g.rng.random() < FAIL_SHARE_OF_KMS)
+                made = g.kms(acct, region, t, fail=g.rng.random() < FAIL_SHARE_OF_KMS)
             elif x < 0.995:
-                recs = [(acct, g.s3(acct, region, t))]
+                made = [(acct, g.s3(acct, region, t))]
             else:
-                recs = [(acct, g.policy(acct, region, t))]
-            for a, rec in recs:
+                made = [(acct, g.policy(acct, region, t))]
+            for a, rec in made:
                 buckets[(a, region)].append(rec)
                 produced += 1
                 if g.rng.random() < 0.0005:

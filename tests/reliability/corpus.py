@@ -112,11 +112,11 @@ def mutate(record: dict[str, Any], kind: str, rng: random.Random) -> bytes:
     rec = copy.deepcopy(record)
     paths = _paths(rec)
     if kind == "wrong_type" and paths:
-        _set(rec, rng.choice(paths), rng.choice(WRONG_TYPES))
+        _set(rec, rng.choice(paths), copy.deepcopy(rng.choice(WRONG_TYPES)))
     elif kind == "wrong_type_many":
         for path in rng.sample(paths, min(len(paths), rng.randint(1, 12))):
             with contextlib.suppress(KeyError, IndexError, TypeError):  # an earlier change replaced a parent
-                _set(rec, path, rng.choice(WRONG_TYPES))
+                _set(rec, path, copy.deepcopy(rng.choice(WRONG_TYPES)))
     elif kind == "deep" and paths:
         _set(rec, rng.choice(paths), deep(rng.choice((50, 500, 1100, 3000))))
     elif kind == "huge" and paths:
@@ -129,9 +129,9 @@ def mutate(record: dict[str, Any], kind: str, rng: random.Random) -> bytes:
         del parent[path[-1]]
     doc: Any = {"Records": [rec]}
     if kind == "records_not_list":
-        doc = {"Records": rng.choice(WRONG_TYPES[:12])}
+        doc = {"Records": copy.deepcopy(rng.choice(WRONG_TYPES[:12]))}
     elif kind == "record_not_object":
-        doc = {"Records": [rec, rng.choice(WRONG_TYPES[:8])]}
+        doc = {"Records": [rec, copy.deepcopy(rng.choice(WRONG_TYPES[:8]))]}
     data = json.dumps(doc).encode() if kind != "deep" else _dump_deep(doc)
     if kind == "invalid_utf8":
         pos = rng.randrange(len(data))

@@ -86,7 +86,8 @@ def test_simulate_mutated_conformance_documents(pick: int, changes: list[tuple[i
     for where, value in changes:
         paths = _paths(doc)
         try:
-            _set(doc, paths[where % len(paths)], value)
+            # a copy: WRONG_TYPES is shared, and a later change may land inside this value
+            _set(doc, paths[where % len(paths)], copy.deepcopy(value))
         except (KeyError, IndexError, TypeError):
             continue
     _simulate(doc)

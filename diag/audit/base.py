@@ -8,6 +8,7 @@ An audit rule is a small class with ``code`` (stable, kebab-case), ``severity``,
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -71,7 +72,7 @@ class AuditFinding:
         }
 
 
-class AuditRule:
+class AuditRule(abc.ABC):
     """Base class of every audit rule (see the module docstring)."""
 
     code: ClassVar[str] = ""
@@ -98,8 +99,9 @@ class AuditRule:
             )
         _REGISTRY[code] = cls
 
+    @abc.abstractmethod
     def run(self, ctx: AuditContext) -> Iterable[AuditFinding]:
-        raise NotImplementedError
+        """Findings for this rule (every rule overrides this)."""
 
     def finding(
         self,

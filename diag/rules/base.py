@@ -9,6 +9,7 @@ findings in ``prior`` (``UNKNOWN`` only speaks when nothing else could).
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar
 
@@ -23,7 +24,7 @@ class DuplicateRuleError(RuntimeError):
 _REGISTRY: dict[str, type[Rule]] = {}
 
 
-class Rule:
+class Rule(abc.ABC):
     """Base class of every diagnosis rule."""
 
     code: ClassVar[str] = ""
@@ -49,8 +50,9 @@ class Rule:
             )
         _REGISTRY[code] = cls
 
+    @abc.abstractmethod
     def check(self, case: Case, prior: Sequence[Finding]) -> Iterable[Finding]:
-        raise NotImplementedError
+        """Findings for this rule (every rule overrides this)."""
 
     def finding(
         self,

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from diag.collect.awsjson import dumps, parse_time, policy_document
+from diag.store.bulk import insert_columns
 
 if TYPE_CHECKING:
     import duckdb
@@ -314,7 +315,7 @@ def transform_event(record: dict[str, Any]) -> dict[str, Any] | None:
     }
 
 
-def build_policy_changes(con: duckdb.DuckDBPyConnection, *, batch: int = 2000) -> int:
+def build_policy_changes(con: duckdb.DuckDBPyConnection) -> int:
     """Turn new successful policy-change events into ``policy_changes`` rows; return how many were added."""
     import orjson
 
@@ -334,16 +335,12 @@ def build_policy_changes(con: duckdb.DuckDBPyConnection, *, batch: int = 2000) -
         row = transform_event(record)
         if row is not None:
             rows.append(row)
-    added = 0
-    for i in range(0, len(rows), batch):
-        chunk = rows[i : i + batch]
-        cols = list(chunk[0])
-        con.executemany(
-            f"INSERT INTO policy_changes ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}) ON CONFLICT DO NOTHING",
-            [[r[c] for c in cols] for r in chunk],
-        )
-        added += len(chunk)
-    return added
+    if not rows:
+        return 0
+    cols = list(rows[0])
+    return insert_columns(
+        con, "policy_changes", cols, [[r[c] for c in cols] for r in rows], tail="ON CONFLICT DO NOTHING"
+    )
 
 
 def details_of(value: Any) -> dict[str, Any]:

@@ -6,6 +6,8 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from diag.store.bulk import insert_columns
+
 if TYPE_CHECKING:
     import duckdb
 
@@ -50,19 +52,14 @@ def insert_rows(con: duckdb.DuckDBPyConnection, table: str, snapshot_id: int, ro
     if not rows:
         return 0
     columns = list(rows[0])
-    names = ", ".join(["snapshot_id", *columns])
-    one = "(" + ", ".join(["?"] * (len(columns) + 1)) + ")"
-    # multi-row VALUES in chunks: far faster in DuckDB than executemany's statement per row
-    per = max(1, 2000 // (len(columns) + 1))
-    verb = "INSERT OR IGNORE" if table in SHARED_ACROSS_ACCOUNTS else "INSERT"
-    for start in range(0, len(rows), per):
-        chunk = rows[start : start + per]
-        params: list[Any] = []
-        for row in chunk:
-            params.append(snapshot_id)
-            params.extend(row[c] for c in columns)
-        con.execute(f"{verb} INTO {table} ({names}) VALUES {', '.join([one] * len(chunk))}", params)
-    return len(rows)
+    verb_tail = "ON CONFLICT DO NOTHING" if table in SHARED_ACROSS_ACCOUNTS else ""
+    return insert_columns(
+        con,
+        table,
+        ["snapshot_id", *columns],
+        [[snapshot_id, *(row[c] for c in columns)] for row in rows],
+        tail=verb_tail,
+    )
 
 
 def call_name(call: Any) -> str:

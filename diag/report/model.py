@@ -20,6 +20,19 @@ from typing import TYPE_CHECKING, Any
 
 from diag import __version__
 from diag.report.window import Window, utcnow
+from diag.store.bulk import insert_columns
+
+RUN_CAUSE_COLUMNS = (
+    "run_id",
+    "cause_id",
+    "verdict",
+    "caller",
+    "key_ref",
+    "action",
+    "failures",
+    "first_seen",
+    "last_seen",
+)
 
 if TYPE_CHECKING:
     import duckdb
@@ -652,8 +665,10 @@ def record_run(con: duckdb.DuckDBPyConnection, report: Report, *, fmt: str, out_
             ],
         )
         if report.causes:
-            con.executemany(
-                "INSERT INTO report_run_causes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            insert_columns(
+                con,
+                "report_run_causes",
+                RUN_CAUSE_COLUMNS,
                 [
                     [
                         run_id,
@@ -668,6 +683,7 @@ def record_run(con: duckdb.DuckDBPyConnection, report: Report, *, fmt: str, out_
                     ]
                     for c in report.causes
                 ],
+                types={"first_seen": "TIMESTAMP", "last_seen": "TIMESTAMP"},
             )
         con.execute("COMMIT")
     except Exception:

@@ -88,13 +88,19 @@ def test_reingest_adds_nothing_and_changed_file_is_reread(tmp_path: Path, con: A
     again = ingest_paths(con, [root], workers=1)
     assert (again.files_unchanged, again.files_ingested, again.events_read, again.events_stored) == (2, 0, 0, 0)
     assert _state(con) == before and first.events_stored == 3
-    # The trail file grows (a new delivery rewritten in place): it is read again; old events are duplicates.
+    # The trail file grows (a new delivery rewritten in place): it is read again; the run adds only the new
+    # event (the old ones count as already stored), and the file's row counts all three of its events in
+    # `events` as kept (records_kept always equals the events stored under the file's name).
     recs = json.loads(gzip.decompress(path.read_bytes()))["Records"] + [kms_record()]
     path.write_bytes(gzip.compress(json.dumps({"Records": recs}).encode()))
     third = ingest_paths(con, [root], workers=1)
     assert (third.files_ingested, third.events_stored, third.duplicates) == (1, 1, 2)
     assert _count(con, "SELECT count(*) FROM events") == 4
-    assert _count(con, "SELECT records_kept FROM ingested_files WHERE path = ?", [str(path.resolve())]) == 1
+    kept_dup = con.execute(
+        "SELECT records_kept, records_duplicate FROM ingested_files WHERE path = ?", [str(path.resolve())]
+    ).fetchone()
+    assert kept_dup == (3, 0)
+    assert _count(con, "SELECT count(*) FROM events WHERE source_file = ?", [str(path.resolve())]) == 3
 
 
 def test_duplicates_within_a_file_across_files_and_across_runs(tmp_path: Path, con: Any) -> None:

@@ -9,10 +9,11 @@ via :mod:`.pool`, :mod:`.commit` the database side, :mod:`.summary` what is repo
   an mtime or etag, and either bytes, a callable that returns them, or a local path.
 
 Guarantees: one ``events`` row per eventID (later copies are counted as duplicates); an input already
-ingested and unchanged (same size and mtime, or same etag) is skipped; every input's rows and its
-``ingested_files`` row are committed in the same transaction (several inputs per transaction), so a
-process killed at any moment leaves a consistent database and the next run completes the job with the
-same final contents. A refused input stores nothing of its records and never touches stored rows.
+ingested and unchanged (same size and mtime, or same etag) is skipped; every transaction that stores
+rows of an input also writes its ``ingested_files`` row (``partial`` until its last row is stored, see
+:mod:`.commit`), so a process killed at any moment leaves a consistent database and the next run
+completes the job with the same final contents. A refused input stores nothing of its records and never
+touches stored rows.
 """
 
 from __future__ import annotations

@@ -428,6 +428,7 @@ def known_objects(con: duckdb.DuckDBPyConnection, target: S3Target, since: dt.da
     day = f"{since:%Y/%m/%d}" if since is not None else None
     rows = con.execute(
         "SELECT path, etag FROM ingested_files WHERE source = ? AND starts_with(path, ?) AND etag IS NOT NULL"
+        " AND status <> 'partial'"  # cut by a killed run: fetched and completed again
         " AND (CAST(? AS VARCHAR) IS NULL"
         "      OR regexp_extract(path, '/CloudTrail/[^/]+/([0-9]{4}/[0-9]{2}/[0-9]{2})/', 1) >= ?)",
         [SOURCE, base, day, day],

@@ -96,4 +96,8 @@ def test_known_objects_are_read_for_the_window_only(trail_bucket: TrailBucket, d
     assert len(recent) == 2 * 2 * 2  # 2 accounts x 2 regions x days 04, 05
     one_account = known_objects(con, parse_s3_uri(f"s3://{BUCKET}/AWSLogs/o-abcdef1234/{ACCOUNT_A}/"))
     assert all(f"/{ACCOUNT_A}/" in k for k in one_account) and len(one_account) == len(trail_bucket.log_keys) // 2 + 1
+    # an object whose rows a killed run stored only in part (`partial`) is fetched again
+    cut = sorted(everything)[0]
+    con.execute("UPDATE ingested_files SET status = 'partial' WHERE path = ?", [cut])
+    assert cut not in known_objects(con, parse_s3_uri(f"s3://{BUCKET}"))
     con.close()

@@ -161,6 +161,19 @@ def _report(con: Any, opts: NightlyOptions, db_path: Path) -> dict[str, Any]:
     return out
 
 
+def all_inputs_refused(summary: dict[str, Any]) -> bool:
+    """True when the run was given inputs and every one of them was refused (exit code 3, as `ingest`).
+
+    Some refused files among good ones are normal (a truncated delivery) and listed only; all of them
+    refused means the nightly job is reading the wrong thing, which a scheduler should see.
+    """
+    ing = summary.get("ingest") or {}
+    parts = [ing.get("local") or {}] + [r.get("ingest") or {} for r in ing.get("remote") or []]
+    seen = sum(int(p.get("files_seen") or 0) for p in parts)
+    refused = sum(int(p.get("files_refused") or 0) for p in parts)
+    return seen > 0 and refused == seen
+
+
 def run_nightly(db_path: Path, opts: NightlyOptions, *, wait: float = 0.0) -> dict[str, Any]:
     """Run the whole pipeline under the run lock; return a summary of every step."""
     from diag.store import open_db

@@ -42,7 +42,7 @@ def register(app: typer.Typer) -> None:
         workers: Annotated[
             int | None, typer.Option("--workers", help="Ingest parser processes (default: one per core).")
         ] = None,
-    ) -> None:
+    ) -> int:
         """Run the whole nightly pipeline: ingest the given sources, collect, diagnose, write the report.
 
         Holds an exclusive lock on `<db>.lock` for the whole run: a second run started meanwhile exits at
@@ -51,7 +51,7 @@ def register(app: typer.Typer) -> None:
 
         Example:  kmsdiag nightly /var/log/cloudtrail/ --from-dir ./bundle --out /var/reports/kmsdiag.html --json
         """
-        from diag.nightly import NightlyOptions, run_nightly
+        from diag.nightly import NightlyOptions, all_inputs_refused, run_nightly
         from diag.store import resolve_db_path
 
         st = state()
@@ -73,6 +73,14 @@ def register(app: typer.Typer) -> None:
             print_json(summary)
         elif not st.quiet:
             _print_summary(summary)
+        if all_inputs_refused(summary):
+            from diag.errors import EXIT_BAD_INPUT
+            from diag.render.console import err
+
+            if not st.json:
+                err().print("every input was refused: nothing new was ingested (see the reasons above)")
+            return EXIT_BAD_INPUT
+        return 0
 
 
 def _print_summary(s: dict[str, Any]) -> None:

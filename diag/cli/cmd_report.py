@@ -176,11 +176,12 @@ def register(app: typer.Typer) -> None:
             if not st.quiet:
                 from diag.render.console import err
                 from diag.render.escape import safe_text
+                from diag.report.fmt import count
 
                 h = model.headline
                 err().print(
                     safe_text(
-                        f"wrote {dest}: {h.failures:,} failures, {h.causes:,} causes "
+                        f"wrote {dest}: {count(h.failures, 'failure')}, {count(h.causes, 'cause')} "
                         f"({h.new_causes:,} new, {h.resolved_causes:,} resolved since the last report)"
                         + _audit_note(model)
                     ),

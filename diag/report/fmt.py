@@ -19,6 +19,12 @@ def num(value: int | None) -> str:
     return "—" if value is None else f"{value:,}"
 
 
+def count(value: int | None, noun: str, plural: str | None = None) -> str:
+    """``1 failure``, ``2 failures``, ``1,204 causes`` (``plural`` when adding an s is wrong)."""
+    word = noun if value == 1 else (plural or noun + "s")
+    return f"{num(value)} {word}"
+
+
 def short_arn(value: str | None) -> str:
     """A readable short form: ``222222222222:role/DataProcessingRole``, ``111111111111:key/1234abcd…``.
 

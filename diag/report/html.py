@@ -47,6 +47,7 @@ def environment() -> jinja2.Environment:
     env.filters.update(
         ts=fmt.ts,
         num=fmt.num,
+        count=fmt.count,
         short=fmt.short_arn,
         pretty_json=fmt.pretty_json,
         clean=fmt.strip_control,

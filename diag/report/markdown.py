@@ -97,8 +97,8 @@ def render_markdown(report: Report, *, max_causes: int = MAX_CAUSES) -> str:
             lines.append(f"Newest event: {fmt.ts(dq.newest_event)}, before this window: check ingestion.")
     else:
         lines.append(
-            f"**{fmt.num(h.failures)} failures** · {fmt.num(h.causes)} causes · {fmt.num(h.keys)} keys · "
-            f"{fmt.num(h.accounts)} accounts · **{fmt.num(h.new_causes)} new**, "
+            f"**{fmt.count(h.failures, 'failure')}** · {fmt.count(h.causes, 'cause')} · {fmt.count(h.keys, 'key')} · "
+            f"{fmt.count(h.accounts, 'account')} · **{fmt.num(h.new_causes)} new**, "
             f"{fmt.num(h.resolved_causes)} resolved since the last report"
         )
     if h.not_diagnosed or h.unknown:

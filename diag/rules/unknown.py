@@ -8,7 +8,7 @@ from typing import Any
 from diag import fixes
 from diag.diagnosis.case import Case
 from diag.diagnosis.model import Finding, Fix
-from diag.policy.model import Decision
+from diag.policy.model import Decision, Layer
 from diag.rules.base import Rule
 
 _INFORMATIONAL = {"RULE_ERROR"}  # RESOLVED_SINCE is an answer: it says what changed and that the cause is not known
@@ -92,10 +92,7 @@ class Unknown(Rule):
             elif case.inforce is None:
                 reasons.append("no policy snapshot covers this call")
         elif case.result.decision == Decision.ALLOWED:
-            reasons.append(
-                "the collected policies allow this call, yet AWS refused it: a layer kmsdiag could not see (SCPs, RCPs,"
-                " a VPC endpoint policy) or a policy change between the failure and the snapshot that left no trace"
-            )
+            reasons.append(_allowed_yet_refused(case))
         if case.inforce is not None:
             reasons.extend(case.inforce.uncertain)
         if not gaps and not reasons:
@@ -128,3 +125,33 @@ class Unknown(Rule):
                 ),
             )
         ]
+
+
+def _allowed_yet_refused(case: Case) -> str:
+    """Why the policies kmsdiag has allow a refused call: name only the layers it really did not see."""
+    f = case.facts
+    assert case.result is not None
+    evaluated = {lt.layer for lt in case.result.layers}
+    unseen = [name for layer, name in ((Layer.SCP, "SCPs"), (Layer.RCP, "RCPs")) if layer not in evaluated]
+    unseen.append(f"the VPC endpoint policy of {f.vpc_endpoint_id}" if f.vpc_endpoint_id else "a VPC endpoint policy")
+    if f.event_id is None:  # an error text: no event, no time
+        applied = case.inforce.changes_applied if case.inforce is not None else ()
+        last = max(applied, key=lambda c: c.event_time) if applied else None
+        newest = (
+            f"; the newest change to these policies: {last.event_name} by {last.actor_arn or 'unknown'}"
+            f" at {last.event_time:%Y-%m-%d %H:%M:%S} UTC"
+            if last is not None
+            else ""
+        )
+        return (
+            "the policies in force now allow this call: it was probably fixed after the error (an error message"
+            " carries no time), else AWS refused it in a layer kmsdiag does not see ("
+            + ", ".join(unseen)
+            + ")"
+            + newest
+        )
+    return (
+        "the collected policies allow this call, yet AWS refused it: a layer kmsdiag does not see ("
+        + ", ".join(unseen)
+        + ") or a policy change between the failure and the snapshot that left no trace"
+    )

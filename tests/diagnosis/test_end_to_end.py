@@ -124,3 +124,17 @@ def test_error_text_ciphertext_form_uses_the_callers_recent_key(run_cli, db_path
         "explain", "--error", text, "--key", KEY_ARN, "--region", "us-east-1", "--db", db, "--json"
     )
     assert code == 0 and json.loads(out)["verdict"] == "KEY_POLICY_PRINCIPAL_TYPO"
+
+
+def test_allowed_now_names_only_unseen_layers(run_cli, db_path: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    db = _db(db_path, tmp_path, [ROOT_STATEMENT, role_statement()])
+    summary = " ".join(f["summary"] for f in _explain(run_cli, db)["findings"])
+    assert "yet AWS refused it" in summary and "VPC endpoint policy" in summary
+    # an error text has no time: the likely story is a fix after the error, said first
+    text = f"User: {SESSION} is not authorized to perform: kms:Decrypt on resource: {KEY_ARN}"
+    code, out, err = run_cli("explain", "--error", text, "--db", db, "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["verdict"] == "UNKNOWN"
+    summary = " ".join(f["summary"] for f in doc["findings"])
+    assert "probably fixed after the error" in summary and "VPC endpoint policy" in summary

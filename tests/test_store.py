@@ -137,3 +137,19 @@ def test_status_json(db_path: Path, run_cli) -> None:  # type: ignore[no-untyped
     data = json.loads(out)
     assert "events" in data["tables"]
     assert data["migrations"][0] == "001_core"
+
+
+def test_status_points_at_partly_stored_inputs(db_path: Path, run_cli) -> None:  # type: ignore[no-untyped-def]
+    con = open_db(db_path)
+    con.execute(
+        "INSERT INTO ingested_files (path, source, status, records_total) VALUES ('a', 'file', 'ok', 1),"
+        " ('b', 'file', 'partial', 9), ('c', 'file', 'refused', 0)"
+    )
+    con.close()
+    code, out, err = run_cli("status", "--db", db_path, "--json")
+    assert code == 0, err
+    import json
+
+    assert json.loads(out)["inputs"] == {"ok": 1, "partial": 1, "refused": 1}
+    code, out, err = run_cli("status", "--db", db_path)
+    assert code == 0 and "1 input(s) only partly stored" in " ".join(out.split())

@@ -10,7 +10,9 @@ from diag.cli.common import command, open_reader, state
 def register(app: typer.Typer) -> None:
     @command(app, "status")
     def status() -> None:
-        """Show what the database holds: row counts per table, applied migrations and views.
+        """Show what the database holds: row counts per table, applied migrations, views, inputs by status.
+
+        Inputs left `partial` by an interrupted ingest are pointed out (the same ingest again completes them).
 
         Example:  kmsdiag status --db nightly.duckdb --json
         """
@@ -34,3 +36,11 @@ def register(app: typer.Typer) -> None:
             table.add_row(name, f"{count:,}")
         out().print(table)
         out().print(f"migrations: {len(info['migrations'])} applied; views: {', '.join(info['views']) or 'none'}")
+        inputs = info["inputs"]
+        if inputs:
+            out().print("inputs: " + ", ".join(f"{n:,} {status}" for status, n in inputs.items()))
+        if inputs.get("partial"):
+            out().print(
+                f"[yellow]{inputs['partial']:,} input(s) only partly stored: an ingest was interrupted; run the same"
+                " ingest again to complete them[/yellow]"
+            )

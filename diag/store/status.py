@@ -29,4 +29,10 @@ def database_status(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
         f"{n:03d}_{name}"
         for n, name in con.execute("SELECT number, name FROM schema_migrations ORDER BY number").fetchall()
     ]
-    return {"tables": counts, "views": views, "migrations": migs}
+    inputs: dict[str, int] = {}
+    if "ingested_files" in counts:
+        inputs = {
+            str(k): int(n)
+            for k, n in con.execute("SELECT status, count(*) FROM ingested_files GROUP BY 1 ORDER BY 1").fetchall()
+        }
+    return {"tables": counts, "views": views, "migrations": migs, "inputs": inputs}

@@ -25,9 +25,10 @@ generated in parallel, hard-linked into one tree, and time the ingest alone::
     cp -al /tmp/slice2/AWSLogs/. /tmp/c3m/AWSLogs/; cp -al /tmp/slice3/AWSLogs/. /tmp/c3m/AWSLogs/
     python benchmarks/bench_ingest.py --corpus /tmp/c3m --skip-ceiling
 
-Figures (2 shared cores, load ~2, one run each; README "How it is fast" has the table): 1M events, ingest
-33.3 s wall / 57.1 s CPU against the ceiling's 21.2 s / 38.2 s, ratios 0.64 (wall) and 0.67 (CPU), peak
-939 MiB (tree). 3M: 111.8 s / 185.2 s, 62 µs of CPU per event against 57 µs at 1M (1.07x), peak 1,216 MiB.
+Figures (2 shared cores, load 2 to 3; README "How it is fast" has the table): 1M events, median of 3 runs,
+ingest 31.8 s wall / 53.6 s CPU against the ceiling's 22.2 s / 39.9 s: ratios 0.70 (wall) and 0.74 (CPU),
+peak 950 MiB (tree). 3M: 103.6 s / 177.2 s, 59 µs of CPU per event against 55 µs for the 1M run right after
+it (1.08x), peak 1,211 MiB.
 """
 
 from __future__ import annotations

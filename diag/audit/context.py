@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -147,6 +148,16 @@ class AuditContext:
     def key_statements(self, key: KeyRecord) -> list[StatementSpec]:
         parsed = key.parsed()
         return list(parsed.statements) if parsed else []
+
+    def customer_key_statements(self, *, allow_only: bool = False) -> Iterator[tuple[KeyRecord, StatementSpec]]:
+        """Every (key, statement) of the key policies of customer managed keys (AWS managed keys' policies
+        are AWS's to write), only the Allow statements with ``allow_only``."""
+        for key in self.keys:
+            if key.aws_managed:
+                continue
+            for st in self.key_statements(key):
+                if not allow_only or st.effect == "Allow":
+                    yield key, st
 
     def matrix(self) -> AccessMatrix:
         """The "who can use this key" matrix, computed once with the engine (shared by rules and the report)."""

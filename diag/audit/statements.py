@@ -78,6 +78,11 @@ def principal_account(value: str) -> str | None:
     return None
 
 
+def foreign_accounts(st: StatementSpec, own_account: str | None) -> list[str]:
+    """The accounts other than ``own_account`` whose principals the statement names (sorted, unique)."""
+    return sorted({a for v in aws_principals(st) if (a := principal_account(v)) is not None and a != own_account})
+
+
 def is_account_root(value: str) -> bool:
     """``123456789012`` or ``arn:aws:iam::123456789012:root``: the whole account, delegated to its IAM."""
     return bool(ACCOUNT_RE.match(value)) or (value.startswith("arn:") and value.endswith(":root"))

@@ -10,12 +10,11 @@ from diag.audit.context import AuditContext
 from diag.audit.statements import (
     SCOPING_KEYS,
     USE_ACTIONS,
-    aws_principals,
+    foreign_accounts,
     has_any_condition,
     key_policy_commands,
     label,
     matched_actions,
-    principal_account,
 )
 
 
@@ -31,33 +30,26 @@ class CrossAccountUnscoped(AuditRule):
     fix_template = "Add a condition, e.g. StringEquals kms:ViaService {via} (the service that reads the data)."
 
     def run(self, ctx: AuditContext) -> Iterable[AuditFinding]:
-        for key in ctx.keys:
-            if key.aws_managed:
+        for key, st in ctx.customer_key_statements(allow_only=True):
+            foreign = foreign_accounts(st, key.account)
+            if not foreign or not matched_actions(st, USE_ACTIONS) or has_any_condition(st, SCOPING_KEYS):
                 continue
-            for st in ctx.key_statements(key):
-                if st.effect != "Allow":
-                    continue
-                foreign = sorted(
-                    {a for v in aws_principals(st) if (a := principal_account(v)) is not None and a != key.account}
-                )
-                if not foreign or not matched_actions(st, USE_ACTIONS) or has_any_condition(st, SCOPING_KEYS):
-                    continue
-                via = f"s3.{key.region}.amazonaws.com"
-                patched = copy.deepcopy(st.raw)
-                patched.setdefault("Condition", {}).setdefault("StringEquals", {})["kms:ViaService"] = via
-                yield self.finding(
-                    account=key.account,
-                    resource=key.key_arn,
-                    policy="key policy",
-                    sid=st.sid,
-                    statement_index=st.index,
-                    snapshot_id=key.snapshot_id,
-                    summary=f"{label(st)} of the key policy of {key.label} lets {', '.join(foreign)} use the key"
-                    " without a kms:ViaService or kms:CallerAccount condition",
-                    evidence={"grantee_accounts": foreign, "statement": st.raw},
-                    fix=AuditFix(
-                        self.fix_template.format(via=via),
-                        policy=patched,
-                        commands=key_policy_commands(key.key_arn, key.account, key.region),
-                    ),
-                )
+            via = f"s3.{key.region}.amazonaws.com"
+            patched = copy.deepcopy(st.raw)
+            patched.setdefault("Condition", {}).setdefault("StringEquals", {})["kms:ViaService"] = via
+            yield self.finding(
+                account=key.account,
+                resource=key.key_arn,
+                policy="key policy",
+                sid=st.sid,
+                statement_index=st.index,
+                snapshot_id=key.snapshot_id,
+                summary=f"{label(st)} of the key policy of {key.label} lets {', '.join(foreign)} use the key"
+                " without a kms:ViaService or kms:CallerAccount condition",
+                evidence={"grantee_accounts": foreign, "statement": st.raw},
+                fix=AuditFix(
+                    self.fix_template.format(via=via),
+                    policy=patched,
+                    commands=key_policy_commands(key.key_arn, key.account, key.region),
+                ),
+            )

@@ -10,13 +10,12 @@ from diag.audit.context import AuditContext
 from diag.audit.statements import (
     ADMIN_ACTIONS,
     USE_ACTIONS,
-    aws_principals,
+    foreign_accounts,
     has_any_condition,
     is_full_wildcard,
     key_policy_commands,
     label,
     matched_actions,
-    principal_account,
 )
 
 
@@ -32,46 +31,39 @@ class KeyPolicyCrossAccountAdmin(AuditRule):
     fix_template = "Limit the statement to the cryptographic actions {account} needs (at most: {actions})."
 
     def run(self, ctx: AuditContext) -> Iterable[AuditFinding]:
-        for key in ctx.keys:
-            if key.aws_managed:
+        for key, st in ctx.customer_key_statements(allow_only=True):
+            foreign = foreign_accounts(st, key.account)
+            if not foreign:
                 continue
-            for st in ctx.key_statements(key):
-                if st.effect != "Allow":
-                    continue
-                foreign = sorted(
-                    {a for v in aws_principals(st) if (a := principal_account(v)) is not None and a != key.account}
-                )
-                if not foreign:
-                    continue
-                admin = matched_actions(st, ADMIN_ACTIONS)
-                if has_any_condition(st, ("kms:grantisforawsresource",)):
-                    # AWS's recommended pattern: grants only for AWS services (EBS, RDS…) acting for the account
-                    admin = [a for a in admin if a not in ("kms:CreateGrant", "kms:RevokeGrant")]
-                if not admin:
-                    continue
-                use = matched_actions(st, USE_ACTIONS) or ["kms:Decrypt", "kms:DescribeKey"]
-                patched = copy.deepcopy(st.raw)
-                patched.pop("NotAction", None)
-                patched["Action"] = use
-                wildcard = is_full_wildcard(st)
-                yield self.finding(
-                    account=key.account,
-                    resource=key.key_arn,
-                    policy="key policy",
-                    sid=st.sid,
-                    statement_index=st.index,
-                    snapshot_id=key.snapshot_id,
-                    summary=f"{label(st)} of the key policy of {key.label} gives account(s) {', '.join(foreign)} "
-                    + ("every KMS action (kms:*)" if wildcard else f"admin actions: {', '.join(admin)}"),
-                    evidence={
-                        "grantee_accounts": foreign,
-                        "admin_actions": admin,
-                        "all_actions": wildcard,
-                        "statement": st.raw,
-                    },
-                    fix=AuditFix(
-                        self.fix_template.format(account=", ".join(foreign), actions=", ".join(use)),
-                        policy=patched,
-                        commands=key_policy_commands(key.key_arn, key.account, key.region),
-                    ),
-                )
+            admin = matched_actions(st, ADMIN_ACTIONS)
+            if has_any_condition(st, ("kms:grantisforawsresource",)):
+                # AWS's recommended pattern: grants only for AWS services (EBS, RDS…) acting for the account
+                admin = [a for a in admin if a not in ("kms:CreateGrant", "kms:RevokeGrant")]
+            if not admin:
+                continue
+            use = matched_actions(st, USE_ACTIONS) or ["kms:Decrypt", "kms:DescribeKey"]
+            patched = copy.deepcopy(st.raw)
+            patched.pop("NotAction", None)
+            patched["Action"] = use
+            wildcard = is_full_wildcard(st)
+            yield self.finding(
+                account=key.account,
+                resource=key.key_arn,
+                policy="key policy",
+                sid=st.sid,
+                statement_index=st.index,
+                snapshot_id=key.snapshot_id,
+                summary=f"{label(st)} of the key policy of {key.label} gives account(s) {', '.join(foreign)} "
+                + ("every KMS action (kms:*)" if wildcard else f"admin actions: {', '.join(admin)}"),
+                evidence={
+                    "grantee_accounts": foreign,
+                    "admin_actions": admin,
+                    "all_actions": wildcard,
+                    "statement": st.raw,
+                },
+                fix=AuditFix(
+                    self.fix_template.format(account=", ".join(foreign), actions=", ".join(use)),
+                    policy=patched,
+                    commands=key_policy_commands(key.key_arn, key.account, key.region),
+                ),
+            )

@@ -22,48 +22,39 @@ class KeyPolicyCrossAccountRoot(AuditRule):
     fix_template = "Replace {principal} with the ARNs of the roles in {account} that use the key: {roles}."
 
     def run(self, ctx: AuditContext) -> Iterable[AuditFinding]:
-        for key in ctx.keys:
-            if key.aws_managed:
-                continue
-            for st in ctx.key_statements(key):
-                if st.effect != "Allow":
-                    continue
-                roots = [
-                    v
-                    for v in aws_principals(st)
-                    if is_account_root(v) and principal_account(v) not in (None, key.account)
-                ]
-                for root in roots:
-                    account = principal_account(root)
-                    users = (
-                        ctx.matrix().principals_allowed(key.key_arn, account) if account in ctx.iam_collected else []
-                    )
-                    roles = users or [f"arn:aws:iam::{account}:role/ROLE_THAT_USES_THE_KEY"]
-                    patched = copy.deepcopy(st.raw)
-                    p = patched.get("Principal", {})
-                    values = p.get("AWS") if isinstance(p, dict) else None
-                    vals = [values] if isinstance(values, str) else list(values or [])
-                    patched["Principal"] = {"AWS": [v for v in vals if v != root] + roles}
-                    yield self.finding(
-                        account=key.account,
-                        resource=key.key_arn,
-                        policy="key policy",
-                        sid=st.sid,
-                        statement_index=st.index,
-                        snapshot_id=key.snapshot_id,
-                        summary=f"{label(st)} of the key policy of {key.label} allows the whole account {account}"
-                        f" ({root}) rather than named roles",
-                        evidence={
-                            "principal": root,
-                            "grantee_account": account,
-                            "actions": list(st.actions or ()) or {"NotAction": list(st.not_actions or ())},
-                            "roles_using_it": users,
-                            "roles_source": "engine access matrix" if users else None,
-                            "statement": st.raw,
-                        },
-                        fix=AuditFix(
-                            self.fix_template.format(principal=root, account=account, roles=", ".join(roles)),
-                            policy=patched,
-                            commands=key_policy_commands(key.key_arn, key.account, key.region),
-                        ),
-                    )
+        for key, st in ctx.customer_key_statements(allow_only=True):
+            roots = [
+                v for v in aws_principals(st) if is_account_root(v) and principal_account(v) not in (None, key.account)
+            ]
+            for root in roots:
+                account = principal_account(root)
+                users = ctx.matrix().principals_allowed(key.key_arn, account) if account in ctx.iam_collected else []
+                roles = users or [f"arn:aws:iam::{account}:role/ROLE_THAT_USES_THE_KEY"]
+                patched = copy.deepcopy(st.raw)
+                p = patched.get("Principal", {})
+                values = p.get("AWS") if isinstance(p, dict) else None
+                vals = [values] if isinstance(values, str) else list(values or [])
+                patched["Principal"] = {"AWS": [v for v in vals if v != root] + roles}
+                yield self.finding(
+                    account=key.account,
+                    resource=key.key_arn,
+                    policy="key policy",
+                    sid=st.sid,
+                    statement_index=st.index,
+                    snapshot_id=key.snapshot_id,
+                    summary=f"{label(st)} of the key policy of {key.label} allows the whole account {account}"
+                    f" ({root}) rather than named roles",
+                    evidence={
+                        "principal": root,
+                        "grantee_account": account,
+                        "actions": list(st.actions or ()) or {"NotAction": list(st.not_actions or ())},
+                        "roles_using_it": users,
+                        "roles_source": "engine access matrix" if users else None,
+                        "statement": st.raw,
+                    },
+                    fix=AuditFix(
+                        self.fix_template.format(principal=root, account=account, roles=", ".join(roles)),
+                        policy=patched,
+                        commands=key_policy_commands(key.key_arn, key.account, key.region),
+                    ),
+                )

@@ -22,29 +22,26 @@ class KeyPolicyPublic(AuditRule):
     fix_template = "Add a condition that names the accounts allowed: StringEquals kms:CallerAccount {accounts}."
 
     def run(self, ctx: AuditContext) -> Iterable[AuditFinding]:
-        for key in ctx.keys:
-            if key.aws_managed:
+        for key, st in ctx.customer_key_statements(allow_only=True):
+            if st.principal is None or not st.principal.wildcard:
                 continue
-            for st in ctx.key_statements(key):
-                if st.effect != "Allow" or st.principal is None or not st.principal.wildcard:
-                    continue
-                if has_any_condition(st, ACCOUNT_KEYS):
-                    continue
-                patched = copy.deepcopy(st.raw)
-                cond = patched.setdefault("Condition", {})
-                cond.setdefault("StringEquals", {})["kms:CallerAccount"] = [key.account]
-                yield self.finding(
-                    account=key.account,
-                    resource=key.key_arn,
-                    policy="key policy",
-                    sid=st.sid,
-                    statement_index=st.index,
-                    snapshot_id=key.snapshot_id,
-                    summary=f'{label(st)} of the key policy of {key.label} allows Principal "*" without an account condition',
-                    evidence={"statement": st.raw, "conditions": sorted({c.key for c in st.conditions})},
-                    fix=AuditFix(
-                        self.fix_template.format(accounts=key.account),
-                        policy=patched,
-                        commands=key_policy_commands(key.key_arn, key.account, key.region),
-                    ),
-                )
+            if has_any_condition(st, ACCOUNT_KEYS):
+                continue
+            patched = copy.deepcopy(st.raw)
+            cond = patched.setdefault("Condition", {})
+            cond.setdefault("StringEquals", {})["kms:CallerAccount"] = [key.account]
+            yield self.finding(
+                account=key.account,
+                resource=key.key_arn,
+                policy="key policy",
+                sid=st.sid,
+                statement_index=st.index,
+                snapshot_id=key.snapshot_id,
+                summary=f'{label(st)} of the key policy of {key.label} allows Principal "*" without an account condition',
+                evidence={"statement": st.raw, "conditions": sorted({c.key for c in st.conditions})},
+                fix=AuditFix(
+                    self.fix_template.format(accounts=key.account),
+                    policy=patched,
+                    commands=key_policy_commands(key.key_arn, key.account, key.region),
+                ),
+            )

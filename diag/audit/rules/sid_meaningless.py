@@ -32,25 +32,22 @@ class KeyPolicySidMeaningless(AuditRule):
     fix_template = "Rename Sid {sid!r} to say who may do what, e.g. {suggested!r}."
 
     def run(self, ctx: AuditContext) -> Iterable[AuditFinding]:
-        for key in ctx.keys:
-            if key.aws_managed:
+        for key, st in ctx.customer_key_statements():
+            if not st.sid or not meaningless(st.sid):
                 continue
-            for st in ctx.key_statements(key):
-                if not st.sid or not meaningless(st.sid):
-                    continue
-                suggested = suggest_sid(st.raw, aws_principals(st))
-                yield self.finding(
-                    account=key.account,
-                    resource=key.key_arn,
-                    policy="key policy",
-                    sid=st.sid,
-                    statement_index=st.index,
-                    snapshot_id=key.snapshot_id,
-                    summary=f"statement #{st.index} of the key policy of {key.label} has the meaningless Sid {st.sid!r}",
-                    evidence={"statement": st.raw},
-                    fix=AuditFix(
-                        self.fix_template.format(sid=st.sid, suggested=suggested),
-                        policy={**st.raw, "Sid": suggested},
-                        commands=key_policy_commands(key.key_arn, key.account, key.region),
-                    ),
-                )
+            suggested = suggest_sid(st.raw, aws_principals(st))
+            yield self.finding(
+                account=key.account,
+                resource=key.key_arn,
+                policy="key policy",
+                sid=st.sid,
+                statement_index=st.index,
+                snapshot_id=key.snapshot_id,
+                summary=f"statement #{st.index} of the key policy of {key.label} has the meaningless Sid {st.sid!r}",
+                evidence={"statement": st.raw},
+                fix=AuditFix(
+                    self.fix_template.format(sid=st.sid, suggested=suggested),
+                    policy={**st.raw, "Sid": suggested},
+                    commands=key_policy_commands(key.key_arn, key.account, key.region),
+                ),
+            )

@@ -38,24 +38,21 @@ class KeyPolicySidMissing(AuditRule):
     fix_template = 'Add "Sid": "{sid}" to statement #{index}.'
 
     def run(self, ctx: AuditContext) -> Iterable[AuditFinding]:
-        for key in ctx.keys:
-            if key.aws_managed:
+        for key, st in ctx.customer_key_statements():
+            if st.sid:
                 continue
-            for st in ctx.key_statements(key):
-                if st.sid:
-                    continue
-                sid = suggest_sid(st.raw, aws_principals(st))
-                yield self.finding(
-                    account=key.account,
-                    resource=key.key_arn,
-                    policy="key policy",
-                    statement_index=st.index,
-                    snapshot_id=key.snapshot_id,
-                    summary=f"statement #{st.index} of the key policy of {key.label} has no Sid",
-                    evidence={"statement": st.raw},
-                    fix=AuditFix(
-                        self.fix_template.format(sid=sid, index=st.index),
-                        policy={"Sid": sid, **st.raw},
-                        commands=key_policy_commands(key.key_arn, key.account, key.region),
-                    ),
-                )
+            sid = suggest_sid(st.raw, aws_principals(st))
+            yield self.finding(
+                account=key.account,
+                resource=key.key_arn,
+                policy="key policy",
+                statement_index=st.index,
+                snapshot_id=key.snapshot_id,
+                summary=f"statement #{st.index} of the key policy of {key.label} has no Sid",
+                evidence={"statement": st.raw},
+                fix=AuditFix(
+                    self.fix_template.format(sid=sid, index=st.index),
+                    policy={"Sid": sid, **st.raw},
+                    commands=key_policy_commands(key.key_arn, key.account, key.region),
+                ),
+            )

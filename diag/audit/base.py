@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
-    from diag.audit.context import AuditContext
+    from diag.audit.context import AuditContext, KeyRecord
+    from diag.policy.parse import StatementSpec
 
 SEVERITIES = ("high", "medium", "low", "info")
 
@@ -130,6 +131,30 @@ class AuditRule(abc.ABC):
             evidence=evidence or {},
             fix=fix,
             snapshot_id=snapshot_id,
+        )
+
+    def key_statement_finding(
+        self,
+        key: KeyRecord,
+        st: StatementSpec,
+        *,
+        summary: str,
+        evidence: dict[str, Any] | None = None,
+        fix: AuditFix | None = None,
+        severity: str | None = None,
+    ) -> AuditFinding:
+        """A finding about statement ``st`` of the key policy of ``key`` (where, which snapshot)."""
+        return self.finding(
+            account=key.account,
+            resource=key.key_arn,
+            policy="key policy",
+            sid=st.sid,
+            statement_index=st.index,
+            snapshot_id=key.snapshot_id,
+            summary=summary,
+            evidence=evidence,
+            fix=fix,
+            severity=severity,
         )
 
 

@@ -37,13 +37,9 @@ class CrossAccountUnscoped(AuditRule):
             via = f"s3.{key.region}.amazonaws.com"
             patched = copy.deepcopy(st.raw)
             patched.setdefault("Condition", {}).setdefault("StringEquals", {})["kms:ViaService"] = via
-            yield self.finding(
-                account=key.account,
-                resource=key.key_arn,
-                policy="key policy",
-                sid=st.sid,
-                statement_index=st.index,
-                snapshot_id=key.snapshot_id,
+            yield self.key_statement_finding(
+                key,
+                st,
                 summary=f"{label(st)} of the key policy of {key.label} lets {', '.join(foreign)} use the key"
                 " without a kms:ViaService or kms:CallerAccount condition",
                 evidence={"grantee_accounts": foreign, "statement": st.raw},

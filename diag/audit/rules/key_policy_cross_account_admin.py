@@ -46,13 +46,9 @@ class KeyPolicyCrossAccountAdmin(AuditRule):
             patched.pop("NotAction", None)
             patched["Action"] = use
             wildcard = is_full_wildcard(st)
-            yield self.finding(
-                account=key.account,
-                resource=key.key_arn,
-                policy="key policy",
-                sid=st.sid,
-                statement_index=st.index,
-                snapshot_id=key.snapshot_id,
+            yield self.key_statement_finding(
+                key,
+                st,
                 summary=f"{label(st)} of the key policy of {key.label} gives account(s) {', '.join(foreign)} "
                 + ("every KMS action (kms:*)" if wildcard else f"admin actions: {', '.join(admin)}"),
                 evidence={

@@ -35,13 +35,9 @@ class KeyPolicyCrossAccountRoot(AuditRule):
                 values = p.get("AWS") if isinstance(p, dict) else None
                 vals = [values] if isinstance(values, str) else list(values or [])
                 patched["Principal"] = {"AWS": [v for v in vals if v != root] + roles}
-                yield self.finding(
-                    account=key.account,
-                    resource=key.key_arn,
-                    policy="key policy",
-                    sid=st.sid,
-                    statement_index=st.index,
-                    snapshot_id=key.snapshot_id,
+                yield self.key_statement_finding(
+                    key,
+                    st,
                     summary=f"{label(st)} of the key policy of {key.label} allows the whole account {account}"
                     f" ({root}) rather than named roles",
                     evidence={

@@ -66,13 +66,9 @@ class KeyPolicyOrphanedPrincipal(AuditRule):
                     hint = (
                         f" (it was {earlier}" + (", which exists again" if same_name else "") + ")" if earlier else ""
                     )
-                    yield self.finding(
-                        account=key.account,
-                        resource=key.key_arn,
-                        policy="key policy",
-                        sid=st.sid,
-                        statement_index=st.index,
-                        snapshot_id=key.snapshot_id,
+                    yield self.key_statement_finding(
+                        key,
+                        st,
                         summary=f"{label(st)} of the key policy of {key.label} names the unique ID {v}: the principal"
                         " was deleted" + (f" (it was {earlier})" if earlier else ""),
                         evidence={

@@ -30,13 +30,9 @@ class KeyPolicyPublic(AuditRule):
             patched = copy.deepcopy(st.raw)
             cond = patched.setdefault("Condition", {})
             cond.setdefault("StringEquals", {})["kms:CallerAccount"] = [key.account]
-            yield self.finding(
-                account=key.account,
-                resource=key.key_arn,
-                policy="key policy",
-                sid=st.sid,
-                statement_index=st.index,
-                snapshot_id=key.snapshot_id,
+            yield self.key_statement_finding(
+                key,
+                st,
                 summary=f'{label(st)} of the key policy of {key.label} allows Principal "*" without an account condition',
                 evidence={"statement": st.raw, "conditions": sorted({c.key for c in st.conditions})},
                 fix=AuditFix(

@@ -36,13 +36,9 @@ class KeyPolicySidMeaningless(AuditRule):
             if not st.sid or not meaningless(st.sid):
                 continue
             suggested = suggest_sid(st.raw, aws_principals(st))
-            yield self.finding(
-                account=key.account,
-                resource=key.key_arn,
-                policy="key policy",
-                sid=st.sid,
-                statement_index=st.index,
-                snapshot_id=key.snapshot_id,
+            yield self.key_statement_finding(
+                key,
+                st,
                 summary=f"statement #{st.index} of the key policy of {key.label} has the meaningless Sid {st.sid!r}",
                 evidence={"statement": st.raw},
                 fix=AuditFix(

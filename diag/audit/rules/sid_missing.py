@@ -42,12 +42,9 @@ class KeyPolicySidMissing(AuditRule):
             if st.sid:
                 continue
             sid = suggest_sid(st.raw, aws_principals(st))
-            yield self.finding(
-                account=key.account,
-                resource=key.key_arn,
-                policy="key policy",
-                statement_index=st.index,
-                snapshot_id=key.snapshot_id,
+            yield self.key_statement_finding(
+                key,
+                st,
                 summary=f"statement #{st.index} of the key policy of {key.label} has no Sid",
                 evidence={"statement": st.raw},
                 fix=AuditFix(

@@ -14,59 +14,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from diag.change_events import IAM_CHANGES, KMS_CHANGES, ORG_CHANGES, REPLAYED, S3_CHANGES
 from diag.collect.awsjson import dumps, parse_time, policy_document
 from diag.store.bulk import insert_columns
 
 if TYPE_CHECKING:
     import duckdb
 
-KMS_EVENTS = (
-    "CreateKey",
-    "PutKeyPolicy",
-    "CreateGrant",
-    "RetireGrant",
-    "RevokeGrant",
-    "DisableKey",
-    "EnableKey",
-    "ScheduleKeyDeletion",
-    "CancelKeyDeletion",
-    "CreateAlias",
-    "UpdateAlias",
-    "DeleteAlias",
-)
-IAM_EVENTS = (
-    "PutRolePolicy",
-    "DeleteRolePolicy",
-    "AttachRolePolicy",
-    "DetachRolePolicy",
-    "PutRolePermissionsBoundary",
-    "DeleteRolePermissionsBoundary",
-    "CreateRole",
-    "DeleteRole",
-    "PutUserPolicy",
-    "DeleteUserPolicy",
-    "AttachUserPolicy",
-    "DetachUserPolicy",
-    "PutUserPermissionsBoundary",
-    "DeleteUserPermissionsBoundary",
-    "PutGroupPolicy",
-    "DeleteGroupPolicy",
-    "AttachGroupPolicy",
-    "DetachGroupPolicy",
-    "CreatePolicy",
-    "CreatePolicyVersion",
-    "SetDefaultPolicyVersion",
-    "DeletePolicy",
-)
-S3_EVENTS = ("PutBucketPolicy", "DeleteBucketPolicy")
-ORG_EVENTS = ("CreatePolicy", "UpdatePolicy", "DeletePolicy", "AttachPolicy", "DetachPolicy")
-
-SOURCES = {
-    "kms.amazonaws.com": KMS_EVENTS,
-    "iam.amazonaws.com": IAM_EVENTS,
-    "s3.amazonaws.com": S3_EVENTS,
-    "organizations.amazonaws.com": ORG_EVENTS,
-}
+# The events replayed into policy_changes, per service (one list for the whole tool: diag.change_events).
+KMS_EVENTS = KMS_CHANGES
+IAM_EVENTS = IAM_CHANGES
+S3_EVENTS = S3_CHANGES
+ORG_EVENTS = ORG_CHANGES
+SOURCES = REPLAYED
 ALL_EVENT_NAMES = tuple(sorted({n for names in SOURCES.values() for n in names}))
 
 

@@ -17,6 +17,8 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from diag.change_events import DECISION_CHANGES
+
 if TYPE_CHECKING:
     import duckdb
 
@@ -37,53 +39,8 @@ KMS_FAILURES = (
     "InvalidGrantIdException",
 )
 S3_FAILURES = ("AccessDenied", "AccessDeniedException")
-CHANGE_EVENTS = (
-    "CreateKey",
-    "PutKeyPolicy",
-    "CreateGrant",
-    "RetireGrant",
-    "RevokeGrant",
-    "DisableKey",
-    "EnableKey",
-    "ScheduleKeyDeletion",
-    "CancelKeyDeletion",
-    "CreateAlias",
-    "UpdateAlias",
-    "DeleteAlias",
-    "PutRolePolicy",
-    "DeleteRolePolicy",
-    "AttachRolePolicy",
-    "DetachRolePolicy",
-    "CreatePolicyVersion",
-    "SetDefaultPolicyVersion",
-    "DeletePolicyVersion",
-    "PutUserPolicy",
-    "DeleteUserPolicy",
-    "AttachUserPolicy",
-    "DetachUserPolicy",
-    "PutGroupPolicy",
-    "AttachGroupPolicy",
-    "AddUserToGroup",
-    "RemoveUserFromGroup",
-    "PutRolePermissionsBoundary",
-    "DeleteRolePermissionsBoundary",
-    "PutUserPermissionsBoundary",
-    "CreateRole",
-    "DeleteRole",
-    "CreateUser",
-    "DeleteUser",
-    "PutBucketPolicy",
-    "DeleteBucketPolicy",
-    "PutBucketEncryption",
-    "AttachPolicy",
-    "DetachPolicy",
-    "UpdatePolicy",
-    "CreatePolicy",
-    "DeletePolicy",
-    "EnablePolicyType",
-    "DisablePolicyType",
-    "MoveAccount",
-)
+# Events that may change a decision: the decision cache is split at their times (diag.change_events).
+CHANGE_EVENTS = DECISION_CHANGES
 _SESSION_NEEDLES = ("assumed-role", "aws:userid", "aws:username", "aws:SourceIdentity", "RoleSessionName")
 _IP_NEEDLES = ("aws:SourceIp", "aws:VpcSourceIp")
 

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from diag.change_events import KMS_S3_CHANGES
 from diag.errors import BadInputError, KmsdiagError, RefusedError, UsageError
 from diag.ingest.filter import IAM_READ_PREFIXES, ORGANIZATIONS_KEPT, STS_KEPT
 from diag.ingest.remote.aws import describe_error, is_refused
@@ -80,24 +81,7 @@ DEFAULT_REGIONS = [
 ]
 
 # Write events whose effect diagnosis reconstructs (policy history, key state, grants).
-POLICY_CHANGE_EVENTS = (
-    "PutKeyPolicy",
-    "CreateKey",
-    "CreateGrant",
-    "RetireGrant",
-    "RevokeGrant",
-    "DisableKey",
-    "EnableKey",
-    "ScheduleKeyDeletion",
-    "CancelKeyDeletion",
-    "CreateAlias",
-    "UpdateAlias",
-    "DeleteAlias",
-    "PutBucketPolicy",
-    "DeleteBucketPolicy",
-    "PutBucketEncryption",
-    "DeleteBucketEncryption",
-)
+POLICY_CHANGE_EVENTS = KMS_S3_CHANGES
 
 
 @dataclass(frozen=True)

@@ -20,13 +20,28 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from diag.errors import KmsdiagError
 from diag.ingest.worker import Task, TaskResult, read_frame, write_frame
 
 _ROOT = str(Path(__file__).resolve().parent.parent.parent)
 
 
-class WorkerError(RuntimeError):
-    """A worker process died or answered nonsense."""
+class WorkerError(KmsdiagError):
+    """A worker process died or answered nonsense (e.g. killed by the kernel when memory ran out)."""
+
+    exit_code = 70  # like the CLI's internal errors: not a bad input, nothing the user asked for
+
+    def __init__(self, code: int | None) -> None:
+        killed = code is not None and code < 0
+        super().__init__(
+            f"an ingest worker process stopped unexpectedly (exit code {code})",
+            hint="everything committed before it stopped is kept; run the same ingest again to complete the rest"
+            + (
+                " (a worker killed by a signal is often the kernel reclaiming memory: try --workers 1)"
+                if killed
+                else ""
+            ),
+        )
 
 
 class Pool:
@@ -81,7 +96,7 @@ class Pool:
         result = read_frame(proc.stdout)
         if not isinstance(result, TaskResult):
             code = proc.poll()
-            raise WorkerError(f"an ingest worker process stopped unexpectedly (exit code {code})")
+            raise WorkerError(code)
         return tag, result
 
     def close(self) -> None:

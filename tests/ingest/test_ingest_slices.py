@@ -129,3 +129,49 @@ def test_plan_waits_for_a_whole_slice_of_new_rows() -> None:
     plan = _plan(units, {}, 3)
     assert plan is not None and plan.done == [units[0]] and plan.partial is units[1] and plan.cut == 3
     assert plan.ranges == {"s": [0, 3]}
+
+
+def test_a_dead_worker_is_reported_and_a_rerun_completes(tmp_path: Path) -> None:
+    from diag.ingest.pool import Pool, WorkerError
+
+    with pytest.raises(WorkerError) as caught, Pool(2) as pool:
+        pool.procs[0].kill()  # as the kernel's OOM killer would
+        pool.procs[0].wait()
+        root = tmp_path / "trails"
+        _trails(root)
+        blobs, _ = discover([root])
+        tasks = [(b, Task([(b.name, b.path or "")], str(tmp_path / f"s{i}.jsonl"))) for i, b in enumerate(blobs)]
+        list(pool.map(iter(tasks), window=4))
+    assert caught.value.exit_code == 70 and "run the same ingest again" in (caught.value.hint or "")
+    assert "--workers 1" in (caught.value.hint or "")
+
+
+def test_cli_reports_a_dead_worker_keeps_what_was_committed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run_cli: Any
+) -> None:
+    from diag.ingest.pool import WorkerError
+
+    root = tmp_path / "trails"
+    _trails(root)
+    monkeypatch.setattr(commit_mod, "ROWS_PER_COMMIT", 2)
+    monkeypatch.setattr(load_mod, "FILES_PER_TASK", 1)
+    real = load_mod._results
+
+    def dies_after_two(*args: Any) -> Any:
+        for n, item in enumerate(real(*args)):
+            if n == 2:
+                raise WorkerError(-9)
+            yield item
+
+    monkeypatch.setattr(load_mod, "_results", dies_after_two)
+    db = tmp_path / "w.duckdb"
+    code, _out, err = run_cli("--db", db, "ingest", root, "--workers", "1")
+    text = " ".join(err.split())
+    assert code == 70 and "stopped unexpectedly (exit code -9)" in text and "run the same ingest again" in text
+    monkeypatch.setattr(load_mod, "_results", real)
+    ref = open_db(tmp_path / "ref.duckdb")
+    ingest_paths(ref, [root], workers=1)
+    code, _out, err = run_cli("--db", db, "ingest", root, "--workers", "1")
+    assert code == 0, err
+    con = open_db(db)
+    assert _files(con) == _files(ref) and _events(con) == _events(ref)

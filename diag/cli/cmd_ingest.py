@@ -41,6 +41,14 @@ def render_summary(summary: IngestSummary) -> None:
         console.print(line, soft_wrap=True)
     if len(s.refused) > MAX_REFUSED_SHOWN:
         console.print(f"… and {len(s.refused) - MAX_REFUSED_SHOWN:,} more refused (use --json for all)")
+    if s.bundles_skipped:
+        n = len(s.bundles_skipped)
+        line = Text(f"skipped {n:,} evidence bundle folder{'s' if n != 1 else ''} (policies, not CloudTrail; ")
+        line.append_text(safe_text(f"load with `kmsdiag collect --from-dir {s.bundles_skipped[0]}`"))
+        line.append("): " if n > 1 else ")")
+        if n > 1:
+            line.append_text(safe_text(", ".join(s.bundles_skipped[:3]) + (", …" if n > 3 else "")))
+        console.print(line, soft_wrap=True)
 
 
 def refresh_policy_history(con: Any) -> None:

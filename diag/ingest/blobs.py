@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -28,10 +29,24 @@ class Blob:
     path: str | None = None
 
 
-def discover(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[Blob], list[tuple[str, str]]]:
+def is_evidence_bundle(folder: Path) -> bool:
+    """A folder with a ``manifest.json`` object holding ``collected_at`` (DESIGN.md section 5)."""
+    try:
+        with open(folder / "manifest.json", "rb") as fh:
+            head = fh.read(1 << 16)
+        doc = json.loads(head)
+    except (OSError, ValueError):
+        return False
+    return isinstance(doc, dict) and "collected_at" in doc
+
+
+def discover(
+    paths: Iterable[str | os.PathLike[str]], bundles: list[str] | None = None
+) -> tuple[list[Blob], list[tuple[str, str]]]:
     """Local inputs: files named explicitly, and ``.json``/``.json.gz`` files under folders (sorted).
 
-    Returns the blobs and the paths that do not exist (with a reason).
+    Folders that are evidence bundles (:func:`is_evidence_bundle`) are not walked; their paths are
+    appended to ``bundles`` when given. Returns the blobs and the paths that do not exist (with a reason).
     """
     blobs: list[Blob] = []
     missing: list[tuple[str, str]] = []
@@ -54,6 +69,11 @@ def discover(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[Blob], list[
         if p.is_dir():
             found: list[Path] = []
             for root, dirs, files in os.walk(p):
+                if "manifest.json" in files and is_evidence_bundle(Path(root)):
+                    dirs.clear()  # policies for `kmsdiag collect --from-dir`, not CloudTrail
+                    if bundles is not None:
+                        bundles.append(str(Path(root).resolve()))
+                    continue
                 dirs.sort()
                 found.extend(Path(root) / f for f in files if f.lower().endswith(INPUT_SUFFIXES))
             for f in sorted(found):

@@ -252,11 +252,13 @@ def ingest_paths(
 ) -> IngestSummary:
     """Ingest local files and folders (recursive; ``.json`` and ``.json.gz``); return the summary.
 
-    A path that does not exist is reported as refused (and not recorded in ``ingested_files``).
+    A path that does not exist is reported as refused (and not recorded in ``ingested_files``); evidence
+    bundle folders found while walking are skipped and listed in ``bundles_skipped``.
     """
     started = time.monotonic()
-    blobs, missing = discover(paths)
-    summary = IngestSummary(files_seen=len(missing), refused=list(missing))
+    bundles: list[str] = []
+    blobs, missing = discover(paths, bundles)
+    summary = IngestSummary(files_seen=len(missing), refused=list(missing), bundles_skipped=bundles)
     ingest_blobs(con, blobs, progress=progress, workers=workers, files_total=len(blobs), summary=summary)
     summary.seconds = time.monotonic() - started
     return summary

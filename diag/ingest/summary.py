@@ -30,6 +30,7 @@ class IngestSummary:
     events_skipped: int = 0
     duplicates: int = 0
     seconds: float = 0.0
+    bundles_skipped: list[str] = field(default_factory=list)
 
     @property
     def all_bad(self) -> bool:
@@ -49,4 +50,5 @@ class IngestSummary:
             "events_skipped": self.events_skipped,
             "duplicates": self.duplicates,
             "seconds": round(self.seconds, 3),
+            "bundles_skipped": list(self.bundles_skipped),
         }

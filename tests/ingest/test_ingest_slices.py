@@ -175,3 +175,25 @@ def test_cli_reports_a_dead_worker_keeps_what_was_committed(
     assert code == 0, err
     con = open_db(db)
     assert _files(con) == _files(ref) and _events(con) == _events(ref)
+
+
+def test_evidence_bundles_in_a_folder_are_skipped_and_listed(tmp_path: Path, run_cli: Any) -> None:
+    import json
+
+    root = tmp_path / "case"
+    _trails(root / "trails")
+    bundle = root / "bundle"
+    (bundle / "111111111111" / "kms" / "us-east-1").mkdir(parents=True)
+    (bundle / "manifest.json").write_text('{"collected_at": "2026-11-28T12:00:00Z"}')
+    (bundle / "111111111111" / "kms" / "us-east-1" / "list-aliases.json").write_text('{"Aliases": []}')
+    not_a_bundle = root / "other"
+    not_a_bundle.mkdir()
+    (not_a_bundle / "manifest.json").write_text('{"name": "something else"}')  # read, and refused as not CloudTrail
+    code, out, err = run_cli("--db", tmp_path / "b.duckdb", "--json", "ingest", root, "--workers", "1")
+    assert code == 0, err
+    summary = json.loads(out)
+    assert summary["bundles_skipped"] == [str(bundle.resolve())]
+    assert [r["file"] for r in summary["refused"]] == [str((not_a_bundle / "manifest.json").resolve())]
+    assert summary["events_stored"] == 13
+    code, out, err = run_cli("--db", tmp_path / "b.duckdb", "ingest", root, "--workers", "1")
+    assert code == 0 and "skipped 1 evidence bundle folder" in " ".join(out.split())

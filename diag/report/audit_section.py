@@ -16,6 +16,8 @@ history comes from CloudTrail: renderers escape every value.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import time
 import traceback
 from dataclasses import dataclass
@@ -59,6 +61,13 @@ class AuditSection:
     matrix: dict[str, Any] | None  # the full `kmsdiag audit` matrix (only when asked; JSON only)
     matrix_summary: list[dict[str, Any]] | None  # one row per key (HTML and Markdown)
     seconds: float
+    # Compared with the previous recorded report run (None: no run to compare with, or it had no audit):
+    compared_with: str | None = None  # its run_id
+    compared_at: dt.datetime | None = None  # when it was generated
+    new_findings: int | None = None  # findings of this section that run did not have ("new": true on each)
+    resolved_findings: list[dict[str, Any]] | None = (
+        None  # its findings gone now: {finding_id, code, severity, account, resource, summary}
+    )
 
     @property
     def has_findings(self) -> bool:
@@ -73,6 +82,65 @@ def _error(rule: str | None, exc: BaseException) -> dict[str, Any]:
     tb = traceback.extract_tb(exc.__traceback__)
     where = f"{tb[-1].filename.rsplit('/', 1)[-1]}:{tb[-1].lineno}" if tb else ""
     return {"rule": rule, "error": f"{type(exc).__name__}: {exc}", "where": where}
+
+
+# Evidence keys that tell two findings of one statement apart (one per principal, grant, bucket...).
+IDENTITY_EVIDENCE_KEYS = (
+    "principal",
+    "grant_id",
+    "unique_id",
+    "grantee_principal",
+    "grantee_account",
+    "bucket",
+    "caller_account",
+)
+
+
+def finding_id(f: dict[str, Any]) -> str:
+    """A finding's stable identity across runs: code, account, resource, policy, statement (Sid, else
+    index) and the principal/grant it is about; not its wording, counts or dates."""
+    raw = f.get("evidence")
+    ev: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    parts = [
+        f.get("code"),
+        f.get("account"),
+        f.get("resource"),
+        f.get("policy"),
+        f.get("sid") or f.get("statement_index"),
+        *(str(ev.get(k)) if ev.get(k) is not None else None for k in IDENTITY_EVIDENCE_KEYS),
+    ]
+    return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()[:16]
+
+
+def compare_with_run(con: duckdb.DuckDBPyConnection, section: AuditSection, run_id: str, at: dt.datetime) -> None:
+    """Mark the section's findings new or not against a recorded run, and list that run's findings that
+    are gone. Nothing happens when that run recorded no audit (``--no-audit``, or made before 031)."""
+    if section.status != OK:
+        return
+    recorded = con.execute("SELECT 1 FROM report_run_audits WHERE run_id = ?", [run_id]).fetchone()
+    if recorded is None:
+        return
+    before = {
+        r[0]: r
+        for r in con.execute(
+            "SELECT finding_id, code, severity, account, resource, summary FROM report_run_findings WHERE run_id = ?",
+            [run_id],
+        ).fetchall()
+    }
+    now_ids: set[str] = set()
+    new = 0
+    for g in section.groups:
+        for f in g.findings:
+            fid = f["finding_id"]
+            now_ids.add(fid)
+            f["new"] = fid not in before
+            new += f["new"]
+    cols = ("finding_id", "code", "severity", "account", "resource", "summary")
+    section.compared_with, section.compared_at = run_id, at
+    section.new_findings = new
+    section.resolved_findings = [
+        dict(zip(cols, r, strict=True)) for fid, r in sorted(before.items()) if fid not in now_ids
+    ]
 
 
 def group_findings(findings: list[dict[str, Any]]) -> list[AuditGroup]:
@@ -161,6 +229,9 @@ def build_audit_section(
         if not ctx.snapshots:
             return section(NO_POLICIES, NO_POLICIES_MESSAGE, [], now=ctx.now)
         findings = [f.to_dict() for f in run_rules(ctx)]
+        for f in findings:
+            f["finding_id"] = finding_id(f)
+            f["new"] = None  # unknown until compared with a recorded run (compare_with_run)
     except Exception as exc:  # the report must go on: say the audit failed and why
         return section(ERROR, "the audit could not run; run `kmsdiag audit --debug` for details", [_error(None, exc)])
 

@@ -57,6 +57,11 @@ def audit_lines(report: Report, *, max_findings: int = MAX_AUDIT_FINDINGS) -> li
     counts = " · ".join(f"**{n} {sev}**" if sev == "high" and n else f"{n} {sev}" for sev, n in a.counts.items())
     accounts = f"{len(a.accounts)} account{'s' if len(a.accounts) != 1 else ''}"
     lines = ["", f"**Policy audit** ({accounts}, policies collected {fmt.ts(a.collected_at)}): {counts}"]
+    if a.compared_with is not None:
+        lines.append(
+            f"Since the report of {fmt.ts(a.compared_at)}: **{fmt.count(a.new_findings, 'new finding')}**,"
+            f" {fmt.count(len(a.resolved_findings or []), 'finding')} resolved."
+        )
     if errors:
         lines.append(f"⚠ {len(errors)} audit check(s) failed, their findings are missing: " + "; ".join(errors))
     findings = [f for g in a.groups for f in g.findings]
@@ -67,7 +72,8 @@ def audit_lines(report: Report, *, max_findings: int = MAX_AUDIT_FINDINGS) -> li
             where.append(fmt.audit_where(f))
         text = fix.get("summary") or f.get("summary") or ""
         lines.append(
-            f"- {md_text(f.get('severity'))} {md_code(f.get('code'))} {md_text(' · '.join(where) or '—')}:"
+            f"- {'**new** ' if f.get('new') else ''}{md_text(f.get('severity'))} {md_code(f.get('code'))}"
+            f" {md_text(' · '.join(where) or '—')}:"
             f" {md_text(_clip(str(text)))}"
         )
     if len(findings) > max_findings:

@@ -34,6 +34,8 @@ RUN_CAUSE_COLUMNS = (
     "last_seen",
 )
 
+RUN_FINDING_COLUMNS = ("run_id", "finding_id", "code", "severity", "account", "resource", "summary")
+
 if TYPE_CHECKING:
     import duckdb
 
@@ -637,6 +639,10 @@ def build_report(
         from diag.report.audit_section import build_audit_section
 
         report.audit = build_audit_section(con, now=generated_at, matrix=audit_matrix)
+        if report.previous_run is not None and table_exists(con, "report_run_audits"):
+            from diag.report.audit_section import compare_with_run
+
+            compare_with_run(con, report.audit, report.previous_run.run_id, report.previous_run.generated_at)
     return report
 
 
@@ -685,6 +691,23 @@ def record_run(con: duckdb.DuckDBPyConnection, report: Report, *, fmt: str, out_
                 ],
                 types={"first_seen": "TIMESTAMP", "last_seen": "TIMESTAMP"},
             )
+        audit = report.audit
+        if audit is not None and audit.status == "ok" and table_exists(con, "report_run_audits"):
+            con.execute("INSERT INTO report_run_audits VALUES (?, ?)", [run_id, audit.total])
+            rows = {
+                f["finding_id"]: [
+                    run_id,
+                    f["finding_id"],
+                    f.get("code"),
+                    f.get("severity"),
+                    f.get("account"),
+                    f.get("resource"),
+                    f.get("summary"),
+                ]
+                for g in audit.groups
+                for f in g.findings
+            }
+            insert_columns(con, "report_run_findings", RUN_FINDING_COLUMNS, list(rows.values()))
         con.execute("COMMIT")
     except Exception:
         con.execute("ROLLBACK")

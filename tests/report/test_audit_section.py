@@ -280,3 +280,46 @@ def test_an_audit_that_cannot_run_leaves_the_report(
     assert "The audit could not run" in html and "corrupt snapshot &lt;i&gt;" in html
     assert "**Policy audit failed:**" in render(report, "md")
     assert json.loads(render(report, "json"))["audit"]["status"] == "error"
+
+
+def test_findings_are_compared_with_the_previous_recorded_run(audit_con: duckdb.DuckDBPyConnection) -> None:
+    import datetime as dt
+
+    from diag.report.model import record_run
+
+    first = _report(audit_con)
+    assert first.audit is not None and first.audit.compared_with is None
+    ids = [f["finding_id"] for g in first.audit.groups for f in g.findings]
+    assert len(ids) == len(set(ids)) == first.audit.total  # one identity per finding
+    assert all(f["new"] is None for g in first.audit.groups for f in g.findings)
+    run = record_run(audit_con, first, fmt="json", out_path=None)
+    # the same policies a day later: nothing new, nothing resolved, the same identities
+    later = NOW + dt.timedelta(days=1)
+    second = build_report(audit_con, parse_window("24h", now=later), generated_at=later)
+    assert second.audit is not None and second.audit.compared_with == run
+    assert (second.audit.new_findings, second.audit.resolved_findings) == (0, [])
+    assert sorted(f["finding_id"] for g in second.audit.groups for f in g.findings) == sorted(ids)
+    # as if the first run had one finding fewer and one that is gone now
+    audit_con.execute("DELETE FROM report_run_findings WHERE run_id = ? AND finding_id = ?", [run, ids[0]])
+    audit_con.execute(
+        "INSERT INTO report_run_findings VALUES (?, 'f0', 'sid-missing', 'low', '111111111111', 'arn:k', 'gone')", [run]
+    )
+    third = build_report(audit_con, parse_window("24h", now=later), generated_at=later)
+    assert third.audit is not None and third.audit.new_findings == 1
+    assert [f["finding_id"] for g in third.audit.groups for f in g.findings if f["new"]] == [ids[0]]
+    assert [f["finding_id"] for f in third.audit.resolved_findings or []] == ["f0"]
+    md = render(third, "md")
+    assert "**1 new finding**, 1 finding resolved" in md and "- **new** " in md
+    html = render(third, "html")
+    assert 'data-figure="audit_changes"' in html and '<span class="badge new">new</span>' in html
+
+
+def test_a_run_without_audit_is_not_compared(audit_con: duckdb.DuckDBPyConnection) -> None:
+    import datetime as dt
+
+    from diag.report.model import record_run
+
+    record_run(audit_con, _report(audit_con, audit=False), fmt="json", out_path=None)
+    later = NOW + dt.timedelta(days=1)
+    nxt = build_report(audit_con, parse_window("24h", now=later), generated_at=later)
+    assert nxt.audit is not None and nxt.audit.compared_with is None and nxt.audit.new_findings is None

@@ -334,6 +334,7 @@ class Writer:
         self.cond = threading.Condition()
         self.waiting_lines = 0  # lines added and not yet committed (guarded by cond)
         self.error: BaseException | None = None
+        self.abandoned = False  # close(commit=False): drop what is pending
         self.thread = threading.Thread(target=self._run, name="kmsdiag-ingest-commit", daemon=True)
         self.thread.start()
 
@@ -343,14 +344,16 @@ class Writer:
         next_try = ROWS_PER_COMMIT
         while True:
             units = self.inbox.get()
-            if self.error is not None:
+            if self.error is not None or self.abandoned:
                 if units is None:
                     return
                 continue
             try:
                 if units is None:
                     while pending:
-                        pending, lines = self._commit_some(pending, lines, None)
+                        done = self._commit_some(pending, lines, None)
+                        assert done is not None  # without a limit every pending line is taken
+                        pending, lines = done
                     return
                 pending.extend(units)
                 lines += sum(u.end - u.start for u in units)
@@ -360,23 +363,23 @@ class Writer:
                     forced = len(pending) >= FILES_PER_COMMIT or lines >= PENDING_COMMITS * ROWS_PER_COMMIT
                     if not forced and lines < next_try:
                         break
-                    before = lines
-                    pending, lines = self._commit_some(pending, lines, None if forced else ROWS_PER_COMMIT)
-                    if lines == before and not forced:  # too few new rows yet: wait for more
+                    done = self._commit_some(pending, lines, None if forced else ROWS_PER_COMMIT)
+                    if done is None:  # too few new rows yet: wait for more
                         next_try = lines + max(1, ROWS_PER_COMMIT // 4)
                         break
+                    pending, lines = done
                     next_try = ROWS_PER_COMMIT
             except BaseException as exc:
                 self.error = exc
                 with self.cond:
                     self.cond.notify_all()
 
-    def _commit_some(self, pending: list[_Unit], lines: int, limit: int | None) -> tuple[list[_Unit], int]:
-        """Commit one slice of ``pending``; return what remains pending and its line count."""
+    def _commit_some(self, pending: list[_Unit], lines: int, limit: int | None) -> tuple[list[_Unit], int] | None:
+        """Commit one slice of ``pending``; return what remains pending and its line count, or None when
+        nothing was committed (fewer than ``limit`` new rows pending)."""
         plan = _commit(self.con, pending, limit, self.summary)
         if plan is None:
-            return pending, lines
-        finished = len(plan.done)
+            return None
         for unit in plan.done:
             spill = unit.spill
             if spill is not None and unit.start < unit.end:
@@ -384,7 +387,7 @@ class Writer:
                 if spill.open_units == 0:
                     Path(spill.path).unlink(missing_ok=True)
         consumed = sum(u.end - u.start for u in plan.done)
-        rest = pending[finished:]
+        rest = pending[len(plan.done) :]  # the plan finishes a prefix of the pending inputs
         if plan.partial is not None:
             consumed += plan.cut - plan.partial.start
             plan.partial.start = plan.cut
@@ -410,15 +413,10 @@ class Writer:
         self.inbox.put(units)
 
     def close(self, *, commit: bool = True) -> None:
-        """Commit what is left (unless ``commit`` is false) and wait for the committer."""
-        if not commit and self.error is None:
-            self.error = _Abandoned()
+        """Commit what is left (unless ``commit`` is false: what is pending is dropped, to be read again
+        by the next run) and wait for the committer."""
+        self.abandoned = not commit
         self.inbox.put(None)
         self.thread.join()
-        if isinstance(self.error, _Abandoned):
-            return
-        self._check()
-
-
-class _Abandoned(Exception):
-    """close(commit=False): the committer drops what is still pending."""
+        if commit:
+            self._check()

@@ -52,13 +52,13 @@ def insert_rows(con: duckdb.DuckDBPyConnection, table: str, snapshot_id: int, ro
     if not rows:
         return 0
     columns = list(rows[0])
-    verb_tail = "ON CONFLICT DO NOTHING" if table in SHARED_ACROSS_ACCOUNTS else ""
+    tail = "ON CONFLICT DO NOTHING" if table in SHARED_ACROSS_ACCOUNTS else ""
     return insert_columns(
         con,
         table,
         ["snapshot_id", *columns],
         [[snapshot_id, *(row[c] for c in columns)] for row in rows],
-        tail=verb_tail,
+        tail=tail,
     )
 
 

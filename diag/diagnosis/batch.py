@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from diag.change_events import DECISION_CHANGES
+from diag.store.bulk import insert_columns
 
 if TYPE_CHECKING:
     import duckdb
@@ -223,10 +224,13 @@ def diagnose_pending(
             "CREATE OR REPLACE TEMP TABLE _dx_result (decision_key VARCHAR, verdict VARCHAR, codes VARCHAR[], findings JSON,"
             " layers JSON, policies_as_of TIMESTAMP, snapshot_id BIGINT)"
         )
-        for start in range(0, len(rows), 500):  # multi-row VALUES: executemany costs a round trip per row
-            chunk = rows[start : start + 500]
-            marks = ", ".join(["(?, ?, ?::VARCHAR[], ?, ?, ?, ?)"] * len(chunk))
-            con.execute(f"INSERT INTO _dx_result VALUES {marks}", [v for row in chunk for v in row])
+        insert_columns(
+            con,
+            "_dx_result",
+            ("decision_key", "verdict", "codes", "findings", "layers", "policies_as_of", "snapshot_id"),
+            rows,
+            types={"codes": "VARCHAR[]", "policies_as_of": "TIMESTAMP", "snapshot_id": "BIGINT"},
+        )
         con.execute(
             "INSERT INTO diagnoses (event_id, verdict, codes, findings, layers, decision_key, policies_as_of, snapshot_id,"
             " engine_version, diagnosed_at) SELECT f.event_id, r.verdict, r.codes, r.findings, r.layers, f.decision_key,"

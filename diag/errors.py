@@ -8,6 +8,7 @@ EXIT_USAGE = 2
 EXIT_BAD_INPUT = 3
 EXIT_REFUSED = 4  # AWS or the database refused (credentials, lock)
 EXIT_DENIED = 5  # `kmsdiag check`: at least one access is denied
+EXIT_INTERNAL = 70  # a bug or a crashed helper process (BSD EX_SOFTWARE); not an input problem
 
 
 class KmsdiagError(Exception):

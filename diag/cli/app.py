@@ -10,7 +10,7 @@ from pathlib import Path
 import typer
 
 from diag.cli.common import DbOpt, DebugOpt, JsonOpt, QuietOpt, WaitOpt, merge_globals, reset_state, state
-from diag.errors import EXIT_USAGE, KmsdiagError
+from diag.errors import EXIT_INTERNAL, EXIT_USAGE, KmsdiagError
 
 HELP = """Explain AWS KMS AccessDenied across accounts.
 
@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
             if debug or state().debug:
                 raise
             sys.stderr.write(f"kmsdiag: internal error: {type(exc).__name__}: {exc} (run with --debug for details)\n")
-            code = 70
+            code = EXIT_INTERNAL
     if argv is None:
         sys.exit(code)
     return code

@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         from diag.cli.app import main as full_main
 
         return full_main(argv)
-    from diag.errors import KmsdiagError
+    from diag.errors import EXIT_INTERNAL, KmsdiagError
 
     try:
         code = _explain(opts)
@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         if opts.get("--debug"):
             raise
         sys.stderr.write(f"kmsdiag: internal error: {type(exc).__name__}: {exc} (run with --debug for details)\n")
-        code = 70
+        code = EXIT_INTERNAL
     if argv is None:
         sys.exit(code)
     return code

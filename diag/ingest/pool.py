@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from diag.errors import KmsdiagError
+from diag.errors import EXIT_INTERNAL, KmsdiagError
 from diag.ingest.worker import Task, TaskResult, read_frame, write_frame
 
 _ROOT = str(Path(__file__).resolve().parent.parent.parent)
@@ -29,7 +29,7 @@ _ROOT = str(Path(__file__).resolve().parent.parent.parent)
 class WorkerError(KmsdiagError):
     """A worker process died or answered nonsense (e.g. killed by the kernel when memory ran out)."""
 
-    exit_code = 70  # like the CLI's internal errors: not a bad input, nothing the user asked for
+    exit_code = EXIT_INTERNAL  # like the CLI's internal errors: not a bad input, nothing the user asked for
 
     def __init__(self, code: int | None) -> None:
         killed = code is not None and code < 0

@@ -34,6 +34,7 @@ from diag.ingest.blobs import Blob
 from diag.ingest.normalize import VALUE_COLUMNS
 from diag.ingest.summary import IngestSummary
 from diag.ingest.worker import FileResult, TaskResult
+from diag.store.bulk import insert_columns
 
 if TYPE_CHECKING:
     import duckdb
@@ -103,29 +104,23 @@ def _insert_sql(spills: list[str], exclude: bool) -> str:
 _STORED_IDS = "SELECT e.event_id, e.source_file FROM events e WHERE e.event_id IN (SELECT unnest($1::VARCHAR[]))"
 
 
-_UPSERT_FILES = (
-    "INSERT INTO ingested_files (path, source, size_bytes, mtime, etag, status, reason, records_total,"
-    " records_kept, records_duplicate, records_skipped, shape, ingested_at)"
-    " SELECT unnest($1), unnest($2), unnest($3), unnest($4), unnest($5), unnest($6), unnest($7), unnest($8),"
-    " unnest($9), unnest($10), unnest($11), unnest($12), now()::TIMESTAMP"
-    " ON CONFLICT (path) DO UPDATE SET "
-    + ", ".join(
-        f"{c} = excluded.{c}"
-        for c in (
-            "source",
-            "size_bytes",
-            "mtime",
-            "etag",
-            "status",
-            "reason",
-            "records_total",
-            "records_kept",
-            "records_duplicate",
-            "records_skipped",
-            "shape",
-            "ingested_at",
-        )
-    )
+# ingested_files columns written per input (in _file_row order); ingested_at is the transaction's time.
+_FILE_COLUMNS = (
+    "path",
+    "source",
+    "size_bytes",
+    "mtime",
+    "etag",
+    "status",
+    "reason",
+    "records_total",
+    "records_kept",
+    "records_duplicate",
+    "records_skipped",
+    "shape",
+)
+_UPSERT_FILES_TAIL = "ON CONFLICT (path) DO UPDATE SET " + ", ".join(
+    f"{c} = excluded.{c}" for c in (*_FILE_COLUMNS[1:], "ingested_at")
 )
 
 
@@ -306,8 +301,14 @@ def _commit(
         rows = [_file_row(u, u.result.status) for u in plan.done]
         if plan.partial is not None:
             rows.append(_file_row(plan.partial, "partial"))
-        if rows:
-            con.execute(_UPSERT_FILES, [list(col) for col in zip(*rows, strict=True)])
+        insert_columns(
+            con,
+            "ingested_files",
+            _FILE_COLUMNS,
+            rows,
+            exprs={"ingested_at": "now()::TIMESTAMP"},
+            tail=_UPSERT_FILES_TAIL,
+        )
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")

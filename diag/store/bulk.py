@@ -22,13 +22,15 @@ def insert_columns(
     rows: Sequence[Sequence[Any]],
     *,
     types: Mapping[str, str] | None = None,
+    exprs: Mapping[str, str] | None = None,
     tail: str = "",
 ) -> int:
     """``INSERT INTO table (columns) SELECT unnest($1), unnest($2), … {tail}``; return the row count.
 
     ``rows`` are value sequences in ``columns`` order. ``types`` gives a column's SQL type where DuckDB
     could not infer it from the Python values (e.g. ``{"codes": "VARCHAR[]"}``, or a column whose
-    values mix types); ``tail`` is e.g. ``"ON CONFLICT DO NOTHING"``.
+    values mix types); ``exprs`` adds columns computed in SQL, the same for every row (e.g.
+    ``{"ingested_at": "now()::TIMESTAMP"}``); ``tail`` is e.g. ``"ON CONFLICT DO NOTHING"``.
     """
     if not rows:
         return 0
@@ -40,8 +42,10 @@ def insert_columns(
         for values, v in zip(lists, row, strict=True):
             values.append(v)
     types = types or {}
-    select = ", ".join(
-        f"unnest(${i}::{types[c]}[])" if c in types else f"unnest(${i})" for i, c in enumerate(columns, start=1)
-    )
-    con.execute(f"INSERT INTO {table} ({', '.join(columns)}) SELECT {select} {tail}".rstrip(), lists)
+    exprs = exprs or {}
+    names = [*columns, *exprs]
+    select = [f"unnest(${i}::{types[c]}[])" if c in types else f"unnest(${i})" for i, c in enumerate(columns, start=1)]
+    select += exprs.values()
+    sql = f"INSERT INTO {table} ({', '.join(names)}) SELECT {', '.join(select)} {tail}"
+    con.execute(sql.rstrip(), lists)
     return len(rows)

@@ -51,3 +51,11 @@ def test_many_rows_in_one_call(con: duckdb.DuckDBPyConnection) -> None:
     rows = [[f"id{i}", None, None, None, i] for i in range(20_000)]
     assert insert_columns(con, "t", ["id", "seen", "codes", "doc", "n"], rows) == 20_000
     assert con.execute("SELECT count(*), sum(n) FROM t").fetchone() == (20_000, sum(range(20_000)))
+
+
+def test_columns_computed_in_sql(con: duckdb.DuckDBPyConnection) -> None:
+    insert_columns(con, "t", ["id"], [["a"], ["b"]], exprs={"n": "40 + 2", "seen": "TIMESTAMP '2026-11-29 10:00:00'"})
+    assert con.execute("SELECT id, n, seen FROM t ORDER BY id").fetchall() == [
+        ("a", 42, dt.datetime(2026, 11, 29, 10)),
+        ("b", 42, dt.datetime(2026, 11, 29, 10)),
+    ]

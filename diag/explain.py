@@ -83,6 +83,8 @@ def inputs_from_inforce(inf: InForce, *, s3: bool, session_policy: NamedPolicy |
         scps=inf.scps,
         rcps=inf.rcps,
         permission_boundary=inf.permission_boundary,
+        # the caller's IAM not collected: its permission boundary is not known either (never "no boundary")
+        permission_boundary_known=inf.identity_policies is not None,
         session_policy=session_policy,
         grants=inf.grants,
     )
@@ -200,6 +202,30 @@ class _Pipeline:
         return facts, elsewhere
 
     def run(self, facts: EventFacts, claimed: ParsedError | None = None) -> Diagnosis:
+        from diag.diagnosis.honesty import failure_kind, needs_policies
+
+        kind = failure_kind(facts)
+        if not needs_policies(kind):
+            return self._without_policies(facts, claimed, kind)
+        return self._with_policies(facts, claimed, kind)
+
+    def _without_policies(self, facts: EventFacts, claimed: ParsedError | None, kind: str) -> Diagnosis:
+        """A call kmsdiag does not judge by policies (another service, an error that is not a refusal): the
+        rules say what the record says; no policy is looked up, no gap is asked for."""
+        from diag.diagnosis.honesty import based_on
+        from diag.rules import run_rules
+
+        case = Case(facts=facts, claimed=claimed, notes=tuple(self.notes), extra={"kind": kind})
+        findings = run_rules(case)
+        return Diagnosis(
+            facts=facts,
+            verdict=choose_verdict(findings),
+            findings=tuple(findings),
+            based_on=based_on(facts, None, None, claim=_claim(facts, claimed)),
+        )
+
+    def _with_policies(self, facts: EventFacts, claimed: ParsedError | None, kind: str) -> Diagnosis:
+        from diag.diagnosis.honesty import SUCCEEDED, based_on, proven_decision
         from diag.rules import run_rules
 
         facts, elsewhere = self.resolve(facts)
@@ -260,6 +286,13 @@ class _Pipeline:
                 self.safe("grant history", lambda: self.source.grant_changes(facts.key_arn or "", at), []) or ()
             )
         accounts = self.safe("known accounts", self.source.known_accounts, frozenset()) if key_denied else frozenset()
+        basis = based_on(facts, result, inforce, claim=_claim(facts, claimed))
+        if kind == SUCCEEDED:
+            return _success(facts, result, inforce, basis)
+        extra: dict[str, Any] = {"kind": kind}
+        later_use = getattr(self.source, "key_used_after", None)
+        if later_use is not None and facts.key_arn and at is not None and kind == "key_state":
+            extra["later_success"] = self.safe("later use of the key", lambda: later_use(facts.key_arn, at))
         case = Case(
             facts=facts,
             inforce=inforce,
@@ -273,6 +306,7 @@ class _Pipeline:
             grant_changes=grants,
             known_accounts=frozenset(accounts or ()),
             notes=tuple(self.notes),
+            extra=extra,
         )
         findings = run_rules(case)
         from diag.rules.unknown import gap_list
@@ -298,10 +332,61 @@ class _Pipeline:
             findings=tuple(findings),
             layers=tuple(layers),
             policies_as_of=(inforce.at or inforce.collected_at) if inforce is not None else None,
-            decision=str(result.decision) if result is not None else None,
+            decision=proven_decision(result),
             snapshot_id=inforce.snapshot_id if inforce is not None else None,
             gaps=tuple(gap_list(case)),
+            based_on=basis,
         )
+
+
+def _claim(facts: EventFacts, claimed: ParsedError | None) -> str | None:
+    """AWS's claim in the error message (a claim, never evidence)."""
+    if claimed is None and facts.error_message:
+        from diag.errortext import parse_error
+
+        claimed = parse_error(facts.error_message)
+    return (claimed.claim or None) if claimed is not None else None
+
+
+def _success(
+    facts: EventFacts, result: EvaluationResult | None, inforce: InForce | None, basis: dict[str, Any]
+) -> Diagnosis:
+    """A call that succeeded: no verdict; the statements that allowed it when every deciding layer was seen."""
+    from diag.diagnosis.honesty import SUCCEEDED, proven_decision
+
+    decision = proven_decision(result)
+    allowed_by: list[dict[str, Any]] = []
+    if result is not None and decision == "Allowed":
+        deciding = set(result.deciding_layers)
+        for trace in result.layers:
+            if deciding and trace.layer not in deciding:
+                continue
+            for st in trace.allowing():
+                allowed_by.append(
+                    {
+                        "layer": str(trace.layer),
+                        "account": trace.account,
+                        "policy": st.policy_name,
+                        "sid": st.sid,
+                        "index": st.index,
+                    }
+                )
+            for g in trace.grants:
+                if g.grantee_matched and g.operation_matched and g.constraints_matched:
+                    allowed_by.append({"layer": str(trace.layer), "account": trace.account, "grant_id": g.grant_id})
+    layers = [dict(t.to_dict(), action=result.request.action) for t in result.layers] if result is not None else []
+    return Diagnosis(
+        facts=facts,
+        verdict=None,
+        findings=(),
+        layers=tuple(layers),
+        policies_as_of=(inforce.at or inforce.collected_at) if inforce is not None else None,
+        decision=decision,
+        snapshot_id=inforce.snapshot_id if inforce is not None else None,
+        outcome=SUCCEEDED,
+        based_on=basis,
+        allowed_by=tuple(allowed_by),
+    )
 
 
 def diagnose_facts(

@@ -39,31 +39,65 @@ def to_cli_json(obj: Any) -> Any:
     return obj
 
 
+_HUMAN_FORMATS = (
+    "%b %d, %Y, %I:%M:%S %p",  # "Nov 2, 2021, 11:25:25 PM" (CloudTrail's ScheduleKeyDeletion deletionDate)
+    "%b %d, %Y %I:%M:%S %p",
+    "%B %d, %Y, %I:%M:%S %p",
+    "%B %d, %Y %I:%M:%S %p",
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%dT%H:%M:%S",
+    "%a %b %d %H:%M:%S %Z %Y",  # "Tue Nov 02 23:25:25 UTC 2021" (Java's Date.toString)
+    "%a, %d %b %Y %H:%M:%S %Z",  # RFC 1123, as in HTTP headers
+)
+
+
 def parse_time(value: Any) -> dt.datetime | None:
-    """An AWS timestamp (ISO 8601 with offset or ``Z``, or epoch seconds) as a naive UTC datetime."""
-    if value is None or value == "":
+    """Any timestamp AWS or CloudTrail writes, as a naive UTC datetime (None when it is not one).
+
+    The one date parser of kmsdiag: ISO 8601 with an offset or ``Z`` (fractions allowed), epoch seconds or
+    milliseconds (number or text; CLI v1 and some ``responseElements``), and the human form CloudTrail uses
+    in some ``responseElements`` (``"Nov 2, 2021, 11:25:25 PM"``, read as UTC), Java's ``Date.toString``
+    and RFC 1123.
+    """
+    if value is None or value == "" or isinstance(value, bool):
         return None
     if isinstance(value, dt.datetime):
         stamp = value
     elif isinstance(value, int | float):
-        stamp = dt.datetime.fromtimestamp(float(value), tz=UTC)
+        seconds = float(value)
+        if abs(seconds) > 1e11:  # milliseconds since the epoch
+            seconds /= 1000.0
+        try:
+            stamp = dt.datetime.fromtimestamp(seconds, tz=UTC)
+        except (OverflowError, OSError, ValueError):
+            return None
     elif isinstance(value, str):
-        text = value.strip()
+        text = " ".join(value.split())
         try:
             return parse_time(float(text))
         except ValueError:
             pass
-        if text.endswith(("Z", "z")):
-            text = text[:-1] + "+00:00"
+        iso = text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text
         try:
-            stamp = dt.datetime.fromisoformat(text)
+            stamp = dt.datetime.fromisoformat(iso)
         except ValueError:
-            return None
+            stamp = _parse_human(text)
+            if stamp is None:
+                return None
     else:
         return None
     if stamp.tzinfo is not None:
         stamp = stamp.astimezone(UTC).replace(tzinfo=None)
     return stamp
+
+
+def _parse_human(text: str) -> dt.datetime | None:
+    for fmt in _HUMAN_FORMATS:
+        try:
+            return dt.datetime.strptime(text, fmt)
+        except ValueError:
+            continue
+    return None
 
 
 def policy_document(value: Any) -> Any:

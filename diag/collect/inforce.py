@@ -409,7 +409,7 @@ def _key_as_of(
         in_snapshot=in_snapshot,
     )
     if state.value is UNKNOWN or state.value is ABSENT:
-        return (info if state.value is UNKNOWN else None), state
+        return (_deleted_if_past(info, at) if state.value is UNKNOWN else None), state
     new_state, change = state.value
     if info is None and change is not None and parts is not None:
         created = next((c for c in changes if c.event_name == "CreateKey"), change)
@@ -435,7 +435,17 @@ def _key_as_of(
                 "deletion_date": deletion or (info.deletion_date if new_state == "PendingDeletion" else None),
             }
         )
-    return info, state
+    return _deleted_if_past(info, at), state
+
+
+def _deleted_if_past(info: KeyInfo | None, at: dt.datetime | None) -> KeyInfo | None:
+    """A key pending deletion whose deletion date had passed at ``at`` was gone then: state ``Deleted``."""
+    if info is None or info.key_state != "PendingDeletion" or info.deletion_date is None:
+        return info
+    when = at or dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    if info.deletion_date > when:
+        return info
+    return KeyInfo(**{**info.__dict__, "key_state": "Deleted"})
 
 
 def _key_policy(

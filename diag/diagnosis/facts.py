@@ -52,17 +52,10 @@ _VIA_SERVICES = {
 
 
 def parse_time(value: Any) -> dt.datetime | None:
-    """CloudTrail's ISO 8601 time (or a datetime) as a naive UTC datetime (how the database stores times)."""
-    if value is None:
-        return None
-    if isinstance(value, dt.datetime):
-        t = value
-    else:
-        try:
-            t = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-        except ValueError:
-            return None
-    return t.astimezone(dt.UTC).replace(tzinfo=None) if t.tzinfo else t
+    """CloudTrail's time (any format AWS writes, see ``diag.collect.awsjson.parse_time``) as naive UTC."""
+    from diag.collect.awsjson import parse_time as _parse
+
+    return _parse(value)
 
 
 def via_service(invoked_by: str | None, region: str | None) -> str | None:

@@ -164,13 +164,16 @@ class Diagnosis:
     """The answer for one failed call: the verdict (the finding to fix first), every finding, the layers."""
 
     facts: EventFacts
-    verdict: str
+    verdict: str | None  # None for a call that succeeded (outcome "succeeded")
     findings: tuple[Finding, ...]
     layers: tuple[dict[str, Any], ...] = ()
     policies_as_of: dt.datetime | None = None
-    decision: str | None = None  # the engine's decision at event time, when it could evaluate
+    decision: str | None = None  # the decision the evidence proves ("Unknown" when a deciding layer was not seen)
     snapshot_id: int | None = None
     gaps: tuple[dict[str, Any], ...] = ()  # evidence not collected, with the commands that collect it
+    outcome: str = "failed"  # "failed" or "succeeded" (the record has no errorCode)
+    based_on: dict[str, Any] = field(default_factory=dict)  # the record, the layers seen and not seen
+    allowed_by: tuple[dict[str, Any], ...] = ()  # a success: the statements that allowed it (policies known)
 
     @property
     def codes(self) -> list[str]:
@@ -185,4 +188,7 @@ class Diagnosis:
             "policies_as_of": self.policies_as_of,
             "decision": self.decision,
             "gaps": list(self.gaps),
+            "outcome": self.outcome,
+            "based_on": self.based_on,
+            "allowed_by": list(self.allowed_by),
         }

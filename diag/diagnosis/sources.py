@@ -236,6 +236,22 @@ class DbPolicySource:
         ).fetchone()
         return facts_from_row(dict(zip(COLUMNS, row, strict=True))) if row else None
 
+    def key_used_after(self, key_arn: str, after: dt.datetime) -> dict[str, Any] | None:
+        """The first successful KMS call on the key after ``after`` (it shows the key was usable then), or a
+        CancelKeyDeletion; None when there is none."""
+        row = self.con.execute(
+            "SELECT event_id, event_time, event_name FROM events WHERE key_arn = ? AND event_time > ?"
+            " AND event_source = 'kms.amazonaws.com' AND (error_code IS NULL OR error_code = '')"
+            " AND caller_type IS DISTINCT FROM 'AWSAccount'"
+            " AND event_name NOT IN ('ScheduleKeyDeletion', 'DescribeKey', 'ListAliases', 'ListGrants', 'GetKeyPolicy',"
+            " 'ListResourceTags', 'GetKeyRotationStatus', 'DisableKey')"
+            " ORDER BY event_time, event_id LIMIT 1",
+            [key_arn, after],
+        ).fetchone()
+        if row is None:
+            return None
+        return {"event_id": row[0], "event_time": row[1], "event_name": row[2]}
+
     def latest_snapshot_time(self) -> dt.datetime | None:
         """When the newest snapshot was collected (None: no snapshot)."""
 

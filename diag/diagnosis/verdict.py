@@ -22,6 +22,11 @@ VERDICT_ORDER: tuple[str, ...] = (
     "KEY_NOT_FOUND",
     "KEY_PENDING_DELETION",
     "KEY_DISABLED",
+    "KEY_STATE_OTHER",
+    "CUSTOM_KEY_STORE_UNAVAILABLE",
+    "KEY_USAGE_MISMATCH",
+    "WRONG_KEY_FOR_CIPHERTEXT",
+    "INVALID_CIPHERTEXT",
     "AWS_MANAGED_KEY_CROSS_ACCOUNT",
     "WRONG_ASSUMED_ROLE",
     "SCP_NO_ALLOW",
@@ -43,6 +48,8 @@ VERDICT_ORDER: tuple[str, ...] = (
     "PERMISSION_BOUNDARY",
     "SESSION_POLICY",
     "RESOLVED_SINCE",
+    "NOT_ACCESS_FAILURE",
+    "OTHER_SERVICE",
     "UNKNOWN",
     "RULE_ERROR",
 )
@@ -59,7 +66,7 @@ def sort_findings(findings: Iterable[Finding]) -> list[Finding]:
     return sorted(findings, key=lambda f: rank(f.code))
 
 
-def choose_verdict(findings: list[Finding]) -> str:
+def choose_verdict(findings: list[Finding]) -> str:  # a success has no verdict: see diag.explain
     """The first finding's code in verdict order; ``UNKNOWN`` when there is none (or only rule errors)."""
     for f in sort_findings(findings):
         if f.code != "RULE_ERROR":

@@ -284,16 +284,12 @@ def normalize_values(record: dict[str, Any]) -> tuple[Any, ...]:
 
 
 def parse_event_time(value: str | None) -> dt.datetime | None:
-    """CloudTrail's ``2026-11-28T12:00:00Z`` (fractions and offsets allowed) as a naive UTC datetime."""
+    """CloudTrail's ``2026-11-28T12:00:00Z`` (any format ``diag.collect.awsjson.parse_time`` reads) as naive UTC."""
     if not value:
         return None
-    try:
-        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
-        return None
-    if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(dt.UTC).replace(tzinfo=None)
-    return parsed
+    from diag.collect.awsjson import parse_time
+
+    return parse_time(value)
 
 
 def normalize_record(record: dict[str, Any]) -> dict[str, Any]:

@@ -77,7 +77,8 @@ def _evidence_lines(evidence: dict[str, Any]) -> list[str]:
     def stmt_line(ref: dict[str, Any]) -> str:
         sid = f"Sid {ref.get('sid')!r}, " if ref.get("sid") else ""
         why = f": {ref['why']}" if ref.get("why") else ""
-        return f"{ref.get('layer')} of account {ref.get('account')}, policy {ref.get('policy') or '-'}, {sid}statement #{ref.get('index')}{why}"
+        acct = f" of account {ref.get('account')}" if ref.get("account") else ""
+        return f"{ref.get('layer')}{acct}, policy {ref.get('policy') or '-'}, {sid}statement #{ref.get('index')}{why}"
 
     for key, value in evidence.items():
         if isinstance(value, dict) and "index" in value and "layer" in value:
@@ -119,46 +120,99 @@ def render_finding(console: Console, f: Finding, *, primary: bool) -> None:
         console.print(safe_text(f"    {cmd}", style="dim" if cmd.startswith("#") else "cyan"), soft_wrap=True)
 
 
-def render_diagnosis(console: Console, diag: Diagnosis) -> None:
-    """The whole explanation of one failed call."""
+def _event_lines(diag: Diagnosis) -> list[str]:
+    """The event in three or four lines, with no empty or ``None`` value shown."""
     f = diag.facts
-    title = _title(diag.verdict)
+    where = f.event_id or f.request_id or ("error text" if f.origin == "error-text" else "record")
+    line = f"event {where}"
+    if f.event_time:
+        line += f" at {f.event_time}"
+    line += f": {f.event_name or 'unknown call'}"
+    if f.error_code:
+        line += f" {f.error_code}"
+    if f.region:
+        line += f" in {f.region}"
+    lines = [line]
+    caller = f.caller_arn or f.principal_arn
+    acct = f" (account {f.caller_account})" if f.caller_account else ""
+    lines.append(f"caller {caller}{acct}" if caller else f"caller not named in the record{acct}")
+    target = f.key_arn or f.key_id_given or (f"s3://{f.bucket}" if f.bucket else None)
+    noun = "bucket" if f.is_s3 else "key"
+    if target or f.event_source in ("kms.amazonaws.com", "s3.amazonaws.com"):
+        lines.append(
+            f"{noun} {target or 'not named in the record'}" + (f" via {f.invoked_by}" if f.invoked_by else "")
+        )
+    if f.user_agent:
+        lines.append(f"user agent {f.user_agent}")
+    return lines
+
+
+def _render_success(console: Console, diag: Diagnosis) -> None:
+    f = diag.facts
+    head = safe_text("outcome: succeeded", style="bold green")
+    head.append_text(
+        safe_text(f" — {f.event_name or 'the call'} was allowed by AWS (the record has no error); no failure to explain")
+    )
+    console.print(head)
+    for line in _event_lines(diag):
+        console.print(safe_text(line, style="dim"))
+    console.print()
+    if diag.allowed_by:
+        console.print(safe_text("allowed by:", style="bold"))
+        for a in diag.allowed_by:
+            what = (
+                f"grant {a['grant_id']}"
+                if a.get("grant_id")
+                else f"{a.get('policy') or a['layer']} statement {a.get('sid') or '#' + str(a.get('index'))}"
+            )
+            acct = f" of account {a['account']}" if a.get("account") else ""
+            console.print(safe_text(f"  {a['layer']}{acct}: {what}"))
+    elif diag.layers:
+        console.print(
+            safe_text(
+                "which statements allowed it cannot be shown: not every deciding layer was collected", style="yellow"
+            )
+        )
+    if diag.layers:
+        render_layers(console, diag)
+
+
+def render_diagnosis(console: Console, diag: Diagnosis) -> None:
+    """The whole explanation of one call (a success says so in its first line)."""
+    from diag.diagnosis.honesty import based_on_line
+
+    if diag.outcome == "succeeded":
+        _render_success(console, diag)
+        console.print()
+        if diag.based_on:
+            console.print(safe_text(based_on_line(diag.based_on), style="dim"))
+        return
+    verdict = diag.verdict or "UNKNOWN"
+    title = _title(verdict)
     head = safe_text("verdict: ", style="bold")
-    head.append_text(safe_text(diag.verdict, style="bold red" if diag.verdict != "RESOLVED_SINCE" else "bold green"))
+    head.append_text(safe_text(verdict, style="bold red" if verdict != "RESOLVED_SINCE" else "bold green"))
     if title:
         head.append_text(safe_text(f" — {title}"))
     console.print(head)
-    where = f.event_id or f.request_id or ("error text" if f.origin == "error-text" else "record")
-    console.print(
-        safe_text(
-            f"event {where} at {f.event_time or '?'}: {f.event_name} {f.error_code or ''} in {f.region}", style="dim"
-        )
-    )
-    console.print(
-        safe_text(f"caller {f.caller_arn or f.principal_arn or '?'} (account {f.caller_account})", style="dim")
-    )
-    target = f.key_arn or f.key_id_given or (f"s3://{f.bucket}" if f.bucket else "?")
-    console.print(
-        safe_text(
-            f"{'bucket' if f.is_s3 else 'key'} {target}" + (f" via {f.invoked_by}" if f.invoked_by else ""), style="dim"
-        )
-    )
-    if f.user_agent:
-        console.print(safe_text(f"user agent {f.user_agent}", style="dim"))
+    for line in _event_lines(diag):
+        console.print(safe_text(line, style="dim"))
     console.print()
-    render_layers(console, diag)
+    if verdict in ("OTHER_SERVICE", "NOT_ACCESS_FAILURE"):
+        console.print(safe_text("layers: not evaluated (no policy refused this call)", style="dim"))
+    else:
+        render_layers(console, diag)
     console.print()
     for i, finding in enumerate(diag.findings):
         render_finding(console, finding, primary=(i == 0))
         console.print()
-    if diag.gaps and diag.verdict != "UNKNOWN":
-        missing = ", ".join(f"{g['what']} of {g['account']}" for g in diag.gaps)
+    if diag.gaps and verdict != "UNKNOWN":
+        missing = ", ".join(f"{g['what']}" + (f" of {g['account']}" if g.get("account") else "") for g in diag.gaps)
         console.print(
             safe_text(f"not collected (could also refuse; `--json` lists how to collect): {missing}", style="yellow")
         )
     as_of = diag.policies_as_of.strftime("%Y-%m-%d %H:%M:%S UTC") if diag.policies_as_of else "no snapshot"
     console.print(
-        safe_text(
-            f"policies as of {as_of}; engine decision at event time: {diag.decision or 'not evaluated'}", style="dim"
-        )
+        safe_text(f"policies as of {as_of}; decision at event time: {diag.decision or 'not evaluated'}", style="dim")
     )
+    if diag.based_on:
+        console.print(safe_text(based_on_line(diag.based_on), style="dim"))

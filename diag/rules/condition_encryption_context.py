@@ -49,7 +49,7 @@ class ConditionEncryptionContext(Rule):
                             Fix(summary=f"pass the encryption context {cons} when calling, as the grant requires"),
                         )
                     )
-        if case.facts.error_code == "InvalidCiphertextException" and not out:
+        if case.facts.error_code == "InvalidCiphertextException" and not out and ctx:
             out.append(
                 self.finding(
                     "ciphertext",

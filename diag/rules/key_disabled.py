@@ -6,6 +6,7 @@ from collections.abc import Iterable, Sequence
 
 from diag import fixes
 from diag.diagnosis.case import Case
+from diag.diagnosis.honesty import proven_allowed
 from diag.diagnosis.model import Finding, Fix
 from diag.rules._helpers import key_account
 from diag.rules._keystate import key_state, state_evidence
@@ -21,7 +22,7 @@ class KeyDisabled(Rule):
     def check(self, case: Case, prior: Sequence[Finding]) -> Iterable[Finding]:
         f = case.facts
         state = key_state(case)
-        allowed_by_policies = case.result is not None and not case.denied
+        allowed_by_policies = proven_allowed(case.result)
         if not (f.error_code == "DisabledException" or (state == "Disabled" and allowed_by_policies)):
             return []
         key = f.key_arn or "KEY_ARN"

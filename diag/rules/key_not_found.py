@@ -25,6 +25,8 @@ class KeyNotFound(Rule):
         key = case.inforce.key if case.inforce else None
         if f.error_code != "NotFoundException" and not (key is not None and key.key_state == "Deleted"):
             return []
+        if f.error_code != "NotFoundException" and case.extra.get("later_success"):
+            return []  # the key was used successfully after the event: the history's deletion is contradicted
         given = f.key_id_given or f.key_arn or "the key"
         detail = "the key does not exist in that account and region"
         cross_alias = "alias/" in given and (
@@ -36,7 +38,9 @@ class KeyNotFound(Rule):
                 "an alias only resolves in the caller's own account: another account's key must be named by its key ARN"
             )
         elif key is not None and key.key_state == "Deleted":
-            detail = "the key was deleted"
+            detail = "the key was deleted" + (
+                f" (its deletion date, {key.deletion_date:%Y-%m-%d %H:%M:%S} UTC, had passed)" if key.deletion_date else ""
+            )
         region = f.region or "REGION"
         return [
             self.finding(

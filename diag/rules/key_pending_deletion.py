@@ -6,6 +6,7 @@ from collections.abc import Iterable, Sequence
 
 from diag import fixes
 from diag.diagnosis.case import Case
+from diag.diagnosis.honesty import proven_allowed
 from diag.diagnosis.model import Finding, Fix
 from diag.rules._helpers import key_account
 from diag.rules._keystate import key_state, state_evidence
@@ -26,11 +27,13 @@ class KeyPendingDeletion(Rule):
         by_error = f.error_code == "KMSInvalidStateException" and (
             "pending deletion" in msg or state == "PendingDeletion"
         )
-        allowed_by_policies = case.result is not None and not case.denied
+        allowed_by_policies = proven_allowed(case.result)
         if not (
             by_error or (state == "PendingDeletion" and allowed_by_policies and f.error_code != "NotFoundException")
         ):
             return []
+        if not by_error and case.extra.get("later_success"):
+            return []  # the key was used successfully later: the history's pending deletion is contradicted
         key = f.key_arn or "KEY_ARN"
         region = f.key_region or f.region or "REGION"
         q = fixes.shlex.quote(key)

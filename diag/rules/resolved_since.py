@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from diag.diagnosis.case import Case
+from diag.diagnosis.honesty import proven_allowed, proven_decision
 from diag.diagnosis.model import Finding, Fix
 from diag.policy.model import Decision
 from diag.rules.base import Rule
@@ -17,8 +18,8 @@ class ResolvedSince(Rule):
     fix_template = "Nothing to change: retry the call."
 
     def check(self, case: Case, prior: Sequence[Finding]) -> Iterable[Finding]:
-        if case.now_result is None or case.now_result.decision != Decision.ALLOWED:
-            return []
+        if not proven_allowed(case.now_result):
+            return []  # "allowed now" only when every deciding layer of the latest policies was seen
         now = case.now_inforce
         if now is not None and now.key is not None and now.key.key_state not in (None, "Enabled"):
             return []
@@ -28,7 +29,7 @@ class ResolvedSince(Rule):
             changes = [c for c in changes if c.event_time >= ev_time]
         if case.result is None:
             return []
-        cause_known = case.result.decision != Decision.ALLOWED
+        cause_known = proven_decision(case.result) in (Decision.EXPLICITLY_DENIED, Decision.IMPLICITLY_DENIED)
         if not cause_known and not changes:
             return []  # allowed then and now, nothing changed in between: that is UNKNOWN's case, not a fix
         last = changes[-1] if changes else None

@@ -7,6 +7,7 @@ from typing import Any
 
 from diag import fixes
 from diag.diagnosis.case import Case
+from diag.diagnosis.honesty import proven_allowed
 from diag.diagnosis.model import Finding, Fix
 from diag.policy.model import Decision, Layer
 from diag.rules.base import Rule
@@ -91,8 +92,25 @@ class Unknown(Rule):
                 )
             elif case.inforce is None:
                 reasons.append("no policy snapshot covers this call")
-        elif case.result.decision == Decision.ALLOWED:
+        elif proven_allowed(case.result):
             reasons.append(_allowed_yet_refused(case))
+        elif case.result.decision == Decision.ALLOWED:
+            seen = [str(t.layer) for t in case.result.layers if t.layer not in case.result.unknown]
+            unseen = [str(u) for u in case.result.unknown]
+            reasons.append(
+                "the layers seen ("
+                + (", ".join(dict.fromkeys(seen)) or "none")
+                + ") do not refuse this call; the layers not collected ("
+                + ", ".join(unseen)
+                + ") decide it (and kmsdiag never sees a VPC endpoint policy)"
+            )
+        if case.extra.get("later_success"):
+            later = case.extra["later_success"]
+            reasons.append(
+                f"the key was used successfully after the failure ({later.get('event_name')} at"
+                f" {later.get('event_time')}, event {later.get('event_id')}): a pending deletion or deletion in"
+                " the history is contradicted"
+            )
         if case.inforce is not None:
             reasons.extend(case.inforce.uncertain)
         if not gaps and not reasons:
@@ -106,10 +124,17 @@ class Unknown(Rule):
         if claimed is not None and claimed.claim:
             hint = f"AWS's message says: {claimed.claim} (a hint only: for cross-account calls it can name the wrong layer)"
         commands = [c for g in gaps for c in g["collect"]]
-        if not commands:
-            acct = {f.caller_account, f.key_account} - {None}
+        summary = "collect the missing evidence, then run `kmsdiag explain` again"
+        if not commands and proven_allowed(case.result):
+            summary = (
+                "every layer kmsdiag reads was collected and allows the call: look at what it cannot read (a VPC"
+                " endpoint policy, a change between the failure and the snapshot)"
+            )
+        elif not commands:
+            acct = sorted({a for a in (f.caller_account, f.key_account) if a})
             commands = [
-                f"# collect both accounts ({', '.join(sorted(a for a in acct if a))}), then explain again",
+                (f"# collect the accounts involved ({', '.join(acct)}), then explain again" if acct else "# collect"
+                 " the accounts involved, then explain again"),
                 "kmsdiag collect",
             ]
         return [
@@ -117,14 +142,16 @@ class Unknown(Rule):
                 "evidence",
                 None,
                 "not enough evidence to name the cause: "
-                + "; ".join(reasons + [f"{g['what']} of account {g['account']} not collected" for g in gaps]),
+                + "; ".join(reasons + [_gap_phrase(g) for g in gaps]),
                 {"missing": gaps, "reasons": reasons, "aws_message_claims": hint},
-                Fix(
-                    summary="collect the missing evidence, then run `kmsdiag explain` again",
-                    commands=tuple(dict.fromkeys(commands)),
-                ),
+                Fix(summary=summary, commands=tuple(dict.fromkeys(commands))),
             )
         ]
+
+
+def _gap_phrase(gap: dict[str, Any]) -> str:
+    acct = f" of account {gap['account']}" if gap.get("account") else ""
+    return f"{gap['what']}{acct} not collected"
 
 
 def _allowed_yet_refused(case: Case) -> str:

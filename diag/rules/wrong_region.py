@@ -34,7 +34,6 @@ class WrongRegion(Rule):
             "NotFoundException",
             "AccessDenied",
             "AccessDeniedException",
-            "InvalidKeyUsageException",
         }:
             return []
         key = elsewhere[0]

@@ -2368,6 +2368,121 @@ ARN. The key-policy statement says `arn:aws:iam::{typo_id}:root`: one digit of t
     scn.collected_at = m(b, 30)
 
 
+def s33_not_authorization(scn: Scenario) -> None:
+    scn.readme = """
+A morning of failures in the platform account that are not access refusals, and one that is not KMS at
+all. `signer` calls Sign with the encryption key `alias/invoices` (InvalidKeyUsageException: an
+ENCRYPT_DECRYPT key cannot sign); `billing` decrypts with KeyId `alias/invoices` data that `alias/ledger`
+encrypted (IncorrectKeyException); `billing` decrypts a ciphertext without the encryption context it was
+made with (InvalidCiphertextException); Encrypt with `alias/hyok` fails because its external key store
+proxy is unreachable (KMSInvalidStateException naming the external key store); GenerateDataKey with
+`alias/imported` fails because its key material was never imported (pending import); the console asks for
+a bucket's lifecycle configuration (NoSuchLifecycleConfiguration: there is none, nothing was refused); and
+`signer` may not assume the audit role (sts AssumeRole AccessDenied: kmsdiag explains KMS and S3 only).
+None of these is fixed by a key policy or an IAM policy; each code says what is.
+"""
+    w = World(scn)
+    pf = w.account("platform")
+    admins = [pf.roles[SSO_ADMIN].arn]
+    signer = app_role(scn, pf, "signer", "lambda")
+    billing = app_role(scn, pf, "billing", "ecs")
+    kp_inv = add_statement(default_key_policy(pf.id, admins), key_user_statement("AllowApps", signer.arn))
+    invoices = scn.key(pf, "invoices", kp_inv, description="Invoices", alias="alias/invoices")
+    ledger = scn.key(pf, "ledger", default_key_policy(pf.id, admins), description="Ledger", alias="alias/ledger")
+    hyok = scn.key(pf, "hyok", default_key_policy(pf.id, admins), description="HYOK (XKS)", alias="alias/hyok")
+    imported = scn.key(
+        pf,
+        "imported",
+        default_key_policy(pf.id, admins),
+        description="BYOK, material not imported",
+        alias="alias/imported",
+        state="PendingImport",
+    )
+    everything = [invoices.arn, ledger.arn, hyok.arn, imported.arn]
+    signer.inline["keys"] = kms_allow(everything, ["kms:Sign", "kms:Encrypt", "kms:GenerateDataKey"])
+    billing.inline["keys"] = kms_allow(everything, ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"])
+    b = scn.base
+    s1 = service_session(scn, signer, "signer", m(b, -5), "lambda.amazonaws.com", ip="3.80.9.21", ua=UA["lambda-py"])
+    s2 = service_session(scn, billing, "billing-7f3e", m(b, -5), "ecs-tasks.amazonaws.com", ip="10.4.2.9", ua=UA["go"])
+    e = scn.kms(
+        s1,
+        m(b, 0),
+        "Sign",
+        invoices,
+        key_ref="alias/invoices",
+        extra_request={"messageType": "RAW", "signingAlgorithm": "RSASSA_PSS_SHA_256"},
+        error=("InvalidKeyUsageException", f"{invoices.arn} key usage is ENCRYPT_DECRYPT which is not valid for Sign."),
+    )
+    scn.expect(e, "KEY_USAGE_MISMATCH", ["KEY_USAGE_MISMATCH"])
+    e = scn.kms(
+        s2,
+        m(b, 2),
+        "Decrypt",
+        invoices,
+        key_ref="alias/invoices",
+        context={"invoice": "2026-11-0042"},
+        error=("IncorrectKeyException", "The key ID in the request does not identify a CMK that can perform this operation."),
+    )
+    scn.expect(e, "WRONG_KEY_FOR_CIPHERTEXT", ["WRONG_KEY_FOR_CIPHERTEXT"])
+    e = scn.kms(s2, m(b, 4), "Decrypt", ledger, key_ref=None, error=("InvalidCiphertextException", None))
+    scn.expect(e, "INVALID_CIPHERTEXT", ["INVALID_CIPHERTEXT"])
+    e = scn.kms(
+        s1,
+        m(b, 6),
+        "Encrypt",
+        hyok,
+        key_ref="alias/hyok",
+        error=(
+            "KMSInvalidStateException",
+            f"{hyok.arn} is unavailable: the external key store proxy did not respond (XKS proxy unreachable).",
+        ),
+    )
+    scn.expect(e, "CUSTOM_KEY_STORE_UNAVAILABLE", ["CUSTOM_KEY_STORE_UNAVAILABLE"])
+    e = scn.kms(
+        s1,
+        m(b, 8),
+        "GenerateDataKey",
+        imported,
+        key_ref="alias/imported",
+        error=("KMSInvalidStateException", f"{imported.arn} is pending import."),
+    )
+    scn.expect(e, "KEY_STATE_OTHER", ["KEY_STATE_OTHER"])
+    bucket = f"platform-artifacts-{pf.id}"
+    scn.bucket(pf, bucket)
+    admin = w.admins[pf.id]
+    lc = scn.record(
+        pf.id,
+        t=m(b, 10),
+        source="s3.amazonaws.com",
+        name="GetBucketLifecycle",
+        region="us-east-1",
+        identity=admin.identity(),
+        ip=admin.ip,
+        ua="[S3Console/0.4]",
+        request={"bucketName": bucket, "Host": "s3.amazonaws.com", "lifecycle": ""},
+        response=None,
+        error=("NoSuchLifecycleConfiguration", "The lifecycle configuration does not exist"),
+        resources=[{"accountId": pf.id, "type": "AWS::S3::Bucket", "ARN": f"arn:aws:s3:::{bucket}"}],
+        read_only=True,
+    )
+    scn.expect(lc["eventID"], "NOT_ACCESS_FAILURE", ["NOT_ACCESS_FAILURE"])
+    audit_role = f"arn:aws:iam::{pf.id}:role/audit-readonly"
+    ar = scn.call(
+        s1,
+        m(b, 12),
+        "sts.amazonaws.com",
+        "AssumeRole",
+        {"roleArn": audit_role, "roleSessionName": "signer-audit"},
+        error=(
+            "AccessDenied",
+            f"User: {s1.arn} is not authorized to perform: sts:AssumeRole on resource: {audit_role}",
+        ),
+    )
+    scn.expect(ar["eventID"], "OTHER_SERVICE", ["OTHER_SERVICE"])
+    w.background(pf, m(b, -30), 60)
+    scn.collected_at = m(b, 30)
+
+
 SCENARIOS: list[tuple[str, str, Callable[[Scenario], None]]] = [
     (
         "01-guide-walkthrough",
@@ -2433,6 +2548,7 @@ SCENARIOS: list[tuple[str, str, Callable[[Scenario], None]]] = [
         "One wrong digit in the key policy's account ID",
         s32_key_policy_principal_typo_digit,
     ),
+    ("33-not-authorization", "Failures that are not access refusals, and one that is not KMS", s33_not_authorization),
 ]
 
 

@@ -44,13 +44,96 @@ _EXPLICIT_RE = re.compile(
     r"(?::\s*(?P<policy>" + _ARN + r"))?",
     re.I,
 )
-_SDK_CODE_RE = re.compile(r"An error occurred \((?P<code>\w+)\) when calling the (?P<op>\w+) operation", re.I)
+_SDK_CODE_RE = re.compile(
+    r"(?:An error occurred|A client error) \((?P<code>\w+)\)(?: occurred)? when calling the (?P<op>\w+) operation",
+    re.I,
+)
+# Go SDK v2 (and Terraform's AWS provider since v4): "operation error KMS: Decrypt, https response error
+# StatusCode: 400, RequestID: …, api error AccessDeniedException: …"
+_GO2_RE = re.compile(
+    r"operation error (?P<service>[\w .-]+?): (?P<op>\w+),.*?(?:RequestID: (?P<rid>[\w-]+),\s*)?"
+    r"api error (?P<code>\w+):",
+    re.I,
+)
 _JAVA_RE = re.compile(
-    r"\(Service:\s*(?P<service>[^;]+);\s*Status Code:\s*(?P<status>\d+);\s*Error Code:\s*(?P<code>\w+);"
+    r"\(Service:\s*(?P<service>[^;]+);\s*Status Code:\s*(?P<status>\d+);\s*Error Code:\s*(?P<code>[\w ]+?);"
     r"\s*Request ID:\s*(?P<rid>[\w-]+)",
     re.I,
 )
-_REQUEST_ID_RE = re.compile(r"(?:Request ?ID|RequestId|request id)[:=]?\s*\"?(?P<rid>[0-9a-fA-F-]{20,})", re.I)
+# Java SDK v2: "(Service: Kms, Status Code: 400, Request ID: …)"
+_JAVA2_RE = re.compile(
+    r"\(Service:\s*(?P<service>[^,;()]+),\s*Status Code:\s*(?P<status>\d+),\s*Request ID:\s*(?P<rid>[\w-]+)", re.I
+)
+# Lambda's environment-variable wrapper: "KMS Exception: AccessDeniedExceptionKMS Message: …"
+_LAMBDA_ENV_RE = re.compile(
+    r"Lambda was unable to decrypt the environment variables.*?KMS Exception:\s*(?P<code>[A-Za-z]+?)(?:KMS Message|$|\s)",
+    re.I,
+)
+_XML_CODE_RE = re.compile(r"<Code>(?P<code>\w+)</Code>")
+# Go SDK v1, JavaScript, .NET, Terraform (old): "AccessDeniedException: …", "Model.AccessDeniedException: …"
+_CODE_PREFIX_RE = re.compile(r"(?:^|[\s.(\[])(?P<code>AccessDenied|[A-Z][A-Za-z]+Exception)(?::|\s*\()")
+_REQUEST_ID_RE = re.compile(
+    r"(?:Request ?ID|RequestId|request id)[:=]?\s*\"?(?:</?RequestId>)?(?P<rid>[0-9a-fA-F-]{20,}|[0-9A-Z]{16})\b", re.I
+)
+_XML_RID_RE = re.compile(r"<RequestId>(?P<rid>[\w-]+)</RequestId>")
+_S3_ACCESS_DENIED_RE = re.compile(r"\bAccess Denied\b")
+_KMS_CODES = frozenset(
+    {
+        "NotFoundException",
+        "DisabledException",
+        "KMSInvalidStateException",
+        "InvalidCiphertextException",
+        "IncorrectKeyException",
+        "InvalidKeyUsageException",
+        "KMSInternalException",
+    }
+)
+_S3_OPS = frozenset(
+    {
+        "GetObject",
+        "PutObject",
+        "HeadObject",
+        "CopyObject",
+        "ListObjects",
+        "ListObjectsV2",
+        "ListBuckets",
+        "CreateMultipartUpload",
+        "UploadPart",
+        "CompleteMultipartUpload",
+        "DeleteObject",
+        "GetBucketPolicy",
+        "PutBucketPolicy",
+        "GetBucketEncryption",
+        "GetBucketLifecycleConfiguration",
+        "GetObjectTagging",
+        "PutObjectTagging",
+    }
+)
+_KMS_OPS = frozenset(
+    {
+        "Decrypt",
+        "Encrypt",
+        "ReEncrypt",
+        "GenerateDataKey",
+        "GenerateDataKeyWithoutPlaintext",
+        "GenerateDataKeyPair",
+        "GenerateDataKeyPairWithoutPlaintext",
+        "GenerateMac",
+        "VerifyMac",
+        "Sign",
+        "Verify",
+        "DescribeKey",
+        "CreateGrant",
+        "GetKeyPolicy",
+        "PutKeyPolicy",
+        "GetKeyRotationStatus",
+        "ListGrants",
+        "ScheduleKeyDeletion",
+        "EnableKey",
+        "DisableKey",
+        "GetPublicKey",
+    }
+)
 _NOT_FOUND_KEY_RE = re.compile(r"Key '(?P<key>" + _ARN + r"|[\w/-]+)' does not exist", re.I)
 _NOT_FOUND_ALIAS_RE = re.compile(r"Alias (?P<key>" + _ARN + r"|alias/[\w/-]+) is not found", re.I)
 _DISABLED_RE = re.compile(r"(?P<key>" + _ARN + r") is disabled", re.I)
@@ -88,10 +171,25 @@ class ParsedError:
     request_id: str | None = None
     service: str | None = None
     state: str | None = None
+    via: str | None = None  # the service that made the call for the caller (Lambda's env-var wrapper)
+
+    @property
+    def service_prefix(self) -> str | None:
+        """The IAM prefix of the service called (``kms``, ``s3``, ``sts``…), when the text tells."""
+        if self.action and ":" in self.action:
+            return self.action.split(":", 1)[0]
+        return _service_prefix(
+            {
+                "service": self.service,
+                "operation": self.operation,
+                "error_code": self.error_code,
+                "resource_kind": self.resource_kind,
+            }
+        )
 
     @property
     def recognized(self) -> bool:
-        return bool(self.principal or self.state or self.resource_kind == "ciphertext")
+        return bool(self.principal or self.state or self.resource_kind == "ciphertext" or self.error_code)
 
     @property
     def claim(self) -> str:
@@ -150,19 +248,7 @@ def parse_error(text: str) -> ParsedError:
             kind = m.group("kind") or "permissions boundary"
             fields["claimed_layer"] = _layer(kind)
             fields["claimed_effect"] = "implicit"
-    m = _SDK_CODE_RE.search(t)
-    if m:
-        fields["error_code"] = m.group("code")
-        fields["operation"] = m.group("op")
-    m = _JAVA_RE.search(t)
-    if m:
-        fields["error_code"] = m.group("code")
-        fields["service"] = m.group("service").strip()
-        fields["request_id"] = m.group("rid")
-    if not fields.get("request_id"):
-        m = _REQUEST_ID_RE.search(t)
-        if m:
-            fields["request_id"] = m.group("rid")
+    _wrappers(t, fields)
     for regex, state, code in (
         (_NOT_FOUND_KEY_RE, "not_found", "NotFoundException"),
         (_NOT_FOUND_ALIAS_RE, "not_found", "NotFoundException"),
@@ -180,6 +266,73 @@ def parse_error(text: str) -> ParsedError:
             break
     if fields.get("principal") and not fields.get("error_code"):
         fields["error_code"] = "AccessDenied"
-    if not fields.get("action") and fields.get("operation") and fields.get("state"):
-        fields["action"] = f"kms:{fields['operation']}"
+    if not fields.get("action") and fields.get("operation"):
+        prefix = _service_prefix(fields)
+        if prefix:
+            fields["action"] = f"{prefix}:{fields['operation']}"
+    if not fields.get("service") and (fields.get("action") or "").startswith("kms:"):
+        fields["service"] = "kms"
     return ParsedError(text=text, **fields)
+
+
+def _wrappers(t: str, fields: dict[str, str | None]) -> None:
+    """The SDK, CLI and service wrappers around AWS's message: the error code, operation, service, request ID."""
+    m = _GO2_RE.search(t)
+    if m:
+        fields["error_code"] = m.group("code")
+        fields["operation"] = m.group("op")
+        fields["service"] = m.group("service").strip()
+        if m.group("rid"):
+            fields["request_id"] = m.group("rid")
+    m = _SDK_CODE_RE.search(t)
+    if m and not fields.get("error_code"):
+        fields["error_code"] = m.group("code")
+        fields["operation"] = m.group("op")
+    m = _JAVA_RE.search(t)
+    if m:
+        fields["error_code"] = fields.get("error_code") or m.group("code").strip()
+        fields["service"] = fields.get("service") or m.group("service").strip()
+        fields["request_id"] = m.group("rid")
+    m = _JAVA2_RE.search(t)
+    if m:
+        fields["service"] = fields.get("service") or m.group("service").strip()
+        fields["request_id"] = fields.get("request_id") or m.group("rid")
+    m = _LAMBDA_ENV_RE.search(t)
+    if m:
+        code = m.group("code")
+        fields["error_code"] = fields.get("error_code") or (code if code.endswith(("Exception", "Denied")) else None)
+        fields["service"] = "kms"
+        fields["operation"] = fields.get("operation") if fields.get("operation") in _KMS_OPS else "Decrypt"
+        fields["via"] = "lambda.amazonaws.com"
+    m = _XML_CODE_RE.search(t)
+    if m and not fields.get("error_code"):
+        fields["error_code"] = m.group("code")
+    if not fields.get("error_code"):
+        m = _CODE_PREFIX_RE.search(t)
+        if m:
+            fields["error_code"] = m.group("code")
+    if not fields.get("request_id"):
+        m = _XML_RID_RE.search(t) or _REQUEST_ID_RE.search(t)
+        if m:
+            fields["request_id"] = m.group("rid")
+    if not fields.get("error_code") and _S3_ACCESS_DENIED_RE.search(t) and ("403" in t or "S3" in t):
+        fields["error_code"] = "AccessDenied"
+    if fields.get("error_code") == "AccessDenied" and _S3_ACCESS_DENIED_RE.search(t) and not fields.get("service"):
+        if (fields.get("operation") or "") in _S3_OPS or "<HostId>" in t or "S3" in t:
+            fields["service"] = "s3"
+
+
+def _service_prefix(fields: dict[str, str | None]) -> str | None:
+    """The IAM service prefix of the call (kms, s3, …) from the wrapper's service name or the operation."""
+    service = (fields.get("service") or "").lower().replace(" ", "")
+    for name, prefix in (("kms", "kms"), ("keymanagement", "kms"), ("s3", "s3"), ("sts", "sts")):
+        if name in service:
+            return prefix
+    if service:
+        return service.removeprefix("amazon").removeprefix("aws") or None
+    op = fields.get("operation") or ""
+    if op in _KMS_OPS or fields.get("error_code") in _KMS_CODES or fields.get("resource_kind") == "ciphertext":
+        return "kms"
+    if op in _S3_OPS:
+        return "s3"
+    return None

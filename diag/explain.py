@@ -453,7 +453,4 @@ def explain_error(
         guessed = recent_key_for(con, parsed.principal, parsed.action)
     record = record_from_error(parsed, at=when, region=region, key=key or guessed)
     facts = facts_from_record(record, origin="error-text")
-    if facts.event_source is None:
-        raise BadInputError("the error text names no action (service:Operation); pass the full message")
-    diag = diagnose_facts(facts, source or DbPolicySource(con), claimed=parsed)
-    return diag
+    return diagnose_facts(facts, source or DbPolicySource(con), claimed=parsed)

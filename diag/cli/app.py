@@ -70,6 +70,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = app(args=args, prog_name="kmsdiag", standalone_mode=False)
         code = result if isinstance(result, int) else 0
+        sys.stdout.flush()
+    except BrokenPipeError:
+        from diag.cli.fast import reader_went_away
+
+        code = reader_went_away()
     except KmsdiagError as exc:
         if debug or state().debug:
             raise

@@ -89,6 +89,18 @@ def _explain(opts: dict[str, Any]) -> int:
     return 0
 
 
+def reader_went_away() -> int:
+    """stdout's reader closed the pipe (``kmsdiag explain ID | head``): not an error. Point stdout at
+    /dev/null so that the interpreter's final flush does not fail again, and exit 0."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run kmsdiag; return (and, as a console script, exit with) the documented exit code."""
     args = sys.argv[1:] if argv is None else argv
@@ -101,6 +113,9 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         code = _explain(opts)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        code = reader_went_away()
     except KmsdiagError as exc:
         if opts.get("--debug"):
             raise

@@ -176,8 +176,10 @@ def record_from_error(
         ui["type"] = "Root"
     elif ":user/" in principal:
         ui["type"] = "IAMUser"
-    action = parsed.action or (f"kms:{parsed.operation}" if parsed.operation else None)
+    action = parsed.action
     service, _, op = (action or ":").partition(":")
+    if not service:
+        service = parsed.service_prefix or ""
     resource = (
         key
         or (parsed.resource if parsed.resource_kind == "arn" else None)
@@ -192,7 +194,7 @@ def record_from_error(
         "awsRegion": region or (resource.split(":")[3] if resource and resource.startswith("arn:") else None),
         "errorCode": parsed.error_code or "AccessDenied",
         "errorMessage": parsed.text,
-        "userIdentity": ui,
+        "userIdentity": {**ui, "invokedBy": parsed.via} if parsed.via else ui,
         "requestParameters": {"keyId": resource} if resource and service == "kms" else None,
         "requestID": parsed.request_id,
     }

@@ -12,10 +12,16 @@ if TYPE_CHECKING:
 
 @cache
 def out() -> Console:
-    """Results. rich turns colour off when stdout is not a terminal or NO_COLOR is set."""
+    """Results. rich turns colour off when stdout is not a terminal or NO_COLOR is set. A reader that
+    closes the pipe (``| head``) raises BrokenPipeError to the entry point, which exits 0 (rich's own
+    handling would exit 1)."""
     from rich.console import Console
 
-    return Console(highlight=False, soft_wrap=False)
+    class _Out(Console):
+        def on_broken_pipe(self) -> None:
+            raise BrokenPipeError
+
+    return _Out(highlight=False, soft_wrap=False)
 
 
 @cache

@@ -123,10 +123,12 @@ def render_finding(console: Console, f: Finding, *, primary: bool) -> None:
 def _event_lines(diag: Diagnosis) -> list[str]:
     """The event in three or four lines, with no empty or ``None`` value shown."""
     f = diag.facts
-    where = f.event_id or f.request_id or ("error text" if f.origin == "error-text" else "record")
-    line = f"event {where}"
-    if f.event_time:
-        line += f" at {f.event_time}"
+    if f.origin == "error-text" and not f.event_id:
+        line = "error text" + (f" (request ID {f.request_id})" if f.request_id else "") + ", no CloudTrail record"
+    else:
+        line = f"event {f.event_id or f.request_id or 'record'}"
+        if f.event_time:
+            line += f" at {f.event_time}"
     line += f": {f.event_name or 'unknown call'}"
     if f.error_code:
         line += f" {f.error_code}"

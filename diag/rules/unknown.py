@@ -69,6 +69,14 @@ class Unknown(Rule):
         f = case.facts
         gaps = gap_list(case)
         reasons = list(case.notes)
+        if f.origin == "error-text" and not (f.caller_arn or f.principal_arn):
+            reasons.append(
+                "the message names no caller"
+                + ("" if f.action else " and no operation")
+                + ": ingest the CloudTrail trail that covers the failure, then `kmsdiag explain "
+                + (f.request_id or "REQUEST_ID")
+                + "` (the request ID the SDK printed)"
+            )
         if case.result is None:
             if not f.key_arn and not f.is_s3:
                 reasons.append(

@@ -90,6 +90,7 @@ def key_from_record(record: dict[str, Any]) -> tuple[str | None, str | None]:
     """(key ARN when known, keyId exactly as given)."""
     params = record.get("requestParameters") or {}
     given = params.get("keyId") if isinstance(params, dict) else None
+    given = given if isinstance(given, str) and given else None
     key_arn = given if _is_key_arn(given) else None
     for res in record.get("resources") or []:
         if not isinstance(res, dict):
@@ -102,14 +103,47 @@ def key_from_record(record: dict[str, Any]) -> tuple[str | None, str | None]:
     return key_arn, given
 
 
+def _text(value: Any) -> Any:
+    """A scalar field as text: a non-empty string, else None (a number for errorCode stays an error)."""
+    if isinstance(value, str):
+        return value or None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+def _clean(record: dict[str, Any]) -> dict[str, Any]:
+    """The record with its top-level scalar fields as text or None (real records carry '' and numbers)."""
+    fields = (
+        "eventID", "eventTime", "eventSource", "eventName", "awsRegion", "errorCode", "errorMessage",
+        "userAgent", "sourceIPAddress", "vpcEndpointId", "sharedEventID", "requestID", "recipientAccountId",
+    )  # fmt: skip
+    out = dict(record)
+    for k in fields:
+        if k in out:
+            out[k] = _text(out[k])
+    if not isinstance(out.get("userIdentity"), dict):
+        out["userIdentity"] = {}
+    else:
+        out["userIdentity"] = {
+            k: (_text(v) if k in ("arn", "accountId", "type", "principalId", "invokedBy", "accessKeyId") else v)
+            for k, v in out["userIdentity"].items()
+        }
+    return out
+
+
 def facts_from_record(record: dict[str, Any], *, origin: str = "event-file") -> EventFacts:
     """Facts of one CloudTrail record (as CloudTrail delivers it)."""
+    raw = record
+    record = _clean(record)
     ui = record.get("userIdentity") or {}
     params = record.get("requestParameters") if isinstance(record.get("requestParameters"), dict) else {}
     region = record.get("awsRegion")
     ctype = ui.get("type")
     caller_arn = ui.get("arn")
-    issuer = ((ui.get("sessionContext") or {}).get("sessionIssuer") or {}) if isinstance(ui, dict) else {}
+    context = ui.get("sessionContext")
+    issuer = context.get("sessionIssuer") if isinstance(context, dict) else None
+    issuer = issuer if isinstance(issuer, dict) else {}
     if ctype == "AssumedRole":
         principal = issuer.get("arn") or role_arn_from_session(caller_arn)
         session = caller_arn.rsplit("/", 1)[-1] if caller_arn else None
@@ -146,8 +180,8 @@ def facts_from_record(record: dict[str, Any], *, origin: str = "event-file") -> 
         key_arn=key_arn,
         key_id_given=given,
         key_account=key_account,
-        bucket=params.get("bucketName") if params else None,
-        object_key=params.get("key") if params else None,
+        bucket=_text(params.get("bucketName")) if params else None,
+        object_key=_text(params.get("key")) if params else None,
         encryption_context=ctx if isinstance(ctx, dict) else None,
         source_ip=record.get("sourceIPAddress"),
         vpc_endpoint_id=record.get("vpcEndpointId"),
@@ -156,7 +190,7 @@ def facts_from_record(record: dict[str, Any], *, origin: str = "event-file") -> 
         request_id=record.get("requestID"),
         recipient_account=record.get("recipientAccountId"),
         origin=origin,
-        raw=record,
+        raw=raw,
     )
 
 

@@ -50,6 +50,8 @@ VALUE_COLUMNS: tuple[str, ...] = (
     "read_only",
     "management_event",
     "encryption_context",
+    "reencrypt_source_key",  # 008_reencrypt_keys.sql
+    "reencrypt_destination_key",
 )
 # Every column normalize_record() returns.
 COLUMNS: tuple[str, ...] = (*VALUE_COLUMNS, "raw")
@@ -59,11 +61,10 @@ S3_KMS_KEY_FIELDS = ("x-amz-server-side-encryption-aws-kms-key-id", "SSEKMSKeyId
 
 
 def _s(value: object) -> str | None:
-    """A string column: strings as they are, numbers as text, anything else NULL."""
-    if isinstance(value, str):
+    """A string column: non-empty strings as they are; an empty string, a number or any other type NULL
+    (a field of the wrong type is NULL, as documented: ``userAgent: 7`` is not the text '7')."""
+    if isinstance(value, str) and value:
         return value
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return str(value)
     return None
 
 
@@ -202,6 +203,14 @@ def _key(
     return key_arn, given, alias, key_account
 
 
+def _reencrypt_keys(params: dict[str, Any], response: dict[str, Any]) -> tuple[str | None, str | None]:
+    """(source key, destination key) of a ReEncrypt: the ARNs from responseElements when it succeeded,
+    else what the caller passed (the source key is optional for symmetric ciphertext)."""
+    src = _s(response.get("sourceKeyId")) or _s(params.get("sourceKeyId"))
+    dst = _s(response.get("keyId")) or _s(params.get("destinationKeyId"))
+    return src, dst
+
+
 def _bucket(params: dict[str, Any], resources: list[Any], context: dict[str, Any]) -> str | None:
     bucket = _s(params.get("bucketName"))
     if bucket:
@@ -249,7 +258,10 @@ def normalize_columns(record: dict[str, Any]) -> dict[str, Any]:
     row: dict[str, Any] = {}
     for col, key in _TOP_STRINGS:
         v = get(key)
-        row[col] = v if v.__class__ is str else (None if v is None else _s(v))
+        row[col] = v if (v.__class__ is str and v) else None
+    code = get("errorCode")
+    if code.__class__ is int:  # a number is still an error: never NULL (that would read as a success)
+        row["error_code"] = str(code)
     ui = _d(get("userIdentity"))
     params = _d(get("requestParameters"))
     resources = get("resources")
@@ -270,6 +282,12 @@ def normalize_columns(record: dict[str, Any]) -> dict[str, Any]:
     row["key_arn"], row["key_id_given"], row["key_alias"], row["key_account"] = _key(
         params, _d(get("responseElements")), resources
     )
+    row["reencrypt_source_key"] = row["reencrypt_destination_key"] = None
+    if row["event_name"] == "ReEncrypt" and row["event_source"] == "kms.amazonaws.com":
+        src, dst = _reencrypt_keys(params, _d(get("responseElements")))
+        row["reencrypt_source_key"], row["reencrypt_destination_key"] = src, dst
+        if dst and is_key_arn(dst):  # key_arn is the key named by key_id_given (the destination)
+            row["key_arn"], row["key_account"] = dst, arn_account(dst)
     row["bucket"] = _bucket(params, resources, context)
     row["read_only"] = _b(get("readOnly"))
     row["management_event"] = _b(get("managementEvent"))

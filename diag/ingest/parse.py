@@ -112,8 +112,46 @@ def _check_record(rec: object, where: str) -> dict[str, Any]:
         raise Refused(f"{where}is a JSON {type(rec).__name__}, not a CloudTrail record object")
     eid = rec.get("eventID")
     if not isinstance(eid, str) or not eid.strip():
-        raise Refused(f"{where}has no eventID (not a CloudTrail record, or a truncated one)")
+        synthetic = synthetic_event_id(rec) if eid is None else None
+        if synthetic is None:
+            raise Refused(f"{where}has no eventID (not a CloudTrail record, or a truncated one)")
+        rec["eventID"] = synthetic
     return rec
+
+
+SYNTHETIC_PREFIX = "kmsdiag-"
+
+
+def _old_version(value: object) -> bool:
+    """eventVersion before 1.01 (CloudTrail added eventID in 1.01), or absent."""
+    if value is None:
+        return True
+    try:
+        return float(str(value)) < 1.01
+    except ValueError:
+        return False
+
+
+def synthetic_event_id(rec: dict[str, Any]) -> str | None:
+    """A deterministic eventID for a real record written before CloudTrail had one (eventVersion < 1.01):
+    ``kmsdiag-`` and the first 32 hex digits of the SHA-256 of the record's canonical JSON (sorted keys),
+    8-4-4-4-12. The same record always gets the same ID, so a re-ingest and a duplicate delivery are
+    recognized. None when the record is not such a record (then it is refused as before)."""
+    if "eventID" in rec and rec["eventID"] is not None:
+        return None
+    if not _old_version(rec.get("eventVersion")):
+        return None
+    if not all(isinstance(rec.get(k), str) and rec.get(k) for k in ("eventTime", "eventSource", "eventName")):
+        return None
+    import hashlib
+
+    body = {k: v for k, v in rec.items() if k != "eventID"}
+    try:
+        canonical = orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
+    except TypeError:
+        return None
+    h = hashlib.sha256(canonical).hexdigest()[:32]
+    return f"{SYNTHETIC_PREFIX}{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
 
 
 def _looks_like_record(doc: dict[str, Any]) -> bool:

@@ -159,6 +159,7 @@ def test_strings_where_objects_belong_and_nulls() -> None:
     assert row["caller_arn"] is None and row["caller_type"] is None
     assert row["key_arn"] is None and row["encryption_context"] is None
     assert row["read_only"] is True and row["management_event"] is None
+    # a numeric errorCode stays a failure (text); other wrong-typed scalars are NULL
     assert row["event_time"] is None and row["error_code"] == "403" and row["aws_region"] is None
 
 

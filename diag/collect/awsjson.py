@@ -97,6 +97,13 @@ def _parse_human(text: str) -> dt.datetime | None:
             return dt.datetime.strptime(text, fmt)
         except ValueError:
             continue
+    # "Apr 12, 2021 18:58:30 PM" (a real CloudTrail example): a 24-hour clock with a stray AM/PM
+    bare = text[:-3] if text.endswith((" AM", " PM")) else text
+    for fmt in ("%b %d, %Y %H:%M:%S", "%b %d, %Y, %H:%M:%S"):
+        try:
+            return dt.datetime.strptime(bare, fmt)
+        except ValueError:
+            continue
     return None
 
 

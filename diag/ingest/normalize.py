@@ -203,12 +203,29 @@ def _key(
     return key_arn, given, alias, key_account
 
 
-def _reencrypt_keys(params: dict[str, Any], response: dict[str, Any]) -> tuple[str | None, str | None]:
-    """(source key, destination key) of a ReEncrypt: the ARNs from responseElements when it succeeded,
-    else what the caller passed (the source key is optional for symmetric ciphertext)."""
+def _reencrypt_keys(
+    params: dict[str, Any], response: dict[str, Any], resources: list[Any]
+) -> tuple[str | None, str | None]:
+    """(source key, destination key) of a ReEncrypt: the ARNs from responseElements when it succeeded;
+    else the key ARNs of ``resources`` (CloudTrail lists both: the one that matches the destination the
+    caller named is the destination, the other the source); else what the caller passed."""
     src = _s(response.get("sourceKeyId")) or _s(params.get("sourceKeyId"))
     dst = _s(response.get("keyId")) or _s(params.get("destinationKeyId"))
-    return src, dst
+    arns = [a for a in (_resource_arn(r) for r in resources if isinstance(r, dict)) if a and is_key_arn(a)]
+
+    def match(ref: str | None) -> str | None:
+        if not ref:
+            return None
+        if is_key_arn(ref):
+            return ref
+        found = [a for a in arns if a.endswith("/" + ref)]
+        return found[0] if len(found) == 1 else None
+
+    dst_arn, src_arn = match(dst), match(src)
+    rest = [a for a in arns if a not in (dst_arn, src_arn)]
+    if dst_arn and not src_arn and len(rest) == 1:
+        src_arn = rest[0]
+    return src_arn or src, dst_arn or dst
 
 
 def _bucket(params: dict[str, Any], resources: list[Any], context: dict[str, Any]) -> str | None:
@@ -284,7 +301,7 @@ def normalize_columns(record: dict[str, Any]) -> dict[str, Any]:
     )
     row["reencrypt_source_key"] = row["reencrypt_destination_key"] = None
     if row["event_name"] == "ReEncrypt" and row["event_source"] == "kms.amazonaws.com":
-        src, dst = _reencrypt_keys(params, _d(get("responseElements")))
+        src, dst = _reencrypt_keys(params, _d(get("responseElements")), resources)
         row["reencrypt_source_key"], row["reencrypt_destination_key"] = src, dst
         if dst and is_key_arn(dst):  # key_arn is the key named by key_id_given (the destination)
             row["key_arn"], row["key_account"] = dst, arn_account(dst)

@@ -27,6 +27,8 @@ class KeyNotFound(Rule):
             return []
         if f.error_code != "NotFoundException" and case.extra.get("later_success"):
             return []  # the key was used successfully after the event: the history's deletion is contradicted
+        if f.error_code in ("KMSInvalidStateException", "DisabledException"):
+            return []  # AWS answered about the key's state: the key existed, whatever the history says
         given = f.key_id_given or f.key_arn or "the key"
         detail = "the key does not exist in that account and region"
         cross_alias = "alias/" in given and (

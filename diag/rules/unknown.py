@@ -139,6 +139,10 @@ class Unknown(Rule):
                 " endpoint policy, a change between the failure and the snapshot)"
             )
         elif not commands:
+            summary = (
+                "no specific gap is known: ingest the CloudTrail trail that covers the failure and collect the"
+                " accounts involved, then run `kmsdiag explain` again"
+            )
             acct = sorted({a for a in (f.caller_account, f.key_account) if a})
             commands = [
                 (f"# collect the accounts involved ({', '.join(acct)}), then explain again" if acct else "# collect"

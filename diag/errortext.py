@@ -317,9 +317,9 @@ def _wrappers(t: str, fields: dict[str, str | None]) -> None:
             fields["request_id"] = m.group("rid")
     if not fields.get("error_code") and _S3_ACCESS_DENIED_RE.search(t) and ("403" in t or "S3" in t):
         fields["error_code"] = "AccessDenied"
-    if fields.get("error_code") == "AccessDenied" and _S3_ACCESS_DENIED_RE.search(t) and not fields.get("service"):
-        if (fields.get("operation") or "") in _S3_OPS or "<HostId>" in t or "S3" in t:
-            fields["service"] = "s3"
+    s3_hint = (fields.get("operation") or "") in _S3_OPS or "<HostId>" in t or "S3" in t
+    if fields.get("error_code") == "AccessDenied" and _S3_ACCESS_DENIED_RE.search(t) and s3_hint:
+        fields["service"] = fields.get("service") or "s3"
 
 
 def _service_prefix(fields: dict[str, str | None]) -> str | None:

@@ -79,7 +79,9 @@ def test_broken_files_are_refused_and_the_rest_stored(corpus_db: Path) -> None:
 
     con = duckdb.connect(str(corpus_db), read_only=True)
     try:
-        refused = {Path(r[0]).name for r in con.execute("SELECT path FROM ingested_files WHERE reason IS NOT NULL").fetchall()}
+        refused = {
+            Path(r[0]).name for r in con.execute("SELECT path FROM ingested_files WHERE reason IS NOT NULL").fetchall()
+        }
         assert {p.name for p in BROKEN} <= refused
         assert not ({p.name for p in VALID} & refused), sorted({p.name for p in VALID} & refused)
         n = con.execute("SELECT count(*) FROM events WHERE event_source = 'kms.amazonaws.com'").fetchone()
@@ -99,7 +101,10 @@ def _stored(db: Path) -> list[tuple[str, dict[str, Any]]]:
 
     con = duckdb.connect(str(db), read_only=True)
     try:
-        return [(r[0], json.loads(r[1])) for r in con.execute("SELECT event_id, raw FROM events ORDER BY event_id").fetchall()]
+        return [
+            (r[0], json.loads(r[1]))
+            for r in con.execute("SELECT event_id, raw FROM events ORDER BY event_id").fetchall()
+        ]
     finally:
         con.close()
 

@@ -456,7 +456,7 @@ def _rules_findings(
     facts = facts_from_record(record, origin="check")
     diag = diagnose_facts(facts, DbPolicySource(con), evaluate=evaluator)
     findings = [f.to_dict() for f in diag.findings if f.code != "RESOLVED_SINCE"]
-    return diag.verdict, findings
+    return diag.verdict or "UNKNOWN", findings  # the check builds a refused call: always a verdict
 
 
 def check_access(con: duckdb.DuckDBPyConnection, req: CheckRequest, *, use_rules: bool = True) -> CheckResult:

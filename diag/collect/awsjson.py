@@ -81,9 +81,10 @@ def parse_time(value: Any) -> dt.datetime | None:
         try:
             stamp = dt.datetime.fromisoformat(iso)
         except ValueError:
-            stamp = _parse_human(text)
-            if stamp is None:
+            human = _parse_human(text)
+            if human is None:
                 return None
+            stamp = human
     else:
         return None
     if stamp.tzinfo is not None:

@@ -141,9 +141,7 @@ def _event_lines(diag: Diagnosis) -> list[str]:
     target = f.key_arn or f.key_id_given or (f"s3://{f.bucket}" if f.bucket else None)
     noun = "bucket" if f.is_s3 else "key"
     if target or f.event_source in ("kms.amazonaws.com", "s3.amazonaws.com"):
-        lines.append(
-            f"{noun} {target or 'not named in the record'}" + (f" via {f.invoked_by}" if f.invoked_by else "")
-        )
+        lines.append(f"{noun} {target or 'not named in the record'}" + (f" via {f.invoked_by}" if f.invoked_by else ""))
     if f.user_agent:
         lines.append(f"user agent {f.user_agent}")
     return lines
@@ -153,7 +151,9 @@ def _render_success(console: Console, diag: Diagnosis) -> None:
     f = diag.facts
     head = safe_text("outcome: succeeded", style="bold green")
     head.append_text(
-        safe_text(f" — {f.event_name or 'the call'} was allowed by AWS (the record has no error); no failure to explain")
+        safe_text(
+            f" — {f.event_name or 'the call'} was allowed by AWS (the record has no error); no failure to explain"
+        )
     )
     console.print(head)
     for line in _event_lines(diag):

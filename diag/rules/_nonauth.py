@@ -38,4 +38,4 @@ def kind(case: Case) -> str | None:
 
 
 # A non-authorization code replaces every authorization code: AWS authorized the call before refusing it.
-SUPERSEDES_AUTH: tuple[str, ...] = tuple(c for c in AUTH_CODES if c != "UNKNOWN") + ("UNKNOWN",)
+SUPERSEDES_AUTH: tuple[str, ...] = AUTH_CODES

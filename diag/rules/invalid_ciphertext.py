@@ -20,7 +20,7 @@ class InvalidCiphertext(Rule):
         " ciphertext (e.g. still base64 text)."
     )
     fix_template = "Pass the exact ciphertext bytes and the encryption context used at encryption."
-    supersedes = tuple(c for c in SUPERSEDES_AUTH if c != "UNKNOWN") + ("UNKNOWN",)
+    supersedes = SUPERSEDES_AUTH
 
     def check(self, case: Case, prior: Sequence[Finding]) -> Iterable[Finding]:
         f = case.facts

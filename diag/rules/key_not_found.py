@@ -41,7 +41,9 @@ class KeyNotFound(Rule):
             )
         elif key is not None and key.key_state == "Deleted":
             detail = "the key was deleted" + (
-                f" (its deletion date, {key.deletion_date:%Y-%m-%d %H:%M:%S} UTC, had passed)" if key.deletion_date else ""
+                f" (its deletion date, {key.deletion_date:%Y-%m-%d %H:%M:%S} UTC, had passed)"
+                if key.deletion_date
+                else ""
             )
         region = f.region or "REGION"
         return [

@@ -14,7 +14,7 @@ class NotAccessFailure(Rule):
     code = "NOT_ACCESS_FAILURE"
     title = "Not an access refusal"
     description = (
-        "The call got an error that is not an access or key-state refusal: a normal \"there is none\" answer"
+        'The call got an error that is not an access or key-state refusal: a normal "there is none" answer'
         " (`NoSuchLifecycleConfiguration`, `NoSuchBucketPolicy`, `NoSuchKey`), a bad parameter"
         " (`ValidationException`), throttling or a limit. No policy is evaluated for it."
     )

@@ -18,7 +18,7 @@ class ResolvedSince(Rule):
     fix_template = "Nothing to change: retry the call."
 
     def check(self, case: Case, prior: Sequence[Finding]) -> Iterable[Finding]:
-        if not proven_allowed(case.now_result):
+        if case.now_result is None or not proven_allowed(case.now_result):
             return []  # "allowed now" only when every deciding layer of the latest policies was seen
         now = case.now_inforce
         if now is not None and now.key is not None and now.key.key_state not in (None, "Enabled"):

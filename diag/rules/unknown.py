@@ -145,16 +145,18 @@ class Unknown(Rule):
             )
             acct = sorted({a for a in (f.caller_account, f.key_account) if a})
             commands = [
-                (f"# collect the accounts involved ({', '.join(acct)}), then explain again" if acct else "# collect"
-                 " the accounts involved, then explain again"),
+                (
+                    f"# collect the accounts involved ({', '.join(acct)}), then explain again"
+                    if acct
+                    else "# collect the accounts involved, then explain again"
+                ),
                 "kmsdiag collect",
             ]
         return [
             self.finding(
                 "evidence",
                 None,
-                "not enough evidence to name the cause: "
-                + "; ".join(reasons + [_gap_phrase(g) for g in gaps]),
+                "not enough evidence to name the cause: " + "; ".join(reasons + [_gap_phrase(g) for g in gaps]),
                 {"missing": gaps, "reasons": reasons, "aws_message_claims": hint},
                 Fix(summary=summary, commands=tuple(dict.fromkeys(commands))),
             )

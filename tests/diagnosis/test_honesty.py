@@ -186,9 +186,14 @@ def test_reencrypt_keeps_both_keys_and_blanks_are_null() -> None:
 
     row = normalize_record(_record("ct-reencrypt__0"))
     assert row["reencrypt_source_key"] == "arn:aws:kms:us-west-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
-    assert row["reencrypt_destination_key"] == "arn:aws:kms:us-west-2:111122223333:key/0987dcba-09fe-87dc-65ba-ab0987654321"
+    assert (
+        row["reencrypt_destination_key"]
+        == "arn:aws:kms:us-west-2:111122223333:key/0987dcba-09fe-87dc-65ba-ab0987654321"
+    )
     assert row["key_arn"] == row["reencrypt_destination_key"]
-    blank = normalize_record({**_record("ct-sign__0"), "errorCode": "", "userAgent": 7, "requestParameters": {"keyId": ""}})
+    blank = normalize_record(
+        {**_record("ct-sign__0"), "errorCode": "", "userAgent": 7, "requestParameters": {"keyId": ""}}
+    )
     assert blank["error_code"] is None and blank["user_agent"] is None and blank["key_id_given"] is None
     assert normalize_record({**_record("ct-sign__0"), "errorCode": 403})["error_code"] == "403"
 

@@ -213,3 +213,33 @@ def test_records_without_event_id_get_a_deterministic_synthetic_id() -> None:
     assert synthetic_event_id({**old, "awsRegion": "us-west-2"}) != a
     assert synthetic_event_id({**old, "eventVersion": "1.08"}) is None  # a modern record without eventID is refused
     assert synthetic_event_id({"eventVersion": "1.0"}) is None
+
+
+def test_success_with_known_policies_shows_what_allowed_it(
+    run_cli: Callable[..., tuple[int, str, str]], tmp_path: Path
+) -> None:
+    import duckdb
+
+    from diag.cli.app import main
+
+    scenario = Path(__file__).resolve().parent.parent.parent / "sample_trails" / "24-key-disabled"
+    db = tmp_path / "s.duckdb"
+    assert main(["ingest", "--db", str(db), "--quiet", str(scenario / "trails")]) == 0
+    assert main(["collect", "--db", str(db), "--quiet", "--from-dir", str(scenario / "bundle")]) == 0
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        row = con.execute(
+            "SELECT event_id FROM events WHERE event_source = 'kms.amazonaws.com' AND error_code IS NULL"
+            " AND event_name = 'Decrypt' AND caller_type = 'AssumedRole' ORDER BY event_time LIMIT 1"
+        ).fetchone()
+    finally:
+        con.close()
+    assert row is not None
+    code, out, err = run_cli("explain", row[0], "--db", db, "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["outcome"] == "succeeded" and doc["verdict"] is None and doc["decision"] == "Allowed"
+    assert doc["based_on"]["layers_not_seen"] == []
+    assert any(a["layer"] == "key_policy" and a["sid"] for a in doc["allowed_by"]), doc["allowed_by"]
+    code, text, _ = run_cli("explain", row[0], "--db", db)
+    assert text.splitlines()[0].startswith("outcome: succeeded") and "allowed by:" in text

@@ -49,7 +49,12 @@ def register(app: typer.Typer) -> None:
             raise UsageError("--key and --region go with --error")
         from diag import explain as ex
 
-        con = open_reader()
+        if error:
+            from diag.store.connection import open_db_or_empty
+
+            con = open_db_or_empty(state().db, wait=state().wait)
+        else:
+            con = open_reader()
         try:
             if ident:
                 diag = ex.explain_id(con, ident)

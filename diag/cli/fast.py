@@ -65,7 +65,12 @@ def _explain(opts: dict[str, Any]) -> int:
     from diag import explain as ex
     from diag.store import open_db
 
-    con = open_db(opts.get("--db"), read_only=True, wait=wait)
+    if error:
+        from diag.store.connection import open_db_or_empty
+
+        con = open_db_or_empty(opts.get("--db"), wait=wait)
+    else:
+        con = open_db(opts.get("--db"), read_only=True, wait=wait)
     try:
         if ident:
             diag = ex.explain_id(con, ident)

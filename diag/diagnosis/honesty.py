@@ -183,14 +183,23 @@ def based_on(
         "layers_seen": seen,
         "layers_not_seen": not_seen,
         "key_metadata_seen": key_meta,
-        "policies_as_of": (inforce.at or inforce.collected_at) if inforce is not None else None,
+        "policies_as_of": _policies_as_of(inforce),
         "aws_message_claims": claim or None,
     }
+
+
+def _policies_as_of(inforce: InForce | None) -> Any:
+    """When the policies used were true: None when nothing was collected (no snapshot, no change event)."""
+    if inforce is None or (inforce.snapshot_id is None and not inforce.snapshot_ids and not inforce.changes_applied):
+        return None
+    return inforce.at or inforce.collected_at
 
 
 def based_on_line(basis: dict[str, Any]) -> str:
     """``based on: the CloudTrail record; seen: …; not collected: …`` in one line."""
     parts = [str(basis.get("record"))]
+    if basis.get("record") and basis.get("policies_as_of") is None:
+        parts.append("no policy collected")
     if basis.get("layers_seen"):
         parts.append("seen: " + ", ".join(basis["layers_seen"]))
     if basis.get("layers_not_seen"):

@@ -212,9 +212,10 @@ def render_diagnosis(console: Console, diag: Diagnosis) -> None:
         console.print(
             safe_text(f"not collected (could also refuse; `--json` lists how to collect): {missing}", style="yellow")
         )
-    as_of = diag.policies_as_of.strftime("%Y-%m-%d %H:%M:%S UTC") if diag.policies_as_of else "no snapshot"
+    known = diag.policies_as_of if (diag.based_on or {}).get("policies_as_of") is not None else None
+    as_of = f"as of {known:%Y-%m-%d %H:%M:%S} UTC" if known else "none collected"
     console.print(
-        safe_text(f"policies as of {as_of}; decision at event time: {diag.decision or 'not evaluated'}", style="dim")
+        safe_text(f"policies {as_of}; decision at event time: {diag.decision or 'not evaluated'}", style="dim")
     )
     if diag.based_on:
         console.print(safe_text(based_on_line(diag.based_on), style="dim"))

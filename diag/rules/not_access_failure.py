@@ -29,8 +29,9 @@ class NotAccessFailure(Rule):
             self.finding(
                 "scope",
                 f.caller_account,
-                f"{f.event_name or 'the call'} got {f.error_code}, which is not an access refusal: no policy"
-                " refused it, so kmsdiag names no policy layer",
+                f"{f.event_name or 'the call'} got {f.error_code}, which no policy decides (not an authorization"
+                " refusal: a missing configuration, a bad parameter, throttling, or the credentials themselves),"
+                " so kmsdiag names no policy layer",
                 record_says(case),
             )
         ]

@@ -112,3 +112,19 @@ def open_db(
     # hand callers, notebooks included, a connection with nothing pending.
     con.execute("SELECT 1").fetchall()
     return con
+
+
+def open_db_or_empty(path: str | os.PathLike[str] | None = None, *, wait: float = 0.0) -> duckdb.DuckDBPyConnection:
+    """The database read-only, or, when there is none yet, an empty in-memory one with the schema (for
+    ``explain --error``: an error text is explained even before anything was ingested or collected)."""
+    if resolve_db_path(path).exists():
+        return open_db(path, read_only=True, wait=wait)
+    import duckdb
+
+    from diag.store.migrations import apply_migrations
+    from diag.store.views import refresh_views
+
+    con = duckdb.connect(":memory:")
+    apply_migrations(con)
+    refresh_views(con)
+    return con

@@ -49,7 +49,7 @@ def register(app: typer.Typer) -> None:
             raise UsageError("--key and --region go with --error")
         from diag import explain as ex
 
-        if error:
+        if error or event_file:
             from diag.store.connection import open_db_or_empty
 
             con = open_db_or_empty(state().db, wait=state().wait)

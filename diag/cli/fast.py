@@ -65,7 +65,7 @@ def _explain(opts: dict[str, Any]) -> int:
     from diag import explain as ex
     from diag.store import open_db
 
-    if error:
+    if error or event_file:
         from diag.store.connection import open_db_or_empty
 
         con = open_db_or_empty(opts.get("--db"), wait=wait)

@@ -116,7 +116,7 @@ def open_db(
 
 def open_db_or_empty(path: str | os.PathLike[str] | None = None, *, wait: float = 0.0) -> duckdb.DuckDBPyConnection:
     """The database read-only, or, when there is none yet, an empty in-memory one with the schema (for
-    ``explain --error``: an error text is explained even before anything was ingested or collected)."""
+    ``explain --error`` and ``--event-file``: answered even before anything was ingested or collected)."""
     if resolve_db_path(path).exists():
         return open_db(path, read_only=True, wait=wait)
     import duckdb

@@ -243,3 +243,25 @@ def test_success_with_known_policies_shows_what_allowed_it(
     assert any(a["layer"] == "key_policy" and a["sid"] for a in doc["allowed_by"]), doc["allowed_by"]
     code, text, _ = run_cli("explain", row[0], "--db", db)
     assert text.splitlines()[0].startswith("outcome: succeeded") and "allowed by:" in text
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["fast-path", "typer"])
+def test_closed_pipe_is_not_an_error(tmp_path: Path, fast: bool) -> None:
+    """`kmsdiag explain … | head`: the reader is gone before kmsdiag writes; exit 0, nothing on stderr."""
+    import os
+    import subprocess
+    import sys
+
+    record = tmp_path / "r.json"
+    record.write_text(json.dumps(_record("ct-sign__0")), encoding="utf-8")
+    env = {**os.environ, "KMSDIAG_NO_FAST_PATH": "" if fast else "1", "COLUMNS": "80"}
+    if fast:
+        env.pop("KMSDIAG_NO_FAST_PATH")
+    code = "import sys; from diag.cli.fast import main; main()"
+    args = [sys.executable, "-c", code, "--db", str(tmp_path / "none.duckdb"), "explain", "--event-file", str(record)]
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader has already gone
+    proc = subprocess.run(args, stdout=write_end, stderr=subprocess.PIPE, env=env, timeout=120, check=False)
+    os.close(write_end)
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert b"Traceback" not in proc.stderr and proc.stderr.strip() == b"", proc.stderr.decode()

@@ -8,9 +8,15 @@ Public Python API (imports are lazy so that `kmsdiag explain` starts fast):
 
 from __future__ import annotations
 
+import sys as _sys
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+if getattr(_sys, "orig_argv", [])[1:3] == ["-m", "diag"]:  # `python -m diag` starts: handle Ctrl-C from now on
+    from diag.cli import interrupt as _interrupt
+
+    _interrupt.install()
 
 if TYPE_CHECKING:
     import duckdb

@@ -1,0 +1,117 @@
+"""SIGINT (to the process group, like Ctrl-C) and SIGTERM (to kmsdiag alone) at many moments of an ingest,
+local and from S3 (a moto server over HTTP): exit 130 / 143 with one line, never a crash or traceback,
+no worker process left behind, and the same command again gives the uninterrupted run's database."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.reliability.crashutil import REPO
+from tests.reliability.dbstate import database_state
+from tests.reliability.sigutil import assert_clean_end, run_and_interrupt
+
+pytestmark = pytest.mark.slow
+
+# Fractions of an uninterrupted run's wall time at which the signal is sent (start, middle, near the end).
+MOMENTS = (0.1, 0.3, 0.55, 0.8, 0.95)
+STARTUP = 0.3  # about the interpreter's start and kmsdiag's imports, before the database is opened
+ENV = {"KMSDIAG_INGEST_COMMIT_ROWS": "400"}  # many transactions: signals land inside and between them
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint() -> Iterator[str]:
+    """A moto server in its own process (`python -m moto.server`), over HTTP."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(f"{url}/moto-api/", timeout=1).read()
+                break
+            except OSError:
+                time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("sigcorpus")
+    subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "gen_corpus.py"), "--events", "16000", "--out", str(root)],
+        check=True,
+        capture_output=True,
+    )
+    return root
+
+
+def _reference(tmp_path: Path, args: list[str], **env: str) -> tuple[dict[str, list[tuple[object, ...]]], float]:
+    ref = tmp_path / "ref.duckdb"
+    started = time.monotonic()
+    end = run_and_interrupt(["--db", str(ref), *args], 600, signal.SIGINT, group=True, **{**ENV, **env})
+    assert end.code == 0, end.stderr
+    return database_state(ref), time.monotonic() - started - STARTUP
+
+
+def _interrupt_and_rerun(tmp_path: Path, args: list[str], wall: float, expected: object, **env: str) -> int:
+    interrupted = 0
+    for i, fraction in enumerate(MOMENTS):
+        for sig, group in ((signal.SIGINT, True), (signal.SIGTERM, False)):
+            db = tmp_path / f"run-{i}-{sig}.duckdb"
+            end = run_and_interrupt(
+                ["--db", str(db), *args], wall * fraction, sig, group=group, after=db, **{**ENV, **env}
+            )
+            interrupted += assert_clean_end(end, sig)
+            again = run_and_interrupt(["--db", str(db), *args], 600, sig, group=group, **{**ENV, **env})
+            assert again.code == 0, again.stderr
+            assert database_state(db) == expected, f"signal {sig} at {fraction:.0%} of the run"
+    return interrupted
+
+
+def test_local_ingest_interrupted_at_any_moment(corpus: Path, tmp_path: Path) -> None:
+    args = ["-q", "ingest", str(corpus), "--workers", "2"]
+    expected, wall = _reference(tmp_path, args)
+    assert expected["policy_changes"]
+    interrupted = _interrupt_and_rerun(tmp_path, args, wall, expected)
+    assert interrupted >= len(MOMENTS) - 1, f"only {interrupted} signals landed while the ingest ran"
+
+
+def test_s3_ingest_interrupted_at_any_moment(corpus: Path, tmp_path: Path, moto_endpoint: str) -> None:
+    import boto3
+
+    urllib.request.urlopen(urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")).read()
+    client = boto3.client(
+        "s3", region_name="us-east-1", endpoint_url=moto_endpoint, aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    client.create_bucket(Bucket="trail")
+    for f in sorted(corpus.rglob("*.json.gz")):
+        client.put_object(Bucket="trail", Key="logs/" + f.relative_to(corpus).as_posix(), Body=f.read_bytes())
+    env = {
+        "AWS_ENDPOINT_URL": moto_endpoint,
+        "AWS_ACCESS_KEY_ID": "x",
+        "AWS_SECRET_ACCESS_KEY": "x",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    args = ["-q", "ingest", "s3://trail/logs/", "--workers", "2", "--concurrency", "2"]
+    expected, wall = _reference(tmp_path, args, **env)
+    assert expected["policy_changes"]
+    interrupted = _interrupt_and_rerun(tmp_path, args, wall, expected, **env)
+    assert interrupted >= len(MOMENTS) // 2, f"only {interrupted} signals landed while the ingest ran"

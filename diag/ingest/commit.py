@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 from diag.ingest.blobs import Blob
 from diag.ingest.normalize import VALUE_COLUMNS
 from diag.ingest.summary import IngestSummary
-from diag.ingest.worker import FileResult, TaskResult
+from diag.ingest.worker import MAX_LINE_BYTES, FileResult, TaskResult
 from diag.store.bulk import insert_columns
 
 if TYPE_CHECKING:
@@ -48,9 +48,9 @@ ROWS_PER_COMMIT = int(os.environ.get("KMSDIAG_INGEST_COMMIT_ROWS", str(ROW_GROUP
 FILES_PER_COMMIT = 8_000
 # Parsed rows allowed to wait for the committer, in transactions (about 3 KB of spill file per row).
 PENDING_COMMITS = 2
-# read_json's maximum_object_size: one spill line is one record, never larger than worker.MAX_LINE_BYTES.
-# DuckDB allocates read buffers of twice this per thread, so it is kept small.
-MAX_RECORD_BYTES = 32 << 20
+# read_json's maximum_object_size: one spill line is one record with its columns, never larger than
+# worker.MAX_LINE_BYTES. DuckDB allocates read buffers of twice this per thread, so it is kept small.
+MAX_RECORD_BYTES = MAX_LINE_BYTES
 
 
 _BOOL_COLS = {"read_only", "management_event"}

@@ -11,24 +11,28 @@ Kept light on imports (orjson, gzip): workers start fast.
 from __future__ import annotations
 
 import gc
+import os
 import pickle
+import stat
 import struct
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import IO, Any
 
 import orjson
 
 from diag.ingest.filter import keep
 from diag.ingest.normalize import normalize_columns
-from diag.ingest.parse import KIND_DIGEST, KIND_REFUSED, is_digest_name, parse_blob
+from diag.ingest.parse import KIND_DIGEST, KIND_REFUSED, is_digest_name, max_input_bytes, parse_blob, too_large_reason
 
 # Columns of a spill line besides VALUE_COLUMNS.
 SPILL_EXTRA = ("raw", "source_file", "n")
 _OPT = orjson.OPT_APPEND_NEWLINE
-# A CloudTrail record is at most a few hundred KB (requestParameters are truncated at 100 KB); a larger
-# one is refused with its file rather than given to DuckDB's reader (see commit.MAX_RECORD_BYTES).
-MAX_LINE_BYTES = 16 << 20
+# A CloudTrail record is at most a few hundred KB (requestParameters are truncated at 100 KB); one larger
+# than this (as JSON) is refused with its file rather than given to DuckDB's reader.
+MAX_RECORD_JSON_BYTES = 16 << 20
+# A spill line is the record plus its columns (some repeat parts of it: userAgent, errorMessage, the
+# encryption context), so at most about twice the record; DuckDB's reader accepts lines up to this.
+MAX_LINE_BYTES = 2 * MAX_RECORD_JSON_BYTES + (1 << 20)
 _HEADER = struct.Struct("!Q")
 
 
@@ -69,9 +73,51 @@ def read_input(name: str, source: str | bytes) -> bytes | FileResult:
         # CloudTrail-Digest files hold hashes of log files, no events: counted, never read.
         return FileResult(name, "digest", shape="digest")
     try:
-        return Path(source).read_bytes()
+        return read_regular_file(source, max_input_bytes())
+    except InputRefused as exc:
+        return FileResult(name, "refused", reason=str(exc))
     except OSError as exc:
         return FileResult(name, "refused", reason=f"cannot read the file: {exc.strerror or exc}")
+
+
+class InputRefused(Exception):
+    """A local input that is not read: not a regular file, or larger than the limit."""
+
+
+def read_regular_file(path: str, limit: int) -> bytes:
+    """The bytes of a regular file of at most ``limit`` bytes. Opened without blocking and checked after
+    opening, so a FIFO or device (even one swapped in after discovery) is refused, never waited on."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise InputRefused(f"not a regular file ({file_kind(st.st_mode)}): not read")
+        if st.st_size > limit:
+            raise InputRefused(too_large_reason(st.st_size, limit, compressed=False))
+        os.set_blocking(fd, True)
+        with os.fdopen(fd, "rb", closefd=True) as fh:
+            fd = -1
+            data = fh.read(limit + 1)
+        if len(data) > limit:  # grew since fstat
+            raise InputRefused(too_large_reason(len(data), limit, compressed=False))
+        return data
+    finally:
+        if fd >= 0:
+            os.close(fd)
+
+
+def file_kind(mode: int) -> str:
+    """'a FIFO', 'a socket', 'a character device'... for a non-regular file's mode."""
+    for test, kind in (
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISDIR, "a folder"),
+    ):
+        if test(mode):
+            return kind
+    return "not a regular file"
 
 
 def process_input(name: str, source: str | bytes, out: list[bytes], ids: list[str]) -> FileResult:
@@ -101,13 +147,33 @@ def process_input(name: str, source: str | bytes, out: list[bytes], ids: list[st
         except orjson.JSONEncodeError as exc:
             # e.g. nesting deeper than orjson writes (254 levels): no real CloudTrail record is like that.
             return FileResult(name, "refused", reason=f"record {i} cannot be stored as JSON: {exc}")
-        if len(line) > MAX_LINE_BYTES:
-            return FileResult(name, "refused", reason=f"record {i} is larger than 16 MB: not a CloudTrail record")
+        if len(line) > MAX_RECORD_JSON_BYTES:
+            refusal = _too_large(i, rec, len(line))
+            if refusal is not None:
+                return FileResult(name, "refused", reason=refusal)
         lines.append(line)
         line_ids.append(row["event_id"])
     out.extend(lines)
     ids.extend(line_ids)
     return FileResult(name, "ok", shape=parsed.shape, records_total=len(parsed.records), records_skipped=skipped)
+
+
+def _mb(n: int) -> str:
+    return f"{n / (1 << 20):.1f} MB"
+
+
+def _too_large(i: int, rec: dict[str, Any], line_bytes: int) -> str | None:
+    """Why record ``i`` cannot be stored (its JSON, or its row, is too large), or None."""
+    size = len(orjson.dumps(rec))
+    if size > MAX_RECORD_JSON_BYTES:
+        return (
+            f"record {i} is {_mb(size)} of JSON, larger than {MAX_RECORD_JSON_BYTES >> 20} MB: not a CloudTrail record"
+        )
+    if line_bytes > MAX_LINE_BYTES:
+        return (
+            f"record {i} with its columns takes {_mb(line_bytes)}, more than {MAX_LINE_BYTES >> 20} MB per stored row"
+        )
+    return None
 
 
 def run_task(task: Task) -> TaskResult:

@@ -2,9 +2,11 @@
 
 The trail layout is ``<prefix>/AWSLogs/[o-orgid/]<account>/CloudTrail/<region>/YYYY/MM/DD/<file>.json.gz``.
 We never list more than the window needs: accounts and regions are discovered with ``Delimiter='/'``
-listings (one request per level) unless given, then each ``account/region/day`` prefix is listed on its
-own. Objects already ingested with the same ETag (``ingested_files``) are not fetched again; digest
-files are never fetched. Downloads run in a bounded thread pool and are handed, as they complete, to the
+listings (one request per level) unless given, then each ``account/region/day`` prefix of a short window
+is listed on its own; a longer window is one range listing per region (``StartAfter`` the window's first
+day folder, stopping past its last day), so LIST requests grow with objects, not with days. Objects
+already ingested with the same ETag (``ingested_files``) are not fetched again; digest files are never
+fetched. Downloads run in a bounded thread pool and are handed, as they complete, to the
 one ingest path (``diag.ingest``) as :class:`~diag.ingest.remote.blob.RemoteBlob` values.
 
 cartography-style: ``get_*`` talk to S3, ``transform_*`` are pure, :func:`sync_s3` joins them.
@@ -197,6 +199,32 @@ def transform_day_prefixes(
     return out
 
 
+# Up to this many day folders per region are listed one by one (in parallel); a longer window is one
+# listing per region that starts at its first day folder (StartAfter) and stops past its last day, so
+# LIST requests grow with the objects in the window (1,000 per page), not with its days.
+DAY_LISTINGS_MAX = 3
+
+
+@dataclass(frozen=True)
+class Listing:
+    """One paginated LIST: a prefix, optionally from ``start_after`` up to the end of folder ``last``."""
+
+    prefix: str
+    start_after: str | None = None
+    last: str | None = None  # the listing ends at the first key past this folder (keys come sorted)
+
+
+def transform_listings(
+    region_prefix: str, window: Window, tail: str = "", now: dt.datetime | None = None
+) -> list[Listing]:
+    """The LIST requests for one region: its day folders (short windows, a user's deeper prefix), or one
+    range listing over the region folder (long windows)."""
+    days = transform_day_prefixes(region_prefix, window, tail, now=now)
+    if window.since is None or tail or len(days) <= DAY_LISTINGS_MAX:
+        return [Listing(p) for p in days]
+    return [Listing(region_prefix, start_after=days[0], last=days[-1])]
+
+
 def file_time(key: str) -> dt.datetime | None:
     """The delivery time in a CloudTrail log file name, or None for another name."""
     m = _FILE_TIME_RE.search(key)
@@ -285,12 +313,21 @@ def get_common_prefixes(client: Any, bucket: str, prefix: str) -> list[str]:
     return names
 
 
-def get_objects(client: Any, bucket: str, prefix: str) -> Iterator[S3Object]:
-    """Every object under ``prefix`` (paginated, no delimiter)."""
+def get_objects(
+    client: Any, bucket: str, prefix: str, *, start_after: str | None = None, last: str | None = None
+) -> Iterator[S3Object]:
+    """Every object under ``prefix`` (paginated, no delimiter); with ``start_after``, only keys after it;
+    with ``last``, stop at the first key past the folder ``last`` (no further page is requested)."""
+    params: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix}
+    if start_after:
+        params["StartAfter"] = start_after
     try:
-        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for page in client.get_paginator("list_objects_v2").paginate(**params):
             for item in page.get("Contents", []) or []:
-                yield S3Object(item["Key"], int(item.get("Size", 0)), _clean_etag(item.get("ETag")))
+                key = item["Key"]
+                if last is not None and key > last and not key.startswith(last):
+                    return
+                yield S3Object(key, int(item.get("Size", 0)), _clean_etag(item.get("ETag")))
     except Exception as exc:
         raise _refused(exc, f"listing s3://{bucket}/{prefix}") from exc
 
@@ -371,20 +408,20 @@ def plan_s3(
     plan = S3Plan(target)
     pos = transform_layout_position(target.prefix)
     regions = region_prefixes if region_prefixes is not None else get_region_prefixes(client, target, window)
-    prefixes = [
-        prefix
+    listings = [
+        one
         for region_prefix in regions
-        for prefix in transform_day_prefixes(region_prefix, window, pos.tail if pos.region else "", now=now)
+        for one in transform_listings(region_prefix, window, pos.tail if pos.region else "", now=now)
     ]
 
-    def listing(prefix: str) -> list[S3Object]:
-        return list(get_objects(client, target.bucket, prefix))
+    def listing(one: Listing) -> list[S3Object]:
+        return list(get_objects(client, target.bucket, one.prefix, start_after=one.start_after, last=one.last))
 
     with ThreadPoolExecutor(
-        max_workers=max(1, min(workers, len(prefixes) or 1)), thread_name_prefix="kmsdiag-ls"
+        max_workers=max(1, min(workers, len(listings) or 1)), thread_name_prefix="kmsdiag-ls"
     ) as pool:
-        for prefix, objects in zip(prefixes, pool.map(listing, prefixes), strict=True):
-            plan.prefixes_listed.append(prefix)
+        for one, objects in zip(listings, pool.map(listing, listings), strict=True):
+            plan.prefixes_listed.append(one.prefix)
             transform_select(objects, known, window, plan, refused)
     return plan
 

@@ -68,7 +68,9 @@ def register(app: typer.Typer) -> None:
     def ingest(
         paths: Annotated[
             list[str] | None,
-            typer.Argument(help="CloudTrail files or folders (recursive; .json and .json.gz), or s3://bucket/prefix."),
+            typer.Argument(
+                help="CloudTrail files or folders (recursive; .json, .jsonl, .ndjson, also .gz), or s3://bucket/prefix."
+            ),
         ] = None,
         workers: Annotated[
             int | None, typer.Option("--workers", help="Parser processes (default: one per core).")

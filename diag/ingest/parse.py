@@ -65,12 +65,12 @@ def _short(text: str) -> str:
 # The largest input (uncompressed) kmsdiag reads: parsing holds the whole document in memory, several
 # times its size as Python objects, so this bounds an ingest's memory whatever a file's size. Real
 # CloudTrail log files are far smaller (a few MB); KMSDIAG_MAX_INPUT_MB changes it.
-DEFAULT_MAX_INPUT_MB = 256
+DEFAULT_MAX_INPUT_MB = 128
 MAX_INPUT_ENV = "KMSDIAG_MAX_INPUT_MB"
 
 
 def max_input_bytes() -> int:
-    """The per-input limit in bytes (uncompressed): ``$KMSDIAG_MAX_INPUT_MB`` MiB, default 256."""
+    """The per-input limit in bytes (uncompressed): ``$KMSDIAG_MAX_INPUT_MB`` MiB, default 128."""
     raw = os.environ.get(MAX_INPUT_ENV, "")
     try:
         mb = float(raw) if raw.strip() else DEFAULT_MAX_INPUT_MB

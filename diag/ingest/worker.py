@@ -120,42 +120,92 @@ def file_kind(mode: int) -> str:
     return "not a regular file"
 
 
-def process_input(name: str, source: str | bytes, out: list[bytes], ids: list[str]) -> FileResult:
-    """Parse one input; append one spill line (JSON) per kept record to ``out``, its eventID to ``ids``."""
+class SpillFile:
+    """Spill lines written straight to the task's spill file (opened at the first line), so that parsed rows
+    do not pile up in memory; :meth:`undo` drops the lines of an input refused halfway."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.fh: IO[bytes] | None = None
+        self.count = 0
+
+    def __len__(self) -> int:
+        return self.count
+
+    def append(self, line: bytes) -> None:
+        if self.fh is None:
+            self.fh = open(self.path, "wb")  # noqa: SIM115 - closed by close()
+        self.fh.write(line)
+        self.count += 1
+
+    def mark(self) -> tuple[int, int]:
+        return (self.fh.tell() if self.fh is not None else 0, self.count)
+
+    def undo(self, mark: tuple[int, int]) -> None:
+        if self.fh is not None:
+            self.fh.seek(mark[0])
+            self.fh.truncate()
+        self.count = mark[1]
+
+    def close(self) -> None:
+        if self.fh is not None:
+            self.fh.close()
+
+
+def process_input(name: str, source: str | bytes, out: list[bytes] | SpillFile, ids: list[str]) -> FileResult:
+    """Parse one input; append one spill line (JSON) per kept record to ``out``, its eventID to ``ids``.
+
+    A refused input leaves ``out`` and ``ids`` as they were. Each record is released once its line is
+    written, so memory holds the parsed document once, shrinking, not the document and all its lines.
+    """
     data = read_input(name, source)
     if isinstance(data, FileResult):
         return data
     parsed = parse_blob(data, name)
+    del data
     if parsed.kind == KIND_REFUSED:
         return FileResult(name, "refused", reason=parsed.reason)
     if parsed.kind == KIND_DIGEST:
         return FileResult(name, "digest", shape="digest")
+    records: list[Any] = parsed.records
+    parsed.records = []
+    total = len(records)
+    start, id_start = len(out), len(ids)
+    mark = out.mark() if isinstance(out, SpillFile) else None
+
+    def refuse(reason: str) -> FileResult:
+        if isinstance(out, SpillFile):
+            assert mark is not None
+            out.undo(mark)
+        else:
+            del out[start:]
+        del ids[id_start:]
+        return FileResult(name, "refused", reason=reason)
+
     skipped = 0
     dumps = orjson.dumps
-    lines: list[bytes] = []
-    line_ids: list[str] = []
-    for i, rec in enumerate(parsed.records):
+    for i in range(total):
+        rec = records[i]
+        records[i] = None  # released when its line is written
         if not keep(rec.get("eventSource"), rec.get("eventName")):
             skipped += 1
             continue
         row = normalize_columns(rec)
         row["raw"] = rec
         row["source_file"] = name
-        row["n"] = len(out) + len(lines)
+        row["n"] = len(out)
         try:
             line = dumps(row, option=_OPT)
         except orjson.JSONEncodeError as exc:
             # e.g. nesting deeper than orjson writes (254 levels): no real CloudTrail record is like that.
-            return FileResult(name, "refused", reason=f"record {i} cannot be stored as JSON: {exc}")
+            return refuse(f"record {i} cannot be stored as JSON: {exc}")
         if len(line) > MAX_RECORD_JSON_BYTES:
             refusal = _too_large(i, rec, len(line))
             if refusal is not None:
-                return FileResult(name, "refused", reason=refusal)
-        lines.append(line)
-        line_ids.append(row["event_id"])
-    out.extend(lines)
-    ids.extend(line_ids)
-    return FileResult(name, "ok", shape=parsed.shape, records_total=len(parsed.records), records_skipped=skipped)
+                return refuse(refusal)
+        out.append(line)
+        ids.append(row["event_id"])
+    return FileResult(name, "ok", shape=parsed.shape, records_total=total, records_skipped=skipped)
 
 
 def _mb(n: int) -> str:
@@ -178,14 +228,17 @@ def _too_large(i: int, rec: dict[str, Any], line_bytes: int) -> str | None:
 
 def run_task(task: Task) -> TaskResult:
     """Process every input of a task; write the spill file when something was kept."""
-    lines: list[bytes] = []
+    spill = SpillFile(task.spill_path)
     result = TaskResult()
-    for name, source in task.items:
-        result.files.append(process_input(name, source, lines, result.ids))
-    if lines:
-        with open(task.spill_path, "wb") as fh:
-            fh.writelines(lines)
+    try:
+        for name, source in task.items:
+            result.files.append(process_input(name, source, spill, result.ids))
+    finally:
+        spill.close()
+    if len(spill):
         result.spill_path = task.spill_path
+    elif spill.fh is not None:  # every line written was undone
+        os.unlink(task.spill_path)
     return result
 
 

@@ -35,7 +35,7 @@ def _log_file(n: int, pad: int = 0) -> bytes:
 
 def test_limit_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(MAX_INPUT_ENV, raising=False)
-    assert max_input_bytes() == 256 << 20
+    assert max_input_bytes() == 128 << 20
     monkeypatch.setenv(MAX_INPUT_ENV, "3")
     assert max_input_bytes() == 3 << 20
 

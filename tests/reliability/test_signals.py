@@ -120,3 +120,19 @@ def test_s3_ingest_interrupted_at_any_moment(corpus: Path, tmp_path: Path, moto_
     assert expected["policy_changes"]
     interrupted = _interrupt_and_rerun(tmp_path, args, wall, expected, s3=True, **env)
     assert interrupted >= len(MOMENTS) // 2, f"only {interrupted} signals landed while the ingest ran"
+
+
+def test_workers_of_a_sigkilled_ingest_end_silently(corpus: Path, tmp_path: Path) -> None:
+    """kill -9 of kmsdiag alone (not its process group): its parser processes see their input close and
+    exit without a word (no BrokenPipe traceback on the shared stderr), within seconds."""
+    args = ["-q", "ingest", str(corpus), "--workers", "2"]
+    _, wall = _reference(tmp_path, args)
+    landed = 0
+    for i, fraction in enumerate((0.2, 0.5, 0.8)):
+        db = tmp_path / f"k-{i}.duckdb"
+        end = run_and_interrupt(
+            ["--db", str(db), *args], wall * fraction, signal.SIGKILL, group=False, after=db, **ENV
+        )  # run_and_interrupt fails if a process of the session outlives it
+        assert "Traceback" not in end.stderr and "BrokenPipe" not in end.stderr, end.stderr[-3000:]
+        landed += end.code == -signal.SIGKILL
+    assert landed >= 2

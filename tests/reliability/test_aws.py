@@ -27,6 +27,8 @@ from diag.store import open_db
 from tests.reliability.awsworld import REGION, build_account, faults, user_with_policy
 from tests.reliability.crashutil import REPO
 
+pytestmark = pytest.mark.slow  # kill loops, moto servers or fuzzing budgets: `python3 -m pytest -m slow`
+
 DISABLED_REGION = "ap-east-1"
 
 

@@ -92,6 +92,7 @@ def test_files_created_are_owner_only(tmp_path: Path) -> None:
     _assert_private({k: v for k, v in _modes(work).items() if k != "."})
 
 
+@pytest.mark.slow  # a SIGKILL loop: `python3 -m pytest -m slow`
 def test_files_left_by_a_killed_ingest_are_owner_only(tmp_path: Path) -> None:
     work = tmp_path / "work"
     tmp = tmp_path / "tmp"

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-if getattr(_sys, "orig_argv", [])[1:3] == ["-m", "diag"]:  # `python -m diag` starts: handle Ctrl-C from now on
+_ARGV = list(getattr(_sys, "orig_argv", []))
+if "-m" in _ARGV and _ARGV[_ARGV.index("-m") + 1 :][:1] == ["diag"]:  # `python -m diag`: handle Ctrl-C from now on
     from diag.cli import interrupt as _interrupt
 
     _interrupt.install()

@@ -3,12 +3,13 @@
 The first signal raises :class:`Interrupted` (a ``KeyboardInterrupt``) in the main thread, so the usual
 ``finally`` blocks run: ingest stops its committer thread and worker processes, and the database is
 closed only when no statement runs on it (closing a busy DuckDB connection aborts the process). Further
-signals during that clean-up are recorded and ignored. Whatever exception the interrupted code ends
+signals during that clean-up are recorded and ignored, up to the third, which ends the process at once. Whatever exception the interrupted code ends
 with (DuckDB reports an interrupted statement as its own error), the CLI reports the interruption.
 """
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
@@ -28,10 +29,20 @@ class Interrupted(KeyboardInterrupt):
         self.signum = signum
 
 
+# The third signal ends the process at once (as kill -9 would: what was committed is kept), for a clean-up
+# that waits on something slow, such as an S3 download in flight.
+FORCE_AFTER = 3
+
+
 def _handler(signum: int, frame: FrameType | None) -> None:
     _received.append(signum)
     if len(_received) == 1:
         raise Interrupted(signum)
+    if len(_received) >= FORCE_AFTER:
+        try:
+            os.write(2, f"\n{MESSAGE} (stopped at once)\n".encode())
+        finally:
+            os._exit(exit_code(_received[0]))
 
 
 _Handler = Callable[[int, FrameType | None], Any] | int | None

@@ -5,18 +5,16 @@ no worker process left behind, and the same command again gives the uninterrupte
 from __future__ import annotations
 
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.reliability.crashutil import REPO
 from tests.reliability.dbstate import database_state
+from tests.reliability.motoproc import upload_corpus
 from tests.reliability.sigutil import assert_clean_end, run_and_interrupt
 
 pytestmark = pytest.mark.slow
@@ -25,31 +23,6 @@ pytestmark = pytest.mark.slow
 MOMENTS = (0.1, 0.3, 0.55, 0.8, 0.95)
 STARTUP = 0.3  # about the interpreter's start and kmsdiag's imports, before the database is opened
 ENV = {"KMSDIAG_INGEST_COMMIT_ROWS": "400"}  # many transactions: signals land inside and between them
-
-
-@pytest.fixture(scope="module")
-def moto_endpoint() -> Iterator[str]:
-    """A moto server in its own process (`python -m moto.server`), over HTTP."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(f"{url}/moto-api/", timeout=1).read()
-                break
-            except OSError:
-                time.sleep(0.1)
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")
@@ -99,22 +72,8 @@ def test_local_ingest_interrupted_at_any_moment(corpus: Path, tmp_path: Path) ->
     assert interrupted >= len(MOMENTS) - 1, f"only {interrupted} signals landed while the ingest ran"
 
 
-def test_s3_ingest_interrupted_at_any_moment(corpus: Path, tmp_path: Path, moto_endpoint: str) -> None:
-    import boto3
-
-    urllib.request.urlopen(urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")).read()
-    client = boto3.client(
-        "s3", region_name="us-east-1", endpoint_url=moto_endpoint, aws_access_key_id="x", aws_secret_access_key="x"
-    )
-    client.create_bucket(Bucket="trail")
-    for f in sorted(corpus.rglob("*.json.gz")):
-        client.put_object(Bucket="trail", Key="logs/" + f.relative_to(corpus).as_posix(), Body=f.read_bytes())
-    env = {
-        "AWS_ENDPOINT_URL": moto_endpoint,
-        "AWS_ACCESS_KEY_ID": "x",
-        "AWS_SECRET_ACCESS_KEY": "x",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }
+def test_s3_ingest_interrupted_at_any_moment(corpus: Path, tmp_path: Path, moto_process: str) -> None:
+    env = upload_corpus(moto_process, corpus, "trail", "logs/")
     args = ["-q", "ingest", "s3://trail/logs/", "--workers", "2", "--concurrency", "2"]
     expected, wall = _reference(tmp_path, args, s3=True, **env)
     assert expected["policy_changes"]

@@ -73,7 +73,18 @@ def _principal(account: str, kind: str, item: dict[str, Any], name_key: str, id_
         "attached_policy_arns": sorted(
             {str(a["PolicyArn"]) for a in item.get("AttachedManagedPolicies") or [] if a.get("PolicyArn")}
         ),
+        "tags": _tags(item.get("Tags")),
     }
+
+
+def _tags(value: Any) -> str:
+    """Tags list ([{"Key", "Value"}], absent = none) → JSON object; get-account-authorization-details lists
+    every tag of a role or user, so an absent list means no tags."""
+    out: dict[str, str] = {}
+    for t in value if isinstance(value, list) else []:
+        if isinstance(t, dict) and isinstance(t.get("Key"), str):
+            out[t["Key"]] = str(t.get("Value") or "")
+    return dumps(out)
 
 
 def transform_authorization_details(account: str, doc: dict[str, Any]) -> dict[str, list[dict[str, Any]]] | None:

@@ -47,8 +47,9 @@ def finish_snapshot(con: duckdb.DuckDBPyConnection, snapshot_id: int, bundle: Bu
     for account in accounts:
         regions = sorted({rel.split("/")[2] for rel in bundle.under(f"{account}/kms")})
         con.execute(
-            "INSERT INTO snapshot_accounts (snapshot_id, account, collected_at, regions, org_state, management_account)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO snapshot_accounts"
+            " (snapshot_id, account, collected_at, regions, org_state, management_account, org_id)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
             [
                 snapshot_id,
                 account,
@@ -56,6 +57,7 @@ def finish_snapshot(con: duckdb.DuckDBPyConnection, snapshot_id: int, bundle: Bu
                 regions,
                 organizations.org_state(bundle, account),
                 organizations.management_account(bundle, account),
+                organizations.organization_id(bundle, account),
             ],
         )
     con.execute("UPDATE snapshots SET accounts = ? WHERE snapshot_id = ?", [accounts, snapshot_id])

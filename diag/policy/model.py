@@ -276,6 +276,9 @@ class EvaluationResult:
     # Condition keys kmsdiag could not determine and on which the decision depends (diag.policy.undetermined):
     # non-empty means the decision is Unknown until they are collected.
     undetermined: tuple[str, ...] = ()
+    # With ``undetermined``: True when the policies would allow if every condition on those keys held (then a
+    # refusal by AWS means that at least one of them did not hold: an inference, never a fact).
+    allowed_if_undetermined_hold: bool = False
 
     def layer(self, name: Layer | str) -> list[LayerTrace]:
         return [lt for lt in self.layers if lt.layer == name]

@@ -21,7 +21,7 @@ import dataclasses
 from collections.abc import Callable
 
 from diag.policy.context import UNDETERMINED, UNDETERMINED_ALLOW, is_undetermined
-from diag.policy.model import EvaluationResult, PolicyInputs, Request
+from diag.policy.model import Decision, EvaluationResult, PolicyInputs, Request
 
 Evaluator = Callable[[Request, PolicyInputs], EvaluationResult]
 
@@ -32,9 +32,7 @@ def undetermined_keys(request: Request) -> tuple[str, ...]:
 
 
 def _with_mode(request: Request, value: str) -> Request:
-    ctx: dict[str, str | list[str]] = {
-        k: (value if is_undetermined(v) else v) for k, v in request.context.items()
-    }
+    ctx: dict[str, str | list[str]] = {k: (value if is_undetermined(v) else v) for k, v in request.context.items()}
     return dataclasses.replace(request, context=ctx)
 
 
@@ -64,4 +62,6 @@ def evaluate(request: Request, inputs: PolicyInputs, *, engine: Evaluator | None
     if against.decision == favour.decision:
         return against
     keys = keys_read(against) or keys_read(favour) or undetermined_keys(request)
-    return dataclasses.replace(against, undetermined=keys)
+    return dataclasses.replace(
+        against, undetermined=keys, allowed_if_undetermined_hold=favour.decision == Decision.ALLOWED
+    )

@@ -41,7 +41,9 @@ def _allow_tagged(**extra: Any) -> dict[str, Any]:
 
 def test_marker_is_recognized_only_as_the_marker() -> None:
     assert is_undetermined(UNDETERMINED) and is_undetermined([UNDETERMINED_ALLOW])
-    assert not is_undetermined("undetermined") and not is_undetermined(["a", UNDETERMINED]) and not is_undetermined(None)
+    assert (
+        not is_undetermined("undetermined") and not is_undetermined(["a", UNDETERMINED]) and not is_undetermined(None)
+    )
 
 
 def test_condition_on_undetermined_key_is_flagged_and_follows_the_mode() -> None:

@@ -133,12 +133,7 @@ class _Filler:
                 self._tags = principal_tags(self.con, self.facts) if self.con is not None else None
             if self._tags is None:
                 return UNDETERMINED
-            tags, unknown = self._tags
-            name = key.split("/", 1)[1]
-            match = {k.lower(): v for k, v in tags.items()}.get(name)
-            if match is not None:
-                return match
-            return UNDETERMINED if (unknown is True or name in {k.lower() for k in unknown}) else None
+            return self._tags.value(key.split("/", 1)[1])
         if key in ("aws:principalorgid", "aws:principalorgpaths"):
             if self.service_caller:
                 return None
@@ -255,52 +250,84 @@ def _assume_role_record(con: duckdb.DuckDBPyConnection, access_key_id: str, at: 
     return None if row is None else (row[0], _json(row[1]) or {})
 
 
+@dataclasses.dataclass(frozen=True)
+class PrincipalTags:
+    """The caller's tags at the event time. ``known``: tag key → value for the keys kmsdiag knows;
+    ``unknown``: keys whose value is not known; ``complete``: False when any other key may carry a value
+    kmsdiag cannot see (no AssumeRole record of the session, or a role chain whose transitive tags are
+    unknown)."""
+
+    known: dict[str, str]
+    unknown: frozenset[str] = frozenset()
+    complete: bool = True
+
+    def value(self, name: str) -> str | None:
+        """The tag's value, UNDETERMINED, or None (known absent); ``name`` lower-cased (keys are
+        case-insensitive in conditions)."""
+        match = {k.lower(): v for k, v in self.known.items()}.get(name)
+        if match is not None:
+            return match
+        if not self.complete or name in {k.lower() for k in self.unknown}:
+            return UNDETERMINED
+        return None
+
+
+def _tag_list(params: dict[str, Any]) -> dict[str, str]:
+    """Session tags of an STS request as CloudTrail logs them: ``tags`` [{key, value}] (AssumeRole) or
+    ``principalTags`` {key: value} (AssumeRoleWithSAML / AssumeRoleWithWebIdentity)."""
+    out: dict[str, str] = {}
+    for t in params.get("tags") or []:
+        if isinstance(t, dict) and isinstance(t.get("key"), str):
+            out[t["key"]] = str(t.get("value") or "")
+    principal_tags = params.get("principalTags")
+    if isinstance(principal_tags, dict):
+        out.update({str(k): str(v) for k, v in principal_tags.items()})
+    return out
+
+
 def session_tags(
     con: duckdb.DuckDBPyConnection, access_key_id: str | None, at: dt.datetime | None, depth: int = 0
-) -> tuple[dict[str, str], set[str]] | None:
-    """(session tags, transitive keys) of the session that ``access_key_id`` belongs to, from the AssumeRole
-    record that issued it (and, for a role chain, the transitive tags of the session that called it).
-    None: no AssumeRole record of these credentials, or one whose tags CloudTrail does not show."""
+) -> tuple[dict[str, str], frozenset[str], bool] | None:
+    """(session tags, transitive keys, complete) of the session that ``access_key_id`` belongs to, from the
+    STS record that issued it and, in a role chain, the transitive tags of the calling session (which a
+    chained AssumeRole cannot override). ``complete`` False: the calling session's transitive tags are
+    unknown. None: no STS record of these credentials."""
     if not access_key_id or not access_key_id.startswith("ASIA") or depth > 5:
         return None
     found = _assume_role_record(con, access_key_id, at)
-    if found is None or found[0] != "AssumeRole":
-        return None  # SAML/web identity tags come from the identity provider's assertion: not in CloudTrail
-    record = found[1]
-    params = record.get("requestParameters") or {}
-    tags: dict[str, str] = {}
-    transitive: set[str] = set()
-    parent = record.get("userIdentity") or {}
-    if parent.get("type") == "AssumedRole":
-        inherited = session_tags(con, parent.get("accessKeyId"), at, depth + 1)
-        if inherited is None:
-            return None  # a chained session whose parent's transitive tags are unknown
-        tags = {k: v for k, v in inherited[0].items() if k in inherited[1]}
-        transitive = set(inherited[1])
-    for t in params.get("tags") or []:
-        if isinstance(t, dict) and isinstance(t.get("key"), str) and t["key"] not in transitive:
-            tags[t["key"]] = str(t.get("value") or "")
-    transitive |= {k for k in params.get("transitiveTagKeys") or [] if isinstance(k, str)}
-    return tags, transitive
+    if found is None:
+        return None
+    params = found[1].get("requestParameters") or {}
+    own = _tag_list(params)
+    transitive = frozenset(k for k in params.get("transitiveTagKeys") or [] if isinstance(k, str))
+    parent = found[1].get("userIdentity") or {}
+    if found[0] != "AssumeRole" or parent.get("type") != "AssumedRole":
+        return own, transitive, True
+    inherited = session_tags(con, parent.get("accessKeyId"), at, depth + 1)
+    if inherited is None:
+        return own, transitive, False
+    tags = {k: v for k, v in inherited[0].items() if k in inherited[1]}
+    tags.update(own)
+    return tags, transitive | inherited[1], inherited[2]
 
 
-def principal_tags(con: duckdb.DuckDBPyConnection, facts: EventFacts) -> tuple[dict[str, str], set[str] | bool] | None:
-    """(tags, unknown) for the caller at the event time: ``unknown`` is the set of keys whose value is not
-    known, or True when any key may have a value kmsdiag cannot see. None: nothing known at all."""
+def principal_tags(con: duckdb.DuckDBPyConnection, facts: EventFacts) -> PrincipalTags | None:
+    """The caller's tags at the event time (role or user tags, overridden by session tags); None when
+    nothing is known."""
     arn = facts.principal_arn
     if not arn:
         return None
     base = identity_tags(con, arn, facts.event_time)
     if facts.caller_type != "AssumedRole":
-        return None if base is None else (base[0], base[1])
+        return None if base is None else PrincipalTags(base[0], frozenset(base[1]))
     session = session_tags(con, facts.access_key_id, facts.event_time)
     if session is None:
-        # session tags may override any key: only the role's tags are known, and not enough
-        return (base[0], True) if base is not None else None
-    tags = dict(base[0]) if base is not None else {}
-    tags.update(session[0])
-    unknown: set[str] | bool = (base[1] - set(session[0])) if base is not None else True
-    return tags, unknown
+        return None  # session tags may override any key: nothing is known
+    own, _transitive, complete = session
+    known = dict(base[0]) if base is not None else {}
+    known.update(own)
+    unknown = frozenset(base[1] - set(own)) if base is not None else frozenset()
+    return PrincipalTags(known, unknown, complete and base is not None)
 
 
 # ------------------------------------------------------------------------------------------ organization

@@ -313,7 +313,7 @@ _VAR_RE = re.compile(r"\$\{([^},']+)")
 
 
 def _undetermined_mode(req: tuple[str, ...] | None, values: Sequence[str], ctx: Ctx) -> str | None:
-    """"deny"/"allow" when the condition reads a key (or a policy variable) marked undetermined
+    """ "deny"/"allow" when the condition reads a key (or a policy variable) marked undetermined
     (``diag.policy.context.UNDETERMINED``), else None."""
     if req is not None and len(req) == 1 and req[0].startswith(_UNDETERMINED):
         return req[0][len(_UNDETERMINED) :]

@@ -64,6 +64,8 @@ def is_undetermined(value: object) -> bool:
     if isinstance(value, list | tuple) and len(value) == 1 and isinstance(value[0], str):
         return value[0].startswith(_UNDETERMINED_PREFIX)
     return False
+
+
 _PRINCIPAL_TYPES = {
     "Root": "Account",
     "IAMUser": "User",
@@ -246,9 +248,7 @@ def _request_extras(
     kinds = [k for k in ("encryptionContextEquals", "encryptionContextSubset") if k in constraints]
     if kinds:
         ctx["kms:GrantConstraintType"] = kinds[0][0].upper() + kinds[0][1:]
-    sse_key = _s(params.get("x-amz-server-side-encryption-aws-kms-key-id")) or _s(
-        params.get("SSEKMSKeyId")
-    )
+    sse_key = _s(params.get("x-amz-server-side-encryption-aws-kms-key-id")) or _s(params.get("SSEKMSKeyId"))
     if sse_key:
         ctx["s3:x-amz-server-side-encryption-aws-kms-key-id"] = sse_key
     sse = _s(params.get("x-amz-server-side-encryption"))

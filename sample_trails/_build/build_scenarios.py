@@ -2640,6 +2640,59 @@ collected us-east-1 and us-west-2. Verdict: WRONG_REGION, naming us-east-1 and t
     scn.collected_at = m(b, 30)
 
 
+def s37_condition_principal_arn_path(scn: Scenario) -> None:
+    scn.readme = """
+The data account's key `alias/lake-exports` is shared with the analytics account's data engineers, who
+sign in through IAM Identity Center. The key policy allows the analytics account only for
+`ArnLike aws:PrincipalArn = arn:aws:iam::<analytics>:role/AWSReservedSSO_DataEngineer_*`. Identity Center
+creates its roles under the path `/aws-reserved/sso.amazonaws.com/` (IAM Identity Center User Guide,
+"Referencing permission sets in resource policies",
+https://docs.aws.amazon.com/singlesignon/latest/userguide/referencingpermissionsets.html), and
+`aws:PrincipalArn` carries the role's full ARN with its path (IAM User Guide,
+https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-principalarn):
+the pattern never matches. Verdict: CONDITION_OTHER, a near miss, with the corrected pattern as the fix
+(not "widen the condition").
+"""
+    w = World(scn)
+    data = w.account("data", ou=w.ou_security)
+    analytics = w.account("analytics")
+    eng_name = "AWSReservedSSO_DataEngineer_3c9a61e0b2d4f587"
+    eng = scn.role(
+        analytics,
+        eng_name,
+        trust_sso(analytics.id),
+        inline={"lake-exports": kms_allow(f"arn:aws:kms:us-east-1:{data.id}:key/*", ["kms:Decrypt"])},
+        path=SSO_PATH,
+        created=scn.base - dt.timedelta(days=90),
+    )
+    pattern = f"arn:aws:iam::{analytics.id}:role/AWSReservedSSO_DataEngineer_*"
+    kp = add_statement(
+        default_key_policy(data.id, [data.roles[SSO_ADMIN].arn]),
+        key_user_statement(
+            "AllowAnalyticsDataEngineers",
+            f"arn:aws:iam::{analytics.id}:root",
+            ["kms:Decrypt", "kms:DescribeKey"],
+            condition={"ArnLike": {"aws:PrincipalArn": pattern}},
+        ),
+    )
+    key = scn.key(data, "lake-exports", kp, description="Data lake exports", alias="alias/lake-exports")
+    b = scn.base
+    s = scn.session(eng, "ana.souza@example.com", m(b, -20), ip="203.0.113.77", ua=UA["cli"])
+    e = scn.kms(
+        s,
+        m(b, 0),
+        "Decrypt",
+        key,
+        key_ref=None,
+        context={"export": "2026-11-weekly"},
+        error=("AccessDenied", denied_message(s.arn, "kms:Decrypt", None, "resource")),
+    )
+    scn.expect(e, "CONDITION_OTHER", ["CONDITION_OTHER"])
+    for a in (data, analytics):
+        w.background(a, m(b, -30), 60)
+    scn.collected_at = m(b, 30)
+
+
 SCENARIOS: list[tuple[str, str, Callable[[Scenario], None]]] = [
     (
         "01-guide-walkthrough",
@@ -2713,6 +2766,11 @@ SCENARIOS: list[tuple[str, str, Callable[[Scenario], None]]] = [
         s35_service_principal_source_arn,
     ),
     ("36-wrong-region-arn", "A key ARN built with the caller's own region", s36_wrong_region_arn),
+    (
+        "37-condition-principal-arn-path",
+        "aws:PrincipalArn pattern without the Identity Center role path",
+        s37_condition_principal_arn_path,
+    ),
 ]
 
 

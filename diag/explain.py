@@ -165,7 +165,15 @@ class _Pipeline:
             eventSource="kms.amazonaws.com",
             eventName=name,
             userIdentity={**(record.get("userIdentity") or {}), "invokedBy": "s3.amazonaws.com"},
-            requestParameters={"encryptionContext": {"aws:s3:arn": _s3_resource(facts)}},
+            # with an S3 Bucket Key, S3 asks KMS for the bucket's key with the bucket ARN as context
+            # (Amazon S3 User Guide, "Reducing the cost of SSE-KMS with Amazon S3 Bucket Keys")
+            requestParameters={
+                "encryptionContext": {
+                    "aws:s3:arn": f"arn:aws:s3:::{facts.bucket}"
+                    if rules[0].get("BucketKeyEnabled")
+                    else _s3_resource(facts)
+                }
+            },
             resources=[{"ARN": key.key_arn, "type": "AWS::KMS::Key", "accountId": key.account}],
         )
         return facts_from_record(record, origin="derived")
@@ -194,7 +202,9 @@ class _Pipeline:
             ):
                 return facts, ()
             return facts, tuple(
-                self.safe("key search", lambda: self.source.keys_elsewhere(ref, region=facts.region, account=account), [])
+                self.safe(
+                    "key search", lambda: self.source.keys_elsewhere(ref, region=facts.region, account=account), []
+                )
                 or ()
             )
         info = self.safe(

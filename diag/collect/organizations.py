@@ -201,6 +201,9 @@ def organization_id(bundle: Bundle, account: str) -> str | None:
 def load_account(con: duckdb.DuckDBPyConnection, snapshot_id: int, bundle: Bundle, account: str) -> dict[str, int]:
     rows = transform_account(bundle, account)
     counts = {t: insert_rows(con, t, snapshot_id, rows[t]) for t in ("org_policies", "org_policy_targets", "org_paths")}
+    org_id = organization_id(bundle, account)
+    if org_id:
+        counts["org_ids"] = insert_rows(con, "org_ids", snapshot_id, [{"account": account, "org_id": org_id}])
     counts["gaps"] = insert_rows(con, "collection_gaps", snapshot_id, rows["gaps"])
     return counts
 

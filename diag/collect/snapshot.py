@@ -47,9 +47,8 @@ def finish_snapshot(con: duckdb.DuckDBPyConnection, snapshot_id: int, bundle: Bu
     for account in accounts:
         regions = sorted({rel.split("/")[2] for rel in bundle.under(f"{account}/kms")})
         con.execute(
-            "INSERT INTO snapshot_accounts"
-            " (snapshot_id, account, collected_at, regions, org_state, management_account, org_id)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO snapshot_accounts (snapshot_id, account, collected_at, regions, org_state, management_account)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
             [
                 snapshot_id,
                 account,
@@ -57,7 +56,6 @@ def finish_snapshot(con: duckdb.DuckDBPyConnection, snapshot_id: int, bundle: Bu
                 regions,
                 organizations.org_state(bundle, account),
                 organizations.management_account(bundle, account),
-                organizations.organization_id(bundle, account),
             ],
         )
     con.execute("UPDATE snapshots SET accounts = ? WHERE snapshot_id = ?", [accounts, snapshot_id])

@@ -217,8 +217,9 @@ def identity_tags(
     """The tags of role or user ``arn`` at ``at`` and the keys whose value there is unknown (changed between
     ``at`` and a later snapshot); None when no snapshot listed its tags."""
     rows = con.execute(
-        "SELECT s.collected_at, p.tags, p.kind, p.name, p.account FROM principals p"
-        " JOIN snapshots s USING (snapshot_id) WHERE p.arn = ? AND p.tags IS NOT NULL ORDER BY s.collected_at",
+        "SELECT s.collected_at, t.tags, p.kind, p.name, p.account FROM principal_tags t"
+        " JOIN principals p USING (snapshot_id, arn) JOIN snapshots s USING (snapshot_id)"
+        " WHERE t.arn = ? ORDER BY s.collected_at",
         [arn],
     ).fetchall()
     row = _nearest_snapshot_row(rows, at)
@@ -380,7 +381,8 @@ def org_of(
     if con is None or not account:
         return None
     rows = con.execute(
-        "SELECT collected_at, org_state, org_id FROM snapshot_accounts WHERE account = ? ORDER BY collected_at",
+        "SELECT a.collected_at, a.org_state, o.org_id FROM snapshot_accounts a"
+        " LEFT JOIN org_ids o USING (snapshot_id, account) WHERE a.account = ? ORDER BY a.collected_at",
         [account],
     ).fetchall()
     row = _nearest_snapshot_row(rows, at)

@@ -249,7 +249,7 @@ allowing kms:Decrypt on the key ARN.
         context=ctx,
         error=("AccessDenied", denied_message(s1.arn, "kms:Decrypt", key.arn, "resource")),
     )
-    scn.expect(e1, "KEY_POLICY_NO_PRINCIPAL", ["KEY_POLICY_NO_PRINCIPAL", "IAM_POLICY_MISSING", "RESOLVED_SINCE"])
+    scn.expect(e1, "RESOLVED_SINCE", ["KEY_POLICY_NO_PRINCIPAL", "IAM_POLICY_MISSING", "RESOLVED_SINCE"])
     # key owner adds the statement
     fixed = add_statement(
         base_policy, key_user_statement("Allow DataProcessingRole in 222222222222 to use the key", role.arn)
@@ -276,7 +276,7 @@ allowing kms:Decrypt on the key ARN.
         context=ctx,
         error=("AccessDenied", denied_message(s2.arn, "kms:Decrypt", key.arn, "identity")),
     )
-    scn.expect(e2, "IAM_POLICY_MISSING", ["IAM_POLICY_MISSING", "RESOLVED_SINCE"])
+    scn.expect(e2, "RESOLVED_SINCE", ["IAM_POLICY_MISSING", "RESOLVED_SINCE"])
     # caller account adds the identity policy
     scn.put_role_policy(
         w.admins[dp.id], m(b, 90), role, "shared-data-key-decrypt", kms_allow(key.arn, sid="DecryptSharedDataKey")

@@ -38,13 +38,22 @@ def _snapshot(con: Any, sid: int, at: dt.datetime, *, tags: dict[str, str] | Non
         "INSERT INTO snapshots (snapshot_id, collected_at, source, loaded_at) VALUES (?, ?, 'bundle', ?)", [sid, at, at]
     )
     con.execute(
-        "INSERT INTO snapshot_accounts (snapshot_id, account, collected_at, org_state, org_id) VALUES (?, ?, ?, ?, ?)",
-        [sid, CALLER_ACCT, at, org, "o-exampleorg1" if org == "in_org" else None],
+        "INSERT INTO snapshot_accounts (snapshot_id, account, collected_at, org_state) VALUES (?, ?, ?, ?)",
+        [sid, CALLER_ACCT, at, org],
     )
+    if org == "in_org":
+        con.execute(
+            "INSERT INTO org_ids (snapshot_id, account, org_id) VALUES (?, ?, 'o-exampleorg1')", [sid, CALLER_ACCT]
+        )
     con.execute(
-        "INSERT INTO principals (snapshot_id, account, kind, name, arn, tags) VALUES (?, ?, 'role', ?, ?, ?)",
-        [sid, CALLER_ACCT, "DataProcessingRole", ROLE, None if tags is None else json.dumps(tags)],
+        "INSERT INTO principals (snapshot_id, account, kind, name, arn) VALUES (?, ?, 'role', ?, ?)",
+        [sid, CALLER_ACCT, "DataProcessingRole", ROLE],
     )
+    if tags is not None:
+        con.execute(
+            "INSERT INTO principal_tags (snapshot_id, account, arn, tags) VALUES (?, ?, ?, ?)",
+            [sid, CALLER_ACCT, ROLE, json.dumps(tags)],
+        )
     for child, parent, kind in (
         (CALLER_ACCT, "ou-ab12-workload", "ORGANIZATIONAL_UNIT"),
         ("ou-ab12-workload", "r-ab12", "ROOT"),

@@ -119,6 +119,15 @@ class _Pipeline:
         con = getattr(self.source, "con", None)
         return self.safe("request context", lambda: fill_context(request, inputs, facts, con), request)
 
+    def key_users(self, facts: EventFacts, result: EvaluationResult | None) -> tuple[Any, ...]:
+        """Who used this key for this operation successfully (for WRONG_ASSUMED_ROLE); only for a denial."""
+        if result is None or result.decision == "Allowed" or not facts.key_arn:
+            return ()
+        from diag.diagnosis.intent import key_users
+
+        con = getattr(self.source, "con", None)
+        return self.safe("key users", lambda: key_users(con, facts.key_arn, facts.event_name), ()) or ()
+
     def safe(self, what: str, fn: Callable[[], Any], default: Any = None) -> Any:
         try:
             return fn()
@@ -305,6 +314,7 @@ class _Pipeline:
             grant_changes=grants,
             known_accounts=frozenset(accounts or ()),
             notes=tuple(self.notes),
+            extra={"key_users": self.key_users(facts, result)},
         )
         findings = run_rules(case)
         from diag.rules.unknown import gap_list

@@ -2693,6 +2693,57 @@ the pattern never matches. Verdict: CONDITION_OTHER, a near miss, with the corre
     scn.collected_at = m(b, 30)
 
 
+def s38_wrong_assumed_role_intent(scn: Scenario) -> None:
+    scn.readme = """
+The billing account's key `alias/invoices` was set up for one principal: the key policy names the
+`invoice-renderer` role (Lambda) for kms:Decrypt, the role's own identity policy names the key, and the
+renderer decrypts invoices with it every few minutes (successful Decrypt records in the trail). An
+engineer debugging a rendering problem runs the same Decrypt from the console's CloudShell with her
+Identity Center `ReadOnly` role: denied. Her role's policies (ReadOnlyAccess) allow no kms:Decrypt, and
+nothing was ever set up for her role on this key. The cause is not a missing IAM policy to add to a
+read-only role: she called as the wrong principal (AWS KMS developer guide, "Key policies",
+https://docs.aws.amazon.com/kms/latest/developerguide/key-policies.html; IAM User Guide, "Switching to an
+IAM role (AWS CLI)", https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_use_switch-role-cli.html).
+Verdict: WRONG_ASSUMED_ROLE, inferred from who the policies were set up for and who uses the key.
+"""
+    w = World(scn)
+    billing = w.account("billing")
+    reader = scn.role(
+        billing,
+        "AWSReservedSSO_ReadOnly_7d1e2c3b4a596877",
+        trust_sso(billing.id),
+        attached=[scn.aws_policy(billing, "ReadOnlyAccess")],
+        path=SSO_PATH,
+        created=scn.base - dt.timedelta(days=500),
+    )
+    renderer = app_role(scn, billing, "invoice-renderer", "lambda")
+    kp = add_statement(
+        default_key_policy(billing.id, [billing.roles[SSO_ADMIN].arn]),
+        key_user_statement("AllowInvoiceRenderer", renderer.arn, ["kms:Decrypt"]),
+    )
+    key = scn.key(billing, "invoices", kp, description="Invoice PDFs", alias="alias/invoices")
+    renderer.inline["invoices-key"] = kms_allow(key.arn, ["kms:Decrypt"], sid="DecryptInvoices")
+    b = scn.base
+    lam = service_session(
+        scn, renderer, "invoice-renderer", m(b, -60), "lambda.amazonaws.com", ip="3.84.10.201", ua=UA["lambda-py"]
+    )
+    for i in range(4):
+        scn.kms(lam, m(b, -55 + 12 * i), "Decrypt", key, key_ref=None, context={"invoice": f"INV-2026-{4410 + i}"})
+    s = scn.session(reader, "sofia.rossi@example.com", m(b, -15), ip="198.51.100.61", ua=UA["cli"])
+    e = scn.kms(
+        s,
+        m(b, 0),
+        "Decrypt",
+        key,
+        key_ref=None,
+        context={"invoice": "INV-2026-4412"},
+        error=("AccessDenied", denied_message(s.arn, "kms:Decrypt", None, "identity")),
+    )
+    scn.expect(e, "WRONG_ASSUMED_ROLE", ["WRONG_ASSUMED_ROLE"])
+    w.background(billing, m(b, -30), 60)
+    scn.collected_at = m(b, 30)
+
+
 SCENARIOS: list[tuple[str, str, Callable[[Scenario], None]]] = [
     (
         "01-guide-walkthrough",
@@ -2770,6 +2821,11 @@ SCENARIOS: list[tuple[str, str, Callable[[Scenario], None]]] = [
         "37-condition-principal-arn-path",
         "aws:PrincipalArn pattern without the Identity Center role path",
         s37_condition_principal_arn_path,
+    ),
+    (
+        "38-wrong-assumed-role-intent",
+        "A read-only engineer decrypts with a key set up for the renderer role",
+        s38_wrong_assumed_role_intent,
     ),
 ]
 

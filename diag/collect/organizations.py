@@ -190,9 +190,20 @@ def management_account(bundle: Bundle, account: str) -> str | None:
     return str(value) if value else None
 
 
+def organization_id(bundle: Bundle, account: str) -> str | None:
+    """The organization ID (o-...), from describe-organization.json."""
+    doc = bundle.get(f"{org_dir(account)}/describe-organization.json")
+    org = doc.get("Organization") if isinstance(doc, dict) else None
+    value = org.get("Id") if isinstance(org, dict) else None
+    return str(value) if value else None
+
+
 def load_account(con: duckdb.DuckDBPyConnection, snapshot_id: int, bundle: Bundle, account: str) -> dict[str, int]:
     rows = transform_account(bundle, account)
     counts = {t: insert_rows(con, t, snapshot_id, rows[t]) for t in ("org_policies", "org_policy_targets", "org_paths")}
+    org_id = organization_id(bundle, account)
+    if org_id:
+        counts["org_ids"] = insert_rows(con, "org_ids", snapshot_id, [{"account": account, "org_id": org_id}])
     counts["gaps"] = insert_rows(con, "collection_gaps", snapshot_id, rows["gaps"])
     return counts
 

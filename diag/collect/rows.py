@@ -25,6 +25,8 @@ SNAPSHOT_TABLES = (
     "org_policy_targets",
     "org_paths",
     "collection_gaps",
+    "principal_tags",
+    "org_ids",
 )
 
 # Rows that legitimately repeat across the accounts of one snapshot: AWS managed policies

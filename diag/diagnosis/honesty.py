@@ -138,6 +138,8 @@ def proven_decision(result: EvaluationResult | None) -> str | None:
     grant could have allowed). An allow holds only when every layer was seen."""
     if result is None:
         return None
+    if getattr(result, "undetermined", ()):
+        return "Unknown"  # the decision depends on a condition key kmsdiag could not determine
     unknown = set(result.unknown)
     if result.decision == Decision.EXPLICITLY_DENIED:
         return str(result.decision)

@@ -38,7 +38,13 @@ def org_findings(rule: Rule, case: Case, layer: Layer) -> list[Finding]:
                 f" (policies there: {', '.join(names) or 'none'}); every level from the root to the account must allow",
                 {"org_identifier": t.org_identifier, "policies": names, "reason": t.reason},
                 Fix(
-                    summary=f"add this statement to a {kind} policy attached at {target} (or attach FullAWSAccess there)",
+                    summary=f"add this statement to a customer-managed {kind} policy attached at {target}"
+                    + (
+                        " (or attach FullAWSAccess there)"
+                        if layer == Layer.SCP
+                        else " (AWS attaches RCPFullAWSAccess to every level and nobody can edit or detach it: if it"
+                        " is missing here, the RCPs were not fully collected)"
+                    ),
                     policy=statement,
                     commands=(
                         "# with credentials of the organization's management account",

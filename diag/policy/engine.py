@@ -82,7 +82,7 @@ from diag.policy.match import (
     action_matches,
     action_near_misses,
     parse_caller,
-    principal_match,
+    principal_match_memo,
     principal_near_misses,
     principal_value_match,
     resource_matches,
@@ -104,7 +104,15 @@ from diag.policy.model import (
     Request,
     StatementTrace,
 )
-from diag.policy.parse import ParsedPolicy, PolicyError, StatementSpec, parse_policy, policy_fingerprint, remember
+from diag.policy.parse import (
+    ParsedPolicy,
+    PolicyError,
+    PrincipalSpec,
+    StatementSpec,
+    parse_policy,
+    policy_fingerprint,
+    remember,
+)
 
 ENGINE_VERSION = "1"
 
@@ -313,6 +321,21 @@ def _first_resource(patterns: Sequence[str], resource: str, ctx: Mapping[str, tu
     return None
 
 
+_FLAT: dict[int, tuple[PrincipalSpec, tuple[str, ...]]] = {}
+
+
+def _flat(spec: PrincipalSpec) -> tuple[str, ...]:
+    """``spec.flat()``, computed once per parsed Principal element (the entry holds the element)."""
+    hit = _FLAT.get(id(spec))
+    if hit is not None and hit[0] is spec:
+        return hit[1]
+    flat = spec.flat()
+    if len(_FLAT) >= _STMT_MEMO_MAX:
+        _FLAT.clear()
+    _FLAT[id(spec)] = (spec, flat)
+    return flat
+
+
 def _eval_statement(
     st: StatementSpec, np: NamedPolicy, layer: Layer, rq: _Req, check_principal: bool
 ) -> tuple[StatementTrace, PrincipalMatch]:
@@ -359,18 +382,18 @@ def _eval_statement(
     caller = rq.caller
     if check_principal:
         if st.principal is not None:
-            kind, val = principal_match(st.principal.values, st.principal.wildcard, caller, rq.userid)
+            kind, val = principal_match_memo(st.principal.values, st.principal.wildcard, caller, rq.userid)
             p_trace = MatchTrace(
                 "Principal",
                 kind != PrincipalMatch.NONE,
-                st.principal.flat(),
+                _flat(st.principal),
                 caller.arn,
                 val,
                 f"matched as {kind.value}" if kind != PrincipalMatch.NONE else "the caller is not named",
                 match_kind="" if kind == PrincipalMatch.NONE else kind.value,
             )
         elif st.not_principal is not None:
-            listed, val = principal_match(st.not_principal.values, st.not_principal.wildcard, caller, rq.userid)
+            listed, val = principal_match_memo(st.not_principal.values, st.not_principal.wildcard, caller, rq.userid)
             if listed != PrincipalMatch.NONE and st.effect == "Deny" and rq.has_boundary:
                 reason = "listed in NotPrincipal, but a Deny with NotPrincipal always applies to a principal with a permission boundary"
                 listed = PrincipalMatch.NONE
@@ -385,7 +408,7 @@ def _eval_statement(
             p_trace = MatchTrace(
                 "NotPrincipal",
                 ok,
-                st.not_principal.flat(),
+                _flat(st.not_principal),
                 caller.arn,
                 None,
                 reason,

@@ -83,7 +83,7 @@ from diag.policy.match import (
     action_near_misses,
     parse_caller,
     principal_match_memo,
-    principal_near_misses,
+    principal_near_misses_memo,
     principal_value_match,
     resource_matches,
     resource_near_misses,
@@ -227,7 +227,8 @@ def evaluate(request: Request, inputs: PolicyInputs) -> EvaluationResult:
         return _evaluate(request, inputs, {})
     if hit is not None:
         return hit
-    result = _evaluate(request, inputs, fps, key[:5])
+    # the request digest (caller, normalized context) does not depend on the action: one per context
+    result = _evaluate(request, inputs, fps, (key[0], *key[2:5]))
     remember(_DECISIONS, key, result, _CACHE_MAX)
     return result
 
@@ -424,7 +425,7 @@ def _eval_statement(
     if not applies:
         if a_trace.matched:
             if p_trace is not None and not p_trace.matched and st.principal is not None:
-                near.extend(principal_near_misses(st.principal.values, caller, rq.userid))
+                near.extend(principal_near_misses_memo(st.principal.values, caller))
             if not r_trace.matched and st.resources is not None:
                 near.extend(resource_near_misses(st.resources, res))
         elif st.actions is not None and r_trace.matched and (p_trace is None or p_trace.matched):

@@ -314,9 +314,10 @@ def _spec_facts(values: Sequence[tuple[str, str]]) -> tuple[frozenset[str], bool
         frozenset(v for _, v in values),
         any(t == "AWS" and _UNIQUE_ID_RE.match(v) is not None for t, v in values),
     )
-    if len(_PM_SPECS) >= _PM_MAX:  # the memo's keys hold these ids: forget both together
+    if len(_PM_SPECS) >= _PM_MAX:  # the memos' keys hold these ids: forget them together
         _PM_SPECS.clear()
         _PM_MEMO.clear()
+        _NM_MEMO.clear()
     _PM_SPECS[id(values)] = (values, *facts)
     return facts
 
@@ -404,6 +405,27 @@ def _digit_excess(a: str, b: str) -> int:
         else:
             less -= d
     return more if more > less else less
+
+
+_NM_MEMO: dict[tuple[int, Caller], tuple[NearMiss, ...]] = {}
+
+
+def principal_near_misses_memo(values: Sequence[tuple[str, str]], caller: Caller) -> tuple[NearMiss, ...]:
+    """``principal_near_misses`` (which reads only the values and the caller), memoized on both.
+
+    One caller meets the same Principal element for every action and service it is asked about. ``values``
+    must be a parsed ``PrincipalSpec``'s (kept alive, and its ``id`` guarded, by ``_spec_facts``).
+    """
+    _spec_facts(values)
+    key = (id(values), caller)
+    hit = _NM_MEMO.get(key)
+    if hit is not None:
+        return hit
+    out = tuple(principal_near_misses(values, caller))
+    if len(_NM_MEMO) >= _PM_MAX:
+        _NM_MEMO.clear()
+    _NM_MEMO[key] = out
+    return out
 
 
 def _split_arn(arn: str) -> list[str] | None:

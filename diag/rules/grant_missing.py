@@ -91,8 +91,8 @@ class GrantMissing(Rule):
                     policy={"GranteePrincipal": role, "Operations": [op], "KeyId": key},
                     commands=(
                         f"# with credentials of account {key_account(case)} (or a principal allowed kms:CreateGrant)",
-                        f"aws kms create-grant --key-id {q(key)} --grantee-principal {q(role)} --operations {op}"
-                        f" --region {region}",
+                        f"aws kms create-grant --key-id {q(key)} --grantee-principal {q(role)} --operations {q(op)}"
+                        f" --region {q(region)}",
                     ),
                     target=f"grants of {key}",
                 ),

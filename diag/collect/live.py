@@ -89,7 +89,7 @@ def collect_live(
                     call,
                     account.role_arn or account.profile or "",
                     "CredentialsRefused",
-                    exc.message,
+                    f"{call} of {account.role_arn or 'profile ' + (account.profile or 'default')}: {exc.message}",
                 )
     if not sessions:
         raise RefusedError("; ".join(refused) or "no account to collect")

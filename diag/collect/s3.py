@@ -119,7 +119,43 @@ def transform_account(bundle: Bundle, account: str) -> dict[str, list[dict[str, 
 
 def load_account(con: duckdb.DuckDBPyConnection, snapshot_id: int, bundle: Bundle, account: str) -> dict[str, int]:
     rows = transform_account(bundle, account)
+    _drop_second_owner(con, snapshot_id, account, rows)
     return {
         "bucket_policies": insert_rows(con, "bucket_policies", snapshot_id, rows["bucket_policies"]),
         "gaps": insert_rows(con, "collection_gaps", snapshot_id, rows["gaps"]),
     }
+
+
+def _drop_second_owner(
+    con: duckdb.DuckDBPyConnection, snapshot_id: int, account: str, rows: dict[str, list[dict[str, Any]]]
+) -> None:
+    """A bucket has one owner: when an earlier account of this snapshot already holds it (a hand-made bundle
+    with the same bucket under two accounts), this account's copy is not stored and becomes a gap instead."""
+    names = [r["bucket"] for r in rows["bucket_policies"]]
+    if not names:
+        return
+    marks = ", ".join("?" * len(names))
+    held = dict(
+        con.execute(
+            f"SELECT bucket, account FROM bucket_policies WHERE snapshot_id = ? AND bucket IN ({marks})",
+            [snapshot_id, *names],
+        ).fetchall()
+    )
+    if not held:
+        return
+    rows["bucket_policies"] = [r for r in rows["bucket_policies"] if r["bucket"] not in held]
+    rows["gaps"] = [g for g in rows["gaps"] if g["resource"] not in held]
+    for bucket, owner in sorted(held.items()):
+        rows["gaps"].append(
+            gap_row(
+                account=account,
+                region=None,
+                what="bucket_policy",
+                call="s3api get-bucket-policy",
+                resource=bucket,
+                error="DuplicateBucket",
+                message=f"bucket {bucket} is also under account {owner} in this snapshot; a bucket has one owner:"
+                f" the copy under {owner} was kept, this one ignored",
+                how_to_collect=commands.bucket_call(account, bucket, "get-bucket-location"),
+            )
+        )

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -155,3 +156,126 @@ def test_live_nightly_writes_its_report(moto_server: str, tmp_path: Path, db_pat
     assert code == 0, err
     assert report.is_file() and "<html" in report.read_text()[:400].lower()
     assert [(b, a) for b, a, _ in _bucket_rows(db_path)] == sorted(owners.items())
+
+
+# ------------------------------------------------------------------ ExpectedBucketOwner, as AWS answers it
+
+
+class _XmlBody:
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+
+    def stream(self, **_: Any) -> Iterator[bytes]:
+        yield self.body
+
+
+@contextmanager
+def _expected_owner_refusals() -> Iterator[list[str]]:
+    """AWS refuses a bucket call whose x-amz-expected-bucket-owner is not the bucket's owner (403
+    AccessDenied, an XML error body); moto ignores the header, so that answer is given below botocore's
+    retry loop for such calls (everything else reaches moto)."""
+    from botocore.awsrequest import AWSResponse
+    from botocore.endpoint import Endpoint
+    from moto.s3.models import s3_backends
+
+    real = Endpoint._do_get_response
+    refused: list[str] = []
+
+    def patched(self: Any, request: Any, operation_model: Any, context: Any) -> Any:
+        expected = request.headers.get("x-amz-expected-bucket-owner")
+        if expected is None:
+            return real(self, request, operation_model, context)
+        expected = expected.decode() if isinstance(expected, bytes) else str(expected)
+        rest = request.url.split("//", 1)[1]
+        bucket = rest.split(".s3", 1)[0] if ".s3" in rest.split("/", 1)[0] else rest.split("/")[1].split("?")[0]
+        owner = s3_backends.bucket_accounts.get(bucket, ("aws", None))[1]
+        if expected == owner:
+            return real(self, request, operation_model, context)
+        refused.append(f"{operation_model.name} {bucket} as {expected}")
+        body = b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>'
+        http = AWSResponse(request.url, 403, {}, _XmlBody(body))
+        parsed = {
+            "Error": {"Code": "AccessDenied", "Message": "Access Denied"},
+            "ResponseMetadata": {"HTTPStatusCode": 403, "HTTPHeaders": {}, "RetryAttempts": 0},
+        }
+        return (http, parsed), None
+
+    Endpoint._do_get_response = patched  # type: ignore[method-assign]
+    try:
+        yield refused
+    finally:
+        Endpoint._do_get_response = real  # type: ignore[method-assign]
+
+
+def test_expected_bucket_owner_decides_when_the_trails_do_not(tmp_path: Path, db_path: Path) -> None:
+    """Only B's trail saw A's bucket (B's own call): B is asked first, AWS refuses, A is the owner. A bucket
+    that no configured account owns becomes a gap naming every refusal; collection goes on."""
+    from moto import mock_aws
+
+    from diag.collect.live import collect_live
+    from diag.config import AccountConfig, Config
+    from diag.store import open_db
+
+    with mock_aws():
+        w = build_world()
+        stranger = "333333333333"
+        assume(stranger).client("s3").create_bucket(Bucket="vendor-drop-333")
+        con = open_db(db_path)
+        for n, (bucket, owner) in enumerate(((SHARED, None), ("vendor-drop-333", None)), 1):
+            rec = _s3_event(n, bucket, caller=w.b, recipient=w.b, owner=owner)
+            con.execute(
+                "INSERT INTO events (event_id, event_time, event_source, event_name, bucket, recipient_account,"
+                " caller_account, raw) VALUES (?, TIMESTAMP '2026-11-28 10:00:00', 's3.amazonaws.com', 'GetObject',"
+                " ?, ?, ?, ?)",
+                [rec["eventID"], bucket, w.b, w.b, json.dumps(rec)],
+            )
+        cfg = Config(
+            accounts=(
+                AccountConfig(account_id=A, role_arn=f"arn:aws:iam::{A}:role/{COLLECTOR}"),
+                AccountConfig(account_id=w.b, role_arn=f"arn:aws:iam::{w.b}:role/{COLLECTOR}"),
+            ),
+            regions=(REGION,),
+            max_workers=2,
+        )
+        with _expected_owner_refusals() as injected:
+            result = collect_live(con, cfg, quiet=True)
+        assert f"GetBucketLocation {SHARED} as {w.b}" in injected  # B was asked first, and refused
+        rows = con.execute(
+            "SELECT bucket, account, policy_known, encryption_known FROM bucket_policies WHERE snapshot_id = ?"
+            " ORDER BY bucket",
+            [result.snapshot_id],
+        ).fetchall()
+        assert rows == [(SHARED, A, True, True), ("vendor-drop-333", w.b, False, False)]
+        gaps = con.execute(
+            "SELECT account, call, error, message FROM collection_gaps WHERE snapshot_id = ? AND resource = ?"
+            " ORDER BY call",
+            [result.snapshot_id, "vendor-drop-333"],
+        ).fetchall()
+        assert [g[1] for g in gaps] == [
+            "s3api get-bucket-encryption",
+            "s3api get-bucket-location",
+            "s3api get-bucket-policy",
+        ]
+        assert all(g[0] == w.b and "not confirmed" in g[3] and A in g[3] and w.b in g[3] for g in gaps), gaps
+        assert dict((g[1], g[2]) for g in gaps)["s3api get-bucket-location"] == "AccessDenied"
+        assert not con.execute(
+            "SELECT count(*) FROM collection_gaps WHERE snapshot_id = ? AND resource = ?", [result.snapshot_id, SHARED]
+        ).fetchone()[0]
+        con.close()
+
+
+def test_bundle_with_one_bucket_under_two_accounts_loads_once(tmp_path: Path, db_path: Path, run_cli: Any) -> None:
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    (bundle / "manifest.json").write_text('{"collected_at": "2026-11-28T12:00:00Z"}')
+    for account, policy in (("111111111111", {"Version": "2012-10-17", "Statement": []}), ("222222222222", None)):
+        folder = bundle / account / "s3" / "shared-bucket"
+        folder.mkdir(parents=True)
+        (folder / "get-bucket-location.json").write_text('{"LocationConstraint": "eu-west-1"}')
+        if policy is not None:
+            (folder / "get-bucket-policy.json").write_text(json.dumps({"Policy": json.dumps(policy)}))
+    code, out, err = run_cli("--db", db_path, "--json", "collect", "--from-dir", bundle)
+    assert code == 0, err  # was exit 70: duplicate key
+    assert _bucket_rows(db_path) == [("shared-bucket", "111111111111", True)]
+    dup = [g for g in json.loads(out)["gaps"] if g["error"] == "DuplicateBucket"]
+    assert [(g["account"], g["resource"]) for g in dup] == [("222222222222", "shared-bucket")]

@@ -126,6 +126,7 @@ def _bucket_rows(db: Path) -> list[tuple[str, str, bool]]:
         con.close()
 
 
+@pytest.mark.slow  # a moto server
 def test_live_collect_stores_each_bucket_once_under_its_owner(
     moto_server: str, tmp_path: Path, db_path: Path, run_cli: Any
 ) -> None:
@@ -147,6 +148,7 @@ def test_live_collect_stores_each_bucket_once_under_its_owner(
     assert _bucket_rows(db_path) == rows
 
 
+@pytest.mark.slow  # a moto server
 def test_live_nightly_writes_its_report(moto_server: str, tmp_path: Path, db_path: Path, run_cli: Any) -> None:
     _w, owners, trail, cfg = _world_with_buckets(tmp_path)
     report = tmp_path / "reports" / "nightly.html"

@@ -274,6 +274,7 @@ def _database(scenario: str, tmp_path: Path, run_cli: Run) -> tuple[Path, list[s
     return db, [r["eventID"] for r in hostile]
 
 
+@pytest.mark.slow  # five stories diagnosed, hundreds of bash runs: `python3 -m pytest -m slow`
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_printed_commands_of_explain_report_check_audit_run_only_aws(
     scenario: str, sandbox: Sandbox, tmp_path: Path, run_cli: Run

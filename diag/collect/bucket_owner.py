@@ -23,7 +23,7 @@ message), never a guess and never a second row.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -51,13 +51,10 @@ class Claims:
 
     bucket: str
     ranks: dict[str, int] = field(default_factory=dict)
-    unlabelled: bool = False  # seen in events that name no account (no recipient)
 
     def add(self, account: str | None, rank: int) -> None:
-        if not account:
-            self.unlabelled = True
-            return
-        self.ranks[account] = min(rank, self.ranks.get(account, rank))
+        if account:  # an event that names no account still makes the bucket a candidate, with no owner
+            self.ranks[account] = min(rank, self.ranks.get(account, rank))
 
     def order(self) -> list[str]:
         return sorted(self.ranks, key=lambda a: (self.ranks[a], a))
@@ -123,9 +120,6 @@ def gather(
 class Ownership:
     owners: dict[str, str] = field(default_factory=dict)  # bucket -> account it is stored under
     notes: list[str] = field(default_factory=list)
-
-
-Client = Callable[[str], Any]  # account -> its S3 client
 
 
 def _probe(client: Any, bucket: str, owner: str) -> tuple[dict[str, Any] | None, str, str]:

@@ -1,22 +1,37 @@
-"""Hypothesis budgets for the reliability suite, and the seed corpus of real records.
-
-CI runs the ``ci`` profile (small ``max_examples``, no deadline: the machines are shared and noisy).
-``HYPOTHESIS_PROFILE=full python -m pytest tests/reliability`` runs the full budget; ``dev`` sits between.
-"""
+"""Fixtures of the reliability tests."""
 
 from __future__ import annotations
 
-import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
 
-from hypothesis import HealthCheck, settings
+import pytest
 
-_COMMON = {
-    "deadline": None,
-    "suppress_health_check": (HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture),
-    "derandomize": False,
-    "print_blob": True,
-}
-settings.register_profile("ci", max_examples=40, **_COMMON)  # type: ignore[arg-type]
-settings.register_profile("dev", max_examples=200, **_COMMON)  # type: ignore[arg-type]
-settings.register_profile("full", max_examples=2000, **_COMMON)  # type: ignore[arg-type]
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+@pytest.fixture(scope="module")
+def moto_process() -> Iterator[str]:
+    """The URL of a moto server running as a separate process for the module's tests."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(f"{url}/moto-api/", timeout=1).read()
+                break
+            except OSError:
+                time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

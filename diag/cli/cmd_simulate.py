@@ -116,7 +116,7 @@ def register(app: typer.Typer) -> None:
             typer.Option(
                 "--fields",
                 help="Only these result fields, comma-separated (decision, reason, unknown, deciding_layers, "
-                "cross_account, layers); id is always echoed. Default: all, with the full trace.",
+                "cross_account, undetermined, layers); id is always echoed. Default: all, with the full trace.",
             ),
         ] = None,
     ) -> int:

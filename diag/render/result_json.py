@@ -19,7 +19,7 @@ import orjson
 
 from diag.policy.model import EvaluationResult, LayerTrace
 
-RESULT_FIELDS = ("decision", "reason", "unknown", "deciding_layers", "cross_account", "layers")
+RESULT_FIELDS = ("decision", "reason", "unknown", "deciding_layers", "cross_account", "undetermined", "layers")
 _OPTS = orjson.OPT_NON_STR_KEYS
 _LAYER_CACHE_MAX = 1024
 _LAYERS: dict[int, tuple[LayerTrace, orjson.Fragment]] = {}

@@ -92,7 +92,11 @@ def observed_calls(
         )
         params += [accounts, accounts]
     cond = " AND ".join(where)
-    unnamed_row = con.execute(f"SELECT count(*) FROM events WHERE {cond} AND caller_arn IS NULL", params).fetchone()
+    unnamed_row = con.execute(
+        f"SELECT count(*) FROM events e WHERE {cond} AND caller_arn IS NULL AND NOT EXISTS (SELECT 1 FROM events n"
+        " WHERE n.shared_event_id = e.shared_event_id AND n.caller_arn IS NOT NULL)",
+        params,
+    ).fetchone()  # the key owner's copy of a call whose caller's copy is stored is already counted
     sql = f"""
         SELECT coalesce(caller_role_arn, caller_arn) AS principal, any_value(caller_arn), any_value(caller_account),
                event_name, key_arn, any_value(key_account), aws_region, invoked_by,

@@ -1,9 +1,9 @@
 """The distinct successful KMS calls CloudTrail recorded in a window, one row per decision key.
 
 A decision key is what can change the engine's answer for a successful call: the caller (its role or
-user; the session too when a collected policy names sessions), the action, the key, the region, the
+user; the session too when a policy in force names sessions), the action, the key, the region, the
 calling service (``invokedBy``), the encryption context, the VPC endpoint, and the source IP only when a
-collected policy mentions one. Events sharing a key are counted together, so replaying costs one
+policy in force mentions one (``diag.impact.replay`` decides, from the policies it reads). Events sharing a key are counted together, so replaying costs one
 evaluation per distinct call, not per event. Grouping is done in SQL with parameters only.
 """
 
@@ -65,14 +65,15 @@ def observed_calls(
     keys: list[str] | None = None,
     principals: list[str] | None = None,
     accounts: list[str] | None = None,
+    sessions: bool = False,
+    source_ips: bool = False,
 ) -> tuple[list[ObservedCall], int, int]:
     """Distinct successful calls in [since, until], narrowed to ``keys`` / ``principals`` / caller or key
     ``accounts`` when given; also the number of events they stand for and of successful events whose caller
-    is not named (the key owner's copy of a cross-account call: counted, not replayable)."""
-    from diag.diagnosis.batch import _IP_NEEDLES, _SESSION_NEEDLES, policies_mention
-
-    session_col = "caller_arn" if policies_mention(con, _SESSION_NEEDLES) else "NULL"
-    ip_col = "source_ip" if policies_mention(con, _IP_NEEDLES) else "NULL"
+    is not named (the key owner's copy of a cross-account call: counted, not replayable). ``sessions`` /
+    ``source_ips``: calls are distinct per session / source IP (when a policy in force names them)."""
+    session_col = "caller_arn" if sessions else "NULL"
+    ip_col = "source_ip" if source_ips else "NULL"
     where = [
         "event_source = 'kms.amazonaws.com'",
         "error_code IS NULL",

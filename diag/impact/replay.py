@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from diag.policy.model import Decision, EvaluationResult
+from diag.policy.model import Decision, EvaluationResult, Request
 from diag.proof.change import Change, apply
 
 if TYPE_CHECKING:
@@ -100,6 +100,7 @@ class Replayer:
 
         self.con = con
         self.matrix = MatrixDiff(con)
+        self.memo: dict[tuple[str, str], tuple[Any, Any, frozenset[str]]] = {}
 
     def request(self, call: ObservedCall) -> Any:
         from diag.diagnosis.facts import facts_from_record
@@ -108,18 +109,56 @@ class Replayer:
         facts = facts_from_record(call.raw, origin="event")
         return build_request(facts, call.key_arn, call.key_account)
 
-    def replay(self, calls: list[ObservedCall], changes: list[Change], report: ImpactReport) -> None:
+    def inputs(self, call: ObservedCall, changes: list[Change]) -> tuple[Any, Any, frozenset[str]]:
+        """(policies now, policies after the changes, context keys they read) for the call's principal and
+        key, built once per pair."""
         from diag.explain import inputs_from_inforce
-        from diag.policy.engine import evaluate
 
-        for call in calls:
-            inf = self.matrix.inforce(call.caller_arn, call.caller_account, call.key_arn)
-            req = self.request(call)
+        pk = (call.principal, call.key_arn)
+        if pk not in self.memo:
+            inf = self.matrix.inforce(call.caller_arn, call.caller_account, call.key_arn, call.principal)
             principal = inf.principal.arn if inf.principal is not None else call.principal
             before_in = inputs_from_inforce(inf, s3=False, session_policy=None)
-            after_in = apply(before_in, changes, req, principal)
-            before = evaluate(req, before_in)
-            after = before if after_in == before_in else evaluate(req, after_in)
+            probe = Request(principal=call.caller_arn, action=call.action, resource=call.key_arn)
+            after_in = apply(before_in, changes, probe, principal)
+            self.memo[pk] = (before_in, after_in, _keys_read(before_in, after_in))
+        return self.memo[pk]
+
+    def needles(self, calls: list[ObservedCall], changes: list[Change]) -> tuple[bool, bool]:
+        """Whether a policy in force (or changed) for these calls names sessions, or source IPs."""
+        import json
+
+        from diag.diagnosis.batch import _IP_NEEDLES, _SESSION_NEEDLES
+
+        texts: list[str] = []
+        for pk in dict.fromkeys((c.principal, c.key_arn) for c in calls):
+            call = next(c for c in calls if (c.principal, c.key_arn) == pk)
+            for inputs in self.inputs(call, changes)[:2]:
+                texts.append(json.dumps(inputs, default=lambda o: getattr(o, "__dict__", str(o))))
+        blob = "\n".join(texts).lower()
+        return any(n.lower() in blob for n in _SESSION_NEEDLES), any(n.lower() in blob for n in _IP_NEEDLES)
+
+    def replay(
+        self, calls: list[ObservedCall], changes: list[Change], report: ImpactReport, *, sessions_matter: bool = True
+    ) -> None:
+        """Each call evaluated with the changed policies; with the policies now only when the change refuses
+        it (a call still allowed is unchanged). The changed inputs are built once per (principal, key), and
+        calls that agree on everything the policies read (``diag.policy.engine.context_keys_read``) share
+        one decision."""
+        decided: dict[Any, tuple[EvaluationResult, EvaluationResult | None]] = {}
+        for call in calls:
+            pk = (call.principal, call.key_arn)
+            req = self.request(call)
+            before_in, after_in, read = self.inputs(call, changes)
+            who = req.principal if sessions_matter else call.principal
+            ctx = tuple(sorted((k.lower(), str(v)) for k, v in req.context.items() if _reads(read, k.lower())))
+            dk = (pk, who, req.action, req.resource, ctx)
+            if dk not in decided:
+                decided[dk] = _decide(req, before_in, after_in)
+            after, before = decided[dk]
+            if before is None:
+                report.unchanged += 1
+                continue
             row = call.to_dict()
             if before.decision != Decision.ALLOWED:
                 report.unexplained.append({**row, "now": str(before.decision), "reason": before.reason})
@@ -129,6 +168,31 @@ class Replayer:
                 report.unknown.append({**row, "unknown_layers": [str(u) for u in after.unknown]})
             else:
                 report.unchanged += 1
+
+
+def _keys_read(before_in: Any, after_in: Any) -> frozenset[str]:
+    """Context keys either version of the policies reads; the encryption context when grants exist, and
+    ``aws:userid`` always (a policy may name a unique ID)."""
+    from diag.policy.engine import context_keys_read
+
+    keys = set(context_keys_read(before_in)) | set(context_keys_read(after_in)) | {"aws:userid"}
+    if before_in.grants or after_in.grants:
+        keys.add("kms:encryptioncontext:*")
+    return frozenset(k.lower() for k in keys)
+
+
+def _reads(read: frozenset[str], key: str) -> bool:
+    return key in read or ("kms:encryptioncontext:*" in read and key.startswith("kms:encryptioncontext"))
+
+
+def _decide(req: Any, before_in: Any, after_in: Any) -> tuple[EvaluationResult, EvaluationResult | None]:
+    """(after, before); before is None when the call is unchanged (the changed policies still allow it)."""
+    from diag.policy.engine import evaluate
+
+    after = evaluate(req, after_in)
+    if after.decision == Decision.ALLOWED and (not after.unknown or after_in == before_in):
+        return after, None
+    return after, (after if after_in == before_in else evaluate(req, before_in))
 
 
 def run_impact(
@@ -149,9 +213,14 @@ def run_impact(
         report.since = end - dt.timedelta(days=days)
         sc = scope(changes)
         calls, events, unnamed = observed_calls(con, since=report.since, until=end, **sc)
-        report.events, report.distinct_calls, report.unnamed_events = events, len(calls), unnamed
         rep = Replayer(con)
-        rep.replay(calls, changes, report)
+        sessions, ips = rep.needles(calls, changes)
+        if sessions or ips:  # a policy names sessions or source IPs: those split the calls too
+            calls, events, unnamed = observed_calls(
+                con, since=report.since, until=end, sessions=sessions, source_ips=ips, **sc
+            )
+        report.events, report.distinct_calls, report.unnamed_events = events, len(calls), unnamed
+        rep.replay(calls, changes, report, sessions_matter=sessions)
         if unnamed:
             report.notes.append(
                 f"{unnamed} successful event(s) name no caller (the key owner's copy of a cross-account call):"

@@ -95,20 +95,24 @@ class MatrixDiff:
             self.callers[arn] = resolve_caller(self.con, arn, self.at, known=(arn, unique_id))
         return self.callers[arn]
 
-    def inforce(self, caller_arn: str, caller_account: str | None, key_arn: str) -> InForce:
+    def inforce(
+        self, caller_arn: str, caller_account: str | None, key_arn: str, principal: str | None = None
+    ) -> InForce:
         """The policies in force for (caller, key) now: the key's half read once per key, the caller's once
-        per caller, combined as the audit matrix combines them."""
+        per principal (``principal``: the role behind a session, when the caller knows it), combined as the
+        audit matrix combines them."""
         from diag.collect.inforce import policies_in_force
 
         if key_arn not in self.key_sides:
             self.key_sides[key_arn] = policies_in_force(
                 self.con, caller_arn=None, caller_account=None, key_arn=key_arn, at=self.at
             )
-        if caller_arn not in self.caller_sides:
-            self.caller_sides[caller_arn] = policies_in_force(
+        who = principal or caller_arn
+        if who not in self.caller_sides:
+            self.caller_sides[who] = policies_in_force(
                 self.con, caller_arn=caller_arn, caller_account=caller_account, key_arn=None, at=self.at
             )
-        ks, cs = self.key_sides[key_arn], self.caller_sides[caller_arn]
+        ks, cs = self.key_sides[key_arn], self.caller_sides[who]
         return dataclasses.replace(
             cs,
             key=ks.key,

@@ -212,12 +212,21 @@ def run_impact(
     if end is not None:
         report.since = end - dt.timedelta(days=days)
         sc = scope(changes)
-        calls, events, unnamed = observed_calls(con, since=report.since, until=end, **sc)
+        calls, events, unnamed = observed_calls(
+            con, since=report.since, until=end, keys=sc["keys"], principals=sc["principals"], accounts=sc["accounts"]
+        )
         rep = Replayer(con)
         sessions, ips = rep.needles(calls, changes)
         if sessions or ips:  # a policy names sessions or source IPs: those split the calls too
             calls, events, unnamed = observed_calls(
-                con, since=report.since, until=end, sessions=sessions, source_ips=ips, **sc
+                con,
+                since=report.since,
+                until=end,
+                keys=sc["keys"],
+                principals=sc["principals"],
+                accounts=sc["accounts"],
+                sessions=sessions,
+                source_ips=ips,
             )
         report.events, report.distinct_calls, report.unnamed_events = events, len(calls), unnamed
         rep.replay(calls, changes, report, sessions_matter=sessions)

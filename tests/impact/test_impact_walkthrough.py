@@ -134,3 +134,45 @@ def test_usage_errors(run_cli: Run, db: Path) -> None:
     assert code == 2 and "nothing to replay" in err
     code, _, err = run_cli("impact", "--db", db, "--key-policy", DATA / "key_policy_remove_cross_account.json")
     assert code == 2 and "--key" in err
+
+
+def _role_policy_plan(doc: dict[str, Any]) -> dict[str, Any]:
+    """`terraform show -json` of a plan updating the role's inline policy (aws_iam_role_policy: role, name,
+    policy; id is ROLE:NAME as the provider sets it)."""
+    before = {
+        "id": "DataProcessingRole:shared-data-key-decrypt",
+        "name": "shared-data-key-decrypt",
+        "role": "DataProcessingRole",
+    }
+    return {
+        "format_version": "1.2",
+        "resource_changes": [
+            {
+                "address": "aws_iam_role_policy.decrypt",
+                "mode": "managed",
+                "type": "aws_iam_role_policy",
+                "name": "decrypt",
+                "change": {
+                    "actions": ["update"],
+                    "before": {**before, "policy": "{}"},
+                    "after": {**before, "policy": json.dumps(doc)},
+                    "after_unknown": {},
+                },
+            }
+        ],
+    }
+
+
+def test_identity_policy_tightened_breaks_the_role_calls(run_cli: Run, db: Path, tmp_path: Path) -> None:
+    """The role's inline policy replaced by one for another key: its observed calls break at the identity
+    layer; the raw document and the Terraform plan agree."""
+    other = KEY.replace("085c09ad", "00000000")
+    doc = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "kms:Decrypt", "Resource": other}]}
+    path = _write(tmp_path, "id.json", doc)
+    args = ("--identity-policy", path, "--principal", ROLE, "--policy-name", "shared-data-key-decrypt")
+    code, rep = _impact(run_cli, db, *args)
+    assert code == 5
+    assert _callers(rep) == [(ROLE, "kms:Decrypt"), (ROLE, "kms:GenerateDataKey")]
+    assert all(b["refused_by"]["layers"] == ["identity"] for b in rep["breaks"])
+    code, plan = _impact(run_cli, db, "--plan", _write(tmp_path, "plan.json", _role_policy_plan(doc)))
+    assert code == 5 and plan["breaks"] == rep["breaks"]

@@ -95,7 +95,9 @@ def _s3_resource(facts: EventFacts) -> str:
 
 
 class _Pipeline:
-    def __init__(self, source: PolicySource, evaluate: Evaluator | None, *, depth: int = 0, blast: bool = False) -> None:
+    def __init__(
+        self, source: PolicySource, evaluate: Evaluator | None, *, depth: int = 0, blast: bool = False
+    ) -> None:
         self.source = source
         self.blast = blast  # compute each fix's blast radius (explain of one event; not the batch)
         self._evaluate = evaluate
@@ -163,7 +165,14 @@ class _Pipeline:
         return facts_from_record(record, origin="derived")
 
     def proven(
-        self, findings: Any, request: Request | None, inforce: InForce | None, session: Any, who: Any, now: Any, s3: bool
+        self,
+        findings: Any,
+        request: Request | None,
+        inforce: InForce | None,
+        session: Any,
+        who: Any,
+        now: Any,
+        s3: bool,
     ) -> Any:
         """The findings with each fix proven by the engine (diag.proof), and its blast radius when the
         policies come from the database."""

@@ -138,10 +138,49 @@ class MatrixDiff:
         probe = Request(principal="", action="kms:Decrypt", resource=key_arn, resource_account=key_arn.split(":")[4])
         after = apply(inputs_from_inforce(ks), changes, probe, "")
         changed = dataclasses.replace(ks, key_policy=after.resource_policy, grants=after.grants)
-        before_acc, after_acc = _reachable_accounts(ks), _reachable_accounts(changed)
+        before_acc, after_acc = _reachable_accounts(self._ids(ks)), _reachable_accounts(self._ids(changed))
         if before_acc is None or after_acc is None:
             return None
         return before_acc | after_acc
+
+    def _ids(self, inf: InForce) -> InForce:
+        """``inf`` with unique IDs (AROA…/AIDA…) in the key policy's principals replaced by the root of the
+        account whose collected role or user holds the ID, or dropped when none does (a deleted principal's
+        ID names nobody), so that the reachable-account pre-filter still applies."""
+        import json
+
+        from diag.audit.statements import UNIQUE_ID_RE
+
+        text = str(inf.key_policy.document) if inf.key_policy is not None else ""
+        if inf.key_policy is None or not any(
+            p in text for p in ("AROA", "AIDA", "AIPA", "ANPA", "ASIA", "AKIA", "AGPA")
+        ):
+            return inf
+        doc = inf.key_policy.document
+        doc = json.loads(doc) if isinstance(doc, str) else json.loads(json.dumps(doc))
+        sts = doc.get("Statement", [])
+        sts = [sts] if isinstance(sts, dict) else list(sts)
+        keep = []
+        for st in sts:
+            keep.append(st)
+            aws = (st.get("Principal") or {}).get("AWS") if isinstance(st.get("Principal"), dict) else None
+            if aws is None:
+                continue
+            vals = [aws] if isinstance(aws, str) else list(aws)
+            out = []
+            for v in vals:
+                if isinstance(v, str) and UNIQUE_ID_RE.match(v):
+                    row = self.con.execute("SELECT account FROM principals WHERE unique_id = ? LIMIT 1", [v]).fetchone()
+                    if row:
+                        out.append(f"arn:aws:iam::{row[0]}:root")
+                else:
+                    out.append(v)
+            if out:
+                st["Principal"]["AWS"] = out
+            else:
+                keep.pop()  # a statement that names only deleted principals names nobody
+        doc["Statement"] = keep
+        return dataclasses.replace(inf, key_policy=dataclasses.replace(inf.key_policy, document=doc))
 
     def allowed(self, caller: Any, key_arn: str, region: str, changes: list[Change]) -> tuple[set[str], set[str], bool]:
         """Actions allowed (directly or through a service) before and after ``changes``; unverified flag."""

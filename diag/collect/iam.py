@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from diag.collect import commands
 from diag.collect.awsjson import dumps, parse_time, policy_document, to_cli_json
 from diag.collect.bundle import Bundle
-from diag.collect.rows import NOT_A_GAP, error_code, errors_for, gap_row, insert_rows
+from diag.collect.rows import NOT_A_GAP, credentials_refusal, error_code, errors_for, gap_row, insert_rows
 
 if TYPE_CHECKING:
     import duckdb
@@ -157,6 +157,7 @@ def transform_account(bundle: Bundle, account: str) -> dict[str, list[dict[str, 
         for e in errors
     ]
     if rows is None and not gaps:
+        refusal = credentials_refusal(bundle.errors.get(account, []))
         gaps.append(
             gap_row(
                 account=account,
@@ -164,8 +165,13 @@ def transform_account(bundle: Bundle, account: str) -> dict[str, list[dict[str, 
                 what="identity",
                 call="iam get-account-authorization-details",
                 resource=account,
-                error="NotCollected",
-                message="get-account-authorization-details.json is missing from the bundle",
+                error=str(refusal.get("error") or "CredentialsRefused") if refusal else "NotCollected",
+                message=(
+                    f"not collected: AWS refused {refusal.get('call')} for account {account}"
+                    f" ({refusal.get('message') or refusal.get('error')}), so nothing of this account was read"
+                    if refusal
+                    else "get-account-authorization-details.json is missing from the bundle"
+                ),
                 how_to_collect=commands.authorization_details(account),
             )
         )

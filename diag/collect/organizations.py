@@ -7,6 +7,7 @@ still read describe-organization, which tells "in an organization" from "not in 
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
@@ -113,7 +114,7 @@ def _how(call: str, account: str, resource: str) -> str:
         return commands.describe_organization(account)
     if call == "list-policies":
         return commands.list_policies(resource if resource in POLICY_TYPES else "SERVICE_CONTROL_POLICY")
-    return f"aws organizations {call} --output json"
+    return f"aws organizations {shlex.quote(call)} --output json"
 
 
 def transform_account(bundle: Bundle, account: str) -> dict[str, list[dict[str, Any]]]:

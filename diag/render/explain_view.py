@@ -100,7 +100,7 @@ def _evidence_lines(evidence: dict[str, Any]) -> list[str]:
     return lines
 
 
-def render_finding(console: Console, f: Finding, *, primary: bool) -> None:
+def render_finding(console: Console, f: Finding, *, primary: bool, others: tuple[Finding, ...] = ()) -> None:
     from rich.syntax import Syntax
 
     style = "bold red" if primary else "bold"
@@ -113,6 +113,11 @@ def render_finding(console: Console, f: Finding, *, primary: bool) -> None:
     if f.fix is None:
         return
     console.print(safe_text(f"  fix: {f.fix.summary}", style="green"))
+    from diag.proof.text import blast_label, proof_label
+
+    for label in (proof_label(f.fix.proof, others), blast_label(f.fix.blast_radius)):
+        if label:
+            console.print(safe_text(f"  {label}", style="green" if label.startswith("proven") else "yellow"))
     if f.fix.policy:
         text = json.dumps(f.fix.policy, indent=2, ensure_ascii=True)
         console.print(Syntax(text, "json", theme="ansi_dark", background_color="default", padding=(0, 0, 0, 4)))
@@ -205,7 +210,7 @@ def render_diagnosis(console: Console, diag: Diagnosis) -> None:
         render_layers(console, diag)
     console.print()
     for i, finding in enumerate(diag.findings):
-        render_finding(console, finding, primary=(i == 0))
+        render_finding(console, finding, primary=(i == 0), others=diag.findings)
         console.print()
     if diag.gaps and verdict != "UNKNOWN":
         missing = ", ".join(f"{g['what']}" + (f" of {g['account']}" if g.get("account") else "") for g in diag.gaps)

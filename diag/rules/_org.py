@@ -9,6 +9,7 @@ from diag.diagnosis.case import Case
 from diag.diagnosis.model import Finding, Fix
 from diag.policy.model import Layer, LayerResult
 from diag.rules._helpers import org_target, the_action
+from diag.shell import q
 
 if TYPE_CHECKING:
     from diag.rules.base import Rule
@@ -30,6 +31,8 @@ def org_findings(rule: Rule, case: Case, layer: Layer) -> list[Finding]:
             "Action": action,
             "Resource": "*",
         }
+        if layer == Layer.RCP:
+            statement = {**statement, "Principal": "*"}  # AWS requires Principal "*" in an RCP statement
         out.append(
             rule.finding(
                 str(layer),
@@ -48,7 +51,7 @@ def org_findings(rule: Rule, case: Case, layer: Layer) -> list[Finding]:
                     policy=statement,
                     commands=(
                         "# with credentials of the organization's management account",
-                        f"aws organizations list-policies-for-target --target-id {target} --filter {ptype}",
+                        f"aws organizations list-policies-for-target --target-id {q(target)} --filter {q(ptype)}",
                         "aws organizations describe-policy --policy-id POLICY_ID --query Policy.Content --output text > org-policy.json",
                         "# add the statement to org-policy.json, then:",
                         "aws organizations update-policy --policy-id POLICY_ID --content file://org-policy.json",

@@ -22,6 +22,12 @@ _NOT_POLICY = {
     "KEY_PENDING_DELETION": "the fix changes the key's state, which the policy engine does not decide",
     "KEY_NOT_FOUND": "the fix is to name an existing key; no policy changes",
     "AWS_MANAGED_KEY_CROSS_ACCOUNT": "the fix moves the data to another key; its policy is yours to write",
+    # failures after authorization (docs/diagnosis-honesty.md): the policies allowed the call already
+    "KEY_STATE_OTHER": "the fix changes the key's state, which the policy engine does not decide",
+    "CUSTOM_KEY_STORE_UNAVAILABLE": "not an authorization failure: the fix is in the key store; no policy changes",
+    "KEY_USAGE_MISMATCH": "not an authorization failure: the fix is another key or algorithm; no policy changes",
+    "WRONG_KEY_FOR_CIPHERTEXT": "not an authorization failure: the fix is the right key; no policy changes",
+    "INVALID_CIPHERTEXT": "not an authorization failure: the fix is the ciphertext or its context; no policy changes",
 }
 
 

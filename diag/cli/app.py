@@ -68,7 +68,10 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
     try:
-        result = app(args=args, prog_name="kmsdiag", standalone_mode=False)
+        from diag.cli.helpfmt import conventional_metavars
+
+        command = conventional_metavars(typer.main.get_command(app))
+        result = command.main(args=args, prog_name="kmsdiag", standalone_mode=False)
         code = result if isinstance(result, int) else 0
     except KmsdiagError as exc:
         if debug or state().debug:

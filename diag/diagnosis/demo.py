@@ -68,6 +68,7 @@ def render_diagnosis_part(
     from diag.explain import explain_id
     from diag.render.escape import safe_text
     from diag.render.explain_view import render_diagnosis
+    from diag.render.tables import print_table
     from diag.store import open_db
 
     console.print(
@@ -78,11 +79,11 @@ def render_diagnosis_part(
     )
     if diagnosis.get("by_verdict"):
         table = Table(title="failures by verdict", title_justify="left", show_edge=False)
-        table.add_column("verdict")
-        table.add_column("events", justify="right")
+        table.add_column("verdict", no_wrap=True)
+        table.add_column("events", justify="right", no_wrap=True)
         for verdict, n in diagnosis["by_verdict"].items():
             table.add_row(safe_text(verdict), str(n))
-        console.print(table)
+        print_table(console, table)
     if examples:
         con = open_db(db, read_only=True)
         try:
@@ -91,14 +92,17 @@ def render_diagnosis_part(
                 render_diagnosis(console, explain_id(con, ex["event_id"]))
         finally:
             con.close()
-    first = examples[0]["event_id"] if examples else "EVENT_ID"
+    import shlex
+
+    first = shlex.quote(examples[0]["event_id"]) if examples else "EVENT_ID"
+    qdb = shlex.quote(str(db))
     console.print(Rule("go further"))
     for line in (
-        f"kmsdiag explain {first} --db {db}          # one failure: verdict, evidence, fix",
-        f"kmsdiag explain {first} --db {db} --json   # the same, machine-readable",
-        f"kmsdiag explain --db {db} --error 'User: arn:aws:sts::… is not authorized to perform: kms:Decrypt on resource: arn:aws:kms:…'",
-        f"kmsdiag report --db {db} --since all --format html --out report.html",
-        f"python3 -c \"import diag; diag.open('{db}').sql('FROM failures_by_verdict').show()\"",
+        f"kmsdiag failures --db {qdb} --limit 10        # failed calls with their event IDs",
+        f"kmsdiag explain {first} --db {qdb}          # one failure: verdict, evidence, fix",
+        f"kmsdiag explain {first} --db {qdb} --json   # the same, machine-readable",
+        f"kmsdiag explain --db {qdb} --error 'User: arn:aws:sts::… is not authorized to perform: kms:Decrypt on resource: arn:aws:kms:…'",
+        f"kmsdiag report --db {qdb} --since all --format html --out report.html",
         "kmsdiag ingest ./your-trails/ && kmsdiag collect --from-dir ./your-bundle && kmsdiag diagnose",
     ):
         console.print(safe_text(f"  {line}", style="cyan"), soft_wrap=True)

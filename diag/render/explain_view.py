@@ -2,7 +2,7 @@
 
 Every string that can come from CloudTrail (ARNs, session names, user agents, error messages, policy text
 copied from events) goes through ``safe_text`` (a rich Text: never parsed as markup, control characters
-replaced), and JSON is rendered by ``Syntax`` (literal text; JSON escaping already neutralizes ANSI).
+replaced), and JSON is printed line by line, never wrapped (JSON escaping already neutralizes ANSI).
 """
 
 from __future__ import annotations
@@ -53,9 +53,12 @@ def render_layers(console: Console, diag: Diagnosis) -> None:
     if not diag.layers:
         console.print(safe_text("layers: not evaluated (see the findings for what is missing)", style="yellow"))
         return
+    from diag.render.tables import print_table
+
     table = Table(title="layers", title_justify="left", show_edge=False, pad_edge=False)
-    for col in ("layer", "account", "result", "decided by"):
-        table.add_column(col)
+    for col in ("layer", "account", "result"):  # identifiers (organization paths, account IDs): never cut
+        table.add_column(col, no_wrap=True)
+    table.add_column("decided by")  # prose: folds
     for layer in diag.layers:
         result = str(layer.get("result"))
         name = str(layer.get("layer"))
@@ -67,7 +70,7 @@ def render_layers(console: Console, diag: Diagnosis) -> None:
             safe_text(result, style=_RESULT_STYLE.get(result, "")),
             safe_text(_deciding(layer)),
         )
-    console.print(table)
+    print_table(console, table)
 
 
 def _evidence_lines(evidence: dict[str, Any]) -> list[str]:
@@ -99,29 +102,63 @@ def _evidence_lines(evidence: dict[str, Any]) -> list[str]:
     return lines
 
 
-def render_finding(console: Console, f: Finding, *, primary: bool) -> None:
-    from rich.syntax import Syntax
+def print_policy(console: Console, policy: Any, indent: int = 4) -> None:
+    """A policy document as indented JSON, each line whole: it parses when copied, at any width or piped."""
+    text = json.dumps(policy, indent=2, ensure_ascii=True)
+    pad = " " * indent
+    for line in text.splitlines():
+        console.print(safe_text(pad + line, style="cyan"), soft_wrap=True)
 
+
+def render_finding(console: Console, f: Finding, *, primary: bool) -> None:
     style = "bold red" if primary else "bold"
     head = safe_text(f"{'▶' if primary else '•'} {f.code}", style=style)
     head.append_text(safe_text(f"  [{f.layer}{', account ' + f.account if f.account else ''}]", style="dim"))
     console.print(head)
     console.print(safe_text(f"  {f.summary}"))
-    for line in _evidence_lines(f.evidence):
-        console.print(safe_text(f"    {line}", style="dim"))
+    for line in _evidence_lines(f.evidence):  # ARNs and statements: one line each, never wrapped
+        console.print(safe_text(f"    {line}", style="dim"), soft_wrap=True)
     if f.fix is None:
         return
     console.print(safe_text(f"  fix: {f.fix.summary}", style="green"))
     if f.fix.policy:
-        text = json.dumps(f.fix.policy, indent=2, ensure_ascii=True)
-        console.print(Syntax(text, "json", theme="ansi_dark", background_color="default", padding=(0, 0, 0, 4)))
+        print_policy(console, f.fix.policy)
     for cmd in f.fix.commands:  # one line each, never wrapped, so that it pastes as it is
         console.print(safe_text(f"    {cmd}", style="dim" if cmd.startswith("#") else "cyan"), soft_wrap=True)
 
 
+def already_fixed_line(diag: Diagnosis) -> str | None:
+    """The first line of an explanation when the failure is already fixed: when, by whom, what changed."""
+    fixed = next((x for x in diag.findings if x.code == "RESOLVED_SINCE"), None)
+    if fixed is None:
+        return None
+    changes = fixed.evidence.get("changes_since") or []
+    last = changes[-1] if changes else None
+    if last:
+        when = last.get("event_time")
+        when_text = when.strftime("%Y-%m-%d %H:%M:%S UTC") if hasattr(when, "strftime") else str(when or "?")
+        what = " ".join(str(x) for x in (last.get("event_name"), last.get("resource")) if x)
+        head = f"ALREADY FIXED at {when_text} by {last.get('actor') or 'an unknown actor'} ({what})"
+        if len(changes) > 1:
+            head += f", the last of {len(changes)} changes since the failure"
+    else:
+        as_of = fixed.evidence.get("policies_as_of")
+        as_of_text = as_of.strftime("%Y-%m-%d %H:%M UTC") if hasattr(as_of, "strftime") else "the latest snapshot"
+        head = f"ALREADY FIXED: the policies collected at {as_of_text} allow this call"
+    tail = (
+        "; nothing to change, retry the call. The cause at the time of the failure follows."
+        if diag.verdict != "RESOLVED_SINCE"
+        else "; nothing to change, retry the call."
+    )
+    return head + tail
+
+
 def render_diagnosis(console: Console, diag: Diagnosis) -> None:
-    """The whole explanation of one failed call."""
+    """The whole explanation of one failed call (a failure fixed since says so on its first line)."""
     f = diag.facts
+    fixed = already_fixed_line(diag)
+    if fixed:
+        console.print(safe_text(fixed, style="bold green"), soft_wrap=True)
     title = _title(diag.verdict)
     head = safe_text("verdict: ", style="bold")
     head.append_text(safe_text(diag.verdict, style="bold red" if diag.verdict != "RESOLVED_SINCE" else "bold green"))
@@ -132,16 +169,19 @@ def render_diagnosis(console: Console, diag: Diagnosis) -> None:
     console.print(
         safe_text(
             f"event {where} at {f.event_time or '?'}: {f.event_name} {f.error_code or ''} in {f.region}", style="dim"
-        )
+        ),
+        soft_wrap=True,
     )
     console.print(
-        safe_text(f"caller {f.caller_arn or f.principal_arn or '?'} (account {f.caller_account})", style="dim")
+        safe_text(f"caller {f.caller_arn or f.principal_arn or '?'} (account {f.caller_account})", style="dim"),
+        soft_wrap=True,
     )
     target = f.key_arn or f.key_id_given or (f"s3://{f.bucket}" if f.bucket else "?")
     console.print(
         safe_text(
             f"{'bucket' if f.is_s3 else 'key'} {target}" + (f" via {f.invoked_by}" if f.invoked_by else ""), style="dim"
-        )
+        ),
+        soft_wrap=True,
     )
     if f.user_agent:
         console.print(safe_text(f"user agent {f.user_agent}", style="dim"))

@@ -93,7 +93,8 @@ def open_db(
     db_path = resolve_db_path(path)
     if read_only and not db_path.exists():
         raise NotFoundError(
-            f"no database at {db_path}. Create one with `kmsdiag ingest …` or `kmsdiag demo`, or pass --db PATH."
+            f"no database at {db_path}; run `kmsdiag ingest PATH…` (or `kmsdiag demo`) first, or pass --db PATH"
+            " (default: $KMSDIAG_DB, else ./kmsdiag.duckdb)"
         )
     if not read_only and db_path.parent and not db_path.parent.exists():
         db_path.parent.mkdir(parents=True, exist_ok=True)

@@ -179,11 +179,20 @@ def _print_summary(result: dict[str, Any]) -> None:
         console.print(safe_text(f"note: {note}"))
     gaps = result["gaps"]
     if gaps:
+        from diag.render.tables import print_table
+
         table = Table(title=f"{len(gaps)} gap(s): not collected", show_edge=False)
-        for col in ("account", "what", "resource", "error", "how to collect"):
-            table.add_column(col, overflow="fold")
-        for g in gaps[:50]:
-            table.add_row(*(safe_text(g[k] or "") for k in ("account", "what", "resource", "error", "how_to_collect")))
-        console.print(table)
+        table.add_column("#", justify="right", no_wrap=True)
+        table.add_column("account", no_wrap=True)
+        table.add_column("what")
+        table.add_column("resource", no_wrap=True)
+        table.add_column("error")
+        for i, g in enumerate(gaps[:50], 1):
+            table.add_row(str(i), *(safe_text(g[k] or "") for k in ("account", "what", "resource", "error")))
+        print_table(console, table)
+        console.print(safe_text("how to collect each gap (run with the credentials of its account):"))
+        for i, g in enumerate(gaps[:50], 1):  # commands: one line each, never wrapped, pasteable
+            if g.get("how_to_collect"):
+                console.print(safe_text(f"  {i}. {g['how_to_collect']}", style="cyan"), soft_wrap=True)
         if len(gaps) > 50:
             console.print(safe_text(f"… and {len(gaps) - 50} more (use --json for all)"))

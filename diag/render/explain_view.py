@@ -7,6 +7,7 @@ replaced), and JSON is printed line by line, never wrapped (JSON escaping alread
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import TYPE_CHECKING, Any
 
@@ -136,14 +137,14 @@ def already_fixed_line(diag: Diagnosis) -> str | None:
     last = changes[-1] if changes else None
     if last:
         when = last.get("event_time")
-        when_text = when.strftime("%Y-%m-%d %H:%M:%S UTC") if hasattr(when, "strftime") else str(when or "?")
+        when_text = when.strftime("%Y-%m-%d %H:%M:%S UTC") if isinstance(when, dt.datetime) else str(when or "?")
         what = " ".join(str(x) for x in (last.get("event_name"), last.get("resource")) if x)
         head = f"ALREADY FIXED at {when_text} by {last.get('actor') or 'an unknown actor'} ({what})"
         if len(changes) > 1:
             head += f", the last of {len(changes)} changes since the failure"
     else:
         as_of = fixed.evidence.get("policies_as_of")
-        as_of_text = as_of.strftime("%Y-%m-%d %H:%M UTC") if hasattr(as_of, "strftime") else "the latest snapshot"
+        as_of_text = as_of.strftime("%Y-%m-%d %H:%M UTC") if isinstance(as_of, dt.datetime) else "the latest snapshot"
         head = f"ALREADY FIXED: the policies collected at {as_of_text} allow this call"
     tail = (
         "; nothing to change, retry the call. The cause at the time of the failure follows."

@@ -44,6 +44,9 @@ def needed_width(table: Table) -> int:
 
 def print_table(console: Console, table: Table) -> None:
     """Print ``table`` at the console's width, or wider when an identifier column needs it."""
+    for column in table.columns:  # prose folds (a word longer than its column breaks), never "…"
+        if not column.no_wrap:
+            column.overflow = "fold"
     need = needed_width(table)
     width = console.width
     if not console.is_terminal:  # piped: no screen to fit, so prose is not folded either (up to a sane width)

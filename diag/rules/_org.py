@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from typing import TYPE_CHECKING
 
 from diag import fixes
@@ -38,11 +39,11 @@ def org_findings(rule: Rule, case: Case, layer: Layer) -> list[Finding]:
                 f" (policies there: {', '.join(names) or 'none'}); every level from the root to the account must allow",
                 {"org_identifier": t.org_identifier, "policies": names, "reason": t.reason},
                 Fix(
-                    summary=f"add this statement to a {kind} policy attached at {target} (or attach FullAWSAccess there)",
+                    summary=_fix_summary(kind, target, names),
                     policy=statement,
                     commands=(
                         "# with credentials of the organization's management account",
-                        f"aws organizations list-policies-for-target --target-id {target} --filter {ptype}",
+                        f"aws organizations list-policies-for-target --target-id {shlex.quote(target)} --filter {ptype}",
                         "aws organizations describe-policy --policy-id POLICY_ID --query Policy.Content --output text > org-policy.json",
                         "# add the statement to org-policy.json, then:",
                         "aws organizations update-policy --policy-id POLICY_ID --content file://org-policy.json",
@@ -52,3 +53,20 @@ def org_findings(rule: Rule, case: Case, layer: Layer) -> list[Finding]:
             )
         )
     return out
+
+
+_FULL_ACCESS = {"FullAWSAccess", "RCPFullAWSAccess"}
+
+
+def _fix_summary(kind: str, target: str, names: list[str]) -> str:
+    """Where the Allow goes. A level whose policies do not include the AWS-managed full-access policy uses an
+    allow-list strategy: the action belongs in its allow-list policy; attaching full access there would undo
+    the strategy and allow every action."""
+    allow_list = [n for n in names if n not in _FULL_ACCESS]
+    if names and allow_list and not _FULL_ACCESS & set(names):
+        listed = ", ".join(allow_list)
+        return (
+            f"add this statement (the action) to the allow-list {kind} policy attached at {target} ({listed});"
+            " that level uses an allow-list strategy, so do not attach a full-access policy there"
+        )
+    return f"add this statement to a {kind} policy attached at {target}"

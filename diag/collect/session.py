@@ -69,8 +69,8 @@ def _assumed_session(base: Any, account: AccountConfig, config: Any) -> Any:
     credentials = RefreshableCredentials.create_from_metadata(
         metadata=fetch(), refresh_using=fetch, method="sts-assume-role"
     )
-    core = get_session()
-    core._credentials = credentials  # type: ignore[attr-defined]  # botocore has no public setter for refreshable credentials
+    core: Any = get_session()  # botocore has no public setter for refreshable credentials
+    core._credentials = credentials
     if base.region_name:
         core.set_config_variable("region", base.region_name)
     return boto3.Session(botocore_session=core)

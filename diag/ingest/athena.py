@@ -24,7 +24,7 @@ import orjson
 from diag.change_events import KMS_S3_CHANGES
 from diag.errors import BadInputError, KmsdiagError, RefusedError, UsageError
 from diag.ingest.filter import IAM_READ_PREFIXES, ORGANIZATIONS_KEPT, STS_KEPT
-from diag.ingest.remote.aws import describe_error, is_refused
+from diag.ingest.remote.aws import describe_error, error_code, is_refused
 from diag.ingest.remote.blob import BlobIngester, RemoteBlob, remote_blob
 from diag.ingest.remote.pull import Pull
 from diag.ingest.remote.timeparse import utcnow
@@ -473,9 +473,19 @@ def start_query(client: Any, sql: str, table: AthenaTable, *, workgroup: str | N
     try:
         return str(client.start_query_execution(**params)["QueryExecutionId"])
     except Exception as exc:
-        if is_refused(exc):
-            raise RefusedError(f"Athena refused the query: {describe_error(exc)}") from exc
-        raise BadInputError(f"Athena did not accept the query: {describe_error(exc)}") from exc
+        if _is_bad_query(exc):
+            raise BadInputError(f"Athena did not accept the query: {describe_error(exc)}") from exc
+        raise RefusedError(f"Athena refused the query: {describe_error(exc)}") from exc
+
+
+#: Error codes by which Athena says the query text or its names (database, table, workgroup) are wrong:
+#: something the user gave us. Every other failure (credentials, permissions, throttling, an HTTP status
+#: without an Athena error code, an unreachable endpoint) is AWS refusing the call.
+BAD_QUERY_CODES = frozenset({"InvalidRequestException", "MetadataException", "ResourceNotFoundException"})
+
+
+def _is_bad_query(exc: BaseException) -> bool:
+    return not is_refused(exc) and error_code(exc) in BAD_QUERY_CODES
 
 
 def wait_for_query(

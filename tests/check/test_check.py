@@ -270,7 +270,6 @@ def test_rules_failure_falls_back_to_engine_evidence(ready: Path, monkeypatch: p
 
 
 def test_denied_check_uses_the_diagnosis_rules_when_installed(ready: Path) -> None:
-    pytest.importorskip("diag.explain")
     ar = _check(ready, "kms:Encrypt").results[0]
     assert ar.findings_source == "rules" and ar.verdict == "KEY_POLICY_NO_ACTION"
     assert ar.findings[0]["fix"]["policy"]["Action"][-1] == "kms:Encrypt"

@@ -16,6 +16,8 @@ import pytest
 from benchmarks.gen_corpus import generate
 from diag.store import open_db
 
+pytestmark = pytest.mark.slow  # kill loops, moto servers or fuzzing budgets: `python3 -m pytest -m slow`
+
 REPO = Path(__file__).resolve().parents[2]
 EVENTS = 24_000
 

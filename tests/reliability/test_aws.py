@@ -27,6 +27,8 @@ from diag.store import open_db
 from tests.reliability.awsworld import REGION, build_account, faults, user_with_policy
 from tests.reliability.crashutil import REPO
 
+pytestmark = pytest.mark.slow  # kill loops, moto servers or fuzzing budgets: `python3 -m pytest -m slow`
+
 DISABLED_REGION = "ap-east-1"
 
 
@@ -188,13 +190,22 @@ def enforce_iam(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 # moto authorizes `GET /bucket?encryption` (GetBucketEncryption) as s3:ListBucket (its S3 ACTION_MAP has no
 # "encryption" entry and falls back to the bucket GET default), where AWS checks s3:GetEncryptionConfiguration.
 # The policy given to moto adds the moto name next to (never instead of) the documented action.
-MOTO_ACTION_NAMES = {"s3:GetEncryptionConfiguration": "s3:ListBucket"}
+# moto authorizes some S3 calls under its own action names instead of AWS's IAM actions, and the names
+# changed between moto releases (5.0: GetBucketEncryption as s3:ListBucket; 5.2: s3:GetBucketEncryption,
+# ListObjectsV2 as s3:ListObjectsV2). Each AWS action is granted together with moto's names for it.
+MOTO_ACTION_NAMES = {
+    "s3:GetEncryptionConfiguration": ("s3:ListBucket", "s3:GetBucketEncryption"),
+    "s3:ListBucket": ("s3:ListObjects", "s3:ListObjectsV2"),
+}
 
 
 def _for_moto(policy: dict[str, Any]) -> dict[str, Any]:
-    actions = list(policy["Statement"][0]["Action"])
-    actions += [MOTO_ACTION_NAMES[a] for a in actions if a in MOTO_ACTION_NAMES]
-    return {**policy, "Statement": [{**policy["Statement"][0], "Action": actions}]}
+    statements = []
+    for st in policy["Statement"]:
+        given = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
+        actions = list(given) + [m for a in given for m in MOTO_ACTION_NAMES.get(a, ())]
+        statements.append({**st, "Action": actions})
+    return {**policy, "Statement": statements}
 
 
 def _denied(error: str) -> bool:
@@ -267,7 +278,7 @@ def test_s3_ingest_succeeds_with_list_and_get_only(
     aws: dict[str, Any], tmp_path: Path, run_cli: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     uri = _trail_bucket()
-    key = user_with_policy("kmsdiag-reader", S3_INGEST_POLICY)
+    key = user_with_policy("kmsdiag-reader", _for_moto(S3_INGEST_POLICY))
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", key["AccessKeyId"])
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", key["SecretAccessKey"])
     monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)

@@ -125,6 +125,8 @@ LOCK_HOLDER = """
 import sys, time
 from pathlib import Path
 from diag.nightly import run_lock
+
+pytestmark = pytest.mark.slow  # kill loops, moto servers or fuzzing budgets: `python3 -m pytest -m slow`
 with run_lock(Path(sys.argv[1])):
     print("locked", flush=True)
     time.sleep(float(sys.argv[2]))

@@ -21,6 +21,8 @@ from diag.ingest.parse import parse_blob
 from diag.ingest.worker import process_input
 from tests.reliability.corpus import MUTATIONS, mutate, real_fragments, seed_records
 
+pytestmark = pytest.mark.slow  # kill loops, moto servers or fuzzing budgets: `python3 -m pytest -m slow`
+
 _names = itertools.count()
 
 

@@ -18,6 +18,8 @@ from diag.policy.parse import PolicyError, parse_policy
 from diag.policy.simulate import RequestDocumentError, simulate_document
 from tests.reliability.corpus import SHARED, WRONG_TYPES, _paths, _set
 
+pytestmark = pytest.mark.slow  # kill loops, moto servers or fuzzing budgets: `python3 -m pytest -m slow`
+
 DECISIONS = {"Allowed", "ExplicitlyDenied", "ImplicitlyDenied"}
 KNOWN_OPERATORS = {
     "stringequals", "stringnotequals", "stringequalsignorecase", "stringnotequalsignorecase", "stringlike",

@@ -22,6 +22,8 @@ from tests.reliability.hostile import (
     assert_terminal_inert,
 )
 
+pytestmark = pytest.mark.slow  # kill loops, moto servers or fuzzing budgets: `python3 -m pytest -m slow`
+
 SCENARIO = REPO / "sample_trails" / "01-guide-walkthrough"
 BASE_EVENT = "fe484d97-78dd-57a5-8c06-ae79d94c358d"
 KEY = "arn:aws:kms:us-east-1:111111111111:key/085c09ad-f85a-5531-8e2f-151b581e7234"

@@ -1,12 +1,10 @@
 """Athena push-down: the SQL prunes partitions, the DDL projects them, the run path pages rows in,
-and a FAILED query is a clear error. The run path uses moto's Athena with results injected through
-moto's documented ``/moto-api/static/athena/query-results`` endpoint (moto in server mode)."""
+and a FAILED query is a clear error. The run path uses botocore's Stubber (moto's server no longer speaks
+botocore's Athena protocol), which checks requests and responses against botocore's service model."""
 
 from __future__ import annotations
 
 import datetime as dt
-import json
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +12,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from diag.errors import UsageError
+from diag.errors import KmsdiagError, UsageError
 from diag.ingest.athena import (
     SELECT_COLUMNS,
     AthenaQueryFailed,
@@ -140,72 +138,95 @@ def test_row_is_rebuilt_as_a_cloudtrail_record() -> None:
     assert "sharedEventID" not in rec
 
 
-def inject_results(endpoint: str, rows: list[dict[str, Any]]) -> None:
-    body = {
-        "results": [
-            {
-                "rows": rows,
-                "column_info": [
-                    {
-                        "CatalogName": "hive",
-                        "SchemaName": "security",
-                        "TableName": "cloudtrail_kmsdiag",
-                        "Name": a,
-                        "Label": a,
-                        "Type": "varchar",
-                        "Precision": 0,
-                        "Scale": 0,
-                        "Nullable": "UNKNOWN",
-                        "CaseSensitive": True,
-                    }
-                    for a, _ in SELECT_COLUMNS
-                ],
-            }
-        ]
+def _results(rows: list[dict[str, Any]], next_token: str | None = None) -> dict[str, Any]:
+    """A GetQueryResults response in the shape of the Athena API reference (ResultSet.Rows/ResultSetMetadata)."""
+    column_info = [
+        {"CatalogName": "hive", "SchemaName": "security", "TableName": "cloudtrail_kmsdiag", "Name": a, "Label": a,
+         "Type": "varchar", "Precision": 0, "Scale": 0, "Nullable": "UNKNOWN", "CaseSensitive": True}
+        for a, _ in SELECT_COLUMNS
+    ]  # fmt: skip
+    out: dict[str, Any] = {
+        "UpdateCount": 0,
+        "ResultSet": {"Rows": rows, "ResultSetMetadata": {"ColumnInfo": column_info}},
     }
-    req = urllib.request.Request(
-        f"{endpoint}/moto-api/static/athena/query-results",
-        data=json.dumps(body).encode(),
-        method="POST",
-        headers={"Content-Type": "application/json"},
-    )
-    assert urllib.request.urlopen(req).status == 201
+    if next_token:
+        out["NextToken"] = next_token
+    return out
 
 
-def test_run_path_against_moto_pages_rows_into_the_ingester(moto: str, db_path: Path) -> None:
+def _athena_client() -> Any:
+    return boto3.client("athena", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y")
+
+
+def test_run_path_pages_rows_into_the_ingester(db_path: Path) -> None:
+    """The whole run path with the current botocore: start, poll, two pages of results, watermark.
+
+    moto's server cannot follow botocore's Athena protocol (botocore 1.44 speaks rest-json to Athena and
+    moto answers 404), so the AWS side is botocore's Stubber, which validates every request and response
+    against the service model shipped with botocore (the API reference's shapes)."""
     header = {"Data": [{"VarCharValue": a} for a, _ in SELECT_COLUMNS]}
-    inject_results(moto, [header, _row(athena_values("e1")), _row(athena_values("e2", error=None))])
-    client = boto3.client("athena", region_name="us-east-1")
+    client = _athena_client()
+    stub = Stubber(client)
     seen_sql: list[str] = []
     client.meta.events.register(
         "before-parameter-build.athena.StartQueryExecution", lambda params, **_: seen_sql.append(params["QueryString"])
     )
+    stub.add_response("start_query_execution", {"QueryExecutionId": "q-1"})
+    stub.add_response("get_query_execution", _execution("q-1", "RUNNING"))
+    stub.add_response("get_query_execution", _execution("q-1", "SUCCEEDED"))
+    stub.add_response("get_query_results", _results([header, _row(athena_values("e1"))], next_token="t2"))
+    stub.add_response("get_query_results", _results([_row(athena_values("e2", error=None))]))
     rec = Recorder()
     con = open_db(db_path)
-    summary = sync_athena(
-        con,
-        TABLE,
-        client=client,
-        ingester=rec,
-        since=SINCE,
-        until=UNTIL,
-        now=UNTIL,
-        accounts=[ACCOUNT_A],
-        output="s3://athena-results/kmsdiag/",
-        sleep=lambda s: None,
-    )
-    assert summary.state == "SUCCEEDED" and summary.rows == 2 and summary.pages == 1
+    with stub:
+        summary = sync_athena(
+            con,
+            TABLE,
+            client=client,
+            ingester=rec,
+            since=SINCE,
+            until=UNTIL,
+            now=UNTIL,
+            accounts=[ACCOUNT_A],
+            output="s3://athena-results/kmsdiag/",
+            sleep=lambda s: None,
+        )
+        stub.assert_no_pending_responses()
+    assert summary.state == "SUCCEEDED" and summary.rows == 2 and summary.pages == 2
     assert rec.event_ids() == ["e1", "e2"]
-    assert rec.blobs[0].name == f"athena:{summary.query_execution_id}#0" and rec.blobs[0].source == "athena"
+    assert rec.blobs[0].name == "athena:q-1#0" and rec.blobs[0].source == "athena"
     assert f"\"p_account\" IN ('{ACCOUNT_A}')" in seen_sql[0]
     row = con.execute("SELECT state, rows_returned, table_name FROM athena_queries").fetchone()
     assert row == ("SUCCEEDED", 2, "security.cloudtrail_kmsdiag")
     assert con.execute("SELECT watermark FROM remote_watermarks WHERE source = 'athena'").fetchone() == (UNTIL,)
     # the next run (no --since) starts one hour before the watermark
-    inject_results(moto, [header])
+    stub.add_response("start_query_execution", {"QueryExecutionId": "q-2"})
+    stub.add_response("get_query_execution", _execution("q-2", "SUCCEEDED"))
+    stub.add_response("get_query_results", _results([header]))
     later = UNTIL + dt.timedelta(hours=2)
-    summary2 = sync_athena(con, TABLE, client=client, ingester=rec, now=later, sleep=lambda s: None)
+    with stub:
+        summary2 = sync_athena(con, TABLE, client=client, ingester=rec, now=later, sleep=lambda s: None)
     assert summary2.window_start == "2026-11-28T05:00:00Z" and summary2.rows == 0
+    con.close()
+
+
+@pytest.mark.parametrize(
+    ("code", "http", "exit_code"),
+    [
+        ("InvalidRequestException", 400, 3),  # the query or a name the user gave is wrong
+        ("AccessDeniedException", 403, 4),  # credentials or permissions
+        ("404", 404, 4),  # an HTTP status with no Athena error code: the endpoint refused, not the user
+        ("InternalServerException", 500, 4),
+    ],
+)
+def test_start_query_errors_are_classified(db_path: Path, code: str, http: int, exit_code: int) -> None:
+    client = _athena_client()
+    stub = Stubber(client)
+    stub.add_client_error("start_query_execution", service_error_code=code, service_message="m", http_status_code=http)
+    con = open_db(db_path)
+    with stub, pytest.raises(KmsdiagError) as info:
+        sync_athena(con, TABLE, client=client, ingester=Recorder(), since=SINCE, until=UNTIL, now=UNTIL)
+    assert info.value.exit_code == exit_code, info.value
     con.close()
 
 

@@ -21,7 +21,7 @@ from diag.store import open_db
 from tests.conftest import REPO
 from tests.remote.conftest import ACCOUNT_A, BUCKET, TrailBucket
 
-pytest.importorskip("diag.diagnosis.batch", reason="watch's diagnosis step (diag.diagnosis.batch) is not in this build")
+pytestmark = pytest.mark.slow  # kill loops, moto servers or fuzzing budgets: `python3 -m pytest -m slow`
 
 
 def _lines(stream: IO[str], q: queue.Queue[str]) -> None:

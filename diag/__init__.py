@@ -8,9 +8,16 @@ Public Python API (imports are lazy so that `kmsdiag explain` starts fast):
 
 from __future__ import annotations
 
+import sys as _sys
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+_ARGV = list(getattr(_sys, "orig_argv", []))
+if "-m" in _ARGV and _ARGV[_ARGV.index("-m") + 1 :][:1] == ["diag"]:  # `python -m diag`: handle Ctrl-C from now on
+    from diag.cli import interrupt as _interrupt
+
+    _interrupt.install()
 
 if TYPE_CHECKING:
     import duckdb

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 import pkgutil
 import sys
 from pathlib import Path
@@ -62,9 +63,24 @@ def _click_kind(exc: BaseException) -> str | None:
     return None
 
 
+def _traceback() -> None:
+    """``--debug``: the traceback of the exception being handled, on stderr (the exit code is unchanged)."""
+    import traceback
+
+    traceback.print_exc(file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; return (and, as a console script, exit with) the documented exit code."""
+    """Run the CLI; return (and, as a console script, exit with) the documented exit code.
+
+    ``--debug`` adds the traceback of an error on stderr and changes nothing else (same exit code).
+    """
+    from diag.cli import interrupt
+    from diag.files import private_umask
+
     reset_state()
+    old_umask = private_umask()
+    handlers = interrupt.install()
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
     try:
@@ -73,35 +89,44 @@ def main(argv: list[str] | None = None) -> int:
         command = conventional_metavars(typer.main.get_command(app))
         result = command.main(args=args, prog_name="kmsdiag", standalone_mode=False)
         code = result if isinstance(result, int) else 0
-    except KmsdiagError as exc:
-        if debug or state().debug:
+        signum = interrupt.received()
+        if signum is not None:  # typer turns KeyboardInterrupt into a plain exit code 130
+            code = interrupt.report(signum)
+    except BaseException as exc:
+        signum = interrupt.received()
+        if signum is None and isinstance(exc, KeyboardInterrupt):
+            signum = 2
+        if signum is None and isinstance(exc, (SystemExit, GeneratorExit)):
             raise
+        if debug or state().debug:
+            _traceback()
+        code = interrupt.report(signum) if signum is not None else _error_code(exc)
+    os.umask(old_umask)
+    if argv is None:
+        interrupt.ignore()  # the work is done: a late signal must not kill the interpreter's shutdown
+        sys.exit(code)
+    interrupt.restore(handlers)
+    return code
+
+
+def _error_code(exc: BaseException) -> int:
+    """Print one message for ``exc`` on stderr; return its documented exit code."""
+    if isinstance(exc, KmsdiagError):
         from diag.render.console import err
         from diag.render.escape import safe_text
 
-        msg = safe_text(f"kmsdiag: error: {exc.message}", style="bold red")
-        err().print(msg)
+        err().print(safe_text(f"kmsdiag: error: {exc.message}", style="bold red"))
         if exc.hint:
             err().print(safe_text(f"hint: {exc.hint}"))
-        code = exc.exit_code
-    except KeyboardInterrupt:
-        sys.stderr.write("interrupted\n")
-        code = 130
-    except Exception as exc:
-        kind = _click_kind(exc)
-        if kind == "Abort":
-            sys.stderr.write("aborted\n")
-            code = 130
-        elif kind == "Exit":
-            code = int(getattr(exc, "exit_code", 0) or 0)
-        elif kind == "ClickException":
-            exc.show()  # type: ignore[attr-defined]
-            code = int(getattr(exc, "exit_code", 0) or 0) or EXIT_USAGE
-        else:
-            if debug or state().debug:
-                raise
-            sys.stderr.write(f"kmsdiag: internal error: {type(exc).__name__}: {exc} (run with --debug for details)\n")
-            code = EXIT_INTERNAL
-    if argv is None:
-        sys.exit(code)
-    return code
+        return exc.exit_code
+    kind = _click_kind(exc)
+    if kind == "Abort":
+        sys.stderr.write("aborted\n")
+        return 130
+    if kind == "Exit":
+        return int(getattr(exc, "exit_code", 0) or 0)
+    if kind == "ClickException":
+        exc.show()  # type: ignore[attr-defined]
+        return int(getattr(exc, "exit_code", 0) or 0) or EXIT_USAGE
+    sys.stderr.write(f"kmsdiag: internal error: {type(exc).__name__}: {exc} (run with --debug for details)\n")
+    return EXIT_INTERNAL

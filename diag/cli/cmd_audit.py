@@ -44,6 +44,7 @@ def register(app: typer.Typer) -> None:
         from diag.audit.matrix import compute_matrix
         from diag.audit.render import audit_document, render_markdown, render_table
         from diag.audit.runner import load_rules, run_rules
+        from diag.files import write_private
         from diag.render.console import out, print_json, to_json
 
         st = state()
@@ -75,23 +76,26 @@ def register(app: typer.Typer) -> None:
         if fmt_l == "json":
             doc = audit_document(findings, mx, scope)
             if out_file is not None:
-                out_file.write_text(to_json(doc) + "\n", encoding="utf-8")
+                write_private(out_file, to_json(doc) + "\n")
             else:
                 print_json(doc)
         elif fmt_l == "md":
             text = render_markdown(findings, mx, scope)
             if out_file is not None:
-                out_file.write_text(text, encoding="utf-8")
+                write_private(out_file, text)
             else:
                 import sys
 
                 sys.stdout.write(text)
         else:
             if out_file is not None:
+                import io
+
                 from rich.console import Console
 
-                with out_file.open("w", encoding="utf-8") as fh:
-                    render_table(Console(file=fh, width=160, no_color=True), findings, mx, fixes)
+                buf = io.StringIO()
+                render_table(Console(file=buf, width=160, no_color=True), findings, mx, fixes)
+                write_private(out_file, buf.getvalue())
             else:
                 render_table(out(), findings, mx, fixes)
         return 0

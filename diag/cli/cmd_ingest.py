@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -44,7 +45,7 @@ def render_summary(summary: IngestSummary) -> None:
     if s.bundles_skipped:
         n = len(s.bundles_skipped)
         line = Text(f"skipped {n:,} evidence bundle folder{'s' if n != 1 else ''} (policies, not CloudTrail; ")
-        line.append_text(safe_text(f"load with `kmsdiag collect --from-dir {s.bundles_skipped[0]}`"))
+        line.append_text(safe_text(f"load with `kmsdiag collect --from-dir {shlex.quote(str(s.bundles_skipped[0]))}`"))
         line.append("): " if n > 1 else ")")
         if n > 1:
             line.append_text(safe_text(", ".join(s.bundles_skipped[:3]) + (", …" if n > 3 else "")))
@@ -52,8 +53,11 @@ def render_summary(summary: IngestSummary) -> None:
 
 
 def refresh_policy_history(con: Any) -> None:
-    """Turn newly stored policy-change events into ``policy_changes`` rows (incremental), so that
-    `kmsdiag explain` (a read-only reader) sees the policies as of each failure without a new collect."""
+    """Turn stored policy-change events that have no ``policy_changes`` row yet into rows (incremental), so
+    that `kmsdiag explain` (a read-only reader) sees the policies as of each failure without a new collect.
+
+    Run at the end of every ingest, also one that stored nothing: what a run killed after its last commit
+    did not derive is derived by the next one."""
     from diag.collect.history import build_policy_changes
 
     build_policy_changes(con)
@@ -65,7 +69,9 @@ def register(app: typer.Typer) -> None:
     def ingest(
         paths: Annotated[
             list[str] | None,
-            typer.Argument(help="CloudTrail files or folders (recursive; .json and .json.gz), or s3://bucket/prefix."),
+            typer.Argument(
+                help="CloudTrail files or folders (recursive; .json, .jsonl, .ndjson, also .gz), or s3://bucket/prefix."
+            ),
         ] = None,
         workers: Annotated[
             int | None, typer.Option("--workers", help="Parser processes (default: one per core).")
@@ -109,8 +115,9 @@ def register(app: typer.Typer) -> None:
         try:
             show_bar = not st.quiet and not st.json and err().is_terminal
             summary = _with_progress(con, local, workers) if show_bar else ingest_paths(con, local, workers=workers)
-            if summary.events_stored:
-                refresh_policy_history(con)
+            # Always, even when nothing new was stored: a run killed after its last commit left events
+            # whose policy history was not derived yet, and this run must complete it.
+            refresh_policy_history(con)
         finally:
             con.close()
         if st.json:

@@ -36,6 +36,12 @@ def register(app: typer.Typer) -> None:
             table.add_row(name, f"{count:,}")
         out().print(table)
         out().print(f"migrations: {len(info['migrations'])} applied; views: {', '.join(info['views']) or 'none'}")
+        if info["migrations_pending"]:
+            out().print(
+                f"[yellow]{len(info['migrations_pending'])} migration(s) not applied yet: the database's creation or"
+                " upgrade was interrupted, or an older kmsdiag made it; the next command that writes (e.g. kmsdiag"
+                " ingest) applies them[/yellow]"
+            )
         inputs = info["inputs"]
         if inputs:
             out().print("inputs: " + ", ".join(f"{n:,} {status}" for status, n in inputs.items()))

@@ -90,35 +90,62 @@ def _explain(opts: dict[str, Any]) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run kmsdiag; return (and, as a console script, exit with) the documented exit code."""
-    args = sys.argv[1:] if argv is None else argv
+    """Run kmsdiag; return (and, as a console script, exit with) the documented exit code.
+
+    SIGINT and SIGTERM are handled from here on (:mod:`diag.cli.interrupt`): exit 130 / 143, one line.
+    """
+    from diag.cli import interrupt
+
+    handlers = interrupt.install()
+    try:
+        code = _main(sys.argv[1:] if argv is None else argv)
+    except BaseException:
+        signum = interrupt.received()
+        if signum is None:
+            raise
+        code = interrupt.report(signum)  # arrived while importing, before the command's own handling
+    if argv is None:
+        interrupt.ignore()  # the work is done: a late signal must not kill the interpreter's shutdown
+        sys.exit(code)
+    interrupt.restore(handlers)
+    return code
+
+
+def _main(args: list[str]) -> int:
     opts = None if os.environ.get("KMSDIAG_NO_FAST_PATH") else parse_explain(args)
     if opts is None:
         from diag.cli.app import main as full_main
 
-        return full_main(argv)
+        return full_main(args)
+    from diag.cli import interrupt
     from diag.errors import EXIT_INTERNAL, KmsdiagError
+    from diag.files import private_umask
 
+    old_umask = private_umask()
     try:
         code = _explain(opts)
-    except KmsdiagError as exc:
-        if opts.get("--debug"):
+    except BaseException as exc:
+        signum = interrupt.received()
+        if signum is None and isinstance(exc, KeyboardInterrupt):
+            signum = 2
+        if signum is None and isinstance(exc, (SystemExit, GeneratorExit)):
             raise
-        from diag.render.console import err
-        from diag.render.escape import safe_text
+        if opts.get("--debug"):
+            import traceback
 
-        err().print(safe_text(f"kmsdiag: error: {exc.message}", style="bold red"))
-        if exc.hint:
-            err().print(safe_text(f"hint: {exc.hint}"))
-        code = exc.exit_code
-    except KeyboardInterrupt:
-        sys.stderr.write("interrupted\n")
-        code = 130
-    except Exception as exc:
-        if opts.get("--debug"):
-            raise
-        sys.stderr.write(f"kmsdiag: internal error: {type(exc).__name__}: {exc} (run with --debug for details)\n")
-        code = EXIT_INTERNAL
-    if argv is None:
-        sys.exit(code)
+            traceback.print_exc(file=sys.stderr)
+        if signum is not None:
+            code = interrupt.report(signum)
+        elif isinstance(exc, KmsdiagError):
+            from diag.render.console import err
+            from diag.render.escape import safe_text
+
+            err().print(safe_text(f"kmsdiag: error: {exc.message}", style="bold red"))
+            if exc.hint:
+                err().print(safe_text(f"hint: {exc.hint}"))
+            code = exc.exit_code
+        else:
+            sys.stderr.write(f"kmsdiag: internal error: {type(exc).__name__}: {exc} (run with --debug for details)\n")
+            code = EXIT_INTERNAL
+    os.umask(old_umask)
     return code

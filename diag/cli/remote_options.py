@@ -185,7 +185,8 @@ def run_remote_ingest(values: dict[str, Any], s3_uris: list[str], *, workers: in
 
 def exit_code(summaries: list[dict[str, Any]]) -> int:
     """4 when AWS refused everything a source tried to read (every download, every LookupEvents query);
-    3 when every input read was refused as bad; else 0 (partial refusals are reported, not fatal)."""
+    3 when every input in scope is bad (refused now, or refused earlier and unchanged) and none is stored;
+    else 0: refusals next to good inputs (new or already ingested) are reported, not fatal."""
     from diag.errors import EXIT_BAD_INPUT, EXIT_REFUSED
 
     for s in summaries:
@@ -193,9 +194,12 @@ def exit_code(summaries: list[dict[str, Any]]) -> int:
             return EXIT_REFUSED
         if s.get("gaps") and len(s["gaps"]) == s.get("queries"):
             return EXIT_REFUSED
-    ingests = [s.get("ingest") or {} for s in summaries]
-    seen = sum(int(i.get("files_seen", 0)) for i in ingests)
-    refused = sum(int(i.get("files_refused", 0)) for i in ingests)
+    seen = refused = 0
+    for s in summaries:
+        ing = s.get("ingest") or {}
+        still = len(s.get("refused_unchanged") or [])
+        seen += int(ing.get("files_seen", 0)) + int(s.get("skipped_known", 0)) + still
+        refused += int(ing.get("files_refused", 0)) + still
     return EXIT_BAD_INPUT if seen and refused == seen else 0
 
 
@@ -214,6 +218,7 @@ def render_remote(summaries: list[dict[str, Any]]) -> None:
                 f"{s['uri']}: {s['prefixes_listed']:,} prefixes listed, {s['objects_seen']:,} objects seen, "
                 f"{s['objects_fetched']:,} fetched ({s['bytes_fetched'] / 1e6:.1f} MB), "
                 f"{s['skipped_known']:,} already ingested, {s['skipped_outside_window']:,} outside the window"
+                + (f", {len(s['refused_unchanged']):,} refused earlier" if s.get("refused_unchanged") else "")
             )
         elif kind == "lookup":
             head = (
@@ -234,6 +239,7 @@ def render_remote(summaries: list[dict[str, Any]]) -> None:
                 f"{ing.get('files_refused', 0):,} inputs refused"
             )
         problems = [(r["file"], r["reason"]) for r in ing.get("refused", [])]
+        problems += [(r["file"], f"{r['reason']} (refused earlier, unchanged)") for r in s.get("refused_unchanged", [])]
         problems += [(e["path"], e["error"]) for e in s.get("fetch_errors", [])]
         problems += [(f"{g['account']}/{g['region']}/{g['event_source']}", g["error"]) for g in s.get("gaps", [])]
         for name, reason in problems[:20]:

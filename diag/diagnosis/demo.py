@@ -3,6 +3,7 @@ pick representative failures, and render the verdict table, their explanations a
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -92,17 +93,17 @@ def render_diagnosis_part(
                 render_diagnosis(console, explain_id(con, ex["event_id"]))
         finally:
             con.close()
-    import shlex
-
-    first = shlex.quote(examples[0]["event_id"]) if examples else "EVENT_ID"
-    qdb = shlex.quote(str(db))
+    q = shlex.quote
+    ev = q(str(examples[0]["event_id"])) if examples else "EVENT_ID"
+    path = q(str(db))
     console.print(Rule("go further"))
     for line in (
-        f"kmsdiag failures --db {qdb} --limit 10        # failed calls with their event IDs",
-        f"kmsdiag explain {first} --db {qdb}          # one failure: verdict, evidence, fix",
-        f"kmsdiag explain {first} --db {qdb} --json   # the same, machine-readable",
-        f"kmsdiag explain --db {qdb} --error 'User: arn:aws:sts::… is not authorized to perform: kms:Decrypt on resource: arn:aws:kms:…'",
-        f"kmsdiag report --db {qdb} --since all --format html --out report.html",
+        f"kmsdiag failures --db {path} --limit 10        # failed calls with their event IDs",
+        f"kmsdiag explain {ev} --db {path}          # one failure: verdict, evidence, fix",
+        f"kmsdiag explain {ev} --db {path} --json   # the same, machine-readable",
+        f"kmsdiag explain --db {path} --error 'User: arn:aws:sts::… is not authorized to perform: kms:Decrypt on resource: arn:aws:kms:…'",
+        f"kmsdiag report --db {path} --since all --format html --out report.html",
+        "python3 -c " + q(f"import diag; diag.open({str(db)!r}).sql('FROM failures_by_verdict').show()"),
         "kmsdiag ingest ./your-trails/ && kmsdiag collect --from-dir ./your-bundle && kmsdiag diagnose",
     ):
         console.print(safe_text(f"  {line}", style="cyan"), soft_wrap=True)

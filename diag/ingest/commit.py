@@ -23,6 +23,7 @@ insert (the first in input order), so DuckDB may insert in parallel.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import threading
@@ -33,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 from diag.ingest.blobs import Blob
 from diag.ingest.normalize import VALUE_COLUMNS
 from diag.ingest.summary import IngestSummary
-from diag.ingest.worker import FileResult, TaskResult
+from diag.ingest.worker import MAX_LINE_BYTES, FileResult, TaskResult
 from diag.store.bulk import insert_columns
 
 if TYPE_CHECKING:
@@ -47,9 +48,9 @@ ROWS_PER_COMMIT = int(os.environ.get("KMSDIAG_INGEST_COMMIT_ROWS", str(ROW_GROUP
 FILES_PER_COMMIT = 8_000
 # Parsed rows allowed to wait for the committer, in transactions (about 3 KB of spill file per row).
 PENDING_COMMITS = 2
-# read_json's maximum_object_size: one spill line is one record, never larger than worker.MAX_LINE_BYTES.
-# DuckDB allocates read buffers of twice this per thread, so it is kept small.
-MAX_RECORD_BYTES = 32 << 20
+# read_json's maximum_object_size: one spill line is one record with its columns, never larger than
+# worker.MAX_LINE_BYTES. DuckDB allocates read buffers of twice this per thread, so it is kept small.
+MAX_RECORD_BYTES = MAX_LINE_BYTES
 
 
 _BOOL_COLS = {"read_only", "management_event"}
@@ -374,6 +375,8 @@ class Writer:
                 self.error = exc
                 with self.cond:
                     self.cond.notify_all()
+                if units is None:  # the end marker is consumed: nothing more will come
+                    return
 
     def _commit_some(self, pending: list[_Unit], lines: int, limit: int | None) -> tuple[list[_Unit], int] | None:
         """Commit one slice of ``pending``; return what remains pending and its line count, or None when
@@ -417,7 +420,28 @@ class Writer:
         """Commit what is left (unless ``commit`` is false: what is pending is dropped, to be read again
         by the next run) and wait for the committer."""
         self.abandoned = not commit
+        if not commit:  # stop a slice being stored now: it rolls back and the next run stores it again
+            with contextlib.suppress(Exception):
+                self.con.interrupt()
         self.inbox.put(None)
-        self.thread.join()
+        try:
+            self.thread.join()
+        except BaseException:
+            # Interrupted while the committer may be inside a statement: stop that statement, and return
+            # only once the thread is done with the connection (closing a busy connection aborts DuckDB).
+            self.abandoned = True
+            with contextlib.suppress(Exception):
+                self.con.interrupt()
+            join_uninterrupted(self.thread)
+            raise
         if commit:
             self._check()
+
+
+def join_uninterrupted(thread: threading.Thread) -> None:
+    """Wait for ``thread`` to end, whatever KeyboardInterrupt arrives meanwhile."""
+    while thread.is_alive():
+        try:
+            thread.join(0.2)
+        except KeyboardInterrupt:
+            continue

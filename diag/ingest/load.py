@@ -3,7 +3,7 @@
 Two public entry points (the parts: :mod:`.blobs` inputs, :mod:`.worker` parsing in worker processes
 via :mod:`.pool`, :mod:`.commit` the database side, :mod:`.summary` what is reported):
 
-- :func:`ingest_paths` for local files and folders (recursive, ``.json`` / ``.json.gz``);
+- :func:`ingest_paths` for local files and folders (recursive, ``.json`` / ``.jsonl`` / ``.ndjson``, plain or ``.gz``);
 - :func:`ingest_blobs` for any source that can hand over named byte blobs (S3 objects, LookupEvents
   pages, Athena result rows, a pasted event): each :class:`Blob` carries a name, a source kind, a size,
   an mtime or etag, and either bytes, a callable that returns them, or a local path.
@@ -250,7 +250,7 @@ def ingest_paths(
     progress: ProgressFn | None = None,
     workers: int | None = None,
 ) -> IngestSummary:
-    """Ingest local files and folders (recursive; ``.json`` and ``.json.gz``); return the summary.
+    """Ingest local files and folders (recursive; ``.json``, ``.jsonl``, ``.ndjson``, plain or ``.gz``); return the summary.
 
     A path that does not exist is reported as refused (and not recorded in ``ingested_files``); evidence
     bundle folders found while walking are skipped and listed in ``bundles_skipped``.

@@ -18,6 +18,8 @@ none of its records is stored. A re-ingest after the file is fixed then starts f
 from __future__ import annotations
 
 import gzip
+import io
+import os
 import zlib
 from dataclasses import dataclass, field
 from typing import Any
@@ -60,12 +62,48 @@ def _short(text: str) -> str:
     return text if len(text) <= MAX_REASON else text[: MAX_REASON - 1] + "…"
 
 
-def decompress(data: bytes) -> bytes:
-    """gunzip when the bytes start with the gzip magic (several members allowed), else return as is."""
+# The largest input (uncompressed) kmsdiag reads: parsing holds the whole document in memory, several
+# times its size as Python objects, so this bounds an ingest's memory whatever a file's size. Real
+# CloudTrail log files are far smaller (a few MB); KMSDIAG_MAX_INPUT_MB changes it.
+DEFAULT_MAX_INPUT_MB = 128
+MAX_INPUT_ENV = "KMSDIAG_MAX_INPUT_MB"
+
+
+def max_input_bytes() -> int:
+    """The per-input limit in bytes (uncompressed): ``$KMSDIAG_MAX_INPUT_MB`` MiB, default 128."""
+    raw = os.environ.get(MAX_INPUT_ENV, "")
+    try:
+        mb = float(raw) if raw.strip() else DEFAULT_MAX_INPUT_MB
+    except ValueError:
+        mb = DEFAULT_MAX_INPUT_MB
+    return int(mb * (1 << 20)) if mb > 0 else DEFAULT_MAX_INPUT_MB << 20
+
+
+def too_large_reason(size: int, limit: int, *, compressed: bool) -> str:
+    what = f"uncompresses to more than {limit / (1 << 20):g} MB" if compressed else f"is {size / (1 << 20):.1f} MB"
+    return (
+        f"{what}, more than the {limit / (1 << 20):g} MB kmsdiag reads of one input (not a CloudTrail log file;"
+        f" set {MAX_INPUT_ENV} to raise the limit)"
+    )
+
+
+def decompress(data: bytes, limit: int | None = None) -> bytes:
+    """gunzip when the bytes start with the gzip magic (several members allowed), else return as is.
+
+    At most ``limit`` bytes (default :func:`max_input_bytes`) are unpacked: a larger result is refused
+    after unpacking only one byte more, so a small "gzip bomb" cannot exhaust memory.
+    """
+    limit = max_input_bytes() if limit is None else limit
     if not data.startswith(GZIP_MAGIC):
+        if len(data) > limit:
+            raise Refused(too_large_reason(len(data), limit, compressed=False))
         return data
     try:
-        return gzip.decompress(data)
+        with gzip.GzipFile(fileobj=io.BytesIO(data)) as fh:
+            out = fh.read(limit + 1)
+        if len(out) > limit:
+            raise Refused(too_large_reason(len(out), limit, compressed=True))
+        return out
     except EOFError as exc:
         raise Refused("truncated gzip: the compressed stream ends before its end marker") from exc
     except (OSError, zlib.error) as exc:

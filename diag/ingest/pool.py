@@ -54,6 +54,9 @@ class Pool:
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 env=env,
+                # Not in the terminal's foreground group: Ctrl-C goes to kmsdiag alone, which stops its
+                # workers itself (a worker hit while still importing would print a traceback).
+                process_group=0,
             )
             for _ in range(workers)
         ]

@@ -2,9 +2,11 @@
 
 The trail layout is ``<prefix>/AWSLogs/[o-orgid/]<account>/CloudTrail/<region>/YYYY/MM/DD/<file>.json.gz``.
 We never list more than the window needs: accounts and regions are discovered with ``Delimiter='/'``
-listings (one request per level) unless given, then each ``account/region/day`` prefix is listed on its
-own. Objects already ingested with the same ETag (``ingested_files``) are not fetched again; digest
-files are never fetched. Downloads run in a bounded thread pool and are handed, as they complete, to the
+listings (one request per level) unless given, then each ``account/region/day`` prefix of a short window
+is listed on its own; a longer window is one range listing per region (``StartAfter`` the window's first
+day folder, stopping past its last day), so LIST requests grow with objects, not with days. Objects
+already ingested with the same ETag (``ingested_files``) are not fetched again; digest files are never
+fetched. Downloads run in a bounded thread pool and are handed, as they complete, to the
 one ingest path (``diag.ingest``) as :class:`~diag.ingest.remote.blob.RemoteBlob` values.
 
 cartography-style: ``get_*`` talk to S3, ``transform_*`` are pure, :func:`sync_s3` joins them.
@@ -15,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -81,6 +83,8 @@ class S3Plan:
     skipped_digest: int = 0
     skipped_outside_window: int = 0
     skipped_other: int = 0
+    # refused by an earlier run and unchanged since (same ETag): not fetched, still reported with the reason
+    still_refused: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def bytes_to_fetch(self) -> int:
@@ -99,6 +103,7 @@ class S3Summary:
     skipped_known: int = 0
     skipped_digest: int = 0
     skipped_outside_window: int = 0
+    refused_unchanged: list[dict[str, str]] = field(default_factory=list)
     fetch_errors: list[dict[str, str]] = field(default_factory=list)
     ingest: dict[str, Any] = field(default_factory=dict)
 
@@ -113,6 +118,7 @@ class S3Summary:
             "skipped_known": self.skipped_known,
             "skipped_digest": self.skipped_digest,
             "skipped_outside_window": self.skipped_outside_window,
+            "refused_unchanged": self.refused_unchanged,
             "fetch_errors": self.fetch_errors,
             "ingest": self.ingest,
         }
@@ -193,6 +199,32 @@ def transform_day_prefixes(
     return out
 
 
+# Up to this many day folders per region are listed one by one (in parallel); a longer window is one
+# listing per region that starts at its first day folder (StartAfter) and stops past its last day, so
+# LIST requests grow with the objects in the window (1,000 per page), not with its days.
+DAY_LISTINGS_MAX = 3
+
+
+@dataclass(frozen=True)
+class Listing:
+    """One paginated LIST: a prefix, optionally from ``start_after`` up to the end of folder ``last``."""
+
+    prefix: str
+    start_after: str | None = None
+    last: str | None = None  # the listing ends at the first key past this folder (keys come sorted)
+
+
+def transform_listings(
+    region_prefix: str, window: Window, tail: str = "", now: dt.datetime | None = None
+) -> list[Listing]:
+    """The LIST requests for one region: its day folders (short windows, a user's deeper prefix), or one
+    range listing over the region folder (long windows)."""
+    days = transform_day_prefixes(region_prefix, window, tail, now=now)
+    if window.since is None or tail or len(days) <= DAY_LISTINGS_MAX:
+        return [Listing(p) for p in days]
+    return [Listing(region_prefix, start_after=days[0], last=days[-1])]
+
+
 def file_time(key: str) -> dt.datetime | None:
     """The delivery time in a CloudTrail log file name, or None for another name."""
     m = _FILE_TIME_RE.search(key)
@@ -212,8 +244,18 @@ def is_log_file(key: str) -> bool:
     return key.endswith((".json.gz", ".json")) and not is_digest(key)
 
 
-def transform_select(objects: Iterable[S3Object], known: dict[str, str], window: Window, plan: S3Plan) -> None:
-    """Keep the log files inside the window that were not ingested with this ETag; count the rest."""
+def transform_select(
+    objects: Iterable[S3Object],
+    known: dict[str, str],
+    window: Window,
+    plan: S3Plan,
+    refused: Mapping[str, str] | None = None,
+) -> None:
+    """Keep the log files inside the window that were not ingested with this ETag; count the rest.
+
+    ``refused`` (``s3://bucket/key`` → reason) names known objects an earlier run refused: unchanged, they
+    are not fetched again (same bytes, same refusal) but listed in ``still_refused`` with the reason.
+    """
     lower = window.since
     upper = window.until + DELIVERY_SLACK if window.until else None
     for obj in objects:
@@ -228,8 +270,12 @@ def transform_select(objects: Iterable[S3Object], known: dict[str, str], window:
         if t is not None and ((lower and t < lower) or (upper and t > upper)):
             plan.skipped_outside_window += 1
             continue
-        if known.get(object_uri(plan.target.bucket, obj.key)) == obj.etag:
-            plan.skipped_known += 1
+        uri = object_uri(plan.target.bucket, obj.key)
+        if known.get(uri) == obj.etag:
+            if refused and uri in refused:
+                plan.still_refused.append((uri, refused[uri]))
+            else:
+                plan.skipped_known += 1
             continue
         plan.to_fetch.append(obj)
 
@@ -267,12 +313,21 @@ def get_common_prefixes(client: Any, bucket: str, prefix: str) -> list[str]:
     return names
 
 
-def get_objects(client: Any, bucket: str, prefix: str) -> Iterator[S3Object]:
-    """Every object under ``prefix`` (paginated, no delimiter)."""
+def get_objects(
+    client: Any, bucket: str, prefix: str, *, start_after: str | None = None, last: str | None = None
+) -> Iterator[S3Object]:
+    """Every object under ``prefix`` (paginated, no delimiter); with ``start_after``, only keys after it;
+    with ``last``, stop at the first key past the folder ``last`` (no further page is requested)."""
+    params: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix}
+    if start_after:
+        params["StartAfter"] = start_after
     try:
-        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for page in client.get_paginator("list_objects_v2").paginate(**params):
             for item in page.get("Contents", []) or []:
-                yield S3Object(item["Key"], int(item.get("Size", 0)), _clean_etag(item.get("ETag")))
+                key = item["Key"]
+                if last is not None and key > last and not key.startswith(last):
+                    return
+                yield S3Object(key, int(item.get("Size", 0)), _clean_etag(item.get("ETag")))
     except Exception as exc:
         raise _refused(exc, f"listing s3://{bucket}/{prefix}") from exc
 
@@ -343,6 +398,7 @@ def plan_s3(
     now: dt.datetime | None = None,
     region_prefixes: list[str] | None = None,
     workers: int = 8,
+    refused: Mapping[str, str] | None = None,
 ) -> S3Plan:
     """List exactly the prefixes the window needs (``workers`` listings at a time) and choose the objects.
 
@@ -352,21 +408,21 @@ def plan_s3(
     plan = S3Plan(target)
     pos = transform_layout_position(target.prefix)
     regions = region_prefixes if region_prefixes is not None else get_region_prefixes(client, target, window)
-    prefixes = [
-        prefix
+    listings = [
+        one
         for region_prefix in regions
-        for prefix in transform_day_prefixes(region_prefix, window, pos.tail if pos.region else "", now=now)
+        for one in transform_listings(region_prefix, window, pos.tail if pos.region else "", now=now)
     ]
 
-    def listing(prefix: str) -> list[S3Object]:
-        return list(get_objects(client, target.bucket, prefix))
+    def listing(one: Listing) -> list[S3Object]:
+        return list(get_objects(client, target.bucket, one.prefix, start_after=one.start_after, last=one.last))
 
     with ThreadPoolExecutor(
-        max_workers=max(1, min(workers, len(prefixes) or 1)), thread_name_prefix="kmsdiag-ls"
+        max_workers=max(1, min(workers, len(listings) or 1)), thread_name_prefix="kmsdiag-ls"
     ) as pool:
-        for prefix, objects in zip(prefixes, pool.map(listing, prefixes), strict=True):
-            plan.prefixes_listed.append(prefix)
-            transform_select(objects, known, window, plan)
+        for one, objects in zip(listings, pool.map(listing, listings), strict=True):
+            plan.prefixes_listed.append(one.prefix)
+            transform_select(objects, known, window, plan, refused)
     return plan
 
 
@@ -418,6 +474,21 @@ def fetch_blobs(
                 fut.cancel()
 
 
+def known_refused(con: duckdb.DuckDBPyConnection, target: S3Target, since: dt.datetime | None = None) -> dict[str, str]:
+    """``s3://bucket/key`` → reason, for the objects under the URI an earlier run refused (same scope as
+    :func:`known_objects`)."""
+    base = object_uri(target.bucket, target.prefix)
+    day = f"{since:%Y/%m/%d}" if since is not None else None
+    rows = con.execute(
+        "SELECT path, coalesce(reason, 'refused') FROM ingested_files WHERE source = ? AND starts_with(path, ?)"
+        " AND status = 'refused'"
+        " AND (CAST(? AS VARCHAR) IS NULL"
+        "      OR regexp_extract(path, '/CloudTrail/[^/]+/([0-9]{4}/[0-9]{2}/[0-9]{2})/', 1) >= ?)",
+        [SOURCE, base, day, day],
+    ).fetchall()
+    return {str(p): str(r) for p, r in rows}
+
+
 def known_objects(con: duckdb.DuckDBPyConnection, target: S3Target, since: dt.datetime | None = None) -> dict[str, str]:
     """``s3://bucket/key`` → ETag of the objects under the URI already ingested (or refused).
 
@@ -447,6 +518,7 @@ def pull_s3(
     now: dt.datetime | None = None,
     stop: threading.Event | None = None,
     region_cache: dict[str, list[str]] | None = None,
+    refused: Mapping[str, str] | None = None,
 ) -> Pull:
     """Everything lazy: listing and downloads happen as the consumer iterates the blobs, so a caller can
     read its state from the database, close it, and only then touch S3.
@@ -467,12 +539,15 @@ def pull_s3(
             if uri not in region_cache:
                 region_cache[uri] = get_region_prefixes(client, target, window)
             regions = region_cache[uri]
-        plan = plan_s3(client, target, window, known, now=now, region_prefixes=regions, workers=workers)
+        plan = plan_s3(
+            client, target, window, known, now=now, region_prefixes=regions, workers=workers, refused=refused
+        )
         summary.prefixes_listed = len(plan.prefixes_listed)
         summary.objects_seen = plan.objects_seen
         summary.skipped_known = plan.skipped_known
         summary.skipped_digest = plan.skipped_digest
         summary.skipped_outside_window = plan.skipped_outside_window
+        summary.refused_unchanged = [{"file": f, "reason": r} for f, r in plan.still_refused]
         if not plan.to_fetch:
             return
         with _progress(progress, len(plan.to_fetch), plan.bytes_to_fetch) as advance:
@@ -503,15 +578,17 @@ def sync_s3(
     stop: threading.Event | None = None,
 ) -> S3Summary:
     """List, fetch and ingest what is new in one trail bucket; return what happened."""
+    target = parse_s3_uri(uri)
     pull = pull_s3(
         client,
         uri,
         window,
-        known_objects(con, parse_s3_uri(uri), window.since),
+        known_objects(con, target, window.since),
         workers=workers,
         progress=progress,
         now=now,
         stop=stop,
+        refused=known_refused(con, target, window.since),
     )
     summary: S3Summary = pull.summary
     summary.ingest = dict(ingester(con, pull.blobs))

@@ -146,9 +146,10 @@ def already_fixed_line(diag: Diagnosis) -> str | None:
         as_of = fixed.evidence.get("policies_as_of")
         as_of_text = as_of.strftime("%Y-%m-%d %H:%M UTC") if isinstance(as_of, dt.datetime) else "the latest snapshot"
         head = f"ALREADY FIXED: the policies collected at {as_of_text} allow this call"
+    causes_then = [x for x in diag.findings if x.code != "RESOLVED_SINCE"]
     tail = (
         "; nothing to change, retry the call. The cause at the time of the failure follows."
-        if diag.verdict != "RESOLVED_SINCE"
+        if causes_then
         else "; nothing to change, retry the call."
     )
     return head + tail

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shlex
 from typing import TYPE_CHECKING
 
 from diag import fixes
@@ -10,6 +9,7 @@ from diag.diagnosis.case import Case
 from diag.diagnosis.model import Finding, Fix
 from diag.policy.model import Layer, LayerResult
 from diag.rules._helpers import org_target, the_action
+from diag.shell import q
 
 if TYPE_CHECKING:
     from diag.rules.base import Rule
@@ -39,11 +39,11 @@ def org_findings(rule: Rule, case: Case, layer: Layer) -> list[Finding]:
                 f" (policies there: {', '.join(names) or 'none'}); every level from the root to the account must allow",
                 {"org_identifier": t.org_identifier, "policies": names, "reason": t.reason},
                 Fix(
-                    summary=_fix_summary(kind, target, names),
+                    summary=_fix_summary(kind, target, names, layer),
                     policy=statement,
                     commands=(
                         "# with credentials of the organization's management account",
-                        f"aws organizations list-policies-for-target --target-id {shlex.quote(target)} --filter {ptype}",
+                        f"aws organizations list-policies-for-target --target-id {q(target)} --filter {q(ptype)}",
                         "aws organizations describe-policy --policy-id POLICY_ID --query Policy.Content --output text > org-policy.json",
                         "# add the statement to org-policy.json, then:",
                         "aws organizations update-policy --policy-id POLICY_ID --content file://org-policy.json",
@@ -58,15 +58,22 @@ def org_findings(rule: Rule, case: Case, layer: Layer) -> list[Finding]:
 _FULL_ACCESS = {"FullAWSAccess", "RCPFullAWSAccess"}
 
 
-def _fix_summary(kind: str, target: str, names: list[str]) -> str:
-    """Where the Allow goes. A level whose policies do not include the AWS-managed full-access policy uses an
+def _fix_summary(kind: str, target: str, names: list[str], layer: Layer) -> str:
+    """Where the Allow goes. A level whose SCPs do not include the AWS-managed FullAWSAccess uses an
     allow-list strategy: the action belongs in its allow-list policy; attaching full access there would undo
-    the strategy and allow every action."""
+    the strategy and allow every action. Nobody can detach RCPFullAWSAccess, so an RCP level without it
+    means the RCPs were not fully collected."""
     allow_list = [n for n in names if n not in _FULL_ACCESS]
-    if names and allow_list and not _FULL_ACCESS & set(names):
+    if layer == Layer.RCP:
+        return (
+            f"add this statement to a customer-managed {kind} policy attached at {target} (AWS attaches"
+            " RCPFullAWSAccess to every level and nobody can edit or detach it: if it is missing here, the RCPs"
+            " were not fully collected)"
+        )
+    if allow_list and not _FULL_ACCESS & set(names):
         listed = ", ".join(allow_list)
         return (
             f"add this statement (the action) to the allow-list {kind} policy attached at {target} ({listed});"
             " that level uses an allow-list strategy, so do not attach a full-access policy there"
         )
-    return f"add this statement to a {kind} policy attached at {target}"
+    return f"add this statement to a customer-managed {kind} policy attached at {target}"

@@ -18,6 +18,9 @@ if TYPE_CHECKING:
     import duckdb
 
 DEFAULT_DB_NAME = "kmsdiag.duckdb"
+# DuckDB writes a main header and two database headers (three 4 KiB blocks) when it creates a file. A
+# shorter file, with no write-ahead log beside it, was cut by a kill during its creation and holds nothing.
+_CREATED_BYTES = 3 * 4096
 _LOCK_RE = re.compile(r"Conflicting lock is held in (?P<prog>.*?) \(PID (?P<pid>\d+)\)")
 
 
@@ -86,6 +89,16 @@ def lock_message(path: Path, error_text: str) -> str:
     )
 
 
+def never_created(path: Path) -> bool:
+    """True for a file left by a process killed while DuckDB was creating it (no header yet, no WAL)."""
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return False
+    wal = Path(str(path) + ".wal")
+    return size < _CREATED_BYTES and (not wal.exists() or wal.stat().st_size == 0)
+
+
 def _connect(path: Path, read_only: bool, wait: float) -> duckdb.DuckDBPyConnection:
     import duckdb
 
@@ -128,6 +141,14 @@ def open_db(
             f"no database at {db_path}; run `kmsdiag ingest PATH…` (or `kmsdiag demo`) first, or pass --db PATH"
             " (default: $KMSDIAG_DB, else ./kmsdiag.duckdb)"
         )
+    if never_created(db_path):
+        if read_only:
+            raise NotFoundError(
+                f"the database {db_path} was never completely created (a run was stopped while creating it). "
+                "The next command that writes (e.g. `kmsdiag ingest …`) creates it."
+            )
+        db_path.unlink()
+        Path(str(db_path) + ".wal").unlink(missing_ok=True)
     if not read_only and db_path.parent and not db_path.parent.exists():
         db_path.parent.mkdir(parents=True, exist_ok=True)
     con = _connect(db_path, read_only, wait)

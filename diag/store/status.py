@@ -9,6 +9,12 @@ if TYPE_CHECKING:
 
 
 def database_status(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    """Rows per table, views, applied and pending migrations, inputs by status.
+
+    A database whose creation was interrupted (killed while its schema was being created) has pending
+    migrations, possibly no ``schema_migrations`` table at all: reported, never an error; the next
+    command that writes applies them.
+    """
     tables = [
         r[0]
         for r in con.execute(
@@ -25,14 +31,19 @@ def database_status(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
             "SELECT view_name FROM duckdb_views() WHERE NOT internal AND schema_name = 'main' ORDER BY 1"
         ).fetchall()
     ]
-    migs = [
-        f"{n:03d}_{name}"
-        for n, name in con.execute("SELECT number, name FROM schema_migrations ORDER BY number").fetchall()
-    ]
+    migs: list[str] = []
+    if "schema_migrations" in counts:
+        migs = [
+            f"{n:03d}_{name}"
+            for n, name in con.execute("SELECT number, name FROM schema_migrations ORDER BY number").fetchall()
+        ]
+    from diag.store.migrations import discover
+
+    pending = [f"{m.number:03d}_{m.name}" for m in discover() if f"{m.number:03d}_{m.name}" not in set(migs)]
     inputs: dict[str, int] = {}
     if "ingested_files" in counts:
         inputs = {
             str(k): int(n)
             for k, n in con.execute("SELECT status, count(*) FROM ingested_files GROUP BY 1 ORDER BY 1").fetchall()
         }
-    return {"tables": counts, "views": views, "migrations": migs, "inputs": inputs}
+    return {"tables": counts, "views": views, "migrations": migs, "migrations_pending": pending, "inputs": inputs}

@@ -52,7 +52,9 @@ def test_bucket_ingest_is_incremental_and_picks_up_late_objects(trail_bucket: Tr
     calls.reset()
     second = sync_s3(con, f"s3://{BUCKET}", Window(), client=client, ingester=ingester, progress=False, now=NOW)
     assert calls.counts["GetObject"] == 0
-    assert second.objects_fetched == 0 and second.skipped_known == n_logs + 1
+    assert second.objects_fetched == 0 and second.skipped_known == n_logs
+    # the corrupt one stays listed with its reason, not among the "already ingested"
+    assert second.refused_unchanged == [{"file": ing["refused"][0]["file"], "reason": ing["refused"][0]["reason"]}]
 
     # an object delivered later is picked up, alone
     calls.reset()

@@ -185,6 +185,7 @@ def plan_pulls(
                 now=now,
                 stop=stop,
                 region_cache=region_cache,
+                refused=s3_mod.known_refused(con, target, window.since),
             )
         )
     if opts.lookup:

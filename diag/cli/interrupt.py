@@ -1,0 +1,97 @@
+"""SIGINT and SIGTERM: stop cleanly, say so, exit 130 / 143.
+
+The first signal raises :class:`Interrupted` (a ``KeyboardInterrupt``) in the main thread, so the usual
+``finally`` blocks run: ingest stops its committer thread and worker processes, and the database is
+closed only when no statement runs on it (closing a busy DuckDB connection aborts the process). Further
+signals during that clean-up are recorded and ignored, up to the third, which ends the process at once. Whatever exception the interrupted code ends
+with (DuckDB reports an interrupted statement as its own error), the CLI reports the interruption.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from types import FrameType
+from typing import Any
+
+MESSAGE = "interrupted; run the same command again to finish"
+_received: list[int] = []
+
+
+class Interrupted(KeyboardInterrupt):
+    """Raised once, in the main thread, at the first SIGINT or SIGTERM."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+# The third signal ends the process at once (as kill -9 would: what was committed is kept), for a clean-up
+# that waits on something slow, such as an S3 download in flight.
+FORCE_AFTER = 3
+
+
+def _handler(signum: int, frame: FrameType | None) -> None:
+    _received.append(signum)
+    if len(_received) == 1:
+        raise Interrupted(signum)
+    if len(_received) >= FORCE_AFTER:
+        try:
+            os.write(2, f"\n{MESSAGE} (stopped at once)\n".encode())
+        finally:
+            os._exit(exit_code(_received[0]))
+
+
+_Handler = Callable[[int, FrameType | None], Any] | int | None
+
+
+def install() -> dict[int, _Handler]:
+    """Handle SIGINT and SIGTERM in this process; return the previous handlers (for :func:`restore`).
+
+    Outside the main thread (a test calling ``main()`` from a thread) signals cannot be handled: no-op.
+    """
+    previous: dict[int, _Handler] = {}
+    if threading.current_thread() is not threading.main_thread():
+        return previous
+    if signal.getsignal(signal.SIGTERM) is _handler:  # already installed (python -m diag, then main())
+        return previous
+    _received.clear()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        previous[sig] = signal.signal(sig, _handler)
+    return previous
+
+
+def restore(previous: dict[int, _Handler]) -> None:
+    """Put back the handlers :func:`install` replaced (``main()`` called in-process, e.g. by tests)."""
+    for sig, handler in previous.items():
+        signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+
+
+def ignore() -> None:
+    """Ignore SIGINT and SIGTERM from now on (the process is about to exit with its code)."""
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_IGN)
+
+
+def received() -> int | None:
+    """The first signal received since :func:`install`, or None."""
+    return _received[0] if _received else None
+
+
+def exit_code(signum: int) -> int:
+    """The shell's convention: 128 + the signal number (130 for SIGINT, 143 for SIGTERM)."""
+    return 128 + signum
+
+
+def report(signum: int) -> int:
+    """Print the one-line message on stderr; return the exit code."""
+    try:
+        sys.stderr.write(f"\n{MESSAGE}\n")
+        sys.stderr.flush()
+    except OSError:
+        pass
+    return exit_code(signum)

@@ -21,6 +21,8 @@ import pytest
 
 from tests.reliability.crashutil import REPO, child_env
 
+pytestmark = pytest.mark.slow  # kill loops, moto servers or fuzzing budgets: `python3 -m pytest -m slow`
+
 SAMPLE = REPO / "sample_trails" / "01-guide-walkthrough"
 
 HOLD = """
@@ -125,8 +127,6 @@ LOCK_HOLDER = """
 import sys, time
 from pathlib import Path
 from diag.nightly import run_lock
-
-pytestmark = pytest.mark.slow  # kill loops, moto servers or fuzzing budgets: `python3 -m pytest -m slow`
 with run_lock(Path(sys.argv[1])):
     print("locked", flush=True)
     time.sleep(float(sys.argv[2]))

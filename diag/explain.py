@@ -97,8 +97,11 @@ def _s3_resource(facts: EventFacts) -> str:
 
 
 class _Pipeline:
-    def __init__(self, source: PolicySource, evaluate: Evaluator | None, *, depth: int = 0) -> None:
+    def __init__(
+        self, source: PolicySource, evaluate: Evaluator | None, *, depth: int = 0, blast: bool = False
+    ) -> None:
         self.source = source
+        self.blast = blast  # compute each fix's blast radius (explain of one event; not the batch)
         self._evaluate = evaluate
         self.depth = depth  # 1 for the KMS call derived from an S3 request
         self.notes: list[str] = []
@@ -186,6 +189,32 @@ class _Pipeline:
             resources=[{"ARN": key.key_arn, "type": "AWS::KMS::Key", "accountId": key.account}],
         )
         return facts_from_record(record, origin="derived")
+
+    def proven(
+        self,
+        findings: Any,
+        request: Request | None,
+        inforce: InForce | None,
+        session: Any,
+        who: Any,
+        now: Any,
+        s3: bool,
+    ) -> Any:
+        """The findings with each fix proven by the engine (diag.proof), and its blast radius when the
+        policies come from the database."""
+        from diag.proof import attach_proofs, unevaluated
+        from diag.proof.blast import blast_for_source
+
+        if request is None or inforce is None or self._evaluate is None:
+            return unevaluated(findings)
+        inputs = inputs_from_inforce(inforce, s3=s3, session_policy=session)
+        blast = blast_for_source(self.source, request, inforce.at) if self.blast and not s3 else None
+        evaluate = self._evaluate
+        return self.safe(
+            "fix proofs",
+            lambda: attach_proofs(findings, request, inputs, evaluate, principal_arn=who, now_result=now, blast=blast),
+            findings,
+        )
 
     def unchanged_since(self, inforce: InForce) -> bool:
         """The policies at event time are the latest: no change after it, and no snapshot taken after it."""
@@ -317,6 +346,7 @@ class _Pipeline:
             extra={"key_users": self.key_users(facts, result)},
         )
         findings = run_rules(case)
+        findings = self.proven(findings, request, inforce, session_policy, principal, now_result, facts.is_s3)
         from diag.rules.unknown import gap_list
 
         layers = [dict(t.to_dict(), action=result.request.action) for t in result.layers] if result is not None else []
@@ -324,7 +354,7 @@ class _Pipeline:
             # S3 allowed the request itself: the refusal came from the KMS call S3 made for the caller
             kms = self.s3_kms_facts(facts, inforce)
             if kms is not None:
-                sub = _Pipeline(self.source, self._evaluate, depth=1).run(kms)
+                sub = _Pipeline(self.source, self._evaluate, depth=1, blast=self.blast).run(kms)
                 if sub.verdict != "UNKNOWN" or not [f for f in findings if f.code != "UNKNOWN"]:
                     via = {
                         "kms_request": kms.action,
@@ -347,11 +377,17 @@ class _Pipeline:
 
 
 def diagnose_facts(
-    facts: EventFacts, source: PolicySource, *, evaluate: Evaluator | None = None, claimed: ParsedError | None = None
+    facts: EventFacts,
+    source: PolicySource,
+    *,
+    evaluate: Evaluator | None = None,
+    claimed: ParsedError | None = None,
+    blast_radius: bool = False,
 ) -> Diagnosis:
     """The diagnosis of one failed call, whatever its origin. ``claimed``: the parsed error text, when the
-    caller has it (else the UNKNOWN rule parses the event's message if it needs AWS's claim)."""
-    return _Pipeline(source, evaluate).run(facts, claimed)
+    caller has it (else the UNKNOWN rule parses the event's message if it needs AWS's claim). Every fix
+    is proven by the engine; ``blast_radius``: also compute the access each fix adds (diag.proof.blast)."""
+    return _Pipeline(source, evaluate, blast=blast_radius).run(facts, claimed)
 
 
 def explain_id(con: duckdb.DuckDBPyConnection, ident: str, *, source: PolicySource | None = None) -> Diagnosis:
@@ -360,7 +396,7 @@ def explain_id(con: duckdb.DuckDBPyConnection, ident: str, *, source: PolicySour
     from diag.diagnosis.sources import DbPolicySource
 
     facts = find_event(con, ident)
-    return diagnose_facts(facts, source or DbPolicySource(con))
+    return diagnose_facts(facts, source or DbPolicySource(con), blast_radius=True)
 
 
 def explain_record(
@@ -370,7 +406,9 @@ def explain_record(
     from diag.diagnosis.facts import facts_from_record
     from diag.diagnosis.sources import DbPolicySource
 
-    return diagnose_facts(facts_from_record(record, origin="event-file"), source or DbPolicySource(con))
+    return diagnose_facts(
+        facts_from_record(record, origin="event-file"), source or DbPolicySource(con), blast_radius=True
+    )
 
 
 def explain_error(
@@ -398,7 +436,7 @@ def explain_error(
     if parsed.request_id:
         stored = find_event_or_none(con, parsed.request_id)
         if stored is not None:
-            return diagnose_facts(stored, source or DbPolicySource(con), claimed=parsed)
+            return diagnose_facts(stored, source or DbPolicySource(con), claimed=parsed, blast_radius=True)
     if not parsed.recognized:
         raise BadInputError(
             "this text is not an AWS access-denied or KMS key-state error that kmsdiag recognizes",
@@ -412,5 +450,5 @@ def explain_error(
     facts = facts_from_record(record, origin="error-text")
     if facts.event_source is None:
         raise BadInputError("the error text names no action (service:Operation); pass the full message")
-    diag = diagnose_facts(facts, source or DbPolicySource(con), claimed=parsed)
+    diag = diagnose_facts(facts, source or DbPolicySource(con), claimed=parsed, blast_radius=True)
     return diag

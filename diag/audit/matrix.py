@@ -18,7 +18,9 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from diag.policy.model import Decision
+import orjson
+
+from diag.policy.model import Decision, NamedPolicy, OrgLevel
 from diag.policy.parse import PolicyError, parse_policy
 
 if TYPE_CHECKING:
@@ -191,6 +193,37 @@ def _reachable_accounts(inf: InForce) -> frozenset[str] | None:
     return frozenset(accounts)
 
 
+def _text(np: NamedPolicy | None) -> NamedPolicy | None:
+    """The policy with its document as JSON text (same parse; the engine then fingerprints it for free)."""
+    if np is None or not isinstance(np.document, dict):
+        return np
+    try:
+        text = orjson.dumps(np.document, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:
+        return np  # the engine reports it as unreadable, as before
+    return dataclasses.replace(np, document=text)
+
+
+def _as_text(inf: InForce) -> InForce:
+    """``inf`` with every policy document as JSON text: each is read many times in one matrix."""
+
+    def levels(lvs: tuple[OrgLevel, ...] | None) -> tuple[OrgLevel, ...] | None:
+        if lvs is None:
+            return None
+        return tuple(OrgLevel(lv.org_identifier, tuple(_text(p) or p for p in lv.policies)) for lv in lvs)
+
+    return dataclasses.replace(
+        inf,
+        key_policy=_text(inf.key_policy),
+        identity_policies=None
+        if inf.identity_policies is None
+        else tuple(_text(p) or p for p in inf.identity_policies),
+        permission_boundary=_text(inf.permission_boundary),
+        scps=levels(inf.scps),
+        rcps=levels(inf.rcps),
+    )
+
+
 class _Evaluator:
     def __init__(self, con: duckdb.DuckDBPyConnection, at: dt.datetime | None, actions: tuple[str, ...]) -> None:
         self.con = con
@@ -201,7 +234,12 @@ class _Evaluator:
         self.identity_vias: dict[str, list[str]] = {}  # principal ARN → ViaService values of its own policies
         self.caller_sides: dict[str, InForce] = {}
         self.requests: dict[tuple[str, str, str | None], Request] = {}
-        self.inputs: dict[int, tuple[InForce, PolicyInputs]] = {}
+        self.inputs: dict[int, tuple[InForce, PolicyInputs, tuple[Any, ...] | None]] = {}
+        self.decisions: dict[tuple[Any, ...], Any] = {}  # decision key → the engine's answer (diag.audit.decision_key)
+        # (id of held inputs, caller, key, via) → decision key without the action
+        self.partial_keys: dict[tuple[Any, ...], tuple[Any, ...] | None] = {}
+        self.optimistic: InForce | None = None  # the current key's pre-filter inputs
+        self.match_memo: dict[Any, Any] = {}  # for decision_key
         self.full = 0
 
     def caller(self, arn: str, unique_id: str | None) -> CallerInfo:
@@ -213,7 +251,12 @@ class _Evaluator:
 
     def allowed(self, inf: InForce, caller: CallerInfo, key_arn: str, action: str, via: str | None) -> Any:
         """The engine's decision, as ``diag.check.run.evaluate_access`` makes it (one request per
-        caller, key and service, reused across actions: the context does not depend on the action)."""
+        caller, key and service, reused across actions: the context does not depend on the action).
+
+        Answers are shared by decision key (``diag.audit.decision_key``): principals that the policies
+        cannot tell apart get the engine's answer for the first of them. Only ``decision``,
+        ``deciding_layers`` and ``unknown`` of the returned result are meant to be read."""
+        from diag.audit.decision_key import decision_key, inputs_key
         from diag.check.run import access_request, inputs_from_inforce
         from diag.policy.engine import evaluate
 
@@ -225,17 +268,39 @@ class _Evaluator:
         ik = id(inf)
         inputs = self.inputs.get(ik)
         if inputs is None or inputs[0] is not inf:
-            inputs = (inf, inputs_from_inforce(inf))
-            self.inputs = {ik: inputs}
-        return evaluate(dataclasses.replace(base, action=action), inputs[1])
+            pi = inputs_from_inforce(inf)
+            inputs = (inf, pi, inputs_key(pi))
+            # the key's optimistic inputs and the current pair's: the pre-filter and the full pass alternate
+            self.inputs = {i: v for i, v in self.inputs.items() if v[0] is self.optimistic}
+            self.inputs[ik] = inputs
+            self.partial_keys = {p: v for p, v in self.partial_keys.items() if p[0] in self.inputs}
+        # the decision key without the action, once per request context and inputs (the action is added)
+        pk = (ik, *k)
+        if pk in self.partial_keys:
+            partial = self.partial_keys[pk]
+        else:
+            no_action = dataclasses.replace(base, action="")
+            partial = None if inputs[2] is None else decision_key(no_action, inputs[1], inputs[2], self.match_memo)
+            self.partial_keys[pk] = partial
+        dk = None if partial is None else (partial, action)
+        if dk is not None:
+            hit = self.decisions.get(dk)
+            if hit is not None:
+                return hit
+        res = evaluate(dataclasses.replace(base, action=action), inputs[1])
+        if dk is not None:
+            self.decisions[dk] = res
+        return res
 
     def caller_side(self, caller: CallerInfo) -> InForce:
         """The caller's half of the policies in force (identity, boundary, SCPs), read once per principal."""
         from diag.collect.inforce import policies_in_force
 
         if caller.arn not in self.caller_sides:
-            self.caller_sides[caller.arn] = policies_in_force(
-                self.con, caller_arn=caller.arn, caller_account=caller.account, key_arn=None, at=self.at
+            self.caller_sides[caller.arn] = _as_text(
+                policies_in_force(
+                    self.con, caller_arn=caller.arn, caller_account=caller.account, key_arn=None, at=self.at
+                )
             )
         return self.caller_sides[caller.arn]
 
@@ -245,7 +310,9 @@ class _Evaluator:
         # The key's half (key, key policy, grants, RCPs), read once per key. policies_in_force computes the
         # two halves independently, so combining them gives what it returns for the pair (a test checks it
         # against kmsdiag check, which reads each pair whole).
-        key_side = policies_in_force(self.con, caller_arn=None, caller_account=None, key_arn=key.key_arn, at=self.at)
+        key_side = _as_text(
+            policies_in_force(self.con, caller_arn=None, caller_account=None, key_arn=key.key_arn, at=self.at)
+        )
         key_gaps = tuple(g for g in key_side.gaps if g.what in _KEY_GAPS)
         key_vias = _via_values([key_side.key_policy.document] if key_side.key_policy else [], key.region)
         rows: list[PrincipalAccess] = []
@@ -254,6 +321,7 @@ class _Evaluator:
         optimistic = dataclasses.replace(
             key_side, identity_policies=None, scps=(), rcps=(), permission_boundary=None, principal=None
         )
+        self.optimistic = optimistic
         for arn, account, kind, unique_id in principals:
             if reachable is not None and account not in reachable:
                 ruled_out += 1  # no key-policy statement and no grant can even name this account's principals

@@ -99,11 +99,24 @@ def _render_findings(console: Console, ar: ActionResult) -> None:
         for f in ar.findings:
             console.print(safe_text(f"  {f.get('code')}: {f.get('summary')}"))
         return
-    for i, f in enumerate(ar.findings):
+    findings = []
+    for f in ar.findings:
         fx = f.get("fix")
-        fix = Fix(fx["summary"], fx.get("policy"), tuple(fx.get("commands") or ()), fx.get("target")) if fx else None
-        finding = Finding(f["code"], f["layer"], f.get("account"), f["summary"], f.get("evidence") or {}, fix)
-        render_finding(console, finding, primary=i == 0)
+        fix = (
+            Fix(
+                fx["summary"],
+                fx.get("policy"),
+                tuple(fx.get("commands") or ()),
+                fx.get("target"),
+                proof=fx.get("proof"),
+                blast_radius=fx.get("blast_radius"),
+            )
+            if fx
+            else None
+        )
+        findings.append(Finding(f["code"], f["layer"], f.get("account"), f["summary"], f.get("evidence") or {}, fix))
+    for i, finding in enumerate(findings):
+        render_finding(console, finding, primary=i == 0, others=tuple(findings))
 
 
 def render_check(console: Console, cr: CheckResult, *, verbose: bool = True) -> None:

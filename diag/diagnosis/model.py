@@ -130,6 +130,10 @@ class Fix:
     policy: dict[str, Any] | None = None
     commands: tuple[str, ...] = ()
     target: str | None = None  # where the policy goes: "key policy of arn:…", "inline policy of role …"
+    # Filled by diag.proof after the rules ran: the engine's re-evaluation with the fix applied, and the
+    # access the fix adds beyond the failing call (None: not evaluated / cannot be computed).
+    proof: dict[str, Any] | None = None
+    blast_radius: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if self.policy is not None:
@@ -137,7 +141,14 @@ class Fix:
         object.__setattr__(self, "commands", comments_on_one_line(self.commands))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"summary": self.summary, "policy": self.policy, "commands": list(self.commands), "target": self.target}
+        return {
+            "summary": self.summary,
+            "policy": self.policy,
+            "commands": list(self.commands),
+            "target": self.target,
+            "proof": self.proof,
+            "blast_radius": self.blast_radius,
+        }
 
 
 @dataclass(frozen=True)

@@ -194,13 +194,39 @@ def _token_glob(tokens: tuple[tuple[bool, str], ...]) -> re.Pattern[str]:
     return re.compile("".join(out), re.DOTALL)
 
 
+_PRECOMPILED_MAX = 16384
+_PRECOMPILED: dict[tuple[str, tuple[str, ...]], list[Callable[[str], bool]]] = {}
+
+
+def _fixed(cmp: Callable[[str, str], bool], p: str) -> Callable[[str], bool]:
+    """The predicate ``v -> cmp(p, v)``, compiled once: exact equality and StringLike globs skip a call."""
+    if cmp is _str_eq:
+        return p.__eq__
+    if cmp is _str_like:
+        return p.__eq__ if "*" not in p and "?" not in p else _glob_regex(p, False).fullmatch  # type: ignore[return-value]
+    return functools.partial(cmp, p)
+
+
 def _matchers(base: str, values: Sequence[str], ctx: Ctx) -> list[Callable[[str], bool]]:
-    """One predicate per policy value, with policy variables substituted where the operator allows."""
+    """One predicate per policy value, with policy variables substituted where the operator allows.
+
+    Values without a variable do not depend on the request: their predicates are compiled once per
+    (operator, values) and reused; the returned list must not be changed.
+    """
     cmp, _negated, variables = OPERATORS[base]
+    if not variables or not any("${" in p for p in values):
+        key = (base, tuple(values))
+        hit = _PRECOMPILED.get(key)
+        if hit is None:
+            hit = [_fixed(cmp, p) for p in values]
+            if len(_PRECOMPILED) >= _PRECOMPILED_MAX:
+                _PRECOMPILED.clear()
+            _PRECOMPILED[key] = hit
+        return hit
     out: list[Callable[[str], bool]] = []
     for p in values:
         if not variables or "${" not in p:
-            out.append(functools.partial(cmp, p))
+            out.append(_fixed(cmp, p))
             continue
         tokens = substitute(p, ctx)
         if tokens is None:

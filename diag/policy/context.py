@@ -20,6 +20,8 @@ Keys and where they come from:
 - ``kms:ViaService``: the invoking service's regional endpoint, e.g. ``s3.amazonaws.com`` →
   ``s3.us-east-1.amazonaws.com`` (region of the record).
 - ``kms:EncryptionContext:<key>`` and ``kms:EncryptionContextKeys``: ``requestParameters.encryptionContext``.
+- ``kms:GrantIsForAWSResource``: "true" for CreateGrant, ListGrants and RevokeGrant made by an AWS service
+  for the caller (absent otherwise, so a condition requiring it does not hold on a direct call).
 - ``kms:EncryptionAlgorithm``, ``kms:GrantOperations``, ``kms:GranteePrincipal`` when the request has them;
   ``kms:GrantConstraintType`` from a CreateGrant's ``constraints``; ``kms:RequestAlias``: the alias name when
   the request named the key by alias name or alias ARN (the KMS developer guide: either satisfies it).
@@ -118,6 +120,9 @@ def via_service(invoked_by: str, region: str | None) -> str:
     return f"{name}.{region}.amazonaws.com" if region else invoked_by
 
 
+_GRANT_CALLS = frozenset({"CreateGrant", "ListGrants", "RevokeGrant"})
+
+
 def context_from_event(record: dict[str, Any]) -> dict[str, str | list[str]]:
     """The condition keys of a raw CloudTrail record (see module docstring). Never raises on bad input."""
     if not isinstance(record, dict):
@@ -165,6 +170,8 @@ def context_from_event(record: dict[str, Any]) -> dict[str, str | list[str]]:
         ctx["aws:CalledViaFirst"] = service
         ctx["aws:CalledViaLast"] = service
         ctx["kms:ViaService"] = via_service(service, region)
+        if _s(record.get("eventName")) in _GRANT_CALLS:
+            ctx["kms:GrantIsForAWSResource"] = "true"  # an integrated service managed the grant for the caller
     elif utype:
         ctx["aws:ViaAWSService"] = "false"
 

@@ -82,8 +82,8 @@ from diag.policy.match import (
     action_matches,
     action_near_misses,
     parse_caller,
-    principal_match,
-    principal_near_misses,
+    principal_match_memo,
+    principal_near_misses_memo,
     principal_value_match,
     resource_matches,
     resource_near_misses,
@@ -104,7 +104,15 @@ from diag.policy.model import (
     Request,
     StatementTrace,
 )
-from diag.policy.parse import ParsedPolicy, PolicyError, StatementSpec, parse_policy, policy_fingerprint, remember
+from diag.policy.parse import (
+    ParsedPolicy,
+    PolicyError,
+    PrincipalSpec,
+    StatementSpec,
+    parse_policy,
+    policy_fingerprint,
+    remember,
+)
 
 ENGINE_VERSION = "1"
 
@@ -219,7 +227,8 @@ def evaluate(request: Request, inputs: PolicyInputs) -> EvaluationResult:
         return _evaluate(request, inputs, {})
     if hit is not None:
         return hit
-    result = _evaluate(request, inputs, fps, key[:5])
+    # the request digest (caller, normalized context) does not depend on the action: one per context
+    result = _evaluate(request, inputs, fps, (key[0], *key[2:5]))
     remember(_DECISIONS, key, result, _CACHE_MAX)
     return result
 
@@ -313,6 +322,21 @@ def _first_resource(patterns: Sequence[str], resource: str, ctx: Mapping[str, tu
     return None
 
 
+_FLAT: dict[int, tuple[PrincipalSpec, tuple[str, ...]]] = {}
+
+
+def _flat(spec: PrincipalSpec) -> tuple[str, ...]:
+    """``spec.flat()``, computed once per parsed Principal element (the entry holds the element)."""
+    hit = _FLAT.get(id(spec))
+    if hit is not None and hit[0] is spec:
+        return hit[1]
+    flat = spec.flat()
+    if len(_FLAT) >= _STMT_MEMO_MAX:
+        _FLAT.clear()
+    _FLAT[id(spec)] = (spec, flat)
+    return flat
+
+
 def _eval_statement(
     st: StatementSpec, np: NamedPolicy, layer: Layer, rq: _Req, check_principal: bool
 ) -> tuple[StatementTrace, PrincipalMatch]:
@@ -359,18 +383,18 @@ def _eval_statement(
     caller = rq.caller
     if check_principal:
         if st.principal is not None:
-            kind, val = principal_match(st.principal.values, st.principal.wildcard, caller, rq.userid)
+            kind, val = principal_match_memo(st.principal.values, st.principal.wildcard, caller, rq.userid)
             p_trace = MatchTrace(
                 "Principal",
                 kind != PrincipalMatch.NONE,
-                st.principal.flat(),
+                _flat(st.principal),
                 caller.arn,
                 val,
                 f"matched as {kind.value}" if kind != PrincipalMatch.NONE else "the caller is not named",
                 match_kind="" if kind == PrincipalMatch.NONE else kind.value,
             )
         elif st.not_principal is not None:
-            listed, val = principal_match(st.not_principal.values, st.not_principal.wildcard, caller, rq.userid)
+            listed, val = principal_match_memo(st.not_principal.values, st.not_principal.wildcard, caller, rq.userid)
             if listed != PrincipalMatch.NONE and st.effect == "Deny" and rq.has_boundary:
                 reason = "listed in NotPrincipal, but a Deny with NotPrincipal always applies to a principal with a permission boundary"
                 listed = PrincipalMatch.NONE
@@ -385,7 +409,7 @@ def _eval_statement(
             p_trace = MatchTrace(
                 "NotPrincipal",
                 ok,
-                st.not_principal.flat(),
+                _flat(st.not_principal),
                 caller.arn,
                 None,
                 reason,
@@ -401,7 +425,7 @@ def _eval_statement(
     if not applies:
         if a_trace.matched:
             if p_trace is not None and not p_trace.matched and st.principal is not None:
-                near.extend(principal_near_misses(st.principal.values, caller, rq.userid))
+                near.extend(principal_near_misses_memo(st.principal.values, caller))
             if not r_trace.matched and st.resources is not None:
                 near.extend(resource_near_misses(st.resources, res))
         elif st.actions is not None and r_trace.matched and (p_trace is None or p_trace.matched):

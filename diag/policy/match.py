@@ -300,6 +300,53 @@ def principal_match(
     return best, best_value
 
 
+_PM_MAX = 65536
+_PM_MEMO: dict[tuple[object, ...], tuple[PrincipalMatch, str | None]] = {}
+_PM_SPECS: dict[int, tuple[Sequence[tuple[str, str]], frozenset[str], bool]] = {}
+
+
+def _spec_facts(values: Sequence[tuple[str, str]]) -> tuple[frozenset[str], bool]:
+    """(every value, whether one is a unique ID) of a Principal element, computed once per element."""
+    hit = _PM_SPECS.get(id(values))
+    if hit is not None and hit[0] is values:
+        return hit[1], hit[2]
+    facts = (
+        frozenset(v for _, v in values),
+        any(t == "AWS" and _UNIQUE_ID_RE.match(v) is not None for t, v in values),
+    )
+    if len(_PM_SPECS) >= _PM_MAX:  # the memos' keys hold these ids: forget them together
+        _PM_SPECS.clear()
+        _PM_MEMO.clear()
+        _NM_MEMO.clear()
+    _PM_SPECS[id(values)] = (values, *facts)
+    return facts
+
+
+def principal_match_memo(
+    values: Sequence[tuple[str, str]], wildcard: bool, caller: Caller, userid: str | None = None
+) -> tuple[PrincipalMatch, str | None]:
+    """``principal_match``, memoized on exactly what its answer depends on.
+
+    ``principal_value_match`` reads the caller's kind, account, name and service flag; its ARN only by
+    equality with a value (and, for service principals, case-insensitively); ``userid`` only for
+    unique-ID values. So for an assumed-role session whose ARN is not one of the values, the session ARN
+    is left out of the key (every session of a role shares the answer), and ``userid`` is left out when
+    the element holds no unique ID. ``values`` must be immutable (a parsed ``PrincipalSpec``'s).
+    """
+    names, has_uid = _spec_facts(values)
+    arn_key = None if caller.kind == "assumed-role" and caller.arn not in names else caller.arn
+    uid_key = userid if has_uid else None
+    key = (id(values), wildcard, caller.kind, caller.account, caller.name, caller.is_service, arn_key, uid_key)
+    hit = _PM_MEMO.get(key)
+    if hit is not None:
+        return hit
+    out = principal_match(values, wildcard, caller, userid)
+    if len(_PM_MEMO) >= _PM_MAX:
+        _PM_MEMO.clear()
+    _PM_MEMO[key] = out
+    return out
+
+
 # ------------------------------------------------------------------------------------------ near misses
 
 
@@ -319,6 +366,8 @@ def edit_distance(a: str, b: str, limit: int = 3) -> int | None:
         e += 1
     a, b = a[k : la - e], b[k : lb - e]
     la, lb = len(a), len(b)
+    if la > limit and lb > limit and _digit_excess(a, b) > limit:
+        return None
     big = limit + 1
     prev = [j if j <= limit else big for j in range(lb + 1)]
     for i in range(1, la + 1):
@@ -340,6 +389,43 @@ def edit_distance(a: str, b: str, limit: int = 3) -> int | None:
         prev = cur
     d = prev[lb]
     return d if d <= limit else None
+
+
+def _digit_excess(a: str, b: str) -> int:
+    """A lower bound of the edit distance: one edit changes one digit's count in one string by one.
+
+    (The bag distance restricted to digits; ARNs that differ in their account ID are rejected with it
+    before the dynamic programme.)
+    """
+    more = less = 0
+    for c in "0123456789":
+        d = a.count(c) - b.count(c)
+        if d > 0:
+            more += d
+        else:
+            less -= d
+    return more if more > less else less
+
+
+_NM_MEMO: dict[tuple[int, Caller], tuple[NearMiss, ...]] = {}
+
+
+def principal_near_misses_memo(values: Sequence[tuple[str, str]], caller: Caller) -> tuple[NearMiss, ...]:
+    """``principal_near_misses`` (which reads only the values and the caller), memoized on both.
+
+    One caller meets the same Principal element for every action and service it is asked about. ``values``
+    must be a parsed ``PrincipalSpec``'s (kept alive, and its ``id`` guarded, by ``_spec_facts``).
+    """
+    _spec_facts(values)
+    key = (id(values), caller)
+    hit = _NM_MEMO.get(key)
+    if hit is not None:
+        return hit
+    out = tuple(principal_near_misses(values, caller))
+    if len(_NM_MEMO) >= _PM_MAX:
+        _NM_MEMO.clear()
+    _NM_MEMO[key] = out
+    return out
 
 
 def _split_arn(arn: str) -> list[str] | None:
@@ -387,26 +473,55 @@ def principal_near_misses(
         for target in targets:
             if value == target:
                 continue
-            if value.lower() == target.lower():
-                out.append(NearMiss("principal", value, target, 0, "differs only in letter case"))
-                break
-            d = edit_distance(value, target, 3)
-            if d is not None:
-                pv, tv = _split_arn(value), _split_arn(target)
-                if pv and tv and pv[4] != tv[4] and pv[5] == tv[5]:
-                    out.append(
-                        NearMiss("account", value, target, d, f"same name in account {pv[4]}, the caller is in {tv[4]}")
-                    )
-                else:
-                    out.append(NearMiss("principal", value, target, d, f"edit distance {d} from the caller's ARN"))
-                break
-            pv, tv = _split_arn(value), _split_arn(target)
-            if pv and tv and pv[5] == tv[5] and pv[4] != tv[4]:
-                out.append(
-                    NearMiss("account", value, target, None, f"same name in account {pv[4]}, the caller is in {tv[4]}")
-                )
+            miss = (
+                _principal_near_miss(value, target)
+                if target is not caller.arn or caller.kind != "assumed-role"
+                else _session_near_miss(value, target)
+            )
+            if miss is not None:
+                out.append(miss)
                 break
     return out
+
+
+@lru_cache(maxsize=65536)
+def _principal_near_miss(value: str, target: str) -> NearMiss | None:
+    """The near miss of policy principal ``value`` against the caller ARN ``target``, or None.
+
+    Pure in its two strings, so cached for a session's role ARN (every session of a role meets the same
+    policy values again; the edit distance is the engine's costliest step); the session ARN itself,
+    new in nearly every request, goes to the uncached function.
+    """
+    if value.lower() == target.lower():
+        return NearMiss("principal", value, target, 0, "differs only in letter case")
+    # edit_distance returns None at once for lengths more than 3 apart: skip the call
+    d = edit_distance(value, target, 3) if abs(len(value) - len(target)) <= 3 else None
+    pv, tv = _split_arn(value), _split_arn(target)
+    if d is not None:
+        if pv and tv and pv[4] != tv[4] and pv[5] == tv[5]:
+            return NearMiss("account", value, target, d, f"same name in account {pv[4]}, the caller is in {tv[4]}")
+        return NearMiss("principal", value, target, d, f"edit distance {d} from the caller's ARN")
+    if pv and tv and pv[5] == tv[5] and pv[4] != tv[4]:
+        return NearMiss("account", value, target, None, f"same name in account {pv[4]}, the caller is in {tv[4]}")
+    return None
+
+
+def _session_near_miss(value: str, session_arn: str) -> NearMiss | None:
+    """``_principal_near_miss`` against a session ARN (new in nearly every request, so not cached).
+
+    Most policy values are far longer or shorter than a session ARN: then neither the case-only nor the
+    edit-distance branch can hold, and only the account branch (same resource part) needs checking.
+    """
+    if abs(len(value) - len(session_arn)) <= 3 or value.lower() == session_arn.lower():
+        return _principal_near_miss.__wrapped__(value, session_arn)
+    tv = _split_arn(session_arn)
+    if tv is not None and value.endswith(tv[5]):
+        pv = _split_arn(value)
+        if pv and pv[5] == tv[5] and pv[4] != tv[4]:
+            return NearMiss(
+                "account", value, session_arn, None, f"same name in account {pv[4]}, the caller is in {tv[4]}"
+            )
+    return None
 
 
 def resource_near_misses(patterns: Sequence[str], resource: str) -> list[NearMiss]:

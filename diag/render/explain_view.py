@@ -111,7 +111,7 @@ def print_policy(console: Console, policy: Any, indent: int = 4) -> None:
         console.print(safe_text(pad + line, style="cyan"), soft_wrap=True)
 
 
-def render_finding(console: Console, f: Finding, *, primary: bool) -> None:
+def render_finding(console: Console, f: Finding, *, primary: bool, others: tuple[Finding, ...] = ()) -> None:
     style = "bold red" if primary else "bold"
     head = safe_text(f"{'▶' if primary else '•'} {f.code}", style=style)
     head.append_text(safe_text(f"  [{f.layer}{', account ' + f.account if f.account else ''}]", style="dim"))
@@ -122,6 +122,11 @@ def render_finding(console: Console, f: Finding, *, primary: bool) -> None:
     if f.fix is None:
         return
     console.print(safe_text(f"  fix: {f.fix.summary}", style="green"))
+    from diag.proof.text import blast_label, proof_label
+
+    for label in (proof_label(f.fix.proof, others), blast_label(f.fix.blast_radius)):
+        if label:
+            console.print(safe_text(f"  {label}", style="green" if label.startswith("proven") else "yellow"))
     if f.fix.policy:
         print_policy(console, f.fix.policy)
     for cmd in f.fix.commands:  # one line each, never wrapped, so that it pastes as it is
@@ -186,12 +191,12 @@ def render_diagnosis(console: Console, diag: Diagnosis) -> None:
         soft_wrap=True,
     )
     if f.user_agent:
-        console.print(safe_text(f"user agent {f.user_agent}", style="dim"))
+        console.print(safe_text(f"user agent {f.user_agent}", style="dim"), soft_wrap=True)
     console.print()
     render_layers(console, diag)
     console.print()
     for i, finding in enumerate(diag.findings):
-        render_finding(console, finding, primary=(i == 0))
+        render_finding(console, finding, primary=(i == 0), others=diag.findings)
         console.print()
     if diag.gaps and diag.verdict != "UNKNOWN":
         missing = ", ".join(f"{g['what']} of {g['account']}" for g in diag.gaps)

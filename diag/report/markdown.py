@@ -141,6 +141,9 @@ def render_markdown(report: Report, *, max_causes: int = MAX_CAUSES) -> str:
             if not fix:
                 continue
             entry = f"{i}. **{code_name(c.verdict)}**: {md_text(fix.get('summary') or c.summary or '')}"
+            proof = (fix.get("proof") or {}).get("status")
+            if proof:  # re-checked by the engine (diag.proof): proven, needs other fixes, or unprovable
+                entry += f" ({md_text(proof.replace('_', ' '))})"
             cmds = fmt.commands(fix)
             # the first real command (fixes often start with a "# with credentials of …" comment)
             shown = next((c for c in cmds if not c.lstrip().startswith("#")), cmds[0] if cmds else None)

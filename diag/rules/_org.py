@@ -31,6 +31,8 @@ def org_findings(rule: Rule, case: Case, layer: Layer) -> list[Finding]:
             "Action": action,
             "Resource": "*",
         }
+        if layer == Layer.RCP:
+            statement = {**statement, "Principal": "*"}  # AWS requires Principal "*" in an RCP statement
         out.append(
             rule.finding(
                 str(layer),

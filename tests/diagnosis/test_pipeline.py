@@ -120,7 +120,11 @@ def test_diagnose_evaluates_each_decision_key_once(db_path: Path) -> None:
     assert again["failures"] == 0 and not engine.requests
     redo = diagnose_pending(con, redo=True, source=FakeSource(inforce()), evaluate=engine)
     assert redo["by_verdict"] == {"KEY_POLICY_NO_PRINCIPAL": 6}
-    assert len(engine.requests) == 2  # one per decision key ("now" is the same InForce here: not re-evaluated)
+    base = engine.requests[0][1]
+    # one per decision key ("now" is the same InForce here: not re-evaluated); the other evaluations are the
+    # fix proofs (diag.proof), on a copy of the inputs with the fix applied: one per decision key too
+    assert len([i for _, i in engine.requests if i == base]) == 2
+    assert len(engine.requests) == 4
     rows = con.execute("SELECT event_id, verdict, codes FROM diagnoses_latest ORDER BY event_id").fetchall()
     assert [r[0] for r in rows] == ["a0", "a1", "a2", "a3", "a4", "b0"]
     assert {r[1] for r in rows} == {"KEY_POLICY_NO_PRINCIPAL"}

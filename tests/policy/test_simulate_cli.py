@@ -156,3 +156,51 @@ def test_null_layers_are_unknown_and_absent_layers_are_none() -> None:
     out = simulate_document(minimal)
     assert out["unknown"] == [] and out["decision"] == "ImplicitlyDenied"
     assert out["deciding_layers"] == ["key_policy", "identity"]  # cross-account: both are missing
+
+
+def test_cli_batch_full_trace_equals_the_section_7_object(run_cli, tmp_path: Path) -> None:
+    """The batch writer serializes the trace dataclasses natively: same object as result_to_dict."""
+    docs = [
+        dict(DOC, id="a"),
+        dict(DOC, id="b", identity_policies=[]),
+        dict(DOC, id="c", grants=[{"KeyId": KEY_ARN, "GranteePrincipal": ROLE_ARN, "Operations": ["Decrypt"]}]),
+        dict(DOC, id="d", scps=[{"org_identifier": "r-root", "policies": [policy(stmt("Deny"))]}]),
+    ]
+    f = tmp_path / "req.jsonl"
+    f.write_text("\n".join(json.dumps(d) for d in docs + docs) + "\n")  # twice: memoized traces too
+    code, out, _ = run_cli("simulate", "--batch", f)
+    assert code == 0
+    got = [json.loads(line) for line in out.splitlines()]
+    want = [json.loads(json.dumps(simulate_document(d))) for d in docs + docs]
+    assert got == want
+    assert [r["decision"] for r in got[:4]] == ["Allowed", "ImplicitlyDenied", "Allowed", "ExplicitlyDenied"]
+    assert list(got[0]) == list(simulate_document(docs[0]))  # id, then the section 7 keys, in order
+
+
+def test_cli_batch_fields_compact(run_cli, tmp_path: Path) -> None:
+    f = tmp_path / "req.jsonl"
+    f.write_text(json.dumps(dict(DOC, id="x")) + "\n" + json.dumps(dict(DOC, identity_policies=[])) + "\n{bad\n")
+    code, out, _ = run_cli("simulate", "--batch", f, "--fields", "decision, deciding_layers")
+    assert code == 3
+    lines = [json.loads(line) for line in out.splitlines()]
+    full = [simulate_document(dict(DOC, id="x")), simulate_document(dict(DOC, identity_policies=[]))]
+    assert lines[0] == {"id": "x", "decision": "Allowed", "deciding_layers": full[0]["deciding_layers"]}
+    assert lines[1] == {"decision": "ImplicitlyDenied", "deciding_layers": full[1]["deciding_layers"]}
+    assert "identity" in lines[1]["deciding_layers"]  # cross-account: the identity policies are missing
+    assert lines[2]["line"] == 3 and "JSON" in lines[2]["error"]
+
+
+def test_cli_single_json_fields(run_cli, tmp_path: Path) -> None:
+    f = tmp_path / "req.json"
+    f.write_text(json.dumps(dict(DOC, id=7)))
+    code, out, _ = run_cli("simulate", f, "--json", "--fields", "decision,reason")
+    assert code == 0
+    got = json.loads(out)
+    assert set(got) == {"id", "decision", "reason"} and got["decision"] == "Allowed" and got["id"] == 7
+
+
+def test_cli_fields_unknown_name(run_cli, tmp_path: Path) -> None:
+    f = tmp_path / "req.json"
+    f.write_text(json.dumps(DOC))
+    code, out, err = run_cli("simulate", f, "--json", "--fields", "decision,verdict")
+    assert code == 3 and out == "" and "verdict" in err

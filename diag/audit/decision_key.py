@@ -1,0 +1,126 @@
+"""Decision keys: two matrix requests with the same key get the same decision, deciding layers and gaps.
+
+The engine reads the caller only through ``parse_caller(request.principal)``: its kind, account and
+service flag (which rules apply, same- or cross-account), and how it matches each Principal /
+NotPrincipal element of the resource policy and the RCPs and each grant's grantee and retiring
+principal (``principal_match_memo`` / ``principal_value_match``, with the request's ``aws:userid``).
+Everything else a decision depends on is the action, resource and resource account, the values of the
+context keys that some policy reads (``context_keys_read``; plus the encryption context, which grants
+compare), and the policy documents (fingerprints) and flags of the inputs; policy names, provenance and
+the caller's ARN only reach the trace and the reason. So a key made of exactly those is shared by every
+principal that the policies cannot tell apart: the matrix asks the engine once per key and reuses the
+answer (``decision``, ``deciding_layers``, ``unknown``: what the matrix reads; not the trace).
+
+``decision_key`` returns None (no sharing: ask the engine) when a policy cannot be parsed or fingerprinted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+from typing import Any
+
+from diag.policy.conditions import normalize_context
+from diag.policy.engine import context_keys_read
+from diag.policy.match import Caller, parse_caller, principal_match_memo, principal_value_match
+from diag.policy.model import NamedPolicy, OrgLevel, PolicyInputs, Request
+from diag.policy.parse import PolicyError, parse_policy, policy_fingerprint
+
+_EC_PREFIX = "kms:encryptioncontext:"
+
+
+def _fp(np: NamedPolicy | None) -> Any:
+    return None if np is None else policy_fingerprint(np.document)
+
+
+def _levels(levels: tuple[OrgLevel, ...] | None) -> Any:
+    if levels is None:
+        return None
+    return tuple((lv.org_identifier, tuple(_fp(p) for p in lv.policies)) for lv in levels)
+
+
+def inputs_key(inputs: PolicyInputs) -> tuple[Any, ...] | None:
+    """Everything of ``inputs`` a decision depends on: documents (fingerprints), grants, flags."""
+    try:
+        return (
+            None if inputs.identity_policies is None else tuple(_fp(p) for p in inputs.identity_policies),
+            _fp(inputs.resource_policy),
+            str(inputs.resource_policy_layer),
+            inputs.resource_policy_known,
+            _levels(inputs.scps),
+            _levels(inputs.rcps),
+            _fp(inputs.permission_boundary),
+            _fp(inputs.session_policy),
+            None if inputs.grants is None else tuple(_freeze(g.__dict__) for g in inputs.grants),
+            inputs.permission_boundary_known,
+            inputs.session_policy_known,
+            context_keys_read(inputs),
+        )
+    except (PolicyError, TypeError):
+        return None
+
+
+def _principal_policies(inputs: PolicyInputs) -> Iterable[NamedPolicy]:
+    if inputs.resource_policy is not None:
+        yield inputs.resource_policy
+    for lv in inputs.rcps or ():
+        yield from lv.policies
+
+
+def decision_key(
+    request: Request, inputs: PolicyInputs, ikey: tuple[Any, ...], memo: dict[Any, Any] | None = None
+) -> tuple[Any, ...] | None:
+    """The decision key of ``request`` under ``inputs`` (whose ``inputs_key`` is ``ikey``), or None.
+
+    ``memo`` (a dict the caller keeps) holds the principal matches per caller, ``aws:userid`` and the
+    resource-side documents and grants, which many requests share.
+    """
+    caller = parse_caller(request.principal if isinstance(request.principal, str) else str(request.principal))
+    ctx = normalize_context(request.context)
+    uid = ctx.get("aws:userid")
+    userid = uid[0] if uid else None
+    mkey = (caller, userid, ikey[1], ikey[5], ikey[8])
+    found = memo.get(mkey) if memo is not None else None
+    matches = found if found is not None else _matches(inputs, caller, userid)
+    if matches is None:
+        return None
+    if memo is not None and found is None:
+        memo[mkey] = matches
+    read = ikey[-1]
+    context = tuple(
+        sorted(
+            (k, _freeze(v))
+            for k, v in (request.context or {}).items()
+            if isinstance(k, str) and (k.lower() in read or k.lower().startswith(_EC_PREFIX))
+        )
+    )
+    rest = tuple(
+        _freeze(getattr(request, f.name)) for f in dataclasses.fields(request) if f.name not in ("principal", "context")
+    )
+    return (caller.kind, caller.account, caller.is_service, matches, rest, context, ikey)
+
+
+def _matches(inputs: PolicyInputs, caller: Caller, userid: str | None) -> tuple[Any, ...] | None:
+    """How the caller matches every Principal / NotPrincipal element and grant principal, in order."""
+    matches: list[Any] = []
+    try:
+        for np in _principal_policies(inputs):
+            for st in parse_policy(np.document).statements:
+                for spec in (st.principal, st.not_principal):
+                    if spec is not None:
+                        matches.append(principal_match_memo(spec.values, spec.wildcard, caller, userid)[0])
+    except PolicyError:
+        return None
+    for g in inputs.grants or ():
+        matches.append(principal_value_match("AWS", g.grantee_principal or "", caller, userid))
+        if g.retiring_principal:
+            matches.append(principal_value_match("AWS", g.retiring_principal, caller, userid))
+    return tuple(matches)
+
+
+def _freeze(value: Any) -> Any:
+    if isinstance(value, list | tuple):
+        return tuple(_freeze(v) for v in value)
+    if isinstance(value, dict):
+        return tuple(sorted((str(k), _freeze(v)) for k, v in value.items()))
+    return value

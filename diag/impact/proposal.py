@@ -1,0 +1,137 @@
+"""A proposed change as ``kmsdiag impact`` takes it: policy files for named targets, a grant to revoke,
+or a Terraform plan; names (key IDs, aliases, role names) resolved against the collected policies."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from diag.errors import BadInputError, NotFoundError, UsageError
+from diag.policy.model import Grant
+from diag.proof.change import Change
+
+if TYPE_CHECKING:
+    import duckdb
+
+
+@dataclass(frozen=True)
+class Proposal:
+    key_policy: Path | None = None
+    key: str | None = None
+    identity_policy: Path | None = None
+    principal: str | None = None
+    policy_name: str | None = None
+    scp: Path | None = None
+    rcp: Path | None = None
+    target: str | None = None
+    policy_id: str | None = None
+    revoke_grant: str | None = None
+    plan: Path | None = None
+
+
+def read_json(path: Path) -> Any:
+    if not path.is_file():
+        raise NotFoundError(f"no such file: {path}")
+    text = path.read_text(encoding="utf-8", errors="replace")
+    try:
+        doc = json.loads(text)
+    except ValueError as exc:
+        raise BadInputError(f"{path}: not JSON ({exc})") from exc
+    if isinstance(doc, dict) and isinstance(doc.get("Policy"), str):  # get-key-policy / get-bucket-policy output
+        doc = json.loads(doc["Policy"])
+    return doc
+
+
+def _policy(path: Path) -> dict[str, Any]:
+    doc = read_json(path)
+    if not isinstance(doc, dict) or "Statement" not in doc:
+        raise BadInputError(f"{path}: not a policy document (no Statement)")
+    return doc
+
+
+class Resolver:
+    """Key references and IAM names → ARNs, from the collected policies."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con = con
+
+    def __call__(self, kind: str, ref: str) -> str | None:
+        if not ref:
+            return None
+        if kind == "key":
+            return self.key(ref)
+        if ref.startswith("arn:"):
+            return ref
+        row = self.con.execute(
+            "SELECT arn FROM principals WHERE kind = ? AND name = ? ORDER BY snapshot_id DESC LIMIT 1", [kind, ref]
+        ).fetchone()
+        return str(row[0]) if row else None
+
+    def key(self, ref: str) -> str | None:
+        if ref.startswith("arn:aws:kms:") and ":key/" in ref:
+            return ref
+        from diag.collect.inforce import resolve_key
+
+        parts = ref.split(":")
+        region = parts[3] if ref.startswith("arn:") and len(parts) > 4 else None
+        account = parts[4] if ref.startswith("arn:") and len(parts) > 4 else None
+        info = resolve_key(self.con, ref, region=region, account=account, at=None)
+        if info is not None:
+            return info.key_arn
+        row = self.con.execute(
+            "SELECT key_arn FROM keys WHERE key_id = ? OR key_arn = ? LIMIT 1", [ref.rsplit("/", 1)[-1], ref]
+        ).fetchone()
+        return str(row[0]) if row else None
+
+
+def _need(value: Any, flag: str, other: str) -> None:
+    if value is None:
+        raise UsageError(f"{other} needs {flag}")
+
+
+def changes_from(con: duckdb.DuckDBPyConnection, p: Proposal) -> tuple[list[Change], list[str]]:
+    """Every change the options describe, and notes on what could not be replayed."""
+    resolve = Resolver(con)
+    changes: list[Change] = []
+    notes: list[str] = []
+    if p.key_policy is not None:
+        _need(p.key, "--key", "--key-policy")
+        key = resolve.key(str(p.key))
+        if key is None:
+            raise NotFoundError(f"no collected key matches {p.key}", hint="kmsdiag collect, or pass the key ARN")
+        changes.append(Change("key_policy", "set_document", target=key, document=_policy(p.key_policy)))
+    if p.identity_policy is not None:
+        _need(p.principal, "--principal", "--identity-policy")
+        _need(p.policy_name, "--policy-name", "--identity-policy")
+        changes.append(
+            Change(
+                "identity", "set_document", target=p.principal, name=p.policy_name, document=_policy(p.identity_policy)
+            )
+        )
+    for layer, path in (("scp", p.scp), ("rcp", p.rcp)):
+        if path is not None:
+            if p.target is None and p.policy_id is None:
+                raise UsageError(
+                    f"--{layer} needs --target (OU, root or account ID) or --policy-id (the policy it replaces)"
+                )
+            changes.append(Change(layer, "set_document", target=p.target, name=p.policy_id, document=_policy(path)))
+    if p.revoke_grant is not None:
+        _need(p.key, "--key", "--revoke-grant")
+        key = resolve.key(str(p.key))
+        if key is None:
+            raise NotFoundError(f"no collected key matches {p.key}")
+        changes.append(Change("grants", "revoke_grant", grant=Grant(p.revoke_grant, key, "", ())))
+    if p.plan is not None:
+        from diag.impact.terraform import plan_changes
+
+        more, why = plan_changes(read_json(p.plan), resolve)
+        changes += more
+        notes += why
+    if not changes and not notes:
+        raise UsageError(
+            "nothing to replay: pass --key-policy FILE --key ARN, --identity-policy FILE --principal ARN --policy-name N,"
+            " --scp/--rcp FILE --target ID, --revoke-grant ID --key ARN, or --plan plan.json"
+        )
+    return changes, notes

@@ -1,0 +1,264 @@
+"""Change impact: replay the distinct successful calls of a window against the policies as they would be.
+
+For each distinct call (``diag.impact.observed``) the engine's request is built the way ``explain``
+builds it (``diag.explain.build_request`` on the recorded event) and evaluated twice: with the policies in
+force now, and with the proposed changes applied to a copy of them (``diag.proof.change``). A call the
+policies allow now and the changed policies refuse **breaks**; a call the policies in force do not even
+allow now is counted as unexplained (kmsdiag lacks a layer that allowed it), never as a break. New access
+comes from the access matrix before and after (``diag.proof.blast``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from diag.policy.model import Decision, EvaluationResult, Request
+from diag.proof.change import Change, apply
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from diag.impact.observed import ObservedCall
+
+_KEY_KINDS = frozenset({"key_policy", "grants"})
+_PRINCIPAL_KINDS = frozenset({"identity", "permission_boundary", "session_policy"})
+
+
+@dataclass
+class ImpactReport:
+    changes: list[str]
+    since: dt.datetime | None
+    until: dt.datetime | None
+    events: int = 0
+    distinct_calls: int = 0
+    unnamed_events: int = 0
+    breaks: list[dict[str, Any]] = field(default_factory=list)
+    unchanged: int = 0
+    unexplained: list[dict[str, Any]] = field(default_factory=list)
+    unknown: list[dict[str, Any]] = field(default_factory=list)
+    new_access: list[dict[str, Any]] | None = None
+    removed_access: list[dict[str, Any]] | None = None
+    notes: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "changes": self.changes,
+            "window": {"since": self.since, "until": self.until},
+            "observed": {
+                "events": self.events,
+                "distinct_calls": self.distinct_calls,
+                "events_without_caller": self.unnamed_events,
+            },
+            "breaks": self.breaks,
+            "unchanged": self.unchanged,
+            "unexplained": self.unexplained,
+            "unknown": self.unknown,
+            "new_access": self.new_access,
+            "removed_access": self.removed_access,
+            "notes": self.notes,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def scope(changes: list[Change]) -> dict[str, list[str] | None]:
+    """Which observed calls a set of changes can touch: keys, principals, accounts (None: no narrowing)."""
+    kinds = {c.kind for c in changes}
+    out: dict[str, list[str] | None] = {"keys": None, "principals": None, "accounts": None}
+    if kinds <= _KEY_KINDS:
+        keys = [c.target for c in changes if c.kind == "key_policy" and c.target]
+        keys += [c.grant.key_arn for c in changes if c.kind == "grants" and c.grant is not None]
+        out["keys"] = sorted(set(keys))
+    elif kinds <= _PRINCIPAL_KINDS and all(c.target for c in changes):
+        out["principals"] = sorted({str(c.target) for c in changes})
+    elif kinds <= {"scp", "rcp"} and all(c.target and c.target.isdigit() for c in changes):
+        out["accounts"] = sorted({str(c.target) for c in changes})
+    return out
+
+
+def _refusal(res: EvaluationResult) -> dict[str, Any]:
+    layers = [str(x) for x in res.deciding_layers]
+    statements = []
+    for lt in res.layers:
+        if layers and str(lt.layer) not in layers:
+            continue
+        for s in lt.denying():
+            statements.append(
+                {"layer": str(lt.layer), "policy": s.policy_name, "sid": s.sid, "index": s.index, "effect": "Deny"}
+            )
+    return {"decision": str(res.decision), "layers": layers, "statements": statements, "reason": res.reason}
+
+
+class Replayer:
+    """Evaluates observed calls before and after changes, reading each caller's and key's policies once."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        from diag.proof.blast import MatrixDiff
+
+        self.con = con
+        self.matrix = MatrixDiff(con)
+        self.memo: dict[tuple[str, str], tuple[Any, Any, frozenset[str]]] = {}
+
+    def request(self, call: ObservedCall) -> Any:
+        from diag.diagnosis.facts import facts_from_record
+        from diag.explain import build_request
+
+        facts = facts_from_record(call.raw, origin="event")
+        return build_request(facts, call.key_arn, call.key_account)
+
+    def inputs(self, call: ObservedCall, changes: list[Change]) -> tuple[Any, Any, frozenset[str]]:
+        """(policies now, policies after the changes, context keys they read) for the call's principal and
+        key, built once per pair."""
+        from diag.explain import inputs_from_inforce
+
+        pk = (call.principal, call.key_arn)
+        if pk not in self.memo:
+            inf = self.matrix.inforce(call.caller_arn, call.caller_account, call.key_arn, call.principal)
+            principal = inf.principal.arn if inf.principal is not None else call.principal
+            before_in = inputs_from_inforce(inf, s3=False, session_policy=None)
+            probe = Request(principal=call.caller_arn, action=call.action, resource=call.key_arn)
+            after_in = apply(before_in, changes, probe, principal)
+            self.memo[pk] = (before_in, after_in, _keys_read(before_in, after_in))
+        return self.memo[pk]
+
+    def needles(self, calls: list[ObservedCall], changes: list[Change]) -> tuple[bool, bool]:
+        """Whether a policy in force (or changed) for these calls names sessions, or source IPs."""
+        import json
+
+        from diag.diagnosis.batch import _IP_NEEDLES, _SESSION_NEEDLES
+
+        texts: list[str] = []
+        for pk in dict.fromkeys((c.principal, c.key_arn) for c in calls):
+            call = next(c for c in calls if (c.principal, c.key_arn) == pk)
+            for inputs in self.inputs(call, changes)[:2]:
+                texts.append(json.dumps(inputs, default=lambda o: getattr(o, "__dict__", str(o))))
+        blob = "\n".join(texts).lower()
+        return any(n.lower() in blob for n in _SESSION_NEEDLES), any(n.lower() in blob for n in _IP_NEEDLES)
+
+    def replay(
+        self, calls: list[ObservedCall], changes: list[Change], report: ImpactReport, *, sessions_matter: bool = True
+    ) -> None:
+        """Each call evaluated with the changed policies; with the policies now only when the change refuses
+        it (a call still allowed is unchanged). The changed inputs are built once per (principal, key), and
+        calls that agree on everything the policies read (``diag.policy.engine.context_keys_read``) share
+        one decision."""
+        decided: dict[Any, tuple[EvaluationResult, EvaluationResult | None]] = {}
+        for call in calls:
+            pk = (call.principal, call.key_arn)
+            req = self.request(call)
+            before_in, after_in, read = self.inputs(call, changes)
+            who = req.principal if sessions_matter else call.principal
+            ctx = tuple(sorted((k.lower(), str(v)) for k, v in req.context.items() if _reads(read, k.lower())))
+            dk = (pk, who, req.action, req.resource, ctx)
+            if dk not in decided:
+                decided[dk] = _decide(req, before_in, after_in)
+            after, before = decided[dk]
+            if before is None:
+                report.unchanged += 1
+                continue
+            row = call.to_dict()
+            if before.decision != Decision.ALLOWED:
+                report.unexplained.append({**row, "now": str(before.decision), "reason": before.reason})
+            elif after.decision != Decision.ALLOWED:
+                report.breaks.append({**row, "refused_by": _refusal(after)})
+            elif after.unknown and not before.unknown:
+                report.unknown.append({**row, "unknown_layers": [str(u) for u in after.unknown]})
+            else:
+                report.unchanged += 1
+
+
+def _keys_read(before_in: Any, after_in: Any) -> frozenset[str]:
+    """Context keys either version of the policies reads; the encryption context when grants exist, and
+    ``aws:userid`` always (a policy may name a unique ID)."""
+    from diag.policy.engine import context_keys_read
+
+    keys = set(context_keys_read(before_in)) | set(context_keys_read(after_in)) | {"aws:userid"}
+    if before_in.grants or after_in.grants:
+        keys.add("kms:encryptioncontext:*")
+    return frozenset(k.lower() for k in keys)
+
+
+def _reads(read: frozenset[str], key: str) -> bool:
+    return key in read or ("kms:encryptioncontext:*" in read and key.startswith("kms:encryptioncontext"))
+
+
+def _decide(req: Any, before_in: Any, after_in: Any) -> tuple[EvaluationResult, EvaluationResult | None]:
+    """(after, before); before is None when the call is unchanged (the changed policies still allow it)."""
+    from diag.policy.engine import evaluate
+
+    after = evaluate(req, after_in)
+    if after.decision == Decision.ALLOWED and (not after.unknown or after_in == before_in):
+        return after, None
+    return after, (after if after_in == before_in else evaluate(req, before_in))
+
+
+def run_impact(
+    con: duckdb.DuckDBPyConnection,
+    changes: list[Change],
+    *,
+    days: float = 30.0,
+    until: dt.datetime | None = None,
+    new_access: bool = True,
+) -> ImpactReport:
+    """Replay the window's distinct successful calls against ``changes``; the new access they grant."""
+    from diag.impact.observed import observed_calls, window_end
+
+    started = time.perf_counter()
+    end = until or window_end(con)
+    report = ImpactReport(changes=[c.label() for c in changes], since=None, until=end)
+    if end is not None:
+        report.since = end - dt.timedelta(days=days)
+        sc = scope(changes)
+        calls, events, unnamed = observed_calls(
+            con, since=report.since, until=end, keys=sc["keys"], principals=sc["principals"], accounts=sc["accounts"]
+        )
+        rep = Replayer(con)
+        sessions, ips = rep.needles(calls, changes)
+        if sessions or ips:  # a policy names sessions or source IPs: those split the calls too
+            calls, events, unnamed = observed_calls(
+                con,
+                since=report.since,
+                until=end,
+                keys=sc["keys"],
+                principals=sc["principals"],
+                accounts=sc["accounts"],
+                sessions=sessions,
+                source_ips=ips,
+            )
+        report.events, report.distinct_calls, report.unnamed_events = events, len(calls), unnamed
+        rep.replay(calls, changes, report, sessions_matter=sessions)
+        if unnamed:
+            report.notes.append(
+                f"{unnamed} successful event(s) name no caller (the key owner's copy of a cross-account call):"
+                " ingest the caller's trail to replay them"
+            )
+    else:
+        report.notes.append("no successful KMS call is stored: ingest CloudTrail first (kmsdiag ingest)")
+        rep = Replayer(con)
+    if new_access:
+        _access(rep, changes, report)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _access(rep: Replayer, changes: list[Change], report: ImpactReport) -> None:
+    from diag.proof.blast import keys_touched
+
+    sc = scope(changes)
+    keys = sc["keys"] if sc["keys"] is not None else keys_touched(rep.matrix, changes) if sc["principals"] else None
+    try:
+        diff = rep.matrix.diff(changes, keys, sc["principals"])
+    except Exception as exc:  # no collected IAM or keys: say so rather than claim "no new access"
+        report.notes.append(f"new access not computed: {type(exc).__name__}: {exc}")
+        return
+    report.new_access = diff.rows(diff.added)
+    report.removed_access = diff.rows(diff.removed)
+    if diff.unverified:
+        report.notes.append("some access rests on a layer that was not collected (unverified)")
+    report.notes.append(
+        f"new access computed over {diff.principals} collected principal(s) × {len(diff.keys)} key(s) ×"
+        f" {len(diff.actions)} action(s)"
+    )

@@ -69,6 +69,11 @@ UNMODELED_CHANGES = (
     "EnablePolicyType",
     "DisablePolicyType",
     "MoveAccount",
+    # the request context: principal tags (aws:PrincipalTag; the aliases are KMS changes above)
+    "TagRole",
+    "UntagRole",
+    "TagUser",
+    "UntagUser",
     *S3_ENCRYPTION_CHANGES,
 )
 

@@ -13,6 +13,7 @@ import datetime as dt
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from diag.diagnosis.callers import for_caller, service_principal
 from diag.diagnosis.case import Case, PriorPolicy
 from diag.diagnosis.model import Diagnosis, EventFacts
 from diag.diagnosis.sources import PolicySource, SourceUnavailable
@@ -31,7 +32,8 @@ _KMS_STATE_ERRORS = {"NotFoundException", "DisabledException", "KMSInvalidStateE
 
 
 def default_evaluator() -> Evaluator:
-    from diag.policy.engine import evaluate
+    # the engine, deciding both ways over condition keys kmsdiag could not determine
+    from diag.policy.undetermined import evaluate
 
     return evaluate
 
@@ -110,6 +112,22 @@ class _Pipeline:
                 return None
         return self._evaluate(request, inputs)
 
+    def fill_context(self, request: Request, inputs: PolicyInputs, facts: EventFacts) -> Request:
+        """The request with the condition keys the policies read, as of the event (diag.diagnosis.request_context)."""
+        from diag.diagnosis.request_context import fill_context
+
+        con = getattr(self.source, "con", None)
+        return self.safe("request context", lambda: fill_context(request, inputs, facts, con), request)
+
+    def key_users(self, facts: EventFacts, result: EvaluationResult | None) -> tuple[Any, ...]:
+        """Who used this key for this operation successfully (for WRONG_ASSUMED_ROLE); only for a denial."""
+        if result is None or result.decision == "Allowed" or not facts.key_arn:
+            return ()
+        from diag.diagnosis.intent import key_users
+
+        con = getattr(self.source, "con", None)
+        return self.safe("key users", lambda: key_users(con, facts.key_arn, facts.event_name), ()) or ()
+
     def safe(self, what: str, fn: Callable[[], Any], default: Any = None) -> Any:
         try:
             return fn()
@@ -156,7 +174,15 @@ class _Pipeline:
             eventSource="kms.amazonaws.com",
             eventName=name,
             userIdentity={**(record.get("userIdentity") or {}), "invokedBy": "s3.amazonaws.com"},
-            requestParameters={"encryptionContext": {"aws:s3:arn": _s3_resource(facts)}},
+            # with an S3 Bucket Key, S3 asks KMS for the bucket's key with the bucket ARN as context
+            # (Amazon S3 User Guide, "Reducing the cost of SSE-KMS with Amazon S3 Bucket Keys")
+            requestParameters={
+                "encryptionContext": {
+                    "aws:s3:arn": f"arn:aws:s3:::{facts.bucket}"
+                    if rules[0].get("BucketKeyEnabled")
+                    else _s3_resource(facts)
+                }
+            },
             resources=[{"ARN": key.key_arn, "type": "AWS::KMS::Key", "accountId": key.account}],
         )
         return facts_from_record(record, origin="derived")
@@ -175,9 +201,21 @@ class _Pipeline:
         ref = facts.key_arn or facts.key_id_given
         if not ref:
             return facts, ()
-        if facts.key_arn and facts.key_region == facts.region:
-            return facts, ()  # the key is named by ARN in the region called: policies_in_force describes it
         account = facts.key_account or facts.caller_account
+        if facts.key_arn and facts.key_region == facts.region:
+            # the key is named by ARN in the region called: policies_in_force describes it, unless KMS said it is
+            # not there and it is not collected there (an ARN built with the caller's own region): look elsewhere
+            if facts.error_code != "NotFoundException" or self.safe(
+                "key resolution",
+                lambda: self.source.resolve_key(ref, region=facts.region, account=account, at=facts.event_time),
+            ):
+                return facts, ()
+            return facts, tuple(
+                self.safe(
+                    "key search", lambda: self.source.keys_elsewhere(ref, region=facts.region, account=account), []
+                )
+                or ()
+            )
         info = self.safe(
             "key resolution",
             lambda: self.source.resolve_key(ref, region=facts.region, account=account, at=facts.event_time),
@@ -204,7 +242,7 @@ class _Pipeline:
 
         facts, elsewhere = self.resolve(facts)
         at = facts.event_time
-        principal = facts.principal_arn or facts.caller_arn
+        principal = facts.principal_arn or facts.caller_arn or service_principal(facts)
         resource = _s3_resource(facts) if facts.is_s3 and facts.bucket else facts.key_arn
 
         def inforce_at(when: dt.datetime | None) -> InForce | None:
@@ -233,14 +271,17 @@ class _Pipeline:
             if facts.is_s3:
                 res_account = inforce.bucket_policy.account if inforce.bucket_policy else None
             request = build_request(facts, resource, res_account)
-            result = self.evaluate(request, inputs_from_inforce(inforce, s3=facts.is_s3, session_policy=session_policy))
+            inputs = for_caller(inputs_from_inforce(inforce, s3=facts.is_s3, session_policy=session_policy), facts)
+            request = self.fill_context(request, inputs, facts)
+            result = self.evaluate(request, inputs)
             now_inforce = inforce if self.unchanged_since(inforce) else inforce_at(None)
             if now_inforce is inforce:
                 now_result = result
             elif now_inforce is not None:
-                now_result = self.evaluate(
-                    request, inputs_from_inforce(now_inforce, s3=facts.is_s3, session_policy=session_policy)
+                now_inputs = for_caller(
+                    inputs_from_inforce(now_inforce, s3=facts.is_s3, session_policy=session_policy), facts
                 )
+                now_result = self.evaluate(self.fill_context(request, now_inputs, facts), now_inputs)
         key_denied = result is not None and any(
             t.result == LayerResult.IMPLICITLY_DENIED for t in result.layer(Layer.KEY_POLICY)
         )
@@ -273,6 +314,7 @@ class _Pipeline:
             grant_changes=grants,
             known_accounts=frozenset(accounts or ()),
             notes=tuple(self.notes),
+            extra={"key_users": self.key_users(facts, result)},
         )
         findings = run_rules(case)
         from diag.rules.unknown import gap_list
@@ -298,7 +340,7 @@ class _Pipeline:
             findings=tuple(findings),
             layers=tuple(layers),
             policies_as_of=(inforce.at or inforce.collected_at) if inforce is not None else None,
-            decision=str(result.decision) if result is not None else None,
+            decision=(("Unknown" if result.undetermined else str(result.decision)) if result is not None else None),
             snapshot_id=inforce.snapshot_id if inforce is not None else None,
             gaps=tuple(gap_list(case)),
         )

@@ -15,6 +15,8 @@ import re
 import shlex
 from typing import Any
 
+from diag.shell import comment
+
 _SID_RE = re.compile(r"[^A-Za-z0-9]")
 
 
@@ -119,16 +121,21 @@ def _q(value: str) -> str:
     return shlex.quote(value)
 
 
+def _bundle(*parts: str) -> str:
+    """A path under the evidence bundle, as one shell word."""
+    return _q("/".join(("BUNDLE", *parts)))
+
+
 def key_policy_commands(key_arn: str, *, account: str | None = None, region: str | None = None) -> tuple[str, ...]:
     """Fetch the key policy to a file, edit it, put it back (run in the key's account)."""
     region = region or arn_region(key_arn) or "REGION"
     account = account or arn_account(key_arn) or "the key's account"
     return (
-        f"# with credentials of account {account} (the key's owner)",
-        f"aws kms get-key-policy --key-id {_q(key_arn)} --policy-name default --region {region}"
+        comment(f"with credentials of account {account} (the key's owner)"),
+        f"aws kms get-key-policy --key-id {_q(key_arn)} --policy-name default --region {_q(region)}"
         " --query Policy --output text > key-policy.json",
         "# add or edit the statement shown above in the Statement list of key-policy.json, then:",
-        f"aws kms put-key-policy --key-id {_q(key_arn)} --policy-name default --region {region}"
+        f"aws kms put-key-policy --key-id {_q(key_arn)} --policy-name default --region {_q(region)}"
         " --policy file://key-policy.json",
     )
 
@@ -140,7 +147,7 @@ def identity_policy_commands(
     kind, name = principal_kind_and_name(principal_arn)
     account = account or arn_account(principal_arn) or "the caller's account"
     doc = json.dumps(document, separators=(",", ":"))
-    head = f"# with credentials of account {account} (the caller's account)"
+    head = comment(f"with credentials of account {account} (the caller's account)")
     if kind == "user" and name:
         return (
             head,
@@ -151,12 +158,15 @@ def identity_policy_commands(
             head,
             f"aws iam put-role-policy --role-name {_q(name)} --policy-name {_q(policy_name)} --policy-document {_q(doc)}",
         )
-    return (head, f"# {principal_arn} is not a role or user: attach the statement to the policy that grants it access")
+    return (
+        head,
+        comment(f"{principal_arn} is not a role or user: attach the statement to the policy that grants it access"),
+    )
 
 
 def bucket_policy_commands(bucket: str, *, account: str | None = None) -> tuple[str, ...]:
     return (
-        f"# with credentials of account {account or 'the bucket owner'}",
+        comment(f"with credentials of account {account or 'the bucket owner'}"),
         f"aws s3api get-bucket-policy --bucket {_q(bucket)} --query Policy --output text > bucket-policy.json",
         "# add the statement shown above to the Statement list of bucket-policy.json, then:",
         f"aws s3api put-bucket-policy --bucket {_q(bucket)} --policy file://bucket-policy.json",
@@ -166,7 +176,7 @@ def bucket_policy_commands(bucket: str, *, account: str | None = None) -> tuple[
 def managed_policy_commands(policy_arn: str, *, account: str | None = None) -> tuple[str, ...]:
     """Edit a customer managed policy (e.g. a permissions boundary) by adding a new default version."""
     return (
-        f"# with credentials of account {account or arn_account(policy_arn) or 'the policy owner'}",
+        comment(f"with credentials of account {account or arn_account(policy_arn) or 'the policy owner'}"),
         f'aws iam get-policy-version --policy-arn {_q(policy_arn)} --version-id "$(aws iam get-policy'
         f' --policy-arn {_q(policy_arn)} --query Policy.DefaultVersionId --output text)"'
         " --query PolicyVersion.Document --output json > policy.json",
@@ -183,56 +193,61 @@ def inline_policy_name(actions: list[str], key_arn: str | None) -> str:
 
 
 def collect_commands(what: str, *, account: str | None, region: str | None, resource: str | None) -> tuple[str, ...]:
-    """AWS CLI commands that fill one evidence gap, writing the evidence-bundle layout (DESIGN.md section 5)."""
+    """AWS CLI commands that fill one evidence gap, writing the evidence-bundle layout (DESIGN.md section 5).
+
+    Every value is quoted, the bundle paths included: key IDs, buckets and regions come from CloudTrail."""
     acct = account or "ACCOUNT"
     reg = region or arn_region(resource) or "REGION"
-    key_id = (resource or "KEY_ID").rsplit("/", 1)[-1]
-    kms = f"BUNDLE/{acct}/kms/{reg}/{key_id}"
-    head = f"# with read-only credentials of account {acct}"
+    head = comment(f"with read-only credentials of account {acct}")
     if what in {"key_policy", "key", "grants"}:
         key = _q(resource or "KEY_ARN")
+        key_id = (resource or "KEY_ID").rsplit("/", 1)[-1]
+        kms = ("BUNDLE", acct, "kms", reg, key_id)
         return (
             head,
-            f"mkdir -p {kms}",
-            f"aws kms describe-key --key-id {key} --region {reg} --output json > {kms}/describe-key.json",
-            f"aws kms get-key-policy --key-id {key} --policy-name default --region {reg} --output json"
-            f" > {kms}/get-key-policy.json",
-            f"aws kms list-grants --key-id {key} --region {reg} --output json > {kms}/list-grants.json",
-            f"aws kms list-aliases --region {reg} --output json > BUNDLE/{acct}/kms/{reg}/list-aliases.json",
+            f"mkdir -p {_bundle(*kms[1:])}",
+            f"aws kms describe-key --key-id {key} --region {_q(reg)} --output json > {_bundle(*kms[1:], 'describe-key.json')}",
+            f"aws kms get-key-policy --key-id {key} --policy-name default --region {_q(reg)} --output json"
+            f" > {_bundle(*kms[1:], 'get-key-policy.json')}",
+            f"aws kms list-grants --key-id {key} --region {_q(reg)} --output json > {_bundle(*kms[1:], 'list-grants.json')}",
+            f"aws kms list-aliases --region {_q(reg)} --output json > {_bundle(acct, 'kms', reg, 'list-aliases.json')}",
             "kmsdiag collect --from-dir BUNDLE",
         )
     if what in {"identity", "principal", "permission_boundary"}:
         return (
             head,
-            f"mkdir -p BUNDLE/{acct}/iam",
-            f"aws iam get-account-authorization-details --output json > BUNDLE/{acct}/iam/get-account-authorization-details.json",
+            f"mkdir -p {_bundle(acct, 'iam')}",
+            "aws iam get-account-authorization-details --output json"
+            f" > {_bundle(acct, 'iam', 'get-account-authorization-details.json')}",
             "kmsdiag collect --from-dir BUNDLE",
         )
     if what in {"scp", "rcp"}:
         ptype = "SERVICE_CONTROL_POLICY" if what == "scp" else "RESOURCE_CONTROL_POLICY"
         return (
             "# with credentials of the organization's management account (or a delegated administrator)",
-            f"aws organizations list-policies-for-target --target-id {acct} --filter {ptype} --output json",
-            f"aws organizations list-parents --child-id {acct} --output json"
-            f" > BUNDLE/{acct}/organizations/list-parents/{acct}.json",
+            f"aws organizations list-policies-for-target --target-id {_q(acct)} --filter {ptype} --output json",
+            f"mkdir -p {_bundle(acct, 'organizations', 'list-parents')} {_bundle(acct, 'organizations', 'describe-policy')}",
+            f"aws organizations list-parents --child-id {_q(acct)} --output json"
+            f" > {_bundle(acct, 'organizations', 'list-parents', acct + '.json')}",
             "aws organizations describe-policy --policy-id POLICY_ID --output json"
-            f" > BUNDLE/{acct}/organizations/describe-policy/POLICY_ID.json",
+            f" > {_bundle(acct, 'organizations', 'describe-policy', 'POLICY_ID.json')}",
             "kmsdiag collect --from-dir BUNDLE",
         )
     if what == "bucket_policy":
-        bucket = _q(resource or "BUCKET")
+        name = resource or "BUCKET"
         return (
             head,
-            f"mkdir -p BUNDLE/{acct}/s3/{resource or 'BUCKET'}",
-            f"aws s3api get-bucket-policy --bucket {bucket} --output json > BUNDLE/{acct}/s3/{resource or 'BUCKET'}/get-bucket-policy.json",
-            f"aws s3api get-bucket-encryption --bucket {bucket} --output json"
-            f" > BUNDLE/{acct}/s3/{resource or 'BUCKET'}/get-bucket-encryption.json",
+            f"mkdir -p {_bundle(acct, 's3', name)}",
+            f"aws s3api get-bucket-policy --bucket {_q(name)} --output json"
+            f" > {_bundle(acct, 's3', name, 'get-bucket-policy.json')}",
+            f"aws s3api get-bucket-encryption --bucket {_q(name)} --output json"
+            f" > {_bundle(acct, 's3', name, 'get-bucket-encryption.json')}",
             "kmsdiag collect --from-dir BUNDLE",
         )
     if what == "trail":
         return (
-            f"# the CloudTrail of account {acct}: its trail bucket, or LookupEvents",
-            f"kmsdiag ingest s3://TRAIL_BUCKET/AWSLogs/{acct}/CloudTrail/",
+            comment(f"the CloudTrail of account {acct}: its trail bucket, or LookupEvents"),
+            f"kmsdiag ingest {_q(f's3://TRAIL_BUCKET/AWSLogs/{acct}/CloudTrail/')}",
             "kmsdiag ingest --lookup",
         )
     return (head, "kmsdiag collect", "kmsdiag collect --out-dir BUNDLE  # or build the bundle by hand (README)")

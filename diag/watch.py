@@ -15,7 +15,8 @@ next cycle waits for the lock (``lock_wait``) and otherwise backs off and retrie
 (throttling, 5xx, connection drops) and a busy database back off exponentially, capped at the interval.
 SIGTERM/SIGINT set a flag: the cycle in progress stops fetching, commits what it fetched and the loop
 ends; nothing is left half-written. The outbox makes every diagnosis go out once: a row is queued in
-the transaction that follows its diagnosis and is never queued twice (event_id is its key).
+the transaction that follows its diagnosis and is never queued twice (event_id is its key). A
+cross-account call logged by both accounts (one sharedEventID) goes out once, as the report counts it.
 """
 
 from __future__ import annotations
@@ -101,7 +102,13 @@ def ensure_baseline(con: duckdb.DuckDBPyConnection, now: dt.datetime) -> dt.date
 
 
 def queue_new_diagnoses(con: duckdb.DuckDBPyConnection, baseline: dt.datetime) -> int:
-    """Queue the newest diagnosis of every event diagnosed since ``baseline`` and not queued before."""
+    """Queue the newest diagnosis of every call diagnosed since ``baseline`` and not queued before.
+
+    A cross-account call is logged by both accounts (two events, one ``sharedEventID``): it is one
+    failure, announced once, as the report counts it. Of the copies diagnosed together, the caller's copy
+    (the one with a caller ARN) is announced; a copy arriving after another copy of the same call was
+    queued is not announced again.
+    """
     rows = con.execute(
         """
         WITH latest AS (
@@ -115,6 +122,12 @@ def queue_new_diagnoses(con: duckdb.DuckDBPyConnection, baseline: dt.datetime) -
                e.key_arn, e.aws_region, e.shared_event_id, e.request_id
         FROM latest l LEFT JOIN events e ON e.event_id = l.event_id
         WHERE l.rn = 1
+          AND NOT (e.shared_event_id IS NOT NULL AND EXISTS (
+                SELECT 1 FROM watch_outbox o JOIN events x ON x.event_id = o.event_id
+                WHERE x.shared_event_id = e.shared_event_id))
+        QUALIFY row_number() OVER (
+            PARTITION BY coalesce(e.shared_event_id, l.event_id) ORDER BY (e.caller_arn IS NULL), l.event_id
+        ) = 1
         ORDER BY e.event_time, l.event_id
         """,
         [baseline],

@@ -13,6 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from diag.shell import comments_on_one_line
+
 if TYPE_CHECKING:
     from diag.audit.context import AuditContext, KeyRecord
     from diag.policy.parse import StatementSpec
@@ -34,6 +36,9 @@ class AuditFix:
     summary: str
     policy: dict[str, Any] | None = None
     commands: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "commands", comments_on_one_line(self.commands))
 
     def to_dict(self) -> dict[str, Any]:
         return {"summary": self.summary, "policy": self.policy, "commands": list(self.commands)}

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 
 from diag.policy.match import action_matches
 from diag.policy.parse import StatementSpec
+from diag.shell import one_line
 
 UNIQUE_ID_RE = re.compile(r"^(AROA|AIDA|AGPA|AIPA|ANPA|ASIA|AKIA)[A-Z0-9]{8,}$")
 ACCOUNT_RE = re.compile(r"^\d{12}$")
@@ -123,7 +124,7 @@ def key_policy_commands(key_arn: str, account: str, region: str) -> tuple[str, .
     q = shlex.quote
     return (
         f"aws kms get-key-policy --key-id {q(key_arn)} --policy-name default --region {q(region)}"
-        " --query Policy --output text > key-policy.json  # in account " + account,
+        " --query Policy --output text > key-policy.json  # in account " + one_line(account),
         "# edit key-policy.json as shown, then:",
         f"aws kms put-key-policy --key-id {q(key_arn)} --policy-name default --region {q(region)}"
         " --policy file://key-policy.json",

@@ -24,7 +24,9 @@ def register(app: typer.Typer) -> None:
         ] = None,
         region: Annotated[
             list[str] | None,
-            typer.Option("--region", help="Regions to project (repeat; default: every commercial region)."),
+            typer.Option(
+                "--region", help="Regions to project (repeat; default: every region botocore lists for CloudTrail)."
+            ),
         ] = None,
         start: Annotated[str, typer.Option("--start", help="First day of logs (YYYY-MM-DD).")] = "2024-01-01",
     ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -44,7 +45,7 @@ def render_summary(summary: IngestSummary) -> None:
     if s.bundles_skipped:
         n = len(s.bundles_skipped)
         line = Text(f"skipped {n:,} evidence bundle folder{'s' if n != 1 else ''} (policies, not CloudTrail; ")
-        line.append_text(safe_text(f"load with `kmsdiag collect --from-dir {s.bundles_skipped[0]}`"))
+        line.append_text(safe_text(f"load with `kmsdiag collect --from-dir {shlex.quote(str(s.bundles_skipped[0]))}`"))
         line.append("): " if n > 1 else ")")
         if n > 1:
             line.append_text(safe_text(", ".join(s.bundles_skipped[:3]) + (", …" if n > 3 else "")))

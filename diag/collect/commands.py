@@ -1,5 +1,10 @@
 """The AWS CLI command that produces each evidence-bundle file: shown in gaps ("how to collect") and in
-the README's "build a bundle by hand" list. ``BUNDLE`` stands for the bundle folder."""
+the README's "build a bundle by hand" list. ``BUNDLE`` stands for the bundle folder.
+
+Every value (key ID, region, account, bucket, policy ID, and the file path built from them) goes through
+``shlex.quote``: these come from CloudTrail records and bundles, which anyone able to make an API call can
+shape, and a printed command must stay one command when pasted into a shell.
+"""
 
 from __future__ import annotations
 
@@ -10,68 +15,77 @@ def _q(value: str) -> str:
     return shlex.quote(value)
 
 
+def bundle_path(*parts: str) -> str:
+    """``BUNDLE/part/part/...`` as one shell word (quoted when any part needs it)."""
+    return _q("/".join(("BUNDLE", *parts)))
+
+
+def _to(*parts: str) -> str:
+    return f" > {bundle_path(*parts)}"
+
+
 def describe_key(account: str, region: str, key_id: str) -> str:
-    return (
-        f"aws kms describe-key --key-id {_q(key_id)} --region {_q(region)} --output json"
-        f" > BUNDLE/{account}/kms/{region}/{key_id}/describe-key.json"
+    return f"aws kms describe-key --key-id {_q(key_id)} --region {_q(region)} --output json" + _to(
+        account, "kms", region, key_id, "describe-key.json"
     )
 
 
 def get_key_policy(account: str, region: str, key_id: str) -> str:
     return (
         f"aws kms get-key-policy --key-id {_q(key_id)} --policy-name default --region {_q(region)} --output json"
-        f" > BUNDLE/{account}/kms/{region}/{key_id}/get-key-policy.json"
+        + _to(account, "kms", region, key_id, "get-key-policy.json")
     )
 
 
 def list_grants(account: str, region: str, key_id: str) -> str:
-    return (
-        f"aws kms list-grants --key-id {_q(key_id)} --region {_q(region)} --output json"
-        f" > BUNDLE/{account}/kms/{region}/{key_id}/list-grants.json"
+    return f"aws kms list-grants --key-id {_q(key_id)} --region {_q(region)} --output json" + _to(
+        account, "kms", region, key_id, "list-grants.json"
     )
 
 
 def list_aliases(account: str, region: str) -> str:
-    return f"aws kms list-aliases --region {_q(region)} --output json > BUNDLE/{account}/kms/{region}/list-aliases.json"
+    return f"aws kms list-aliases --region {_q(region)} --output json" + _to(
+        account, "kms", region, "list-aliases.json"
+    )
 
 
 def list_keys(account: str, region: str) -> str:
-    return f"aws kms list-keys --region {_q(region)} --output json > BUNDLE/{account}/kms/{region}/list-keys.json"
+    return f"aws kms list-keys --region {_q(region)} --output json" + _to(account, "kms", region, "list-keys.json")
 
 
 def authorization_details(account: str) -> str:
-    return (
-        "aws iam get-account-authorization-details --output json"
-        f" > BUNDLE/{account}/iam/get-account-authorization-details.json"
+    return "aws iam get-account-authorization-details --output json" + _to(
+        account, "iam", "get-account-authorization-details.json"
     )
 
 
 def bucket_call(account: str, bucket: str, command: str) -> str:
-    return f"aws s3api {command} --bucket {_q(bucket)} --output json > BUNDLE/{account}/s3/{bucket}/{command}.json"
+    return f"aws s3api {_q(command)} --bucket {_q(bucket)} --output json" + _to(
+        account, "s3", bucket, f"{command}.json"
+    )
 
 
 def describe_organization(account: str) -> str:
-    return f"aws organizations describe-organization --output json > BUNDLE/{account}/organizations/describe-organization.json"
+    return "aws organizations describe-organization --output json" + _to(
+        account, "organizations", "describe-organization.json"
+    )
 
 
 def describe_policy(account: str, policy_id: str) -> str:
-    return (
-        f"aws organizations describe-policy --policy-id {_q(policy_id)} --output json"
-        f" > BUNDLE/{account}/organizations/describe-policy/{policy_id}.json"
+    return f"aws organizations describe-policy --policy-id {_q(policy_id)} --output json" + _to(
+        account, "organizations", "describe-policy", f"{policy_id}.json"
     )
 
 
 def list_targets(account: str, policy_id: str) -> str:
-    return (
-        f"aws organizations list-targets-for-policy --policy-id {_q(policy_id)} --output json"
-        f" > BUNDLE/{account}/organizations/list-targets-for-policy/{policy_id}.json"
+    return f"aws organizations list-targets-for-policy --policy-id {_q(policy_id)} --output json" + _to(
+        account, "organizations", "list-targets-for-policy", f"{policy_id}.json"
     )
 
 
 def list_parents(account: str, child_id: str) -> str:
-    return (
-        f"aws organizations list-parents --child-id {_q(child_id)} --output json"
-        f" > BUNDLE/{account}/organizations/list-parents/{child_id}.json"
+    return f"aws organizations list-parents --child-id {_q(child_id)} --output json" + _to(
+        account, "organizations", "list-parents", f"{child_id}.json"
     )
 
 

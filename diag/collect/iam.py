@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from diag.collect import commands
 from diag.collect.awsjson import dumps, parse_time, policy_document, to_cli_json
 from diag.collect.bundle import Bundle
-from diag.collect.rows import NOT_A_GAP, error_code, errors_for, gap_row, insert_rows
+from diag.collect.rows import NOT_A_GAP, credentials_refusal, error_code, errors_for, gap_row, insert_rows
 
 if TYPE_CHECKING:
     import duckdb
@@ -76,11 +76,27 @@ def _principal(account: str, kind: str, item: dict[str, Any], name_key: str, id_
     }
 
 
+def _tags(value: Any) -> str:
+    """Tags list ([{"Key", "Value"}], absent = none) → JSON object; get-account-authorization-details lists
+    every tag of a role or user, so an absent list means no tags."""
+    out: dict[str, str] = {}
+    for t in value if isinstance(value, list) else []:
+        if isinstance(t, dict) and isinstance(t.get("Key"), str):
+            out[t["Key"]] = str(t.get("Value") or "")
+    return dumps(out)
+
+
 def transform_authorization_details(account: str, doc: dict[str, Any]) -> dict[str, list[dict[str, Any]]] | None:
-    """Rows for ``principals``, ``identity_policies`` and ``managed_policies`` (None: not such a document)."""
+    """Rows for ``principals``, ``identity_policies``, ``managed_policies`` and ``principal_tags`` (None: not
+    such a document)."""
     if not isinstance(doc, dict) or not any(isinstance(doc.get(n), list) for n in LISTS):
         return None
-    out: dict[str, list[dict[str, Any]]] = {"principals": [], "identity_policies": [], "managed_policies": []}
+    out: dict[str, list[dict[str, Any]]] = {
+        "principals": [],
+        "identity_policies": [],
+        "managed_policies": [],
+        "principal_tags": [],
+    }
     specs = (
         ("RoleDetailList", "role", "RoleName", "RoleId", "RolePolicyList"),
         ("UserDetailList", "user", "UserName", "UserId", "UserPolicyList"),
@@ -93,6 +109,8 @@ def transform_authorization_details(account: str, doc: dict[str, Any]) -> dict[s
                 continue
             seen.add(item["Arn"])
             out["principals"].append(_principal(account, kind, item, name_key, id_key))
+            if kind in ("role", "user"):
+                out["principal_tags"].append({"account": account, "arn": item["Arn"], "tags": _tags(item.get("Tags"))})
             out["identity_policies"].extend(_inline(account, item["Arn"], kind, item.get(inline_key)))
     seen_versions: set[tuple[str, str]] = set()
     for pol in doc.get("Policies") or []:
@@ -124,7 +142,7 @@ def transform_account(bundle: Bundle, account: str) -> dict[str, list[dict[str, 
     errors = [e for e in errors_for(bundle.errors.get(account, []), "iam") if str(e.get("error")) not in NOT_A_GAP]
     doc = bundle.get(iam_path(account))
     rows = transform_authorization_details(account, doc) if doc is not None else None
-    out = rows or {"principals": [], "identity_policies": [], "managed_policies": []}
+    out = rows or {"principals": [], "identity_policies": [], "managed_policies": [], "principal_tags": []}
     gaps = [
         gap_row(
             account=account,
@@ -139,6 +157,7 @@ def transform_account(bundle: Bundle, account: str) -> dict[str, list[dict[str, 
         for e in errors
     ]
     if rows is None and not gaps:
+        refusal = credentials_refusal(bundle.errors.get(account, []))
         gaps.append(
             gap_row(
                 account=account,
@@ -146,8 +165,13 @@ def transform_account(bundle: Bundle, account: str) -> dict[str, list[dict[str, 
                 what="identity",
                 call="iam get-account-authorization-details",
                 resource=account,
-                error="NotCollected",
-                message="get-account-authorization-details.json is missing from the bundle",
+                error=str(refusal.get("error") or "CredentialsRefused") if refusal else "NotCollected",
+                message=(
+                    f"not collected: AWS refused {refusal.get('call')} for account {account}"
+                    f" ({refusal.get('message') or refusal.get('error')}), so nothing of this account was read"
+                    if refusal
+                    else "get-account-authorization-details.json is missing from the bundle"
+                ),
                 how_to_collect=commands.authorization_details(account),
             )
         )
@@ -158,7 +182,8 @@ def transform_account(bundle: Bundle, account: str) -> dict[str, list[dict[str, 
 def load_account(con: duckdb.DuckDBPyConnection, snapshot_id: int, bundle: Bundle, account: str) -> dict[str, int]:
     rows = transform_account(bundle, account)
     counts = {
-        t: insert_rows(con, t, snapshot_id, rows[t]) for t in ("principals", "identity_policies", "managed_policies")
+        t: insert_rows(con, t, snapshot_id, rows.get(t, []))
+        for t in ("principals", "identity_policies", "managed_policies", "principal_tags")
     }
     counts["gaps"] = insert_rows(con, "collection_gaps", snapshot_id, rows["gaps"])
     return counts

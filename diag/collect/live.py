@@ -1,7 +1,8 @@
 """Live collection: every configured account, through boto3, into one new snapshot (and optionally a bundle).
 
 For each account: credentials (profile / AssumeRole), then ``kms.sync`` (keys fetched on a bounded thread
-pool, one progress bar per account on stderr), ``iam.sync``, ``s3.sync`` and ``organizations.sync``. A
+pool, one progress bar per account on stderr), ``iam.sync`` and ``organizations.sync``; then the buckets
+of every account, each read once by its owner (``bucket_owner``: a cross-account call is in two trails). A
 refused call is a gap for that one resource; an account whose credentials are refused is a gap for the
 whole account and the others go on. The snapshot is written in one transaction, then the documents are
 saved as an evidence bundle when ``out_dir`` is given (the same documents that were loaded, so
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from diag.collect import iam, kms, organizations, s3
+from diag.collect import bucket_owner, iam, kms, organizations, s3
 from diag.collect.bundle import Bundle, write_bundle
 from diag.collect.history import build_policy_changes
 from diag.collect.session import AccountSession, open_account
@@ -38,21 +39,6 @@ class CollectResult:
     bundle_dir: Path | None = None
     bucket_notes: list[str] = field(default_factory=list)
     bundle: Bundle | None = None
-
-
-def event_buckets(con: duckdb.DuckDBPyConnection) -> dict[str | None, list[str]]:
-    """Buckets named in ingested events, by the account whose trail logged them (the bucket owner for S3
-    data events)."""
-    try:
-        rows = con.execute(
-            "SELECT DISTINCT bucket, recipient_account FROM events WHERE bucket IS NOT NULL ORDER BY 1, 2"
-        ).fetchall()
-    except Exception:  # no events table content yet is fine; anything else is not ours to handle here
-        return {}
-    out: dict[str | None, list[str]] = {}
-    for bucket, account in rows:
-        out.setdefault(account, []).append(bucket)
-    return out
 
 
 def _progress(quiet: bool) -> Any:
@@ -103,14 +89,17 @@ def collect_live(
                     call,
                     account.role_arn or account.profile or "",
                     "CredentialsRefused",
-                    exc.message,
+                    f"{call} of {account.role_arn or 'profile ' + (account.profile or 'default')}: {exc.message}",
                 )
     if not sessions:
         raise RefusedError("; ".join(refused) or "no account to collect")
     ids = [s.account_id for _, s in sessions]
-    by_event = event_buckets(con) if cfg.event_buckets else {}
-    notes: list[str] = []
-    first = ids[0]
+    claims = bucket_owner.gather(
+        ids,
+        {s.account_id: a.buckets for a, s in sessions},
+        cfg.buckets,
+        bucket_owner.event_claims(con) if cfg.event_buckets else (),
+    )
     con.execute("BEGIN TRANSACTION")
     try:
         snapshot_id = create_snapshot(con, collected_at, "live", str(out_dir) if out_dir else None)
@@ -132,25 +121,18 @@ def collect_live(
                 if progress is not None:
                     progress.update(task, description=f"{acct} iam")
                 iam.sync(con, snapshot_id, sess.client("iam"), bundle, acct)
-                buckets = list(cfg.buckets_for(account)) if acct == first else list(account.buckets)
-                buckets += by_event.get(acct, [])
-                if acct == first:
-                    for other, names in by_event.items():
-                        if other not in ids:
-                            buckets += names
-                            notes.extend(
-                                f"bucket {b}: owner account {other or 'unknown'} not configured; read with {acct}"
-                                for b in names
-                            )
                 if progress is not None:
-                    progress.update(task, description=f"{acct} s3 + organizations")
-                s3.sync(con, snapshot_id, sess.client("s3"), bundle, acct, list(dict.fromkeys(buckets)))
+                    progress.update(task, description=f"{acct} organizations")
                 organizations.sync(
                     con, snapshot_id, sess.client("organizations"), bundle, acct, ids, skip_if_member_of=set(ids)
                 )
                 load_other_gaps(con, snapshot_id, bundle, acct)
                 if progress is not None:
                     progress.update(task, description=f"{acct} done")
+        # buckets last: each has one owner, decided across every account (cross-account calls are in two trails)
+        owned = bucket_owner.resolve_and_fetch(bundle, {s.account_id: s.client("s3") for _, s in sessions}, claims)
+        for acct in dict.fromkeys(owned.owners.values()):
+            s3.load_account(con, snapshot_id, bundle, acct)
         for account in cfg.accounts:  # accounts whose credentials were refused: their gap rows
             if account.account_id and account.account_id not in ids:
                 load_other_gaps(con, snapshot_id, bundle, account.account_id)
@@ -162,4 +144,4 @@ def collect_live(
         con.execute("ROLLBACK")
         raise
     bundle_dir = write_bundle(bundle, out_dir) if out_dir is not None else None
-    return CollectResult(snapshot_id, collected_at, ids, refused, bundle_dir, notes, bundle)
+    return CollectResult(snapshot_id, collected_at, ids, refused, bundle_dir, owned.notes, bundle)

@@ -7,6 +7,7 @@ still read describe-organization, which tells "in an organization" from "not in 
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
@@ -113,7 +114,7 @@ def _how(call: str, account: str, resource: str) -> str:
         return commands.describe_organization(account)
     if call == "list-policies":
         return commands.list_policies(resource if resource in POLICY_TYPES else "SERVICE_CONTROL_POLICY")
-    return f"aws organizations {call} --output json"
+    return f"aws organizations {shlex.quote(call)} --output json"
 
 
 def transform_account(bundle: Bundle, account: str) -> dict[str, list[dict[str, Any]]]:
@@ -190,9 +191,20 @@ def management_account(bundle: Bundle, account: str) -> str | None:
     return str(value) if value else None
 
 
+def organization_id(bundle: Bundle, account: str) -> str | None:
+    """The organization ID (o-...), from describe-organization.json."""
+    doc = bundle.get(f"{org_dir(account)}/describe-organization.json")
+    org = doc.get("Organization") if isinstance(doc, dict) else None
+    value = org.get("Id") if isinstance(org, dict) else None
+    return str(value) if value else None
+
+
 def load_account(con: duckdb.DuckDBPyConnection, snapshot_id: int, bundle: Bundle, account: str) -> dict[str, int]:
     rows = transform_account(bundle, account)
     counts = {t: insert_rows(con, t, snapshot_id, rows[t]) for t in ("org_policies", "org_policy_targets", "org_paths")}
+    org_id = organization_id(bundle, account)
+    if org_id:
+        counts["org_ids"] = insert_rows(con, "org_ids", snapshot_id, [{"account": account, "org_id": org_id}])
     counts["gaps"] = insert_rows(con, "collection_gaps", snapshot_id, rows["gaps"])
     return counts
 

@@ -25,6 +25,8 @@ SNAPSHOT_TABLES = (
     "org_policy_targets",
     "org_paths",
     "collection_gaps",
+    "principal_tags",
+    "org_ids",
 )
 
 # Rows that legitimately repeat across the accounts of one snapshot: AWS managed policies
@@ -132,3 +134,9 @@ def error_code(exc: BaseException) -> tuple[str, str]:
         err = response.get("Error") or {}
         return str(err.get("Code") or type(exc).__name__), str(err.get("Message") or "")
     return type(exc).__name__, str(exc)
+
+
+def credentials_refusal(entries: Iterable[dict[str, Any]]) -> dict[str, Any] | None:
+    """The errors.json entry saying the account's credentials were refused (``sts assume-role`` or
+    ``sts get-caller-identity``), if any: then nothing of the account was read, live."""
+    return next((e for e in entries if str(e.get("call") or "").startswith("sts ")), None)

@@ -1,7 +1,8 @@
 """S3: bucket policy, default encryption and location of the buckets that matter.
 
-Buckets come from the configuration and from ingested events (``events.bucket``). A bucket without a
-policy (``NoSuchBucketPolicy``) is known to have none; a refused call is a gap.
+Buckets come from the configuration and from ingested events (``events.bucket``); ``bucket_owner`` decides
+which account owns each one and reads it. A bucket without a policy (``NoSuchBucketPolicy``) is known to
+have none; a refused call is a gap.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from diag.collect import commands
 from diag.collect.awsjson import dumps, policy_document, to_cli_json
 from diag.collect.bundle import BUCKET_RE, Bundle, bucket_dir
-from diag.collect.rows import NOT_A_GAP, call_name, error_code, errors_for, gap_row, insert_rows
+from diag.collect.rows import NOT_A_GAP, call_name, errors_for, gap_row, insert_rows
 
 if TYPE_CHECKING:
     import duckdb
@@ -24,16 +25,21 @@ _WHAT = {
 }
 
 
-def get_bucket_policy(client: Any, bucket: str) -> dict[str, Any]:
-    return to_cli_json(client.get_bucket_policy(Bucket=bucket))
+def _owner(expected_owner: str | None) -> dict[str, str]:
+    """``ExpectedBucketOwner``: AWS refuses (403) the call when another account owns the bucket."""
+    return {"ExpectedBucketOwner": expected_owner} if expected_owner else {}
 
 
-def get_bucket_encryption(client: Any, bucket: str) -> dict[str, Any]:
-    return to_cli_json(client.get_bucket_encryption(Bucket=bucket))
+def get_bucket_policy(client: Any, bucket: str, *, expected_owner: str | None = None) -> dict[str, Any]:
+    return to_cli_json(client.get_bucket_policy(Bucket=bucket, **_owner(expected_owner)))
 
 
-def get_bucket_location(client: Any, bucket: str) -> dict[str, Any]:
-    return to_cli_json(client.get_bucket_location(Bucket=bucket))
+def get_bucket_encryption(client: Any, bucket: str, *, expected_owner: str | None = None) -> dict[str, Any]:
+    return to_cli_json(client.get_bucket_encryption(Bucket=bucket, **_owner(expected_owner)))
+
+
+def get_bucket_location(client: Any, bucket: str, *, expected_owner: str | None = None) -> dict[str, Any]:
+    return to_cli_json(client.get_bucket_location(Bucket=bucket, **_owner(expected_owner)))
 
 
 def region_of_location(doc: Any) -> str | None:
@@ -113,33 +119,43 @@ def transform_account(bundle: Bundle, account: str) -> dict[str, list[dict[str, 
 
 def load_account(con: duckdb.DuckDBPyConnection, snapshot_id: int, bundle: Bundle, account: str) -> dict[str, int]:
     rows = transform_account(bundle, account)
+    _drop_second_owner(con, snapshot_id, account, rows)
     return {
         "bucket_policies": insert_rows(con, "bucket_policies", snapshot_id, rows["bucket_policies"]),
         "gaps": insert_rows(con, "collection_gaps", snapshot_id, rows["gaps"]),
     }
 
 
-def fetch(client: Any, bundle: Bundle, account: str, buckets: list[str]) -> None:
-    """Fetch policy, encryption and location of each bucket into ``bundle``."""
-    getters = {
-        "get-bucket-policy": get_bucket_policy,
-        "get-bucket-encryption": get_bucket_encryption,
-        "get-bucket-location": get_bucket_location,
-    }
-    for bucket in buckets:
-        if not BUCKET_RE.match(bucket) or ".." in bucket:
-            bundle.error(account, "s3api get-bucket-policy", bucket[:80], "InvalidBucketName")
-            continue
-        for call, fn in getters.items():
-            try:
-                bundle.put(f"{bucket_dir(account, bucket)}/{call}.json", fn(client, bucket))
-            except Exception as exc:
-                code, msg = error_code(exc)
-                bundle.error(account, f"s3api {call}", bucket, code, msg)
-
-
-def sync(
-    con: duckdb.DuckDBPyConnection, snapshot_id: int, client: Any, bundle: Bundle, account: str, buckets: list[str]
-) -> dict[str, int]:
-    fetch(client, bundle, account, buckets)
-    return load_account(con, snapshot_id, bundle, account)
+def _drop_second_owner(
+    con: duckdb.DuckDBPyConnection, snapshot_id: int, account: str, rows: dict[str, list[dict[str, Any]]]
+) -> None:
+    """A bucket has one owner: when an earlier account of this snapshot already holds it (a hand-made bundle
+    with the same bucket under two accounts), this account's copy is not stored and becomes a gap instead."""
+    names = [r["bucket"] for r in rows["bucket_policies"]]
+    if not names:
+        return
+    marks = ", ".join("?" * len(names))
+    held = dict(
+        con.execute(
+            f"SELECT bucket, account FROM bucket_policies WHERE snapshot_id = ? AND bucket IN ({marks})",
+            [snapshot_id, *names],
+        ).fetchall()
+    )
+    if not held:
+        return
+    rows["bucket_policies"] = [r for r in rows["bucket_policies"] if r["bucket"] not in held]
+    rows["gaps"] = [g for g in rows["gaps"] if g["resource"] not in held]
+    for bucket, owner in sorted(held.items()):
+        rows["gaps"].append(
+            gap_row(
+                account=account,
+                region=None,
+                what="bucket_policy",
+                call="s3api get-bucket-policy",
+                resource=bucket,
+                error="DuplicateBucket",
+                message=f"bucket {bucket} is also under account {owner} in this snapshot; a bucket has one owner:"
+                f" the copy under {owner} was kept, this one ignored",
+                how_to_collect=commands.bucket_call(account, bucket, "get-bucket-location"),
+            )
+        )

@@ -42,7 +42,14 @@ KMS_FAILURES = (
 S3_FAILURES = ("AccessDenied", "AccessDeniedException")
 # Events that may change a decision: the decision cache is split at their times (diag.change_events).
 CHANGE_EVENTS = DECISION_CHANGES
-_SESSION_NEEDLES = ("assumed-role", "aws:userid", "aws:username", "aws:SourceIdentity", "RoleSessionName")
+_SESSION_NEEDLES = (
+    "assumed-role",
+    "aws:userid",
+    "aws:username",
+    "aws:SourceIdentity",
+    "RoleSessionName",
+    "aws:PrincipalTag",  # session tags: each session may have its own
+)
 _IP_NEEDLES = ("aws:SourceIp", "aws:VpcSourceIp")
 
 

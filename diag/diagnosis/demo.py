@@ -3,6 +3,7 @@ pick representative failures, and render the verdict table, their explanations a
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -93,12 +94,14 @@ def render_diagnosis_part(
             con.close()
     first = examples[0]["event_id"] if examples else "EVENT_ID"
     console.print(Rule("go further"))
+    q = shlex.quote
+    ev, path = q(str(first)), q(str(db))
     for line in (
-        f"kmsdiag explain {first} --db {db}          # one failure: verdict, evidence, fix",
-        f"kmsdiag explain {first} --db {db} --json   # the same, machine-readable",
-        f"kmsdiag explain --db {db} --error 'User: arn:aws:sts::… is not authorized to perform: kms:Decrypt on resource: arn:aws:kms:…'",
-        f"kmsdiag report --db {db} --since all --format html --out report.html",
-        f"python3 -c \"import diag; diag.open('{db}').sql('FROM failures_by_verdict').show()\"",
+        f"kmsdiag explain {ev} --db {path}          # one failure: verdict, evidence, fix",
+        f"kmsdiag explain {ev} --db {path} --json   # the same, machine-readable",
+        f"kmsdiag explain --db {path} --error 'User: arn:aws:sts::… is not authorized to perform: kms:Decrypt on resource: arn:aws:kms:…'",
+        f"kmsdiag report --db {path} --since all --format html --out report.html",
+        "python3 -c " + q(f"import diag; diag.open({str(db)!r}).sql('FROM failures_by_verdict').show()"),
         "kmsdiag ingest ./your-trails/ && kmsdiag collect --from-dir ./your-bundle && kmsdiag diagnose",
     ):
         console.print(safe_text(f"  {line}", style="cyan"), soft_wrap=True)

@@ -11,6 +11,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+from diag.shell import comments_on_one_line
+
 
 @dataclass(frozen=True)
 class EventFacts:
@@ -132,6 +134,7 @@ class Fix:
     def __post_init__(self) -> None:
         if self.policy is not None:
             object.__setattr__(self, "policy", canonical_order(self.policy))
+        object.__setattr__(self, "commands", comments_on_one_line(self.commands))
 
     def to_dict(self) -> dict[str, Any]:
         return {"summary": self.summary, "policy": self.policy, "commands": list(self.commands), "target": self.target}

@@ -1,13 +1,15 @@
 """The verdict: the finding to act on first, by a fixed, documented order.
 
-The order follows AWS's own evaluation and what must be true before a policy change can help: an explicit
-Deny first (it overrides every Allow), then the state of the world (the key is in another region, gone,
-pending deletion, disabled; an AWS-managed key that no policy can open; the wrong caller), then the
-organization's guardrails and the bucket policy that S3 checks before calling KMS, then the resource layer
-(the key policy, its history and its grants), then the conditions, then the caller's own policies. The
-verdict names the cause even when it was fixed since: ``RESOLVED_SINCE`` is then one more finding, and the
-verdict only when the cause at the time cannot be shown; ``UNKNOWN`` comes only when nothing is proven. The README section "Verdict order" lists the same order
-(a test checks it).
+``RESOLVED_SINCE`` comes first: when the policies in force now allow the call, there is nothing left to
+fix, whatever layer changed (a grant, the key policy, an IAM policy, a managed policy's default version,
+an SCP); the causes at the time of the failure stay in the findings, in order. Then the order follows
+AWS's own evaluation and what must be true before a policy change can help: an explicit Deny (it
+overrides every Allow), then the state of the world (the key is in another region, gone, pending
+deletion, disabled; an AWS-managed key that no policy can open; the wrong caller), then the
+organization's guardrails and the bucket policy that S3 checks before calling KMS, then the resource
+layer (the key policy, its history and its grants), then the conditions, then the caller's own policies.
+``UNKNOWN`` comes only when nothing is proven. The README section "Verdict order" lists the same order (a
+test checks it).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from collections.abc import Iterable
 from diag.diagnosis.model import Finding
 
 VERDICT_ORDER: tuple[str, ...] = (
+    "RESOLVED_SINCE",
     "EXPLICIT_DENY",
     "WRONG_REGION",
     "KEY_NOT_FOUND",
@@ -42,7 +45,6 @@ VERDICT_ORDER: tuple[str, ...] = (
     "IAM_POLICY_MISSING",
     "PERMISSION_BOUNDARY",
     "SESSION_POLICY",
-    "RESOLVED_SINCE",
     "UNKNOWN",
     "RULE_ERROR",
 )

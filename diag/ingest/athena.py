@@ -45,40 +45,6 @@ _REGION_RE = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d+$")
 _KEY_ARN_RE = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]+$")
 _ORG_RE = re.compile(r"^o-[a-z0-9]{10,32}$")
 
-# Commercial regions for the region enum of the table (a table may list fewer; `--region` overrides).
-DEFAULT_REGIONS = [
-    "af-south-1",
-    "ap-east-1",
-    "ap-northeast-1",
-    "ap-northeast-2",
-    "ap-northeast-3",
-    "ap-south-1",
-    "ap-south-2",
-    "ap-southeast-1",
-    "ap-southeast-2",
-    "ap-southeast-3",
-    "ap-southeast-4",
-    "ap-southeast-5",
-    "ca-central-1",
-    "ca-west-1",
-    "eu-central-1",
-    "eu-central-2",
-    "eu-north-1",
-    "eu-south-1",
-    "eu-south-2",
-    "eu-west-1",
-    "eu-west-2",
-    "eu-west-3",
-    "il-central-1",
-    "me-central-1",
-    "me-south-1",
-    "mx-central-1",
-    "sa-east-1",
-    "us-east-1",
-    "us-east-2",
-    "us-west-1",
-    "us-west-2",
-]
 
 # Write events whose effect diagnosis reconstructs (policy history, key state, grants).
 POLICY_CHANGE_EVENTS = KMS_S3_CHANGES
@@ -270,6 +236,26 @@ def build_query(
     )
 
 
+_DDL_UNSAFE_RE = re.compile(r"['\\\x00-\x1f\x7f]|\$\{")
+
+
+def _check_ddl_location(location: str) -> None:
+    """Refuse a location the DDL cannot hold as written (exit 3).
+
+    The location goes into single-quoted Hive string literals (``LOCATION '…'`` and the
+    ``storage.location.template`` property). Hive's lexer reads ``\\`` as an escape and two adjacent
+    literals as one (``'a''b'`` is ``ab``, not ``a'b``), and Athena expands ``${name}`` in the template;
+    rather than guess how Athena treats an escaped quote in an S3 path, such a location is refused.
+    """
+    bad = _DDL_UNSAFE_RE.search(location)
+    if bad:
+        raise BadInputError(
+            f"cannot write an Athena table for {location!r}: {bad.group(0)!r} cannot appear in a DDL location"
+            " (single quotes, backslashes, control characters and '${' are refused)",
+            hint="create the table by hand in the Athena console, or move the trail to a prefix without them",
+        )
+
+
 def athena_ddl(
     location: str,
     *,
@@ -284,13 +270,16 @@ def athena_ddl(
     ``location`` is ``s3://bucket[/prefix]`` (the folder holding ``AWSLogs/``). Accounts are an enum
     when given (queries may then omit them), else *injected* (every query must name its accounts).
     """
+    from diag.aws_regions import cloudtrail_regions
     from diag.ingest.s3 import parse_s3_uri
 
     target = parse_s3_uri(location)
+    _check_ddl_location(location)
     if org_id is not None and not _ORG_RE.match(org_id):
         raise UsageError(f"{org_id!r} is not an organization ID (o-...)")
     _check(accounts, _ACCOUNT_RE, "12-digit account ID")
-    _check(regions, _REGION_RE, "region name")
+    known = cloudtrail_regions()
+    _check([r for r in regions if r not in known], _REGION_RE, "region name")
     prefix = target.prefix if target.prefix.endswith("AWSLogs/") else target.prefix + "AWSLogs/"
     root = f"s3://{target.bucket}/{prefix}" + (f"{org_id}/" if org_id else "")
     acc, reg, day = table.account_column, table.region_column, table.date_column
@@ -301,7 +290,7 @@ def athena_ddl(
         ]
     else:
         account_props = [f"'projection.{acc}.type'='injected'"]
-    region_values = ",".join(sorted(set(regions or DEFAULT_REGIONS)))
+    region_values = ",".join(sorted(set(regions or known)))
     props = [
         "'projection.enabled'='true'",
         *account_props,

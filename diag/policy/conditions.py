@@ -20,6 +20,10 @@ Semantics (IAM User Guide, "Condition operators" and "Single-valued vs multivalu
 - Policy variables (``${aws:username}``, ``${aws:PrincipalTag/team}``, ``${aws:username, 'default'}``,
   ``${*}``, ``${?}``, ``${$}``) are substituted in the values of String and Arn operators only; a variable
   with no value (and no default) makes that policy value match nothing.
+- A key whose value is ``diag.policy.context.UNDETERMINED`` (kmsdiag could not determine it, which is not
+  the same as absent), or a policy variable naming such a key: the condition's outcome is unknown; the
+  trace says so (``undetermined``) and ``matched`` is the value the marker's mode assumes (``diag.policy.
+  undetermined`` evaluates both modes and reports the decision as undetermined when they differ).
 - An operator the engine does not know is reported (``unknown_operator``) and fails closed: the
   statement does not apply when it is an Allow, and it does apply when it is a Deny (so an unreadable
   Deny can never be the reason kmsdiag calls a request allowed). AWS refuses such policies when they are
@@ -213,6 +217,20 @@ def _matchers(base: str, values: Sequence[str], ctx: Ctx) -> list[Callable[[str]
 def evaluate_condition(cond: ConditionSpec, ctx: Ctx, effect: str = "Allow") -> ConditionTrace:
     """Evaluate one (operator, key) pair against the request context; return its trace."""
     req = ctx.get(cond.key_lower)
+    undetermined = _undetermined_mode(req, cond.values, ctx)
+    if undetermined is not None:
+        holds = (undetermined == "allow") == (effect == "Allow")
+        return ConditionTrace(
+            cond.operator,
+            cond.key,
+            holds,
+            cond.values,
+            None,
+            "kmsdiag could not determine this key: the outcome is unknown (assumed "
+            + ("to hold" if holds else "not to hold")
+            + " in this evaluation)",
+            undetermined=True,
+        )
     req_values = tuple(req) if req is not None else None
     present = bool(req)
     base = cond.base.lower()
@@ -288,6 +306,25 @@ def evaluate_condition(cond: ConditionSpec, ctx: Ctx, effect: str = "Allow") -> 
         if negated:
             reason += " (negated operator)"
     return ConditionTrace(cond.operator, cond.key, ok, cond.values, req_values, reason)
+
+
+_UNDETERMINED = "\x00undetermined:"
+_VAR_RE = re.compile(r"\$\{([^},']+)")
+
+
+def _undetermined_mode(req: tuple[str, ...] | None, values: Sequence[str], ctx: Ctx) -> str | None:
+    """ "deny"/"allow" when the condition reads a key (or a policy variable) marked undetermined
+    (``diag.policy.context.UNDETERMINED``), else None."""
+    if req is not None and len(req) == 1 and req[0].startswith(_UNDETERMINED):
+        return req[0][len(_UNDETERMINED) :]
+    for p in values:
+        if "${" not in p:
+            continue
+        for name in _VAR_RE.findall(p):
+            var = ctx.get(name.strip().lower())
+            if var is not None and len(var) == 1 and var[0].startswith(_UNDETERMINED):
+                return var[0][len(_UNDETERMINED) :]
+    return None
 
 
 def evaluate_conditions(

@@ -20,14 +20,21 @@ Keys and where they come from:
 - ``kms:ViaService``: the invoking service's regional endpoint, e.g. ``s3.amazonaws.com`` →
   ``s3.us-east-1.amazonaws.com`` (region of the record).
 - ``kms:EncryptionContext:<key>`` and ``kms:EncryptionContextKeys``: ``requestParameters.encryptionContext``.
-- ``kms:EncryptionAlgorithm``, ``kms:GrantOperations``, ``kms:GranteePrincipal`` when the request has them.
+- ``kms:EncryptionAlgorithm``, ``kms:GrantOperations``, ``kms:GranteePrincipal`` when the request has them;
+  ``kms:GrantConstraintType`` from a CreateGrant's ``constraints``; ``kms:RequestAlias``: the alias name when
+  the request named the key by alias name or alias ARN (the KMS developer guide: either satisfies it).
+- ``s3:x-amz-server-side-encryption`` and ``s3:x-amz-server-side-encryption-aws-kms-key-id`` from an S3
+  request's headers as CloudTrail logs them.
+- ``aws:PrincipalServiceName`` / ``aws:PrincipalServiceNamesList``: the service of an ``AWSService`` caller.
 - ``aws:CurrentTime`` / ``aws:EpochTime``: ``eventTime``; ``aws:RequestedRegion``: ``awsRegion``.
 - ``aws:SecureTransport``: "true" for KMS (HTTPS only) or when ``tlsDetails`` is present.
 - ``aws:MultiFactorAuthPresent``, ``aws:TokenIssueTime``, ``aws:SourceIdentity`` from ``sessionContext``.
 - ``aws:PrincipalIsAWSService``: "true" for ``AWSService`` callers; ``aws:ResourceAccount``.
 
-Not derivable from CloudTrail (absent, so conditions on them see a missing key): ``aws:PrincipalOrgID``,
-``aws:PrincipalTag/*``, ``aws:ResourceTag/*``, ``aws:PrincipalOrgPaths``.
+Not derivable from the record alone: ``aws:PrincipalOrgID``, ``aws:PrincipalOrgPaths``, ``aws:PrincipalTag/*``,
+``aws:ResourceTag/*``, ``kms:ResourceAliases``... ``diag.diagnosis.request_context`` fills them from the
+collected policies and the trail; a key it cannot determine gets the value ``UNDETERMINED`` (never "absent"):
+a condition on it is then neither true nor false (``diag.policy.undetermined`` decides both ways).
 """
 
 from __future__ import annotations
@@ -41,6 +48,24 @@ from diag.policy.model import Request
 
 _KEY_ID_RE = re.compile(r"^(mrk-[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$")
 _ACCOUNT_RE = re.compile(r"^\d{12}$")
+
+# The value of a condition key that kmsdiag cannot determine (a request never carries a NUL character).
+# The suffix is the evaluation mode: "deny" resolves every condition on such a key against the request
+# (an Allow statement does not apply, a Deny does), "allow" in its favour. See diag.policy.undetermined.
+UNDETERMINED = "\x00undetermined:deny"
+UNDETERMINED_ALLOW = "\x00undetermined:allow"
+_UNDETERMINED_PREFIX = "\x00undetermined:"
+
+
+def is_undetermined(value: object) -> bool:
+    """Whether a context value (a string or a list/tuple of strings) is the undetermined marker."""
+    if isinstance(value, str):
+        return value.startswith(_UNDETERMINED_PREFIX)
+    if isinstance(value, list | tuple) and len(value) == 1 and isinstance(value[0], str):
+        return value[0].startswith(_UNDETERMINED_PREFIX)
+    return False
+
+
 _PRINCIPAL_TYPES = {
     "Root": "Account",
     "IAMUser": "User",
@@ -163,6 +188,7 @@ def context_from_event(record: dict[str, Any]) -> dict[str, str | list[str]]:
     grantee = _s(params.get("granteePrincipal"))
     if grantee:
         ctx["kms:GranteePrincipal"] = grantee
+    _request_extras(record, params, ui, ctx)
 
     when = _s(record.get("eventTime"))
     if when:
@@ -195,6 +221,44 @@ def context_from_event(record: dict[str, Any]) -> dict[str, str | list[str]]:
     if res_account:
         ctx["aws:ResourceAccount"] = res_account
     return ctx
+
+
+def _alias_name(ref: str | None) -> str | None:
+    """``alias/x`` or ``arn:aws:kms:r:a:alias/x`` → ``alias/x`` (the value of ``kms:RequestAlias``)."""
+    if not ref:
+        return None
+    if ref.startswith("alias/"):
+        return ref
+    parts = ref.split(":", 5)
+    if len(parts) == 6 and parts[0] == "arn" and parts[2] == "kms" and parts[5].startswith("alias/"):
+        return parts[5]
+    return None
+
+
+def _request_extras(
+    record: dict[str, Any], params: dict[str, Any], ui: dict[str, Any], ctx: dict[str, str | list[str]]
+) -> None:
+    """Keys read from request parameters and the caller's type: kms:RequestAlias, kms:GrantConstraintType,
+    S3's SSE-KMS key header, aws:PrincipalServiceName (AWS service callers)."""
+    if _s(record.get("eventSource")) == "kms.amazonaws.com":
+        alias = _alias_name(_s(params.get("keyId")))
+        if alias:
+            ctx["kms:RequestAlias"] = alias
+    constraints = _d(params.get("constraints"))
+    kinds = [k for k in ("encryptionContextEquals", "encryptionContextSubset") if k in constraints]
+    if kinds:
+        ctx["kms:GrantConstraintType"] = kinds[0][0].upper() + kinds[0][1:]
+    sse_key = _s(params.get("x-amz-server-side-encryption-aws-kms-key-id")) or _s(params.get("SSEKMSKeyId"))
+    if sse_key:
+        ctx["s3:x-amz-server-side-encryption-aws-kms-key-id"] = sse_key
+    sse = _s(params.get("x-amz-server-side-encryption"))
+    if sse:
+        ctx["s3:x-amz-server-side-encryption"] = sse
+    if ui.get("type") == "AWSService":
+        name = _s(ui.get("invokedBy"))
+        if name:
+            ctx["aws:PrincipalServiceName"] = name
+            ctx["aws:PrincipalServiceNamesList"] = [name]
 
 
 def _resource(record: dict[str, Any]) -> tuple[str, str | None]:

@@ -180,6 +180,9 @@ class ConditionTrace:
     request_values: tuple[str, ...] | None = None  # None: the key is absent from the request context
     reason: str = ""
     unknown_operator: bool = False
+    # True: kmsdiag could not determine the key (diag.policy.context.UNDETERMINED); ``matched`` is then the
+    # value assumed by the evaluation mode (see diag.policy.undetermined), not a fact.
+    undetermined: bool = False
 
 
 @dataclass(frozen=True)
@@ -270,6 +273,12 @@ class EvaluationResult:
     # for an allow, the layer(s) that granted. Compatible extension, see diag.policy.engine.
     deciding_layers: tuple[Layer, ...] = ()
     cross_account: bool = False
+    # Condition keys kmsdiag could not determine and on which the decision depends (diag.policy.undetermined):
+    # non-empty means the decision is Unknown until they are collected.
+    undetermined: tuple[str, ...] = ()
+    # With ``undetermined``: True when the policies would allow if every condition on those keys held (then a
+    # refusal by AWS means that at least one of them did not hold: an inference, never a fact).
+    allowed_if_undetermined_hold: bool = False
 
     def layer(self, name: Layer | str) -> list[LayerTrace]:
         return [lt for lt in self.layers if lt.layer == name]
@@ -281,5 +290,6 @@ class EvaluationResult:
             "unknown": [str(u) for u in self.unknown],
             "deciding_layers": [str(u) for u in self.deciding_layers],
             "cross_account": self.cross_account,
+            "undetermined": list(self.undetermined),
             "layers": [lt.to_dict() for lt in self.layers],
         }

@@ -36,6 +36,18 @@ def md_code(value: object) -> str:
     return f"`{text}`" if text else "—"
 
 
+def md_command(command: str) -> str:
+    """A shell command as a code span that shows it exactly: the fence is longer than any run of backticks
+    inside (md_code's replacement of backticks and collapsing of spaces would change the command's quoting).
+    A command spread over several lines (a quoted value holding a newline) has no faithful one-line form."""
+    text = strip_control(command)
+    if "\n" in text or "\t" in text:
+        return "(a multi-line command: see the HTML or JSON report)"
+    fence = "`" * (max((len(r) for r in re.findall(r"`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") or (text.startswith(" ") and text.endswith(" ")) else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
 def _clip(text: str, limit: int = MAX_FIX_CHARS) -> str:
     text = " ".join(strip_control(text).split())
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
@@ -133,7 +145,7 @@ def render_markdown(report: Report, *, max_causes: int = MAX_CAUSES) -> str:
             # the first real command (fixes often start with a "# with credentials of …" comment)
             shown = next((c for c in cmds if not c.lstrip().startswith("#")), cmds[0] if cmds else None)
             if shown:
-                entry += f"\n   {md_code(shown)}"
+                entry += f"\n   {md_command(shown)}"
                 if len(cmds) > 1:
                     entry += f" (+{len(cmds) - 1} more lines in the HTML report)"
             fixes.append(entry)

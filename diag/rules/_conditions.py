@@ -66,6 +66,10 @@ def condition_findings(rule: Rule, case: Case, family: str, advice: str) -> list
     for s, failed in near_allows(case, family):
         c = failed[0]
         got = "absent from the request" if c.request_values is None else ", ".join(c.request_values) or "empty"
+        typo = _typo_finding(rule, case, s, failed)
+        if typo is not None:
+            out.append(typo)
+            continue
         out.append(
             rule.finding(
                 str(s.layer),
@@ -82,3 +86,38 @@ def condition_findings(rule: Rule, case: Case, family: str, advice: str) -> list
             )
         )
     return out
+
+
+def _typo_finding(rule: Rule, case: Case, s: StatementTrace, failed: list[ConditionTrace]) -> Finding | None:
+    """The finding for a condition that failed on a near miss (a typo): the corrected statement as the fix."""
+    from diag.rules._near_values import corrected_statement, near_value
+
+    for c in failed:
+        near = near_value(c)
+        if near is None:
+            continue
+        fixed = corrected_statement(s.statement, near)
+        return rule.finding(
+            str(s.layer),
+            s.account,
+            f"{label(s)} would allow, but its condition {c.operator} {c.key} names `{near.policy_value}`, a near miss"
+            f" of the request's `{near.request_value}` ({near.detail})",
+            {
+                "conditions": [condition_evidence(x) for x in failed],
+                "statement": stmt_ref(s),
+                "near_miss": {
+                    "key": near.key,
+                    "policy_value": near.policy_value,
+                    "request_value": near.request_value,
+                    "corrected": near.corrected,
+                    "detail": near.detail,
+                },
+            },
+            Fix(
+                summary=f"correct `{near.policy_value}` to `{near.corrected}` in {label(s)}",
+                policy=fixed or s.statement,
+                commands=edit_commands(case, s),
+                target=f"{s.layer} {s.policy_name}",
+            ),
+        )
+    return None

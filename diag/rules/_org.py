@@ -9,6 +9,7 @@ from diag.diagnosis.case import Case
 from diag.diagnosis.model import Finding, Fix
 from diag.policy.model import Layer, LayerResult
 from diag.rules._helpers import org_target, the_action
+from diag.shell import q
 
 if TYPE_CHECKING:
     from diag.rules.base import Rule
@@ -38,11 +39,17 @@ def org_findings(rule: Rule, case: Case, layer: Layer) -> list[Finding]:
                 f" (policies there: {', '.join(names) or 'none'}); every level from the root to the account must allow",
                 {"org_identifier": t.org_identifier, "policies": names, "reason": t.reason},
                 Fix(
-                    summary=f"add this statement to a {kind} policy attached at {target} (or attach FullAWSAccess there)",
+                    summary=f"add this statement to a customer-managed {kind} policy attached at {target}"
+                    + (
+                        " (or attach FullAWSAccess there)"
+                        if layer == Layer.SCP
+                        else " (AWS attaches RCPFullAWSAccess to every level and nobody can edit or detach it: if it"
+                        " is missing here, the RCPs were not fully collected)"
+                    ),
                     policy=statement,
                     commands=(
                         "# with credentials of the organization's management account",
-                        f"aws organizations list-policies-for-target --target-id {target} --filter {ptype}",
+                        f"aws organizations list-policies-for-target --target-id {q(target)} --filter {q(ptype)}",
                         "aws organizations describe-policy --policy-id POLICY_ID --query Policy.Content --output text > org-policy.json",
                         "# add the statement to org-policy.json, then:",
                         "aws organizations update-policy --policy-id POLICY_ID --content file://org-policy.json",

@@ -48,18 +48,18 @@ class AwsManagedKeyCrossAccount(Rule):
         q = fixes.shlex.quote
         commands = [
             f"# with credentials of account {owner}: a customer managed key that account {f.caller_account} may use",
-            f"aws kms create-key --region {region} --description 'shared with {f.caller_account}' --query KeyMetadata.Arn --output text",
+            f"aws kms create-key --region {q(region)} --description {q(f'shared with {f.caller_account}')} --query KeyMetadata.Arn --output text",
             "# put a key policy naming the exact role of the other account (kmsdiag explain shows the statement), then re-encrypt:",
         ]
         if f.bucket:
             commands += [
                 f"aws s3api put-bucket-encryption --bucket {q(f.bucket)} --server-side-encryption-configuration"
                 ' \'{"Rules":[{"ApplyServerSideEncryptionByDefault":{"SSEAlgorithm":"aws:kms","KMSMasterKeyID":"NEW_KEY_ARN"},"BucketKeyEnabled":true}]}\'',
-                f"aws s3 cp s3://{f.bucket}/ s3://{f.bucket}/ --recursive --sse aws:kms --sse-kms-key-id NEW_KEY_ARN",
+                f"aws s3 cp {q(f's3://{f.bucket}/')} {q(f's3://{f.bucket}/')} --recursive --sse aws:kms --sse-kms-key-id NEW_KEY_ARN",
             ]
         else:
             commands.append(
-                f"aws kms re-encrypt --ciphertext-blob fileb://ciphertext.bin --destination-key-id NEW_KEY_ARN --region {region}"
+                f"aws kms re-encrypt --ciphertext-blob fileb://ciphertext.bin --destination-key-id NEW_KEY_ARN --region {q(region)}"
                 " --query CiphertextBlob --output text | base64 -d > ciphertext-new.bin"
             )
         return [

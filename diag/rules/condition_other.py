@@ -21,9 +21,14 @@ class ConditionOther(Rule):
     )
 
     def check(self, case: Case, prior: Sequence[Finding]) -> Iterable[Finding]:
-        return condition_findings(
-            self,
-            case,
-            "other",
-            "make the request satisfy this condition, or widen the condition to include this caller",
-        )
+        from diag.rules._undetermined import inferred_source_conditions
+
+        return [
+            *condition_findings(
+                self,
+                case,
+                "other",
+                "make the request satisfy this condition, or widen the condition to include this caller",
+            ),
+            *inferred_source_conditions(self, case),
+        ]

@@ -83,7 +83,7 @@ class ExplicitDeny(Rule):
             pid = shlex.quote(s.policy_name or "POLICY_ID")
             return (
                 "# with credentials of the organization's management account",
-                f"aws organizations list-policies-for-target --target-id {org_target(t.org_identifier, t.account)}"
+                f"aws organizations list-policies-for-target --target-id {shlex.quote(org_target(t.org_identifier, t.account))}"
                 f" --filter {'SERVICE_CONTROL_POLICY' if t.layer == Layer.SCP else 'RESOURCE_CONTROL_POLICY'}",
                 f"aws organizations describe-policy --policy-id {pid} --query Policy.Content --output text > org-policy.json",
                 "# narrow the Deny statement in org-policy.json, then:",

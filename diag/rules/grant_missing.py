@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from diag import fixes
 from diag.diagnosis.case import Case
-from diag.diagnosis.model import Finding, Fix
+from diag.diagnosis.model import Finding
 from diag.policy.model import Layer
+from diag.rules._forbidden import grant_fix
 from diag.rules._helpers import caller_role, key_account, the_action
 from diag.rules.base import Rule
 
@@ -77,24 +77,12 @@ class GrantMissing(Rule):
             return []
         key = f.key_arn or "KEY_ARN"
         role = role or "CALLER_ARN"
-        region = f.key_region or f.region or "REGION"
-        q = fixes.shlex.quote
         return [
             self.finding(
                 str(Layer.GRANTS),
                 key_account(case),
                 f"no grant lets `{role}` {op} with key `{key}`: " + "; ".join(reasons),
                 evidence,
-                Fix(
-                    summary=f"create a grant for `{role}` with exactly the operation {op} (or restore the grant the"
-                    " application expects)",
-                    policy={"GranteePrincipal": role, "Operations": [op], "KeyId": key},
-                    commands=(
-                        f"# with credentials of account {key_account(case)} (or a principal allowed kms:CreateGrant)",
-                        f"aws kms create-grant --key-id {q(key)} --grantee-principal {q(role)} --operations {op}"
-                        f" --region {region}",
-                    ),
-                    target=f"grants of {key}",
-                ),
+                grant_fix(case, role, [op], why="or restore the grant the application expects"),
             )
         ]

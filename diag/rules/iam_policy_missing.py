@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from diag import fixes
 from diag.diagnosis.case import Case
 from diag.diagnosis.model import Finding, Fix
 from diag.policy.model import Layer, LayerResult
+from diag.rules._forbidden import grant_fix, is_service_linked_role
 from diag.rules._helpers import allow_statements, caller_role, element_ok, the_action, the_resource
 from diag.rules.base import Rule
 
@@ -33,6 +35,7 @@ class IamPolicyMissing(Rule):
             fixes.identity_statement(resource, [action], conditions=fixes.via_service_condition(case.facts.via_service))
         )
         names = sorted({s.policy_name for s in stmts if s.policy_name})
+        fix = fixes_for_role(case, role, action, doc)
         why = (
             "cross-account calls need both the key policy and the caller's IAM policy"
             if case.facts.cross_account
@@ -50,16 +53,29 @@ class IamPolicyMissing(Rule):
                     "policies_checked": names,
                     "why_needed": why,
                 },
-                Fix(
-                    summary=f"attach this inline policy to `{role}`",
-                    policy=doc,
-                    commands=fixes.identity_policy_commands(
-                        role,
-                        fixes.inline_policy_name([action], case.facts.key_arn),
-                        doc,
-                        account=case.facts.caller_account,
-                    ),
-                    target=f"identity policies of {role}",
-                ),
+                fix,
             )
         ]
+
+
+def fixes_for_role(case: Case, role: str, action: str, doc: dict[str, Any]) -> Fix:
+    """An inline policy for the caller, except for a service-linked role, whose policies AWS does not let
+    anyone edit: a grant to it instead (diag.rules._forbidden)."""
+    if is_service_linked_role(role) or is_service_linked_role(case.facts.caller_arn):
+        return grant_fix(
+            case,
+            role,
+            [action.split(":")[-1]],
+            why="a service-linked role's policies cannot be edited; a grant needs no identity policy",
+        )
+    return Fix(
+        summary=f"attach this inline policy to `{role}`",
+        policy=doc,
+        commands=fixes.identity_policy_commands(
+            role,
+            fixes.inline_policy_name([action], case.facts.key_arn),
+            doc,
+            account=case.facts.caller_account,
+        ),
+        target=f"identity policies of {role}",
+    )

@@ -37,7 +37,7 @@ class KeyDisabled(Rule):
                     summary="enable the key, if it was disabled by mistake (CloudTrail DisableKey names who disabled it)",
                     commands=(
                         f"# with credentials of account {key_account(case)}",
-                        f"aws kms enable-key --key-id {fixes.shlex.quote(key)} --region {region}",
+                        f"aws kms enable-key --key-id {fixes.shlex.quote(key)} --region {fixes.shlex.quote(region)}",
                     ),
                     target=key,
                 ),

@@ -52,8 +52,8 @@ class KeyNotFound(Rule):
                 Fix(
                     summary="name an existing key by its full key ARN (check the ID and the region)",
                     commands=(
-                        f"aws kms list-aliases --region {region} --query 'Aliases[].[AliasName,TargetKeyId]' --output text",
-                        f"aws kms describe-key --key-id {fixes.shlex.quote(given)} --region {region}",
+                        f"aws kms list-aliases --region {fixes.shlex.quote(region)} --query 'Aliases[].[AliasName,TargetKeyId]' --output text",
+                        f"aws kms describe-key --key-id {fixes.shlex.quote(given)} --region {fixes.shlex.quote(region)}",
                     ),
                 ),
             )

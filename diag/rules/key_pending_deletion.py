@@ -44,8 +44,8 @@ class KeyPendingDeletion(Rule):
                     summary="cancel the key's deletion and enable it again (only possible before the deletion date)",
                     commands=(
                         f"# with credentials of account {key_account(case)}",
-                        f"aws kms cancel-key-deletion --key-id {q} --region {region}",
-                        f"aws kms enable-key --key-id {q} --region {region}",
+                        f"aws kms cancel-key-deletion --key-id {q} --region {fixes.shlex.quote(region)}",
+                        f"aws kms enable-key --key-id {q} --region {fixes.shlex.quote(region)}",
                     ),
                     target=key,
                 ),

@@ -19,6 +19,8 @@ class ResolvedSince(Rule):
     def check(self, case: Case, prior: Sequence[Finding]) -> Iterable[Finding]:
         if case.now_result is None or case.now_result.decision != Decision.ALLOWED:
             return []
+        if case.facts.error_code == "NotFoundException" or case.now_result.undetermined:
+            return []  # no policy refused a key that was not there; an undetermined decision is not an allow
         now = case.now_inforce
         if now is not None and now.key is not None and now.key.key_state not in (None, "Enabled"):
             return []

@@ -63,8 +63,11 @@ class Unknown(Rule):
     runs_last = True
 
     def check(self, case: Case, prior: Sequence[Finding]) -> Iterable[Finding]:
-        if any(p.code not in _INFORMATIONAL for p in prior):
-            return []
+        from diag.rules._undetermined import undetermined_findings
+
+        undetermined = undetermined_findings(self, case)
+        if undetermined or any(p.code not in _INFORMATIONAL for p in prior):
+            return undetermined
         f = case.facts
         gaps = gap_list(case)
         reasons = list(case.notes)

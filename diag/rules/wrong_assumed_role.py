@@ -45,7 +45,9 @@ class WrongAssumedRole(Rule):
     def check(self, case: Case, prior: Sequence[Finding]) -> Iterable[Finding]:
         f = case.facts
         if f.is_s3 or case.layer_result(Layer.KEY_POLICY) != LayerResult.IMPLICITLY_DENIED:
-            return []
+            from diag.rules._intent import intent_finding
+
+            return intent_finding(self, case)
         caller = caller_role(case)
         if not caller:
             return []
@@ -67,7 +69,9 @@ class WrongAssumedRole(Rule):
                     why = f"the key policy allows role `{v}`; the call was made by {who}, without assuming that role"
                 if why:
                     return [self._finding(case, s, v, caller, why)]
-        return []
+        from diag.rules._intent import intent_finding
+
+        return intent_finding(self, case)
 
     def _finding(self, case: Case, s, allowed: str, caller: str, why: str) -> Finding:  # type: ignore[no-untyped-def]
         action = the_action(case)

@@ -41,12 +41,12 @@ class WrongRegion(Rule):
         regions = sorted({k.region for k in elsewhere})
         q = fixes.shlex.quote
         commands = [
-            f"aws kms describe-key --key-id {q(key.key_arn)} --region {key.region}",
-            f"# call KMS in {key.region}: e.g. AWS_REGION={key.region}, or the SDK client's region_name='{key.region}'",
+            f"aws kms describe-key --key-id {q(key.key_arn)} --region {q(key.region)}",
+            f"# call KMS in {key.region}: e.g. AWS_REGION={q(key.region)}, or the SDK client's region_name={key.region!r}",
         ]
         if key.multi_region:
             commands.append(
-                f"aws kms replicate-key --key-id {q(key.key_arn)} --replica-region {call_region} --region {key.region}"
+                f"aws kms replicate-key --key-id {q(key.key_arn)} --replica-region {q(call_region)} --region {q(key.region)}"
             )
         return [
             self.finding(

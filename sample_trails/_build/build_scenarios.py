@@ -249,7 +249,7 @@ allowing kms:Decrypt on the key ARN.
         context=ctx,
         error=("AccessDenied", denied_message(s1.arn, "kms:Decrypt", key.arn, "resource")),
     )
-    scn.expect(e1, "KEY_POLICY_NO_PRINCIPAL", ["KEY_POLICY_NO_PRINCIPAL", "IAM_POLICY_MISSING", "RESOLVED_SINCE"])
+    scn.expect(e1, "RESOLVED_SINCE", ["KEY_POLICY_NO_PRINCIPAL", "IAM_POLICY_MISSING", "RESOLVED_SINCE"])
     # key owner adds the statement
     fixed = add_statement(
         base_policy, key_user_statement("Allow DataProcessingRole in 222222222222 to use the key", role.arn)
@@ -276,7 +276,7 @@ allowing kms:Decrypt on the key ARN.
         context=ctx,
         error=("AccessDenied", denied_message(s2.arn, "kms:Decrypt", key.arn, "identity")),
     )
-    scn.expect(e2, "IAM_POLICY_MISSING", ["IAM_POLICY_MISSING", "RESOLVED_SINCE"])
+    scn.expect(e2, "RESOLVED_SINCE", ["IAM_POLICY_MISSING", "RESOLVED_SINCE"])
     # caller account adds the identity policy
     scn.put_role_policy(
         w.admins[dp.id], m(b, 90), role, "shared-data-key-decrypt", kms_allow(key.arn, sid="DecryptSharedDataKey")
@@ -2368,6 +2368,382 @@ ARN. The key-policy statement says `arn:aws:iam::{typo_id}:root`: one digit of t
     scn.collected_at = m(b, 30)
 
 
+# ------------------------------------------------------------------ request context (issue: unknown vs absent)
+
+
+def s33_principal_tag_abac(scn: Scenario) -> None:
+    scn.readme = """
+The analytics account's `atlas-reporting` role (Lambda) reads reports encrypted under the data account's
+key `alias/atlas-reports`. The key is shared by attribute (ABAC, as in the AWS KMS developer guide, "ABAC
+for AWS KMS", https://docs.aws.amazon.com/kms/latest/developerguide/abac.html, and the IAM User Guide's
+`aws:PrincipalTag` entry, https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-principaltag):
+the key policy allows the analytics account's principals only when `aws:PrincipalTag/project = atlas`.
+The role carries the tag `project=atlas` (get-account-authorization-details lists it), so the key-policy
+condition holds for the Lambda's own session. Yet the call is denied: the role's identity policies allow
+only S3, and a cross-account key needs both sides. Verdict: IAM_POLICY_MISSING, not a condition.
+
+Later an engineer assumes the same role from the console with a session tag `project=legacy` (session
+tags override the role's tags for that session: IAM User Guide, "Passing session tags in AWS STS",
+https://docs.aws.amazon.com/IAM/latest/UserGuide/id_session-tags.html). For that session the key-policy
+condition does not hold: CONDITION_OTHER first, IAM_POLICY_MISSING as well.
+"""
+    w = World(scn)
+    data = w.account("data", ou=w.ou_security)
+    analytics = w.account("analytics")
+    role = app_role(
+        scn,
+        analytics,
+        "atlas-reporting",
+        "lambda",
+        attached=[scn.aws_policy(analytics, "AmazonS3ReadOnlyAccess")],
+        tags={"project": "atlas", "cost-center": "cc-4410"},
+    )
+    role.trust = policy(
+        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"},
+        {
+            "Effect": "Allow",
+            "Principal": {"AWS": analytics.roles[SSO_ADMIN].arn},
+            "Action": ["sts:AssumeRole", "sts:TagSession"],
+        },
+    )
+    kp = add_statement(
+        default_key_policy(data.id, [data.roles[SSO_ADMIN].arn]),
+        key_user_statement(
+            "AllowAtlasProjectPrincipals",
+            f"arn:aws:iam::{analytics.id}:root",
+            ["kms:Decrypt", "kms:DescribeKey"],
+            condition={"StringEquals": {"aws:PrincipalTag/project": "atlas"}},
+        ),
+    )
+    key = scn.key(data, "atlas-reports", kp, description="Atlas project reports", alias="alias/atlas-reports")
+    b = scn.base
+    s = service_session(
+        scn, role, "atlas-reporting", m(b, -3), "lambda.amazonaws.com", ip="3.91.22.140", ua=UA["lambda-py"]
+    )
+    e1 = scn.kms(
+        s,
+        m(b, 0),
+        "Decrypt",
+        key,
+        key_ref=None,
+        context={"report": "weekly-2026-47"},
+        error=("AccessDenied", denied_message(s.arn, "kms:Decrypt", None, "identity")),
+    )
+    scn.expect(e1, "IAM_POLICY_MISSING", ["IAM_POLICY_MISSING"])
+    admin = w.admins[analytics.id]
+    tagged = scn.session(role, "li.wei", m(b, 40), ip="198.51.100.23", ua=UA["cli"])
+    scn.assume_role(admin, tagged, m(b, 40), tags={"project": "legacy"})
+    e2 = scn.kms(
+        tagged,
+        m(b, 42),
+        "Decrypt",
+        key,
+        key_ref=None,
+        context={"report": "weekly-2026-47"},
+        error=("AccessDenied", denied_message(tagged.arn, "kms:Decrypt", None, "resource")),
+    )
+    scn.expect(e2, "CONDITION_OTHER", ["CONDITION_OTHER", "IAM_POLICY_MISSING"])
+    for a in (data, analytics):
+        w.background(a, m(b, -30), 90)
+    scn.collected_at = m(b, 120)
+
+
+def s34_org_path_moved(scn: Scenario) -> None:
+    scn.readme = """
+The security account's key `alias/shared-artifacts` is open to every principal of the Workloads OU:
+`ForAnyValue:StringLike aws:PrincipalOrgPaths = <org>/<root>/<ou>/*` (IAM User Guide, `aws:PrincipalOrgPaths`,
+https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-principalorgpaths;
+AWS Organizations API, MoveAccount, https://docs.aws.amazon.com/organizations/latest/APIReference/API_MoveAccount.html).
+The evidence bundle was collected two days before the failure, when the `research` account was still
+in Workloads. Yesterday's reorganization moved `research` to the Sandbox OU (MoveAccount in the
+management account's trail). At the time of the failure the account's path is Sandbox's, the condition
+does not hold: CONDITION_OTHER, with the path as of the event time. Fix: move the account back, or add
+the Sandbox path to the condition.
+"""
+    w = World(scn)
+    sec = w.account("security", ou=w.ou_security)
+    research = w.account("research")
+    sandbox = scn.add_ou("Sandbox")
+    w.account("playground", ou=sandbox)  # the Sandbox OU's place in the organization is in the evidence
+    assert scn.org is not None
+    org_path = f"{scn.org.org_id}/{scn.org.root_id}/{w.ou_workloads}/*"
+    scn.readme_vars.update(org=scn.org.org_id, root=scn.org.root_id, ou=w.ou_workloads)
+    role = app_role(
+        scn,
+        research,
+        "build-runner",
+        "ec2",
+        inline={"artifacts-key": kms_allow(f"arn:aws:kms:us-east-1:{sec.id}:key/*", ["kms:Decrypt"])},
+    )
+    kp = add_statement(
+        default_key_policy(sec.id, [sec.roles[SSO_ADMIN].arn]),
+        {
+            "Sid": "AllowWorkloadsOU",
+            "Effect": "Allow",
+            "Principal": {"AWS": "*"},
+            "Action": ["kms:Decrypt", "kms:DescribeKey"],
+            "Resource": "*",
+            "Condition": {"ForAnyValue:StringLike": {"aws:PrincipalOrgPaths": [org_path]}},
+        },
+    )
+    key = scn.key(sec, "shared-artifacts", kp, description="Build artifacts", alias="alias/shared-artifacts")
+    b = scn.base
+    s = service_session(
+        scn, role, "i-07c1d2e3f4a5b6c7d", m(b, -600), "ec2.amazonaws.com", ip="10.44.3.12", ua=UA["boto3"]
+    )
+    scn.kms(s, m(b, -590), "Decrypt", key, key_ref=None, context={"artifact": "toolchain-14.2"})
+    mgmt = scn.org.master
+    scn.record(
+        mgmt,
+        t=m(b, -300),
+        source="organizations.amazonaws.com",
+        name="MoveAccount",
+        region="us-east-1",
+        identity={
+            "type": "AssumedRole",
+            "principalId": "AROAMGMTADMINEXAMPLE:platform.admin@example.com",
+            "arn": f"arn:aws:sts::{mgmt}:assumed-role/{SSO_ADMIN}/platform.admin@example.com",
+            "accountId": mgmt,
+            "accessKeyId": "ASIAMGMTEXAMPLE00001",
+            "sessionContext": {
+                "sessionIssuer": {
+                    "type": "Role",
+                    "principalId": "AROAMGMTADMINEXAMPLE",
+                    "arn": f"arn:aws:iam::{mgmt}:role{SSO_PATH}{SSO_ADMIN}",
+                    "accountId": mgmt,
+                    "userName": SSO_ADMIN,
+                },
+                "attributes": {"creationDate": "2026-01-01T00:00:00Z", "mfaAuthenticated": "false"},
+            },
+        },
+        ip="198.51.100.23",
+        ua=UA["console"],
+        request={"accountId": research.id, "sourceParentId": w.ou_workloads, "destinationParentId": sandbox},
+        response=None,
+    )
+    s2 = service_session(
+        scn, role, "i-07c1d2e3f4a5b6c7d", m(b, -10), "ec2.amazonaws.com", ip="10.44.3.12", ua=UA["boto3"]
+    )
+    e = scn.kms(
+        s2,
+        m(b, 0),
+        "Decrypt",
+        key,
+        key_ref=None,
+        context={"artifact": "toolchain-14.3"},
+        error=("AccessDenied", denied_message(s2.arn, "kms:Decrypt", None, "resource")),
+    )
+    scn.expect(e, "CONDITION_OTHER", ["CONDITION_OTHER"])
+    for a in (sec, research):
+        w.background(a, m(b, -30), 60)
+    scn.collected_at = m(b, -2880)
+
+
+def s35_service_principal_source_arn(scn: Scenario) -> None:
+    scn.readme = """
+An EventBridge rule in the integration account sends order events to an SNS topic encrypted with the
+customer managed key `alias/order-events`. EventBridge calls KMS itself (`userIdentity.type`
+AWSService, `invokedBy` events.amazonaws.com, in the key owner's trail). The key policy allows
+`events.amazonaws.com` only for `aws:SourceArn` = the rule `order-created` (the confused-deputy guard
+of the AWS KMS developer guide and the EventBridge user guide,
+https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-resource-based.html#eb-sns-permissions,
+https://docs.aws.amazon.com/IAM/latest/UserGuide/confused-deputy.html). The team renamed the rule to
+`orders-created`; the new rule's deliveries fail. A service principal has no identity policies: the key
+policy decides alone. CloudTrail does not record `aws:SourceArn`, but nothing else refuses the call, so
+kmsdiag infers that the condition failed (CONDITION_OTHER, labelled as an inference) and shows the value
+to compare. Fix: name the new rule's ARN in the condition.
+"""
+    w = World(scn)
+    integ = w.account("integration")
+    rule_arn = f"arn:aws:events:us-east-1:{integ.id}:rule/order-created"
+    kp = add_statement(
+        default_key_policy(integ.id, [integ.roles[SSO_ADMIN].arn]),
+        {
+            "Sid": "AllowEventBridgeOrderRule",
+            "Effect": "Allow",
+            "Principal": {"Service": "events.amazonaws.com"},
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+            "Resource": "*",
+            "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}},
+        },
+    )
+    key = scn.key(integ, "order-events", kp, description="SNS topic order-events", alias="alias/order-events")
+    b = scn.base
+    topic = f"arn:aws:sns:us-east-1:{integ.id}:order-events"
+    svc = {"type": "AWSService", "invokedBy": "events.amazonaws.com"}
+    for i, err in enumerate((None, ("AccessDenied", None))):
+        r = scn.record(
+            integ.id,
+            t=m(b, -60 + 60 * i),
+            source="kms.amazonaws.com",
+            name="GenerateDataKey",
+            region="us-east-1",
+            identity=svc,
+            ip="events.amazonaws.com",
+            ua="events.amazonaws.com",
+            request={"keyId": key.arn, "encryptionContext": {"aws:sns:topicArn": topic}, "keySpec": "AES_256"},
+            error=err,
+            resources=[{"accountId": integ.id, "type": "AWS::KMS::Key", "ARN": key.arn}],
+            read_only=True,
+            version="1.11",
+            tls=False,
+        )
+        if err:
+            scn.expect(str(r["eventID"]), "CONDITION_OTHER", ["CONDITION_OTHER"])
+    w.background(integ, m(b, -30), 60)
+    scn.collected_at = m(b, 30)
+
+
+def s36_wrong_region_arn(scn: Scenario) -> None:
+    scn.readme = """
+The payments service builds the key ARN from its own region: `arn:aws:kms:${AWS_REGION}:<payments>:key/…`.
+Deployed to us-west-2, it asks KMS in us-west-2 for a key that exists only in us-east-1 (same account,
+same key ID): NotFoundException. KMS keys are regional; the key ID exists in one region unless it is a
+multi-Region key (AWS KMS developer guide, "Key identifiers",
+https://docs.aws.amazon.com/kms/latest/developerguide/concepts.html#key-id, and "Multi-Region keys",
+https://docs.aws.amazon.com/kms/latest/developerguide/multi-region-keys-overview.html). The evidence
+collected us-east-1 and us-west-2. Verdict: WRONG_REGION, naming us-east-1 and the right ARN.
+"""
+    w = World(scn)
+    pay = w.account("payments")
+    pay.regions.add("us-west-2")
+    key = scn.key(
+        pay,
+        "card-tokens",
+        default_key_policy(pay.id, [pay.roles[SSO_ADMIN].arn]),
+        description="Card tokens",
+        alias="alias/card-tokens",
+    )
+    role = app_role(
+        scn,
+        pay,
+        "payments-api",
+        "ecs",
+        inline={"tokens-key": kms_allow(f"arn:aws:kms:*:{pay.id}:key/*", ["kms:Decrypt", "kms:Encrypt"])},
+    )
+    b = scn.base
+    s = scn.session(role, "0d9c8b7a6f5e4d3c2b1a09f8e7d6c5b4", m(b, -2), ip="10.81.4.7", ua=UA["java"])
+    scn.assume_role("ecs-tasks.amazonaws.com", s, m(b, -2), region="us-west-2")
+    wrong = f"arn:aws:kms:us-west-2:{pay.id}:key/{key.key_id}"
+    e = scn.kms(
+        s,
+        m(b, 0),
+        "Encrypt",
+        key,
+        key_ref=wrong,
+        region="us-west-2",
+        context={"merchant": "m-20931"},
+        error=("NotFoundException", f"Key '{wrong}' does not exist"),
+    )
+    scn.expect(e, "WRONG_REGION", ["WRONG_REGION"])
+    w.background(pay, m(b, -30), 60)
+    scn.collected_at = m(b, 30)
+
+
+def s37_condition_principal_arn_path(scn: Scenario) -> None:
+    scn.readme = """
+The data account's key `alias/lake-exports` is shared with the analytics account's data engineers, who
+sign in through IAM Identity Center. The key policy allows the analytics account only for
+`ArnLike aws:PrincipalArn = arn:aws:iam::<analytics>:role/AWSReservedSSO_DataEngineer_*`. Identity Center
+creates its roles under the path `/aws-reserved/sso.amazonaws.com/` (IAM Identity Center User Guide,
+"Referencing permission sets in resource policies",
+https://docs.aws.amazon.com/singlesignon/latest/userguide/referencingpermissionsets.html), and
+`aws:PrincipalArn` carries the role's full ARN with its path (IAM User Guide,
+https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-principalarn):
+the pattern never matches. Verdict: CONDITION_OTHER, a near miss, with the corrected pattern as the fix
+(not "widen the condition").
+"""
+    w = World(scn)
+    data = w.account("data", ou=w.ou_security)
+    analytics = w.account("analytics")
+    eng_name = "AWSReservedSSO_DataEngineer_3c9a61e0b2d4f587"
+    eng = scn.role(
+        analytics,
+        eng_name,
+        trust_sso(analytics.id),
+        inline={"lake-exports": kms_allow(f"arn:aws:kms:us-east-1:{data.id}:key/*", ["kms:Decrypt"])},
+        path=SSO_PATH,
+        created=scn.base - dt.timedelta(days=90),
+    )
+    pattern = f"arn:aws:iam::{analytics.id}:role/AWSReservedSSO_DataEngineer_*"
+    kp = add_statement(
+        default_key_policy(data.id, [data.roles[SSO_ADMIN].arn]),
+        key_user_statement(
+            "AllowAnalyticsDataEngineers",
+            f"arn:aws:iam::{analytics.id}:root",
+            ["kms:Decrypt", "kms:DescribeKey"],
+            condition={"ArnLike": {"aws:PrincipalArn": pattern}},
+        ),
+    )
+    key = scn.key(data, "lake-exports", kp, description="Data lake exports", alias="alias/lake-exports")
+    b = scn.base
+    s = scn.session(eng, "ana.souza@example.com", m(b, -20), ip="203.0.113.77", ua=UA["cli"])
+    e = scn.kms(
+        s,
+        m(b, 0),
+        "Decrypt",
+        key,
+        key_ref=None,
+        context={"export": "2026-11-weekly"},
+        error=("AccessDenied", denied_message(s.arn, "kms:Decrypt", None, "resource")),
+    )
+    scn.expect(e, "CONDITION_OTHER", ["CONDITION_OTHER"])
+    for a in (data, analytics):
+        w.background(a, m(b, -30), 60)
+    scn.collected_at = m(b, 30)
+
+
+def s38_wrong_assumed_role_intent(scn: Scenario) -> None:
+    scn.readme = """
+The billing account's key `alias/invoices` was set up for one principal: the key policy names the
+`invoice-renderer` role (Lambda) for kms:Decrypt, the role's own identity policy names the key, and the
+renderer decrypts invoices with it every few minutes (successful Decrypt records in the trail). An
+engineer debugging a rendering problem runs the same Decrypt from the console's CloudShell with her
+Identity Center `ReadOnly` role: denied. Her role's policies (ReadOnlyAccess) allow no kms:Decrypt, and
+nothing was ever set up for her role on this key. The cause is not a missing IAM policy to add to a
+read-only role: she called as the wrong principal (AWS KMS developer guide, "Key policies",
+https://docs.aws.amazon.com/kms/latest/developerguide/key-policies.html; IAM User Guide, "Switching to an
+IAM role (AWS CLI)", https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_use_switch-role-cli.html).
+Verdict: WRONG_ASSUMED_ROLE, inferred from who the policies were set up for and who uses the key.
+"""
+    w = World(scn)
+    billing = w.account("billing")
+    reader = scn.role(
+        billing,
+        "AWSReservedSSO_ReadOnly_7d1e2c3b4a596877",
+        trust_sso(billing.id),
+        attached=[scn.aws_policy(billing, "ReadOnlyAccess")],
+        path=SSO_PATH,
+        created=scn.base - dt.timedelta(days=500),
+    )
+    renderer = app_role(scn, billing, "invoice-renderer", "lambda")
+    kp = add_statement(
+        default_key_policy(billing.id, [billing.roles[SSO_ADMIN].arn]),
+        key_user_statement("AllowInvoiceRenderer", renderer.arn, ["kms:Decrypt"]),
+    )
+    key = scn.key(billing, "invoices", kp, description="Invoice PDFs", alias="alias/invoices")
+    renderer.inline["invoices-key"] = kms_allow(key.arn, ["kms:Decrypt"], sid="DecryptInvoices")
+    b = scn.base
+    lam = service_session(
+        scn, renderer, "invoice-renderer", m(b, -60), "lambda.amazonaws.com", ip="3.84.10.201", ua=UA["lambda-py"]
+    )
+    for i in range(4):
+        scn.kms(lam, m(b, -55 + 12 * i), "Decrypt", key, key_ref=None, context={"invoice": f"INV-2026-{4410 + i}"})
+    s = scn.session(reader, "sofia.rossi@example.com", m(b, -15), ip="198.51.100.61", ua=UA["cli"])
+    e = scn.kms(
+        s,
+        m(b, 0),
+        "Decrypt",
+        key,
+        key_ref=None,
+        context={"invoice": "INV-2026-4412"},
+        error=("AccessDenied", denied_message(s.arn, "kms:Decrypt", None, "identity")),
+    )
+    scn.expect(e, "WRONG_ASSUMED_ROLE", ["WRONG_ASSUMED_ROLE"])
+    w.background(billing, m(b, -30), 60)
+    scn.collected_at = m(b, 30)
+
+
 SCENARIOS: list[tuple[str, str, Callable[[Scenario], None]]] = [
     (
         "01-guide-walkthrough",
@@ -2432,6 +2808,24 @@ SCENARIOS: list[tuple[str, str, Callable[[Scenario], None]]] = [
         "32-key-policy-principal-typo-digit",
         "One wrong digit in the key policy's account ID",
         s32_key_policy_principal_typo_digit,
+    ),
+    ("33-principal-tag-abac", "A key shared by principal tag: the tag holds, IAM is missing", s33_principal_tag_abac),
+    ("34-org-path-moved", "aws:PrincipalOrgPaths after the account moved to another OU", s34_org_path_moved),
+    (
+        "35-service-principal-source-arn",
+        "EventBridge refused: aws:SourceArn names the old rule",
+        s35_service_principal_source_arn,
+    ),
+    ("36-wrong-region-arn", "A key ARN built with the caller's own region", s36_wrong_region_arn),
+    (
+        "37-condition-principal-arn-path",
+        "aws:PrincipalArn pattern without the Identity Center role path",
+        s37_condition_principal_arn_path,
+    ),
+    (
+        "38-wrong-assumed-role-intent",
+        "A read-only engineer decrypts with a key set up for the renderer role",
+        s38_wrong_assumed_role_intent,
     ),
 ]
 

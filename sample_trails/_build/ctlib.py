@@ -156,6 +156,7 @@ class Role:
     boundary: str | None = None
     path: str = "/"
     description: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
 
     @property
     def arn(self) -> str:
@@ -710,6 +711,7 @@ class Scenario:
         path: str = "/",
         description: str | None = None,
         role_id: str | None = None,
+        tags: dict[str, str] | None = None,
     ) -> Role:
         r = Role(
             acct.id,
@@ -722,6 +724,7 @@ class Scenario:
             boundary,
             path,
             description,
+            dict(tags or {}),
         )
         acct.roles[name] = r
         return r
@@ -1122,12 +1125,19 @@ class Scenario:
         session_policy: dict[str, Any] | None = None,
         duration: int = 3600,
         region: str = "us-east-1",
+        tags: dict[str, str] | None = None,
+        transitive: list[str] | None = None,
     ) -> str:
-        """sts:AssumeRole that created `target`'s credentials (caller: a Session, or a service principal)."""
+        """sts:AssumeRole that created `target`'s credentials (caller: a Session, or a service principal);
+        `tags`/`transitive`: session tags passed to the call, as CloudTrail logs them."""
         req: dict[str, Any] = {"roleArn": target.iam_arn, "roleSessionName": target.session_name}
         if session_policy is not None:
             req["policy"] = json.dumps(session_policy, indent=2)
         req["durationSeconds"] = duration
+        if tags:
+            req["tags"] = [{"key": k, "value": v} for k, v in tags.items()]
+        if transitive:
+            req["transitiveTagKeys"] = list(transitive)
         resp: dict[str, Any] = {
             "credentials": {
                 "accessKeyId": target.access_key,
@@ -1136,7 +1146,7 @@ class Scenario:
             },
             "assumedRoleUser": {"assumedRoleId": target.principal_id, "arn": target.arn},
         }
-        if session_policy is not None:
+        if session_policy is not None or tags:
             resp["packedPolicySize"] = 7
         resources = [{"accountId": target.account, "type": "AWS::IAM::Role", "ARN": target.iam_arn}]
         if isinstance(caller, str):

@@ -129,7 +129,7 @@ def _iam_document(acct: Account, scn: Scenario) -> dict[str, Any]:
         d["AttachedManagedPolicies"] = [{"PolicyName": acct.managed[a].name, "PolicyArn": a} for a in r.attached]
         if r.boundary:
             d["PermissionsBoundary"] = {"PermissionsBoundaryType": "Policy", "PermissionsBoundaryArn": r.boundary}
-        d["Tags"] = []
+        d["Tags"] = [{"Key": k, "Value": v} for k, v in sorted(r.tags.items())]
         d["RoleLastUsed"] = {"LastUsedDate": cli_date(scn.collected_at - dt.timedelta(hours=3)), "Region": "us-east-1"}
         roles.append(d)
     policies = []

@@ -172,3 +172,25 @@ def test_refused_account_is_a_gap_and_others_go_on(world: World, db_path: Path) 
     assert ("account", "CredentialsRefused") in gaps
     assert con.execute("SELECT count(*) FROM keys WHERE snapshot_id = ?", [result.snapshot_id]).fetchone()[0] == 5
     con.close()
+
+
+def test_refused_account_gaps_say_what_aws_refused(world: World, db_path: Path) -> None:
+    """Live, a refused account's gaps name the call, the account and the error: nothing is "missing from the
+    bundle", AWS refused it."""
+    bad = AccountConfig(account_id="333333333333", profile="no-such-profile")
+    cfg = Config(accounts=(_config(world).accounts[0], bad), regions=("us-east-1",), max_workers=2)
+    con = open_db(db_path)
+    result = collect_live(con, cfg, quiet=True)
+    gaps = con.execute(
+        "SELECT what, call, error, message FROM collection_gaps WHERE snapshot_id = ? AND account = '333333333333'"
+        " ORDER BY what",
+        [result.snapshot_id],
+    ).fetchall()
+    con.close()
+    assert [g[0] for g in gaps] == ["account", "identity"]
+    for _what, _call, error, message in gaps:
+        assert "missing from the bundle" not in message
+        assert error == "CredentialsRefused" and "sts get-caller-identity" in message
+        assert "no-such-profile" in message
+    identity = gaps[1][3]
+    assert "AWS refused" in identity and "333333333333" in identity

@@ -60,7 +60,8 @@ def test_missing_key_policy_is_a_gap_not_an_empty_policy() -> None:
 
 def test_resolved_since_from_the_latest_policies() -> None:
     d = diagnose_facts(facts(), FakeSource(inforce(), now=inforce(at=None)), evaluate=FakeEngine(DENIED, ALLOWED))
-    assert d.verdict == "KEY_POLICY_NO_PRINCIPAL" and d.codes == ["KEY_POLICY_NO_PRINCIPAL", "RESOLVED_SINCE"]
+    # the policies now allow: RESOLVED_SINCE is the verdict, the cause at the time stays in the findings
+    assert d.verdict == "RESOLVED_SINCE" and d.codes == ["RESOLVED_SINCE", "KEY_POLICY_NO_PRINCIPAL"]
 
 
 def test_overwritten_evaluates_the_policy_before_the_change() -> None:

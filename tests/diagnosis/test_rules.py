@@ -486,8 +486,9 @@ def test_resolved_since_names_the_change() -> None:
     now = result(layer(Layer.KEY_POLICY, ALLOWED), layer(Layer.IDENTITY, ALLOWED, IDENTITY_OK))
     c = case(denied, inforce=inforce(later_changes=(change,)), now_result=now, now_inforce=inforce(at=None))
     found = run_rules(c)
-    assert [f.code for f in found] == ["KEY_POLICY_NO_PRINCIPAL", "RESOLVED_SINCE"]  # the cause stays the verdict
-    assert "user/bob" in found[1].summary
+    # the policies now allow: RESOLVED_SINCE is the verdict, and the cause at the time stays a finding
+    assert [f.code for f in found] == ["RESOLVED_SINCE", "KEY_POLICY_NO_PRINCIPAL"]
+    assert "user/bob" in found[0].summary
 
 
 def test_key_policy_overwritten() -> None:

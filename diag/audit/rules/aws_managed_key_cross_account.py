@@ -8,6 +8,7 @@ account can never decrypt: the data must move to a customer-managed key.
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Iterable
 from typing import Any
 
@@ -118,7 +119,7 @@ class AwsManagedKeyCrossAccount(AuditRule):
                     fix=AuditFix(
                         self.fix_template.format(accounts=", ".join(accounts)),
                         commands=(
-                            f"aws s3api put-bucket-encryption --bucket {bucket} --server-side-encryption-configuration"
+                            f"aws s3api put-bucket-encryption --bucket {shlex.quote(bucket)} --server-side-encryption-configuration"
                             ' \'{"Rules":[{"ApplyServerSideEncryptionByDefault":{"SSEAlgorithm":"aws:kms",'
                             '"KMSMasterKeyID":"NEW_KEY_ARN"},"BucketKeyEnabled":true}]}\'',
                         ),

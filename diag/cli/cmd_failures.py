@@ -106,10 +106,20 @@ def render_failures(console: Any, rows: list[dict[str, Any]], total: int) -> Non
         console.print()
         console.print(head, soft_wrap=True)
         console.print(safe_text(f"  event  {r['event_id']}", style="cyan"), soft_wrap=True)
-        caller = r["caller_principal"] or r["caller_arn"] or "?"
+        caller = _caller(r)
         console.print(safe_text(f"  caller {caller}"), soft_wrap=True)
         target = r["key_ref"] or (f"arn:aws:s3:::{r['bucket']}" if r["bucket"] else "?")
         cross = " (cross-account)" if r["cross_account"] else ""
         console.print(safe_text(f"  key    {target}{cross}"), soft_wrap=True)
     console.print()
     console.print(safe_text("explain one: kmsdiag explain EVENT_ID (a unique prefix is enough)", style="dim"))
+
+
+def _caller(row: dict[str, Any]) -> str:
+    """Who called, in words: the principal or ARN, the AWS service, or what CloudTrail recorded instead."""
+    if row.get("caller_principal") or row.get("caller_arn"):
+        return str(row.get("caller_principal") or row.get("caller_arn"))
+    if row.get("invoked_by"):
+        return f"the AWS service {row['invoked_by']}"
+    kind = row.get("caller_type")
+    return f"not recorded by CloudTrail (userIdentity type {kind})" if kind else "not recorded by CloudTrail"

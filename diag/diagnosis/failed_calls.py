@@ -18,6 +18,8 @@ COLUMNS = (
     "event_time",
     "caller_principal",
     "caller_arn",
+    "caller_type",
+    "invoked_by",
     "action",
     "key_ref",
     "bucket",

@@ -126,3 +126,14 @@ def test_already_fixed_is_the_first_line(demo_db: Path, run_cli: RunCli) -> None
     code, out, _ = run_cli("--db", demo_db, "explain", "fe484d97-78dd-57a5-8c06-ae79d94c358d")
     if code == 0:  # the guide's walk-through: fixed at 10:30 by li.wei
         assert out.startswith("ALREADY FIXED at 2026-11-01 10:30:11 UTC by ") and "li.wei" in out.splitlines()[0]
+
+
+def test_failures_names_every_caller_never_a_placeholder(demo_db: Path, run_cli: RunCli) -> None:
+    """An AWS service caller (userIdentity type AWSService, no ARN) is named by its service, not '?'."""
+    code, text, err = run_cli("--db", demo_db, "failures", "--limit", "1000")
+    assert code == 0, err
+    callers = [line for line in text.splitlines() if line.startswith("  caller ")]
+    assert callers and not any(line.strip() in ("caller ?", "caller None", "caller") for line in callers)
+    services = _count(demo_db, "SELECT count(*) FROM failures WHERE caller_arn IS NULL AND invoked_by IS NOT NULL")
+    assert services >= 1, "the demo has a failure by an AWS service caller"
+    assert sum("caller the AWS service " in line for line in callers) >= services

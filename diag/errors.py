@@ -1,4 +1,4 @@
-"""Errors that the CLI turns into one clear message and a documented exit code (DESIGN.md section 4)."""
+"""Errors that the CLI turns into one clear message and a documented exit code (see the README's exit codes)."""
 
 from __future__ import annotations
 
@@ -30,6 +30,10 @@ class NotFoundError(KmsdiagError):
 
 class UsageError(KmsdiagError):
     exit_code = EXIT_USAGE
+
+
+class AmbiguousIdError(UsageError):
+    """An event-ID prefix that matches several events: the message lists them (exit code 2, like a usage error)."""
 
 
 class BadInputError(KmsdiagError):

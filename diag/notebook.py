@@ -1,4 +1,4 @@
-"""Notebook helpers: each returns a pandas DataFrame from the documented views (README, queries/).
+"""Notebook helpers: each returns a pandas DataFrame from the documented views (docs/database.md, queries/).
 
     import diag, diag.notebook as nb
     con = diag.open("kmsdiag-demo.duckdb", read_only=True)
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from diag.report.model import CAUSE_ID_SQL, NOT_DIAGNOSED
@@ -226,17 +227,99 @@ def spikes(con: duckdb.DuckDBPyConnection, *, freq: str = "hour", top: int = 3) 
     )
 
 
-def changes_before(con: duckdb.DuckDBPyConnection, at: When, *, hours: float = 24) -> pd.DataFrame:
-    """Policy changes in the ``hours`` before ``at`` (e.g. the start of a spike), newest first."""
+def changes_before(
+    con: duckdb.DuckDBPyConnection, at: When, *, hours: float = 24, accounts: list[str] | None = None
+) -> pd.DataFrame:
+    """Policy changes in the ``hours`` before ``at`` (e.g. the start of a spike), newest first; only in
+    ``accounts`` when given (e.g. :func:`spike_accounts`: the accounts whose calls failed in the spike)."""
     end = _instant(at)
     if end is None:
         raise ValueError("changes_before needs a time")
     start = end - dt.timedelta(hours=hours)
-    return _df(
-        con,
-        "SELECT * FROM policy_timeline WHERE change_time >= ? AND change_time <= ? ORDER BY change_time DESC",
-        [start, end],
+    sql = "SELECT * FROM policy_timeline WHERE change_time >= ? AND change_time <= ?"
+    params: list[Any] = [start, end]
+    if accounts is not None:
+        if not accounts:
+            sql += " AND false"
+        else:
+            sql += " AND account IN (" + ", ".join("?" for _ in accounts) + ")"
+            params.extend(accounts)
+    return _df(con, sql + " ORDER BY change_time DESC", params)
+
+
+def spike_accounts(con: duckdb.DuckDBPyConnection, bucket: When, *, freq: str = "hour") -> list[str]:
+    """The accounts involved in the failures of one time bucket (callers' and keys' owners), sorted."""
+    start = _instant(bucket)
+    if start is None or freq not in ("hour", "day"):
+        raise ValueError("spike_accounts needs a bucket start and freq 'hour' or 'day'")
+    end = start + (dt.timedelta(hours=1) if freq == "hour" else dt.timedelta(days=1))
+    rows = con.execute(
+        "SELECT DISTINCT a FROM (SELECT caller_account AS a FROM failures WHERE event_time >= ? AND event_time < ?"
+        " UNION ALL SELECT key_account FROM failures WHERE event_time >= ? AND event_time < ?)"
+        " WHERE a IS NOT NULL ORDER BY a",
+        [start, end, start, end],
+    ).fetchall()
+    return [str(r[0]) for r in rows]
+
+
+DEMO_DB_NAME = "kmsdiag-demo.duckdb"
+
+
+def find_database(name: str = DEMO_DB_NAME) -> Path:
+    """The database a notebook should open, whatever its working directory: ``$KMSDIAG_DB``, else
+    ``$KMSDIAG_DEMO_DB``, else ``name`` in the working directory or one of its parents, else in the
+    checkout that holds this package (where ``kmsdiag demo`` run at the top writes it)."""
+    import os
+
+    for var in ("KMSDIAG_DB", "KMSDIAG_DEMO_DB"):
+        if os.environ.get(var):
+            return Path(os.environ[var])
+    cwd = Path.cwd().resolve()
+    candidates = [d / name for d in (cwd, *cwd.parents)]
+    candidates.append(Path(__file__).resolve().parent.parent / name)
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    from diag.errors import NotFoundError
+
+    raise NotFoundError(
+        f"no {name} in {cwd}, its parents or the kmsdiag checkout; run `kmsdiag demo` at the repository's top,"
+        " or set KMSDIAG_DB=/path/to/kmsdiag.duckdb"
     )
+
+
+def plot_failures_over_time(
+    con: duckdb.DuckDBPyConnection, since: When = None, until: When = None, *, freq: str = "day", top: int = 7
+) -> Any:
+    """A stacked bar chart of :func:`failures_over_time` (matplotlib Axes): the ``top`` verdicts by name, the
+    rest as one "N other verdicts" series; one bar per bucket that had failures."""
+    import matplotlib.pyplot as plt  # pyplot: Jupyter's inline backend shows the figure under the cell
+
+    wide = failures_over_time(con, since, until, freq=freq)
+    fig, ax = plt.subplots(figsize=(10, 4))
+    if wide.empty:
+        ax.set_title("no failures to plot")
+        return ax
+    order = wide.sum().sort_values(ascending=False, kind="stable")
+    named = list(order.index[:top]) if len(order) > top + 1 else list(order.index)
+    rest = [v for v in order.index if v not in named]
+    series = {str(v): wide[v].to_numpy() for v in named}
+    if rest:
+        series[f"{len(rest)} other verdicts"] = wide[rest].sum(axis=1).to_numpy()
+    positions = list(range(len(wide.index)))
+    bottom = [0] * len(positions)
+    for label, counts in series.items():
+        values = [int(c) for c in counts]
+        ax.bar(positions, values, bottom=bottom, label=label, width=0.8)
+        bottom = [b + v for b, v in zip(bottom, values, strict=True)]
+    ax.set_xticks(positions)
+    fmt = "%m-%d %H:%M" if freq == "hour" else "%Y-%m-%d"
+    ax.set_xticklabels([t.strftime(fmt) for t in wide.index], rotation=45, ha="right", fontsize=8)
+    ax.set_ylabel("failures")
+    ax.set_title(f"KMS access failures per {freq} (buckets with failures), by verdict")
+    ax.legend(fontsize=8, bbox_to_anchor=(1.0, 1.0), loc="upper left")
+    fig.tight_layout()
+    return ax
 
 
 def report_runs(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:

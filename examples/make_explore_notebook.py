@@ -1,4 +1,10 @@
-"""Regenerate examples/explore.ipynb (run from the repository root): python examples/make_explore_notebook.py"""
+"""Regenerate examples/explore.ipynb (run from the repository root): python examples/make_explore_notebook.py
+
+With --execute it also runs the notebook (nbclient, kernel in examples/, as Jupyter would) against the
+kmsdiag-demo.duckdb that `kmsdiag demo` wrote at the repository's top, and saves it with its outputs.
+"""
+
+import sys
 
 import nbformat as nbf
 
@@ -7,9 +13,11 @@ md, code = nbf.v4.new_markdown_cell, nbf.v4.new_code_cell
 nb.cells = [
     md("""# Exploring a kmsdiag database
 
-This notebook opens the database that `kmsdiag demo` writes (`./kmsdiag-demo.duckdb`) or any other
-kmsdiag database (set `KMSDIAG_DEMO_DB=/path/to/kmsdiag.duckdb`), **read-only**, so a nightly run can keep
-writing to it. It answers five questions:
+This notebook opens a kmsdiag database **read-only** (close it when done: even a read-only connection keeps
+a nightly run from writing). It runs from any working directory: it opens `$KMSDIAG_DB` when set, else the
+`kmsdiag-demo.duckdb` that `kmsdiag demo` writes, found in the working directory, one of its parents, or
+the top of the kmsdiag checkout (`diag.notebook.find_database`). Or set `DB` in the next cell.
+It answers five questions:
 
 1. Which keys fail most?
 2. Which roles fail, and
@@ -18,7 +26,7 @@ writing to it. It answers five questions:
 5. What changed in the policies before a spike?
 
 Every helper in `diag.notebook` returns a pandas DataFrame; the same data is in the documented views
-(`failures`, `causes`, `policy_timeline`, … see the README), which plain SQL can query too."""),
+(`failures`, `causes`, `policy_timeline`, … see docs/database.md), which plain SQL can query too."""),
     code("""import os
 import pathlib
 import sys
@@ -35,8 +43,9 @@ import diag
 import diag.notebook as nb
 
 pd.set_option("display.max_colwidth", 80)
-DB = os.environ.get("KMSDIAG_DEMO_DB", "kmsdiag-demo.duckdb")
-con = diag.open(DB, read_only=True)
+DB = nb.find_database()  # $KMSDIAG_DB, else kmsdiag-demo.duckdb here, above, or at the checkout's top
+print(f"database: {os.path.relpath(DB)}")
+con = diag.open(str(DB), read_only=True)
 con.sql("SELECT verdict, failures, causes, first_seen, last_seen FROM failures_by_verdict").df()"""),
     md("## 1. Which keys fail most?"),
     code("""keys = nb.top_keys(con, limit=10)
@@ -64,25 +73,18 @@ spikes"""),
     changes = pd.DataFrame()
 else:
     spike_at = spikes.bucket.iloc[0]
-    changes = nb.changes_before(con, spike_at + pd.Timedelta(hours=1), hours=48)
-    print(f"Policy changes in the 48 hours before the spike of {spike_at}:")
+    accounts = nb.spike_accounts(con, spike_at, freq="hour")  # the callers' and keys' accounts of the spike
+    changes = nb.changes_before(con, spike_at + pd.Timedelta(hours=1), hours=48, accounts=accounts)
+    print(f"Policy changes in the 48 hours before the spike of {spike_at}, in the accounts involved ({', '.join(accounts)}):")
+if not spikes.empty and changes.empty:
+    print("no policy change was logged in those accounts in the 48 hours before the spike")
 changes[["change_time", "account", "change_kind", "event_name", "target", "actor"]] if not changes.empty else changes"""),
     md("## Failures over time, by verdict"),
     code("""span = con.execute("SELECT max(event_time) - min(event_time) FROM failures").fetchall()[0][0]
 freq = "day" if span is not None and span > pd.Timedelta(days=3) else "hour"
-over_time = nb.failures_over_time(con, freq=freq)
-if over_time.empty:
-    print("no failures to plot")
-else:
-    ax = over_time.plot(kind="bar", stacked=True, figsize=(10, 4), width=0.9,
-                        title=f"KMS access failures per {freq}, by verdict")
-    ax.set_xlabel("")
-    ax.set_ylabel("failures")
-    ax.set_xticks(range(len(over_time.index)))
-    ax.set_xticklabels([t.strftime("%m-%d %H:%M" if freq == "hour" else "%Y-%m-%d") for t in over_time.index],
-                       rotation=45, ha="right")
-    ax.legend(fontsize=8, bbox_to_anchor=(1.0, 1.0), loc="upper left")"""),
-    md("Plain SQL works as well: every view is documented in the README."),
+ax = nb.plot_failures_over_time(con, freq=freq, top=7)  # the top 7 verdicts by name, the rest as "N other verdicts"
+print(f"{sum(int(p.get_height()) for p in ax.patches)} failures plotted in {len(ax.get_xticks())} {freq}s with failures")"""),
+    md("Plain SQL works as well: every view is documented in docs/database.md."),
     code("""con.sql(\"\"\"
     SELECT caller_principal, key_ref, action, calls, successes, failures, latest_verdict
     FROM key_access_matrix
@@ -93,4 +95,8 @@ else:
 ]
 nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
 nb.metadata["language_info"] = {"name": "python"}
+if "--execute" in sys.argv:
+    from nbclient import NotebookClient
+
+    NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": "examples"}}).execute()
 nbf.write(nb, "examples/explore.ipynb")

@@ -10,6 +10,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from diag.render.escape import safe_text, strip_control
+from diag.render.tables import print_table
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -49,8 +50,9 @@ def render_table(console: Console, findings: list[AuditFinding], matrix: AccessM
         console.print(safe_text("no audit findings", style="green"))
     else:
         table = Table(title=f"audit findings ({len(findings)})", title_justify="left", show_edge=False, pad_edge=False)
-        for col in ("severity", "code", "account", "finding"):
-            table.add_column(col, overflow="fold")
+        for col in ("severity", "code", "account"):
+            table.add_column(col, no_wrap=True)
+        table.add_column("finding")
         for f in findings:
             table.add_row(
                 safe_text(f.severity, style=_SEV_STYLE.get(f.severity, "")),
@@ -58,7 +60,7 @@ def render_table(console: Console, findings: list[AuditFinding], matrix: AccessM
                 safe_text(f.account or ""),
                 safe_text(f.summary),
             )
-        console.print(table)
+        print_table(console, table)
         if verbose:
             for f in findings:
                 if f.fix is None:
@@ -67,9 +69,9 @@ def render_table(console: Console, findings: list[AuditFinding], matrix: AccessM
                 console.print(safe_text(f"{f.code} — {f.resource or ''}", style="bold"))
                 console.print(safe_text(f"  fix: {f.fix.summary}", style="green"))
                 if f.fix.policy:
-                    console.print(safe_text("  " + json.dumps(f.fix.policy, default=str), style="cyan"))
+                    console.print(safe_text("  " + json.dumps(f.fix.policy, default=str), style="cyan"), soft_wrap=True)
                 for c in f.fix.commands:
-                    console.print(safe_text(f"  {c}", style="dim"))
+                    console.print(safe_text(f"  {c}", style="dim"), soft_wrap=True)
     if matrix is not None:
         render_matrix(console, matrix)
 
@@ -84,8 +86,10 @@ def render_matrix(console: Console, matrix: AccessMatrix) -> None:
     for ka in matrix.keys:
         title = f"who can use {ka.key_arn}" + (f" ({', '.join(ka.aliases)})" if ka.aliases else "")
         table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
-        for col in ("principal", "account", "direct", "only via a service"):
-            table.add_column(col, overflow="fold")
+        for col in ("principal", "account"):
+            table.add_column(col, no_wrap=True)
+        for col in ("direct", "only via a service"):
+            table.add_column(col)
         for p in ka.principals:
             via = "; ".join(f"{_cell(v)} via {k}" for k, v in p.via.items())
             table.add_row(
@@ -95,7 +99,7 @@ def render_matrix(console: Console, matrix: AccessMatrix) -> None:
                 safe_text(via),
             )
         console.print()
-        console.print(table)
+        print_table(console, table)
         if not ka.policy_known:
             console.print(safe_text("  the key policy was not collected: this list is partial", style="yellow"))
         if not ka.principals:

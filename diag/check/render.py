@@ -40,9 +40,12 @@ def _decided_by(layer: dict[str, Any]) -> str:
 def render_layers(console: Console, ar: ActionResult) -> None:
     from rich.table import Table
 
+    from diag.render.tables import print_table
+
     table = Table(show_edge=False, pad_edge=False, box=None)
-    for col in ("layer", "account", "result", "decided by"):
-        table.add_column(col)
+    for col in ("layer", "account", "result"):  # organization paths and account IDs: never cut
+        table.add_column(col, no_wrap=True)
+    table.add_column("decided by")
     for lt in ar.result.layers:
         d = lt.to_dict()
         name = d["layer"] + (f" {d['org_identifier']}" if d.get("org_identifier") else "")
@@ -52,7 +55,7 @@ def render_layers(console: Console, ar: ActionResult) -> None:
             safe_text(d["result"], style=_STYLE.get(d["result"], "")),
             safe_text(_decided_by(d)),
         )
-    console.print(table)
+    print_table(console, table)
 
 
 def _render_evidence(console: Console, evidence: dict[str, Any]) -> None:
@@ -170,9 +173,11 @@ def render_summary(console: Console, results: list[CheckResult]) -> None:
     """The results table of a checks file: one row per (check, action)."""
     from rich.table import Table
 
+    from diag.render.tables import print_table
+
     table = Table(title="checks", title_justify="left", show_edge=False, pad_edge=False)
     for col in ("check", "principal", "action", "key", "expected", "decision", "why"):
-        table.add_column(col)
+        table.add_column(col, no_wrap=col not in ("check", "why"))  # ARNs and actions whole; prose folds
     for cr in results:
         for ar in cr.results:
             why = ar.verdict or (", ".join(str(x) for x in ar.result.deciding_layers) if not ar.allowed else "")
@@ -187,4 +192,4 @@ def render_summary(console: Console, results: list[CheckResult]) -> None:
                 safe_text(ar.decision, style=_STYLE.get(ar.decision, "") if ar.as_expected else "bold red"),
                 safe_text(why),
             )
-    console.print(table)
+    print_table(console, table)

@@ -242,6 +242,23 @@ def resolve_caller(
 # ------------------------------------------------------------------------------------------------- keys
 
 
+def _refuse_missing_key(con: duckdb.DuckDBPyConnection, arn: str, at: dt.datetime | None) -> None:
+    """NotFoundError when the key's account and region were collected and the key is not among their keys:
+    it does not exist (or did not then). In a region or account not collected the key is only unknown."""
+    from diag.collect.inforce import collected_regions
+
+    parts = arn.split(":")
+    if len(parts) < 6:
+        raise UsageError(f"--key: not a KMS key ARN: {arn!r}")
+    region, account = parts[3], parts[4]
+    regions = collected_regions(con, account, at)
+    if regions is not None and region in regions:
+        raise NotFoundError(
+            f"key not found in the collected snapshot: {arn} is not among the keys of account {account} in {region}",
+            hint="check the key ID and region (aws kms list-keys), or collect again if the key is new (kmsdiag collect)",
+        )
+
+
 def resolve_key_ref(
     con: duckdb.DuckDBPyConnection, key: str, caller_account: str, at: dt.datetime | None = None
 ) -> tuple[str, KeyInfo | None]:
@@ -251,7 +268,10 @@ def resolve_key_ref(
 
     ref = key.strip()
     if ref.startswith("arn:") and ":key/" in ref:
-        return ref, resolve_key(con, ref, region=None, account=None, at=at)
+        info = resolve_key(con, ref, region=None, account=None, at=at)
+        if info is None:
+            _refuse_missing_key(con, ref, at)
+        return ref, info
     if ref.startswith("arn:") and ":alias/" in ref:
         info = resolve_key(con, ref, region=None, account=None, at=at)
         if info is None:

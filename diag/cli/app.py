@@ -82,9 +82,28 @@ def main(argv: list[str] | None = None) -> int:
     old_umask = private_umask()
     handlers = interrupt.install()
     args = sys.argv[1:] if argv is None else argv
+    try:
+        code = _run(args)
+    finally:
+        os.umask(old_umask)
+        if argv is not None:  # called in-process (tests): leave the caller's signal handling as it was
+            interrupt.restore(handlers)
+    if argv is None:
+        interrupt.ignore()  # the work is done: a late signal must not kill the interpreter's shutdown
+        sys.exit(code)
+    return code
+
+
+def _run(args: list[str]) -> int:
+    """The command's exit code; errors and interruptions reported on stderr."""
+    from diag.cli import interrupt
+
     debug = "--debug" in args
     try:
-        result = app(args=args, prog_name="kmsdiag", standalone_mode=False)
+        from diag.cli.helpfmt import conventional_metavars
+
+        command = conventional_metavars(typer.main.get_command(app))
+        result = command.main(args=args, prog_name="kmsdiag", standalone_mode=False)
         code = result if isinstance(result, int) else 0
         signum = interrupt.received()
         if signum is not None:  # typer turns KeyboardInterrupt into a plain exit code 130
@@ -103,11 +122,6 @@ def main(argv: list[str] | None = None) -> int:
         if debug or state().debug:
             _traceback()
         code = interrupt.report(signum) if signum is not None else _error_code(exc)
-    os.umask(old_umask)
-    if argv is None:
-        interrupt.ignore()  # the work is done: a late signal must not kill the interpreter's shutdown
-        sys.exit(code)
-    interrupt.restore(handlers)
     return code
 
 

@@ -97,6 +97,7 @@ def _live(
 ) -> dict[str, Any]:
     from diag.collect.live import collect_live
     from diag.config import apply_flags, load_config
+    from diag.errors import RefusedError
 
     cfg = load_config(config)
     cfg = apply_flags(
@@ -112,12 +113,25 @@ def _live(
     st = state()
     con = open_writer()
     try:
-        result = collect_live(con, cfg, out_dir=out_dir, quiet=st.quiet or st.json)
+        try:
+            result = collect_live(con, cfg, out_dir=out_dir, quiet=st.quiet or st.json)
+        except RefusedError as exc:
+            if cfg.source is None and not (profile or role_arn):
+                exc.hint = _HOW_TO_CONFIGURE + (f" ({exc.hint})" if exc.hint else "")
+            raise
         summary = _summary(con, result.snapshot_id, result.refused_accounts + result.bucket_notes)
         summary["bundle"] = str(result.bundle_dir) if result.bundle_dir else None
         return summary
     finally:
         con.close()
+
+
+_HOW_TO_CONFIGURE = (
+    "no kmsdiag.toml was found (--config PATH, $KMSDIAG_CONFIG, ./kmsdiag.toml), so kmsdiag tried the default AWS"
+    " credentials for one account. To collect: write a kmsdiag.toml listing the accounts, each with a profile or"
+    " role_arn (docs/collect.md, Configuration); or pass --profile NAME or --role-arn ARN for one account; or load"
+    " an evidence bundle made with the AWS CLI: kmsdiag collect --from-dir BUNDLE"
+)
 
 
 def _summary(con: Any, snapshot_id: int, notes: list[str]) -> dict[str, Any]:
@@ -179,11 +193,20 @@ def _print_summary(result: dict[str, Any]) -> None:
         console.print(safe_text(f"note: {note}"))
     gaps = result["gaps"]
     if gaps:
+        from diag.render.tables import print_table
+
         table = Table(title=f"{len(gaps)} gap(s): not collected", show_edge=False)
-        for col in ("account", "what", "resource", "error", "how to collect"):
-            table.add_column(col, overflow="fold")
-        for g in gaps[:50]:
-            table.add_row(*(safe_text(g[k] or "") for k in ("account", "what", "resource", "error", "how_to_collect")))
-        console.print(table)
+        table.add_column("#", justify="right", no_wrap=True)
+        table.add_column("account", no_wrap=True)
+        table.add_column("what")
+        table.add_column("resource", no_wrap=True)
+        table.add_column("error")
+        for i, g in enumerate(gaps[:50], 1):
+            table.add_row(str(i), *(safe_text(g[k] or "") for k in ("account", "what", "resource", "error")))
+        print_table(console, table)
+        console.print(safe_text("how to collect each gap (run with the credentials of its account):"))
+        for i, g in enumerate(gaps[:50], 1):  # commands: one line each, never wrapped, pasteable
+            if g.get("how_to_collect"):
+                console.print(safe_text(f"  {i}. {g['how_to_collect']}", style="cyan"), soft_wrap=True)
         if len(gaps) > 50:
             console.print(safe_text(f"… and {len(gaps) - 50} more (use --json for all)"))

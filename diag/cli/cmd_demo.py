@@ -157,19 +157,20 @@ def render_demo(result: DemoResult, explain_count: int = 2) -> None:
     console.print(safe_text(f"stored events by source: {by_source}"))
     console.print(f"calls: {result.calls:,} ({result.cross_account_calls:,} cross-account, logged in both accounts)")
     if result.failures:
-        table = Table(title=f"failed calls ({len(result.failures):,})", show_edge=False)
-        for col in ("time", "eventID", "call", "error", "verdict"):
-            table.add_column(col, no_wrap=col != "call")
+        from diag.render.tables import print_table
+
+        table = Table(title=f"failed calls ({len(result.failures):,})", title_justify="left", show_edge=False)
+        table.add_column("eventID", no_wrap=True)  # identifiers: printed whole, pasteable into `explain`
+        table.add_column("verdict", no_wrap=True)
+        table.add_column("call")  # prose: folds on a narrow terminal
         for f in result.failures[:MAX_FAILURES_SHOWN]:
             when = f["event_time"].strftime("%Y-%m-%d %H:%M") if f["event_time"] else "?"
             table.add_row(
-                when,
                 safe_text(f["event_id"]),
-                safe_text(f["event_name"]),
-                safe_text(f["error_code"]),
                 safe_text(f.get("verdict") or "-"),
+                safe_text(f"{f['event_name']} {f['error_code'] or ''} at {when}"),
             )
-        console.print(table)
+        print_table(console, table)
         if len(result.failures) > MAX_FAILURES_SHOWN:
             console.print(f"… and {len(result.failures) - MAX_FAILURES_SHOWN:,} more (use --json)")
     from diag.diagnosis.demo import render_diagnosis_part

@@ -27,7 +27,7 @@ def register(app: typer.Typer) -> None:
         from diag.render.console import err, out, print_json
 
         st = state()
-        con = open_writer()
+        con = open_writer(must_exist=True)
         try:
             if st.quiet or st.json:
                 summary = diagnose_pending(con, redo=redo_all)

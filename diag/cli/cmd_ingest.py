@@ -90,7 +90,7 @@ def register(app: typer.Typer) -> None:
         from diag.ingest import ingest_paths
         from diag.render.console import err, print_json
 
-        # remote sources: s3:// URIs, --lookup, --athena (see the remote-ingest README section)
+        # remote sources: s3:// URIs, --lookup, --athena (see docs/remote-ingest.md)
         s3_uris = [p for p in paths or [] if p.startswith("s3://")]
         local = [Path(p) for p in paths or [] if not p.startswith("s3://")]
         values = remote_values or {}
@@ -102,6 +102,14 @@ def register(app: typer.Typer) -> None:
             raise UsageError("nothing to ingest: give files or folders, s3://bucket/prefix, --lookup or --athena")
         if any(values.get(k) for k in ("since", "until", "account", "region", "key")):
             raise UsageError("--since/--until/--account/--region/--key apply to s3://, --lookup and --athena only")
+        missing = [str(p) for p in local if not p.exists()]
+        if len(missing) == len(local):  # nothing to read: a typo must not create an empty database
+            from diag.errors import BadInputError
+
+            raise BadInputError(
+                "no such file or folder: " + ", ".join(missing) + " (nothing was ingested)",
+                hint="give CloudTrail files or folders that exist (e.g. ./AWSLogs/), or s3://bucket/prefix",
+            )
         st = state()
         con = open_writer()
         try:

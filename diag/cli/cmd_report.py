@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from diag.cli.common import command, state
-from diag.errors import EXIT_DENIED, EXIT_OK, NotFoundError, UsageError
+from diag.cli.common import command, require_database, state
+from diag.errors import EXIT_DENIED, EXIT_OK, UsageError
 
 if TYPE_CHECKING:
     from diag.report.model import Report
@@ -148,10 +148,7 @@ def register(app: typer.Typer) -> None:
         window = parse_window(since, until)  # validate the options before touching the database
         chosen, dest = choose_output(fmt, out, json_flag=st.json, day=window.end.strftime("%Y-%m-%d"))
         db_path = resolve_db_path(st.db)
-        if not db_path.exists():
-            raise NotFoundError(
-                f"no database at {db_path}. Create one with `kmsdiag ingest …` or `kmsdiag demo`, or pass --db PATH."
-            )
+        require_database(db_path)
         con = open_db(db_path, read_only=no_record, wait=st.wait)
         try:
             if no_record:  # a reader does not refresh stored views: use this kmsdiag's, as TEMP views

@@ -107,7 +107,7 @@ def _fields(text: str | None) -> tuple[str, ...] | None:
 def register(app: typer.Typer) -> None:
     @command(app, "simulate")
     def simulate(
-        file: Annotated[str, typer.Argument(help="Request document (DESIGN.md section 7), or - for stdin.")],
+        file: Annotated[str, typer.Argument(help="Request document (see docs/policy-engine.md), or - for stdin.")],
         batch: Annotated[
             bool, typer.Option("--batch", help="JSON Lines: one document per line in, one result per line out.")
         ] = False,
@@ -120,7 +120,7 @@ def register(app: typer.Typer) -> None:
             ),
         ] = None,
     ) -> int:
-        """Would AWS allow this request? Evaluate a request document (DESIGN.md section 7) offline.
+        """Would AWS allow this request? Evaluate a request document offline (its fields: docs/policy-engine.md).
 
         Prints the decision and every layer's statement trace (--json: the section 7 object).
 

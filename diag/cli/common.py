@@ -1,6 +1,6 @@
 """Global options shared by every command, and the decorator that adds them.
 
-DESIGN.md section 4: ``--db``, ``--json``, ``--quiet``, ``--debug`` work on every command, before or after
+``--db``, ``--json``, ``--quiet``, ``--debug``, ``--wait`` work on every command, before or after
 its name (``kmsdiag --json explain X`` and ``kmsdiag explain X --json``). ``@command`` appends them to
 each command's signature, so command modules only declare their own options and read ``state()``.
 """
@@ -128,12 +128,31 @@ def command(app: typer.Typer, name: str | None = None, **kwargs: Any) -> Callabl
     return deco
 
 
-def open_writer() -> Any:
-    """Open the database for writing with the global --db and --wait."""
+def open_writer(*, must_exist: bool = False) -> Any:
+    """Open the database for writing with the global --db and --wait.
+
+    ``must_exist``: for commands that only add to what ingest stored (diagnose, a recorded report): a
+    missing file is a NotFoundError (exit 1) naming the command that fills it, never a new empty database.
+    """
     from diag.store import open_db
 
     st = state()
+    if must_exist:
+        require_database(st.db)
     return open_db(st.db, read_only=False, wait=st.wait)
+
+
+def require_database(path: Path | None) -> None:
+    """NotFoundError (exit 1) when there is no database file at ``path`` (or the default)."""
+    from diag.errors import NotFoundError
+    from diag.store import resolve_db_path
+
+    db_path = resolve_db_path(path)
+    if not db_path.exists():
+        raise NotFoundError(
+            f"no database at {db_path}; run `kmsdiag ingest PATH…` (or `kmsdiag demo`) first, or pass --db PATH"
+            " (default: $KMSDIAG_DB, else ./kmsdiag.duckdb)"
+        )
 
 
 def open_reader() -> Any:

@@ -121,10 +121,12 @@ def main(argv: list[str] | None = None) -> int:
         if signum is None:
             raise
         code = interrupt.report(signum)  # arrived while importing, before the command's own handling
+    finally:
+        if argv is not None:  # called in-process (tests): leave the caller's signal handling as it was
+            interrupt.restore(handlers)
     if argv is None:
         interrupt.ignore()  # the work is done: a late signal must not kill the interpreter's shutdown
         sys.exit(code)
-    interrupt.restore(handlers)
     return code
 
 

@@ -200,7 +200,7 @@ def read_bundle(root: str | os.PathLike[str]) -> Bundle:
         shown = ", ".join(refused[:5]) + (f" and {len(refused) - 5} more" if len(refused) > 5 else "")
         raise BadInputError(
             f"the bundle {base} holds unexpected files: {shown}. Nothing was loaded.",
-            hint="a bundle holds only the files of DESIGN.md section 5 (see the README, `kmsdiag collect`).",
+            hint="a bundle holds only the files of the evidence-bundle layout (docs/collect.md, Evidence bundles).",
         )
     manifest = _read_json(found.pop("manifest.json"), "manifest.json") if "manifest.json" in found else None
     # an empty manifest reads as _EMPTY, which is not a dict: refused below

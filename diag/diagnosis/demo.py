@@ -69,6 +69,7 @@ def render_diagnosis_part(
     from diag.explain import explain_id
     from diag.render.escape import safe_text
     from diag.render.explain_view import render_diagnosis
+    from diag.render.tables import print_table
     from diag.store import open_db
 
     console.print(
@@ -79,11 +80,11 @@ def render_diagnosis_part(
     )
     if diagnosis.get("by_verdict"):
         table = Table(title="failures by verdict", title_justify="left", show_edge=False)
-        table.add_column("verdict")
-        table.add_column("events", justify="right")
+        table.add_column("verdict", no_wrap=True)
+        table.add_column("events", justify="right", no_wrap=True)
         for verdict, n in diagnosis["by_verdict"].items():
             table.add_row(safe_text(verdict), str(n))
-        console.print(table)
+        print_table(console, table)
     if examples:
         con = open_db(db, read_only=True)
         try:
@@ -92,11 +93,12 @@ def render_diagnosis_part(
                 render_diagnosis(console, explain_id(con, ex["event_id"]))
         finally:
             con.close()
-    first = examples[0]["event_id"] if examples else "EVENT_ID"
-    console.print(Rule("go further"))
     q = shlex.quote
-    ev, path = q(str(first)), q(str(db))
+    ev = q(str(examples[0]["event_id"])) if examples else "EVENT_ID"
+    path = q(str(db))
+    console.print(Rule("go further"))
     for line in (
+        f"kmsdiag failures --db {path} --limit 10        # failed calls with their event IDs",
         f"kmsdiag explain {ev} --db {path}          # one failure: verdict, evidence, fix",
         f"kmsdiag explain {ev} --db {path} --json   # the same, machine-readable",
         f"kmsdiag explain --db {path} --error 'User: arn:aws:sts::… is not authorized to perform: kms:Decrypt on resource: arn:aws:kms:…'",

@@ -61,10 +61,50 @@ def find_rows(con: duckdb.DuckDBPyConnection, ident: str) -> list[dict[str, Any]
     return []
 
 
+MIN_PREFIX = 4
+_MAX_CANDIDATES = 10
+
+
+def _looks_like_prefix(ident: str) -> bool:
+    return len(ident) >= MIN_PREFIX and all(c in "0123456789abcdefABCDEF-" for c in ident)
+
+
+def expand_prefix(con: duckdb.DuckDBPyConnection, ident: str) -> str | None:
+    """The one eventID that starts with ``ident`` (like a git commit prefix), None when none does.
+
+    Several matches raise AmbiguousIdError (exit code 2) listing the candidates, failed calls first.
+    """
+    if not _looks_like_prefix(ident):
+        return None
+    rows = con.execute(
+        "SELECT event_id, event_time, event_name, error_code FROM events WHERE starts_with(event_id, ?)"
+        " ORDER BY (error_code IS NULL), event_time DESC, event_id LIMIT ?",
+        [ident, _MAX_CANDIDATES + 1],
+    ).fetchall()
+    if len(rows) == 1:
+        return str(rows[0][0])
+    if not rows:
+        return None
+    from diag.errors import AmbiguousIdError
+
+    shown = rows[:_MAX_CANDIDATES]
+    lines = [f"  {r[0]}  {r[1]:%Y-%m-%d %H:%M:%S}  {r[2]} {r[3] or 'ok'}" if r[1] else f"  {r[0]}" for r in shown]
+    more = "\n  … and more" if len(rows) > _MAX_CANDIDATES else ""
+    raise AmbiguousIdError(
+        f"the prefix {ident!r} matches several events:\n" + "\n".join(lines) + more,
+        hint="give more characters of the event ID (kmsdiag failures lists full IDs)",
+    )
+
+
 def find_event_or_none(con: duckdb.DuckDBPyConnection, ident: str) -> EventFacts | None:
+    """The event ``ident`` names: an eventID, sharedEventID, requestID, or a unique eventID prefix."""
     from diag.diagnosis.facts import facts_from_row
 
-    rows = find_rows(con, ident.strip())
+    ident = ident.strip()
+    rows = find_rows(con, ident)
+    if not rows:
+        full = expand_prefix(con, ident)
+        rows = find_rows(con, full) if full else []
     return facts_from_row(rows[0]) if rows else None
 
 
@@ -73,8 +113,9 @@ def find_event(con: duckdb.DuckDBPyConnection, ident: str) -> EventFacts:
     facts = find_event_or_none(con, ident)
     if facts is None:
         raise NotFoundError(
-            f"no event with eventID, sharedEventID or requestID {ident!r} in the database",
-            hint="ingest the trail that holds it (kmsdiag ingest …), or explain the error text: kmsdiag explain --error '…'",
+            f"no event with eventID (or eventID prefix), sharedEventID or requestID {ident!r} in the database",
+            hint="kmsdiag failures lists the failed calls with their event IDs; ingest the trail that holds it"
+            " (kmsdiag ingest …), or explain the error text: kmsdiag explain --error '…'",
         )
     return facts
 

@@ -12,16 +12,24 @@ if TYPE_CHECKING:
 
 @cache
 def out() -> Console:
-    """Results. rich turns colour off when stdout is not a terminal or NO_COLOR is set. A reader that
-    closes the pipe (``| head``) raises BrokenPipeError to the entry point, which exits 0 (rich's own
-    handling would exit 1)."""
+    """Results. rich turns colour off when stdout is not a terminal or NO_COLOR is set.
+
+    On a terminal prose wraps at its width; piped to a file or another program nothing is hard-wrapped
+    (lines stay whole, as a terminal would show them unwrapped). Machine text (JSON, ARNs, IDs, commands)
+    is printed with ``soft_wrap=True`` everywhere, and tables fold prose but never identifiers
+    (``diag.render.tables``). A reader that closes the pipe (``| head``) raises BrokenPipeError to the
+    entry point, which exits 0 (rich's own handling would exit 1).
+    """
     from rich.console import Console
 
     class _Out(Console):
         def on_broken_pipe(self) -> None:
             raise BrokenPipeError
 
-    return _Out(highlight=False, soft_wrap=False)
+    console = _Out(highlight=False, soft_wrap=False)
+    if not console.is_terminal:
+        console.soft_wrap = True
+    return console
 
 
 @cache
@@ -29,7 +37,10 @@ def err() -> Console:
     """Messages, warnings and progress bars: never on stdout, so `--json` output stays clean."""
     from rich.console import Console
 
-    return Console(stderr=True, highlight=False)
+    console = Console(stderr=True, highlight=False)
+    if not console.is_terminal:  # a log file: messages stay whole lines
+        console.soft_wrap = True
+    return console
 
 
 def _default(obj: Any) -> Any:

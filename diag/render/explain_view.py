@@ -2,11 +2,12 @@
 
 Every string that can come from CloudTrail (ARNs, session names, user agents, error messages, policy text
 copied from events) goes through ``safe_text`` (a rich Text: never parsed as markup, control characters
-replaced), and JSON is rendered by ``Syntax`` (literal text; JSON escaping already neutralizes ANSI).
+replaced), and JSON is printed line by line, never wrapped (JSON escaping already neutralizes ANSI).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import TYPE_CHECKING, Any
 
@@ -53,9 +54,12 @@ def render_layers(console: Console, diag: Diagnosis) -> None:
     if not diag.layers:
         console.print(safe_text("layers: not evaluated (see the findings for what is missing)", style="yellow"))
         return
+    from diag.render.tables import print_table
+
     table = Table(title="layers", title_justify="left", show_edge=False, pad_edge=False)
-    for col in ("layer", "account", "result", "decided by"):
-        table.add_column(col)
+    for col in ("layer", "account", "result"):  # identifiers (organization paths, account IDs): never cut
+        table.add_column(col, no_wrap=True)
+    table.add_column("decided by")  # prose: folds
     for layer in diag.layers:
         result = str(layer.get("result"))
         name = str(layer.get("layer"))
@@ -67,7 +71,7 @@ def render_layers(console: Console, diag: Diagnosis) -> None:
             safe_text(result, style=_RESULT_STYLE.get(result, "")),
             safe_text(_deciding(layer)),
         )
-    console.print(table)
+    print_table(console, table)
 
 
 def _evidence_lines(evidence: dict[str, Any]) -> list[str]:
@@ -100,16 +104,22 @@ def _evidence_lines(evidence: dict[str, Any]) -> list[str]:
     return lines
 
 
-def render_finding(console: Console, f: Finding, *, primary: bool, others: tuple[Finding, ...] = ()) -> None:
-    from rich.syntax import Syntax
+def print_policy(console: Console, policy: Any, indent: int = 4) -> None:
+    """A policy document as indented JSON, each line whole: it parses when copied, at any width or piped."""
+    text = json.dumps(policy, indent=2, ensure_ascii=True)
+    pad = " " * indent
+    for line in text.splitlines():
+        console.print(safe_text(pad + line, style="cyan"), soft_wrap=True)
 
+
+def render_finding(console: Console, f: Finding, *, primary: bool, others: tuple[Finding, ...] = ()) -> None:
     style = "bold red" if primary else "bold"
     head = safe_text(f"{'▶' if primary else '•'} {f.code}", style=style)
     head.append_text(safe_text(f"  [{f.layer}{', account ' + f.account if f.account else ''}]", style="dim"))
     console.print(head)
     console.print(safe_text(f"  {f.summary}"))
-    for line in _evidence_lines(f.evidence):
-        console.print(safe_text(f"    {line}", style="dim"))
+    for line in _evidence_lines(f.evidence):  # ARNs and statements: one line each, never wrapped
+        console.print(safe_text(f"    {line}", style="dim"), soft_wrap=True)
     if f.fix is None:
         return
     console.print(safe_text(f"  fix: {f.fix.summary}", style="green"))
@@ -119,10 +129,36 @@ def render_finding(console: Console, f: Finding, *, primary: bool, others: tuple
         if label:
             console.print(safe_text(f"  {label}", style="green" if label.startswith("proven") else "yellow"))
     if f.fix.policy:
-        text = json.dumps(f.fix.policy, indent=2, ensure_ascii=True)
-        console.print(Syntax(text, "json", theme="ansi_dark", background_color="default", padding=(0, 0, 0, 4)))
+        print_policy(console, f.fix.policy)
     for cmd in f.fix.commands:  # one line each, never wrapped, so that it pastes as it is
         console.print(safe_text(f"    {cmd}", style="dim" if cmd.startswith("#") else "cyan"), soft_wrap=True)
+
+
+def already_fixed_line(diag: Diagnosis) -> str | None:
+    """The first line of an explanation when the failure is already fixed: when, by whom, what changed."""
+    fixed = next((x for x in diag.findings if x.code == "RESOLVED_SINCE"), None)
+    if fixed is None:
+        return None
+    changes = fixed.evidence.get("changes_since") or []
+    last = changes[-1] if changes else None
+    if last:
+        when = last.get("event_time")
+        when_text = when.strftime("%Y-%m-%d %H:%M:%S UTC") if isinstance(when, dt.datetime) else str(when or "?")
+        what = " ".join(str(x) for x in (last.get("event_name"), last.get("resource")) if x)
+        head = f"ALREADY FIXED at {when_text} by {last.get('actor') or 'an unknown actor'} ({what})"
+        if len(changes) > 1:
+            head += f", the last of {len(changes)} changes since the failure"
+    else:
+        as_of = fixed.evidence.get("policies_as_of")
+        as_of_text = as_of.strftime("%Y-%m-%d %H:%M UTC") if isinstance(as_of, dt.datetime) else "the latest snapshot"
+        head = f"ALREADY FIXED: the policies collected at {as_of_text} allow this call"
+    causes_then = [x for x in diag.findings if x.code != "RESOLVED_SINCE"]
+    tail = (
+        "; nothing to change, retry the call. The cause at the time of the failure follows."
+        if causes_then
+        else "; nothing to change, retry the call."
+    )
+    return head + tail
 
 
 def _event_lines(diag: Diagnosis) -> list[str]:
@@ -194,6 +230,9 @@ def render_diagnosis(console: Console, diag: Diagnosis) -> None:
         if diag.based_on:
             console.print(safe_text(based_on_line(diag.based_on), style="dim"))
         return
+    fixed = already_fixed_line(diag)
+    if fixed:
+        console.print(safe_text(fixed, style="bold green"), soft_wrap=True)
     verdict = diag.verdict or "UNKNOWN"
     title = _title(verdict)
     head = safe_text("verdict: ", style="bold")
@@ -202,7 +241,7 @@ def render_diagnosis(console: Console, diag: Diagnosis) -> None:
         head.append_text(safe_text(f" — {title}"))
     console.print(head)
     for line in _event_lines(diag):
-        console.print(safe_text(line, style="dim"))
+        console.print(safe_text(line, style="dim"), soft_wrap=True)
     console.print()
     if verdict in ("OTHER_SERVICE", "NOT_ACCESS_FAILURE"):
         console.print(safe_text("layers: not evaluated (no policy refused this call)", style="dim"))

@@ -39,24 +39,53 @@ def buckets(window: Window, bucket: str) -> list[dt.datetime]:
     return out
 
 
-def series(timeline: Timeline, window: Window) -> tuple[list[dt.datetime], dict[str, list[int]]]:
-    """Counts per verdict per bucket; verdicts beyond the top MAX_SERIES are summed into OTHER."""
-    xs = buckets(window, timeline.bucket)
-    index = {x: i for i, x in enumerate(xs)}
+OTHERS = "OTHER"  # the series key of the verdicts beyond the top MAX_SERIES (labelled "N other verdicts")
+
+
+def _ranked(timeline: Timeline) -> tuple[list[str], dict[str, int], set[str]]:
     totals: dict[str, int] = defaultdict(int)
     for p in timeline.points:
         totals[p.verdict] += p.failures
     ranked = sorted(totals, key=lambda v: (-totals[v], v))
     keep = set(ranked[:MAX_SERIES]) if len(ranked) > MAX_SERIES + 1 else set(ranked)
+    return ranked, totals, keep
+
+
+def series(timeline: Timeline, window: Window) -> tuple[list[dt.datetime], dict[str, list[int]]]:
+    """Counts per verdict per bucket; verdicts beyond the top MAX_SERIES are summed into OTHERS."""
+    xs = buckets(window, timeline.bucket)
+    index = {x: i for i, x in enumerate(xs)}
+    ranked, _totals, keep = _ranked(timeline)
     data: dict[str, list[int]] = {}
     for v in ranked:
-        name = v if v in keep else "OTHER"
+        name = v if v in keep else OTHERS
         data.setdefault(name, [0] * len(xs))
     for p in timeline.points:
         i = index.get(p.bucket_start)
         if i is not None:
-            data[p.verdict if p.verdict in keep else "OTHER"][i] += p.failures
+            data[p.verdict if p.verdict in keep else OTHERS][i] += p.failures
     return xs, data
+
+
+def _colour(i: int, verdict: str) -> str:
+    return _FIXED_COLOURS.get(verdict, _PALETTE[i % len(_PALETTE)])
+
+
+def legend(timeline: Timeline, window: Window) -> list[dict[str, object]]:
+    """The chart's legend, for the page (readable at any width): each named verdict with its colour and
+    failures, then one entry "N other verdicts" that names every verdict it groups."""
+    _xs, data = series(timeline, window)
+    ranked, totals, keep = _ranked(timeline)
+    out: list[dict[str, object]] = []
+    for i, name in enumerate(data):
+        if name == OTHERS:
+            members = [v for v in ranked if v not in keep]
+            label = f"{len(members)} other verdicts"
+            failures = sum(totals[v] for v in members)
+        else:
+            members, label, failures = [], name, totals[name]
+        out.append({"label": label, "colour": _colour(i, name), "failures": failures, "members": members})
+    return out
 
 
 def failures_chart_svg(timeline: Timeline, window: Window, *, title: str = "Failures over time by verdict") -> str:
@@ -73,17 +102,17 @@ def failures_chart_svg(timeline: Timeline, window: Window, *, title: str = "Fail
     with matplotlib.rc_context(
         {"svg.fonttype": "none", "svg.hashsalt": "kmsdiag", "font.size": 9, "text.usetex": False}
     ):
-        fig = Figure(figsize=(8, 3.2), dpi=100)
+        fig = Figure(figsize=(8, 3.0), dpi=100)
         ax = fig.subplots()
         bottom = [0] * len(xs)
         for i, (verdict, counts) in enumerate(data.items()):
-            colour = _FIXED_COLOURS.get(verdict, _PALETTE[i % len(_PALETTE)])
+            colour = _colour(i, verdict)
             ax.bar(
                 mdates.date2num(xs),
                 counts,
                 width=width,
                 bottom=bottom,
-                label=_label(verdict),
+                label=_label(verdict) if verdict != OTHERS else "OTHER_VERDICTS",
                 color=colour,
                 align="edge",
             )
@@ -95,7 +124,7 @@ def failures_chart_svg(timeline: Timeline, window: Window, *, title: str = "Fail
         ax.xaxis.set_major_locator(locator)
         ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False)
+        # no legend inside the SVG: it would shrink to unreadable text on a phone; the page draws it (legend())
         fig.tight_layout()
         buf = io.StringIO()
         fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None, "Format": None, "Type": None})

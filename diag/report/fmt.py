@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+import re
+from typing import TYPE_CHECKING, Any
 
 from diag.render.escape import strip_control
+
+if TYPE_CHECKING:
+    from markupsafe import Markup
 
 
 def ts(value: dt.datetime | None) -> str:
@@ -88,3 +92,15 @@ def audit_resource(finding: dict[str, Any]) -> str:
     if account and not resource.startswith(account + ":"):
         return f"{account} · {resource}" if resource else account
     return resource or "—"
+
+
+_CODE_SPAN = re.compile(r"`([^`]+)`")
+
+
+def inline_md(value: Any) -> Markup:
+    """Prose that uses Markdown code spans (``the `arn:…` principal``) as safe HTML: escaped first, then each
+    `code span` becomes ``<code>``. No other Markdown is interpreted (no links, no images)."""
+    from markupsafe import Markup, escape
+
+    text = str(escape(strip_control("" if value is None else str(value))))
+    return Markup(_CODE_SPAN.sub(lambda m: f"<code>{m.group(1)}</code>", text))  # noqa: S704 - escaped above

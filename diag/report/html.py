@@ -51,6 +51,7 @@ def environment() -> jinja2.Environment:
         short=fmt.short_arn,
         pretty_json=fmt.pretty_json,
         clean=fmt.strip_control,
+        md=fmt.inline_md,
     )
     env.globals.update(
         first_fix=fmt.first_fix, commands=fmt.commands, audit_where=fmt.audit_where, audit_resource=fmt.audit_resource
@@ -64,7 +65,7 @@ def render_html(
     """The report as one HTML document."""
     from markupsafe import Markup
 
-    from diag.report.chart import failures_chart_svg
+    from diag.report.chart import failures_chart_svg, legend
 
     window = Window(report.window_start, report.window_end, report.window_label)
     chart = failures_chart_svg(report.timeline, window)
@@ -74,6 +75,7 @@ def render_html(
         h=report.headline,
         dq=report.data_quality,
         chart=Markup(chart),  # noqa: S704 - drawn by matplotlib from verdict codes; no database text
+        legend=legend(report.timeline, window) if chart else [],
         detailed=report.causes[:max_detailed],
         rest=report.causes[max_detailed:],
         max_audit_rows=max_audit_rows,

@@ -8,7 +8,8 @@ fills a temporary table, and every section aggregates that table.
 A *cause* is (verdict, caller principal, key, action). Its ``cause_id`` is a hash of the four, the same in
 SQL (:data:`CAUSE_ID_SQL`, the ``causes`` view) and in Python (:func:`cause_id`), so report runs recorded
 in ``report_run_causes`` can be compared: *new* causes were not in the previous recorded run; *resolved*
-causes were in it and have not failed since its window ended.
+causes were in it, have not failed since its window ended, and have no failure in this report's window
+either (a cause still failing in an overlapping window is *ongoing*, never resolved).
 """
 
 from __future__ import annotations
@@ -531,7 +532,9 @@ def build_report(
     raw_causes = _causes(con)
     prev_causes = _previous_causes(con, prev.run_id) if prev else []
     prev_ids = {c["cause_id"] for c in prev_causes}
-    seen_since_prev = _causes_since(con, prev.window_end) if prev else set()
+    # still failing: in this report's window (windows of runs minutes apart overlap), or at any time since the
+    # previous run's window ended. Such a cause is never "resolved", however recent the previous run.
+    seen_since_prev = (_causes_since(con, prev.window_end) if prev else set()) | {r["cause_id"] for r in raw_causes}
 
     causes: list[Cause] = []
     for r in raw_causes:

@@ -41,13 +41,7 @@ def org_findings(rule: Rule, case: Case, layer: Layer) -> list[Finding]:
                 f" (policies there: {', '.join(names) or 'none'}); every level from the root to the account must allow",
                 {"org_identifier": t.org_identifier, "policies": names, "reason": t.reason},
                 Fix(
-                    summary=f"add this statement to a customer-managed {kind} policy attached at {target}"
-                    + (
-                        " (or attach FullAWSAccess there)"
-                        if layer == Layer.SCP
-                        else " (AWS attaches RCPFullAWSAccess to every level and nobody can edit or detach it: if it"
-                        " is missing here, the RCPs were not fully collected)"
-                    ),
+                    summary=_fix_summary(kind, target, names, layer),
                     policy=statement,
                     commands=(
                         "# with credentials of the organization's management account",
@@ -61,3 +55,27 @@ def org_findings(rule: Rule, case: Case, layer: Layer) -> list[Finding]:
             )
         )
     return out
+
+
+_FULL_ACCESS = {"FullAWSAccess", "RCPFullAWSAccess"}
+
+
+def _fix_summary(kind: str, target: str, names: list[str], layer: Layer) -> str:
+    """Where the Allow goes. A level whose SCPs do not include the AWS-managed FullAWSAccess uses an
+    allow-list strategy: the action belongs in its allow-list policy; attaching full access there would undo
+    the strategy and allow every action. Nobody can detach RCPFullAWSAccess, so an RCP level without it
+    means the RCPs were not fully collected."""
+    allow_list = [n for n in names if n not in _FULL_ACCESS]
+    if layer == Layer.RCP:
+        return (
+            f"add this statement to a customer-managed {kind} policy attached at {target} (AWS attaches"
+            " RCPFullAWSAccess to every level and nobody can edit or detach it: if it is missing here, the RCPs"
+            " were not fully collected)"
+        )
+    if allow_list and not _FULL_ACCESS & set(names):
+        listed = ", ".join(allow_list)
+        return (
+            f"add this statement (the action) to the allow-list {kind} policy attached at {target} ({listed});"
+            " that level uses an allow-list strategy, so do not attach a full-access policy there"
+        )
+    return f"add this statement to a customer-managed {kind} policy attached at {target}"

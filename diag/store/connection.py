@@ -33,27 +33,59 @@ def resolve_db_path(path: str | os.PathLike[str] | None = None) -> Path:
 
 
 def _process_cmdline(pid: str) -> str | None:
+    """A short name for a process: its program and first arguments, never a pasted ``python -c`` source."""
     try:
         raw = Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return None
-    text = raw.replace(b"\0", b" ").decode("utf-8", "replace").strip()
-    return text[:200] or None
+    args = [a.decode("utf-8", "replace") for a in raw.split(b"\0") if a]
+    if not args:
+        return None
+    shown = [Path(args[0]).name]
+    for arg in args[1:3]:
+        if shown[-1] == "-c":
+            shown.append("…")  # inline source code: not a name
+            break
+        shown.append(arg if len(arg) <= 60 and "\n" not in arg else "…")
+    return " ".join(shown)
+
+
+def _lock_mode(path: Path, pid: str) -> str | None:
+    """ "READ" (a read-only connection) or "WRITE" for the lock ``pid`` holds on ``path`` (Linux /proc/locks)."""
+    try:
+        inode = path.stat().st_ino
+        lines = Path("/proc/locks").read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        fields = line.split()
+        if "->" in fields:  # a waiter, not a holder
+            continue
+        if len(fields) >= 6 and fields[4] == pid and fields[5].rsplit(":", 1)[-1] == str(inode):
+            return fields[3] if fields[3] in ("READ", "WRITE") else None
+    return None
 
 
 def lock_message(path: Path, error_text: str) -> str:
-    """Explain a DuckDB lock conflict: who holds the file and what to do about it."""
+    """Explain a DuckDB lock conflict: who holds the file, how, and what to do about it."""
     m = _LOCK_RE.search(error_text)
     holder = "another process"
+    mode = None
     if m:
         pid = m.group("pid")
         cmd = _process_cmdline(pid)
         holder = f"process {pid} ({cmd or m.group('prog')})"
+        mode = _lock_mode(path, pid)
+    if mode == "READ":
+        return (
+            f"the database {path} is locked by {holder}, which has it open read-only. Even a read-only connection"
+            " keeps kmsdiag from writing: close it when done (con.close()), explore a copy of the file instead,"
+            " or pass --wait SECONDS to wait until it is closed."
+        )
     return (
-        f"the database {path} is locked by {holder}. "
-        "Only one process may write to it at a time. If that is a notebook, open it read-only: "
-        "duckdb.connect(path, read_only=True) or diag.open(path, read_only=True). "
-        "If it is another kmsdiag run, wait for it to finish or pass --wait SECONDS."
+        f"the database {path} is locked by {holder}. Only one process may write to it at a time."
+        " If that is a notebook, close its connection (con.close()) and reopen it only to query"
+        " (diag.open(path, read_only=True)); if it is another kmsdiag run, wait for it to finish or pass --wait SECONDS."
     )
 
 
@@ -106,7 +138,8 @@ def open_db(
     db_path = resolve_db_path(path)
     if read_only and not db_path.exists():
         raise NotFoundError(
-            f"no database at {db_path}. Create one with `kmsdiag ingest …` or `kmsdiag demo`, or pass --db PATH."
+            f"no database at {db_path}; run `kmsdiag ingest PATH…` (or `kmsdiag demo`) first, or pass --db PATH"
+            " (default: $KMSDIAG_DB, else ./kmsdiag.duckdb)"
         )
     if never_created(db_path):
         if read_only:

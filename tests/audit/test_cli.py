@@ -72,11 +72,11 @@ def test_audit_usage_errors(tmp_path: Path, run_cli) -> None:
 def test_every_rule_is_documented(tmp_path: Path) -> None:
     from diag.audit import load_rules
 
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    readme = (Path(__file__).resolve().parents[2] / "docs" / "check-audit.md").read_text(encoding="utf-8")
     rules = load_rules()
     assert len(rules) >= 14
     for cls in rules:
-        assert f"`{cls.code}`" in readme, f"README does not document {cls.code}"
+        assert f"`{cls.code}`" in readme, f"docs/check-audit.md does not document {cls.code}"
     assert "`audit-error`" in readme
 
 

@@ -88,7 +88,12 @@ def test_writer_fails_fast_while_a_notebook_holds_the_db(db: Path, run_cli: Any,
     assert code == 4, err
     flat = " ".join(err.split())
     assert f"is locked by process {holder.pid}" in flat
-    assert "--wait SECONDS" in flat and "read_only=True" in flat
+    assert "--wait SECONDS" in flat
+    if mode == "ro":  # advice that fits a read-only holder: close it, not "open it read-only"
+        assert "open read-only" in flat and "con.close()" in flat and "read_only=True" not in flat
+    else:
+        assert "read_only=True" in flat and "con.close()" in flat
+    assert "import duckdb" not in flat, "the holder's python -c source must not be pasted"
     assert "Traceback" not in err
     assert elapsed < 20  # fails fast (generous: shared CI machines)
 

@@ -233,3 +233,35 @@ def test_window_parsing(since: str, until: str | None, start: dt.datetime, end: 
 def test_bad_windows_are_usage_errors(since: str, until: str | None) -> None:
     with pytest.raises(UsageError):
         parse_window(since, until, now=NOW)
+
+
+def test_runs_minutes_apart_resolve_nothing_that_still_fails(db_path: Path) -> None:
+    """A second report minutes after the first, over the same failures: every cause is ongoing, none resolved
+    (the reported bug: 0 new, every cause 'resolved'). A cause is resolved only once it has stopped failing."""
+    con = open_db(db_path)
+    add_failures(
+        con,
+        [
+            CauseSpec("KEY_POLICY_PRINCIPAL_TYPO", ROLE, KEY_A, "Decrypt", 10, 20, 30),
+            CauseSpec("IAM_RESOURCE_MISMATCH", APP_ROLE, KEY_A, "GenerateDataKey", 4, 10, 30),
+        ],
+        NOW,
+        prefix="m-",
+    )
+    first = build_report(con, parse_window("24h", now=NOW), generated_at=NOW)
+    assert first.headline.new_causes == 2
+    run1 = record_run(con, first, fmt="html", out_path="r1.html")
+    later = NOW + dt.timedelta(minutes=7)
+    second = build_report(con, parse_window("24h", now=later), generated_at=later)
+    assert second.previous_run is not None and second.previous_run.run_id == run1
+    assert {c.status for c in second.causes} == {"ongoing"}
+    assert second.headline.new_causes == 0 and second.headline.resolved_causes == 0 and second.resolved_causes == []
+    run2 = record_run(con, second, fmt="html", out_path="r2.html")
+    # a day later only the typo still fails: the IAM cause is resolved, the typo ongoing
+    day2 = NOW + DAY
+    add_failures(con, [CauseSpec("KEY_POLICY_PRINCIPAL_TYPO", ROLE, KEY_A, "Decrypt", 3, 20, 30)], day2, prefix="m2-")
+    third = build_report(con, parse_window("24h", now=day2), generated_at=day2)
+    assert third.previous_run is not None and third.previous_run.run_id == run2
+    assert {c.verdict: c.status for c in third.causes} == {"KEY_POLICY_PRINCIPAL_TYPO": "ongoing"}
+    assert [r.verdict for r in third.resolved_causes] == ["IAM_RESOURCE_MISMATCH"]
+    con.close()

@@ -84,8 +84,9 @@ def test_html_headline_figures(report: Report) -> None:
         "new_causes": str(h.new_causes),
         "resolved_causes": str(h.resolved_causes),
     }
-    # one section per cause, with its fix command and evidence
-    assert html.count('<article class="cause"') == h.causes
+    # one collapsed section per cause (its summary line names verdict, caller, key), with fix and evidence
+    assert html.count('<details class="cause"') == h.causes
+    assert '<details class="cause" open' not in html
     assert "aws kms put-key-policy" in html and 'class="evidence"' in html
 
 
@@ -147,3 +148,31 @@ def test_stale_data_is_flagged(db_path: Path) -> None:
     report = build_report(con, parse_window("24h", now=NOW), generated_at=NOW)
     con.close()
     assert "before this window: check that ingestion is still running" in render(report, "html")
+
+
+def test_html_renders_markdown_code_spans_and_escapes_the_rest() -> None:
+    from diag.report.fmt import inline_md
+
+    out = str(inline_md("replace `arn:aws:iam::1:role/A` with `<script>x</script>` & go"))
+    assert out == "replace <code>arn:aws:iam::1:role/A</code> with <code>&lt;script&gt;x&lt;/script&gt;</code> &amp; go"
+    assert str(inline_md("no code [link](http://evil) ![i](x)")) == "no code [link](http://evil) ![i](x)"
+
+
+def test_chart_legend_names_the_top_verdicts_and_counts_the_rest_honestly() -> None:
+    import datetime as dt
+
+    from diag.report.chart import MAX_SERIES, legend
+    from diag.report.model import Timeline, TimelinePoint
+    from diag.report.window import Window
+
+    start = dt.datetime(2026, 11, 28)
+    verdicts = [f"CODE_{i:02d}" for i in range(12)]
+    points = [TimelinePoint(bucket_start=start, verdict=v, failures=20 - i) for i, v in enumerate(verdicts)]
+    entries = legend(Timeline(bucket="hour", points=points), Window(start, start + dt.timedelta(hours=2), "2h"))
+    named = [e["label"] for e in entries[:-1]]
+    assert named == verdicts[:MAX_SERIES]
+    rest = entries[-1]
+    assert rest["label"] == f"{12 - MAX_SERIES} other verdicts"
+    assert rest["members"] == verdicts[MAX_SERIES:]
+    assert rest["failures"] == sum(20 - i for i in range(MAX_SERIES, 12))
+    assert sum(int(e["failures"]) for e in entries) == sum(p.failures for p in points)

@@ -11,7 +11,7 @@ from pathlib import Path
 import typer
 
 from diag.cli.common import DbOpt, DebugOpt, JsonOpt, QuietOpt, WaitOpt, merge_globals, reset_state, state
-from diag.errors import EXIT_INTERNAL, EXIT_USAGE, KmsdiagError
+from diag.errors import EXIT_USAGE
 
 HELP = """Explain AWS KMS AccessDenied across accounts.
 
@@ -114,11 +114,7 @@ def _run(args: list[str]) -> int:
 
         code = reader_went_away()
     except BaseException as exc:
-        signum = interrupt.received()
-        if signum is None and isinstance(exc, KeyboardInterrupt):
-            signum = 2
-        if signum is None and isinstance(exc, (SystemExit, GeneratorExit)):
-            raise
+        signum = interrupt.signal_behind(exc)
         if debug or state().debug:
             _traceback()
         code = interrupt.report(signum) if signum is not None else _error_code(exc)
@@ -127,14 +123,11 @@ def _run(args: list[str]) -> int:
 
 def _error_code(exc: BaseException) -> int:
     """Print one message for ``exc`` on stderr; return its documented exit code."""
-    if isinstance(exc, KmsdiagError):
-        from diag.render.console import err
-        from diag.render.escape import safe_text
+    from diag.cli import interrupt
 
-        err().print(safe_text(f"kmsdiag: error: {exc.message}", style="bold red"))
-        if exc.hint:
-            err().print(safe_text(f"hint: {exc.hint}"))
-        return exc.exit_code
+    code = interrupt.report_kmsdiag_error(exc)
+    if code is not None:
+        return code
     kind = _click_kind(exc)
     if kind == "Abort":
         sys.stderr.write("aborted\n")
@@ -144,5 +137,4 @@ def _error_code(exc: BaseException) -> int:
     if kind == "ClickException":
         exc.show()  # type: ignore[attr-defined]
         return int(getattr(exc, "exit_code", 0) or 0) or EXIT_USAGE
-    sys.stderr.write(f"kmsdiag: internal error: {type(exc).__name__}: {exc} (run with --debug for details)\n")
-    return EXIT_INTERNAL
+    return interrupt.report_internal_error(exc)

@@ -137,7 +137,6 @@ def _main(args: list[str]) -> int:
 
         return full_main(args)
     from diag.cli import interrupt
-    from diag.errors import EXIT_INTERNAL, KmsdiagError
     from diag.files import private_umask
 
     old_umask = private_umask()
@@ -147,27 +146,15 @@ def _main(args: list[str]) -> int:
     except BrokenPipeError:
         code = reader_went_away()
     except BaseException as exc:
-        signum = interrupt.received()
-        if signum is None and isinstance(exc, KeyboardInterrupt):
-            signum = 2
-        if signum is None and isinstance(exc, (SystemExit, GeneratorExit)):
-            raise
+        signum = interrupt.signal_behind(exc)
         if opts.get("--debug"):
             import traceback
 
             traceback.print_exc(file=sys.stderr)
         if signum is not None:
             code = interrupt.report(signum)
-        elif isinstance(exc, KmsdiagError):
-            from diag.render.console import err
-            from diag.render.escape import safe_text
-
-            err().print(safe_text(f"kmsdiag: error: {exc.message}", style="bold red"))
-            if exc.hint:
-                err().print(safe_text(f"hint: {exc.hint}"))
-            code = exc.exit_code
         else:
-            sys.stderr.write(f"kmsdiag: internal error: {type(exc).__name__}: {exc} (run with --debug for details)\n")
-            code = EXIT_INTERNAL
+            reported = interrupt.report_kmsdiag_error(exc)
+            code = reported if reported is not None else interrupt.report_internal_error(exc)
     os.umask(old_umask)
     return code

@@ -95,3 +95,38 @@ def report(signum: int) -> int:
     except OSError:
         pass
     return exit_code(signum)
+
+
+def signal_behind(exc: BaseException) -> int | None:
+    """The signal that ended the work with ``exc`` (SIGINT for a bare KeyboardInterrupt), or None.
+
+    A SystemExit or GeneratorExit that no signal caused is re-raised: it is not an error to report."""
+    signum = received()
+    if signum is None and isinstance(exc, KeyboardInterrupt):
+        signum = signal.SIGINT
+    if signum is None and isinstance(exc, SystemExit | GeneratorExit):
+        raise exc
+    return signum
+
+
+def report_kmsdiag_error(exc: BaseException) -> int | None:
+    """Print a KmsdiagError as one message (and its hint) on stderr and return its exit code; None otherwise."""
+    from diag.errors import KmsdiagError
+
+    if not isinstance(exc, KmsdiagError):
+        return None
+    from diag.render.console import err
+    from diag.render.escape import safe_text
+
+    err().print(safe_text(f"kmsdiag: error: {exc.message}", style="bold red"))
+    if exc.hint:
+        err().print(safe_text(f"hint: {exc.hint}"))
+    return exc.exit_code
+
+
+def report_internal_error(exc: BaseException) -> int:
+    """One line for an unexpected exception (the traceback is --debug's); exit code 70."""
+    from diag.errors import EXIT_INTERNAL
+
+    sys.stderr.write(f"kmsdiag: internal error: {type(exc).__name__}: {exc} (run with --debug for details)\n")
+    return EXIT_INTERNAL

@@ -74,10 +74,8 @@ def render_layers(console: Console, diag: Diagnosis) -> None:
     print_table(console, table)
 
 
-def _evidence_lines(evidence: dict[str, Any], *, with_commands: bool = True) -> list[str]:
-    """A few checkable lines: statements named by Sid/index/policy, values compared, history.
-
-    ``with_commands=False`` leaves out the collect commands of missing evidence (the fix prints them)."""
+def _evidence_lines(evidence: dict[str, Any]) -> list[str]:
+    """A few checkable lines: statements named by Sid/index/policy, values compared, history."""
     lines: list[str] = []
 
     def stmt_line(ref: dict[str, Any]) -> str:
@@ -98,7 +96,7 @@ def _evidence_lines(evidence: dict[str, Any], *, with_commands: bool = True) -> 
                     f"{key}: "
                     + ", ".join(f"{k}={w}" for k, w in v.items() if w not in (None, [], "") and k != "collect")
                 )
-                for c in (v.get("collect") or []) if with_commands else []:
+                for c in v.get("collect") or []:
                     lines.append(f"    {c}")
         elif value not in (None, [], {}, ""):
             text = json.dumps(value, default=str) if isinstance(value, dict | list) else str(value)
@@ -120,8 +118,7 @@ def render_finding(console: Console, f: Finding, *, primary: bool, others: tuple
     head.append_text(safe_text(f"  [{f.layer}{', account ' + f.account if f.account else ''}]", style="dim"))
     console.print(head)
     console.print(safe_text(f"  {f.summary}"))
-    fix_has_commands = f.fix is not None and bool(f.fix.commands)
-    for line in _evidence_lines(f.evidence, with_commands=not fix_has_commands):  # one line each, never wrapped
+    for line in _evidence_lines(f.evidence):  # ARNs and statements: one line each, never wrapped
         console.print(safe_text(f"    {line}", style="dim"), soft_wrap=True)
     if f.fix is None:
         return

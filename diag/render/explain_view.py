@@ -91,7 +91,7 @@ def _evidence_lines(evidence: dict[str, Any]) -> list[str]:
             for v in value[:4]:
                 lines.append(f"{key}: {stmt_line(v)}")
         elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
-            for v in value[:4]:
+            for v in value:  # every item: missing evidence carries the commands that collect it
                 lines.append(
                     f"{key}: "
                     + ", ".join(f"{k}={w}" for k, w in v.items() if w not in (None, [], "") and k != "collect")
@@ -130,7 +130,8 @@ def render_finding(console: Console, f: Finding, *, primary: bool, others: tuple
             console.print(safe_text(f"  {label}", style="green" if label.startswith("proven") else "yellow"))
     if f.fix.policy:
         print_policy(console, f.fix.policy)
-    for cmd in f.fix.commands:  # one line each, never wrapped, so that it pastes as it is
+    proof_commands = tuple((f.fix.proof or {}).get("collect") or ())  # what an unprovable fix needs collected
+    for cmd in (*f.fix.commands, *proof_commands):  # one line each, never wrapped, so that it pastes as it is
         console.print(safe_text(f"    {cmd}", style="dim" if cmd.startswith("#") else "cyan"), soft_wrap=True)
 
 

@@ -39,3 +39,10 @@ def test_request_context_stories_cite_aws_documentation() -> None:
         assert (folder / "expected.json").is_file(), f"{name} is listed in docs/request-context.md but missing"
         readme = (folder / "README.md").read_text(encoding="utf-8")
         assert "https://docs.aws.amazon.com/" in readme, f"{name}: its README cites no AWS documentation page"
+
+
+def test_the_story_count_the_docs_state_is_the_real_one() -> None:
+    """README and the docs' index say how many stories the demo holds: the number of scenario folders."""
+    for page in (REPO / "README.md", REPO / "docs" / "index.md"):
+        counts = {int(n) for n in re.findall(r"(\d+) stories", page.read_text(encoding="utf-8"))}
+        assert counts == {len(SCENARIOS)}, (page.name, counts, len(SCENARIOS))

@@ -433,9 +433,18 @@ class Writer:
             with contextlib.suppress(Exception):
                 self.con.interrupt()
             join_uninterrupted(self.thread)
+            self._end_aborted_transaction()
             raise
         if commit:
             self._check()
+        else:
+            self._end_aborted_transaction()
+
+    def _end_aborted_transaction(self) -> None:
+        """After an interrupt the committer's transaction may be left aborted on the shared connection:
+        roll it back, so that the caller's clean-up statements run and the first error is the one reported."""
+        with contextlib.suppress(Exception):  # "no transaction is active": nothing to end
+            self.con.execute("ROLLBACK")
 
 
 def join_uninterrupted(thread: threading.Thread) -> None:

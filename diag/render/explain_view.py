@@ -244,8 +244,10 @@ def render_diagnosis(console: Console, diag: Diagnosis) -> None:
     for line in _event_lines(diag):
         console.print(safe_text(line, style="dim"), soft_wrap=True)
     console.print()
-    if verdict in ("OTHER_SERVICE", "NOT_ACCESS_FAILURE"):
-        console.print(safe_text("layers: not evaluated (no policy refused this call)", style="dim"))
+    if verdict == "OTHER_SERVICE":
+        console.print(safe_text("layers: not evaluated (kmsdiag evaluates KMS and S3 calls only)", style="dim"))
+    elif verdict == "NOT_ACCESS_FAILURE":
+        console.print(safe_text("layers: not evaluated (the error is not an authorization refusal)", style="dim"))
     else:
         render_layers(console, diag)
     console.print()

@@ -68,6 +68,8 @@ def test_error_text_answers_without_evidence(
     assert code == 0 and "None" not in text and "based on:" in text, text
     if case.get("verdict") == "OTHER_SERVICE":
         assert "kmsdiag explains KMS and S3 calls" in text and "describe-key" not in text
+        # AWS did refuse it: the text never says no policy refused it, only that kmsdiag did not evaluate
+        assert "no policy refused" not in text and "evaluates KMS and S3 calls only" in text
 
 
 def _record(name: str) -> dict[str, Any]:

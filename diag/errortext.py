@@ -75,6 +75,13 @@ _CODE_PREFIX_RE = re.compile(r"(?:^|[\s.(\[])(?P<code>AccessDenied|[A-Z][A-Za-z]
 _REQUEST_ID_RE = re.compile(
     r"(?:Request ?ID|RequestId|request id)[:=]?\s*\"?(?:</?RequestId>)?(?P<rid>[0-9a-fA-F-]{20,}|[0-9A-Z]{16})\b", re.I
 )
+# An SDK's base exception class names the service, not the error: Java v2 ``KmsException``/``S3Exception``,
+# ``AwsServiceException``, ``SdkClientException``, Java v1 ``AmazonServiceException``, .NET
+# ``AmazonKeyManagementServiceException``. Never an error code: AWS's code comes from the message instead.
+_GENERIC_SDK_EXCEPTION_RE = re.compile(
+    r"^(?:Kms|S3|Sts|Iam|AwsService|SdkClient|SdkService|Sdk|AmazonService|AmazonClient|AmazonS3|Amazon"
+    r"KeyManagementService|AmazonSecurityTokenService|AmazonIdentityManagementService)Exception$"
+)
 _XML_RID_RE = re.compile(r"<RequestId>(?P<rid>[\w-]+)</RequestId>")
 _S3_ACCESS_DENIED_RE = re.compile(r"\bAccess Denied\b")
 _KMS_CODES = frozenset(
@@ -308,9 +315,8 @@ def _wrappers(t: str, fields: dict[str, str | None]) -> None:
     if m and not fields.get("error_code"):
         fields["error_code"] = m.group("code")
     if not fields.get("error_code"):
-        m = _CODE_PREFIX_RE.search(t)
-        if m:
-            fields["error_code"] = m.group("code")
+        codes = (m.group("code") for m in _CODE_PREFIX_RE.finditer(t))
+        fields["error_code"] = next((c for c in codes if not _GENERIC_SDK_EXCEPTION_RE.match(c)), None)
     if not fields.get("request_id"):
         m = _XML_RID_RE.search(t) or _REQUEST_ID_RE.search(t)
         if m:

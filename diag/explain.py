@@ -197,19 +197,18 @@ class _Pipeline:
         findings: Any,
         request: Request | None,
         inforce: InForce | None,
-        session: Any,
+        inputs: PolicyInputs | None,
         who: Any,
         now: Any,
         s3: bool,
     ) -> Any:
         """The findings with each fix proven by the engine (diag.proof), and its blast radius when the
-        policies come from the database."""
+        policies come from the database. ``inputs``: the engine inputs the verdict was decided on."""
         from diag.proof import attach_proofs, unevaluated
         from diag.proof.blast import blast_for_source
 
-        if request is None or inforce is None or self._evaluate is None:
+        if request is None or inforce is None or inputs is None or self._evaluate is None:
             return unevaluated(findings)
-        inputs = inputs_from_inforce(inforce, s3=s3, session_policy=session)
         blast = blast_for_source(self.source, request, inforce.at) if self.blast and not s3 else None
         evaluate = self._evaluate
         return self.safe(
@@ -321,6 +320,7 @@ class _Pipeline:
         prior: list[PriorPolicy] = []
         grants = ()
         request = None
+        inputs: PolicyInputs | None = None
         if resource and inforce is not None and principal and facts.action:
             res_account = facts.key_account
             if facts.is_s3:
@@ -379,7 +379,7 @@ class _Pipeline:
             extra={**extra, "key_users": self.key_users(facts, result)},
         )
         findings = run_rules(case)
-        findings = self.proven(findings, request, inforce, session_policy, principal, now_result, facts.is_s3)
+        findings = self.proven(findings, request, inforce, inputs, principal, now_result, facts.is_s3)
         from diag.rules.unknown import gap_list
 
         layers = [dict(t.to_dict(), action=result.request.action) for t in result.layers] if result is not None else []

@@ -41,6 +41,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
 
+from diag.policy.context import undetermined_mode
 from diag.policy.match import _arn_regex, _glob_regex, arn_like, substitute
 from diag.policy.model import ConditionTrace
 from diag.policy.parse import ConditionSpec
@@ -334,22 +335,23 @@ def evaluate_condition(cond: ConditionSpec, ctx: Ctx, effect: str = "Allow") -> 
     return ConditionTrace(cond.operator, cond.key, ok, cond.values, req_values, reason)
 
 
-_UNDETERMINED = "\x00undetermined:"
 _VAR_RE = re.compile(r"\$\{([^},']+)")
 
 
 def _undetermined_mode(req: tuple[str, ...] | None, values: Sequence[str], ctx: Ctx) -> str | None:
     """ "deny"/"allow" when the condition reads a key (or a policy variable) marked undetermined
     (``diag.policy.context.UNDETERMINED``), else None."""
-    if req is not None and len(req) == 1 and req[0].startswith(_UNDETERMINED):
-        return req[0][len(_UNDETERMINED) :]
+    mode = undetermined_mode(req) if req is not None else None
+    if mode:
+        return mode
     for p in values:
         if "${" not in p:
             continue
         for name in _VAR_RE.findall(p):
             var = ctx.get(name.strip().lower())
-            if var is not None and len(var) == 1 and var[0].startswith(_UNDETERMINED):
-                return var[0][len(_UNDETERMINED) :]
+            mode = undetermined_mode(var) if var is not None else None
+            if mode:
+                return mode
     return None
 
 

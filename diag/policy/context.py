@@ -56,16 +56,24 @@ _ACCOUNT_RE = re.compile(r"^\d{12}$")
 # (an Allow statement does not apply, a Deny does), "allow" in its favour. See diag.policy.undetermined.
 UNDETERMINED = "\x00undetermined:deny"
 UNDETERMINED_ALLOW = "\x00undetermined:allow"
-_UNDETERMINED_PREFIX = "\x00undetermined:"
+UNDETERMINED_PREFIX = "\x00undetermined:"
 
 
 def is_undetermined(value: object) -> bool:
     """Whether a context value (a string or a list/tuple of strings) is the undetermined marker."""
     if isinstance(value, str):
-        return value.startswith(_UNDETERMINED_PREFIX)
+        return value.startswith(UNDETERMINED_PREFIX)
     if isinstance(value, list | tuple) and len(value) == 1 and isinstance(value[0], str):
-        return value[0].startswith(_UNDETERMINED_PREFIX)
+        return value[0].startswith(UNDETERMINED_PREFIX)
     return False
+
+
+def undetermined_mode(value: object) -> str | None:
+    """``deny`` or ``allow`` for the undetermined marker (a string or a one-element list/tuple), else None."""
+    if not is_undetermined(value):
+        return None
+    marker = value if isinstance(value, str) else value[0]  # type: ignore[index]
+    return str(marker)[len(UNDETERMINED_PREFIX) :]
 
 
 _PRINCIPAL_TYPES = {

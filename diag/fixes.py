@@ -12,10 +12,10 @@ from __future__ import annotations
 import copy
 import json
 import re
-import shlex
 from typing import Any
 
-from diag.shell import comment
+from diag.collect.commands import bundle_path
+from diag.shell import comment, q
 
 _SID_RE = re.compile(r"[^A-Za-z0-9]")
 
@@ -117,25 +117,16 @@ def add_to_element(statement: dict[str, Any], element: str, values: list[str]) -
     return out
 
 
-def _q(value: str) -> str:
-    return shlex.quote(value)
-
-
-def _bundle(*parts: str) -> str:
-    """A path under the evidence bundle, as one shell word."""
-    return _q("/".join(("BUNDLE", *parts)))
-
-
 def key_policy_commands(key_arn: str, *, account: str | None = None, region: str | None = None) -> tuple[str, ...]:
     """Fetch the key policy to a file, edit it, put it back (run in the key's account)."""
     region = region or arn_region(key_arn) or "REGION"
     account = account or arn_account(key_arn) or "the key's account"
     return (
         comment(f"with credentials of account {account} (the key's owner)"),
-        f"aws kms get-key-policy --key-id {_q(key_arn)} --policy-name default --region {_q(region)}"
+        f"aws kms get-key-policy --key-id {q(key_arn)} --policy-name default --region {q(region)}"
         " --query Policy --output text > key-policy.json",
         "# add or edit the statement shown above in the Statement list of key-policy.json, then:",
-        f"aws kms put-key-policy --key-id {_q(key_arn)} --policy-name default --region {_q(region)}"
+        f"aws kms put-key-policy --key-id {q(key_arn)} --policy-name default --region {q(region)}"
         " --policy file://key-policy.json",
     )
 
@@ -151,12 +142,12 @@ def identity_policy_commands(
     if kind == "user" and name:
         return (
             head,
-            f"aws iam put-user-policy --user-name {_q(name)} --policy-name {_q(policy_name)} --policy-document {_q(doc)}",
+            f"aws iam put-user-policy --user-name {q(name)} --policy-name {q(policy_name)} --policy-document {q(doc)}",
         )
     if kind == "role" and name:
         return (
             head,
-            f"aws iam put-role-policy --role-name {_q(name)} --policy-name {_q(policy_name)} --policy-document {_q(doc)}",
+            f"aws iam put-role-policy --role-name {q(name)} --policy-name {q(policy_name)} --policy-document {q(doc)}",
         )
     return (
         head,
@@ -167,9 +158,9 @@ def identity_policy_commands(
 def bucket_policy_commands(bucket: str, *, account: str | None = None) -> tuple[str, ...]:
     return (
         comment(f"with credentials of account {account or 'the bucket owner'}"),
-        f"aws s3api get-bucket-policy --bucket {_q(bucket)} --query Policy --output text > bucket-policy.json",
+        f"aws s3api get-bucket-policy --bucket {q(bucket)} --query Policy --output text > bucket-policy.json",
         "# add the statement shown above to the Statement list of bucket-policy.json, then:",
-        f"aws s3api put-bucket-policy --bucket {_q(bucket)} --policy file://bucket-policy.json",
+        f"aws s3api put-bucket-policy --bucket {q(bucket)} --policy file://bucket-policy.json",
     )
 
 
@@ -177,11 +168,11 @@ def managed_policy_commands(policy_arn: str, *, account: str | None = None) -> t
     """Edit a customer managed policy (e.g. a permissions boundary) by adding a new default version."""
     return (
         comment(f"with credentials of account {account or arn_account(policy_arn) or 'the policy owner'}"),
-        f'aws iam get-policy-version --policy-arn {_q(policy_arn)} --version-id "$(aws iam get-policy'
-        f' --policy-arn {_q(policy_arn)} --query Policy.DefaultVersionId --output text)"'
+        f'aws iam get-policy-version --policy-arn {q(policy_arn)} --version-id "$(aws iam get-policy'
+        f' --policy-arn {q(policy_arn)} --query Policy.DefaultVersionId --output text)"'
         " --query PolicyVersion.Document --output json > policy.json",
         "# add the statement shown above to policy.json, then:",
-        f"aws iam create-policy-version --policy-arn {_q(policy_arn)} --policy-document file://policy.json"
+        f"aws iam create-policy-version --policy-arn {q(policy_arn)} --policy-document file://policy.json"
         " --set-as-default",
     )
 
@@ -200,54 +191,54 @@ def collect_commands(what: str, *, account: str | None, region: str | None, reso
     reg = region or arn_region(resource) or "REGION"
     head = comment(f"with read-only credentials of account {acct}")
     if what in {"key_policy", "key", "grants"}:
-        key = _q(resource or "KEY_ARN")
+        key = q(resource or "KEY_ARN")
         key_id = (resource or "KEY_ID").rsplit("/", 1)[-1]
         kms = ("BUNDLE", acct, "kms", reg, key_id)
         return (
             head,
-            f"mkdir -p {_bundle(*kms[1:])}",
-            f"aws kms describe-key --key-id {key} --region {_q(reg)} --output json > {_bundle(*kms[1:], 'describe-key.json')}",
-            f"aws kms get-key-policy --key-id {key} --policy-name default --region {_q(reg)} --output json"
-            f" > {_bundle(*kms[1:], 'get-key-policy.json')}",
-            f"aws kms list-grants --key-id {key} --region {_q(reg)} --output json > {_bundle(*kms[1:], 'list-grants.json')}",
-            f"aws kms list-aliases --region {_q(reg)} --output json > {_bundle(acct, 'kms', reg, 'list-aliases.json')}",
+            f"mkdir -p {bundle_path(*kms[1:])}",
+            f"aws kms describe-key --key-id {key} --region {q(reg)} --output json > {bundle_path(*kms[1:], 'describe-key.json')}",
+            f"aws kms get-key-policy --key-id {key} --policy-name default --region {q(reg)} --output json"
+            f" > {bundle_path(*kms[1:], 'get-key-policy.json')}",
+            f"aws kms list-grants --key-id {key} --region {q(reg)} --output json > {bundle_path(*kms[1:], 'list-grants.json')}",
+            f"aws kms list-aliases --region {q(reg)} --output json > {bundle_path(acct, 'kms', reg, 'list-aliases.json')}",
             "kmsdiag collect --from-dir BUNDLE",
         )
     if what in {"identity", "principal", "permission_boundary"}:
         return (
             head,
-            f"mkdir -p {_bundle(acct, 'iam')}",
+            f"mkdir -p {bundle_path(acct, 'iam')}",
             "aws iam get-account-authorization-details --output json"
-            f" > {_bundle(acct, 'iam', 'get-account-authorization-details.json')}",
+            f" > {bundle_path(acct, 'iam', 'get-account-authorization-details.json')}",
             "kmsdiag collect --from-dir BUNDLE",
         )
     if what in {"scp", "rcp"}:
         ptype = "SERVICE_CONTROL_POLICY" if what == "scp" else "RESOURCE_CONTROL_POLICY"
         return (
             "# with credentials of the organization's management account (or a delegated administrator)",
-            f"aws organizations list-policies-for-target --target-id {_q(acct)} --filter {ptype} --output json",
-            f"mkdir -p {_bundle(acct, 'organizations', 'list-parents')} {_bundle(acct, 'organizations', 'describe-policy')}",
-            f"aws organizations list-parents --child-id {_q(acct)} --output json"
-            f" > {_bundle(acct, 'organizations', 'list-parents', acct + '.json')}",
+            f"aws organizations list-policies-for-target --target-id {q(acct)} --filter {ptype} --output json",
+            f"mkdir -p {bundle_path(acct, 'organizations', 'list-parents')} {bundle_path(acct, 'organizations', 'describe-policy')}",
+            f"aws organizations list-parents --child-id {q(acct)} --output json"
+            f" > {bundle_path(acct, 'organizations', 'list-parents', acct + '.json')}",
             "aws organizations describe-policy --policy-id POLICY_ID --output json"
-            f" > {_bundle(acct, 'organizations', 'describe-policy', 'POLICY_ID.json')}",
+            f" > {bundle_path(acct, 'organizations', 'describe-policy', 'POLICY_ID.json')}",
             "kmsdiag collect --from-dir BUNDLE",
         )
     if what == "bucket_policy":
         name = resource or "BUCKET"
         return (
             head,
-            f"mkdir -p {_bundle(acct, 's3', name)}",
-            f"aws s3api get-bucket-policy --bucket {_q(name)} --output json"
-            f" > {_bundle(acct, 's3', name, 'get-bucket-policy.json')}",
-            f"aws s3api get-bucket-encryption --bucket {_q(name)} --output json"
-            f" > {_bundle(acct, 's3', name, 'get-bucket-encryption.json')}",
+            f"mkdir -p {bundle_path(acct, 's3', name)}",
+            f"aws s3api get-bucket-policy --bucket {q(name)} --output json"
+            f" > {bundle_path(acct, 's3', name, 'get-bucket-policy.json')}",
+            f"aws s3api get-bucket-encryption --bucket {q(name)} --output json"
+            f" > {bundle_path(acct, 's3', name, 'get-bucket-encryption.json')}",
             "kmsdiag collect --from-dir BUNDLE",
         )
     if what == "trail":
         return (
             comment(f"the CloudTrail of account {acct}: its trail bucket, or LookupEvents"),
-            f"kmsdiag ingest {_q(f's3://TRAIL_BUCKET/AWSLogs/{acct}/CloudTrail/')}",
+            f"kmsdiag ingest {q(f's3://TRAIL_BUCKET/AWSLogs/{acct}/CloudTrail/')}",
             "kmsdiag ingest --lookup",
         )
     return (head, "kmsdiag collect", "kmsdiag collect --out-dir BUNDLE  # or build the bundle by hand (README)")

@@ -8,16 +8,12 @@ shape, and a printed command must stay one command when pasted into a shell.
 
 from __future__ import annotations
 
-import shlex
-
-
-def _q(value: str) -> str:
-    return shlex.quote(value)
+from diag.shell import q
 
 
 def bundle_path(*parts: str) -> str:
     """``BUNDLE/part/part/...`` as one shell word (quoted when any part needs it)."""
-    return _q("/".join(("BUNDLE", *parts)))
+    return q("/".join(("BUNDLE", *parts)))
 
 
 def _to(*parts: str) -> str:
@@ -25,32 +21,30 @@ def _to(*parts: str) -> str:
 
 
 def describe_key(account: str, region: str, key_id: str) -> str:
-    return f"aws kms describe-key --key-id {_q(key_id)} --region {_q(region)} --output json" + _to(
+    return f"aws kms describe-key --key-id {q(key_id)} --region {q(region)} --output json" + _to(
         account, "kms", region, key_id, "describe-key.json"
     )
 
 
 def get_key_policy(account: str, region: str, key_id: str) -> str:
     return (
-        f"aws kms get-key-policy --key-id {_q(key_id)} --policy-name default --region {_q(region)} --output json"
+        f"aws kms get-key-policy --key-id {q(key_id)} --policy-name default --region {q(region)} --output json"
         + _to(account, "kms", region, key_id, "get-key-policy.json")
     )
 
 
 def list_grants(account: str, region: str, key_id: str) -> str:
-    return f"aws kms list-grants --key-id {_q(key_id)} --region {_q(region)} --output json" + _to(
+    return f"aws kms list-grants --key-id {q(key_id)} --region {q(region)} --output json" + _to(
         account, "kms", region, key_id, "list-grants.json"
     )
 
 
 def list_aliases(account: str, region: str) -> str:
-    return f"aws kms list-aliases --region {_q(region)} --output json" + _to(
-        account, "kms", region, "list-aliases.json"
-    )
+    return f"aws kms list-aliases --region {q(region)} --output json" + _to(account, "kms", region, "list-aliases.json")
 
 
 def list_keys(account: str, region: str) -> str:
-    return f"aws kms list-keys --region {_q(region)} --output json" + _to(account, "kms", region, "list-keys.json")
+    return f"aws kms list-keys --region {q(region)} --output json" + _to(account, "kms", region, "list-keys.json")
 
 
 def authorization_details(account: str) -> str:
@@ -60,9 +54,7 @@ def authorization_details(account: str) -> str:
 
 
 def bucket_call(account: str, bucket: str, command: str) -> str:
-    return f"aws s3api {_q(command)} --bucket {_q(bucket)} --output json" + _to(
-        account, "s3", bucket, f"{command}.json"
-    )
+    return f"aws s3api {q(command)} --bucket {q(bucket)} --output json" + _to(account, "s3", bucket, f"{command}.json")
 
 
 def describe_organization(account: str) -> str:
@@ -72,22 +64,22 @@ def describe_organization(account: str) -> str:
 
 
 def describe_policy(account: str, policy_id: str) -> str:
-    return f"aws organizations describe-policy --policy-id {_q(policy_id)} --output json" + _to(
+    return f"aws organizations describe-policy --policy-id {q(policy_id)} --output json" + _to(
         account, "organizations", "describe-policy", f"{policy_id}.json"
     )
 
 
 def list_targets(account: str, policy_id: str) -> str:
-    return f"aws organizations list-targets-for-policy --policy-id {_q(policy_id)} --output json" + _to(
+    return f"aws organizations list-targets-for-policy --policy-id {q(policy_id)} --output json" + _to(
         account, "organizations", "list-targets-for-policy", f"{policy_id}.json"
     )
 
 
 def list_parents(account: str, child_id: str) -> str:
-    return f"aws organizations list-parents --child-id {_q(child_id)} --output json" + _to(
+    return f"aws organizations list-parents --child-id {q(child_id)} --output json" + _to(
         account, "organizations", "list-parents", f"{child_id}.json"
     )
 
 
 def list_policies(policy_type: str) -> str:
-    return f"aws organizations list-policies --filter {_q(policy_type)} --output json"
+    return f"aws organizations list-policies --filter {q(policy_type)} --output json"

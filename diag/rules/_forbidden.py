@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import json
 
-from diag import fixes
 from diag.diagnosis.case import Case
 from diag.diagnosis.model import Fix
+from diag.shell import q
 
 
 def is_service_linked_role(arn: str | None) -> bool:
@@ -36,7 +36,6 @@ def grant_fix(case: Case, grantee: str, operations: list[str], *, why: str = "")
     f = case.facts
     key = f.key_arn or "KEY_ARN"
     region = f.key_region or f.region or "REGION"
-    q = fixes.shlex.quote
     constraints = grant_constraints(case)
     cmd = (
         f"aws kms create-grant --key-id {q(key)} --grantee-principal {q(grantee)}"

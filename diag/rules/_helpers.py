@@ -8,6 +8,7 @@ from typing import Any
 from diag import fixes
 from diag.diagnosis.case import Case
 from diag.policy.model import ConditionTrace, Layer, LayerResult, NamedPolicy, StatementTrace
+from diag.shell import q
 
 UNIQUE_ID_RE = re.compile(r"^(AROA|AIDA|AGPA|ANPA|AIPA)[A-Z0-9]{12,}$")
 _DENIED = (LayerResult.IMPLICITLY_DENIED, LayerResult.EXPLICITLY_DENIED)
@@ -188,7 +189,6 @@ def identity_edit_commands(case: Case, s: StatementTrace) -> tuple[str, ...]:
     ptype, name = fixes.principal_kind_and_name(target)
     if "group" in kind:
         ptype, name = "group", (target.rsplit("/", 1)[-1] if target else "GROUP")
-    q = fixes.shlex.quote
     pname = q(s.policy_name or "POLICY")
     if ptype in {"role", "user", "group"} and name:
         opt = f"--{ptype}-name {q(name)}"

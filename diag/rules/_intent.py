@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from diag import fixes
 from diag.diagnosis.case import Case
 from diag.diagnosis.model import Finding, Fix
 from diag.policy.model import Decision, Layer
 from diag.rules._helpers import allow_statements, caller_role, element_ok, label, stmt_ref, the_action, values
+from diag.shell import q
 
 if TYPE_CHECKING:
     from diag.rules.base import Rule
@@ -93,7 +93,7 @@ def intent_finding(rule: Rule, case: Case) -> list[Finding]:
                 " up for (or, if the caller is meant to use this key, give it its own key-policy statement)",
                 commands=(
                     f"# check that the caller may assume {allowed} (its trust policy), then use it:",
-                    f"aws sts assume-role --role-arn {fixes.shlex.quote(allowed)} --role-session-name kmsdiag-check",
+                    f"aws sts assume-role --role-arn {q(allowed)} --role-session-name kmsdiag-check",
                 ),
                 target=allowed,
             ),

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from diag import fixes
 from diag.diagnosis.case import Case
 from diag.diagnosis.model import Finding, Fix
 from diag.rules._helpers import key_account
 from diag.rules.base import Rule
+from diag.shell import q
 
 
 def managed_alias(case: Case) -> str | None:
@@ -45,7 +45,6 @@ class AwsManagedKeyCrossAccount(Rule):
             return []
         key_arn = f.key_arn or (key.key_arn if key else "KEY_ARN")
         region = (key.region if key else None) or f.region or "REGION"
-        q = fixes.shlex.quote
         commands = [
             f"# with credentials of account {owner}: a customer managed key that account {f.caller_account} may use",
             f"aws kms create-key --region {q(region)} --description {q(f'shared with {f.caller_account}')} --query KeyMetadata.Arn --output text",

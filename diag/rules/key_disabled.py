@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from diag import fixes
 from diag.diagnosis.case import Case
 from diag.diagnosis.honesty import proven_allowed
 from diag.diagnosis.model import Finding, Fix
 from diag.rules._helpers import key_account
 from diag.rules._keystate import key_state, state_evidence
 from diag.rules.base import Rule
+from diag.shell import q
 
 
 class KeyDisabled(Rule):
@@ -38,7 +38,7 @@ class KeyDisabled(Rule):
                     summary="enable the key, if it was disabled by mistake (CloudTrail DisableKey names who disabled it)",
                     commands=(
                         f"# with credentials of account {key_account(case)}",
-                        f"aws kms enable-key --key-id {fixes.shlex.quote(key)} --region {fixes.shlex.quote(region)}",
+                        f"aws kms enable-key --key-id {q(key)} --region {q(region)}",
                     ),
                     target=key,
                 ),

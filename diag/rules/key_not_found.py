@@ -8,6 +8,7 @@ from diag import fixes
 from diag.diagnosis.case import Case
 from diag.diagnosis.model import Finding, Fix
 from diag.rules.base import Rule
+from diag.shell import q
 
 
 class KeyNotFound(Rule):
@@ -60,8 +61,8 @@ class KeyNotFound(Rule):
                 Fix(
                     summary="name an existing key by its full key ARN (check the ID and the region)",
                     commands=(
-                        f"aws kms list-aliases --region {fixes.shlex.quote(region)} --query 'Aliases[].[AliasName,TargetKeyId]' --output text",
-                        f"aws kms describe-key --key-id {fixes.shlex.quote(given)} --region {fixes.shlex.quote(region)}",
+                        f"aws kms list-aliases --region {q(region)} --query 'Aliases[].[AliasName,TargetKeyId]' --output text",
+                        f"aws kms describe-key --key-id {q(given)} --region {q(region)}",
                     ),
                 ),
             )

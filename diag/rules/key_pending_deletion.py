@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from diag import fixes
 from diag.diagnosis.case import Case
 from diag.diagnosis.honesty import proven_allowed
 from diag.diagnosis.model import Finding, Fix
 from diag.rules._helpers import key_account
 from diag.rules._keystate import key_state, state_evidence
 from diag.rules.base import Rule
+from diag.shell import q
 
 
 class KeyPendingDeletion(Rule):
@@ -36,7 +36,7 @@ class KeyPendingDeletion(Rule):
             return []  # the key was used successfully later: the history's pending deletion is contradicted
         key = f.key_arn or "KEY_ARN"
         region = f.key_region or f.region or "REGION"
-        q = fixes.shlex.quote(key)
+        key_q = q(key)
         return [
             self.finding(
                 "key_state",
@@ -47,8 +47,8 @@ class KeyPendingDeletion(Rule):
                     summary="cancel the key's deletion and enable it again (only possible before the deletion date)",
                     commands=(
                         f"# with credentials of account {key_account(case)}",
-                        f"aws kms cancel-key-deletion --key-id {q} --region {fixes.shlex.quote(region)}",
-                        f"aws kms enable-key --key-id {q} --region {fixes.shlex.quote(region)}",
+                        f"aws kms cancel-key-deletion --key-id {key_q} --region {q(region)}",
+                        f"aws kms enable-key --key-id {key_q} --region {q(region)}",
                     ),
                     target=key,
                 ),

@@ -10,6 +10,7 @@ from diag.diagnosis.model import Finding, Fix
 from diag.policy.model import Layer, LayerResult
 from diag.rules._helpers import caller_role, the_action, the_resource
 from diag.rules.base import Rule
+from diag.shell import q
 
 
 class SessionPolicy(Rule):
@@ -39,7 +40,7 @@ class SessionPolicy(Rule):
                     policy=stmt,
                     commands=(
                         "# where the application assumes the role, pass a session policy that includes the statement:",
-                        f"aws sts assume-role --role-arn {fixes.shlex.quote(role)} --role-session-name SESSION"
+                        f"aws sts assume-role --role-arn {q(role)} --role-session-name SESSION"
                         " --policy file://session-policy.json",
                     ),
                     target="the session policy (AssumeRole Policy parameter)",

@@ -20,6 +20,7 @@ from diag.rules._helpers import (
     values,
 )
 from diag.rules.base import Rule
+from diag.shell import q
 
 
 def _role_parts(arn: str) -> tuple[str | None, str | None, str | None]:
@@ -85,7 +86,7 @@ class WrongAssumedRole(Rule):
                 policy=None,
                 commands=(
                     f"# check that the caller may assume {allowed} (its trust policy), then use it:",
-                    f"aws sts assume-role --role-arn {fixes.shlex.quote(allowed)} --role-session-name kmsdiag-check",
+                    f"aws sts assume-role --role-arn {q(allowed)} --role-session-name kmsdiag-check",
                     f"# or in ~/.aws/config: [profile app] role_arn = {allowed}",
                 ),
                 target=allowed,

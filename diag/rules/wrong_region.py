@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from diag import fixes
 from diag.diagnosis.case import Case
 from diag.diagnosis.model import Finding, Fix
 from diag.rules.base import Rule
+from diag.shell import q
 
 
 class WrongRegion(Rule):
@@ -38,7 +38,6 @@ class WrongRegion(Rule):
             return []
         key = elsewhere[0]
         regions = sorted({k.region for k in elsewhere})
-        q = fixes.shlex.quote
         commands = [
             f"aws kms describe-key --key-id {q(key.key_arn)} --region {q(key.region)}",
             f"# call KMS in {key.region}: e.g. AWS_REGION={q(key.region)}, or the SDK client's region_name={key.region!r}",

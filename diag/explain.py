@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from diag.diagnosis.callers import for_caller, service_principal
 from diag.diagnosis.case import Case, PriorPolicy
+from diag.diagnosis.honesty import KEY_STATE_CODES
 from diag.diagnosis.model import Diagnosis, EventFacts
 from diag.diagnosis.sources import PolicySource, SourceUnavailable
 from diag.diagnosis.verdict import choose_verdict
@@ -28,7 +29,6 @@ if TYPE_CHECKING:
 
 Evaluator = Callable[[Request, PolicyInputs], EvaluationResult]
 _MAX_PRIOR = 3  # how many earlier key policies to try for KEY_POLICY_OVERWRITTEN
-_KMS_STATE_ERRORS = {"NotFoundException", "DisabledException", "KMSInvalidStateException"}
 
 
 def default_evaluator() -> Evaluator:
@@ -262,7 +262,7 @@ class _Pipeline:
             elsewhere = (info, *elsewhere)
         if facts.key_arn and facts.key_region and facts.region and facts.key_region != facts.region and not elsewhere:
             elsewhere = ()
-        if not facts.key_arn and facts.error_code not in _KMS_STATE_ERRORS and len({k.key_arn for k in elsewhere}) == 1:
+        if not facts.key_arn and facts.error_code not in KEY_STATE_CODES and len({k.key_arn for k in elsewhere}) == 1:
             # the key exists only elsewhere: evaluate against it (the region rule says so)
             facts = dataclasses.replace(facts, key_arn=elsewhere[0].key_arn, key_account=elsewhere[0].account)
         return facts, elsewhere

@@ -433,9 +433,7 @@ def _split_arn(arn: str) -> list[str] | None:
     return parts if len(parts) == 6 and parts[0] == "arn" else None
 
 
-def principal_near_misses(
-    values: Sequence[tuple[str, str]], caller: Caller, userid: str | None = None
-) -> list[NearMiss]:
+def principal_near_misses(values: Sequence[tuple[str, str]], caller: Caller) -> list[NearMiss]:
     """Policy principal values that almost name the caller: typos, wrong account digits, case, unique IDs."""
     out: list[NearMiss] = []
     if caller.is_service:

@@ -158,16 +158,13 @@ def resolve_and_fetch(bundle: Bundle, clients: Mapping[str, Any], claims: Mappin
                 continue
             doc, code, msg = _probe(clients[reader], bucket, account)
             if doc is not None:
-                owner, location = account, doc
+                owner, location = reader, doc  # stored under the account that read it
                 if reader != account:
                     result.notes.append(
                         f"bucket {bucket}: owner account {account} ({WHY[RESOURCE_OWNER]}) is not configured;"
                         f" read with {reader}"
                     )
-                    owner = reader  # stored under the account that read it, as the note says
-                    _fetch_rest(bundle, clients[reader], reader, bucket, account, location)
-                    break
-                _fetch_rest(bundle, clients[account], account, bucket, account, location)
+                _fetch_rest(bundle, clients[reader], reader, bucket, account, location)
                 break
             tried.append(f"{account} ({WHY[c.ranks[account]]}): {code}{': ' + msg if msg else ''}")
             codes.append(code)

@@ -144,15 +144,9 @@ def open_writer(*, must_exist: bool = False) -> Any:
 
 def require_database(path: Path | None) -> None:
     """NotFoundError (exit 1) when there is no database file at ``path`` (or the default)."""
-    from diag.errors import NotFoundError
-    from diag.store import resolve_db_path
+    from diag.store.connection import require_db
 
-    db_path = resolve_db_path(path)
-    if not db_path.exists():
-        raise NotFoundError(
-            f"no database at {db_path}; run `kmsdiag ingest PATH…` (or `kmsdiag demo`) first, or pass --db PATH"
-            " (default: $KMSDIAG_DB, else ./kmsdiag.duckdb)"
-        )
+    require_db(path)
 
 
 def open_reader() -> Any:

@@ -123,6 +123,18 @@ def _connect(path: Path, read_only: bool, wait: float) -> duckdb.DuckDBPyConnect
             delay = min(delay * 2, 1.0)
 
 
+def require_db(path: str | os.PathLike[str] | None) -> Path:
+    """The database path (``path``, else ``$KMSDIAG_DB``, else ./kmsdiag.duckdb); NotFoundError (exit 1) when
+    no file is there: commands that only read never create one."""
+    db_path = resolve_db_path(path)
+    if not db_path.exists():
+        raise NotFoundError(
+            f"no database at {db_path}; run `kmsdiag ingest PATH…` (or `kmsdiag demo`) first, or pass --db PATH"
+            " (default: $KMSDIAG_DB, else ./kmsdiag.duckdb)"
+        )
+    return db_path
+
+
 def open_db(
     path: str | os.PathLike[str] | None = None,
     *,
@@ -136,11 +148,8 @@ def open_db(
     from ``queries/``. Readers get the file as it is; a missing file is a NotFoundError.
     """
     db_path = resolve_db_path(path)
-    if read_only and not db_path.exists():
-        raise NotFoundError(
-            f"no database at {db_path}; run `kmsdiag ingest PATH…` (or `kmsdiag demo`) first, or pass --db PATH"
-            " (default: $KMSDIAG_DB, else ./kmsdiag.duckdb)"
-        )
+    if read_only:
+        require_db(db_path)
     if never_created(db_path):
         if read_only:
             raise NotFoundError(

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from diag.errors import DatabaseLockedError, NotFoundError, RefusedError
+from diag.files import private_umask
 
 if TYPE_CHECKING:
     import duckdb
@@ -108,7 +109,7 @@ def _connect(path: Path, read_only: bool, wait: float) -> duckdb.DuckDBPyConnect
         try:
             if read_only:
                 return duckdb.connect(str(path), read_only=True)
-            old = os.umask(0o077)
+            old = private_umask()  # the new file and its WAL owner-only, also when called from a notebook
             try:
                 return duckdb.connect(str(path))
             finally:

@@ -193,7 +193,8 @@ class MatrixDiff:
         sides: list[tuple[set[str], Any]] = [(set(), before_in)]
         probe = access_request(caller, key_arn, "kms:Decrypt")[1]
         after_in = apply(before_in, changes, probe, caller.principal_arn)
-        sides.append((set(), after_in))
+        if after_in is not before_in:  # apply() returns the same inputs when no change concerns this pair
+            sides.append((set(), after_in))
         unverified = False
         for out, inputs in sides:
             docs = [inputs.resource_policy.document] if inputs.resource_policy else []
@@ -209,7 +210,7 @@ class MatrixDiff:
                         out.add(action)
                         unverified = unverified or bool(res.unknown)
                         break
-        return sides[0][0], sides[1][0], unverified
+        return sides[0][0], sides[-1][0], unverified
 
     def diff(self, changes: list[Change], keys: list[str] | None, principals: list[str] | None) -> AccessDiff:
         key_rows = self.keys(keys)

@@ -15,8 +15,8 @@ from diag.render.tables import print_table
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from diag.audit.access import AccessMatrix
     from diag.audit.base import AuditFinding
-    from diag.audit.matrix import AccessMatrix
 
 _SEV_STYLE = {"high": "bold red", "medium": "yellow", "low": "cyan", "info": "dim"}
 

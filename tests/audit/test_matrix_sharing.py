@@ -35,32 +35,43 @@ def _key_statement(sid: str, principal: Any, actions: Any, condition: dict[str, 
     return st
 
 
-@pytest.fixture(scope="module")
-def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    tmp = tmp_path_factory.mktemp("sharing")
+CALLER_ACCOUNT_DECRYPT = _key_statement("CallerAccount", {"AWS": f"arn:aws:iam::{CALLER_ACCOUNT}:root"}, "kms:Decrypt")
+
+
+def build_look_alikes(
+    path: Path,
+    *,
+    key_a_extra: tuple[dict[str, Any], ...] = (),
+    key_a_without: tuple[str, ...] = (),
+    inline_extra: dict[str, dict[str, Any]] | None = None,
+) -> Path:
+    """The look-alike bundle loaded into a database at ``path`` (a directory is made beside it); the
+    variants add statements to key A's policy, drop some by Sid, or add an inline policy to roles by name."""
     b = BundleBuilder()
+    key_a = [
+        root_statement(),
+        _key_statement(
+            "TeamRolesByArn",
+            {"AWS": "*"},
+            ["kms:Decrypt", "kms:Encrypt"],
+            {"StringLike": {"aws:PrincipalArn": f"arn:aws:iam::{CALLER_ACCOUNT}:role/team-*"}},
+        ),
+        CALLER_ACCOUNT_DECRYPT,
+        _key_statement("Bob", {"AWS": f"arn:aws:iam::{CALLER_ACCOUNT}:user/bob"}, "kms:*"),
+        _key_statement("ByUniqueId", {"AWS": TEAM_ROLE_ID}, ["kms:DescribeKey", "kms:GenerateDataKey"]),
+        {
+            "Sid": "NoDeleteButAdmins",
+            "Effect": "Deny",
+            "Principal": {"AWS": "*"},
+            "Action": "kms:ScheduleKeyDeletion",
+            "Resource": "*",
+            "Condition": {"StringNotEquals": {"aws:username": "alice"}},
+        },
+    ]
+    key_a = [st for st in key_a if st.get("Sid") not in key_a_without] + list(key_a_extra)
     b.key(
         KEY_A.rsplit("/", 1)[-1],
-        policy_doc=policy(
-            root_statement(),
-            _key_statement(
-                "TeamRolesByArn",
-                {"AWS": "*"},
-                ["kms:Decrypt", "kms:Encrypt"],
-                {"StringLike": {"aws:PrincipalArn": f"arn:aws:iam::{CALLER_ACCOUNT}:role/team-*"}},
-            ),
-            _key_statement("CallerAccount", {"AWS": f"arn:aws:iam::{CALLER_ACCOUNT}:root"}, "kms:Decrypt"),
-            _key_statement("Bob", {"AWS": f"arn:aws:iam::{CALLER_ACCOUNT}:user/bob"}, "kms:*"),
-            _key_statement("ByUniqueId", {"AWS": TEAM_ROLE_ID}, ["kms:DescribeKey", "kms:GenerateDataKey"]),
-            {
-                "Sid": "NoDeleteButAdmins",
-                "Effect": "Deny",
-                "Principal": {"AWS": "*"},
-                "Action": "kms:ScheduleKeyDeletion",
-                "Resource": "*",
-                "Condition": {"StringNotEquals": {"aws:username": "alice"}},
-            },
-        ),
+        policy_doc=policy(*key_a),
         grants=[grant(f"arn:aws:iam::{CALLER_ACCOUNT}:user/carol", ["Decrypt", "CreateGrant"])],
     )
     b.key(
@@ -104,11 +115,19 @@ def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     by_name = policy(_allow("kms:*", "*", Condition={"StringEquals": {"aws:username": "alice"}}))
     for user in ("alice", "bob", "carol", "dave"):
         b.user(user, inline={"kms": by_name if user in ("alice", "dave") else everything})
-    path = tmp / "s.duckdb"
+    for role in b.iam[CALLER_ACCOUNT]["RoleDetailList"]:
+        extra = (inline_extra or {}).get(role["RoleName"])
+        if extra is not None:
+            role["RolePolicyList"].append({"PolicyName": "extra", "PolicyDocument": extra})
     con = open_db(path)
-    b.load(con, tmp / "bundle")
+    b.load(con, path.parent / (path.stem + "-bundle"))
     con.close()
     return path
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_look_alikes(tmp_path_factory.mktemp("sharing") / "s.duckdb")
 
 
 def test_every_cell_is_what_check_answers(db: Path) -> None:

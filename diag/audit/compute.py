@@ -71,7 +71,7 @@ def key_access(
         caller = ev.caller(arn, account, kind, unique_id)
         vias = list(kh.vias)
         vias += [v for v in identity_vias.get(arn, []) if v not in vias and f".{key.region}." in v]
-        if not ev.cell(caller, key.key_arn, kh.optimistic, kh.optimistic_key, tuple(vias)).direct_or_via():
+        if not ev.admits(caller, key.key_arn, kh.optimistic, kh.optimistic_key, tuple(vias)):
             ruled_out += 1
             continue
         ev.full += 1

@@ -229,6 +229,7 @@ class MatrixEvaluator:
         self.caller_halves: dict[str, CallerHalf] = {}
         self.decisions: dict[tuple[Any, ...], Any] = {}  # decision key → the engine's answer
         self.cells: dict[tuple[Any, ...], Cell] = {}  # (decision key of the direct request, services) → cell
+        self.admitted: dict[tuple[Any, ...], bool] = {}  # the same key → some action allowed (``admits``)
         self.match_memo: dict[Any, Any] = {}  # for decision_key
         self.engine_calls = 0
         self.full = 0  # pairs that passed the audit's pre-filter (read whole)
@@ -380,6 +381,43 @@ class MatrixEvaluator:
         if ck is not None:
             self.cells[ck] = out
         return out
+
+    def admits(
+        self,
+        caller: MatrixCaller,
+        key_arn: str,
+        inputs: PolicyInputs,
+        ikey: tuple[Any, ...] | None,
+        vias: tuple[str, ...],
+    ) -> bool:
+        """Whether ``cell(...)`` would allow some action: the same requests, stopping at the first allowed
+        (shared like cells)."""
+        base = base_request(caller, key_arn, None, self.when)
+        partial = None if ikey is None else decision_key(base, inputs, ikey, self.match_memo)
+        ck = None if partial is None else (partial, vias)
+        if ck is not None:
+            if ck in self.cells:
+                return self.cells[ck].direct_or_via()
+            if ck in self.admitted:
+                return self.admitted[ck]
+        through: dict[str, tuple[Request, tuple[Any, ...] | None]] = {}
+        found = False
+        for action in self.actions:
+            if self._decide(base, partial, action, inputs).decision == Decision.ALLOWED:
+                found = True
+                break
+            for v in vias:
+                if v not in through:
+                    vbase = base_request(caller, key_arn, v, self.when)
+                    through[v] = (vbase, None if ikey is None else decision_key(vbase, inputs, ikey, self.match_memo))
+                if self._decide(*through[v], action, inputs).decision == Decision.ALLOWED:
+                    found = True
+                    break
+            if found:
+                break
+        if ck is not None:
+            self.admitted[ck] = found
+        return found
 
     def _decide(self, base: Request, partial: tuple[Any, ...] | None, action: str, inputs: PolicyInputs) -> Any:
         """The engine's decision for ``base`` asked for ``action`` (shared by decision key). Only

@@ -24,7 +24,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import orjson
 
@@ -59,6 +59,14 @@ class Cell:
     def actions(self) -> set[str]:
         """Every action allowed, directly or through some service."""
         return set(self.direct) | {a for acts in self.via.values() for a in acts}
+
+
+class Answer(NamedTuple):
+    """What the matrix reads of the engine's result (kept instead of the whole trace)."""
+
+    decision: Decision
+    deciding_layers: tuple[str, ...]
+    unknown: bool
 
 
 @dataclass(frozen=True)
@@ -227,7 +235,7 @@ class MatrixEvaluator:
         self.snapshots: Any = None  # one SnapshotIndex for every read (the snapshots do not change meanwhile)
         self.key_halves: dict[str, KeyHalf] = {}
         self.caller_halves: dict[str, CallerHalf] = {}
-        self.decisions: dict[tuple[Any, ...], Any] = {}  # decision key → the engine's answer
+        self.decisions: dict[tuple[Any, ...], Answer] = {}  # decision key → the engine's answer
         self.cells: dict[tuple[Any, ...], Cell] = {}  # (decision key of the direct request, services) → cell
         self.admitted: dict[tuple[Any, ...], bool] = {}  # the same key → some action allowed (``admits``)
         self.match_memo: dict[Any, Any] = {}  # for decision_key
@@ -365,7 +373,7 @@ class MatrixEvaluator:
             res = self._decide(base, partial, action, inputs)
             if res.decision == Decision.ALLOWED:
                 direct.append(action)
-                deciding[action] = [str(x) for x in res.deciding_layers]
+                deciding[action] = list(res.deciding_layers)
                 unverified = unverified or bool(res.unknown)
                 continue
             for v in vias:
@@ -375,7 +383,7 @@ class MatrixEvaluator:
                 r2 = self._decide(*through[v], action, inputs)
                 if r2.decision == Decision.ALLOWED:
                     via_allowed.setdefault(v, []).append(action)
-                    deciding.setdefault(action, [str(x) for x in r2.deciding_layers])
+                    deciding.setdefault(action, list(r2.deciding_layers))
                     unverified = unverified or bool(r2.unknown)
         out = Cell(tuple(direct), {v: tuple(acts) for v, acts in via_allowed.items()}, deciding, unverified)
         if ck is not None:
@@ -419,9 +427,8 @@ class MatrixEvaluator:
             self.admitted[ck] = found
         return found
 
-    def _decide(self, base: Request, partial: tuple[Any, ...] | None, action: str, inputs: PolicyInputs) -> Any:
-        """The engine's decision for ``base`` asked for ``action`` (shared by decision key). Only
-        ``decision``, ``deciding_layers`` and ``unknown`` of the result are meant to be read."""
+    def _decide(self, base: Request, partial: tuple[Any, ...] | None, action: str, inputs: PolicyInputs) -> Answer:
+        """The engine's answer for ``base`` asked for ``action`` (shared by decision key)."""
         from diag.policy.engine import evaluate
 
         # the request for the action is a function of the base request, the action and whether it goes
@@ -433,6 +440,7 @@ class MatrixEvaluator:
                 return hit
         self.engine_calls += 1
         res = evaluate(cell_request(base, action), inputs)
+        out = Answer(res.decision, tuple(str(x) for x in res.deciding_layers), bool(res.unknown))
         if dk is not None:
-            self.decisions[dk] = res
-        return res
+            self.decisions[dk] = out
+        return out

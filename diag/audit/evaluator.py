@@ -224,7 +224,12 @@ class MatrixEvaluator:
     """Decides cells, reading each key's and each principal's half of the policies once."""
 
     def __init__(
-        self, con: duckdb.DuckDBPyConnection, at: dt.datetime | None, actions: tuple[str, ...], *, when: Any = None
+        self,
+        con: duckdb.DuckDBPyConnection,
+        at: dt.datetime | None,
+        actions: tuple[str, ...],
+        *,
+        when: dt.datetime | None = None,
     ) -> None:
         self.con = con
         self.at = at  # policies as of (None: the latest)

@@ -336,9 +336,11 @@ class MatrixEvaluator:
         hit = self.projections.get((fp, key_arn))
         if hit is None:
             try:
-                sts = parse_policy(np.document, fp).statements
+                parsed = parse_policy(np.document, fp)
+                sts = parsed.statements
                 hit = (
                     "statements",
+                    parsed.version,  # how policy variables read (the engine may come to depend on it)
                     tuple(
                         orjson.dumps(st.raw, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
                         for st in sts

@@ -50,10 +50,12 @@ def _single(text: str, as_json: bool, fields: tuple[str, ...] | None = None) -> 
 def _batch(stream: IO[str], fields: tuple[str, ...] | None = None) -> int:
     import orjson
 
-    from diag.policy.engine import evaluate
+    from diag.policy.engine import decide, evaluate
     from diag.policy.simulate import RequestDocumentError, document_to_inputs
     from diag.render.result_json import result_json
 
+    # without the "layers" field nobody reads the statement trace: the engine skips it (same decision)
+    engine = evaluate if fields is None or "layers" in fields else decide
     bad = 0
     sys.stdout.flush()
     write = _writer()
@@ -65,7 +67,7 @@ def _batch(stream: IO[str], fields: tuple[str, ...] | None = None) -> int:
         try:
             doc = orjson.loads(line)
             request, inputs = document_to_inputs(doc)
-            data = result_json(evaluate(request, inputs), doc.get("id"), fields)
+            data = result_json(engine(request, inputs), doc.get("id"), fields)
         except orjson.JSONDecodeError as exc:
             bad += 1
             obj = {"line": n, "error": f"not valid JSON: {exc}"}

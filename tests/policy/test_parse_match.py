@@ -7,12 +7,11 @@ import pytest
 from diag.policy.match import (
     PrincipalMatch,
     action_matches,
-    edit_distance,
     parse_caller,
     principal_match,
     resource_matches,
-    resource_near_misses,
 )
+from diag.policy.near import edit_distance, resource_near_misses
 from diag.policy.parse import PolicyError, parse_policy
 
 

@@ -114,13 +114,22 @@ class Engine:
         self.cache = cache if cache is not None else EngineCache()
         self.parser = parser if parser is not None else DEFAULT_PARSER
 
-    def evaluate(self, request: Request, inputs: PolicyInputs, *, trace: bool = True) -> EvaluationResult:
+    def evaluate(
+        self,
+        request: Request,
+        inputs: PolicyInputs,
+        *,
+        trace: bool = True,
+        fingerprints: dict[int, Any] | None = None,
+    ) -> EvaluationResult:
         """Decide ``request`` under ``inputs`` as AWS would; every layer's trace and the reason included.
 
         With ``trace=False`` the decision, reason, deciding layers and gaps are the same, and each layer
-        lists only its applying statements (no trace of the others, no near misses).
+        lists only its applying statements (no trace of the others, no near misses). ``fingerprints``:
+        ``id(document) → policy_fingerprint(document)`` already computed for these inputs' documents
+        (``simulate.document_to_inputs`` fills it); the documents must not change in between.
         """
-        fps: dict[int, Any] = {}
+        fps: dict[int, Any] = dict(fingerprints) if fingerprints else {}
         try:
             key = (trace, _cache_key(request, inputs, fps))
             hit = self.cache.decisions.get(key)
@@ -302,11 +311,13 @@ def _policy_key(np: NamedPolicy | None, fps: dict[int, Any]) -> Any:
     if np is None:
         return None
     doc = np.document
-    try:
-        fp: Any = policy_fingerprint(doc)
-    except PolicyError:
-        fp = ("invalid", repr(doc))
-    fps[id(doc)] = fp
+    fp: Any = fps.get(id(doc))
+    if fp is None:
+        try:
+            fp = policy_fingerprint(doc)
+        except PolicyError:
+            fp = ("invalid", repr(doc))
+        fps[id(doc)] = fp
     return (fp, np.name, np.kind, np.account, np.arn, np.attached_to)
 
 

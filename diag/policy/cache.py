@@ -47,22 +47,27 @@ class BoundedCache(Generic[K, V]):
 
 
 class EngineCache:
-    """Every memo of one engine. ``clear()`` forgets decisions; ``clear(statements=True)`` everything."""
+    """Every memo of one engine (see ``clear``)."""
 
-    __slots__ = ("decisions", "layers", "policies", "requests", "statements")
+    __slots__ = ("decisions", "layers", "policies", "requests", "statements", "verdicts")
 
     def __init__(self, decisions: int = 16384, traces: int = 65536, policies: int = 8192) -> None:
-        self.decisions: BoundedCache[Any, Any] = BoundedCache(decisions)
+        self.decisions: BoundedCache[Any, Any] = BoundedCache(decisions)  # full-trace results
+        self.verdicts: BoundedCache[Any, Any] = BoundedCache(decisions)  # results without the statement trace
         self.layers: BoundedCache[Any, Any] = BoundedCache(traces)
         self.statements: BoundedCache[Any, Any] = BoundedCache(traces)
         self.requests: BoundedCache[Any, Any] = BoundedCache(traces)
         # fingerprint of a policy document -> its CompiledPolicy (or the PolicyError it raised)
         self.policies: BoundedCache[Any, Any] = BoundedCache(policies)
 
-    def clear(self, *, statements: bool = False) -> None:
+    def clear(self, *, statements: bool = False, compiled: bool = False) -> None:
+        """Forget decisions; with ``statements`` also layer and statement traces and request digests; with
+        ``compiled`` also the compiled policies (and the per-element outcomes their statements memoize)."""
         self.decisions.clear()
-        if statements:
+        self.verdicts.clear()
+        if statements or compiled:
             self.layers.clear()
             self.statements.clear()
             self.requests.clear()
+        if compiled:
             self.policies.clear()

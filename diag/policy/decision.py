@@ -23,11 +23,12 @@ _DIRECT = {
     PrincipalMatch.SERVICE,
     PrincipalMatch.UNIQUE_ID,
 }
+_NAMES = {Layer.KEY_POLICY: "key policy", Layer.BUCKET_POLICY: "bucket policy"}
 _OK = (LayerResult.ALLOWED, LayerResult.UNKNOWN)
 _OK_OR_ABSENT = (*_OK, LayerResult.NOT_APPLICABLE)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built once per evaluation, and a frozen __init__ costs more
 class Verdicts:
     """Every layer's trace for one request, and the facts the combination rules read."""
 
@@ -47,7 +48,7 @@ class Verdicts:
     resource_required: bool  # kms:* and sts:AssumeRole*: the resource policy must allow
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built once per evaluation, and a frozen __init__ costs more
 class _Paths:
     """What each path allows, derived once from the verdicts."""
 
@@ -73,9 +74,14 @@ class _Paths:
 
 def decide(v: Verdicts) -> Answer:
     """The decision, its reason, and the layers that decided (see the module docstring)."""
-    answer = _explicit_deny(v) or _org_failure(v)
-    if answer is not None:
-        return answer
+    results = [lt.result for lt in v.layers]
+    if LayerResult.EXPLICITLY_DENIED in results:
+        return _explicit_deny(v)
+    if LayerResult.IMPLICITLY_DENIED in results:  # an SCP or RCP level that does not allow decides first
+        for traces, layer in ((v.scp, Layer.SCP), (v.rcp, Layer.RCP)):
+            failed = [lt for lt in traces if lt.result == LayerResult.IMPLICITLY_DENIED]
+            if failed:
+                return Decision.IMPLICITLY_DENIED, failed[0].reason, (layer,)
     p = _paths(v)
     if v.caller.is_service:
         if p.rp_direct or p.rp_unknown:
@@ -92,10 +98,8 @@ def decide(v: Verdicts) -> Answer:
     return _same_account(v, p)
 
 
-def _explicit_deny(v: Verdicts) -> Answer | None:
+def _explicit_deny(v: Verdicts) -> Answer:
     denying = [lt for lt in v.layers if lt.result == LayerResult.EXPLICITLY_DENIED]
-    if not denying:
-        return None
     first = denying[0]
     stmt = first.denying()[0] if first.denying() else None
     where = f"{first.layer.value}" + (f" ({first.org_identifier})" if first.org_identifier else "")
@@ -111,14 +115,6 @@ def _explicit_deny(v: Verdicts) -> Answer | None:
     )
 
 
-def _org_failure(v: Verdicts) -> Answer | None:
-    for traces, layer in ((v.scp, Layer.SCP), (v.rcp, Layer.RCP)):
-        failed = [lt for lt in traces if lt.result == LayerResult.IMPLICITLY_DENIED]
-        if failed:
-            return Decision.IMPLICITLY_DENIED, failed[0].reason, (layer,)
-    return None
-
-
 def _paths(v: Verdicts) -> _Paths:
     rp_kind = v.rp_kind
     rp_unknown = v.rp.result == LayerResult.UNKNOWN
@@ -127,8 +123,8 @@ def _paths(v: Verdicts) -> _Paths:
     )
     rp_direct = rp_kind in _DIRECT
     rpl = v.rp.layer
-    name = {Layer.KEY_POLICY: "key policy", Layer.BUCKET_POLICY: "bucket policy"}.get(
-        rpl, "key policy" if v.is_kms else ("trust policy" if v.resource_required else "resource policy")
+    name = _NAMES.get(rpl) or (
+        "key policy" if v.is_kms else ("trust policy" if v.resource_required else "resource policy")
     )
     return _Paths(
         identity_ok=v.ident.result in _OK,

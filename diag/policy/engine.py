@@ -130,20 +130,20 @@ class Engine:
         (``simulate.document_to_inputs`` fills it); the documents must not change in between.
         """
         fps: dict[int, Any] = dict(fingerprints) if fingerprints else {}
+        cache = self.cache.decisions if trace else self.cache.verdicts
         try:
-            key = (trace, _cache_key(request, inputs, fps))
-            hit = self.cache.decisions.get(key)
+            key = _cache_key(request, inputs, fps)
+            hit = cache.get(key)
         except TypeError:  # something unhashable slipped through: evaluate without the cache
             return self._evaluate(request, inputs, {}, None, trace)
         if hit is not None:
             return hit
         # the request digest (caller, normalized context) does not depend on the action: one per context
-        k = key[1]
-        result = self._evaluate(request, inputs, fps, (k[0], *k[2:5]), trace)
-        return self.cache.decisions.put(key, result)
+        result = self._evaluate(request, inputs, fps, (key[0], *key[2:5]), trace)
+        return cache.put(key, result)
 
-    def clear(self, *, statements: bool = False) -> None:
-        self.cache.clear(statements=statements)
+    def clear(self, *, statements: bool = False, compiled: bool = False) -> None:
+        self.cache.clear(statements=statements, compiled=compiled)
 
     def _digest(self, request: Request, rkey: Any) -> tuple[Caller, dict[str, tuple[str, ...]], str | None]:
         """Caller, normalized context and aws:userid of a request, memoized on the request's fields."""
@@ -263,9 +263,9 @@ def _caller_layers(
 DEFAULT_ENGINE = Engine()
 
 
-def evaluate(request: Request, inputs: PolicyInputs) -> EvaluationResult:
-    """Decide ``request`` under ``inputs`` as AWS would; every layer's trace and the reason included."""
-    return DEFAULT_ENGINE.evaluate(request, inputs)
+#: ``evaluate(request, inputs)``: decide ``request`` under ``inputs`` as AWS would, every layer's trace and
+#: the reason included (``Engine.evaluate`` of the shared engine, bound: no extra call per evaluation).
+evaluate = DEFAULT_ENGINE.evaluate
 
 
 def decide(request: Request, inputs: PolicyInputs) -> EvaluationResult:
@@ -273,9 +273,10 @@ def decide(request: Request, inputs: PolicyInputs) -> EvaluationResult:
     return DEFAULT_ENGINE.evaluate(request, inputs, trace=False)
 
 
-def clear_cache(*, statements: bool = False) -> None:
-    """Forget cached decisions (and, with ``statements``, memoized traces and compiled policies)."""
-    DEFAULT_ENGINE.clear(statements=statements)
+def clear_cache(*, statements: bool = False, compiled: bool = False) -> None:
+    """Forget cached decisions; with ``statements`` memoized traces too; with ``compiled`` compiled policies too
+    (``diag.policy.cache.EngineCache.clear``)."""
+    DEFAULT_ENGINE.clear(statements=statements, compiled=compiled)
 
 
 # ---------------------------------------------------------------------------------------------- cache key

@@ -84,55 +84,53 @@ class LayerEvaluator:
         implicit_reason: str | None = None,
     ) -> tuple[LayerTrace, PrincipalMatch]:
         """Evaluate every statement of ``policies`` as one layer; also return the best allowing match kind."""
-        args = (layer, policies, check_principal, account, org_identifier, implicit_reason)
-        if not self.trace:
-            return self._evaluate(*args)
-        key = self._memo_key(*args)
-        if key is None:
-            return self._evaluate(*args)
-        hit = self.cache.layers.get(key)
-        if hit is not None:
-            return hit
-        return self.cache.layers.put(key, self._evaluate(*args))
+        key = self._policies_key(policies) if self.trace else None
+        if key is not None:
+            rq = self.rq
+            principal = (rq.caller.arn, rq.userid, rq.has_boundary) if check_principal else None
+            key = (
+                layer,
+                check_principal,
+                account,
+                org_identifier,
+                key,
+                rq.action,
+                rq.resource,
+                principal,
+                implicit_reason,
+            )
+            hit = self.cache.layers.get(key)
+            if hit is not None:
+                return hit
+        out = self._evaluate(layer, policies, check_principal, account, org_identifier, implicit_reason)
+        if key is not None:
+            self.cache.layers.put(key, out)
+        return out
 
-    def _memo_key(
-        self,
-        layer: Layer,
-        policies: Sequence[NamedPolicy],
-        check_principal: bool,
-        account: str | None,
-        org_identifier: str | None,
-        implicit_reason: str | None,
-    ) -> Any:
-        """The layer memo key: the policies' fingerprints and provenance plus the request facets they read."""
+    def _policies_key(self, policies: Sequence[NamedPolicy]) -> Any:
+        """The policies' part of the layer memo key: their fingerprints and provenance, and the values of
+        the context keys they read (None: not memoizable)."""
         if not policies:
             return None
-        rq, ctx = self.rq, self.rq.ctx
+        ctx = self.rq.ctx
         pkeys = []
         facets: list[Any] = []
         for np in policies:
             fp = self.fps.get(id(np.document))
             if fp is None:
                 return None
-            try:
-                parsed = self.compiled(np).parsed
-            except PolicyError:
+            compiled = self.cache.policies.get(fp)
+            if compiled is None:
+                try:
+                    compiled = self.compiled(np)
+                except PolicyError:
+                    return None
+            elif isinstance(compiled, PolicyError):
                 return None
             pkeys.append((fp, np.name, np.kind, np.account))
-            for k in parsed.context_keys:
+            for k in compiled.parsed.context_keys:
                 facets.append(ctx.get(k))
-        return (
-            layer,
-            check_principal,
-            account,
-            org_identifier,
-            tuple(pkeys),
-            rq.action,
-            rq.resource,
-            (rq.caller.arn, rq.userid, rq.has_boundary) if check_principal else None,
-            tuple(facets),
-            implicit_reason,
-        )
+        return tuple(pkeys), tuple(facets)
 
     def _evaluate(
         self,

@@ -31,7 +31,7 @@ _MEMO_MAX = 4096
 _MISSING: Any = object()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built once per evaluation, and a frozen __init__ costs more
 class RequestFacts:
     """The request, pre-digested once per evaluation."""
 

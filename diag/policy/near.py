@@ -75,51 +75,95 @@ def _digit_excess(a: str, b: str) -> int:
 
 def principal_near_misses(values: Sequence[tuple[str, str]], caller: Caller) -> list[NearMiss]:
     """Policy principal values that almost name the caller: typos, wrong account digits, case, unique IDs."""
-    out: list[NearMiss] = []
-    if caller.is_service:
-        return out
-    targets = [caller.arn] + ([caller.role_arn] if caller.role_arn else [])
-    for ptype, value in values:
-        if ptype != "AWS" or value == "*":
-            continue
-        if UNIQUE_ID_RE.match(value):
-            out.append(
-                NearMiss(
-                    "principal",
-                    value,
-                    caller.arn,
-                    None,
-                    f"the policy holds the unique ID {value} instead of an ARN: the principal it named was "
-                    "deleted (a recreated role or user has a new ID)",
-                )
-            )
-            continue
-        if ACCOUNT_RE.match(value):
-            if caller.account and value != caller.account:
-                d = edit_distance(value, caller.account, 2)
-                if d is not None:
-                    out.append(
-                        NearMiss(
-                            "account",
-                            value,
-                            caller.account,
-                            d,
-                            f"account {value} differs from the caller's {caller.account} by {d} digit(s)",
-                        )
-                    )
-            continue
-        for target in targets:
-            if value == target:
+    return PrincipalNearMisses(values).find(caller)
+
+
+class PrincipalNearMisses:
+    """``principal_near_misses`` for one Principal element, each value classified once (unique ID, account
+    ID, ARN with its fields); a compiled statement keeps one."""
+
+    __slots__ = ("entries",)
+
+    def __init__(self, values: Sequence[tuple[str, str]]) -> None:
+        entries: list[tuple[int, str, str, list[str] | None]] = []
+        for ptype, value in values:
+            if ptype != "AWS" or value == "*":
                 continue
-            miss = (
-                _principal_near_miss(value, target)
-                if target is not caller.arn or caller.kind != "assumed-role"
-                else _session_near_miss(value, target)
-            )
+            if UNIQUE_ID_RE.match(value):
+                entries.append((_UID, value, value, None))
+            elif ACCOUNT_RE.match(value):
+                entries.append((_ACCOUNT, value, value, None))
+            else:
+                entries.append((_ARN, value, value.lower(), split_arn(value)))
+        self.entries = tuple(entries)
+
+    def find(self, caller: Caller) -> list[NearMiss]:
+        out: list[NearMiss] = []
+        if caller.is_service:
+            return out
+        arn, role_arn = caller.arn, caller.role_arn
+        session = _SessionFacts(arn) if caller.kind == "assumed-role" else None
+        for cls, value, lower, parts in self.entries:
+            if cls == _UID:
+                out.append(
+                    NearMiss(
+                        "principal",
+                        value,
+                        arn,
+                        None,
+                        f"the policy holds the unique ID {value} instead of an ARN: the principal it named was "
+                        "deleted (a recreated role or user has a new ID)",
+                    )
+                )
+                continue
+            if cls == _ACCOUNT:
+                if caller.account and value != caller.account:
+                    d = edit_distance(value, caller.account, 2)
+                    if d is not None:
+                        out.append(
+                            NearMiss(
+                                "account",
+                                value,
+                                caller.account,
+                                d,
+                                f"account {value} differs from the caller's {caller.account} by {d} digit(s)",
+                            )
+                        )
+                continue
+            miss = None
+            if value != arn:  # the caller's own ARN first, then (a session) its role's
+                miss = session.near_miss(value, lower, parts) if session else _principal_near_miss(value, arn)
+            if miss is None and role_arn and value != role_arn:
+                miss = _principal_near_miss(value, role_arn)
             if miss is not None:
                 out.append(miss)
-                break
-    return out
+        return out
+
+
+_UID, _ACCOUNT, _ARN = 0, 1, 2
+
+
+class _SessionFacts:
+    """A session ARN with what ``_session_near_miss`` reads of it, computed once per request."""
+
+    __slots__ = ("arn", "fields", "length", "lower")
+
+    def __init__(self, arn: str) -> None:
+        self.arn = arn
+        self.length = len(arn)
+        self.lower = arn.lower()
+        self.fields = split_arn(arn)
+
+    def near_miss(self, value: str, lower: str, parts: list[str] | None) -> NearMiss | None:
+        """``_session_near_miss(value, self.arn)`` with the value's lower case and fields precomputed."""
+        if abs(len(value) - self.length) <= 3 or lower == self.lower:
+            return _principal_near_miss.__wrapped__(value, self.arn)
+        tv = self.fields
+        if tv is not None and value.endswith(tv[5]) and parts and parts[5] == tv[5] and parts[4] != tv[4]:
+            return NearMiss(
+                "account", value, self.arn, None, f"same name in account {parts[4]}, the caller is in {tv[4]}"
+            )
+        return None
 
 
 @lru_cache(maxsize=65536)
@@ -141,24 +185,6 @@ def _principal_near_miss(value: str, target: str) -> NearMiss | None:
         return NearMiss("principal", value, target, d, f"edit distance {d} from the caller's ARN")
     if pv and tv and pv[5] == tv[5] and pv[4] != tv[4]:
         return NearMiss("account", value, target, None, f"same name in account {pv[4]}, the caller is in {tv[4]}")
-    return None
-
-
-def _session_near_miss(value: str, session_arn: str) -> NearMiss | None:
-    """``_principal_near_miss`` against a session ARN (new in nearly every request, so not cached).
-
-    Most policy values are far longer or shorter than a session ARN: then neither the case-only nor the
-    edit-distance branch can hold, and only the account branch (same resource part) needs checking.
-    """
-    if abs(len(value) - len(session_arn)) <= 3 or value.lower() == session_arn.lower():
-        return _principal_near_miss.__wrapped__(value, session_arn)
-    tv = split_arn(session_arn)
-    if tv is not None and value.endswith(tv[5]):
-        pv = split_arn(value)
-        if pv and pv[5] == tv[5] and pv[4] != tv[4]:
-            return NearMiss(
-                "account", value, session_arn, None, f"same name in account {pv[4]}, the caller is in {tv[4]}"
-            )
     return None
 
 

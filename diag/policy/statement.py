@@ -23,7 +23,7 @@ from typing import Any
 from diag.policy.conditions import CompiledCondition
 from diag.policy.match import UNIQUE_ID_RE, Caller, PrincipalMatch, principal_match
 from diag.policy.model import Layer, MatchTrace, NamedPolicy, NearMiss, StatementTrace
-from diag.policy.near import action_near_misses, principal_near_misses, resource_near_misses
+from diag.policy.near import PrincipalNearMisses, action_near_misses, resource_near_misses
 from diag.policy.parse import ParsedPolicy, StatementSpec
 from diag.policy.wildcard import action_matches, resource_matches
 
@@ -49,6 +49,7 @@ class CompiledStatement:
 
     __slots__ = (
         "_action_memo",
+        "_near_principal",
         "_principal_memo",
         "_resource_memo",
         "action_patterns",
@@ -95,6 +96,7 @@ class CompiledStatement:
         self._action_memo: dict[str, tuple[MatchTrace, bool]] = {}
         self._resource_memo: dict[str, tuple[MatchTrace, bool]] = {}
         self._principal_memo: dict[tuple[object, ...], tuple[PrincipalMatch, str | None]] = {}
+        self._near_principal: PrincipalNearMisses | None = None
 
     # ------------------------------------------------------------------------------------------ elements
 
@@ -250,7 +252,9 @@ class CompiledStatement:
         p_ok = p_trace is None or p_trace.matched
         if a_ok:
             if not p_ok and spec.principal is not None:
-                near.extend(principal_near_misses(spec.principal.values, rq.caller))
+                if self._near_principal is None:
+                    self._near_principal = PrincipalNearMisses(spec.principal.values)
+                near.extend(self._near_principal.find(rq.caller))
             if not r_ok and spec.resources is not None:
                 near.extend(resource_near_misses(spec.resources, rq.resource))
         elif spec.actions is not None and r_ok and p_ok:

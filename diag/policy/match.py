@@ -166,6 +166,18 @@ def principal_value_match(ptype: str, value: str, caller: Caller, userid: str | 
     return PrincipalMatch.NONE
 
 
+# How specific each kind of principal match is (principal_match keeps the most specific, the first on ties).
+_SPECIFIC = {
+    PrincipalMatch.EXACT: 6,
+    PrincipalMatch.UNIQUE_ID: 5,
+    PrincipalMatch.SERVICE: 5,
+    PrincipalMatch.ROLE: 4,
+    PrincipalMatch.WILDCARD: 3,
+    PrincipalMatch.ACCOUNT: 2,
+    PrincipalMatch.NONE: 0,
+}
+
+
 def principal_match(
     values: Sequence[tuple[str, str]], wildcard: bool, caller: Caller, userid: str | None = None
 ) -> tuple[PrincipalMatch, str | None]:
@@ -176,15 +188,7 @@ def principal_match(
     """
     best = PrincipalMatch.NONE
     best_value: str | None = None
-    rank = {
-        PrincipalMatch.EXACT: 6,
-        PrincipalMatch.UNIQUE_ID: 5,
-        PrincipalMatch.SERVICE: 5,
-        PrincipalMatch.ROLE: 4,
-        PrincipalMatch.WILDCARD: 3,
-        PrincipalMatch.ACCOUNT: 2,
-        PrincipalMatch.NONE: 0,
-    }
+    rank = _SPECIFIC
     if wildcard:
         best, best_value = PrincipalMatch.WILDCARD, "*"
     for ptype, value in values:
@@ -250,3 +254,73 @@ def principal_match_memo(
 ) -> tuple[PrincipalMatch, str | None]:
     """``principal_match`` through a process-wide ``PrincipalMemo`` (for callers without an engine)."""
     return _SHARED_MEMO.match(values, wildcard, caller, userid)
+
+
+class PrincipalIndex:
+    """``principal_match`` for one Principal element, by lookups instead of a scan of its values.
+
+    Each value is classified once, in ``principal_value_match``'s order (AWS ``*``, account ID, unique ID,
+    ARN: exact, else account root, else role; Service; other types). For a caller, every value that can
+    match is found by a dictionary lookup on the caller's ARN, account or (account, role name), and the
+    most specific kind wins, the first value on ties: the answer of ``principal_match``.
+    """
+
+    __slots__ = ("accounts", "exact", "other", "roles", "roots", "services", "uids", "wildcard")
+
+    def __init__(self, values: Sequence[tuple[str, str]], wildcard: bool) -> None:
+        self.wildcard: tuple[int, str] | None = (-1, "*") if wildcard else None
+        self.exact: dict[str, tuple[int, str]] = {}  # AWS ARNs (and other strings) compared with the caller's ARN
+        self.accounts: dict[str, tuple[int, str]] = {}  # AWS 12-digit account IDs
+        self.roots: dict[str, tuple[int, str]] = {}  # AWS account root ARNs, by account
+        self.roles: dict[tuple[str | None, str], tuple[int, str]] = {}  # AWS role ARNs, by (account, name)
+        self.uids: list[tuple[int, str]] = []  # AWS unique IDs
+        self.services: dict[str, tuple[int, str]] = {}  # Service values, lower-cased
+        self.other: dict[str, tuple[int, str]] = {}  # Federated, CanonicalUser
+        for i, (ptype, value) in enumerate(values):
+            entry = (i, value)
+            if ptype == "Service":
+                self.services.setdefault(value.lower(), entry)
+            elif ptype != "AWS":
+                self.other.setdefault(value, entry)
+            elif value == "*":
+                self.wildcard = self.wildcard or entry
+            elif ACCOUNT_RE.match(value):
+                self.accounts.setdefault(value, entry)
+            elif UNIQUE_ID_RE.match(value):
+                self.uids.append(entry)
+            else:
+                self.exact.setdefault(value, entry)
+                pc = parse_caller(value)
+                if pc.kind == "root":
+                    self.roots.setdefault(pc.account or "", entry)
+                elif pc.kind == "role":
+                    self.roles.setdefault((pc.account, pc.name), entry)
+
+    def match(self, caller: Caller, userid: str | None = None) -> tuple[PrincipalMatch, str | None]:
+        found: list[tuple[int, int, PrincipalMatch, str]] = []  # (specificity, -index, kind, value)
+
+        def add(kind: PrincipalMatch, entry: tuple[int, str] | None) -> None:
+            if entry is not None:
+                found.append((_SPECIFIC[kind], -entry[0], kind, entry[1]))
+
+        add(PrincipalMatch.WILDCARD, self.wildcard)
+        add(PrincipalMatch.EXACT, self.other.get(caller.arn))
+        if caller.is_service:
+            add(PrincipalMatch.SERVICE, self.services.get(caller.arn.lower()))
+        else:
+            exact = self.exact.get(caller.arn)
+            add(PrincipalMatch.ROLE if caller.kind == "role" else PrincipalMatch.EXACT, exact)
+            if caller.account:
+                add(PrincipalMatch.ACCOUNT, self.accounts.get(caller.account))
+                add(PrincipalMatch.ACCOUNT, self.roots.get(caller.account))
+            if caller.kind in ("assumed-role", "role"):
+                add(PrincipalMatch.ROLE, self.roles.get((caller.account, caller.name)))
+            if userid:
+                for entry in self.uids:
+                    if userid == entry[1] or userid.startswith(entry[1] + ":"):
+                        add(PrincipalMatch.UNIQUE_ID, entry)
+                        break
+        if not found:
+            return PrincipalMatch.NONE, None
+        _, _, kind, value = max(found)
+        return kind, value

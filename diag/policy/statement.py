@@ -10,8 +10,9 @@ A ``CompiledStatement`` wraps a parsed ``StatementSpec`` with what the engine as
 Both read the same element outcomes (``_action``, ``_resource``, ``_principal``, the compiled conditions'
 ``outcome``), so the decision and the trace cannot disagree. Outcomes that depend on one request facet only
 are memoized on the statement itself: the Action outcome per action, the Resource outcome per resource
-(when no policy variable is involved), the Principal outcome per caller facet (for an assumed-role session
-not named by the element, every session of the role shares it). Memos are bounded (cleared when full).
+(when no policy variable is involved); the Principal element is indexed once (``match.PrincipalIndex``:
+dictionary lookups on the caller's ARN, account and role instead of a scan of the values), and so are its
+values for near misses (``near.PrincipalNearMisses``). Memos are bounded (cleared when full).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from diag.policy.conditions import CompiledCondition
-from diag.policy.match import UNIQUE_ID_RE, Caller, PrincipalMatch, principal_match
+from diag.policy.match import Caller, PrincipalIndex, PrincipalMatch
 from diag.policy.model import Layer, MatchTrace, NamedPolicy, NearMiss, StatementTrace
 from diag.policy.near import PrincipalNearMisses, action_near_misses, resource_near_misses
 from diag.policy.parse import ParsedPolicy, StatementSpec
@@ -50,17 +51,15 @@ class CompiledStatement:
     __slots__ = (
         "_action_memo",
         "_near_principal",
-        "_principal_memo",
+        "_principal_index",
         "_resource_memo",
         "action_patterns",
         "conditions",
         "context_keys",
         "effect",
-        "has_uid",
         "not_action",
         "not_principal",
         "principal_flat",
-        "principal_names",
         "principal_spec",
         "resource_element",
         "resource_patterns",
@@ -89,13 +88,9 @@ class CompiledStatement:
         self.principal_spec = pspec
         self.not_principal = spec.principal is None and spec.not_principal is not None
         self.principal_flat: tuple[str, ...] = pspec.flat() if pspec is not None else ()
-        self.principal_names = frozenset(v for _, v in pspec.values) if pspec is not None else frozenset()
-        self.has_uid = pspec is not None and any(
-            t == "AWS" and UNIQUE_ID_RE.match(v) is not None for t, v in pspec.values
-        )
         self._action_memo: dict[str, tuple[MatchTrace, bool]] = {}
         self._resource_memo: dict[str, tuple[MatchTrace, bool]] = {}
-        self._principal_memo: dict[tuple[object, ...], tuple[PrincipalMatch, str | None]] = {}
+        self._principal_index: PrincipalIndex | None = None
         self._near_principal: PrincipalNearMisses | None = None
 
     # ------------------------------------------------------------------------------------------ elements
@@ -155,15 +150,13 @@ class CompiledStatement:
         return _remember(self._resource_memo, resource, (mt, mt.matched))
 
     def _principal_match(self, caller: Caller, userid: str | None) -> tuple[PrincipalMatch, str | None]:
-        """``principal_match`` of the element, memoized on what it depends on (``match.PrincipalMemo``)."""
-        arn_key = None if caller.kind == "assumed-role" and caller.arn not in self.principal_names else caller.arn
-        key = (caller.kind, caller.account, caller.name, caller.is_service, arn_key, userid if self.has_uid else None)
-        hit = self._principal_memo.get(key)
-        if hit is not None:
-            return hit
-        spec = self.principal_spec
-        assert spec is not None
-        return _remember(self._principal_memo, key, principal_match(spec.values, spec.wildcard, caller, userid))
+        """``principal_match`` of the element, by lookups in its ``PrincipalIndex`` (built on first use)."""
+        index = self._principal_index
+        if index is None:
+            spec = self.principal_spec
+            assert spec is not None
+            index = self._principal_index = PrincipalIndex(spec.values, spec.wildcard)
+        return index.match(caller, userid)
 
     def _principal(self, rq: RequestFacts) -> tuple[bool, PrincipalMatch, str | None, str]:
         """(matched, kind counted for the decision, matched value, reason) of Principal / NotPrincipal."""

@@ -238,6 +238,7 @@ class MatrixEvaluator:
         self.actions = actions
         self.callers: dict[str, MatrixCaller] = {}
         self.snapshots: Any = None  # one SnapshotIndex for every read (the snapshots do not change meanwhile)
+        self.reader: Any = None  # one BatchReader for every half: a few queries per snapshot, not per principal
         self.key_halves: dict[str, KeyHalf] = {}
         self.caller_halves: dict[str, CallerHalf] = {}
         self.decisions: dict[tuple[Any, ...], Answer] = {}  # decision key → the engine's answer
@@ -264,6 +265,14 @@ class MatrixEvaluator:
             self.snapshots = SnapshotIndex(self.con)
         return self.snapshots
 
+    def _reader(self) -> Any:
+        """The connection the halves are read through (``diag.collect.principals_batch.BatchReader``)."""
+        from diag.collect.principals_batch import BatchReader
+
+        if self.reader is None:
+            self.reader = BatchReader(self.con)
+        return self.reader
+
     def key_half(self, key_arn: str) -> KeyHalf:
         """The key's half of the policies in force (key, key policy, grants, RCPs), read once per key."""
         from diag.collect.inforce import policies_in_force
@@ -271,7 +280,12 @@ class MatrixEvaluator:
         kh = self.key_halves.get(key_arn)
         if kh is None:
             raw = policies_in_force(
-                self.con, caller_arn=None, caller_account=None, key_arn=key_arn, at=self.at, snapshots=self._index()
+                self._reader(),
+                caller_arn=None,
+                caller_account=None,
+                key_arn=key_arn,
+                at=self.at,
+                snapshots=self._index(),
             )
             text = as_text(raw)
             region = key_arn.split(":")[3] if key_arn.count(":") >= 5 else ""
@@ -303,7 +317,7 @@ class MatrixEvaluator:
         ch = self.caller_halves.get(who)
         if ch is None:
             raw = policies_in_force(
-                self.con,
+                self._reader(),
                 caller_arn=caller_arn,
                 caller_account=caller_account,
                 key_arn=None,

@@ -276,8 +276,14 @@ def transform_event(record: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def build_policy_changes(con: duckdb.DuckDBPyConnection) -> int:
-    """Turn new successful policy-change events into ``policy_changes`` rows; return how many were added."""
+    """Turn new successful policy-change events into ``policy_changes`` rows; return how many were added.
+    The other state derived from events after an ingest, the per-key usage summary, is brought up to date
+    too (``diag.store.key_usage``)."""
     import orjson
+
+    from diag.store.key_usage import refresh_key_usage
+
+    refresh_key_usage(con)
 
     marks = ", ".join("?" * len(ALL_EVENT_NAMES))
     cur = con.execute(

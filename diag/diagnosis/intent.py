@@ -22,6 +22,12 @@ def key_users(
     """(principal ARN, successful calls, last call) of every caller that used ``key_arn`` for ``event_name``."""
     if con is None or not key_arn or not event_name:
         return ()
+    from diag.store.key_usage import key_usage_rows
+
+    # the summary kept at ingest (one indexed lookup); the key's events when it is missing or out of date
+    rows = key_usage_rows(con, key_arn, event_name, _LIMIT)
+    if rows is not None:
+        return tuple((str(r[0]), int(r[1]), r[2]) for r in rows)
     rows = con.execute(
         "SELECT coalesce(caller_role_arn, caller_arn) AS who, count(*), max(event_time) FROM events"
         " WHERE key_arn = ? AND event_name = ? AND error_code IS NULL AND event_source = 'kms.amazonaws.com'"

@@ -14,7 +14,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from diag.policy.model import Request
+from diag.policy.model import PolicyInputs, Request
 from diag.proof.change import Change, apply
 
 if TYPE_CHECKING:
@@ -44,6 +44,9 @@ _LATEST = (
 )  # the snapshot per account that `kmsdiag audit` reads (diag.audit.context.AuditContext.load)
 
 
+_KEY_SIDE = frozenset({"key_policy", "grants", "rcp"})  # changes to the key's half of the policies
+
+
 @dataclass(frozen=True)
 class Who:
     arn: str
@@ -67,6 +70,8 @@ class MatrixDiff:
         self.at = at  # policies in force at this time (None: now, as `kmsdiag audit` reads them)
         self.actions = actions or MATRIX_ACTIONS
         self.ev = MatrixEvaluator(con, at, self.actions)
+        # key ARN → (changes, the key half's policy, grants, RCPs, the fields those changes set or None)
+        self._key_after: dict[str, tuple[Any, ...]] = {}
 
     def principals(self, arns: list[str] | None = None) -> list[Who]:
         """The collected roles and users of every account's latest snapshot (or only ``arns``)."""
@@ -161,7 +166,7 @@ class MatrixDiff:
         before_in, before_key = ev.pair_inputs(kh, ev.caller_half(caller))
         sides = [(before_in, before_key)]
         probe = cell_request(base_request(caller, key_arn, None, ev.when), "kms:Decrypt")
-        after_in = apply(before_in, changes, probe, caller.principal_arn)
+        after_in = self._after(before_in, changes, probe, caller.principal_arn, key_arn)
         if after_in is not before_in:  # apply() returns the same inputs when no change concerns this pair
             sides.append((after_in, ev.inputs_key(after_in, key_arn)))
         out: list[set[str]] = []
@@ -173,6 +178,29 @@ class MatrixDiff:
             out.append(cell.actions())
             unverified = unverified or cell.unverified
         return out[0], out[-1], unverified
+
+    def _after(
+        self, before_in: PolicyInputs, changes: list[Change], probe: Request, principal_arn: str, key_arn: str
+    ) -> PolicyInputs:
+        """``apply(before_in, changes, probe, principal_arn)``. Changes to the key's half only (key policy,
+        grants, RCPs) edit inputs that every caller shares, using only the key of the request: they are
+        applied once per key and the edited fields reused for the other callers."""
+        if not changes or any(c.kind not in _KEY_SIDE for c in changes):
+            return apply(before_in, changes, probe, principal_arn)
+        memo = self._key_after.get(key_arn)
+        if memo is None or memo[0] is not changes or memo[1] is not before_in.resource_policy:
+            after = apply(before_in, changes, probe, principal_arn)
+            fields = (
+                None
+                if after is before_in
+                else {f: getattr(after, f) for f in ("resource_policy", "resource_policy_known", "grants", "rcps")}
+            )
+            memo = (changes, before_in.resource_policy, before_in.grants, before_in.rcps, fields)
+            self._key_after[key_arn] = memo
+            return after
+        if memo[2] is not before_in.grants or memo[3] is not before_in.rcps:
+            return apply(before_in, changes, probe, principal_arn)  # another key half: nothing to share
+        return before_in if memo[4] is None else dataclasses.replace(before_in, **memo[4])
 
     def diff(self, changes: list[Change], keys: list[str] | None, principals: list[str] | None) -> AccessDiff:
         key_rows = self.keys(keys)

@@ -133,6 +133,25 @@ class _Pipeline:
         con = getattr(self.source, "con", None)
         return self.safe("key users", lambda: key_users(con, facts.key_arn, facts.event_name), ()) or ()
 
+    def intent(self, facts: EventFacts, result: EvaluationResult | None) -> dict[str, Any]:
+        """``key_users`` and, when someone used the key, ``identity_intent``: the roles and users whose own
+        identity policies name this key (diag.diagnosis.intent; for WRONG_ASSUMED_ROLE); for a refused AWS
+        service principal, ``source_candidates`` (diag.diagnosis.callers; for the aws:SourceArn inference)."""
+        con = getattr(self.source, "con", None)
+        out: dict[str, Any] = {"key_users": self.key_users(facts, result)}
+        if result is not None and result.decision != "Allowed" and service_principal(facts):
+            from diag.diagnosis.callers import source_candidates
+
+            out["source_candidates"] = self.safe("source candidates", lambda: source_candidates(con, facts)) or []
+        if not out["key_users"] or result is None:
+            return out
+        from diag.diagnosis.intent import identity_intended
+
+        action = result.request.action
+        found = self.safe("identity intent", lambda: identity_intended(con, facts.key_arn, action, facts.event_time))
+        out["identity_intent"] = found or {}
+        return out
+
     def safe(self, what: str, fn: Callable[[], Any], default: Any = None) -> Any:
         try:
             return fn()
@@ -376,7 +395,7 @@ class _Pipeline:
             grant_changes=grants,
             known_accounts=frozenset(accounts or ()),
             notes=tuple(self.notes),
-            extra={**extra, "key_users": self.key_users(facts, result)},
+            extra={**extra, **self.intent(facts, result)},
         )
         findings = run_rules(case)
         findings = self.proven(findings, request, inforce, inputs, principal, now_result, facts.is_s3)

@@ -2550,8 +2550,12 @@ https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-resource-based.h
 https://docs.aws.amazon.com/IAM/latest/UserGuide/confused-deputy.html). The team renamed the rule to
 `orders-created`; the new rule's deliveries fail. A service principal has no identity policies: the key
 policy decides alone. CloudTrail does not record `aws:SourceArn`, but nothing else refuses the call, so
-kmsdiag infers that the condition failed (CONDITION_OTHER, labelled as an inference) and shows the value
-to compare. Fix: name the new rule's ARN in the condition.
+kmsdiag infers that the condition failed (CONDITION_OTHER, labelled as an inference) and shows the values
+to compare: the condition's rule ARN, and the rules that EventBridge's own records in the trail created
+(the PutRule of `orders-created`, with its PutTargets to the topic, ten minutes before the failure; the
+rule's ARN is the record's `responseElements.ruleArn`, PutRule's `RuleArn` answer in the EventBridge API
+Reference, https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutRule.html). Fix: name the
+new rule's ARN in the condition.
 """
     w = World(scn)
     integ = w.account("integration")
@@ -2591,6 +2595,35 @@ to compare. Fix: name the new rule's ARN in the condition.
         if err:
             scn.expect(str(r["eventID"]), "CONDITION_OTHER", ["CONDITION_OTHER"])
     w.background(integ, m(b, -30), 60)
+    # the rename, in the integration account's trail: the new rule and its target, then the old rule's removal
+    admin = w.admins[integ.id]
+    new_rule = f"arn:aws:events:us-east-1:{integ.id}:rule/orders-created"
+    pattern = '{"source":["com.example.orders"],"detail-type":["OrderCreated"]}'
+    scn.call(
+        admin,
+        m(b, -12),
+        "events.amazonaws.com",
+        "PutRule",
+        {"name": "orders-created", "eventPattern": pattern, "state": "ENABLED"},
+        response={"ruleArn": new_rule},
+    )
+    scn.call(
+        admin,
+        m(b, -11),
+        "events.amazonaws.com",
+        "PutTargets",
+        {"rule": "orders-created", "targets": [{"id": "order-events-topic", "arn": topic}]},
+        response={"failedEntryCount": 0, "failedEntries": []},
+    )
+    scn.call(
+        admin,
+        m(b, -10),
+        "events.amazonaws.com",
+        "RemoveTargets",
+        {"rule": "order-created", "ids": ["order-events-topic"]},
+        response={"failedEntryCount": 0, "failedEntries": []},
+    )
+    scn.call(admin, m(b, -10), "events.amazonaws.com", "DeleteRule", {"name": "order-created"})
     scn.collected_at = m(b, 30)
 
 
@@ -2743,6 +2776,160 @@ Verdict: WRONG_ASSUMED_ROLE, inferred from who the policies were set up for and 
     w.background(billing, m(b, -30), 60)
     scn.collected_at = m(b, 30)
 
+
+
+# ------------------------------------------------------------------ request context and intent (issue 15, rest)
+
+
+def s40_key_tag_retagged(scn: Scenario) -> None:
+    scn.readme = """
+The reporting account shares its keys by tag (ABAC): the `atlas-report-builder` role (ECS) may use any
+key of the account whose tag `project` is `atlas` (`StringEquals aws:ResourceTag/project = atlas` in its
+identity policy, as in the AWS KMS developer guide, "Use tags to control access to KMS keys",
+https://docs.aws.amazon.com/kms/latest/developerguide/tag-authorization.html, and "ABAC for AWS KMS",
+https://docs.aws.amazon.com/kms/latest/developerguide/abac.html). The evidence was collected in the
+morning, when the key `alias/atlas-weekly` still carried `project=atlas`. An hour before the failure a
+key administrator retagged it `project=atlas-archive` (TagResource, in the trail; the tag's value is in
+the record's `requestParameters.tags`, as in the AWS KMS developer guide's CloudTrail example,
+https://docs.aws.amazon.com/kms/latest/developerguide/ct-tagresource.html). The builder decrypted with the
+key before the retag and is refused after it. `aws:ResourceTag/project` is evaluated as of the event
+time: the snapshot's `atlas`, moved forward by the TagResource record, is `atlas-archive`. Verdict:
+CONDITION_OTHER on `aws:ResourceTag/project`; the fix is the key's tag (or the policy), not IAM.
+"""
+    w = World(scn)
+    rep = w.account("reporting")
+    role = app_role(
+        scn,
+        rep,
+        "atlas-report-builder",
+        "ecs",
+        inline={
+            "atlas-tagged-keys": kms_allow(
+                f"arn:aws:kms:*:{rep.id}:key/*",
+                ["kms:Decrypt", "kms:GenerateDataKey"],
+                sid="AtlasTaggedKeys",
+                condition={"StringEquals": {"aws:ResourceTag/project": "atlas"}},
+            )
+        },
+    )
+    key = scn.key(
+        rep,
+        "atlas-weekly",
+        default_key_policy(rep.id, [rep.roles[SSO_ADMIN].arn]),
+        description="Atlas weekly reports",
+        alias="alias/atlas-weekly",
+    )
+    key.tags = {"project": "atlas", "owner": "reporting-platform"}
+    b = scn.base
+    s = service_session(
+        scn, role, "atlas-report-builder", m(b, -90), "ecs-tasks.amazonaws.com", ip="10.42.7.19", ua=UA["java"]
+    )
+    for i in range(2):
+        scn.kms(s, m(b, -80 + 20 * i), "Decrypt", key, key_ref=None, context={"report": f"weekly-2026-4{6 + i}"})
+    admin = w.admins[rep.id]
+    scn.call(
+        admin,
+        m(b, -30),
+        "kms.amazonaws.com",
+        "TagResource",
+        {"keyId": key.arn, "tags": [{"tagKey": "project", "tagValue": "atlas-archive"}]},
+        resources=[{"accountId": rep.id, "type": "AWS::KMS::Key", "ARN": key.arn}],
+        read_only=False,
+        version="1.08",
+    )
+    e = scn.kms(
+        s,
+        m(b, 0),
+        "Decrypt",
+        key,
+        key_ref=None,
+        context={"report": "weekly-2026-48"},
+        error=("AccessDenied", denied_message(s.arn, "kms:Decrypt", None, "identity")),
+    )
+    scn.expect(e, "CONDITION_OTHER", ["CONDITION_OTHER"])
+    w.background(rep, m(b, -40), 60)
+    scn.collected_at = m(b, -120)
+
+
+def s41_wrong_assumed_role_identity_intent(scn: Scenario) -> None:
+    scn.readme = """
+The ledger account's key `alias/ledger-exports` has the console's default key policy: the account's root
+(IAM policies decide for the account's principals) and the key administrators. What it was set up for
+shows elsewhere: the `ledger-loader` role's own identity policy allows kms:Decrypt on this key by its ARN,
+and the loader decrypts with it every few minutes (successful Decrypt records in the trail). A key
+administrator, testing an export by hand with her own Identity Center role `KeyAdministrators`, calls
+Decrypt: refused. Her role was given the key administrators' permissions (create, describe, enable,
+put, tag, schedule deletion…), which on purpose do not include using the key (AWS KMS developer guide,
+"Default key policy", "Allows key administrators to administer the KMS key",
+https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html#key-policy-default-allow-administrators).
+Adding kms:Decrypt to the administrators' role is not the fix: the call was made as the wrong principal,
+inferred from another identity's policy and its successful use (IAM User Guide, "Switching to an IAM role
+(AWS CLI)", https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_use_switch-role-cli.html). Verdict:
+WRONG_ASSUMED_ROLE, naming `ledger-loader` and the identity policy that was set up for it.
+"""
+    w = World(scn)
+    ledger = w.account("ledger")
+    admin_actions = [
+        "kms:Create*",
+        "kms:Describe*",
+        "kms:Enable*",
+        "kms:List*",
+        "kms:Put*",
+        "kms:Update*",
+        "kms:Revoke*",
+        "kms:Disable*",
+        "kms:Get*",
+        "kms:Delete*",
+        "kms:TagResource",
+        "kms:UntagResource",
+        "kms:ScheduleKeyDeletion",
+        "kms:CancelKeyDeletion",
+    ]
+    key_admins = scn.role(
+        ledger,
+        "AWSReservedSSO_KeyAdministrators_4e8a2d61c0b9f735",
+        trust_sso(ledger.id),
+        inline={
+            "AwsSSOInlinePolicy": policy(
+                {"Sid": "KeyAdministration", "Effect": "Allow", "Action": admin_actions, "Resource": "*"}
+            )
+        },
+        path=SSO_PATH,
+        created=scn.base - dt.timedelta(days=400),
+    )
+    key = scn.key(
+        ledger,
+        "ledger-exports",
+        default_key_policy(ledger.id, [key_admins.arn]),
+        description="Ledger exports",
+        alias="alias/ledger-exports",
+    )
+    loader = app_role(
+        scn,
+        ledger,
+        "ledger-loader",
+        "lambda",
+        inline={"ledger-exports-key": kms_allow(key.arn, ["kms:Decrypt"], sid="DecryptLedgerExports")},
+    )
+    b = scn.base
+    lam = service_session(
+        scn, loader, "ledger-loader", m(b, -70), "lambda.amazonaws.com", ip="3.84.22.9", ua=UA["lambda-py"]
+    )
+    for i in range(3):
+        scn.kms(lam, m(b, -65 + 15 * i), "Decrypt", key, key_ref=None, context={"export": f"2026-11-{20 + i}"})
+    s = scn.session(key_admins, "nadia.haddad@example.com", m(b, -10), ip="198.51.100.88", ua=UA["cli"])
+    e = scn.kms(
+        s,
+        m(b, 0),
+        "Decrypt",
+        key,
+        key_ref=None,
+        context={"export": "2026-11-22"},
+        error=("AccessDenied", denied_message(s.arn, "kms:Decrypt", None, "identity")),
+    )
+    scn.expect(e, "WRONG_ASSUMED_ROLE", ["WRONG_ASSUMED_ROLE"])
+    w.background(ledger, m(b, -40), 60)
+    scn.collected_at = m(b, 30)
 
 
 def s39_not_authorization(scn: Scenario) -> None:
@@ -2944,6 +3131,12 @@ SCENARIOS: list[tuple[str, str, Callable[[Scenario], None]]] = [
         s38_wrong_assumed_role_intent,
     ),
     ("39-not-authorization", "Failures that are not access refusals, and one that is not KMS", s39_not_authorization),
+    ("40-key-tag-retagged", "aws:ResourceTag as of the event: the key was retagged", s40_key_tag_retagged),
+    (
+        "41-wrong-assumed-role-identity-intent",
+        "A key administrator decrypts with a key set up, by an identity policy, for the loader role",
+        s41_wrong_assumed_role_identity_intent,
+    ),
 ]
 
 

@@ -76,6 +76,11 @@ def _source_arn(name: str, record: dict[str, Any], partition: str) -> str | None
         value = resp.get("ruleArn")
     elif name in ("CreateTrail", "UpdateTrail"):
         value = resp.get("trailARN")
+        trail = req.get("name")
+        if not value and isinstance(trail, str) and region and account:  # a name, or the trail's ARN
+            value = (
+                trail if trail.startswith("arn:") else f"arn:{partition}:cloudtrail:{region}:{account}:trail/{trail}"
+            )
     elif name == "CreateTopic":
         value = resp.get("topicArn")
     elif name == "SetTopicAttributes":

@@ -188,7 +188,6 @@ class _Filler:
             return UNDETERMINED if self.facts.vpc_endpoint_id else None
         return None
 
-
     def resource_tag(self, name: str) -> str | None:
         """``aws:ResourceTag/<name>`` of the request's resource: the KMS key's tag at the event time."""
         if self.facts.is_s3 or not self.facts.key_arn or self.con is None:

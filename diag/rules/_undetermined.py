@@ -176,4 +176,6 @@ def _candidates_sentence(candidates: list[dict[str, object]], expected: dict[str
         named = "named by the condition" if _named_by(c, expected) else "not named by the condition"
         parts.append(f"`{c.get('arn')}` ({c.get('event')}{when}, {named})")
     more = f" and {len(candidates) - 5} more" if len(candidates) > 5 else ""
-    return "; the resources of this service that CloudTrail saw created or updated, to compare: " + ", ".join(parts) + more
+    return (
+        "; the resources of this service that CloudTrail saw created or updated, to compare: " + ", ".join(parts) + more
+    )

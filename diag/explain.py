@@ -143,12 +143,14 @@ class _Pipeline:
             from diag.diagnosis.callers import source_candidates
 
             out["source_candidates"] = self.safe("source candidates", lambda: source_candidates(con, facts)) or []
-        if not out["key_users"] or result is None:
-            return out
+        caller = {facts.principal_arn, facts.caller_arn}
+        others = tuple(u[0] for u in out["key_users"] if u[0] not in caller)
+        if not others or result is None:
+            return out  # only another principal's successful use can point at a wrong principal
         from diag.diagnosis.intent import identity_intended
 
-        action = result.request.action
-        found = self.safe("identity intent", lambda: identity_intended(con, facts.key_arn, action, facts.event_time))
+        action, at = result.request.action, facts.event_time
+        found = self.safe("identity intent", lambda: identity_intended(con, facts.key_arn, action, at, others))
         out["identity_intent"] = found or {}
         return out
 

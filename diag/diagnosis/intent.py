@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from diag.policy.match import action_matches, resource_matches
@@ -84,11 +85,16 @@ def _add(out: dict[str, str], arn: str, kind: str, where: str) -> None:
 
 
 def identity_intended(
-    con: duckdb.DuckDBPyConnection | None, key_arn: str | None, action: str | None, at: dt.datetime | None
+    con: duckdb.DuckDBPyConnection | None,
+    key_arn: str | None,
+    action: str | None,
+    at: dt.datetime | None,
+    among: Sequence[str] | None = None,
 ) -> dict[str, str]:
     """Role or user ARN → which of its identity policies allows ``action`` on ``key_arn`` by name (see the
-    module docstring); {} when no collected identity policy does."""
-    if con is None or not key_arn or not action:
+    module docstring); {} when no collected identity policy does. ``among``: only these roles and users
+    (e.g. those that used the key); None: every collected one."""
+    if con is None or not key_arn or not action or (among is not None and not among):
         return {}
     like = "%" + key_arn.rsplit("/", 1)[-1] + "%"
     out: dict[str, str] = {}
@@ -96,8 +102,9 @@ def identity_intended(
     inline = con.execute(
         _PICK + "SELECT p.snapshot_id, p.account, p.principal_arn, p.principal_kind, p.policy_name, p.document"
         " FROM identity_policies p JOIN pick USING (snapshot_id, account) WHERE CAST(p.document AS VARCHAR) LIKE ?"
+        " AND (? OR p.principal_kind = 'group' OR list_contains(?, p.principal_arn))"
         " ORDER BY p.principal_arn, p.policy_name",
-        [at, at, like],
+        [at, at, like, among is None, list(among or ())],
     ).fetchall()
     for snap, account, arn, kind, name, doc in inline:
         sid = names_key(doc, key_arn, action)
@@ -119,8 +126,9 @@ def identity_intended(
             continue
         attached = con.execute(
             _PICK + "SELECT p.snapshot_id, p.account, p.arn, p.kind, p.name FROM principals p"
-            " JOIN pick USING (snapshot_id, account) WHERE list_contains(p.attached_policy_arns, ?) ORDER BY p.arn",
-            [at, at, policy_arn],
+            " JOIN pick USING (snapshot_id, account) WHERE list_contains(p.attached_policy_arns, ?)"
+            " AND (? OR p.kind = 'group' OR list_contains(?, p.arn)) ORDER BY p.arn",
+            [at, at, policy_arn, among is None, list(among or ())],
         ).fetchall()
         for snap, account, arn, kind, name in attached:
             where = f"statement {sid} of managed policy {policy_arn} attached to {arn}"
@@ -134,5 +142,6 @@ def identity_intended(
             [snap, account, group],
         ).fetchall()
         for (arn,) in members:
-            _add(out, str(arn), "user", f"{where} (group {group})")
+            if among is None or arn in among:
+                _add(out, str(arn), "user", f"{where} (group {group})")
     return out

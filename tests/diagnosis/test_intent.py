@@ -121,3 +121,38 @@ def test_identity_intended_reads_inline_managed_and_group_policies_as_of_the_eve
     assert "group auditors" in found[f"arn:aws:iam::{CALLER_ACCT}:user/ana"]
     assert set(identity_intended(con, KEY_ARN, "kms:Sign", t)) == {f"arn:aws:iam::{CALLER_ACCT}:role/batch"}
     con.close()
+
+
+def test_identity_intended_among_the_principals_that_used_the_key(tmp_path: object) -> None:
+    import json
+    from pathlib import Path
+
+    from diag.diagnosis.intent import identity_intended
+    from diag.store.connection import open_db
+
+    con = open_db(Path(str(tmp_path)) / "a.duckdb")
+    t = dt.datetime(2026, 11, 28, 9, 0)
+    con.execute(
+        "INSERT INTO snapshots (snapshot_id, collected_at, source, loaded_at) VALUES (1, ?, 'bundle', ?)", [t, t]
+    )
+    con.execute(
+        "INSERT INTO snapshot_accounts (snapshot_id, account, collected_at, org_state) VALUES (1, ?, ?, 'in_org')",
+        [CALLER_ACCT, t],
+    )
+    doc = json.dumps(
+        {"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Action": "kms:*", "Resource": KEY_ARN}}
+    )
+    for arn in (LOADER, f"arn:aws:iam::{CALLER_ACCT}:role/other"):
+        con.execute(
+            "INSERT INTO principals (snapshot_id, account, kind, name, arn) VALUES (1, ?, 'role', 'r', ?)",
+            [CALLER_ACCT, arn],
+        )
+        con.execute(
+            "INSERT INTO identity_policies (snapshot_id, account, principal_arn, principal_kind, policy_name, document)"
+            " VALUES (1, ?, ?, 'role', 'p', ?)",
+            [CALLER_ACCT, arn, doc],
+        )
+    assert set(identity_intended(con, KEY_ARN, "kms:Decrypt", t)) == {LOADER, f"arn:aws:iam::{CALLER_ACCT}:role/other"}
+    assert set(identity_intended(con, KEY_ARN, "kms:Decrypt", t, (LOADER,))) == {LOADER}
+    assert identity_intended(con, KEY_ARN, "kms:Decrypt", t, ()) == {}
+    con.close()

@@ -293,10 +293,10 @@ def _assume_role_record(con: duckdb.DuckDBPyConnection, access_key_id: str, at: 
 
 @dataclasses.dataclass(frozen=True)
 class PrincipalTags:
-    """The caller's tags at the event time. ``known``: tag key → value for the keys kmsdiag knows;
-    ``unknown``: keys whose value is not known; ``complete``: False when any other key may carry a value
-    kmsdiag cannot see (no AssumeRole record of the session, or a role chain whose transitive tags are
-    unknown)."""
+    """The caller's tags (or the key's: ``_Filler.resource_tag``) at the event time. ``known``: tag key →
+    value for the keys kmsdiag knows; ``unknown``: keys whose value is not known; ``complete``: False when
+    any other key may carry a value kmsdiag cannot see (no AssumeRole record of the session, a role chain
+    whose transitive tags are unknown, key tags known only from tag records)."""
 
     known: dict[str, str]
     unknown: frozenset[str] = frozenset()

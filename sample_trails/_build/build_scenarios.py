@@ -26,6 +26,7 @@ from ctlib import (
     Account,
     Grant,
     Key,
+    ManagedPolicy,
     Role,
     Scenario,
     Session,
@@ -2932,6 +2933,152 @@ WRONG_ASSUMED_ROLE, naming `ledger-loader` and the identity policy that was set 
     scn.collected_at = m(b, 30)
 
 
+def s42_resolved_since_grant(scn: Scenario) -> None:
+    scn.readme = """
+The media account's `thumbnailer` Lambda reads originals encrypted under `alias/media-originals`, a key
+with the console's default key policy (the account's root and the key administrators). Nothing gives the
+role kms:Decrypt: its identity policies allow S3 only, so its first Decrypt is refused. Fifteen minutes
+later an administrator creates a grant for the role with the Decrypt operation (a grant is a policy
+instrument of its own: AWS KMS developer guide, "Grants in AWS KMS",
+https://docs.aws.amazon.com/kms/latest/developerguide/grants.html, and its CreateGrant CloudTrail example,
+https://docs.aws.amazon.com/kms/latest/developerguide/ct-creategrant.html), and the next Decrypt
+succeeds. The bundle was collected after the grant. The policies in force now allow the call, whatever
+layer changed: the verdict is RESOLVED_SINCE, with the cause at the time of the failure
+(IAM_POLICY_MISSING) kept in the findings.
+"""
+    w = World(scn)
+    media = w.account("media")
+    role = app_role(
+        scn, media, "thumbnailer", "lambda", attached=[scn.aws_policy(media, "AmazonS3ReadOnlyAccess")]
+    )
+    key = scn.key(
+        media,
+        "media-originals",
+        default_key_policy(media.id, [media.roles[SSO_ADMIN].arn]),
+        description="Original media uploads",
+        alias="alias/media-originals",
+    )
+    b = scn.base
+    lam = service_session(
+        scn, role, "thumbnailer", m(b, -5), "lambda.amazonaws.com", ip="3.91.40.12", ua=UA["lambda-py"]
+    )
+    e = scn.kms(
+        lam,
+        m(b, 0),
+        "Decrypt",
+        key,
+        key_ref=None,
+        context={"object": "originals/2026/11/IMG_2231.heic"},
+        error=("AccessDenied", denied_message(lam.arn, "kms:Decrypt", None, "identity")),
+    )
+    scn.expect(e, "RESOLVED_SINCE", ["RESOLVED_SINCE", "IAM_POLICY_MISSING"])
+    admin = w.admins[media.id]
+    gid = "".join(c for c in uid(scn.slug, "grant") if c != "-") * 2
+    scn.call(
+        admin,
+        m(b, 15),
+        "kms.amazonaws.com",
+        "CreateGrant",
+        {"keyId": key.arn, "granteePrincipal": role.arn, "operations": ["Decrypt"], "name": "thumbnailer-read"},
+        response={"grantId": gid, "keyId": key.arn},
+        read_only=False,
+        version="1.11",
+        resources=[{"accountId": media.id, "type": "AWS::KMS::Key", "ARN": key.arn}],
+    )
+    key.grants.append(Grant(gid, role.arn, ["Decrypt"], m(b, 15), name="thumbnailer-read"))
+    scn.kms(lam, m(b, 20), "Decrypt", key, key_ref=None, context={"object": "originals/2026/11/IMG_2232.heic"})
+    w.background(media, m(b, -30), 90)
+    scn.collected_at = m(b, 40)
+
+
+def s43_service_linked_role_cross_account_key(scn: Scenario) -> None:
+    scn.readme = """
+The compute account's Auto Scaling group launches instances whose EBS volumes are encrypted with a
+customer managed key of the security account, `alias/ebs-shared`. The key policy allows the compute
+account to use the key and to create grants (the statements of the Amazon EC2 Auto Scaling User Guide,
+"Required AWS KMS key policy for use with encrypted volumes",
+https://docs.aws.amazon.com/autoscaling/ec2/userguide/key-policy-requirements-EBS-encryption.html). The
+guide's last step for a key in another account was not done: a grant, created in the compute account, to
+the Auto Scaling service-linked role. EC2 calls KMS with that role's credentials (`invokedBy`
+ec2.amazonaws.com) and is refused: the role's only policy is the AWS managed
+AutoScalingServiceRolePolicy (abridged here), which gives no KMS access to another account's key. A
+service-linked role cannot be edited (IAM User Guide, "Using service-linked roles",
+https://docs.aws.amazon.com/IAM/latest/UserGuide/using-service-linked-roles.html): the fix is the grant,
+scoped to the failing request's own encryption context, never an inline policy on the role. Verdict:
+IAM_POLICY_MISSING, with a CreateGrant as its fix.
+"""
+    w = World(scn)
+    security = w.account("security", ou=w.ou_security)
+    compute = w.account("compute")
+    policy_arn = "arn:aws:iam::aws:policy/aws-service-role/AutoScalingServiceRolePolicy"
+    compute.managed[policy_arn] = ManagedPolicy(
+        "AutoScalingServiceRolePolicy",
+        policy_arn,
+        policy(
+            {
+                "Sid": "EC2InstanceManagement",
+                "Effect": "Allow",
+                "Action": ["ec2:RunInstances", "ec2:TerminateInstances", "ec2:CreateTags", "ec2:Describe*"],
+                "Resource": "*",
+            }
+        ),
+        "ANPA" + b32(17, "aws-policy", "AutoScalingServiceRolePolicy"),
+        dt.datetime(2018, 1, 8, 23, 10, 55, tzinfo=UTC),
+        aws_managed=True,
+        version="v9",
+        path="/aws-service-role/",
+    )
+    slr = scn.role(
+        compute,
+        "AWSServiceRoleForAutoScaling",
+        policy(
+            {"Effect": "Allow", "Principal": {"Service": "autoscaling.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ),
+        attached=[policy_arn],
+        path="/aws-service-role/autoscaling.amazonaws.com/",
+        created=scn.base - dt.timedelta(days=300),
+    )
+    uses = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"]
+    kp = add_statement(
+        add_statement(
+            default_key_policy(security.id, [security.roles[SSO_ADMIN].arn]),
+            key_user_statement("AllowExternalAccountUseOfTheKey", f"arn:aws:iam::{compute.id}:root", uses),
+        ),
+        key_user_statement(
+            "AllowAttachmentOfPersistentResourcesInExternalAccount",
+            f"arn:aws:iam::{compute.id}:root",
+            ["kms:CreateGrant"],
+        ),
+    )
+    key = scn.key(security, "ebs-shared", kp, description="Shared EBS encryption key", alias="alias/ebs-shared")
+    b = scn.base
+    s = service_session(
+        scn,
+        slr,
+        "AutoScaling",
+        m(b, -2),
+        "autoscaling.amazonaws.com",
+        ip="autoscaling.amazonaws.com",
+        ua="autoscaling.amazonaws.com",
+    )
+    volume = "vol-0c4f2e19a7d35b861"
+    e = scn.kms(
+        s,
+        m(b, 0),
+        "GenerateDataKeyWithoutPlaintext",
+        key,
+        key_ref="arn",
+        context={"aws:ebs:id": volume},
+        region="us-east-1",
+        invoked_by="ec2.amazonaws.com",
+        error=("AccessDenied", denied_message(s.arn, "kms:GenerateDataKeyWithoutPlaintext", key.arn, "identity")),
+    )
+    scn.expect(e, "IAM_POLICY_MISSING", ["IAM_POLICY_MISSING"])
+    for a in (security, compute):
+        w.background(a, m(b, -30), 60)
+    scn.collected_at = m(b, 30)
+
+
 def s39_not_authorization(scn: Scenario) -> None:
     scn.readme = """
 A morning of failures in the platform account that are not access refusals, and one that is not KMS at
@@ -3136,6 +3283,12 @@ SCENARIOS: list[tuple[str, str, Callable[[Scenario], None]]] = [
         "41-wrong-assumed-role-identity-intent",
         "A key administrator decrypts with a key set up, by an identity policy, for the loader role",
         s41_wrong_assumed_role_identity_intent,
+    ),
+    ("42-resolved-since-grant", "Fixed by a grant fifteen minutes later", s42_resolved_since_grant),
+    (
+        "43-service-linked-role-cross-account-key",
+        "Auto Scaling's service-linked role and another account's EBS key: a grant, not a policy",
+        s43_service_linked_role_cross_account_key,
     ),
 ]
 

@@ -476,7 +476,7 @@ def diagnose_facts(
 
 def explain_id(con: duckdb.DuckDBPyConnection, ident: str, *, source: PolicySource | None = None) -> Diagnosis:
     """Explain the event with this eventID, sharedEventID or requestID (NotFoundError if none)."""
-    from diag.diagnosis.lookup import find_event
+    from diag.diagnosis.find import find_event
     from diag.diagnosis.sources import DbPolicySource
 
     facts = find_event(con, ident)
@@ -511,7 +511,7 @@ def explain_error(
     name the key when they agree on one; otherwise the diagnosis says to pass ``--key``.
     """
     from diag.diagnosis.facts import facts_from_record, record_from_error
-    from diag.diagnosis.lookup import find_event_or_none, recent_key_for
+    from diag.diagnosis.find import find_event_or_none, recent_key_for
     from diag.diagnosis.sources import DbPolicySource
     from diag.errors import BadInputError
     from diag.errortext import parse_error

@@ -94,11 +94,11 @@ def _ingest(con: Any, opts: NightlyOptions) -> dict[str, Any]:
     if local:
         out["local"] = ingest_paths(con, local, workers=opts.workers).to_dict()
     if s3_uris:
-        from diag.cli.remote_options import build_options
         from diag.ingest.remote.blob import default_ingester
+        from diag.ingest.remote.options import options_from_values
         from diag.ingest.remote.run import ingest_remote
 
-        remote = build_options({}, s3_uris, progress=False)
+        remote = options_from_values({}, s3_uris)
         out["remote"] = ingest_remote(con, remote, ingester=default_ingester(workers=opts.workers))
     return out
 

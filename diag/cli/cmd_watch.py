@@ -88,6 +88,6 @@ def register(app: typer.Typer) -> None:
 
 
 def _options(values: dict[str, Any], uris: list[str]) -> Any:
-    from diag.cli.remote_options import build_options
+    from diag.ingest.remote.options import options_from_values
 
-    return build_options(values, uris, progress=False)
+    return options_from_values(values, uris)

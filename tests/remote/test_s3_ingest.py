@@ -8,7 +8,8 @@ from pathlib import Path
 import boto3
 
 from diag.ingest.remote.blob import default_ingester
-from diag.ingest.s3 import Window, sync_s3
+from diag.ingest.sources.s3 import sync_s3
+from diag.ingest.sources.s3_layout import Window
 from diag.store import open_db
 from tests.remote.conftest import ACCOUNT_A, ACCOUNT_B, BUCKET, Calls, TrailBucket
 
@@ -84,7 +85,8 @@ def test_windowed_ingest_reads_only_the_window(trail_bucket: TrailBucket, db_pat
 
 
 def test_known_objects_are_read_for_the_window_only(trail_bucket: TrailBucket, db_path: Path) -> None:
-    from diag.ingest.s3 import known_objects, parse_s3_uri
+    from diag.ingest.sources.s3 import known_objects
+    from diag.ingest.sources.s3_layout import parse_s3_uri
 
     client, _ = counted_client()
     con = open_db(db_path)

@@ -247,7 +247,7 @@ def test_watch_follows_lookup_events_from_its_watermark(db_path: Path) -> None:
     the first cycle's end minus the overlap, and announces only the new failure."""
     from botocore.stub import Stubber
 
-    from diag.ingest.lookup import OVERLAP, LookupTarget
+    from diag.ingest.sources.lookup import OVERLAP, LookupTarget
     from tests.remote.test_lookup import api_event
 
     client = boto3.client("cloudtrail", region_name="us-east-1")

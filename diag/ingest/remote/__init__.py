@@ -5,15 +5,17 @@ path, ``diag.ingest.ingest_blobs`` (parsing, filtering, normalization, de-duplic
 
 API (each source also has a ``pull_*`` variant that fetches without a database connection, for watch):
 
-- ``diag.ingest.s3.sync_s3(con, "s3://bucket/prefix", Window(since, until, accounts, regions), *, client,
-  ingester, workers=8, progress=True) -> S3Summary``
-- ``diag.ingest.lookup.sync_lookup(con, [LookupTarget(account, region, cloudtrail_client)], *, ingester,
+- ``diag.ingest.sources.s3.sync_s3(con, "s3://bucket/prefix", Window(since, until, accounts, regions), *, client,
+  ingester, workers=8, progress=None) -> S3Summary`` (``progress``: a callback of
+  :class:`~diag.ingest.summary.FetchProgress`)
+- ``diag.ingest.sources.lookup.sync_lookup(con, [LookupTarget(account, region, cloudtrail_client)], *, ingester,
   since=None, limiter=RateLimiter(2.0)) -> LookupSummary``
-- ``diag.ingest.athena.sync_athena(con, AthenaTable(database, table), *, client, ingester, since=None,
+- ``diag.ingest.sources.athena.sync_athena(con, AthenaTable(database, table), *, client, ingester, since=None,
   until=None, accounts=(), regions=(), key_arns=(), workgroup=None, output=None) -> AthenaSummary``;
-  ``build_query(...)`` and ``athena_ddl(...)`` return the SQL.
+  ``diag.ingest.sources.athena_sql.build_query(...)`` and ``diag.ingest.sources.athena_ddl.athena_ddl(...)``
+  return the SQL.
 - ``diag.ingest.remote.run.ingest_remote(con, RemoteOptions(...), *, ingester) -> list[dict]``: all of the
-  above from command-line options, with credentials from ``Clients`` (profile / role / kmsdiag.toml).
+  above from command-line options (``diag.ingest.remote.options.options_from_values``), with credentials from ``Clients`` (profile / role / kmsdiag.toml).
 - ``diag.ingest.remote.blob.default_ingester(workers=None)``: ``ingest_blobs`` as a (con, blobs) -> dict.
 - ``diag.watch.Watcher(db_path, planner, *, ingester, diagnose, interval, webhook).run()``.
 """

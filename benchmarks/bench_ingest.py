@@ -198,6 +198,7 @@ def main() -> None:
     ingest_runs: list[dict[str, float | str]] = []
     ceiling_runs: list[dict[str, float | str]] = []
     events_read = stored = ceiling_stored = 0
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="kmsdiag-bench-") as tmp:
         for i in range(args.repeat):
             db = Path(tmp) / f"ingest-{i}.duckdb"
@@ -243,6 +244,7 @@ def main() -> None:
         "ceiling_peak_mib": round(max(float(r["peak_tree_mib"]) for r in ceiling_runs), 1),
         "repeat": args.repeat,
         "cpus": os.cpu_count(),
+        "load_average_before": load_before,
         "load_average": os.getloadavg()[0],
     }
     if args.json:
@@ -262,7 +264,8 @@ def main() -> None:
     print(
         f"ratio ingest/ceiling throughput: wall {figures['ratio_ingest_to_ceiling']:.2f}, "
         f"cpu {figures['cpu_ratio_ingest_to_ceiling']:.2f}  "
-        f"[{args.repeat} run(s), median; load average {figures['load_average']:.1f} on {os.cpu_count()} cpus]"
+        f"[{args.repeat} run(s), median; load average {figures['load_average_before']:.1f} before, "
+        f"{figures['load_average']:.1f} after, on {os.cpu_count()} cpus]"
     )
 
 

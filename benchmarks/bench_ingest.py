@@ -25,7 +25,11 @@ generated in parallel, hard-linked into one tree, and time the ingest alone::
     cp -al /tmp/slice2/AWSLogs/. /tmp/c3m/AWSLogs/; cp -al /tmp/slice3/AWSLogs/. /tmp/c3m/AWSLogs/
     python benchmarks/bench_ingest.py --corpus /tmp/c3m --skip-ceiling
 
-Figures (2 shared cores, load 2 to 3; README "How it is fast" has the table): 1M events, median of 3 runs,
+Latest figures (docs/performance.md, "How ingest is fast", has the tables): 300k events in 1,200 files,
+median of 3 runs on 2 cores shared with eight other sessions (load average 10 to 12): ratios 0.74 (wall)
+and 0.67 (CPU), peak 720 MiB (tree); 1M, one run (load 13 to 19): 0.87 (CPU), peak 829 MiB.
+
+Earlier figures (2 shared cores, load 2 to 3): 1M events, median of 3 runs,
 ingest 31.8 s wall / 53.6 s CPU against the ceiling's 22.2 s / 39.9 s: ratios 0.70 (wall) and 0.74 (CPU),
 peak 950 MiB (tree). 3M: 103.6 s / 177.2 s, 59 µs of CPU per event against 55 µs for the 1M run right after
 it (1.08x), peak 1,211 MiB.

@@ -98,9 +98,9 @@ def _ingest_local(local: list[Path], workers: int | None) -> int:
 def run_remote_ingest(values: dict[str, Any], s3_uris: list[str], *, workers: int | None) -> int:
     """`kmsdiag ingest` for s3:// URIs, --lookup and --athena: stream into the database, print a summary."""
     from diag.cli.ingest_view import fetch_bar, render_remote
+    from diag.ingest.pulls import ingest_remote
     from diag.ingest.remote.blob import default_ingester
     from diag.ingest.remote.options import options_from_values
-    from diag.ingest.remote.run import ingest_remote
     from diag.render.console import err, print_json
 
     st = state()

@@ -42,8 +42,8 @@ def register(app: typer.Typer) -> None:
         import threading
 
         from diag.errors import UsageError
+        from diag.ingest.pulls import WatchPlanner
         from diag.ingest.remote.blob import default_ingester
-        from diag.ingest.remote.run import WatchPlanner
         from diag.ingest.remote.timeparse import parse_duration
         from diag.render.console import err
         from diag.store import resolve_db_path

@@ -20,8 +20,8 @@ import boto3
 import pytest
 
 from diag.errors import RefusedError
+from diag.ingest.pulls import Clients, RemoteOptions, WatchPlanner
 from diag.ingest.remote.blob import default_ingester
-from diag.ingest.remote.run import Clients, RemoteOptions, WatchPlanner
 from diag.ingest.remote.timeparse import utcnow
 from diag.store import open_db
 from diag.watch import StopOnSignals, Watcher, iter_lines

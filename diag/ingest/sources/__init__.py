@@ -7,5 +7,6 @@ values for the one ingest path, :func:`diag.ingest.scheduler.ingest_blobs`.
 - :mod:`.athena`: an Athena CloudTrail table (query text in :mod:`.athena_sql`, the table's DDL in
   :mod:`.athena_ddl`, result rows rebuilt as records in :mod:`.athena_rows`).
 
-The remote sources share :mod:`diag.ingest.remote` (clients, rate limits, watermarks, pulls).
+The remote sources share :mod:`diag.ingest.remote` (clients, rate limits, watermarks, pulls);
+:mod:`diag.ingest.pulls` plans one run over them from the command-line options.
 """

@@ -1,9 +1,11 @@
-"""One entry for every remote source: options → clients → pulls, for `kmsdiag ingest` and `kmsdiag watch`.
+"""One entry for every remote source: options → clients → pulls, for `kmsdiag ingest`, `watch` and `nightly`.
 
-``RemoteOptions`` is what the command line gives (S3 URIs, ``--lookup``, ``--athena TABLE``, window,
-accounts, regions, credentials). ``Clients`` builds the boto3 clients from one session (a profile or an
-assumed role, e.g. in the log-archive account); ``plan_pulls`` reads each source's state from the
-database and returns the pulls of one run; ``ingest_remote`` streams them through the ingester.
+``RemoteOptions`` (:mod:`diag.ingest.remote.options`) is what the command line gives (S3 URIs,
+``--lookup``, ``--athena TABLE``, window, accounts, regions, credentials). ``Clients`` builds the boto3
+clients from one session (a profile or an assumed role, e.g. in the log-archive account); ``plan_pulls``
+reads each source's state from the database and returns the pulls of one run (:mod:`diag.ingest.sources`);
+``ingest_remote`` streams them through the ingester; ``WatchPlanner`` plans each watch cycle. Above both
+the sources and their shared helpers (:mod:`diag.ingest.remote`), so neither imports the other's parent.
 """
 
 from __future__ import annotations

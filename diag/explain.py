@@ -499,7 +499,7 @@ def explain_id(
     blast_radius: BlastFactory | None = None,
 ) -> Diagnosis:
     """Explain the event with this eventID, sharedEventID or requestID (NotFoundError if none)."""
-    from diag.diagnosis.lookup import find_event
+    from diag.diagnosis.find import find_event
     from diag.diagnosis.sources import DbPolicySource
 
     facts = find_event(con, ident)
@@ -539,7 +539,7 @@ def explain_error(
     name the key when they agree on one; otherwise the diagnosis says to pass ``--key``.
     """
     from diag.diagnosis.facts import facts_from_record, record_from_error
-    from diag.diagnosis.lookup import find_event_or_none, recent_key_for
+    from diag.diagnosis.find import find_event_or_none, recent_key_for
     from diag.diagnosis.sources import DbPolicySource
     from diag.errors import BadInputError
     from diag.errortext import parse_error

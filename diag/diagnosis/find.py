@@ -1,4 +1,4 @@
-"""Find a stored event by eventID, sharedEventID or requestID, with indexed point lookups only.
+"""Find a stored event by eventID, sharedEventID, requestID or a unique eventID prefix, with indexed lookups only.
 
 Each identifier is tried in turn with an equality predicate on an indexed column (``event_id`` is the
 primary key; ``shared_event_id`` and ``request_id`` have indexes), so a lookup costs the same on a

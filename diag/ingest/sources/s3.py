@@ -9,86 +9,46 @@ already ingested with the same ETag (``ingested_files``) are not fetched again; 
 fetched. Downloads run in a bounded thread pool and are handed, as they complete, to the
 one ingest path (``diag.ingest``) as :class:`~diag.ingest.remote.blob.RemoteBlob` values.
 
-cartography-style: ``get_*`` talk to S3, ``transform_*`` are pure, :func:`sync_s3` joins them.
+cartography-style: ``get_*`` talk to S3, ``transform_*`` are pure (:mod:`.s3_layout`), :func:`sync_s3` joins
+them. Download progress goes to a callback (:class:`~diag.ingest.summary.FetchProgress`); drawing it is
+the caller's business.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import re
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from diag.errors import NotFoundError, RefusedError, UsageError
+from diag.errors import NotFoundError, RefusedError
 from diag.ingest.remote.aws import describe_error, is_refused
 from diag.ingest.remote.blob import BlobIngester, RemoteBlob, remote_blob
 from diag.ingest.remote.pull import Pull
-from diag.ingest.remote.timeparse import day_range, utcnow
+from diag.ingest.sources.s3_layout import (
+    ACCOUNT_RE,
+    ORG_RE,
+    REGION_RE,
+    Listing,
+    S3Object,
+    S3Plan,
+    S3Target,
+    Window,
+    clean_etag,
+    object_uri,
+    parse_s3_uri,
+    transform_layout_position,
+    transform_listings,
+    transform_select,
+)
+from diag.ingest.summary import FetchProgress, FetchProgressFn
 
 if TYPE_CHECKING:
     import duckdb
 
 SOURCE = "s3"
-_ACCOUNT_RE = re.compile(r"^\d{12}$")
-_ORG_RE = re.compile(r"^o-[a-z0-9]{10,32}$")
-_REGION_RE = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d+$")
-# 111111111111_CloudTrail_us-east-1_20261128T1205Z_AbCdEf0123456789.json.gz
-_FILE_TIME_RE = re.compile(r"_CloudTrail_[a-z0-9-]+_(\d{8}T\d{4})Z_[^/]*$")
-# CloudTrail delivers a file within minutes of its events; a file delivered up to this long after
-# --until can still hold events from before it.
-DELIVERY_SLACK = dt.timedelta(hours=1)
-
-
-@dataclass(frozen=True)
-class S3Target:
-    """``s3://bucket/prefix`` split; ``prefix`` is empty or ends with ``/``."""
-
-    bucket: str
-    prefix: str
-
-    @property
-    def uri(self) -> str:
-        return f"s3://{self.bucket}/{self.prefix}"
-
-
-@dataclass(frozen=True)
-class S3Object:
-    key: str
-    size: int
-    etag: str
-
-
-@dataclass(frozen=True)
-class Window:
-    """What to read: a time window (either end open) and optional account/region filters."""
-
-    since: dt.datetime | None = None
-    until: dt.datetime | None = None
-    accounts: tuple[str, ...] = ()
-    regions: tuple[str, ...] = ()
-
-
-@dataclass
-class S3Plan:
-    """The objects to fetch, and what listing found and skipped."""
-
-    target: S3Target
-    to_fetch: list[S3Object] = field(default_factory=list)
-    prefixes_listed: list[str] = field(default_factory=list)
-    objects_seen: int = 0
-    skipped_known: int = 0
-    skipped_digest: int = 0
-    skipped_outside_window: int = 0
-    skipped_other: int = 0
-    # refused by an earlier run and unchanged since (same ETag): not fetched, still reported with the reason
-    still_refused: list[tuple[str, str]] = field(default_factory=list)
-
-    @property
-    def bytes_to_fetch(self) -> int:
-        return sum(o.size for o in self.to_fetch)
 
 
 @dataclass
@@ -122,171 +82,6 @@ class S3Summary:
             "fetch_errors": self.fetch_errors,
             "ingest": self.ingest,
         }
-
-
-# ---------------------------------------------------------------------------------------------- pure
-
-
-def parse_s3_uri(uri: str) -> S3Target:
-    """``s3://bucket/some/prefix`` → S3Target(bucket, 'some/prefix/')."""
-    if not uri.startswith("s3://"):
-        raise UsageError(f"not an S3 URI: {uri!r} (expected s3://bucket/prefix)")
-    rest = uri[len("s3://") :]
-    bucket, _, prefix = rest.partition("/")
-    if not bucket:
-        raise UsageError(f"no bucket in {uri!r} (expected s3://bucket/prefix)")
-    prefix = prefix.lstrip("/")
-    if prefix and not prefix.endswith("/"):
-        prefix += "/"
-    return S3Target(bucket, prefix)
-
-
-@dataclass(frozen=True)
-class LayoutPosition:
-    """How deep into the trail layout a user's prefix already goes."""
-
-    root: str  # ".../AWSLogs/"
-    org: str | None = None
-    account: str | None = None
-    region: str | None = None
-    tail: str = ""  # below the region: e.g. "2026/11/"
-
-
-def transform_layout_position(prefix: str) -> LayoutPosition:
-    """Place a prefix in the layout; a prefix above ``AWSLogs/`` is the trail's own S3 key prefix."""
-    marker = "AWSLogs/"
-    idx = prefix.find(marker) if prefix.startswith(marker) else prefix.find("/" + marker)
-    if idx < 0:
-        return LayoutPosition(root=prefix + marker)
-    if not prefix.startswith(marker):
-        idx += 1
-    root = prefix[: idx + len(marker)]
-    parts = [p for p in prefix[idx + len(marker) :].split("/") if p]
-    org = account = region = None
-    if parts and _ORG_RE.match(parts[0]):
-        org = parts.pop(0)
-    if parts:
-        account = parts.pop(0)
-        if not _ACCOUNT_RE.match(account):
-            raise UsageError(f"{account!r} in {prefix!r} is not a 12-digit account folder of the CloudTrail layout")
-    if parts:
-        service = parts.pop(0)
-        if service != "CloudTrail":
-            raise UsageError(f"{prefix!r} points at {service}/, not at CloudTrail/ log files")
-    if parts:
-        region = parts.pop(0)
-    tail = "/".join(parts) + "/" if parts else ""
-    return LayoutPosition(root=root, org=org, account=account, region=region, tail=tail)
-
-
-def transform_day_prefixes(
-    region_prefix: str, window: Window, tail: str = "", now: dt.datetime | None = None
-) -> list[str]:
-    """The ``YYYY/MM/DD/`` prefixes under one region that can hold the window's events.
-
-    The day after ``until`` is included (a file delivered just after midnight holds events from the
-    day before). Without ``since`` the whole region prefix (or the user's ``tail``) is one prefix.
-    """
-    if window.since is None:
-        return [region_prefix + tail]
-    until = min(window.until or (now or utcnow()), (now or utcnow())) + DELIVERY_SLACK
-    out = []
-    for day in day_range(window.since, max(until, window.since)):
-        part = f"{day:%Y/%m/%d}/"
-        if tail and not (part.startswith(tail) or tail.startswith(part)):
-            continue
-        out.append(region_prefix + (tail if len(tail) > len(part) else part))
-    return out
-
-
-# Up to this many day folders per region are listed one by one (in parallel); a longer window is one
-# listing per region that starts at its first day folder (StartAfter) and stops past its last day, so
-# LIST requests grow with the objects in the window (1,000 per page), not with its days.
-DAY_LISTINGS_MAX = 3
-
-
-@dataclass(frozen=True)
-class Listing:
-    """One paginated LIST: a prefix, optionally from ``start_after`` up to the end of folder ``last``."""
-
-    prefix: str
-    start_after: str | None = None
-    last: str | None = None  # the listing ends at the first key past this folder (keys come sorted)
-
-
-def transform_listings(
-    region_prefix: str, window: Window, tail: str = "", now: dt.datetime | None = None
-) -> list[Listing]:
-    """The LIST requests for one region: its day folders (short windows, a user's deeper prefix), or one
-    range listing over the region folder (long windows)."""
-    days = transform_day_prefixes(region_prefix, window, tail, now=now)
-    if window.since is None or tail or len(days) <= DAY_LISTINGS_MAX:
-        return [Listing(p) for p in days]
-    return [Listing(region_prefix, start_after=days[0], last=days[-1])]
-
-
-def file_time(key: str) -> dt.datetime | None:
-    """The delivery time in a CloudTrail log file name, or None for another name."""
-    m = _FILE_TIME_RE.search(key)
-    if not m:
-        return None
-    try:
-        return dt.datetime.strptime(m.group(1), "%Y%m%dT%H%M")
-    except ValueError:
-        return None
-
-
-def is_digest(key: str) -> bool:
-    return "/CloudTrail-Digest/" in key or key.endswith("-Digest.json.gz") or "_CloudTrail-Digest_" in key
-
-
-def is_log_file(key: str) -> bool:
-    return key.endswith((".json.gz", ".json")) and not is_digest(key)
-
-
-def transform_select(
-    objects: Iterable[S3Object],
-    known: dict[str, str],
-    window: Window,
-    plan: S3Plan,
-    refused: Mapping[str, str] | None = None,
-) -> None:
-    """Keep the log files inside the window that were not ingested with this ETag; count the rest.
-
-    ``refused`` (``s3://bucket/key`` → reason) names known objects an earlier run refused: unchanged, they
-    are not fetched again (same bytes, same refusal) but listed in ``still_refused`` with the reason.
-    """
-    lower = window.since
-    upper = window.until + DELIVERY_SLACK if window.until else None
-    for obj in objects:
-        plan.objects_seen += 1
-        if is_digest(obj.key):
-            plan.skipped_digest += 1
-            continue
-        if not is_log_file(obj.key) or obj.key.endswith("/"):
-            plan.skipped_other += 1
-            continue
-        t = file_time(obj.key)
-        if t is not None and ((lower and t < lower) or (upper and t > upper)):
-            plan.skipped_outside_window += 1
-            continue
-        uri = object_uri(plan.target.bucket, obj.key)
-        if known.get(uri) == obj.etag:
-            if refused and uri in refused:
-                plan.still_refused.append((uri, refused[uri]))
-            else:
-                plan.skipped_known += 1
-            continue
-        plan.to_fetch.append(obj)
-
-
-def object_uri(bucket: str, key: str) -> str:
-    """The name of an S3 object in ``ingested_files.path``."""
-    return f"s3://{bucket}/{key}"
-
-
-def _clean_etag(etag: str | None) -> str:
-    return (etag or "").strip('"')
 
 
 # ---------------------------------------------------------------------------------------------- S3 calls
@@ -327,7 +122,7 @@ def get_objects(
                 key = item["Key"]
                 if last is not None and key > last and not key.startswith(last):
                     return
-                yield S3Object(key, int(item.get("Size", 0)), _clean_etag(item.get("ETag")))
+                yield S3Object(key, int(item.get("Size", 0)), clean_etag(item.get("ETag")))
     except Exception as exc:
         raise _refused(exc, f"listing s3://{bucket}/{prefix}") from exc
 
@@ -337,7 +132,7 @@ def get_object_bytes(client: Any, bucket: str, key: str) -> tuple[bytes, str]:
     resp = client.get_object(Bucket=bucket, Key=key)
     body = resp["Body"]
     try:
-        return body.read(), _clean_etag(resp.get("ETag"))
+        return body.read(), clean_etag(resp.get("ETag"))
     finally:
         body.close()
 
@@ -350,8 +145,8 @@ def get_region_prefixes(client: Any, target: S3Target, window: Window) -> list[s
         direct_accounts: list[str] = []
     else:
         top = get_common_prefixes(client, target.bucket, pos.root)
-        orgs = [n for n in top if _ORG_RE.match(n)]
-        direct_accounts = [n for n in top if _ACCOUNT_RE.match(n)]
+        orgs = [n for n in top if ORG_RE.match(n)]
+        direct_accounts = [n for n in top if ACCOUNT_RE.match(n)]
         if not orgs and not direct_accounts and pos.account is None:
             raise NotFoundError(
                 f"no CloudTrail logs under s3://{target.bucket}/{pos.root}: "
@@ -373,7 +168,7 @@ def get_region_prefixes(client: Any, target: S3Target, window: Window) -> list[s
             if wanted:
                 accounts = sorted(wanted)
             else:
-                accounts = [n for n in get_common_prefixes(client, target.bucket, org_root) if _ACCOUNT_RE.match(n)]
+                accounts = [n for n in get_common_prefixes(client, target.bucket, org_root) if ACCOUNT_RE.match(n)]
             account_roots.extend(f"{org_root}{a}/" for a in accounts)
     out: list[str] = []
     wanted_regions = set(window.regions)
@@ -384,7 +179,7 @@ def get_region_prefixes(client: Any, target: S3Target, window: Window) -> list[s
         elif wanted_regions:
             regions = sorted(wanted_regions)
         else:
-            regions = [n for n in get_common_prefixes(client, target.bucket, ct) if _REGION_RE.match(n)]
+            regions = [n for n in get_common_prefixes(client, target.bucket, ct) if REGION_RE.match(n)]
         out.extend(f"{ct}{r}/" for r in regions)
     return out
 
@@ -514,7 +309,7 @@ def pull_s3(
     known: dict[str, str],
     *,
     workers: int = 8,
-    progress: bool = True,
+    progress: FetchProgressFn | None = None,
     now: dt.datetime | None = None,
     stop: threading.Event | None = None,
     region_cache: dict[str, list[str]] | None = None,
@@ -523,7 +318,8 @@ def pull_s3(
     """Everything lazy: listing and downloads happen as the consumer iterates the blobs, so a caller can
     read its state from the database, close it, and only then touch S3.
 
-    ``region_cache`` keeps the discovered account/region prefixes per URI across calls (watch cycles).
+    ``region_cache`` keeps the discovered account/region prefixes per URI across calls (watch cycles);
+    ``progress`` is called when the downloads start and after each object (in the consumer's thread).
     """
     target = parse_s3_uri(uri)
     summary = S3Summary(uri=target.uri)
@@ -550,17 +346,26 @@ def pull_s3(
         summary.refused_unchanged = [{"file": f, "reason": r} for f, r in plan.still_refused]
         if not plan.to_fetch:
             return
-        with _progress(progress, len(plan.to_fetch), plan.bytes_to_fetch) as advance:
+        total_objects, total_bytes = len(plan.to_fetch), plan.bytes_to_fetch
 
-            def done(obj: S3Object, size: int) -> None:
-                with lock:
-                    summary.objects_fetched += 1
-                    summary.bytes_fetched += size
-                advance(1, size)
+        def report() -> None:
+            if progress:
+                progress(
+                    FetchProgress(
+                        target.uri, summary.objects_fetched, total_objects, summary.bytes_fetched, total_bytes
+                    )
+                )
 
-            yield from fetch_blobs(
-                client, target.bucket, plan.to_fetch, workers=workers, on_done=done, on_error=errored, stop=stop
-            )
+        def done(obj: S3Object, size: int) -> None:
+            with lock:
+                summary.objects_fetched += 1
+                summary.bytes_fetched += size
+            report()
+
+        report()
+        yield from fetch_blobs(
+            client, target.bucket, plan.to_fetch, workers=workers, on_done=done, on_error=errored, stop=stop
+        )
 
     return Pull(blobs(), summary)
 
@@ -573,7 +378,7 @@ def sync_s3(
     client: Any,
     ingester: BlobIngester,
     workers: int = 8,
-    progress: bool = True,
+    progress: FetchProgressFn | None = None,
     now: dt.datetime | None = None,
     stop: threading.Event | None = None,
 ) -> S3Summary:
@@ -594,44 +399,3 @@ def sync_s3(
     summary.ingest = dict(ingester(con, pull.blobs))
     pull.finish(con)
     return summary
-
-
-class _progress:
-    """A rich progress bar on stderr (objects and bytes), or nothing when quiet / not a terminal."""
-
-    def __init__(self, enabled: bool, objects: int, total_bytes: int) -> None:
-        self.enabled = enabled
-        self.objects = objects
-        self.total_bytes = total_bytes
-        self._bar: Any = None
-        self._task: Any = None
-        self._done = 0
-
-    def __enter__(self) -> Callable[[int, int], None]:
-        if self.enabled:
-            from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
-
-            from diag.render.console import err
-
-            if err().is_terminal:
-                self._bar = Progress(
-                    TextColumn("{task.description}"),
-                    BarColumn(),
-                    TextColumn("{task.fields[objects]}"),
-                    DownloadColumn(),
-                    TransferSpeedColumn(),
-                    console=err(),
-                    transient=True,
-                )
-                self._bar.start()
-                self._task = self._bar.add_task("S3 objects", total=self.total_bytes, objects=f"0/{self.objects}")
-        return self.advance
-
-    def advance(self, objects: int, size: int) -> None:
-        self._done += objects
-        if self._bar is not None:
-            self._bar.update(self._task, advance=size, objects=f"{self._done}/{self.objects}")
-
-    def __exit__(self, *exc: object) -> None:
-        if self._bar is not None:
-            self._bar.stop()

@@ -1,57 +1,37 @@
-"""One entry for every remote source: options → clients → pulls, for `kmsdiag ingest` and `kmsdiag watch`.
+"""One entry for every remote source: options → clients → pulls, for `kmsdiag ingest`, `watch` and `nightly`.
 
-``RemoteOptions`` is what the command line gives (S3 URIs, ``--lookup``, ``--athena TABLE``, window,
-accounts, regions, credentials). ``Clients`` builds the boto3 clients from one session (a profile or an
-assumed role, e.g. in the log-archive account); ``plan_pulls`` reads each source's state from the
-database and returns the pulls of one run; ``ingest_remote`` streams them through the ingester.
+``RemoteOptions`` (:mod:`diag.ingest.remote.options`) is what the command line gives (S3 URIs,
+``--lookup``, ``--athena TABLE``, window, accounts, regions, credentials). ``Clients`` builds the boto3
+clients from one session (a profile or an assumed role, e.g. in the log-archive account); ``plan_pulls``
+reads each source's state from the database and returns the pulls of one run (:mod:`diag.ingest.sources`);
+``ingest_remote`` streams them through the ingester; ``WatchPlanner`` plans each watch cycle. Above both
+the sources and their shared helpers (:mod:`diag.ingest.remote`), so neither imports the other's parent.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import threading
-from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from diag.collect.session import AccountSession
 from diag.config import AccountConfig
 from diag.errors import RefusedError, UsageError
-from diag.ingest import athena as athena_mod
-from diag.ingest import lookup as lookup_mod
-from diag.ingest import s3 as s3_mod
 from diag.ingest.remote.aws import describe_error, make_client
 from diag.ingest.remote.blob import BlobIngester
+from diag.ingest.remote.options import RemoteOptions
 from diag.ingest.remote.pull import Pull
 from diag.ingest.remote.timeparse import utcnow
 from diag.ingest.remote.watermarks import get_watermark, get_watermarks
+from diag.ingest.sources import athena as athena_mod
+from diag.ingest.sources import lookup as lookup_mod
+from diag.ingest.sources import s3 as s3_mod
+from diag.ingest.sources.s3_layout import Window, parse_s3_uri
 
 if TYPE_CHECKING:
     import boto3
     import duckdb
-
-
-@dataclass
-class RemoteOptions:
-    s3_uris: list[str] = field(default_factory=list)
-    lookup: bool = False
-    athena_table: str | None = None
-    since: dt.datetime | None = None
-    until: dt.datetime | None = None
-    accounts: tuple[str, ...] = ()
-    regions: tuple[str, ...] = ()
-    key_arns: tuple[str, ...] = ()
-    athena_workgroup: str | None = None
-    athena_output: str | None = None
-    workers: int = 8
-    profile: str | None = None
-    role_arn: str | None = None
-    config: str | None = None  # kmsdiag.toml (default: $KMSDIAG_CONFIG, else ./kmsdiag.toml)
-    progress: bool = True
-
-    @property
-    def any(self) -> bool:
-        return bool(self.s3_uris or self.lookup or self.athena_table)
 
 
 class Clients:
@@ -151,8 +131,8 @@ class Clients:
         return targets
 
 
-def s3_window(opts: RemoteOptions) -> s3_mod.Window:
-    return s3_mod.Window(since=opts.since, until=opts.until, accounts=opts.accounts, regions=opts.regions)
+def s3_window(opts: RemoteOptions) -> Window:
+    return Window(since=opts.since, until=opts.until, accounts=opts.accounts, regions=opts.regions)
 
 
 def plan_pulls(
@@ -172,8 +152,8 @@ def plan_pulls(
     for uri in opts.s3_uris:
         window = s3_window(opts)
         if s3_since is not None:
-            window = s3_mod.Window(since=s3_since, until=None, accounts=window.accounts, regions=window.regions)
-        target = s3_mod.parse_s3_uri(uri)
+            window = Window(since=s3_since, until=None, accounts=window.accounts, regions=window.regions)
+        target = parse_s3_uri(uri)
         pulls.append(
             s3_mod.pull_s3(
                 clients.s3,

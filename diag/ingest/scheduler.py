@@ -1,12 +1,11 @@
-"""Ingest orchestration: find inputs, fan parsing out to worker processes, append to DuckDB in bulk.
+"""The ingest scheduler: named inputs in, parsing fanned out to worker processes, rows appended in bulk.
 
-Two public entry points (the parts: :mod:`.blobs` inputs, :mod:`.worker` parsing in worker processes
-via :mod:`.pool`, :mod:`.commit` the database side, :mod:`.summary` what is reported):
-
-- :func:`ingest_paths` for local files and folders (recursive, ``.json`` / ``.jsonl`` / ``.ndjson``, plain or ``.gz``);
-- :func:`ingest_blobs` for any source that can hand over named byte blobs (S3 objects, LookupEvents
-  pages, Athena result rows, a pasted event): each :class:`Blob` carries a name, a source kind, a size,
-  an mtime or etag, and either bytes, a callable that returns them, or a local path.
+:func:`ingest_blobs` is the one ingest path: every source hands it :class:`~diag.ingest.blobs.Blob`
+values (local files from :mod:`diag.ingest.sources.files`, S3 objects, LookupEvents pages, Athena result
+rows from the other :mod:`diag.ingest.sources` modules, a pasted event). Each blob carries a name, a
+source kind, a size, an mtime or etag, and either bytes, a callable that returns them, or a local path.
+Here the blobs are grouped into tasks, parsed by :mod:`.worker` in processes of :mod:`.pool`, and
+written by :mod:`.commit`; :mod:`.summary` is what is reported (progress goes to a callback).
 
 Guarantees: one ``events`` row per eventID (later copies are counted as duplicates); an input already
 ingested and unchanged (same size and mtime, or same etag) is skipped; every transaction that stores
@@ -23,14 +22,14 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from diag.ingest.blobs import Blob, discover
+from diag.ingest.blobs import Blob
 from diag.ingest.commit import Writer, known_inputs, unchanged
-from diag.ingest.summary import IngestSummary, Progress
+from diag.ingest.summary import IngestSummary, Progress, ProgressFn
 from diag.ingest.worker import Task, TaskResult, run_task
 
 if TYPE_CHECKING:
@@ -39,8 +38,6 @@ if TYPE_CHECKING:
 FILES_PER_TASK = 16
 BYTES_PER_TASK = 4 << 20
 MAX_WORKERS = 8
-
-ProgressFn = Callable[[Progress], None]
 
 
 def _tasks(blobs: Iterable[Blob], spill_dir: str) -> Iterator[tuple[list[Blob], Task]]:
@@ -241,24 +238,3 @@ def ingest_blobs(
         progress(Progress(done, files_total, s.events_read, s.events_stored))
     s.seconds += time.monotonic() - started
     return s
-
-
-def ingest_paths(
-    con: duckdb.DuckDBPyConnection,
-    paths: Iterable[str | os.PathLike[str]],
-    *,
-    progress: ProgressFn | None = None,
-    workers: int | None = None,
-) -> IngestSummary:
-    """Ingest local files and folders (recursive; ``.json``, ``.jsonl``, ``.ndjson``, plain or ``.gz``); return the summary.
-
-    A path that does not exist is reported as refused (and not recorded in ``ingested_files``); evidence
-    bundle folders found while walking are skipped and listed in ``bundles_skipped``.
-    """
-    started = time.monotonic()
-    bundles: list[str] = []
-    blobs, missing = discover(paths, bundles)
-    summary = IngestSummary(files_seen=len(missing), refused=list(missing), bundles_skipped=bundles)
-    ingest_blobs(con, blobs, progress=progress, workers=workers, files_total=len(blobs), summary=summary)
-    summary.seconds = time.monotonic() - started
-    return summary

@@ -5,7 +5,9 @@ _corpus.py) plus the evidence bundle, then times whole processes, interleaved so
 machine load: `python -c "import duckdb"`, `python -m diag explain <eventID> --json`, the same by requestID,
 and the rich output. Prints one JSON line with medians and ratios to the floor, and the in-process split of
 one explain (``in_process``): the diagnosis without the blast radius, the blast radius alone (the fixes'
-added access over every collected principal), and the database queries each issues.
+added access over every collected principal), and the database queries each issues. The build ends with
+``build_policy_changes``, which also builds the per-key usage summary (``key_usage``) as ingest does; a
+database built by an older kmsdiag gets it by ``refresh_key_usage`` after opening it read-write once.
 
 Before timing, kmsdiag's modules are byte-compiled (``compileall``, as ``pip install`` does for an installed
 package): duckdb, the floor, is imported from its compiled ``.pyc`` files, and with

@@ -61,7 +61,8 @@ def key_usage_rows(
 ) -> list[tuple[Any, ...]] | None:
     """(who, calls, last call) of the key's successful ``event_name`` calls, most calls first, from the
     summary; None when there is no summary or it is older than the events (then aggregate the events)."""
-    if not table_exists(con, "key_usage"):
+    has = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'key_usage'").fetchall()
+    if not has or not has[0][0]:  # a database older than migration 025, opened read-only
         return None
     fresh = con.execute(
         "SELECT (SELECT max(events_rows) FROM key_usage_state) IS NOT DISTINCT FROM (SELECT count(*) FROM events)"

@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 from diag.check.evidence import engine_evidence
 from diag.check.request import SESSION_NAME, CheckRequest, service_of, via_service_value
+from diag.diagnosis.engine_request import complete, inputs_from_inforce, request_from_record
 from diag.errors import NotFoundError, UsageError
-from diag.policy.model import Decision, EvaluationResult, Layer, PolicyInputs, Request
+from diag.policy.model import Decision, EvaluationResult, Request
 
 if TYPE_CHECKING:
     import duckdb
@@ -362,37 +363,17 @@ def synthetic_record(
     return record
 
 
-def build_request(record: dict[str, Any], via_service: str | None, condition_keys: dict[str, str]) -> Request:
-    """The engine's request for the record (``diag.policy.context``), with the keys a record cannot carry."""
-    from diag.policy.context import request_from_event
-
-    req = request_from_event(record)
+def stated_context(action: str, via_service: str | None, condition_keys: dict[str, str]) -> dict[str, str | list[str]]:
+    """The condition keys the check states for its call, which a record cannot carry: ``kms:ViaService``
+    as given (and ``kms:GrantIsForAWSResource`` for a grant operation through a service), then
+    ``--condition`` keys. They replace the record's values (``diag.diagnosis.engine_request``)."""
     extra: dict[str, str | list[str]] = {}
     if via_service:
         extra["kms:ViaService"] = via_service
-        if req.action.lower() in _GRANT_ACTIONS:  # an integrated service managing grants for the caller
+        if action.lower() in _GRANT_ACTIONS:  # an integrated service managing grants for the caller
             extra["kms:GrantIsForAWSResource"] = "true"
     extra.update(condition_keys)
-    if not extra:
-        return req
-    ctx = {k: v for k, v in req.context.items() if k.lower() not in {e.lower() for e in extra}}
-    ctx.update(extra)
-    return dataclasses.replace(req, context=ctx)
-
-
-def inputs_from_inforce(inf: InForce) -> PolicyInputs:
-    """Engine inputs from the policies in force (None stays None: a gap, never an empty policy)."""
-    return PolicyInputs(
-        identity_policies=inf.identity_policies,
-        resource_policy=inf.key_policy,
-        resource_policy_layer=Layer.KEY_POLICY,
-        resource_policy_known=inf.key_policy is not None,
-        scps=inf.scps,
-        rcps=inf.rcps,
-        permission_boundary=inf.permission_boundary,
-        session_policy=None,
-        grants=inf.grants,
-    )
+    return extra
 
 
 # ------------------------------------------------------------------------------------------------ core
@@ -414,9 +395,9 @@ def access_request(
     record = synthetic_record(
         caller, action, key_arn, via_service=via_service, encryption_context=encryption_context or {}, at=when
     )
-    request = build_request(record, via_service, condition_keys or {})
     key_account = key_arn.split(":")[4] if key_arn.count(":") >= 5 else None
-    return record, dataclasses.replace(request, resource=key_arn, resource_account=key_account)
+    context = stated_context(action, via_service, condition_keys or {})
+    return record, request_from_record(record, resource=key_arn, resource_account=key_account, context=context)
 
 
 def evaluate_access(
@@ -429,8 +410,11 @@ def evaluate_access(
     encryption_context: dict[str, str] | None = None,
     condition_keys: dict[str, str] | None = None,
     at: dt.datetime | None = None,
+    con: duckdb.DuckDBPyConnection | None = None,
 ) -> tuple[EvaluationResult, dict[str, Any], Request]:
-    """The engine's answer for one action, with the synthetic record and request it was asked."""
+    """The engine's answer for one action, with the synthetic record and request it was asked. With
+    ``con``, the request is completed with the condition keys the policies read (the caller's tags,
+    organization, the key's aliases…), as ``explain`` completes it."""
     from diag.policy.engine import evaluate
 
     record, request = access_request(
@@ -442,7 +426,12 @@ def evaluate_access(
         condition_keys=condition_keys,
         at=at,
     )
-    return evaluate(request, inputs_from_inforce(inforce)), record, request
+    inputs = inputs_from_inforce(inforce)
+    if con is not None:
+        from diag.diagnosis.facts import facts_from_record
+
+        request = complete(request, inputs, facts_from_record(record, origin="check"), con)
+    return evaluate(request, inputs), record, request
 
 
 def in_force_for(con: duckdb.DuckDBPyConnection, caller: CallerInfo, key_arn: str, at: dt.datetime | None) -> InForce:
@@ -452,9 +441,10 @@ def in_force_for(con: duckdb.DuckDBPyConnection, caller: CallerInfo, key_arn: st
 
 
 def _rules_findings(
-    con: duckdb.DuckDBPyConnection, record: dict[str, Any], request: Request
+    con: duckdb.DuckDBPyConnection, record: dict[str, Any], context: dict[str, str | list[str]]
 ) -> tuple[str, list[dict[str, Any]]] | None:
-    """The diagnosis rules on the simulated call (as ``explain`` runs them), or None when not installed."""
+    """The diagnosis rules on the simulated call (as ``explain`` runs them, with the keys the check states),
+    or None when not installed."""
     try:
         from diag.diagnosis.facts import facts_from_record
         from diag.diagnosis.sources import DbPolicySource
@@ -463,18 +453,8 @@ def _rules_findings(
         return None
     from diag.policy.engine import evaluate
 
-    def evaluator(req: Request, inputs: PolicyInputs) -> EvaluationResult:
-        # same context as the check (the keys a record cannot carry), whatever request the pipeline built
-        extra = {k: v for k, v in request.context.items() if k not in req.context}
-        if extra or req.context.get("kms:ViaService") != request.context.get("kms:ViaService"):
-            ctx = {**req.context, **extra}
-            if "kms:ViaService" in request.context:
-                ctx["kms:ViaService"] = request.context["kms:ViaService"]
-            req = dataclasses.replace(req, context=ctx)
-        return evaluate(req, inputs)
-
     facts = facts_from_record(record, origin="check")
-    diag = diagnose_facts(facts, DbPolicySource(con), evaluate=evaluator)
+    diag = diagnose_facts(facts, DbPolicySource(con), evaluate=evaluate, context=context)
     findings = [f.to_dict() for f in diag.findings if f.code != "RESOLVED_SINCE"]
     return diag.verdict or "UNKNOWN", findings  # the check builds a refused call: always a verdict
 
@@ -496,7 +476,7 @@ def check_access(con: duckdb.DuckDBPyConnection, req: CheckRequest, *, use_rules
         notes.append(f"the key is {key.key_state}: KMS refuses cryptographic operations whatever the policies say")
     results = []
     for action in req.actions:
-        result, record, request = evaluate_access(
+        result, record, _ = evaluate_access(
             inf,
             caller,
             key_arn,
@@ -505,6 +485,7 @@ def check_access(con: duckdb.DuckDBPyConnection, req: CheckRequest, *, use_rules
             encryption_context=req.encryption_context,
             condition_keys=req.condition_keys,
             at=req.as_of,
+            con=con,
         )
         findings: tuple[dict[str, Any], ...] = ()
         verdict: str | None = None
@@ -519,7 +500,7 @@ def check_access(con: duckdb.DuckDBPyConnection, req: CheckRequest, *, use_rules
             ruled = None
             if use_rules:
                 try:
-                    ruled = _rules_findings(con, record, request)
+                    ruled = _rules_findings(con, record, stated_context(action, via, req.condition_keys))
                 except Exception as exc:  # the engine's answer stands; say why the findings are minimal
                     notes.append(f"the diagnosis rules failed on {action} ({type(exc).__name__}: {exc})")
             if ruled is not None and ruled[1]:

@@ -112,6 +112,7 @@ class Replayer:
         self.matrix = MatrixDiff(con)
         self.memo: dict[tuple[str, str], _Pair] = {}
         self.match_memo: dict[Any, Any] = {}  # principal matches, for diag.audit.decision_key
+        self.key_memo: dict[Any, tuple[Any, ...] | None] = {}
 
     def request(self, call: ObservedCall) -> tuple[Request, EventFacts]:
         """The engine's request for the call's representative record, as ``explain`` builds it (before the
@@ -136,7 +137,9 @@ class Replayer:
             probe = Request(principal=call.caller_arn, action=call.action, resource=call.key_arn)
             after_in = apply(before_in, changes, probe, principal)
             no_grants = not before_in.grants and not after_in.grants
-            self.memo[pk] = _Pair(before_in, after_in, inputs_key(before_in), inputs_key(after_in), no_grants)
+            bk, ak = inputs_key(before_in), inputs_key(after_in)
+            reads = frozenset((*(bk[-1] if bk else ()), *(ak[-1] if ak else ()), "aws:userid"))
+            self.memo[pk] = _Pair(before_in, after_in, bk, ak, no_grants, reads)
         return self.memo[pk]
 
     def needles(self, calls: list[ObservedCall], changes: list[Change]) -> tuple[bool, bool]:
@@ -156,25 +159,29 @@ class Replayer:
 
     def decision_key(self, req: Request, pair: _Pair) -> tuple[Any, ...] | None:
         """The engine-level decision key of ``req`` under both versions of the policies
-        (``diag.audit.decision_key``, as the audit matrix shares answers); None: no sharing."""
+        (``diag.audit.decision_key``, as the audit matrix shares answers); None: no sharing.
+
+        ``decision_key`` reads only the context keys the policies read, the encryption context and
+        ``aws:userid``: it is computed on the request reduced to those (an encryption context no condition
+        names is dropped when neither side has grants) and remembered for it, so calls that differ only
+        in keys nothing reads cost one dictionary lookup."""
         from diag.audit.decision_key import decision_key
 
         if pair.before_key is None or pair.after_key is None:
             return None
-        if pair.unread_ec:  # no grant on either side: an encryption context no condition names cannot matter
-            req = dataclasses.replace(
-                req,
-                context={
-                    k: v
-                    for k, v in req.context.items()
-                    if not (
-                        k.lower().startswith(_EC_PREFIX) and k.lower() not in pair.before_key[-1] + pair.after_key[-1]
-                    )
-                },
-            )
-        after = decision_key(req, pair.after, pair.after_key, self.match_memo)
-        before = decision_key(req, pair.before, pair.before_key, self.match_memo) if after is not None else None
-        return None if before is None else (after, before)
+        ctx = {
+            k: v
+            for k, v in req.context.items()
+            if (low := k.lower()) in pair.reads or (not pair.unread_ec and low.startswith(_EC_PREFIX))
+        }
+        frozen = tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in ctx.items()))
+        mk = (id(pair), req.principal, req.action, req.resource, req.resource_account, frozen)
+        if mk not in self.key_memo:
+            small = dataclasses.replace(req, context=ctx)
+            after = decision_key(small, pair.after, pair.after_key, self.match_memo)
+            before = decision_key(small, pair.before, pair.before_key, self.match_memo) if after is not None else None
+            self.key_memo[mk] = None if before is None else (after, before)
+        return self.key_memo[mk]
 
     def replay(self, calls: list[ObservedCall], changes: list[Change], report: ImpactReport) -> None:
         """Each call evaluated with the changed policies; with the policies now only when the change refuses
@@ -182,22 +189,25 @@ class Replayer:
         version of the policies reads (``complete``), and calls with one decision key share one decision;
         a call the change touches is evaluated for itself, so its refusal names its own policies."""
         decided: dict[Any, tuple[EvaluationResult, EvaluationResult | None]] = {}
+        traces: dict[Any, tuple[EvaluationResult, EvaluationResult | None]] = {}  # per (principal, key, dk)
         alone = 0  # calls without a decision key (a policy that cannot be fingerprinted): evaluated each
         for call in calls:
             req, facts = self.request(call)
             pair = self.inputs(call, changes, facts)
             req = complete(complete(req, pair.after, facts, self.con), pair.before, facts, self.con)
             dk = self.decision_key(req, pair)
-            if dk is None or dk not in decided:
+            if dk is None:
+                alone += 1
                 outcome = _decide(req, pair.before, pair.after)
-                if dk is not None:
-                    decided[dk] = outcome
-                else:
-                    alone += 1
             else:
+                if dk not in decided:
+                    decided[dk] = traces[(call.principal, call.key_arn, dk)] = _decide(req, pair.before, pair.after)
                 outcome = decided[dk]
-                if outcome[1] is not None:  # not unchanged: this call's own trace, not another caller's
-                    outcome = _decide(req, pair.before, pair.after)
+                if outcome[1] is not None:  # not unchanged: the trace of this principal's own policies
+                    own = (call.principal, call.key_arn, dk)
+                    if own not in traces:
+                        traces[own] = _decide(req, pair.before, pair.after)
+                    outcome = traces[own]
             _record(call, outcome, report)
         report.decision_keys = len(decided) + alone
 
@@ -211,6 +221,7 @@ class _Pair:
     before_key: tuple[Any, ...] | None
     after_key: tuple[Any, ...] | None
     unread_ec: bool = False  # neither side has grants: only conditions read the encryption context
+    reads: frozenset[str] = frozenset()  # context keys either side reads, and aws:userid
 
 
 def _record(

@@ -60,6 +60,12 @@ def register(app: typer.Typer) -> None:
                 help="The stack's describe-change-set or describe-stack-resources JSON (which key or role each resource is).",
             ),
         ] = None,
+        bundle: Annotated[
+            Path | None,
+            typer.Option(
+                "--bundle", help="An evidence bundle folder: every policy it holds replaces the one in force."
+            ),
+        ] = None,
         cfn_parameter: Annotated[
             list[str] | None,
             typer.Option("--cfn-parameter", help="NAME=VALUE of a template parameter (repeatable)."),
@@ -109,17 +115,29 @@ def register(app: typer.Typer) -> None:
             cfn_template=cfn_template,
             cfn_stack=cfn_stack,
             cfn_parameters=tuple(cfn_parameter or ()),
+            bundle=bundle,
         )
         con = open_reader()
         try:
             changes, notes = changes_from(con, proposal)
-            rep = run_impact(con, changes, days=days)
+            proposed = None
+            if bundle is not None:
+                from diag.impact.bundle import ProposedSide
+
+                proposed = ProposedSide(bundle)
+            try:
+                rep = run_impact(con, changes, days=days, proposed=proposed)
+            finally:
+                if proposed is not None:
+                    proposed.close()
         finally:
             con.close()
         rep.notes = notes + rep.notes
         breaks, added = bool(rep.breaks), bool(rep.new_access)
         failed = {"break": breaks, "new-access": added, "any": breaks or added, "never": False}[fail_on]
-        artifact = str(plan or cfn_template or key_policy or identity_policy or boundary or scp or rcp or "") or None
+        artifact = (
+            str(plan or cfn_template or bundle or key_policy or identity_policy or boundary or scp or rcp or "") or None
+        )
         if fmt in ("json", "sarif"):
             import json
 

@@ -34,6 +34,7 @@ class Proposal:
     cfn_template: Path | None = None
     cfn_stack: Path | None = None
     cfn_parameters: tuple[str, ...] = ()
+    bundle: Path | None = None
 
 
 def read_json(path: Path) -> Any:
@@ -176,11 +177,11 @@ def changes_from(con: duckdb.DuckDBPyConnection, p: Proposal) -> tuple[list[Chan
         notes += why
     elif p.cfn_stack is not None or p.cfn_parameters:
         raise UsageError("--cfn-stack and --cfn-parameter need --cfn-template")
-    if not changes and not notes:
+    if not changes and not notes and p.bundle is None:
         raise UsageError(
             "nothing to replay: pass --key-policy FILE --key ARN, --identity-policy FILE --principal ARN --policy-name N,"
             " --permissions-boundary FILE --principal ARN, --scp/--rcp FILE --target ID, --revoke-grant ID --key ARN,"
-            " --plan plan.json or --cfn-template TEMPLATE"
+            " --plan plan.json, --cfn-template TEMPLATE or --bundle DIR"
         )
     return changes, notes
 

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     import duckdb
 
     from diag.diagnosis.model import EventFacts
+    from diag.impact.bundle import ProposedSide
     from diag.impact.observed import ObservedCall
 
 _KEY_KINDS = frozenset({"key_policy", "grants"})
@@ -105,11 +106,12 @@ def _refusal(res: EvaluationResult) -> dict[str, Any]:
 class Replayer:
     """Evaluates observed calls before and after changes, reading each caller's and key's policies once."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+    def __init__(self, con: duckdb.DuckDBPyConnection, proposed: ProposedSide | None = None) -> None:
         from diag.proof.blast import MatrixDiff
 
         self.con = con
         self.matrix = MatrixDiff(con)
+        self.proposed = proposed  # a whole bundle: its layers replace those in force (diag.impact.bundle)
         self.memo: dict[tuple[str, str], _Pair] = {}
         self.match_memo: dict[Any, Any] = {}  # principal matches, for diag.audit.decision_key
         self.key_memo: dict[Any, tuple[Any, ...] | None] = {}
@@ -134,8 +136,14 @@ class Replayer:
             inf = self.matrix.inforce(call.caller_arn, call.caller_account, call.key_arn, call.principal)
             principal = inf.principal.arn if inf.principal is not None else call.principal
             before_in = inputs_from_inforce(inf, facts=facts)
+            base = before_in
+            if self.proposed is not None:
+                from diag.impact.bundle import overlay
+
+                theirs = self.proposed.inforce(call.caller_arn, call.caller_account, call.key_arn, call.principal)
+                base = inputs_from_inforce(overlay(inf, theirs), facts=facts)
             probe = Request(principal=call.caller_arn, action=call.action, resource=call.key_arn)
-            after_in = apply(before_in, changes, probe, principal)
+            after_in = apply(base, changes, probe, principal)
             no_grants = not before_in.grants and not after_in.grants
             bk, ak = inputs_key(before_in), inputs_key(after_in)
             reads = frozenset((*(bk[-1] if bk else ()), *(ak[-1] if ak else ()), "aws:userid"))
@@ -259,20 +267,23 @@ def run_impact(
     days: float = 30.0,
     until: dt.datetime | None = None,
     new_access: bool = True,
+    proposed: ProposedSide | None = None,
 ) -> ImpactReport:
-    """Replay the window's distinct successful calls against ``changes``; the new access they grant."""
+    """Replay the window's distinct successful calls against ``changes`` (and the policies of a whole
+    bundle, ``proposed``); the new access they grant."""
     from diag.impact.observed import observed_calls, window_end
 
     started = time.perf_counter()
     end = until or window_end(con)
-    report = ImpactReport(changes=[c.label() for c in changes], since=None, until=end)
+    labels = [c.label() for c in changes] + ([proposed.label()] if proposed is not None else [])
+    report = ImpactReport(changes=labels, since=None, until=end)
     if end is not None:
         report.since = end - dt.timedelta(days=days)
-        sc = scope(changes)
+        sc = scope(changes) if proposed is None else {"keys": None, "principals": None, "accounts": None}
         calls, events, unnamed = observed_calls(
             con, since=report.since, until=end, keys=sc["keys"], principals=sc["principals"], accounts=sc["accounts"]
         )
-        rep = Replayer(con)
+        rep = Replayer(con, proposed)
         sessions, ips = rep.needles(calls, changes)
         if sessions or ips:  # a policy names sessions or source IPs: those split the calls too
             calls, events, unnamed = observed_calls(
@@ -294,8 +305,13 @@ def run_impact(
             )
     else:
         report.notes.append("no successful KMS call is stored: ingest CloudTrail first (kmsdiag ingest)")
-        rep = Replayer(con)
-    if new_access:
+        rep = Replayer(con, proposed)
+    if new_access and proposed is not None:
+        report.notes.append(
+            "new access is not computed for a whole bundle: run `kmsdiag audit` on a database collected from it"
+            " and compare the access matrices"
+        )
+    elif new_access:
         _access(rep, changes, report)
     report.seconds = time.perf_counter() - started
     return report

@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from diag.check.evidence import engine_evidence
-from diag.check.request import SESSION_NAME, CheckRequest, service_of, via_service_value
-from diag.diagnosis.engine_request import complete, inputs_from_inforce, request_from_record
+from diag.check.request import SESSION_NAME, CheckRequest, via_service_value
+from diag.check.synthetic import CallerInfo, access_request, stated_context
+from diag.diagnosis.engine_request import complete, inputs_from_inforce
 from diag.errors import NotFoundError, UsageError
 from diag.policy.model import Decision, EvaluationResult, Request
 
@@ -28,7 +29,6 @@ if TYPE_CHECKING:
 _ACCOUNT_LEN = 12
 # Key states in which KMS refuses cryptographic operations (DisabledException, KMSInvalidStateException).
 _BLOCKING_STATES = frozenset({"Disabled", "PendingDeletion", "PendingImport", "Unavailable", "PendingReplicaDeletion"})
-_GRANT_ACTIONS = frozenset({"kms:creategrant", "kms:listgrants", "kms:revokegrant"})
 _STATE_FREE = frozenset(
     {
         "kms:describekey",
@@ -54,22 +54,6 @@ _STATE_FREE = frozenset(
         "kms:getparametersforimport",
     }
 )
-
-
-@dataclass(frozen=True)
-class CallerInfo:
-    """The caller as AWS sees it: the ARN on the request (a session for a role) and the principal behind it."""
-
-    arn: str  # assumed-role session ARN for a role; the user or root ARN otherwise
-    principal_arn: str  # aws:PrincipalArn: the role (with its path), user or root ARN
-    account: str
-    kind: str  # role, user, root
-    name: str | None
-    unique_id: str | None = None
-    found: bool | None = None  # in the collected IAM of its account (None: that IAM was not collected)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
 
 
 @dataclass(frozen=True)
@@ -293,111 +277,7 @@ def resolve_key_ref(
     raise NotFoundError(f"{ref} does not name one collected key in account {caller_account}", hint=hint)
 
 
-# ---------------------------------------------------------------------------------------------- records
-
-
-def _iso(t: dt.datetime) -> str:
-    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def synthetic_record(
-    caller: CallerInfo,
-    action: str,
-    key_arn: str,
-    *,
-    via_service: str | None,
-    encryption_context: dict[str, str],
-    at: dt.datetime,
-) -> dict[str, Any]:
-    """The CloudTrail record AWS would write for this call (what the context builder and the rules read)."""
-    service, _, name = action.partition(":")
-    key_parts = key_arn.split(":", 5)
-    region = key_parts[3] if len(key_parts) == 6 else None
-    key_account = key_parts[4] if len(key_parts) == 6 else None
-    ui: dict[str, Any] = {"arn": caller.arn, "accountId": caller.account}
-    if caller.kind == "role":
-        ui["type"] = "AssumedRole"
-        if caller.unique_id:
-            ui["principalId"] = f"{caller.unique_id}:{SESSION_NAME}"
-        ui["sessionContext"] = {
-            "sessionIssuer": {
-                "type": "Role",
-                "principalId": caller.unique_id,
-                "arn": caller.principal_arn,
-                "accountId": caller.account,
-                "userName": caller.name,
-            },
-            "attributes": {"creationDate": _iso(at), "mfaAuthenticated": "false"},
-        }
-    elif caller.kind == "user":
-        ui["type"] = "IAMUser"
-        ui["userName"] = caller.name
-        if caller.unique_id:
-            ui["principalId"] = caller.unique_id
-    else:
-        ui["type"] = "Root"
-        ui["principalId"] = caller.account
-    params: dict[str, Any] = {"keyId": key_arn}
-    if encryption_context:
-        params["encryptionContext"] = dict(encryption_context)
-    record: dict[str, Any] = {
-        "eventVersion": "1.09",
-        "userIdentity": ui,
-        "eventTime": _iso(at),
-        "eventSource": f"{service}.amazonaws.com",
-        "eventName": name,
-        "awsRegion": region,
-        "requestParameters": params,
-        "responseElements": None,
-        "eventID": f"kmsdiag-check-{service}-{name}",
-        "eventType": "AwsApiCall",
-        "recipientAccountId": caller.account,
-        "resources": [{"accountId": key_account, "type": "AWS::KMS::Key", "ARN": key_arn}],
-        "errorCode": "AccessDenied",  # what explain would read; the engine decides, not this field
-    }
-    if via_service:
-        invoked = service_of(via_service)
-        ui["invokedBy"] = invoked
-        record["sourceIPAddress"] = invoked
-        record["userAgent"] = invoked
-    return record
-
-
-def stated_context(action: str, via_service: str | None, condition_keys: dict[str, str]) -> dict[str, str | list[str]]:
-    """The condition keys the check states for its call, which a record cannot carry: ``kms:ViaService``
-    as given (and ``kms:GrantIsForAWSResource`` for a grant operation through a service), then
-    ``--condition`` keys. They replace the record's values (``diag.diagnosis.engine_request``)."""
-    extra: dict[str, str | list[str]] = {}
-    if via_service:
-        extra["kms:ViaService"] = via_service
-        if action.lower() in _GRANT_ACTIONS:  # an integrated service managing grants for the caller
-            extra["kms:GrantIsForAWSResource"] = "true"
-    extra.update(condition_keys)
-    return extra
-
-
 # ------------------------------------------------------------------------------------------------ core
-
-
-def access_request(
-    caller: CallerInfo,
-    key_arn: str,
-    action: str,
-    *,
-    via_service: str | None = None,
-    encryption_context: dict[str, str] | None = None,
-    condition_keys: dict[str, str] | None = None,
-    at: dt.datetime | None = None,
-) -> tuple[dict[str, Any], Request]:
-    """The synthetic CloudTrail record of the call and the engine's request for it. The context does not
-    depend on the action, so callers may reuse the request for other actions (``replace(action=...)``)."""
-    when = at or dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
-    record = synthetic_record(
-        caller, action, key_arn, via_service=via_service, encryption_context=encryption_context or {}, at=when
-    )
-    key_account = key_arn.split(":")[4] if key_arn.count(":") >= 5 else None
-    context = stated_context(action, via_service, condition_keys or {})
-    return record, request_from_record(record, resource=key_arn, resource_account=key_account, context=context)
 
 
 def evaluate_access(
@@ -459,6 +339,49 @@ def _rules_findings(
     return diag.verdict or "UNKNOWN", findings  # the check builds a refused call: always a verdict
 
 
+def _explained(
+    con: duckdb.DuckDBPyConnection,
+    action: str,
+    record: dict[str, Any],
+    context: dict[str, str | list[str]],
+    result: EvaluationResult,
+    caller: CallerInfo,
+    key_arn: str,
+    key: KeyInfo | None,
+    blocked: str | None,
+    notes: list[str],
+    *,
+    use_rules: bool,
+) -> tuple[str | None, tuple[dict[str, Any], ...], tuple[dict[str, Any], ...], str]:
+    """(verdict, findings, evidence, findings source) of a refused action: the diagnosis rules' findings when
+    they have something to say, else the engine's evidence (with the key state first when it blocks)."""
+    ruled = None
+    if use_rules:
+        try:
+            ruled = _rules_findings(con, record, context)
+        except Exception as exc:  # the engine's answer stands; say why the findings are minimal
+            notes.append(f"the diagnosis rules failed on {action} ({type(exc).__name__}: {exc})")
+    if ruled is not None and ruled[1]:
+        return ruled[0], tuple(ruled[1]), (), "rules"
+    # no rules installed, or they found nothing to say (e.g. only the key state blocks)
+    evidence = tuple(engine_evidence(result, caller.principal_arn, key_arn))
+    if blocked:
+        evidence = (
+            {
+                "layer": "key_state",
+                "account": key.account if key else None,
+                "result": blocked,
+                "reason": f"the key is {blocked}: KMS refuses {action} whatever the policies say",
+                "fix": {
+                    "summary": "enable the key (cancel its deletion first if it is pending deletion)",
+                    "statement": None,
+                },
+            },
+            *evidence,
+        )
+    return None, (), evidence, "engine"
+
+
 def check_access(con: duckdb.DuckDBPyConnection, req: CheckRequest, *, use_rules: bool = True) -> CheckResult:
     """Answer one expected access against the collected policies (both accounts), one result per action."""
     caller = resolve_caller(con, req.principal, req.as_of)
@@ -487,41 +410,20 @@ def check_access(con: duckdb.DuckDBPyConnection, req: CheckRequest, *, use_rules
             at=req.as_of,
             con=con,
         )
-        findings: tuple[dict[str, Any], ...] = ()
-        verdict: str | None = None
-        evidence: tuple[dict[str, Any], ...] = ()
-        source = "engine"
         blocked = (
             key.key_state
             if key is not None and key.key_state in _BLOCKING_STATES and action.lower() not in _STATE_FREE
             else None
         )
+        verdict: str | None = None
+        findings: tuple[dict[str, Any], ...] = ()
+        evidence: tuple[dict[str, Any], ...] = ()
+        source = "engine"
         if result.decision != Decision.ALLOWED or blocked:
-            ruled = None
-            if use_rules:
-                try:
-                    ruled = _rules_findings(con, record, stated_context(action, via, req.condition_keys))
-                except Exception as exc:  # the engine's answer stands; say why the findings are minimal
-                    notes.append(f"the diagnosis rules failed on {action} ({type(exc).__name__}: {exc})")
-            if ruled is not None and ruled[1]:
-                verdict, found = ruled
-                findings, source = tuple(found), "rules"
-            else:  # no rules installed, or they found nothing to say (e.g. only the key state blocks)
-                evidence = tuple(engine_evidence(result, caller.principal_arn, key_arn))
-                if blocked:
-                    evidence = (
-                        {
-                            "layer": "key_state",
-                            "account": key.account if key else None,
-                            "result": blocked,
-                            "reason": f"the key is {blocked}: KMS refuses {action} whatever the policies say",
-                            "fix": {
-                                "summary": "enable the key (cancel its deletion first if it is pending deletion)",
-                                "statement": None,
-                            },
-                        },
-                        *evidence,
-                    )
+            context = stated_context(action, via, req.condition_keys)
+            verdict, findings, evidence, source = _explained(
+                con, action, record, context, result, caller, key_arn, key, blocked, notes, use_rules=use_rules
+            )
         results.append(
             ActionResult(
                 action=action,

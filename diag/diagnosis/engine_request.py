@@ -15,7 +15,6 @@ of the same call:
   caller's kind applies (an AWS service principal has no identity-side layers: ``for_caller``).
 - ``complete(request, inputs, facts, con)``: the request with the condition keys the policies read that
   the record cannot give, as of the event (``diag.diagnosis.request_context.fill_context``).
-- ``engine_call(…)``: the three in order, as ``explain`` asks the engine.
 
 The decision key under which answers may be shared is ``diag.audit.decision_key`` (the engine-level
 key that the audit matrix and ``impact`` use).
@@ -25,7 +24,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from diag.diagnosis.callers import for_caller
@@ -38,14 +36,6 @@ if TYPE_CHECKING:
     from diag.collect.model import InForce
 
 ContextValues = Mapping[str, str | list[str]]
-
-
-@dataclass(frozen=True)
-class EngineCall:
-    """What the engine is asked for one call: the request (context filled) and the policies' inputs."""
-
-    request: Request
-    inputs: PolicyInputs
 
 
 def _with_context(request: Request, context: ContextValues | None) -> Request:
@@ -150,21 +140,3 @@ def complete(
     from diag.diagnosis.request_context import fill_context
 
     return fill_context(request, inputs, facts, con)
-
-
-def engine_call(
-    facts: EventFacts,
-    inf: InForce,
-    *,
-    resource: str,
-    resource_account: str | None,
-    con: duckdb.DuckDBPyConnection | None,
-    s3: bool = False,
-    session_policy: NamedPolicy | None = None,
-    context: ContextValues | None = None,
-) -> EngineCall:
-    """The request and inputs for one call, as ``explain`` asks the engine (``complete`` may raise a
-    lookup error: a caller that must not stop catches it and keeps ``request_for``'s request)."""
-    request = request_for(facts, resource, resource_account, context=context)
-    inputs = inputs_from_inforce(inf, s3=s3, session_policy=session_policy, facts=facts)
-    return EngineCall(complete(request, inputs, facts, con), inputs)

@@ -28,6 +28,7 @@ from diag.proof.change import Change
 
 Resolve = Callable[[str, str], str | None]  # (kind, name or ID) → ARN, from the collected data
 Members = Callable[[str], tuple[str, ...]]  # group ARN → the ARNs of its collected users
+InlineNames = Callable[[str], "frozenset[str] | None"]  # role/user ARN → its inline policies in force
 
 _HOLDERS = {"AWS::IAM::Role": "role", "AWS::IAM::User": "user", "AWS::IAM::Group": "group"}
 _KEYS = ("AWS::KMS::Key", "AWS::KMS::ReplicaKey")
@@ -114,8 +115,15 @@ def stack_facts(desc: Any) -> tuple[dict[str, str], dict[str, str], dict[str, st
 
 class _Template:
     def __init__(
-        self, template: dict[str, Any], desc: Any, overrides: Mapping[str, str], resolve: Resolve, members: Members
+        self,
+        template: dict[str, Any],
+        desc: Any,
+        overrides: Mapping[str, str],
+        resolve: Resolve,
+        members: Members,
+        inline_names: InlineNames | None = None,
     ) -> None:
+        self.inline_names = inline_names
         physical, self.actions, parameters, pseudo = stack_facts(desc) if desc is not None else ({}, {}, {}, {})
         for name, value in overrides.items():
             (pseudo if name.startswith("AWS::") else parameters)[name] = value
@@ -216,12 +224,17 @@ class _Template:
             return []
         target = self.values.get_att(logical, "Arn")
         out: list[Change] = []
+        listed: set[str] = set()
+        complete = True
         for pol in props.get("Policies") or []:
             try:
                 name = self.values.text(pol.get("PolicyName"))
+                listed.add(name)
                 out.append(self.identity(target, name, self.doc(pol.get("PolicyDocument"), logical)))
             except Unresolved as exc:
+                complete = False
                 self.note(logical, kind, f"inline policy not replayed: {exc}")
+        out += self.dropped_inline(logical, kind, target, listed, complete)
         for ref in props.get("ManagedPolicyArns") or []:
             try:
                 arn = self.values.text(ref)
@@ -243,6 +256,20 @@ class _Template:
             else:
                 self.note(logical, kind, f"the permissions boundary {arn} is not in the template; not replayed")
         return out
+
+    def dropped_inline(self, logical: str, kind: str, target: str, listed: set[str], complete: bool) -> list[Change]:
+        """The inline policies in force that the template's ``Policies`` no longer lists: CloudFormation
+        deletes them. Not decided when a listed name is unresolved (it may be one of them)."""
+        if self.inline_names is None or kind == "AWS::IAM::Group":
+            return []
+        names = self.inline_names(target)
+        if names is None:
+            return []
+        gone = sorted(names - listed)
+        if gone and not complete:
+            self.note(logical, kind, f"inline policies {', '.join(gone)} may be deleted: not replayed")
+            return []
+        return [self.identity(target, n, None, op="remove_document") for n in gone]
 
     def managed_policy(self, logical: str, props: dict[str, Any]) -> list[Change]:
         doc = self.doc(props.get("PolicyDocument"), logical)
@@ -299,7 +326,9 @@ def template_changes(
     stack: Any = None,
     parameters: Mapping[str, str] | None = None,
     members: Members | None = None,
+    inline_names: InlineNames | None = None,
 ) -> tuple[list[Change], list[str]]:
-    """The changes a template makes to the policies in force, and notes on what could not be replayed."""
-    t = _Template(template, stack, parameters or {}, resolve, members or (lambda _g: ()))
+    """The changes a template makes to the policies in force, and notes on what could not be replayed.
+    ``inline_names``: a role's or user's inline policies in force (those the template drops are deleted)."""
+    t = _Template(template, stack, parameters or {}, resolve, members or (lambda _g: ()), inline_names)
     return t.changes(), t.notes

@@ -75,6 +75,20 @@ class Resolver:
         ).fetchone()
         return str(row[0]) if row else None
 
+    def inline_names(self, holder_arn: str) -> frozenset[str] | None:
+        """The names of the inline policies of a role or user in force now (None: its IAM is not collected)."""
+        from diag.collect.inforce import policies_in_force
+
+        parts = holder_arn.split(":")
+        if len(parts) < 6:
+            return None
+        inf = policies_in_force(self.con, caller_arn=holder_arn, caller_account=parts[4])
+        if inf.identity_policies is None:
+            return None
+        return frozenset(
+            str(p.name) for p in inf.identity_policies if p.kind == "inline" and p.attached_to == holder_arn and p.name
+        )
+
     def members(self, group_arn: str) -> tuple[str, ...]:
         """The users of a group in the newest snapshot of its account that lists it."""
         parts = group_arn.split(":")
@@ -201,4 +215,6 @@ def _cfn(p: Proposal, resolve: Resolver) -> tuple[list[Change], list[str]]:
             raise UsageError(f"--cfn-parameter {item!r}: use NAME=VALUE")
         params[name] = value
     stack = read_json(p.cfn_stack) if p.cfn_stack is not None else None
-    return template_changes(template, resolve, stack=stack, parameters=params, members=resolve.members)
+    return template_changes(
+        template, resolve, stack=stack, parameters=params, members=resolve.members, inline_names=resolve.inline_names
+    )

@@ -215,3 +215,54 @@ def test_fixture_template_is_valid_for_cfn_lint() -> None:
     from cfnlint.api import lint
 
     assert lint((DATA / "cfn_remove_cross_account.yaml").read_text()) == []
+
+
+def test_inline_policy_dropped_from_a_role_breaks_its_calls(run_cli: Run, db: Path, tmp_path: Path) -> None:  # noqa: F811
+    """CloudFormation deletes a role's inline policy that the template's Policies no longer lists: the
+    role's KMS calls, allowed by that policy, break at the identity layer."""
+    tpl = {
+        "Resources": {
+            "Role": {
+                "Type": "AWS::IAM::Role",
+                "Properties": {
+                    "RoleName": "DataProcessingRole",
+                    "AssumeRolePolicyDocument": {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Effect": "Allow",
+                                "Principal": {"Service": "glue.amazonaws.com"},
+                                "Action": "sts:AssumeRole",
+                            }
+                        ],
+                    },
+                    "Policies": [
+                        {
+                            "PolicyName": "read-bucket",
+                            "PolicyDocument": {
+                                "Version": "2012-10-17",
+                                "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}],
+                            },
+                        }
+                    ],
+                },
+            }
+        }
+    }
+    stack = {
+        "StackResources": [
+            {
+                "StackId": "arn:aws:cloudformation:us-east-1:222222222222:stack/etl/1b2c3d4e-0000-4000-8000-000000000000",
+                "LogicalResourceId": "Role",
+                "PhysicalResourceId": "DataProcessingRole",
+                "ResourceType": "AWS::IAM::Role",
+            }
+        ]
+    }
+    code, rep = _impact(
+        run_cli, db, "--cfn-template", _write(tmp_path, "t.json", tpl), "--cfn-stack", _write(tmp_path, "s.json", stack)
+    )
+    assert code == 5
+    assert _callers(rep) == [(ROLE, "kms:Decrypt"), (ROLE, "kms:GenerateDataKey")]
+    assert all(b["refused_by"]["layers"] == ["identity"] for b in rep["breaks"])
+    assert f"remove document in identity shared-data-key-decrypt of {ROLE}" in rep["changes"]

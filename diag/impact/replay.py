@@ -2,11 +2,13 @@
 
 For each distinct call (``diag.impact.observed``) the engine's request is built the way ``explain``
 builds it (``diag.diagnosis.engine_request`` on the recorded event, its context completed for the
-policies) and evaluated twice: with the policies in
-force now, and with the proposed changes applied to a copy of them (``diag.proof.change``). A call the
-policies allow now and the changed policies refuse **breaks**; a call the policies in force do not even
-allow now is counted as unexplained (kmsdiag lacks a layer that allowed it), never as a break. New access
-comes from the access matrix before and after (``diag.proof.blast``).
+policies) and evaluated with the proposed changes applied to a copy of the policies in force
+(``diag.proof.change``; or the layers of a whole bundle, ``diag.impact.bundle``), and with the policies
+in force when the change refuses it. Calls with one engine-level decision key (``diag.audit.decision_key``)
+share one evaluation, so the cost grows with decision keys. A call the policies allow now and the changed
+policies refuse **breaks**; a call the policies in force do not even allow now is counted as unexplained
+(kmsdiag lacks a layer that allowed it), never as a break. New access comes from the access matrix before
+and after (``diag.proof.blast``).
 """
 
 from __future__ import annotations

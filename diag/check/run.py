@@ -323,14 +323,10 @@ def in_force_for(con: duckdb.DuckDBPyConnection, caller: CallerInfo, key_arn: st
 def _rules_findings(
     con: duckdb.DuckDBPyConnection, record: dict[str, Any], context: dict[str, str | list[str]]
 ) -> tuple[str, list[dict[str, Any]]] | None:
-    """The diagnosis rules on the simulated call (as ``explain`` runs them, with the keys the check states),
-    or None when not installed."""
-    try:
-        from diag.diagnosis.facts import facts_from_record
-        from diag.diagnosis.sources import DbPolicySource
-        from diag.explain import diagnose_facts
-    except ImportError:
-        return None
+    """The diagnosis rules on the simulated call (as ``explain`` runs them, with the keys the check states)."""
+    from diag.diagnosis.facts import facts_from_record
+    from diag.diagnosis.sources import DbPolicySource
+    from diag.explain import diagnose_facts
     from diag.policy.engine import evaluate
 
     facts = facts_from_record(record, origin="check")

@@ -58,8 +58,10 @@ def register(app: typer.Typer) -> None:
 
 
 def _print_summary(console: Any, summary: dict[str, Any]) -> None:
+    """The counts, then one row per verdict, decision and basis: what each group of answers rests on."""
     from rich.table import Table
 
+    from diag.diagnosis.basis import line
     from diag.render.escape import safe_text
 
     console.print(
@@ -68,11 +70,19 @@ def _print_summary(console: Any, summary: dict[str, Any]) -> None:
             f" in {summary['seconds']:.2f} s"
         )
     )
-    if not summary["by_verdict"]:
+    results = summary.get("results") or []
+    if not results:
         return
     table = Table(show_edge=False)
-    table.add_column("verdict")
-    table.add_column("events", justify="right")
-    for verdict, n in summary["by_verdict"].items():
-        table.add_row(safe_text(verdict), f"{n:,}")
+    table.add_column("verdict", no_wrap=True)
+    table.add_column("decision then", no_wrap=True)
+    table.add_column("events", justify="right", no_wrap=True)
+    table.add_column("based on", overflow="fold")
+    for row in results:
+        table.add_row(
+            safe_text(row["verdict"] or "none"),
+            safe_text(row.get("decision") or "not evaluated"),
+            f"{row['events']:,}",
+            safe_text(line(row.get("based_on")).removeprefix("based on: ")),
+        )
     console.print(table)

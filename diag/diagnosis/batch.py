@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from diag.change_events import DECISION_CHANGES
+from diag.diagnosis import basis
 from diag.store.bulk import insert_columns
 
 if TYPE_CHECKING:
@@ -176,6 +177,39 @@ def _pkg_version() -> str:
     return f"kmsdiag {diag.__version__}"
 
 
+_RESULT_COLUMNS = (
+    "decision_key",
+    "verdict",
+    "codes",
+    "findings",
+    "layers",
+    "policies_as_of",
+    "snapshot_id",
+    "decision",
+    "based_on",
+    "basis_group",
+)
+
+
+def _results(con: duckdb.DuckDBPyConnection, bases: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """One row per (verdict, decision, basis group): how many events and decision keys, and what the answers
+    rest on (explain's ``based_on``, merged over the group: diag.diagnosis.basis)."""
+    rows = con.execute(
+        "SELECT r.verdict, r.decision, r.basis_group, count(*), count(DISTINCT r.decision_key)"
+        " FROM _dx_fail f JOIN _dx_result r USING (decision_key) GROUP BY ALL ORDER BY 4 DESC, 1, 2 NULLS LAST, 3"
+    ).fetchall()
+    return [
+        {
+            "verdict": verdict,
+            "decision": decision,
+            "events": int(events),
+            "decision_keys": int(keys),
+            "based_on": basis.merge(bases.get(group) or []),
+        }
+        for verdict, decision, group, events, keys in rows
+    ]
+
+
 def _layer_summary(layers: tuple[dict[str, Any], ...]) -> list[dict[str, Any]]:
     return [{k: layer.get(k) for k in ("layer", "account", "result", "reason", "org_identifier")} for layer in layers]
 
@@ -209,8 +243,11 @@ def diagnose_pending(
         " FROM _dx_fail GROUP BY decision_key) r JOIN events e ON e.event_id = r.event_id ORDER BY e.event_time, e.event_id"
     ).fetchall()
     rows: list[tuple[Any, ...]] = []
+    bases: dict[str, list[dict[str, Any]]] = {}  # basis group → the bases of its decision keys
     for i, (dkey, *values) in enumerate(reps, 1):
         diag = diagnose_facts(facts_from_row(dict(zip(COLUMNS, values, strict=True))), source, evaluate=evaluate)
+        group = basis.group_key(diag.based_on)
+        bases.setdefault(group, []).append(diag.based_on)
         rows.append(
             (
                 dkey,
@@ -220,6 +257,9 @@ def diagnose_pending(
                 to_json(_layer_summary(diag.layers), indent=False),
                 diag.policies_as_of,
                 diag.snapshot_id,
+                diag.decision,
+                to_json(diag.based_on, indent=False) if diag.based_on else None,
+                group,
             )
         )
         if progress is not None:
@@ -229,26 +269,29 @@ def diagnose_pending(
     try:
         con.execute(
             "CREATE OR REPLACE TEMP TABLE _dx_result (decision_key VARCHAR, verdict VARCHAR, codes VARCHAR[], findings JSON,"
-            " layers JSON, policies_as_of TIMESTAMP, snapshot_id BIGINT)"
+            " layers JSON, policies_as_of TIMESTAMP, snapshot_id BIGINT, decision VARCHAR, based_on JSON,"
+            " basis_group VARCHAR)"
         )
         insert_columns(
             con,
             "_dx_result",
-            ("decision_key", "verdict", "codes", "findings", "layers", "policies_as_of", "snapshot_id"),
+            _RESULT_COLUMNS,
             rows,
             types={"codes": "VARCHAR[]", "policies_as_of": "TIMESTAMP", "snapshot_id": "BIGINT"},
         )
         con.execute(
             "INSERT INTO diagnoses (event_id, verdict, codes, findings, layers, decision_key, policies_as_of, snapshot_id,"
-            " engine_version, diagnosed_at) SELECT f.event_id, r.verdict, r.codes, r.findings, r.layers, f.decision_key,"
-            " r.policies_as_of, r.snapshot_id, ?, ? FROM _dx_fail f JOIN _dx_result r USING (decision_key)",
+            " engine_version, diagnosed_at, decision, based_on) SELECT f.event_id, r.verdict, r.codes, r.findings,"
+            " r.layers, f.decision_key, r.policies_as_of, r.snapshot_id, ?, ?, r.decision, r.based_on"
+            " FROM _dx_fail f JOIN _dx_result r USING (decision_key)",
             [_engine_version(), now],
         )
         # the key owner's AWSAccount copy of a call shares the diagnosis of the caller's copy
         con.execute(
             "INSERT INTO diagnoses (event_id, verdict, codes, findings, layers, decision_key, policies_as_of, snapshot_id,"
-            " engine_version, diagnosed_at) SELECT DISTINCT ON (o.event_id) o.event_id, r.verdict, r.codes, r.findings,"
-            " r.layers, f.decision_key, r.policies_as_of, r.snapshot_id, ?, ? FROM events o"
+            " engine_version, diagnosed_at, decision, based_on) SELECT DISTINCT ON (o.event_id) o.event_id, r.verdict,"
+            " r.codes, r.findings, r.layers, f.decision_key, r.policies_as_of, r.snapshot_id, ?, ?, r.decision,"
+            " r.based_on FROM events o"
             " JOIN events c ON c.shared_event_id = o.shared_event_id AND coalesce(c.caller_type, '') <> 'AWSAccount'"
             " JOIN _dx_fail f ON f.event_id = c.event_id JOIN _dx_result r USING (decision_key)"
             " WHERE o.caller_type = 'AWSAccount' AND o.error_code IS NOT NULL AND o.shared_event_id IS NOT NULL"
@@ -261,6 +304,7 @@ def diagnose_pending(
                 "SELECT r.verdict, count(*) FROM _dx_fail f JOIN _dx_result r USING (decision_key) GROUP BY 1 ORDER BY 2 DESC, 1"
             ).fetchall()
         )
+        results = _results(con, bases)
         con.execute("COMMIT")
     except Exception:
         con.execute("ROLLBACK")
@@ -272,6 +316,7 @@ def diagnose_pending(
         "decision_keys": len(reps),
         "diagnosed": diagnosed,  # failures + the key owner's copies of them
         "by_verdict": by_verdict,
+        "results": results,  # by verdict, decision and what the answers rest on
         "seconds": round(seconds, 3),
         "diagnoses_per_second": round(failures / seconds, 1) if seconds > 0 else None,
         "diagnosed_at": now,

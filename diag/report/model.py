@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from diag import __version__
+from diag.report.basis import cause_basis
 from diag.report.window import Window, utcnow
 from diag.store.bulk import insert_columns
 
@@ -141,6 +142,12 @@ class Cause:
     summary: str | None
     findings: list[dict[str, Any]]  # DESIGN.md section 7, from the newest diagnosed event of the cause
     already_fixed: bool
+    # what the answer rests on, as explain says it (from the newest diagnosed event): the decision the evidence
+    # proves and {record, layers_seen, layers_not_seen, ...}; None: not diagnosed, or diagnosed before kmsdiag
+    # recorded it (diag.report.basis)
+    decision: str | None = None
+    based_on: dict[str, Any] | None = None
+    based_on_text: str = ""
 
 
 @dataclass
@@ -331,7 +338,9 @@ def _causes(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
                list(DISTINCT user_agent ORDER BY user_agent)[1:3] AS user_agents,
                list(DISTINCT error_code ORDER BY error_code) AS error_codes,
                arg_max(codes, event_time) FILTER (WHERE verdict IS NOT NULL) AS codes,
-               arg_max(CAST(findings AS VARCHAR), event_time) FILTER (WHERE verdict IS NOT NULL) AS findings
+               arg_max(CAST(findings AS VARCHAR), event_time) FILTER (WHERE verdict IS NOT NULL) AS findings,
+               arg_max(decision, event_time) FILTER (WHERE verdict IS NOT NULL) AS decision,
+               arg_max(CAST(based_on AS VARCHAR), event_time) FILTER (WHERE verdict IS NOT NULL) AS based_on
         FROM {_TMP}
         GROUP BY ALL
         ORDER BY failures DESC, last_seen DESC, cause_id
@@ -539,6 +548,7 @@ def build_report(
     causes: list[Cause] = []
     for r in raw_causes:
         findings = _findings(r.pop("findings"))
+        basis = cause_basis(r.pop("decision"), _json_value(r.pop("based_on")), r["verdict"], findings)
         verdict = r["verdict"]
         if verdict == NOT_DIAGNOSED:
             status = "not_diagnosed"
@@ -569,7 +579,10 @@ def build_report(
                 codes=_clean(r["codes"]) or [verdict],
                 summary=next((str(f["summary"]) for f in findings if f.get("summary")), None),
                 findings=findings,
-                already_fixed=verdict == RESOLVED_SINCE,
+                already_fixed=verdict == RESOLVED_SINCE and basis.fixed_proven,
+                decision=basis.decision,
+                based_on=basis.based_on,
+                based_on_text=basis.text,
             )
         )
 
@@ -594,7 +607,6 @@ def build_report(
                count(DISTINCT caller_principal),
                count(*) FILTER (WHERE verdict IS NULL),
                count(*) FILTER (WHERE verdict = '{UNKNOWN}'),
-               count(*) FILTER (WHERE verdict = '{RESOLVED_SINCE}'),
                (SELECT count(DISTINCT a) FROM (SELECT caller_account AS a FROM {_TMP} UNION ALL SELECT key_account FROM {_TMP}))
         FROM {_TMP}
         """
@@ -603,14 +615,14 @@ def build_report(
     headline = Headline(
         failures=int(totals[0]),
         causes=len(causes),
-        accounts=int(totals[6]),
+        accounts=int(totals[5]),
         keys=int(totals[1]),
         callers=int(totals[2]),
         new_causes=sum(1 for c in causes if c.status == "new"),
         resolved_causes=len(resolved),
         not_diagnosed=int(totals[3]),
         unknown=int(totals[4]),
-        already_fixed=int(totals[5]),
+        already_fixed=sum(c.failures for c in causes if c.already_fixed),  # RESOLVED_SINCE with its evidence
     )
     by_verdict = _rows(
         con,

@@ -112,31 +112,38 @@ def _epochs(con: duckdb.DuckDBPyConnection) -> None:
         )
 
 
-def _sessions(con: duckdb.DuckDBPyConnection) -> bool:
+def _sessions(con: duckdb.DuckDBPyConnection) -> None:
+    """``_dx_sessions(access_key_id, policy_hash)``: every session an STS record issued, with a hash of the
+    session policy it passed ('' for none). A role session whose key is not in it has an unknown session
+    policy (diag.diagnosis.session): its decision key differs from one whose STS record was found."""
+    from diag.diagnosis.session import STS_SESSION_EVENTS
+
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE _dx_sessions AS SELECT json_extract_string(raw, '$.responseElements.credentials.accessKeyId')"
-        " AS access_key_id, md5(coalesce(json_extract_string(raw, '$.requestParameters.policy'), '')"
-        " || coalesce(CAST(json_extract(raw, '$.requestParameters.policyArns') AS VARCHAR), '')) AS policy_hash"
-        " FROM events WHERE event_source = 'sts.amazonaws.com' AND event_name = 'AssumeRole' AND error_code IS NULL"
-        " AND (json_extract_string(raw, '$.requestParameters.policy') IS NOT NULL"
-        "  OR json_extract(raw, '$.requestParameters.policyArns') IS NOT NULL)"
+        "CREATE OR REPLACE TEMP TABLE _dx_sessions AS SELECT DISTINCT ON (access_key_id) access_key_id, policy_hash"
+        " FROM (SELECT json_extract_string(raw, '$.responseElements.credentials.accessKeyId') AS access_key_id,"
+        " CASE WHEN json_extract_string(raw, '$.requestParameters.policy') IS NULL"
+        "  AND json_extract(raw, '$.requestParameters.policyArns') IS NULL THEN ''"
+        " ELSE md5(coalesce(json_extract_string(raw, '$.requestParameters.policy'), '')"
+        " || coalesce(CAST(json_extract(raw, '$.requestParameters.policyArns') AS VARCHAR), '')) END AS policy_hash"
+        f" FROM events WHERE event_source = 'sts.amazonaws.com' AND event_name IN ({_q_list(STS_SESSION_EVENTS)})"
+        " AND error_code IS NULL) WHERE access_key_id IS NOT NULL"
     )
-    row = con.execute("SELECT count(*) FROM _dx_sessions").fetchone()
-    return bool(row and row[0])
 
 
 def select_failures(con: duckdb.DuckDBPyConnection, *, redo: bool) -> int:
     """Fill the temp table ``_dx_fail(event_id, event_time, decision_key)``; return its row count."""
     _epochs(con)
-    with_sessions = _sessions(con)
+    _sessions(con)
     who = "coalesce(e.caller_arn, '')" if policies_mention(con, _SESSION_NEEDLES) else "''"
     ip = "coalesce(e.source_ip, '')" if policies_mention(con, _IP_NEEDLES) else "''"
     session_join = (
         " LEFT JOIN _dx_sessions s ON s.access_key_id = json_extract_string(e.raw, '$.userIdentity.accessKeyId')"
-        if with_sessions
-        else ""
     )
-    session_col = "coalesce(s.policy_hash, '')" if with_sessions else "''"
+    # the session policy: none possible (not a session), the one its STS record passed, or not known
+    session_col = (
+        "CASE WHEN coalesce(e.caller_type, '') IN ('AssumedRole', 'FederatedUser') OR e.caller_arn LIKE '%:assumed-role/%'"
+        " OR e.caller_arn LIKE '%:federated-user/%' THEN coalesce(s.policy_hash, 'not-ingested') ELSE '' END"
+    )
     not_done = "" if redo else " AND NOT EXISTS (SELECT 1 FROM diagnoses d WHERE d.event_id = e.event_id)"
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _dx_fail AS SELECT e.event_id, e.event_time, md5(concat_ws('|',"

@@ -190,3 +190,49 @@ def test_db_source_tells_found_none_and_not_ingested_apart(
         assert DbPolicySource(con).session_lookup(user, T0).known  # a user's long-term key: no session policy
     finally:
         con.close()
+
+
+def test_diagnose_keeps_apart_sessions_whose_sts_record_was_found_or_not(tmp_path: Path) -> None:
+    """Same role, key, action and error: a session whose STS record was ingested and one whose was not have
+    different session-policy layers (known none / Unknown), so `kmsdiag diagnose` must not share one answer."""
+    import duckdb
+
+    from diag.diagnosis.batch import select_failures
+    from diag.store import open_db
+    from tests.report.factory import insert_event
+
+    db = tmp_path / "k.duckdb"
+    open_db(db).close()
+    con = duckdb.connect(str(db))
+    try:
+        for n, key in enumerate(("ASIAFOUND", "ASIAMISSING", "ASIAMISSING2")):
+            raw = {"eventID": f"f-{n}", "userIdentity": {"type": "AssumedRole", "accessKeyId": key}}
+            insert_event(
+                con,
+                event_id=f"f-{n}",
+                event_time=T0 + dt.timedelta(minutes=n),
+                role=ROLE,
+                session=f"s{n}",
+                key_arn=KEY,
+                error_code="AccessDeniedException",
+                raw=json.dumps(raw),
+            )
+        sts = {
+            "responseElements": {"credentials": {"accessKeyId": "ASIAFOUND"}},
+            "requestParameters": {"roleArn": ROLE},
+        }
+        insert_event(
+            con,
+            event_id="sts-1",
+            event_time=T0 - dt.timedelta(hours=1),
+            event_source="sts.amazonaws.com",
+            event_name="AssumeRole",
+            caller_arn="arn:aws:iam::222222222222:user/ci",
+            raw=json.dumps(sts),
+        )
+        assert select_failures(con, redo=True) == 3
+        keys = dict(con.execute("SELECT event_id, decision_key FROM _dx_fail").fetchall())
+    finally:
+        con.close()
+    assert keys["f-0"] != keys["f-1"]  # found (no session policy) vs not ingested (unknown)
+    assert keys["f-1"] == keys["f-2"]  # both unknown: one answer for both

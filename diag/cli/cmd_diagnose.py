@@ -19,7 +19,8 @@ def register(app: typer.Typer) -> None:
 
         Each distinct decision key (caller, action, key, region, context that matters, policy epoch) is
         evaluated once and joined back to every event that shares it. Query the newest diagnosis per event with
-        the view `diagnoses_latest`.
+        the view `diagnoses_latest`. One row per verdict, decision and basis says what the answers rest on
+        (the layers seen and not collected; `--json`: `results`).
 
         Example:  kmsdiag diagnose --all --json
         """

@@ -235,6 +235,12 @@ def collect_commands(what: str, *, account: str | None, region: str | None, reso
             f" > {bundle_path(acct, 's3', name, 'get-bucket-encryption.json')}",
             "kmsdiag collect --from-dir BUNDLE",
         )
+    if what == "session_policy":  # the STS record (AssumeRole …) that issued the caller's session
+        regions = " ".join(f"--region {q(r)}" for r in dict.fromkeys(("us-east-1", region or "us-east-1")))
+        return (
+            comment(f"the STS record that issued the caller's session, from the CloudTrail of account {acct}"),
+            f"kmsdiag ingest --lookup --account {q(acct)} {regions}",
+        )
     if what == "trail":
         return (
             comment(f"the CloudTrail of account {acct}: its trail bucket, or LookupEvents"),

@@ -1,7 +1,7 @@
 """Live collection: every configured account, through boto3, into one new snapshot (and optionally a bundle).
 
 For each account: credentials (profile / AssumeRole), then ``kms.sync`` (keys fetched on a bounded thread
-pool, one progress bar per account on stderr), ``iam.sync`` and ``organizations.sync``; then the buckets
+pool, each step reported to the caller's ``progress`` callback), ``iam.sync`` and ``organizations.sync``; then the buckets
 of every account, each read once by its owner (``bucket_owner``: a cross-account call is in two trails). A
 refused call is a gap for that one resource; an account whose credentials are refused is a gap for the
 whole account and the others go on. The snapshot is written in one transaction, then the documents are
@@ -12,11 +12,11 @@ saved as an evidence bundle when ``out_dir`` is given (the same documents that w
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from diag.collect import bucket_owner, iam, kms, organizations, s3
 from diag.collect.bundle import Bundle, write_bundle
@@ -41,21 +41,23 @@ class CollectResult:
     bundle: Bundle | None = None
 
 
-def _progress(quiet: bool) -> Any:
-    if quiet:
-        return nullcontext(None)
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+@dataclass(frozen=True)
+class Step:
+    """What collection is doing, for a progress display (the command line draws it; nothing here prints):
+    ``stage`` of ``account`` ("kms", "iam", "organizations", "done"); ``listed`` more items found to fetch,
+    ``fetched`` items fetched."""
 
-    from diag.render.console import err
+    account: str
+    stage: str
+    listed: int = 0
+    fetched: int = 0
 
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err(),
-        transient=False,
-    )
+
+OnStep = Callable[[Step], None]
+
+
+def _no_progress(step: Step) -> None:
+    return None
 
 
 def collect_live(
@@ -63,10 +65,11 @@ def collect_live(
     cfg: Config,
     *,
     out_dir: str | Path | None = None,
-    quiet: bool = False,
     default_region: str | None = None,
+    progress: OnStep | None = None,
 ) -> CollectResult:
-    """Collect every account of ``cfg`` into a new snapshot; return what was done."""
+    """Collect every account of ``cfg`` into a new snapshot; return what was done. ``progress`` is called
+    with each step (from the worker threads too)."""
     collected_at = dt.datetime.now(dt.UTC).replace(microsecond=0, tzinfo=None)
     bundle = Bundle(collected_at=collected_at)
     if out_dir is not None:
@@ -103,32 +106,28 @@ def collect_live(
     con.execute("BEGIN TRANSACTION")
     try:
         snapshot_id = create_snapshot(con, collected_at, "live", str(out_dir) if out_dir else None)
-        with ThreadPoolExecutor(max_workers=cfg.max_workers) as pool, _progress(quiet) as progress:
+        step = progress or _no_progress
+        with ThreadPoolExecutor(max_workers=cfg.max_workers) as pool:
             for account, sess in sessions:
                 acct = sess.account_id
                 regions = list(cfg.regions_for(account)) or [default_region or sess.default_region]
-                task = progress.add_task(f"{acct} kms", total=0) if progress is not None else None
+                step(Step(acct, "kms"))
 
-                def listed(n: int, task: Any = task) -> None:
-                    if progress is not None:
-                        progress.update(task, total=(progress.tasks[task].total or 0) + n)
+                def listed(n: int, acct: str = acct) -> None:
+                    step(Step(acct, "kms", listed=n))
 
-                def done(task: Any = task) -> None:
-                    if progress is not None:
-                        progress.advance(task)
+                def done(acct: str = acct) -> None:
+                    step(Step(acct, "kms", fetched=1))
 
                 kms.sync(con, snapshot_id, sess.client, bundle, acct, regions, pool, listed, done)
-                if progress is not None:
-                    progress.update(task, description=f"{acct} iam")
+                step(Step(acct, "iam"))
                 iam.sync(con, snapshot_id, sess.client("iam"), bundle, acct)
-                if progress is not None:
-                    progress.update(task, description=f"{acct} organizations")
+                step(Step(acct, "organizations"))
                 organizations.sync(
                     con, snapshot_id, sess.client("organizations"), bundle, acct, ids, skip_if_member_of=set(ids)
                 )
                 load_other_gaps(con, snapshot_id, bundle, acct)
-                if progress is not None:
-                    progress.update(task, description=f"{acct} done")
+                step(Step(acct, "done"))
         # buckets last: each has one owner, decided across every account (cross-account calls are in two trails)
         owned = bucket_owner.resolve_and_fetch(bundle, {s.account_id: s.client("s3") for _, s in sessions}, claims)
         for acct in dict.fromkeys(owned.owners.values()):

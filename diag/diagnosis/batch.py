@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from diag.change_events import DECISION_CHANGES
 from diag.diagnosis import basis
+from diag.diagnosis.epochs import build_epochs, q_list
 from diag.store.bulk import insert_columns
 
 if TYPE_CHECKING:
@@ -54,10 +55,6 @@ _SESSION_NEEDLES = (
 _IP_NEEDLES = ("aws:SourceIp", "aws:VpcSourceIp")
 
 
-def _q_list(values: tuple[str, ...]) -> str:
-    return ",".join("'" + v.replace("'", "''") + "'" for v in values)
-
-
 def policies_mention(con: duckdb.DuckDBPyConnection, needles: tuple[str, ...]) -> bool:
     """Whether any collected policy text mentions one of ``needles`` (tables named *polic*, text columns).
     No policy tables: False (nothing collected can name a session or an IP)."""
@@ -77,41 +74,6 @@ def policies_mention(con: duckdb.DuckDBPyConnection, needles: tuple[str, ...]) -
     return False
 
 
-def change_times(con: duckdb.DuckDBPyConnection) -> list[dt.datetime]:
-    """The sorted times at which policies may have changed (policy-change events, snapshots)."""
-    return (
-        [r[0] for r in con.execute("SELECT t FROM _dx_epochs ORDER BY t").fetchall()]
-        if _has_epochs(con)
-        else _epoch_rows(con)
-    )
-
-
-def _has_epochs(con: duckdb.DuckDBPyConnection) -> bool:
-    row = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = '_dx_epochs' AND temporary").fetchone()
-    return bool(row and row[0])
-
-
-def _epoch_rows(con: duckdb.DuckDBPyConnection) -> list[dt.datetime]:
-    _epochs(con)
-    return [r[0] for r in con.execute("SELECT t FROM _dx_epochs ORDER BY t").fetchall()]
-
-
-def _epochs(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE _dx_epochs AS SELECT t, row_number() OVER (ORDER BY t) AS epoch FROM ("
-        f" SELECT DISTINCT event_time AS t FROM events WHERE error_code IS NULL AND event_name IN ({_q_list(CHANGE_EVENTS)})"
-        " AND event_time IS NOT NULL)"
-    )
-    has_snapshots = con.execute(
-        "SELECT count(*) FROM information_schema.columns WHERE table_name = 'snapshots' AND column_name = 'collected_at'"
-    ).fetchone()
-    if has_snapshots and has_snapshots[0]:
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE _dx_epochs AS SELECT t, row_number() OVER (ORDER BY t) AS epoch FROM ("
-            " SELECT t FROM _dx_epochs UNION SELECT CAST(collected_at AS TIMESTAMP) FROM snapshots WHERE collected_at IS NOT NULL)"
-        )
-
-
 def _sessions(con: duckdb.DuckDBPyConnection) -> None:
     """``_dx_sessions(access_key_id, policy_hash)``: every session an STS record issued, with a hash of the
     session policy it passed ('' for none). A role session whose key is not in it has an unknown session
@@ -125,14 +87,14 @@ def _sessions(con: duckdb.DuckDBPyConnection) -> None:
         "  AND json_extract(raw, '$.requestParameters.policyArns') IS NULL THEN ''"
         " ELSE md5(coalesce(json_extract_string(raw, '$.requestParameters.policy'), '')"
         " || coalesce(CAST(json_extract(raw, '$.requestParameters.policyArns') AS VARCHAR), '')) END AS policy_hash"
-        f" FROM events WHERE event_source = 'sts.amazonaws.com' AND event_name IN ({_q_list(STS_SESSION_EVENTS)})"
+        f" FROM events WHERE event_source = 'sts.amazonaws.com' AND event_name IN ({q_list(STS_SESSION_EVENTS)})"
         " AND error_code IS NULL) WHERE access_key_id IS NOT NULL"
     )
 
 
 def select_failures(con: duckdb.DuckDBPyConnection, *, redo: bool) -> int:
     """Fill the temp table ``_dx_fail(event_id, event_time, decision_key)``; return its row count."""
-    _epochs(con)
+    build_epochs(con)
     _sessions(con)
     who = "coalesce(e.caller_arn, '')" if policies_mention(con, _SESSION_NEEDLES) else "''"
     ip = "coalesce(e.source_ip, '')" if policies_mention(con, _IP_NEEDLES) else "''"
@@ -159,8 +121,8 @@ def select_failures(con: duckdb.DuckDBPyConnection, *, redo: bool) -> int:
         + ")) AS decision_key"
         " FROM events e ASOF LEFT JOIN _dx_epochs c ON e.event_time >= c.t"
         + session_join
-        + f" WHERE e.error_code IS NOT NULL AND ((e.event_source = 'kms.amazonaws.com' AND e.error_code IN ({_q_list(KMS_FAILURES)}))"
-        f" OR (e.event_source = 's3.amazonaws.com' AND e.error_code IN ({_q_list(S3_FAILURES)})))"
+        + f" WHERE e.error_code IS NOT NULL AND ((e.event_source = 'kms.amazonaws.com' AND e.error_code IN ({q_list(KMS_FAILURES)}))"
+        f" OR (e.event_source = 's3.amazonaws.com' AND e.error_code IN ({q_list(S3_FAILURES)})))"
         " AND NOT (coalesce(e.caller_type, '') = 'AWSAccount' AND e.shared_event_id IS NOT NULL AND EXISTS ("
         "  SELECT 1 FROM events x WHERE x.shared_event_id = e.shared_event_id AND coalesce(x.caller_type, '') <> 'AWSAccount'))"
         + not_done
@@ -170,18 +132,9 @@ def select_failures(con: duckdb.DuckDBPyConnection, *, redo: bool) -> int:
 
 
 def _engine_version() -> str:
-    try:
-        from diag.policy import engine
+    from diag.policy.engine import ENGINE_VERSION
 
-        return str(getattr(engine, "ENGINE_VERSION", None) or getattr(engine, "__version__", None) or _pkg_version())
-    except ImportError:
-        return _pkg_version()
-
-
-def _pkg_version() -> str:
-    import diag
-
-    return f"kmsdiag {diag.__version__}"
+    return ENGINE_VERSION
 
 
 _RESULT_COLUMNS = (
@@ -232,7 +185,7 @@ def diagnose_pending(
     """Diagnose every failure not yet in ``diagnoses`` (every failure with ``redo``); return a summary."""
     from diag.diagnosis.sources import DbPolicySource
     from diag.explain import diagnose_facts
-    from diag.render.console import to_json
+    from diag.jsonout import to_json
 
     started = time.perf_counter()
     if source is None:  # policy-change events ingested since the last collect must count as history

@@ -143,6 +143,27 @@ class _Pipeline:
         con = getattr(self.source, "con", None)
         return self.safe("key users", lambda: key_users(con, facts.key_arn, facts.event_name), ()) or ()
 
+    def intent(self, facts: EventFacts, result: EvaluationResult | None) -> dict[str, Any]:
+        """``key_users`` and, when someone used the key, ``identity_intent``: the roles and users whose own
+        identity policies name this key (diag.diagnosis.intent; for WRONG_ASSUMED_ROLE); for a refused AWS
+        service principal, ``source_candidates`` (diag.diagnosis.callers; for the aws:SourceArn inference)."""
+        con = getattr(self.source, "con", None)
+        out: dict[str, Any] = {"key_users": self.key_users(facts, result)}
+        if result is not None and result.decision != "Allowed" and service_principal(facts):
+            from diag.diagnosis.callers import source_candidates
+
+            out["source_candidates"] = self.safe("source candidates", lambda: source_candidates(con, facts)) or []
+        caller = {facts.principal_arn, facts.caller_arn}
+        others = tuple(u[0] for u in out["key_users"] if u[0] not in caller)
+        if not others or result is None:
+            return out  # only another principal's successful use can point at a wrong principal
+        from diag.diagnosis.intent import identity_intended
+
+        action, at = result.request.action, facts.event_time
+        found = self.safe("identity intent", lambda: identity_intended(con, facts.key_arn, action, at, others))
+        out["identity_intent"] = found or {}
+        return out
+
     def safe(self, what: str, fn: Callable[[], Any], default: Any = None) -> Any:
         try:
             return fn()
@@ -393,7 +414,7 @@ class _Pipeline:
             grant_changes=grants,
             known_accounts=frozenset(accounts or ()),
             notes=tuple(self.notes),
-            extra={**extra, "key_users": self.key_users(facts, result)},
+            extra={**extra, **self.intent(facts, result)},
         )
         findings = run_rules(case)
         findings = self.proven(findings, request, inforce, inputs, principal, now_result, facts.is_s3)
@@ -505,7 +526,7 @@ def explain_id(
     blast_radius: BlastFactory | None = None,
 ) -> Diagnosis:
     """Explain the event with this eventID, sharedEventID or requestID (NotFoundError if none)."""
-    from diag.diagnosis.lookup import find_event
+    from diag.diagnosis.find import find_event
     from diag.diagnosis.sources import DbPolicySource
 
     facts = find_event(con, ident)
@@ -545,7 +566,7 @@ def explain_error(
     name the key when they agree on one; otherwise the diagnosis says to pass ``--key``.
     """
     from diag.diagnosis.facts import facts_from_record, record_from_error
-    from diag.diagnosis.lookup import find_event_or_none, recent_key_for
+    from diag.diagnosis.find import find_event_or_none, recent_key_for
     from diag.diagnosis.sources import DbPolicySource
     from diag.errors import BadInputError
     from diag.errortext import parse_error

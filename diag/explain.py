@@ -298,9 +298,6 @@ class _Pipeline:
         if inforce is not None and session.gap is not None:  # the session policy is a gap: say what to ingest
             inforce = dataclasses.replace(inforce, gaps=(*inforce.gaps, session.gap))
 
-        def known(inputs: PolicyInputs) -> PolicyInputs:  # a session policy not seen is unknown, never "none"
-            return dataclasses.replace(inputs, session_policy_known=session.known)
-
         result = now_inforce = now_result = None
         prior: list[PriorPolicy] = []
         grants = ()
@@ -312,15 +309,21 @@ class _Pipeline:
                 res_account = inforce.bucket_policy.account if inforce.bucket_policy else None
             request = request_for(facts, resource, res_account, context=self.context)
             # a session policy not seen is unknown (service principals: none, whatever `known` says)
-            inputs = known(inputs_from_inforce(inforce, s3=facts.is_s3, session_policy=session_policy, facts=facts))
+            inputs = inputs_from_inforce(
+                inforce, s3=facts.is_s3, session_policy=session_policy, session_policy_known=session.known, facts=facts
+            )
             request = self.fill_context(request, inputs, facts)
             result = self.evaluate(request, inputs)
             now_inforce = inforce if self.unchanged_since(inforce) else inforce_at(None)
             if now_inforce is inforce:
                 now_result = result
             elif now_inforce is not None:
-                now_inputs = known(
-                    inputs_from_inforce(now_inforce, s3=facts.is_s3, session_policy=session_policy, facts=facts)
+                now_inputs = inputs_from_inforce(
+                    now_inforce,
+                    s3=facts.is_s3,
+                    session_policy=session_policy,
+                    session_policy_known=session.known,
+                    facts=facts,
                 )
                 now_result = self.evaluate(self.fill_context(request, now_inputs, facts), now_inputs)
         key_denied = result is not None and any(
@@ -335,8 +338,10 @@ class _Pipeline:
                 before = inforce_at(change.event_time - dt.timedelta(milliseconds=1))
                 if before is None or before.key_policy is None:
                     continue
-                before_inputs = inputs_from_inforce(before, s3=False, session_policy=session_policy, facts=facts)
-                res = self.evaluate(request, known(before_inputs))
+                before_inputs = inputs_from_inforce(
+                    before, s3=False, session_policy=session_policy, session_policy_known=session.known, facts=facts
+                )
+                res = self.evaluate(request, before_inputs)
                 prior.insert(0, PriorPolicy(change=change, result=res))
         if result is not None and result.decision != "Allowed" and facts.key_arn:
             grants = tuple(

@@ -328,7 +328,7 @@ def _replay_changes(
             det = _loads(details)
             state = det.get("key_state") if isinstance(det, dict) else None
             if isinstance(state, str):
-                from diag.collect.awsjson import parse_time
+                from diag.times import parse_time
 
                 deletion = parse_time(det.get("deletion_date")) if state == "PendingDeletion" else None
                 key = dataclasses.replace(key, key_state=state, deletion_date=deletion, state_changed_at=when)

@@ -12,6 +12,7 @@ import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 from diag.diagnosis.model import EventFacts
+from diag.times import parse_time
 
 if TYPE_CHECKING:
     from diag.errortext import ParsedError
@@ -49,13 +50,6 @@ _VIA_SERVICES = {
     "events",
     "workspaces",
 }
-
-
-def parse_time(value: Any) -> dt.datetime | None:
-    """CloudTrail's time (any format AWS writes, see ``diag.collect.awsjson.parse_time``) as naive UTC."""
-    from diag.collect.awsjson import parse_time as _parse
-
-    return _parse(value)
 
 
 def via_service(invoked_by: str | None, region: str | None) -> str | None:

@@ -12,54 +12,19 @@ import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 from diag.diagnosis.model import EventFacts
+from diag.policy.context import via_service as engine_via_service
 from diag.times import parse_time
 
 if TYPE_CHECKING:
     from diag.errortext import ParsedError
 
-# Services whose calls on a caller's behalf carry kms:ViaService = <service>.<region>.amazonaws.com.
-_VIA_SERVICES = {
-    "s3",
-    "ec2",
-    "rds",
-    "lambda",
-    "secretsmanager",
-    "ssm",
-    "sqs",
-    "sns",
-    "dynamodb",
-    "ebs",
-    "elasticfilesystem",
-    "glue",
-    "athena",
-    "kinesis",
-    "firehose",
-    "logs",
-    "redshift",
-    "sagemaker",
-    "backup",
-    "elasticache",
-    "es",
-    "airflow",
-    "config",
-    "cloudtrail",
-    "ecr",
-    "codebuild",
-    "codecommit",
-    "glacier",
-    "events",
-    "workspaces",
-}
-
 
 def via_service(invoked_by: str | None, region: str | None) -> str | None:
-    """``kms:ViaService`` for a call that a service made for the caller (``s3.amazonaws.com`` → ``s3.R.amazonaws.com``)."""
-    if not invoked_by or not region or not invoked_by.endswith(".amazonaws.com"):
+    """``kms:ViaService`` for a call that a service made for the caller (``s3.amazonaws.com`` ->
+    ``s3.R.amazonaws.com``), by the engine's rule; None (not determined) without a service or a region."""
+    if not invoked_by or not region or not invoked_by.endswith(".amazonaws.com") or " " in invoked_by:
         return None
-    svc = invoked_by.removesuffix(".amazonaws.com")
-    if "." in svc or svc not in _VIA_SERVICES:
-        return None
-    return f"{svc}.{region}.amazonaws.com"
+    return engine_via_service(invoked_by, region)
 
 
 def role_arn_from_session(arn: str | None) -> str | None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from diag import times
 from diag.errors import NotFoundError
 from diag.policy.parse import ParsedPolicy, PolicyError, StatementSpec, parse_policy
 
@@ -230,7 +231,7 @@ class AuditContext:
             keys=keys,
             principals=principals,
             identity_policies=_load_identity(con, pairs),
-            now=now or dt.datetime.now(dt.UTC).replace(tzinfo=None),
+            now=now or times.utcnow(),
             grant_max_age_days=grant_max_age_days,
             in_use_days=in_use_days,
             pinned=snapshot_id is not None,

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from diag import times
 from diag.policy.model import Decision, NamedPolicy, OrgLevel
 from diag.policy.parse import PolicyError, parse_policy
 
@@ -228,7 +229,7 @@ class _Evaluator:
     def __init__(self, con: duckdb.DuckDBPyConnection, at: dt.datetime | None, actions: tuple[str, ...]) -> None:
         self.con = con
         self.at = at  # policies as of (None: the latest)
-        self.when = at or dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)  # the requests' time
+        self.when = at or times.utcnow(whole_seconds=True)  # the requests' time
         self.actions = actions
         self.callers: dict[str, CallerInfo] = {}
         self.identity_vias: dict[str, list[str]] = {}  # principal ARN → ViaService values of its own policies

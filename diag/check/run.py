@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from diag import arn as arns
+from diag import times
 from diag.check.evidence import engine_evidence
 from diag.check.request import SESSION_NAME, CheckRequest, service_of, via_service_value
 from diag.errors import NotFoundError, UsageError
@@ -411,7 +412,7 @@ def access_request(
 ) -> tuple[dict[str, Any], Request]:
     """The synthetic CloudTrail record of the call and the engine's request for it. The context does not
     depend on the action, so callers may reuse the request for other actions (``replace(action=...)``)."""
-    when = at or dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+    when = at or times.utcnow(whole_seconds=True)
     record = synthetic_record(
         caller, action, key_arn, via_service=via_service, encryption_context=encryption_context or {}, at=when
     )

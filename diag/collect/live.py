@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from diag import times
 from diag.collect import bucket_owner, iam, kms, organizations, s3
 from diag.collect.bundle import Bundle, write_bundle
 from diag.collect.history import build_policy_changes
@@ -72,7 +73,7 @@ def collect_live(
     Every AWS call is made first, into the in-memory bundle, with no transaction open; then one short
     transaction writes the snapshot (readers never wait on the network; a kill while fetching leaves the
     database as it was)."""
-    collected_at = dt.datetime.now(dt.UTC).replace(microsecond=0, tzinfo=None)
+    collected_at = times.utcnow(whole_seconds=True)
     bundle = Bundle(collected_at=collected_at)
     if out_dir is not None:
         target = Path(out_dir)

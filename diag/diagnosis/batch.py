@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from diag import times
 from diag.change_events import DECISION_CHANGES
 from diag.store.bulk import insert_columns
 
@@ -224,7 +225,7 @@ def diagnose_pending(
         )
         if progress is not None:
             progress(i, len(reps))
-    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    now = times.utcnow()
     con.execute("BEGIN TRANSACTION")
     try:
         con.execute(

@@ -52,6 +52,12 @@ def _str(value: Any) -> str | None:
     return str(value) if value not in (None, "") else None
 
 
+def _partition(record: dict[str, Any]) -> str:
+    """The partition of the record: the caller's ARN says it; else the region's."""
+    ident = _obj(record.get("userIdentity"))
+    return arns.partition_of(_str(ident.get("arn")), arns.partition_for_region(_str(record.get("awsRegion"))))
+
+
 def _kms_key_arn(record: dict[str, Any], req: dict[str, Any], resp: dict[str, Any], account: str | None) -> str | None:
     meta = _obj(resp.get("keyMetadata"))
     if meta.get("arn"):
@@ -65,7 +71,7 @@ def _kms_key_arn(record: dict[str, Any], req: dict[str, Any], resp: dict[str, An
         return key_id
     region = record.get("awsRegion")
     if key_id and region and account and not key_id.startswith(("alias/", "arn:")):
-        return arns.key_arn(key_id, region, account)
+        return arns.key_arn(key_id, region, account, _partition(record))
     return None
 
 
@@ -73,11 +79,11 @@ def _kms(name: str, record: dict[str, Any], req: dict[str, Any], resp: dict[str,
     if name in ("CreateAlias", "UpdateAlias", "DeleteAlias"):
         alias = _str(req.get("aliasName"))
         region = record.get("awsRegion")
-        arn = arns.alias_arn(alias, region, account) if alias and region and account else None
+        arn = arns.alias_arn(alias, region, account, _partition(record)) if alias and region and account else None
         ch = Change("kms_alias", arn, resource_name=alias)
         target = _str(req.get("targetKeyId"))
         if target and not target.startswith("arn:") and region and account:
-            target = arns.key_arn(target, region, account)
+            target = arns.key_arn(target, region, account, _partition(record))
         ch.details = {"target_key_arn": target} if name != "DeleteAlias" else {}
         ch.summary = f"{name[:6].lower()}d alias {alias}" + (f" -> {target}" if target else "")
         return ch
@@ -136,7 +142,7 @@ def _kms(name: str, record: dict[str, Any], req: dict[str, Any], resp: dict[str,
 
 def _iam(name: str, record: dict[str, Any], req: dict[str, Any], resp: dict[str, Any], account: str | None) -> Change:
     acct = account or "UNKNOWN"
-    partition = arns.partition_for_region(record.get("awsRegion"))
+    partition = _partition(record)
     if name in ("CreatePolicy", "CreatePolicyVersion", "SetDefaultPolicyVersion", "DeletePolicy"):
         policy = _obj(resp.get("policy"))
         arn = _str(req.get("policyArn")) or _str(policy.get("arn"))
@@ -197,7 +203,7 @@ def _iam(name: str, record: dict[str, Any], req: dict[str, Any], resp: dict[str,
 
 def _s3(name: str, record: dict[str, Any], req: dict[str, Any], resp: dict[str, Any], account: str | None) -> Change:
     bucket = _str(req.get("bucketName"))
-    partition = arns.partition_for_region(record.get("awsRegion"))
+    partition = _partition(record)
     ch = Change("s3_bucket", arns.bucket_arn(bucket, partition) if bucket else None, resource_name=bucket)
     if name == "PutBucketPolicy":
         ch.document = policy_document(req.get("bucketPolicy"))

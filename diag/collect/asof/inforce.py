@@ -114,14 +114,7 @@ def policies_in_force(
     # organizations
     scps = found.org(org_levels(con, hist, caller.account, SCP, at, caller_snap)) if caller.account else None
     rcps = found.org(org_levels(con, hist, key_account, RCP, at, key_snap)) if key_account else None
-    # the bucket
-    bucket_policy: NamedPolicy | None = None
-    bucket_encryption: dict[str, Any] | None = None
-    if bucket:
-        bucket_policy, bucket_encryption, _known, b_gaps, b_notes, b_applied, b_later = bucket_as_of(
-            con, hist, bucket, at, partition
-        )
-        found.add(b_gaps, b_notes, b_applied, b_later)
+    bucket_policy, bucket_encryption = _bucket_layer(con, hist, bucket, partition, found) if bucket else (None, None)
     primary = key_snap or caller_snap
     _note_snapshot(found, primary, at)
     return InForce(
@@ -187,6 +180,15 @@ def _key_layers(
         how = commands.list_grants(key_account, region, key_id)
         found.gaps.extend(recorded or [Gap("grants", key_account, key_arn, "the key's grants were not collected", how)])
     return out
+
+
+def _bucket_layer(
+    con: duckdb.DuckDBPyConnection, hist: History, bucket: str, partition: str, found: _Found
+) -> tuple[NamedPolicy | None, dict[str, Any] | None]:
+    """The bucket policy and default encryption at ``found.at``."""
+    policy, encryption, _known, gaps, notes, applied, later = bucket_as_of(con, hist, bucket, found.at, partition)
+    found.add(gaps, notes, applied, later)
+    return policy, encryption
 
 
 def _boundary_gap(account: str | None, principal: PrincipalInfo) -> Gap:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from diag import arn as arns
 from diag import times
 from diag.errors import NotFoundError
 from diag.policy.parse import ParsedPolicy, PolicyError, StatementSpec, parse_policy
@@ -246,7 +247,7 @@ def _load_keys(con: duckdb.DuckDBPyConnection, pairs: list[tuple[str, int]]) -> 
             "SELECT alias_name, target_key_arn, region, target_key_id FROM aliases WHERE snapshot_id = ? AND account = ?",
             [sid, account],
         ).fetchall():
-            arn = target_arn or (f"arn:aws:kms:{region}:{account}:key/{target_id}" if target_id else None)
+            arn = target_arn or (arns.key_arn(target_id, region, account) if target_id else None)
             if arn:
                 aliases.setdefault(arn, []).append(name)
         policies = {
@@ -370,7 +371,7 @@ def _load_identity(con: duckdb.DuckDBPyConnection, pairs: list[tuple[str, int]])
             " WHERE snapshot_id = ? AND account = ? AND is_default ORDER BY policy_arn",
             [sid, account],
         ).fetchall():
-            if parn.startswith("arn:aws:iam::aws:"):
+            if arns.account_of(parn) == "aws":
                 continue  # AWS-managed policies are not the account's to fix (see README)
             d = _loads(doc)
             if isinstance(d, dict):

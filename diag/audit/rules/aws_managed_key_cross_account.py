@@ -110,7 +110,7 @@ class AwsManagedKeyCrossAccount(AuditRule):
                 accounts = sorted(shared)
                 yield self.finding(
                     account=account,
-                    resource=f"arn:aws:s3:::{bucket}",
+                    resource=arns.bucket_arn(bucket),
                     policy="bucket policy",
                     statement_index=min(shared.values()),
                     snapshot_id=sid,

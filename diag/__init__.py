@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys as _sys
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from diag.version import __version__ as __version__
 
 _ARGV = list(getattr(_sys, "orig_argv", []))
 if "-m" in _ARGV and _ARGV[_ARGV.index("-m") + 1 :][:1] == ["diag"]:  # `python -m diag`: handle Ctrl-C from now on

@@ -18,7 +18,7 @@ from diag.diagnosis.callers import for_caller, service_principal
 from diag.diagnosis.case import Case, PriorPolicy
 from diag.diagnosis.honesty import KEY_STATE_CODES
 from diag.diagnosis.model import Diagnosis, EventFacts
-from diag.diagnosis.sources import PolicySource, SourceUnavailable
+from diag.diagnosis.sources import PolicySource
 from diag.diagnosis.verdict import choose_verdict
 from diag.policy.model import EvaluationResult, Layer, LayerResult, NamedPolicy, PolicyInputs, Request
 
@@ -29,6 +29,9 @@ if TYPE_CHECKING:
     from diag.errortext import ParsedError
 
 Evaluator = Callable[[Request, PolicyInputs], EvaluationResult]
+# (source, request, policies' time) -> the blast-radius function of diag.proof.attach, or None. The caller passes
+# it (the command line passes diag.proof.blast.blast_for_source, which reads the audit matrix: a layer above).
+BlastFactory = Callable[[Any, Request, "dt.datetime | None"], Any]
 _MAX_PRIOR = 3  # how many earlier key policies to try for KEY_POLICY_OVERWRITTEN
 
 
@@ -101,21 +104,17 @@ def _s3_resource(facts: EventFacts) -> str:
 
 class _Pipeline:
     def __init__(
-        self, source: PolicySource, evaluate: Evaluator | None, *, depth: int = 0, blast: bool = False
+        self, source: PolicySource, evaluate: Evaluator | None, *, depth: int = 0, blast: BlastFactory | None = None
     ) -> None:
         self.source = source
-        self.blast = blast  # compute each fix's blast radius (explain of one event; not the batch)
+        self.blast = blast  # computes each fix's blast radius (explain of one event; not the batch)
         self._evaluate = evaluate
         self.depth = depth  # 1 for the KMS call derived from an S3 request
         self.notes: list[str] = []
 
-    def evaluate(self, request: Request, inputs: PolicyInputs) -> EvaluationResult | None:
+    def evaluate(self, request: Request, inputs: PolicyInputs) -> EvaluationResult:
         if self._evaluate is None:
-            try:
-                self._evaluate = default_evaluator()
-            except ImportError:
-                self.notes.append("the policy engine (diag.policy.engine) is not available")
-                return None
+            self._evaluate = default_evaluator()
         return self._evaluate(request, inputs)
 
     def fill_context(self, request: Request, inputs: PolicyInputs, facts: EventFacts) -> Request:
@@ -137,9 +136,6 @@ class _Pipeline:
     def safe(self, what: str, fn: Callable[[], Any], default: Any = None) -> Any:
         try:
             return fn()
-        except SourceUnavailable as exc:
-            if str(exc) not in self.notes:
-                self.notes.append(str(exc))
         except Exception as exc:  # a lookup that fails must not stop the diagnosis: it is a recorded gap
             self.notes.append(f"{what} failed: {type(exc).__name__}: {exc}")
         return default
@@ -205,12 +201,11 @@ class _Pipeline:
     ) -> Any:
         """The findings with each fix proven by the engine (diag.proof), and its blast radius when the
         policies come from the database. ``inputs``: the engine inputs the verdict was decided on."""
-        from diag.proof import attach_proofs, unevaluated
-        from diag.proof.blast import blast_for_source
+        from diag.proof.attach import attach_proofs, unevaluated
 
         if request is None or inforce is None or inputs is None or self._evaluate is None:
             return unevaluated(findings)
-        blast = blast_for_source(self.source, request, inforce.at) if self.blast and not s3 else None
+        blast = self.blast(self.source, request, inforce.at) if self.blast is not None and not s3 else None
         evaluate = self._evaluate
         return self.safe(
             "fix proofs",
@@ -351,7 +346,7 @@ class _Pipeline:
                 if before is None or before.key_policy is None:
                     continue
                 res = self.evaluate(request, inputs_from_inforce(before, s3=False, session_policy=session_policy))
-                prior.insert(0, PriorPolicy(change=change, result=res, policy=None))
+                prior.insert(0, PriorPolicy(change=change, result=res))
         if result is not None and result.decision != "Allowed" and facts.key_arn:
             grants = tuple(
                 self.safe("grant history", lambda: self.source.grant_changes(facts.key_arn or "", at), []) or ()
@@ -467,32 +462,43 @@ def diagnose_facts(
     *,
     evaluate: Evaluator | None = None,
     claimed: ParsedError | None = None,
-    blast_radius: bool = False,
+    blast_radius: BlastFactory | None = None,
 ) -> Diagnosis:
     """The diagnosis of one failed call, whatever its origin. ``claimed``: the parsed error text, when the
     caller has it (else the UNKNOWN rule parses the event's message if it needs AWS's claim). Every fix
-    is proven by the engine; ``blast_radius``: also compute the access each fix adds (diag.proof.blast)."""
+    is proven by the engine; ``blast_radius``: also compute the access each fix adds (e.g.
+    ``diag.proof.blast.blast_for_source``)."""
     return _Pipeline(source, evaluate, blast=blast_radius).run(facts, claimed)
 
 
-def explain_id(con: duckdb.DuckDBPyConnection, ident: str, *, source: PolicySource | None = None) -> Diagnosis:
+def explain_id(
+    con: duckdb.DuckDBPyConnection,
+    ident: str,
+    *,
+    source: PolicySource | None = None,
+    blast_radius: BlastFactory | None = None,
+) -> Diagnosis:
     """Explain the event with this eventID, sharedEventID or requestID (NotFoundError if none)."""
     from diag.diagnosis.lookup import find_event
     from diag.diagnosis.sources import DbPolicySource
 
     facts = find_event(con, ident)
-    return diagnose_facts(facts, source or DbPolicySource(con), blast_radius=True)
+    return diagnose_facts(facts, source or DbPolicySource(con), blast_radius=blast_radius)
 
 
 def explain_record(
-    con: duckdb.DuckDBPyConnection, record: dict[str, Any], *, source: PolicySource | None = None
+    con: duckdb.DuckDBPyConnection,
+    record: dict[str, Any],
+    *,
+    source: PolicySource | None = None,
+    blast_radius: BlastFactory | None = None,
 ) -> Diagnosis:
     """Explain a CloudTrail record given directly (``--event-file``), against the collected policies."""
     from diag.diagnosis.facts import facts_from_record
     from diag.diagnosis.sources import DbPolicySource
 
     return diagnose_facts(
-        facts_from_record(record, origin="event-file"), source or DbPolicySource(con), blast_radius=True
+        facts_from_record(record, origin="event-file"), source or DbPolicySource(con), blast_radius=blast_radius
     )
 
 
@@ -504,6 +510,7 @@ def explain_error(
     region: str | None = None,
     at: dt.datetime | None = None,
     source: PolicySource | None = None,
+    blast_radius: BlastFactory | None = None,
 ) -> Diagnosis:
     """Explain an application's error text before CloudTrail delivers the event.
 
@@ -521,7 +528,7 @@ def explain_error(
     if parsed.request_id:
         stored = find_event_or_none(con, parsed.request_id)
         if stored is not None:
-            return diagnose_facts(stored, source or DbPolicySource(con), claimed=parsed, blast_radius=True)
+            return diagnose_facts(stored, source or DbPolicySource(con), claimed=parsed, blast_radius=blast_radius)
     if not parsed.recognized:
         raise BadInputError(
             "this text is not an AWS access-denied or KMS key-state error that kmsdiag recognizes",
@@ -533,4 +540,4 @@ def explain_error(
         guessed = recent_key_for(con, parsed.principal, parsed.action)
     record = record_from_error(parsed, at=when, region=region, key=key or guessed)
     facts = facts_from_record(record, origin="error-text")
-    return diagnose_facts(facts, source or DbPolicySource(con), claimed=parsed, blast_radius=True)
+    return diagnose_facts(facts, source or DbPolicySource(con), claimed=parsed, blast_radius=blast_radius)

@@ -20,9 +20,12 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from diag.errors import RefusedError, UsageError
+
+if TYPE_CHECKING:
+    from diag.collect.live import OnStep
 
 REPORT_FORMATS = ("html", "md", "json")
 
@@ -39,7 +42,7 @@ class NightlyOptions:
     report_out: Path | None = None  # None: no report file (the summary still counts the failures)
     report_format: str | None = None  # default: from report_out's extension, else html
     workers: int | None = None
-    quiet: bool = True
+    progress: OnStep | None = None  # collection's progress callback (the command line draws bars)
 
 
 def lock_path(db_path: Path) -> Path:
@@ -94,11 +97,10 @@ def _ingest(con: Any, opts: NightlyOptions) -> dict[str, Any]:
     if local:
         out["local"] = ingest_paths(con, local, workers=opts.workers).to_dict()
     if s3_uris:
-        from diag.cli.remote_options import build_options
         from diag.ingest.remote.blob import default_ingester
-        from diag.ingest.remote.run import ingest_remote
+        from diag.ingest.remote.run import RemoteOptions, ingest_remote
 
-        remote = build_options({}, s3_uris, progress=False)
+        remote = RemoteOptions(s3_uris=s3_uris, progress=False)  # the trails named, no narrowing options
         out["remote"] = ingest_remote(con, remote, ingester=default_ingester(workers=opts.workers))
     return out
 
@@ -120,7 +122,7 @@ def _collect(con: Any, opts: NightlyOptions) -> dict[str, Any] | None:
     from diag.collect.live import collect_live
     from diag.config import load_config
 
-    result = collect_live(con, load_config(opts.config), quiet=opts.quiet)
+    result = collect_live(con, load_config(opts.config), progress=opts.progress)
     gaps = con.execute("SELECT count(*) FROM collection_gaps WHERE snapshot_id = ?", [result.snapshot_id]).fetchone()
     return {
         "source": "live",

@@ -57,7 +57,7 @@ def ensure_views(con: duckdb.DuckDBPyConnection) -> list[str]:
 
 
 def _has(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    from diag.report.model import table_exists
+    from diag.store.catalog import table_exists
 
     return table_exists(con, name)
 

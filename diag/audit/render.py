@@ -1,24 +1,19 @@
-"""Audit output: a rich table (terminal), Markdown (reports, tickets) and the JSON document.
+"""Audit output: Markdown (reports, tickets) and the JSON document (the terminal table is
+``diag.render.audit``).
 
-Every value that came from a policy or CloudTrail goes through ``safe_text`` (terminal) or is escaped
-for Markdown (``md_escape``): a Sid or ARN can never inject markup.
+Every value that came from a policy or CloudTrail is escaped for Markdown (``md_escape``): a Sid or ARN
+can never inject markup.
 """
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
-from diag.render.escape import safe_text, strip_control
-from diag.render.tables import print_table
+from diag.textclean import strip_control
 
 if TYPE_CHECKING:
-    from rich.console import Console
-
     from diag.audit.base import AuditFinding
     from diag.audit.matrix import AccessMatrix
-
-_SEV_STYLE = {"high": "bold red", "medium": "yellow", "low": "cyan", "info": "dim"}
 
 
 def audit_document(findings: list[AuditFinding], matrix: AccessMatrix | None, scope: dict[str, Any]) -> dict[str, Any]:
@@ -34,7 +29,8 @@ def audit_document(findings: list[AuditFinding], matrix: AccessMatrix | None, sc
     }
 
 
-def _where(f: AuditFinding) -> str:
+def where(f: AuditFinding) -> str:
+    """Where a finding is: the policy, the statement's index and Sid."""
     parts = [f.policy or ""]
     if f.statement_index is not None:
         parts.append(f"#{f.statement_index}")
@@ -43,67 +39,9 @@ def _where(f: AuditFinding) -> str:
     return " ".join(p for p in parts if p)
 
 
-def render_table(console: Console, findings: list[AuditFinding], matrix: AccessMatrix | None, verbose: bool) -> None:
-    from rich.table import Table
-
-    if not findings:
-        console.print(safe_text("no audit findings", style="green"))
-    else:
-        table = Table(title=f"audit findings ({len(findings)})", title_justify="left", show_edge=False, pad_edge=False)
-        for col in ("severity", "code", "account"):
-            table.add_column(col, no_wrap=True)
-        table.add_column("finding")
-        for f in findings:
-            table.add_row(
-                safe_text(f.severity, style=_SEV_STYLE.get(f.severity, "")),
-                safe_text(f.code),
-                safe_text(f.account or ""),
-                safe_text(f.summary),
-            )
-        print_table(console, table)
-        if verbose:
-            for f in findings:
-                if f.fix is None:
-                    continue
-                console.print()
-                console.print(safe_text(f"{f.code} — {f.resource or ''}", style="bold"))
-                console.print(safe_text(f"  fix: {f.fix.summary}", style="green"))
-                if f.fix.policy:
-                    console.print(safe_text("  " + json.dumps(f.fix.policy, default=str), style="cyan"), soft_wrap=True)
-                for c in f.fix.commands:
-                    console.print(safe_text(f"  {c}", style="dim"), soft_wrap=True)
-    if matrix is not None:
-        render_matrix(console, matrix)
-
-
-def _cell(actions: tuple[str, ...] | list[str]) -> str:
+def cell(actions: tuple[str, ...] | list[str]) -> str:
+    """A matrix cell: the actions, short."""
     return ", ".join(a.split(":", 1)[-1] for a in actions)
-
-
-def render_matrix(console: Console, matrix: AccessMatrix) -> None:
-    from rich.table import Table
-
-    for ka in matrix.keys:
-        title = f"who can use {ka.key_arn}" + (f" ({', '.join(ka.aliases)})" if ka.aliases else "")
-        table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
-        for col in ("principal", "account"):
-            table.add_column(col, no_wrap=True)
-        for col in ("direct", "only via a service"):
-            table.add_column(col)
-        for p in ka.principals:
-            via = "; ".join(f"{_cell(v)} via {k}" for k, v in p.via.items())
-            table.add_row(
-                safe_text(p.principal + (" (unverified)" if p.unverified else "")),
-                safe_text(p.account),
-                safe_text(_cell(p.direct)),
-                safe_text(via),
-            )
-        console.print()
-        print_table(console, table)
-        if not ka.policy_known:
-            console.print(safe_text("  the key policy was not collected: this list is partial", style="yellow"))
-        if not ka.principals:
-            console.print(safe_text(f"  no collected principal can use it ({ka.evaluated} evaluated)", style="dim"))
 
 
 def md_escape(value: object) -> str:
@@ -130,7 +68,7 @@ def render_markdown(findings: list[AuditFinding], matrix: AccessMatrix | None, s
                     f.code,
                     f.account,
                     f.resource,
-                    _where(f),
+                    where(f),
                     f.summary,
                     f.fix.summary if f.fix else "",
                 )
@@ -151,10 +89,10 @@ def render_markdown(findings: list[AuditFinding], matrix: AccessMatrix | None, s
                 continue
             lines += ["| principal | account | direct | only via a service |", "|---|---|---|---|"]
             for p in ka.principals:
-                via = "; ".join(f"{_cell(v)} via {k}" for k, v in p.via.items())
+                via = "; ".join(f"{cell(v)} via {k}" for k, v in p.via.items())
                 lines.append(
                     f"| {md_escape(p.principal)}{' (unverified)' if p.unverified else ''} | {md_escape(p.account)}"
-                    f" | {md_escape(_cell(p.direct))} | {md_escape(via)} |"
+                    f" | {md_escape(cell(p.direct))} | {md_escape(via)} |"
                 )
             lines.append("")
     return "\n".join(lines) + "\n"

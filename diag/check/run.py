@@ -456,13 +456,10 @@ def in_force_for(con: duckdb.DuckDBPyConnection, caller: CallerInfo, key_arn: st
 def _rules_findings(
     con: duckdb.DuckDBPyConnection, record: dict[str, Any], request: Request
 ) -> tuple[str, list[dict[str, Any]]] | None:
-    """The diagnosis rules on the simulated call (as ``explain`` runs them), or None when not installed."""
-    try:
-        from diag.diagnosis.facts import facts_from_record
-        from diag.diagnosis.sources import DbPolicySource
-        from diag.explain import diagnose_facts
-    except ImportError:
-        return None
+    """The diagnosis rules on the simulated call (as ``explain`` runs them)."""
+    from diag.diagnosis.facts import facts_from_record
+    from diag.diagnosis.sources import DbPolicySource
+    from diag.explain import diagnose_facts
     from diag.policy.engine import evaluate
 
     def evaluator(req: Request, inputs: PolicyInputs) -> EvaluationResult:

@@ -7,6 +7,7 @@ import os
 import pkgutil
 import sys
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -94,15 +95,20 @@ def main(argv: list[str] | None = None) -> int:
     return code
 
 
+def build_command() -> Any:
+    """The click command of the kmsdiag app, with conventional metavars."""
+    from diag.cli.helpfmt import conventional_metavars
+
+    return conventional_metavars(typer.main.get_command(app))
+
+
 def _run(args: list[str]) -> int:
     """The command's exit code; errors and interruptions reported on stderr."""
     from diag.cli import interrupt
 
     debug = "--debug" in args
     try:
-        from diag.cli.helpfmt import conventional_metavars
-
-        command = conventional_metavars(typer.main.get_command(app))
+        command = build_command()
         result = command.main(args=args, prog_name="kmsdiag", standalone_mode=False)
         code = result if isinstance(result, int) else 0
         signum = interrupt.received()
@@ -110,9 +116,7 @@ def _run(args: list[str]) -> int:
             code = interrupt.report(signum)
         sys.stdout.flush()
     except BrokenPipeError:
-        from diag.cli.fast import reader_went_away
-
-        code = reader_went_away()
+        code = interrupt.reader_went_away()
     except BaseException as exc:
         signum = interrupt.signal_behind(exc)
         if debug or state().debug:

@@ -42,9 +42,10 @@ def register(app: typer.Typer) -> None:
         """
         from diag.audit.context import AuditContext
         from diag.audit.matrix import compute_matrix
-        from diag.audit.render import audit_document, render_markdown, render_table
+        from diag.audit.render import audit_document, render_markdown
         from diag.audit.runner import load_rules, run_rules
         from diag.files import write_private
+        from diag.render.audit import render_table
         from diag.render.console import out, print_json, to_json
 
         st = state()

@@ -92,7 +92,7 @@ def register(app: typer.Typer) -> None:
             doc = [r.to_dict() for r in results]
             print_json({"ok": ok, "checks": doc} if from_file is not None else {"ok": ok, **doc[0]})
         else:
-            from diag.check.render import render_check, render_summary
+            from diag.render.check import render_check, render_summary
 
             console = out()
             for r in results:

@@ -98,6 +98,7 @@ def _live(
     from diag.collect.live import collect_live
     from diag.config import apply_flags, load_config
     from diag.errors import RefusedError
+    from diag.render.progress import collect_progress
 
     cfg = load_config(config)
     cfg = apply_flags(
@@ -114,7 +115,8 @@ def _live(
     con = open_writer()
     try:
         try:
-            result = collect_live(con, cfg, out_dir=out_dir, quiet=st.quiet or st.json)
+            with collect_progress(not (st.quiet or st.json)) as progress:
+                result = collect_live(con, cfg, out_dir=out_dir, progress=progress)
         except RefusedError as exc:
             if cfg.source is None and not (profile or role_arn):
                 exc.hint = _HOW_TO_CONFIGURE + (f" ({exc.hint})" if exc.hint else "")

@@ -173,7 +173,7 @@ def render_demo(result: DemoResult, explain_count: int = 2) -> None:
         print_table(console, table)
         if len(result.failures) > MAX_FAILURES_SHOWN:
             console.print(f"… and {len(result.failures) - MAX_FAILURES_SHOWN:,} more (use --json)")
-    from diag.diagnosis.demo import render_diagnosis_part
+    from diag.cli.demo_view import render_diagnosis_part
 
     render_diagnosis_part(console, result.db, result.snapshots, result.diagnosis, result.examples[:explain_count])
 

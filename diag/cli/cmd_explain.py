@@ -47,8 +47,6 @@ def register(app: typer.Typer) -> None:
             raise UsageError("give exactly one of: an ID, --event-file FILE, --error TEXT")
         if (key or region) and not error:
             raise UsageError("--key and --region go with --error")
-        from diag import explain as ex
-
         if error or event_file:
             from diag.store.connection import open_db_or_empty
 
@@ -56,14 +54,9 @@ def register(app: typer.Typer) -> None:
         else:
             con = open_reader()
         try:
-            if ident:
-                diag = ex.explain_id(con, ident)
-            elif event_file:
-                from diag.cli.explain_input import read_record
+            from diag.cli.explain_input import explain_input
 
-                diag = ex.explain_record(con, read_record(event_file))
-            else:
-                diag = ex.explain_error(con, error or "", key=key, region=region)
+            diag = explain_input(con, ident=ident, event_file=event_file, error=error, key=key, region=region)
         finally:
             con.close()
         if state().json:
@@ -71,7 +64,8 @@ def register(app: typer.Typer) -> None:
 
             print_json(diag.to_dict())
             return
+        from diag.cli.explain_input import verdict_title
         from diag.render.console import out
         from diag.render.explain_view import render_diagnosis
 
-        render_diagnosis(out(), diag)
+        render_diagnosis(out(), diag, title=verdict_title(diag))

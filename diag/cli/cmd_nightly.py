@@ -52,21 +52,23 @@ def register(app: typer.Typer) -> None:
         Example:  kmsdiag nightly /var/log/cloudtrail/ --from-dir ./bundle --out /var/reports/kmsdiag.html --json
         """
         from diag.nightly import NightlyOptions, all_inputs_refused, run_nightly
+        from diag.render.progress import collect_progress
         from diag.store import resolve_db_path
 
         st = state()
-        opts = NightlyOptions(
-            sources=list(sources or []),
-            from_dir=from_dir,
-            collect=collect,
-            config=config,
-            since=since,
-            report_out=out,
-            report_format=fmt,
-            workers=workers,
-            quiet=st.quiet or st.json,
-        )
-        summary = run_nightly(resolve_db_path(st.db), opts, wait=st.wait)
+        with collect_progress(not (st.quiet or st.json)) as progress:
+            opts = NightlyOptions(
+                sources=list(sources or []),
+                from_dir=from_dir,
+                collect=collect,
+                config=config,
+                since=since,
+                report_out=out,
+                report_format=fmt,
+                workers=workers,
+                progress=progress,
+            )
+            summary = run_nightly(resolve_db_path(st.db), opts, wait=st.wait)
         if st.json:
             from diag.render.console import print_json
 

@@ -1,9 +1,43 @@
-"""Reading the record of `kmsdiag explain --event-file` (shared by the typer command and the fast path)."""
+"""`kmsdiag explain`'s input: one ID, an event file or an error text, explained against an open database
+(shared by the typer command and the fast path)."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from diag.diagnosis.model import Diagnosis
+
+
+def explain_input(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    ident: str | None,
+    event_file: Path | None,
+    error: str | None,
+    key: str | None = None,
+    region: str | None = None,
+) -> Diagnosis:
+    """The diagnosis of the one input given, each fix with its blast radius over the collected principals."""
+    from diag import explain as ex
+    from diag.proof.blast import blast_for_source
+
+    if ident:
+        return ex.explain_id(con, ident, blast_radius=blast_for_source)
+    if event_file:
+        return ex.explain_record(con, read_record(event_file), blast_radius=blast_for_source)
+    return ex.explain_error(con, error or "", key=key, region=region, blast_radius=blast_for_source)
+
+
+def verdict_title(diagnosis: Diagnosis) -> str:
+    """The title of the rule that names the verdict ("" for a success or an unknown code)."""
+    from diag.rules import load_rules
+
+    code = diagnosis.verdict or "UNKNOWN"
+    return next((cls.title for cls in load_rules() if cls.code == code), "")
 
 
 def read_record(path: Path) -> dict[str, Any]:

@@ -62,7 +62,6 @@ def _explain(opts: dict[str, Any]) -> int:
         wait = float(opts.get("--wait") or 0)
     except ValueError as exc:
         raise UsageError(f"--wait takes a number of seconds, not {opts['--wait']!r}") from exc
-    from diag import explain as ex
     from diag.store import open_db
 
     if error or event_file:
@@ -72,14 +71,12 @@ def _explain(opts: dict[str, Any]) -> int:
     else:
         con = open_db(opts.get("--db"), read_only=True, wait=wait)
     try:
-        if ident:
-            diag = ex.explain_id(con, ident)
-        elif event_file:
-            from diag.cli.explain_input import read_record
+        from diag.cli.explain_input import explain_input
 
-            diag = ex.explain_record(con, read_record(Path(event_file)))
-        else:
-            diag = ex.explain_error(con, error or "", key=opts.get("--key"), region=opts.get("--region"))
+        path = Path(event_file) if event_file else None
+        diag = explain_input(
+            con, ident=ident, event_file=path, error=error, key=opts.get("--key"), region=opts.get("--region")
+        )
     finally:
         con.close()
     if opts.get("--json"):
@@ -87,22 +84,11 @@ def _explain(opts: dict[str, Any]) -> int:
 
         print_json(diag.to_dict())
     else:
+        from diag.cli.explain_input import verdict_title
         from diag.render.console import out
         from diag.render.explain_view import render_diagnosis
 
-        render_diagnosis(out(), diag)
-    return 0
-
-
-def reader_went_away() -> int:
-    """stdout's reader closed the pipe (``kmsdiag explain ID | head``): not an error. Point stdout at
-    /dev/null so that the interpreter's final flush does not fail again, and exit 0."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
-    except (OSError, ValueError, AttributeError):
-        pass
+        render_diagnosis(out(), diag, title=verdict_title(diag))
     return 0
 
 
@@ -144,7 +130,7 @@ def _main(args: list[str]) -> int:
         code = _explain(opts)
         sys.stdout.flush()
     except BrokenPipeError:
-        code = reader_went_away()
+        code = interrupt.reader_went_away()
     except BaseException as exc:
         signum = interrupt.signal_behind(exc)
         if opts.get("--debug"):

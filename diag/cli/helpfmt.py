@@ -81,12 +81,3 @@ def conventional_metavars(command: Any) -> Any:
     for sub in getattr(command, "commands", {}).values():
         conventional_metavars(sub)
     return command
-
-
-def build_command() -> Any:
-    """The click command of the kmsdiag app, with conventional metavars."""
-    import typer
-
-    from diag.cli.app import app
-
-    return conventional_metavars(typer.main.get_command(app))

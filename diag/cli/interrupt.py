@@ -130,3 +130,15 @@ def report_internal_error(exc: BaseException) -> int:
 
     sys.stderr.write(f"kmsdiag: internal error: {type(exc).__name__}: {exc} (run with --debug for details)\n")
     return EXIT_INTERNAL
+
+
+def reader_went_away() -> int:
+    """stdout's reader closed the pipe (``kmsdiag explain ID | head``): not an error. Point stdout at
+    /dev/null so that the interpreter's final flush does not fail again, and exit 0."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
+    return 0

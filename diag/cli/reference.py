@@ -70,7 +70,7 @@ def _help_markdown(text: str) -> list[str]:
 
 def cli_reference() -> str:
     """The whole page, as Markdown."""
-    from diag.cli.helpfmt import build_command
+    from diag.cli.app import build_command
 
     root = build_command()
     lines = [HEADER]

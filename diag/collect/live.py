@@ -1,7 +1,8 @@
 """Live collection: every configured account, through boto3, into one new snapshot (and optionally a bundle).
 
 For each account: credentials (profile / AssumeRole), then ``kms.fetch_region`` (keys fetched on a bounded
-thread pool, one progress bar per account on stderr), ``iam.fetch`` and ``organizations.fetch``; then the buckets
+thread pool, each step reported to the caller's ``progress`` callback), ``iam.fetch`` and
+``organizations.fetch``; then the buckets
 of every account, each read once by its owner (``bucket_owner``: a cross-account call is in two trails). A
 refused call is a gap for that one resource; an account whose credentials are refused is a gap for the
 whole account and the others go on. Every call is made first; then the snapshot is written in one short
@@ -13,11 +14,11 @@ saved as an evidence bundle when ``out_dir`` is given (the same documents that w
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from diag import times
 from diag.collect import bucket_owner, iam, kms, organizations, s3
@@ -43,21 +44,23 @@ class CollectResult:
     bundle: Bundle | None = None
 
 
-def _progress(quiet: bool) -> Any:
-    if quiet:
-        return nullcontext(None)
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+@dataclass(frozen=True)
+class Step:
+    """What collection is doing, for a progress display (the command line draws it; nothing here prints):
+    ``stage`` of ``account`` ("kms", "iam", "organizations", "done"); ``listed`` more items found to fetch,
+    ``fetched`` items fetched."""
 
-    from diag.render.console import err
+    account: str
+    stage: str
+    listed: int = 0
+    fetched: int = 0
 
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err(),
-        transient=False,
-    )
+
+OnStep = Callable[[Step], None]
+
+
+def _no_progress(step: Step) -> None:
+    return None
 
 
 def collect_live(
@@ -65,10 +68,11 @@ def collect_live(
     cfg: Config,
     *,
     out_dir: str | Path | None = None,
-    quiet: bool = False,
     default_region: str | None = None,
+    progress: OnStep | None = None,
 ) -> CollectResult:
-    """Collect every account of ``cfg`` into a new snapshot; return what was done.
+    """Collect every account of ``cfg`` into a new snapshot; return what was done. ``progress`` is called
+    with each step (from the worker threads too).
 
     Every AWS call is made first, into the in-memory bundle, with no transaction open; then one short
     transaction writes the snapshot (readers never wait on the network; a kill while fetching leaves the
@@ -89,10 +93,10 @@ def collect_live(
         cfg.buckets,
         bucket_owner.event_claims(con) if cfg.event_buckets else (),
     )
-    with ThreadPoolExecutor(max_workers=cfg.max_workers) as pool, _progress(quiet) as progress:
+    with ThreadPoolExecutor(max_workers=cfg.max_workers) as pool:
         for account, sess in sessions:
             regions = list(cfg.regions_for(account)) or [default_region or sess.default_region]
-            _fetch_account(sess, bundle, regions, ids, pool, progress)
+            _fetch_account(sess, bundle, regions, ids, pool, progress or _no_progress)
     # buckets last: each has one owner, decided across every account (cross-account calls are in two trails)
     owned = bucket_owner.resolve_and_fetch(bundle, {s.account_id: s.client("s3") for _, s in sessions}, claims)
     snapshot_id = _write(con, cfg, bundle, ids, list(dict.fromkeys(owned.owners.values())), out_dir)
@@ -124,30 +128,25 @@ def _open_sessions(cfg: Config, bundle: Bundle) -> tuple[list[tuple[AccountConfi
 
 
 def _fetch_account(
-    sess: AccountSession, bundle: Bundle, regions: list[str], ids: list[str], pool: ThreadPoolExecutor, progress: Any
+    sess: AccountSession, bundle: Bundle, regions: list[str], ids: list[str], pool: ThreadPoolExecutor, step: OnStep
 ) -> None:
     """Every KMS, IAM and Organizations call of one account, into ``bundle`` (nothing is written here)."""
     acct = sess.account_id
-    task = progress.add_task(f"{acct} kms", total=0) if progress is not None else None
+    step(Step(acct, "kms"))
 
     def listed(n: int) -> None:
-        if progress is not None:
-            progress.update(task, total=(progress.tasks[task].total or 0) + n)
+        step(Step(acct, "kms", listed=n))
 
     def done() -> None:
-        if progress is not None:
-            progress.advance(task)
+        step(Step(acct, "kms", fetched=1))
 
     for region in regions:
         kms.fetch_region(sess.client, bundle, acct, region, pool, listed, done)
-    if progress is not None:
-        progress.update(task, description=f"{acct} iam")
+    step(Step(acct, "iam"))
     iam.fetch(sess.client("iam"), bundle, acct)
-    if progress is not None:
-        progress.update(task, description=f"{acct} organizations")
+    step(Step(acct, "organizations"))
     organizations.fetch(sess.client("organizations"), bundle, acct, ids, skip_if_member_of=set(ids))
-    if progress is not None:
-        progress.update(task, description=f"{acct} done")
+    step(Step(acct, "done"))
 
 
 def _write(

@@ -24,7 +24,7 @@ def create_snapshot(
     con: duckdb.DuckDBPyConnection, collected_at: dt.datetime, source: str, source_path: str | None = None
 ) -> int:
     """Insert a ``snapshots`` row and return its new ID (``collected_at`` is stored as naive UTC)."""
-    from diag import __version__
+    from diag.version import __version__
 
     if collected_at.tzinfo is not None:
         collected_at = collected_at.astimezone(dt.UTC).replace(tzinfo=None)

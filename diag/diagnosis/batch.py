@@ -12,13 +12,13 @@ key goes through the Python pipeline.
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from diag import times
 from diag.change_events import DECISION_CHANGES
+from diag.diagnosis.epochs import build_epochs, q_list
 from diag.store.bulk import insert_columns
 
 if TYPE_CHECKING:
@@ -54,10 +54,6 @@ _SESSION_NEEDLES = (
 _IP_NEEDLES = ("aws:SourceIp", "aws:VpcSourceIp")
 
 
-def _q_list(values: tuple[str, ...]) -> str:
-    return ",".join("'" + v.replace("'", "''") + "'" for v in values)
-
-
 def policies_mention(con: duckdb.DuckDBPyConnection, needles: tuple[str, ...]) -> bool:
     """Whether any collected policy text mentions one of ``needles`` (tables named *polic*, text columns).
     No policy tables: False (nothing collected can name a session or an IP)."""
@@ -77,41 +73,6 @@ def policies_mention(con: duckdb.DuckDBPyConnection, needles: tuple[str, ...]) -
     return False
 
 
-def change_times(con: duckdb.DuckDBPyConnection) -> list[dt.datetime]:
-    """The sorted times at which policies may have changed (policy-change events, snapshots)."""
-    return (
-        [r[0] for r in con.execute("SELECT t FROM _dx_epochs ORDER BY t").fetchall()]
-        if _has_epochs(con)
-        else _epoch_rows(con)
-    )
-
-
-def _has_epochs(con: duckdb.DuckDBPyConnection) -> bool:
-    row = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = '_dx_epochs' AND temporary").fetchone()
-    return bool(row and row[0])
-
-
-def _epoch_rows(con: duckdb.DuckDBPyConnection) -> list[dt.datetime]:
-    _epochs(con)
-    return [r[0] for r in con.execute("SELECT t FROM _dx_epochs ORDER BY t").fetchall()]
-
-
-def _epochs(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE _dx_epochs AS SELECT t, row_number() OVER (ORDER BY t) AS epoch FROM ("
-        f" SELECT DISTINCT event_time AS t FROM events WHERE error_code IS NULL AND event_name IN ({_q_list(CHANGE_EVENTS)})"
-        " AND event_time IS NOT NULL)"
-    )
-    has_snapshots = con.execute(
-        "SELECT count(*) FROM information_schema.columns WHERE table_name = 'snapshots' AND column_name = 'collected_at'"
-    ).fetchone()
-    if has_snapshots and has_snapshots[0]:
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE _dx_epochs AS SELECT t, row_number() OVER (ORDER BY t) AS epoch FROM ("
-            " SELECT t FROM _dx_epochs UNION SELECT CAST(collected_at AS TIMESTAMP) FROM snapshots WHERE collected_at IS NOT NULL)"
-        )
-
-
 def _sessions(con: duckdb.DuckDBPyConnection) -> bool:
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _dx_sessions AS SELECT json_extract_string(raw, '$.responseElements.credentials.accessKeyId')"
@@ -127,7 +88,7 @@ def _sessions(con: duckdb.DuckDBPyConnection) -> bool:
 
 def select_failures(con: duckdb.DuckDBPyConnection, *, redo: bool) -> int:
     """Fill the temp table ``_dx_fail(event_id, event_time, decision_key)``; return its row count."""
-    _epochs(con)
+    build_epochs(con)
     with_sessions = _sessions(con)
     who = "coalesce(e.caller_arn, '')" if policies_mention(con, _SESSION_NEEDLES) else "''"
     ip = "coalesce(e.source_ip, '')" if policies_mention(con, _IP_NEEDLES) else "''"
@@ -152,8 +113,8 @@ def select_failures(con: duckdb.DuckDBPyConnection, *, redo: bool) -> int:
         + ")) AS decision_key"
         " FROM events e ASOF LEFT JOIN _dx_epochs c ON e.event_time >= c.t"
         + session_join
-        + f" WHERE e.error_code IS NOT NULL AND ((e.event_source = 'kms.amazonaws.com' AND e.error_code IN ({_q_list(KMS_FAILURES)}))"
-        f" OR (e.event_source = 's3.amazonaws.com' AND e.error_code IN ({_q_list(S3_FAILURES)})))"
+        + f" WHERE e.error_code IS NOT NULL AND ((e.event_source = 'kms.amazonaws.com' AND e.error_code IN ({q_list(KMS_FAILURES)}))"
+        f" OR (e.event_source = 's3.amazonaws.com' AND e.error_code IN ({q_list(S3_FAILURES)})))"
         " AND NOT (coalesce(e.caller_type, '') = 'AWSAccount' AND e.shared_event_id IS NOT NULL AND EXISTS ("
         "  SELECT 1 FROM events x WHERE x.shared_event_id = e.shared_event_id AND coalesce(x.caller_type, '') <> 'AWSAccount'))"
         + not_done
@@ -163,18 +124,9 @@ def select_failures(con: duckdb.DuckDBPyConnection, *, redo: bool) -> int:
 
 
 def _engine_version() -> str:
-    try:
-        from diag.policy import engine
+    from diag.policy.engine import ENGINE_VERSION
 
-        return str(getattr(engine, "ENGINE_VERSION", None) or getattr(engine, "__version__", None) or _pkg_version())
-    except ImportError:
-        return _pkg_version()
-
-
-def _pkg_version() -> str:
-    import diag
-
-    return f"kmsdiag {diag.__version__}"
+    return ENGINE_VERSION
 
 
 def _layer_summary(layers: tuple[dict[str, Any], ...]) -> list[dict[str, Any]]:
@@ -192,7 +144,7 @@ def diagnose_pending(
     """Diagnose every failure not yet in ``diagnoses`` (every failure with ``redo``); return a summary."""
     from diag.diagnosis.sources import DbPolicySource
     from diag.explain import diagnose_facts
-    from diag.render.console import to_json
+    from diag.jsonout import to_json
 
     started = time.perf_counter()
     if source is None:  # policy-change events ingested since the last collect must count as history

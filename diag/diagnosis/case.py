@@ -26,7 +26,6 @@ class PriorPolicy:
 
     change: PolicyChange
     result: EvaluationResult | None
-    policy: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)

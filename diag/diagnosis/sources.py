@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any, Protocol
 
+from diag.collect import inforce as _inforce
 from diag.collect.model import InForce, KeyInfo, PolicyChange
 from diag.diagnosis.case import GrantChange
 from diag.diagnosis.model import EventFacts
@@ -19,10 +20,6 @@ if TYPE_CHECKING:
     import duckdb
 
 _SESSION_MAX = dt.timedelta(hours=12)  # the longest role session
-
-
-class SourceUnavailable(RuntimeError):
-    """The collection API this needs is not installed (or failed): the diagnosis says what is missing."""
 
 
 class PolicySource(Protocol):
@@ -94,7 +91,7 @@ class DbPolicySource:
         if at is None:
             return None
         if self._bounds is None:
-            from diag.diagnosis.batch import change_times
+            from diag.diagnosis.epochs import change_times
 
             self._bounds = change_times(self.con)
         import bisect
@@ -108,13 +105,6 @@ class DbPolicySource:
             self._cache[key] = compute()
         return self._cache[key]
 
-    def _inforce_module(self) -> Any:
-        try:
-            from diag.collect import inforce  # type: ignore[attr-defined,unused-ignore]
-        except ImportError as exc:  # collection not installed on this branch yet
-            raise SourceUnavailable("policy collection (diag.collect.inforce) is not available") from exc
-        return inforce
-
     def in_force(
         self,
         *,
@@ -124,13 +114,12 @@ class DbPolicySource:
         bucket: str | None,
         at: dt.datetime | None,
     ) -> InForce:
-        mod = self._inforce_module()
         key = ("in_force", caller_arn, caller_account, key_arn, bucket, self._epoch(at) if self.memo else at)
         if self._snapshots is None:
-            self._snapshots = mod.SnapshotIndex(self.con)
+            self._snapshots = _inforce.SnapshotIndex(self.con)
         return self._cached(
             key,
-            lambda: mod.policies_in_force(
+            lambda: _inforce.policies_in_force(
                 self.con,
                 caller_arn=caller_arn,
                 caller_account=caller_account,
@@ -144,19 +133,14 @@ class DbPolicySource:
     def resolve_key(
         self, key_ref: str, *, region: str | None, account: str | None, at: dt.datetime | None
     ) -> KeyInfo | None:
-        mod = self._inforce_module()
         key = ("resolve", key_ref, region, account, self._epoch(at) if self.memo else at)
-        return self._cached(key, lambda: mod.resolve_key(self.con, key_ref, region=region, account=account, at=at))
+        return self._cached(key, lambda: _inforce.resolve_key(self.con, key_ref, region=region, account=account, at=at))
 
     def keys_elsewhere(self, key_ref: str, *, region: str | None, account: str | None) -> list[KeyInfo]:
-        mod = self._inforce_module()
-        fn = getattr(mod, "find_keys_elsewhere", None)
-        if fn is None:
-            return []
         return list(
             self._cached(
                 ("elsewhere", key_ref, region, account),
-                lambda: list(fn(self.con, key_ref, region=region, account=account)),
+                lambda: list(_inforce.find_keys_elsewhere(self.con, key_ref, region=region, account=account)),
             )
         )
 
@@ -305,17 +289,10 @@ class DbPolicySource:
         ), info
 
     def known_accounts(self) -> frozenset[str]:
+        """The accounts with a snapshot (a tiny table, not a scan of every event's recipient account)."""
         if self._accounts is None:
-            try:
-                mod = self._inforce_module()
-                fn = getattr(mod, "known_accounts", None)
-                accounts = set(fn(self.con)) if fn else set()
-            except SourceUnavailable:
-                accounts = set()
-            # accounts with a snapshot (tiny table), not a scan of every event's recipient account
             if self._snapshot_accounts is None:
                 rows = self.con.execute("SELECT DISTINCT account FROM snapshot_accounts").fetchall()
                 self._snapshot_accounts = frozenset(r[0] for r in rows)
-            accounts.update(self._snapshot_accounts)
-            self._accounts = frozenset(accounts)
+            self._accounts = self._snapshot_accounts
         return self._accounts

@@ -70,6 +70,9 @@ class MatrixDiff:
         self.callers: dict[str, Any] = {}
         self.caller_sides: dict[str, InForce] = {}
         self.key_sides: dict[str, InForce] = {}
+        from diag.collect.inforce import SnapshotIndex
+
+        self.snapshots = SnapshotIndex(con)  # every account's snapshots read once, not once per principal
 
     def principals(self, arns: list[str] | None = None) -> list[Who]:
         """The collected roles and users of every account's latest snapshot (or only ``arns``)."""
@@ -106,12 +109,17 @@ class MatrixDiff:
 
         if key_arn not in self.key_sides:
             self.key_sides[key_arn] = policies_in_force(
-                self.con, caller_arn=None, caller_account=None, key_arn=key_arn, at=self.at
+                self.con, caller_arn=None, caller_account=None, key_arn=key_arn, at=self.at, snapshots=self.snapshots
             )
         who = principal or caller_arn
         if who not in self.caller_sides:
             self.caller_sides[who] = policies_in_force(
-                self.con, caller_arn=caller_arn, caller_account=caller_account, key_arn=None, at=self.at
+                self.con,
+                caller_arn=caller_arn,
+                caller_account=caller_account,
+                key_arn=None,
+                at=self.at,
+                snapshots=self.snapshots,
             )
         ks, cs = self.key_sides[key_arn], self.caller_sides[who]
         return dataclasses.replace(
@@ -133,7 +141,7 @@ class MatrixDiff:
 
         if key_arn not in self.key_sides:
             self.key_sides[key_arn] = policies_in_force(
-                self.con, caller_arn=None, caller_account=None, key_arn=key_arn, at=self.at
+                self.con, caller_arn=None, caller_account=None, key_arn=key_arn, at=self.at, snapshots=self.snapshots
             )
         ks = self.key_sides[key_arn]
         probe = Request(principal="", action="kms:Decrypt", resource=key_arn, resource_account=arns.account_of(key_arn))

@@ -6,6 +6,8 @@ import sys
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
+from diag.jsonout import json_default, to_json
+
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -43,29 +45,7 @@ def err() -> Console:
     return console
 
 
-def _default(obj: Any) -> Any:
-    import datetime as dt
-    from pathlib import Path
-
-    if isinstance(obj, dt.datetime):
-        return obj.strftime("%Y-%m-%dT%H:%M:%SZ") if obj.tzinfo is None else obj.isoformat()
-    if isinstance(obj, dt.date):
-        return obj.isoformat()
-    if isinstance(obj, Path):
-        return str(obj)
-    if isinstance(obj, set | frozenset):
-        return sorted(obj)
-    if hasattr(obj, "to_dict"):
-        return obj.to_dict()
-    raise TypeError(f"not JSON serializable: {type(obj).__name__}")
-
-
-def to_json(obj: Any, *, indent: bool = True) -> str:
-    """Serialize for `--json` output (orjson; datetimes as ISO 8601 UTC)."""
-    import orjson
-
-    opts = orjson.OPT_INDENT_2 if indent else 0
-    return orjson.dumps(obj, default=_default, option=opts | orjson.OPT_NON_STR_KEYS).decode()
+_default = json_default  # the name diag.report imports
 
 
 def print_json(obj: Any, *, indent: bool = True) -> None:

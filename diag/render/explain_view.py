@@ -27,15 +27,6 @@ _RESULT_STYLE = {
 }
 
 
-def _title(code: str) -> str:
-    from diag.rules import load_rules
-
-    for cls in load_rules():
-        if cls.code == code:
-            return cls.title
-    return ""
-
-
 def _deciding(layer: dict[str, Any]) -> str:
     """The statements that decided a layer: the denying ones, else the allowing ones (Sid or #index)."""
     stmts = layer.get("statements") or []
@@ -221,8 +212,9 @@ def _render_success(console: Console, diag: Diagnosis) -> None:
         render_layers(console, diag)
 
 
-def render_diagnosis(console: Console, diag: Diagnosis) -> None:
-    """The whole explanation of one call (a success says so in its first line)."""
+def render_diagnosis(console: Console, diag: Diagnosis, *, title: str = "") -> None:
+    """The whole explanation of one call (a success says so in its first line). ``title``: the verdict's
+    title (the rule's, ``diag.cli.explain_input.verdict_title``), printed after the code."""
     from diag.diagnosis.honesty import based_on_line
 
     if diag.outcome == "succeeded":
@@ -235,7 +227,6 @@ def render_diagnosis(console: Console, diag: Diagnosis) -> None:
     if fixed:
         console.print(safe_text(fixed, style="bold green"), soft_wrap=True)
     verdict = diag.verdict or "UNKNOWN"
-    title = _title(verdict)
     head = safe_text("verdict: ", style="bold")
     head.append_text(safe_text(verdict, style="bold red" if verdict != "RESOLVED_SINCE" else "bold green"))
     if title:

@@ -37,7 +37,7 @@ def report_json(report: Report) -> str:
     """The full model as JSON; times are ISO 8601 UTC with a ``Z`` (the model's times are naive UTC)."""
     import orjson
 
-    from diag.render.console import _default
+    from diag.jsonout import json_default as _default
 
     opts = orjson.OPT_INDENT_2 | orjson.OPT_NAIVE_UTC | orjson.OPT_UTC_Z | orjson.OPT_NON_STR_KEYS
     return orjson.dumps(report.to_dict(), default=_default, option=opts).decode() + "\n"

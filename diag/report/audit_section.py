@@ -197,7 +197,7 @@ def build_audit_section(
 ) -> AuditSection:
     """The audit of each account's latest snapshot (see the module docstring); never raises for a bad
     database or a broken rule: the problem is recorded in the section and the report goes on."""
-    from diag.report.model import table_exists
+    from diag.store.catalog import table_exists
 
     started = time.perf_counter()
     counts = _empty_counts()

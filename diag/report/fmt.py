@@ -7,7 +7,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from diag import arn as arns
-from diag.render.escape import strip_control
+from diag.textclean import strip_control
 
 if TYPE_CHECKING:
     from markupsafe import Markup
@@ -51,7 +51,7 @@ def pretty_json(value: Any) -> str:
     """Indented JSON for evidence and policies (orjson; strings keep their content, escaping is the renderer's)."""
     import orjson
 
-    from diag.render.console import _default
+    from diag.jsonout import json_default as _default
 
     return orjson.dumps(value, default=_default, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode()
 

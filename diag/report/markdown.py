@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import re
 
-from diag.render.escape import strip_control
 from diag.report import fmt
 from diag.report.model import Report
+from diag.textclean import strip_control
 
 MAX_CAUSES = 10
 MAX_AUDIT_FINDINGS = 5

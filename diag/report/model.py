@@ -19,9 +19,10 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from diag import __version__
 from diag.report.window import Window, utcnow
 from diag.store.bulk import insert_columns
+from diag.store.catalog import table_exists
+from diag.version import __version__
 
 RUN_CAUSE_COLUMNS = (
     "run_id",
@@ -233,18 +234,6 @@ def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = N
 def _scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> Any:
     rows = con.execute(sql, params or []).fetchall()  # fetchall: DuckDB 2 keeps a half-read result open
     return rows[0][0] if rows else None
-
-
-def table_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    """True when a table or view called ``name`` exists (any schema, temporary included)."""
-    return bool(
-        _scalar(
-            con,
-            "SELECT count(*) FROM (SELECT table_name AS n FROM duckdb_tables() UNION ALL "
-            "SELECT view_name FROM duckdb_views()) WHERE n = ?",
-            [name],
-        )
-    )
 
 
 def _json_value(value: Any) -> Any:

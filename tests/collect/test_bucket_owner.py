@@ -240,7 +240,7 @@ def test_expected_bucket_owner_decides_when_the_trails_do_not(tmp_path: Path, db
             max_workers=2,
         )
         with _expected_owner_refusals() as injected:
-            result = collect_live(con, cfg, quiet=True)
+            result = collect_live(con, cfg)
         assert f"GetBucketLocation {SHARED} as {w.b}" in injected  # B was asked first, and refused
         rows = con.execute(
             "SELECT bucket, account, policy_known, encryption_known FROM bucket_policies WHERE snapshot_id = ?"

@@ -55,7 +55,7 @@ def _config(w: World) -> Config:
 def test_live_collection_two_accounts(world: World, tmp_path: Path, db_path: Path) -> None:
     w = world
     con = open_db(db_path)
-    result = collect_live(con, _config(w), out_dir=tmp_path / "bundle", quiet=True)
+    result = collect_live(con, _config(w), out_dir=tmp_path / "bundle")
     assert result.accounts == [A, w.b] and result.refused_accounts == []
     c = snapshot_contents(con, result.snapshot_id)
     states = {k["key_arn"]: k["key_state"] for k in c["keys"]}
@@ -139,7 +139,7 @@ def test_collect_calls_exactly_the_documented_actions(
 
     monkeypatch.setattr(BaseClient, "_make_api_call", record)
     con = open_db(db_path)
-    collect_live(con, _config(world), quiet=True)
+    collect_live(con, _config(world))
     con.close()
     needed = {op: action for action, op in ACTION_OPERATIONS.items()}
     assert called - set(needed) <= UNGATED_OPERATIONS, called - set(needed)
@@ -159,7 +159,7 @@ def test_refused_account_is_a_gap_and_others_go_on(world: World, db_path: Path) 
         " VALUES ('e1', TIMESTAMP '2026-11-28 10:00:00', 's3.amazonaws.com', 'GetObject', ?, ?)",
         [world.bucket, A],
     )
-    result = collect_live(con, cfg, quiet=True)
+    result = collect_live(con, cfg)
     buckets = con.execute(
         "SELECT account, bucket, policy_known FROM bucket_policies WHERE snapshot_id = ?", [result.snapshot_id]
     ).fetchall()
@@ -180,7 +180,7 @@ def test_refused_account_gaps_say_what_aws_refused(world: World, db_path: Path) 
     bad = AccountConfig(account_id="333333333333", profile="no-such-profile")
     cfg = Config(accounts=(_config(world).accounts[0], bad), regions=("us-east-1",), max_workers=2)
     con = open_db(db_path)
-    result = collect_live(con, cfg, quiet=True)
+    result = collect_live(con, cfg)
     gaps = con.execute(
         "SELECT what, call, error, message FROM collection_gaps WHERE snapshot_id = ? AND account = '333333333333'"
         " ORDER BY what",
@@ -215,7 +215,7 @@ def test_no_transaction_is_open_while_aws_is_called(
         real_fetch(client, bundle, account)
 
     monkeypatch.setattr(iam_mod, "fetch", fetch)
-    result = collect_live(con, _config(world), quiet=True)
+    result = collect_live(con, _config(world))
     assert [a for a, _ in seen] == [A, world.b] and all(n == before for _, n in seen)
     assert con.execute("SELECT count(*) FROM keys WHERE snapshot_id = ?", [result.snapshot_id]).fetchone()[0] == 5
 
@@ -225,7 +225,7 @@ def test_no_transaction_is_open_while_aws_is_called(
     monkeypatch.setattr(iam_mod, "fetch", killed)
     counts = [con.execute(f"SELECT count(*) FROM {t}").fetchone() for t in ("snapshots", "keys", "collection_gaps")]
     with pytest.raises(KeyboardInterrupt):
-        collect_live(con, _config(world), quiet=True)
+        collect_live(con, _config(world))
     assert [
         con.execute(f"SELECT count(*) FROM {t}").fetchone() for t in ("snapshots", "keys", "collection_gaps")
     ] == counts

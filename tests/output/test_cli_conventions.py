@@ -36,7 +36,7 @@ def test_commands_that_need_data_never_create_a_database(
 
 
 def _commands() -> list[str]:
-    from diag.cli.helpfmt import build_command
+    from diag.cli.app import build_command
 
     return sorted(build_command().commands)
 

@@ -74,7 +74,7 @@ def test_collect_faults_retried_or_recorded_as_gaps(aws: dict[str, Any], db_path
 
     con = open_db(db_path)
     with faults(decide) as injected:
-        result = collect_live(con, _config((REGION, DISABLED_REGION)), quiet=True)
+        result = collect_live(con, _config((REGION, DISABLED_REGION)))
     sid = result.snapshot_id
     kinds = {k for _, k in injected}
     assert {"ThrottlingException", "ReadTimeoutError", "EndpointConnectionError", "AccessDeniedException",
@@ -219,7 +219,7 @@ def _collect_as(user_key: dict[str, str], db: Path, monkeypatch: pytest.MonkeyPa
     monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
     con = open_db(db)
     try:
-        result = collect_live(con, _config(), quiet=True)
+        result = collect_live(con, _config())
         return _gaps(con, result.snapshot_id)
     finally:
         con.close()

@@ -1,0 +1,1 @@
+"""Change impact: replay observed calls against a proposed policy change (``kmsdiag impact``)."""

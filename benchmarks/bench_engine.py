@@ -10,8 +10,11 @@ level, no boundary. Three figures, single process:
   reads) stay warm: the cost of a new decision key whose statements were seen before (fingerprinting
   the inputs, the memo lookups, the decision logic);
 - ``cached_decision``: the same request and inputs again (a dict lookup after fingerprinting the inputs);
-- ``fresh_statements``: every memo cleared, parsed policies kept: every statement matched and traced
-  from scratch (a request never seen before in this process);
+- ``fresh_statements``: every trace memo cleared, compiled policies kept (with the Action / Resource /
+  Principal outcomes their statements memoize per facet): every statement traced from scratch, near
+  misses included (a request never seen before in this process, for principals and keys seen before);
+- ``fresh_decision_only``: like ``fresh_statements`` but ``engine.decide`` (no statement trace: the path of
+  ``simulate --fields`` without ``layers``);
 - ``cold``: parsing included, for reference;
 - ``reference``: ``sum(range(100))`` calls/s, to compare machines.
 
@@ -194,6 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     request, inputs = workload()
     first = engine.evaluate(request, inputs)
     assert first.decision == Decision.ALLOWED, first.reason
+    assert engine.decide(request, inputs).reason == first.reason
 
     def uncached() -> object:
         engine.clear_cache()
@@ -206,8 +210,12 @@ def main(argv: list[str] | None = None) -> int:
         engine.clear_cache(statements=True)
         return engine.evaluate(request, inputs)
 
-    def cold() -> object:
+    def fresh_decision() -> object:
         engine.clear_cache(statements=True)
+        return engine.decide(request, inputs)
+
+    def cold() -> object:
+        engine.clear_cache(compiled=True)
         parse.clear_cache()
         return engine.evaluate(request, inputs)
 
@@ -218,6 +226,7 @@ def main(argv: list[str] | None = None) -> int:
         "uncached_decision": (uncached, 10),
         "cached_decision": (cached, 40),
         "fresh_statements": (fresh, 1),
+        "fresh_decision_only": (fresh_decision, 1),
         "cold_parse_and_decision": (cold, 1),
         "reference_sum_range_100": (reference, 400),
     }

@@ -5,23 +5,12 @@ command's real annotations.
 """
 
 import sys
-from collections.abc import Callable
-from pathlib import Path
-from typing import IO, Annotated, Any
+from typing import Annotated
 
 import typer
 
 from diag.cli.common import command, state
-from diag.errors import BadInputError, NotFoundError
-
-
-def _open(source: str) -> IO[str]:
-    if source == "-":
-        return sys.stdin
-    path = Path(source)
-    if not path.is_file():
-        raise NotFoundError(f"no such file: {source}")
-    return path.open(encoding="utf-8", errors="replace")
+from diag.errors import BadInputError
 
 
 def _single(text: str, as_json: bool, fields: tuple[str, ...] | None = None) -> int:
@@ -45,63 +34,6 @@ def _single(text: str, as_json: bool, fields: tuple[str, ...] | None = None) -> 
     else:
         render_result(result, out())
     return 0
-
-
-def _batch(stream: IO[str], fields: tuple[str, ...] | None = None) -> int:
-    import orjson
-
-    from diag.policy.engine import evaluate
-    from diag.policy.simulate import RequestDocumentError, document_to_inputs
-    from diag.render.result_json import result_json
-
-    bad = 0
-    sys.stdout.flush()
-    write = _writer()
-    for n, line in enumerate(stream, start=1):
-        if not line.strip():
-            continue
-        obj: dict[str, Any]
-        doc: Any = None
-        try:
-            doc = orjson.loads(line)
-            request, inputs = document_to_inputs(doc)
-            data = result_json(evaluate(request, inputs), doc.get("id"), fields)
-        except orjson.JSONDecodeError as exc:
-            bad += 1
-            obj = {"line": n, "error": f"not valid JSON: {exc}"}
-        except RequestDocumentError as exc:
-            bad += 1
-            obj = {"line": n, "error": str(exc)}
-            if isinstance(doc, dict) and "id" in doc:
-                obj["id"] = doc["id"]
-        except Exception as exc:  # one broken line must not end the run
-            bad += 1
-            obj = {"line": n, "error": f"internal error: {type(exc).__name__}: {exc}"}
-        else:
-            write(data + b"\n")
-            continue
-        write(orjson.dumps(obj, option=orjson.OPT_NON_STR_KEYS) + b"\n")
-    sys.stdout.flush()
-    return 3 if bad else 0
-
-
-def _writer() -> Callable[[bytes], object]:
-    """Write bytes to stdout: its binary buffer (no decode/encode round trip), else as text (tests' captures)."""
-    buffer = getattr(sys.stdout, "buffer", None)
-    if buffer is not None:
-        return buffer.write
-    return lambda data: sys.stdout.write(data.decode())
-
-
-def _fields(text: str | None) -> tuple[str, ...] | None:
-    from diag.render.result_json import parse_fields
-
-    if text is None:
-        return None
-    try:
-        return parse_fields(text)
-    except ValueError as exc:
-        raise BadInputError(f"--fields: {exc}") from exc
 
 
 def register(app: typer.Typer) -> None:
@@ -132,11 +64,14 @@ def register(app: typer.Typer) -> None:
 
         Example:  kmsdiag simulate request.json --json;  kmsdiag simulate --batch - < requests.jsonl
         """
-        selected = _fields(fields)
-        stream = _open(file)
+        from diag.cli.simulate_batch import batch as run_batch
+        from diag.cli.simulate_batch import open_source, parse_fields_option
+
+        selected = parse_fields_option(fields)
+        stream = open_source(file)
         try:
             if batch:
-                return _batch(stream, selected)
+                return run_batch(stream, selected)
             return _single(stream.read(), state().json, selected)
         finally:
             if stream is not sys.stdin:

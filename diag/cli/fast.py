@@ -117,7 +117,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(args: list[str]) -> int:
-    opts = None if os.environ.get("KMSDIAG_NO_FAST_PATH") else parse_explain(args)
+    fast = not os.environ.get("KMSDIAG_NO_FAST_PATH")
+    opts = parse_explain(args) if fast else None
+    run = _explain
+    if opts is None and fast:  # `simulate --batch` is a whole process too: no typer either
+        from diag.cli.simulate_batch import parse_batch, run_batch
+
+        opts, run = parse_batch(args), run_batch
     if opts is None:
         from diag.cli.app import main as full_main
 
@@ -127,7 +133,7 @@ def _main(args: list[str]) -> int:
 
     old_umask = private_umask()
     try:
-        code = _explain(opts)
+        code = run(opts)
         sys.stdout.flush()
     except BrokenPipeError:
         code = interrupt.reader_went_away()

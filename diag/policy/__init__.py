@@ -6,6 +6,9 @@ stays cheap):
 
 - ``evaluate(request, inputs) -> EvaluationResult`` (``diag.policy.engine``): the decision with every
   layer's trace; evaluation order and AWS rules in that module's docstring.
+- ``decide(request, inputs) -> EvaluationResult``: the same decision, reason and deciding layers without
+  the statement trace (each layer lists only its applying statements); ``Engine``: an evaluator with
+  caches of its own (the module functions share one).
 - ``context_keys_read(inputs) -> tuple[str, ...]``: the context keys the policies read (the "context
   that matters" of a decision key).
 - ``context_from_event(record) -> dict`` and ``request_from_event(record) -> Request``
@@ -20,6 +23,8 @@ from typing import Any
 
 _EXPORTS = {
     "evaluate": "diag.policy.engine",
+    "decide": "diag.policy.engine",
+    "Engine": "diag.policy.engine",
     "clear_cache": "diag.policy.engine",
     "context_keys_read": "diag.policy.engine",
     "context_from_event": "diag.policy.context",

@@ -41,10 +41,10 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
 
-from diag.policy.context import undetermined_mode
-from diag.policy.match import _arn_regex, _glob_regex, arn_like, substitute
+from diag.policy.context import UNDETERMINED_PREFIX, undetermined_mode
 from diag.policy.model import ConditionTrace
-from diag.policy.parse import ConditionSpec
+from diag.policy.parse import ConditionSpec, split_operator
+from diag.policy.wildcard import arn_like, arn_regex, glob_regex, substitute
 
 Ctx = Mapping[str, tuple[str, ...]]
 
@@ -60,7 +60,7 @@ def _str_eq_ic(p: str, v: str) -> bool:
 def _str_like(p: str, v: str) -> bool:
     if "*" not in p and "?" not in p:
         return p == v
-    return _glob_regex(p, False).fullmatch(v) is not None
+    return glob_regex(p, False).fullmatch(v) is not None
 
 
 @lru_cache(maxsize=4096)
@@ -172,8 +172,6 @@ OPERATORS: dict[str, tuple[Callable[[str, str], bool], bool, bool]] = {
 
 def is_known_operator(operator: str) -> bool:
     """Whether ``operator`` (with its set prefix and IfExists suffix) is one the engine evaluates."""
-    from diag.policy.parse import split_operator
-
     set_op, base, _ = split_operator(operator)
     if set_op not in (None, "ForAnyValue", "ForAllValues"):
         return False
@@ -195,38 +193,21 @@ def _token_glob(tokens: tuple[tuple[bool, str], ...]) -> re.Pattern[str]:
     return re.compile("".join(out), re.DOTALL)
 
 
-_PRECOMPILED_MAX = 16384
-_PRECOMPILED: dict[tuple[str, tuple[str, ...]], list[Callable[[str], bool]]] = {}
-
-
 def _fixed(cmp: Callable[[str, str], bool], p: str) -> Callable[[str], bool]:
     """The predicate ``v -> cmp(p, v)``, compiled once: exact equality and StringLike globs skip a call."""
     if cmp is _str_eq:
         return p.__eq__
     if cmp is _str_like:
-        return p.__eq__ if "*" not in p and "?" not in p else _glob_regex(p, False).fullmatch  # type: ignore[return-value]
+        return p.__eq__ if "*" not in p and "?" not in p else glob_regex(p, False).fullmatch  # type: ignore[return-value]
     return functools.partial(cmp, p)
 
 
-def _matchers(base: str, values: Sequence[str], ctx: Ctx) -> list[Callable[[str], bool]]:
-    """One predicate per policy value, with policy variables substituted where the operator allows.
-
-    Values without a variable do not depend on the request: their predicates are compiled once per
-    (operator, values) and reused; the returned list must not be changed.
-    """
-    cmp, _negated, variables = OPERATORS[base]
-    if not variables or not any("${" in p for p in values):
-        key = (base, tuple(values))
-        hit = _PRECOMPILED.get(key)
-        if hit is None:
-            hit = [_fixed(cmp, p) for p in values]
-            if len(_PRECOMPILED) >= _PRECOMPILED_MAX:
-                _PRECOMPILED.clear()
-            _PRECOMPILED[key] = hit
-        return hit
+def _substituted(base: str, values: Sequence[str], ctx: Ctx) -> list[Callable[[str], bool]]:
+    """One predicate per policy value, with policy variables substituted from ``ctx``."""
+    cmp = OPERATORS[base][0]
     out: list[Callable[[str], bool]] = []
     for p in values:
-        if not variables or "${" not in p:
+        if "${" not in p:
             out.append(_fixed(cmp, p))
             continue
         tokens = substitute(p, ctx)
@@ -235,104 +216,139 @@ def _matchers(base: str, values: Sequence[str], ctx: Ctx) -> list[Callable[[str]
         if base in ("stringlike", "stringnotlike"):
             out.append(_token_glob(tokens).fullmatch)  # type: ignore[arg-type]
         elif base.startswith("arn"):
-            out.append(_arn_regex(tokens).fullmatch)  # type: ignore[arg-type]
+            out.append(arn_regex(tokens).fullmatch)  # type: ignore[arg-type]
         else:
             out.append(functools.partial(cmp, "".join(t for _, t in tokens)))
     return out
 
 
-def evaluate_condition(cond: ConditionSpec, ctx: Ctx, effect: str = "Allow") -> ConditionTrace:
-    """Evaluate one (operator, key) pair against the request context; return its trace."""
-    req = ctx.get(cond.key_lower)
-    undetermined = _undetermined_mode(req, cond.values, ctx)
-    if undetermined is not None:
-        holds = (undetermined == "allow") == (effect == "Allow")
-        return ConditionTrace(
-            cond.operator,
-            cond.key,
-            holds,
-            cond.values,
-            None,
-            "kmsdiag could not determine this key: the outcome is unknown (assumed "
-            + ("to hold" if holds else "not to hold")
-            + " in this evaluation)",
-            undetermined=True,
-        )
-    req_values = tuple(req) if req is not None else None
-    present = bool(req)
-    base = cond.base.lower()
+class CompiledCondition:
+    """One (operator, key) pair, with its predicates compiled once (values without a policy variable).
 
-    if cond.set_op not in (None, "ForAnyValue", "ForAllValues") or (base not in OPERATORS and base != "null"):
-        applies_for_deny = effect == "Deny"
+    ``outcome(ctx, effect)`` is the whole evaluation (``matched``, reason, flags); ``holds`` and ``trace``
+    are its two views, so the decision and the trace can never disagree.
+    """
+
+    __slots__ = ("base", "cond", "fixed", "known", "mentions_variable", "negated", "uses_variables")
+
+    def __init__(self, cond: ConditionSpec) -> None:
+        self.cond = cond
+        base = cond.base.lower()
+        self.base = base
+        self.known = cond.set_op in (None, "ForAnyValue", "ForAllValues") and (base in OPERATORS or base == "null")
+        op = OPERATORS.get(base)
+        self.negated = op[1] if op is not None else False
+        self.mentions_variable = any("${" in p for p in cond.values)
+        self.uses_variables = op is not None and op[2] and self.mentions_variable
+        self.fixed: list[Callable[[str], bool]] | None = None
+        if op is not None and self.known and not self.uses_variables:
+            self.fixed = [_fixed(op[0], p) for p in cond.values]
+
+    def holds(self, ctx: Ctx, effect: str) -> bool:
+        return self.outcome(ctx, effect)[0]
+
+    def trace(self, ctx: Ctx, effect: str) -> ConditionTrace:
+        matched, reason, req_values, unknown_op, undetermined = self.outcome(ctx, effect)
+        c = self.cond
         return ConditionTrace(
-            cond.operator,
-            cond.key,
-            applies_for_deny,
-            cond.values,
+            c.operator,
+            c.key,
+            matched,
+            c.values,
             req_values,
-            "unknown condition operator: fails closed ("
-            + ("the Deny is treated as applying" if applies_for_deny else "the Allow does not apply")
-            + ")",
-            unknown_operator=True,
+            reason,
+            unknown_operator=unknown_op,
+            undetermined=undetermined,
         )
 
-    if base == "null":
-        want_absent = [v.strip().lower() == "true" for v in cond.values if v.strip().lower() in ("true", "false")]
-        ok = any((not present) == w for w in want_absent)
-        reason = ("key absent" if not present else "key present") + (", as required" if ok else ", not as required")
-        return ConditionTrace(cond.operator, cond.key, ok, cond.values, req_values, reason)
+    def outcome(self, ctx: Ctx, effect: str) -> tuple[bool, str, tuple[str, ...] | None, bool, bool]:
+        """(matched, reason, request values, unknown operator?, undetermined?)."""
+        cond = self.cond
+        req = ctx.get(cond.key_lower)
+        undetermined = None
+        if req is not None and len(req) == 1 and req[0].startswith(UNDETERMINED_PREFIX):
+            undetermined = undetermined_mode(req)
+        if undetermined is None and self.mentions_variable:
+            undetermined = _undetermined_mode(None, cond.values, ctx)
+        if undetermined is not None:
+            holds = (undetermined == "allow") == (effect == "Allow")
+            return (
+                holds,
+                "kmsdiag could not determine this key: the outcome is unknown (assumed "
+                + ("to hold" if holds else "not to hold")
+                + " in this evaluation)",
+                None,
+                False,
+                True,
+            )
+        req_values = tuple(req) if req is not None else None
+        if not self.known:
+            applies_for_deny = effect == "Deny"
+            reason = (
+                "unknown condition operator: fails closed ("
+                + ("the Deny is treated as applying" if applies_for_deny else "the Allow does not apply")
+                + ")"
+            )
+            return applies_for_deny, reason, req_values, True, False
+        matched, reason = self._known(req, ctx)
+        return matched, reason, req_values, False, False
 
-    negated = OPERATORS[base][1]
-    preds = _matchers(base, cond.values, ctx)
+    def _known(self, req: tuple[str, ...] | None, ctx: Ctx) -> tuple[bool, str]:
+        cond = self.cond
+        present = bool(req)
+        if self.base == "null":
+            want_absent = [v.strip().lower() == "true" for v in cond.values if v.strip().lower() in ("true", "false")]
+            ok = any((not present) == w for w in want_absent)
+            return ok, ("key absent" if not present else "key present") + (
+                ", as required" if ok else ", not as required"
+            )
+        if not present:
+            return _absent(cond, self.negated)
+        assert req is not None
+        preds = self.fixed if self.fixed is not None else _substituted(self.base, cond.values, ctx)
+        return _present(cond.set_op, self.negated, preds, req)
 
+
+def _absent(cond: ConditionSpec, negated: bool) -> tuple[bool, str]:
+    if cond.if_exists:
+        return True, "key absent: IfExists holds"
+    if cond.set_op == "ForAllValues":
+        return True, "key absent or empty: ForAllValues holds vacuously"
+    if cond.set_op == "ForAnyValue":
+        return False, "key absent or empty: ForAnyValue fails"
+    return negated, ("key absent: a negated operator holds" if negated else "key absent from the request")
+
+
+def _present(
+    set_op: str | None, negated: bool, preds: Sequence[Callable[[str], bool]], req: tuple[str, ...]
+) -> tuple[bool, str]:
     def one(v: str) -> bool:
         """Does request value ``v`` match any policy value (positive form)?"""
         return any(bool(pred(v)) for pred in preds)
 
-    if not present:
-        if cond.if_exists:
-            return ConditionTrace(cond.operator, cond.key, True, cond.values, req_values, "key absent: IfExists holds")
-        if cond.set_op == "ForAllValues":
-            return ConditionTrace(
-                cond.operator,
-                cond.key,
-                True,
-                cond.values,
-                req_values,
-                "key absent or empty: ForAllValues holds vacuously",
-            )
-        if cond.set_op == "ForAnyValue":
-            return ConditionTrace(
-                cond.operator, cond.key, False, cond.values, req_values, "key absent or empty: ForAnyValue fails"
-            )
-        ok = negated
-        return ConditionTrace(
-            cond.operator,
-            cond.key,
-            ok,
-            cond.values,
-            req_values,
-            "key absent: a negated operator holds" if ok else "key absent from the request",
-        )
-
-    assert req is not None
-    if cond.set_op == "ForAllValues":
+    if set_op == "ForAllValues":
         ok = all((not one(v)) if negated else one(v) for v in req)
         reason = "every request value " + ("is outside" if negated else "is within") + " the policy values"
         if not ok:
             reason = "a request value " + ("matches" if negated else "is outside") + " the policy values"
-    elif cond.set_op == "ForAnyValue":
+        return ok, reason
+    if set_op == "ForAnyValue":
         ok = any((not one(v)) if negated else one(v) for v in req)
         reason = "some request value " + ("is outside" if negated else "matches") + " the policy values"
         if not ok:
             reason = "no request value " + ("is outside" if negated else "matches") + " the policy values"
-    else:
-        hit = any(one(v) for v in req)
-        ok = not hit if negated else hit
-        reason = ("a request value matches" if hit else "no request value matches") + " a policy value"
-        if negated:
-            reason += " (negated operator)"
-    return ConditionTrace(cond.operator, cond.key, ok, cond.values, req_values, reason)
+        return ok, reason
+    hit = any(one(v) for v in req)
+    ok = not hit if negated else hit
+    reason = ("a request value matches" if hit else "no request value matches") + " a policy value"
+    if negated:
+        reason += " (negated operator)"
+    return ok, reason
+
+
+def evaluate_condition(cond: ConditionSpec, ctx: Ctx, effect: str = "Allow") -> ConditionTrace:
+    """Evaluate one (operator, key) pair against the request context; return its trace."""
+    return CompiledCondition(cond).trace(ctx, effect)
 
 
 _VAR_RE = re.compile(r"\$\{([^},']+)")

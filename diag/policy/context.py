@@ -138,11 +138,22 @@ def context_from_event(record: dict[str, Any]) -> dict[str, str | list[str]]:
     ctx: dict[str, str | list[str]] = {}
     ui = _d(record.get("userIdentity"))
     sc = _d(ui.get("sessionContext"))
-    issuer = _d(sc.get("sessionIssuer"))
-    attrs = _d(sc.get("attributes"))
     utype = _s(ui.get("type"))
     region = _s(record.get("awsRegion"))
+    _principal_keys(ctx, ui, _d(sc.get("sessionIssuer")), utype)
+    _network_keys(ctx, record, utype, region)
+    params = _d(record.get("requestParameters"))
+    _kms_request_keys(ctx, params)
+    _request_extras(record, params, ui, ctx)
+    _time_and_transport_keys(ctx, record, region)
+    _session_keys(ctx, sc, _d(sc.get("attributes")))
+    res_account = _resource(record)[1]
+    if res_account:
+        ctx["aws:ResourceAccount"] = res_account
+    return ctx
 
+
+def _principal_keys(ctx: dict[str, Any], ui: dict[str, Any], issuer: dict[str, Any], utype: str | None) -> None:
     arn = _s(ui.get("arn"))
     if utype == "AssumedRole" and _s(issuer.get("arn")):
         ctx["aws:PrincipalArn"] = issuer["arn"]
@@ -164,13 +175,15 @@ def context_from_event(record: dict[str, Any]) -> dict[str, str | list[str]]:
     if utype == "IAMUser" and _s(ui.get("userName")):
         ctx["aws:username"] = ui["userName"]
 
+
+def _network_keys(ctx: dict[str, Any], record: dict[str, Any], utype: str | None, region: str | None) -> None:
+    """Source IP / VPC endpoint, and the service that called for the caller (``aws:CalledVia``...)."""
     src = _s(record.get("sourceIPAddress"))
     if src and _is_ip(src):
         ctx["aws:SourceIp"] = src
     vpce = _s(record.get("vpcEndpointId"))
     if vpce:
         ctx["aws:SourceVpce"] = vpce
-
     service = _invoking_service(record)
     if service:
         ctx["aws:ViaAWSService"] = "true"
@@ -183,7 +196,9 @@ def context_from_event(record: dict[str, Any]) -> dict[str, str | list[str]]:
     elif utype:
         ctx["aws:ViaAWSService"] = "false"
 
-    params = _d(record.get("requestParameters"))
+
+def _kms_request_keys(ctx: dict[str, Any], params: dict[str, Any]) -> None:
+    """Encryption context, algorithm, grant operations and grantee of a KMS request."""
     ec = params.get("encryptionContext")
     if isinstance(ec, dict):
         keys = []
@@ -203,8 +218,9 @@ def context_from_event(record: dict[str, Any]) -> dict[str, str | list[str]]:
     grantee = _s(params.get("granteePrincipal"))
     if grantee:
         ctx["kms:GranteePrincipal"] = grantee
-    _request_extras(record, params, ui, ctx)
 
+
+def _time_and_transport_keys(ctx: dict[str, Any], record: dict[str, Any], region: str | None) -> None:
     when = _s(record.get("eventTime"))
     if when:
         ctx["aws:CurrentTime"] = when
@@ -222,6 +238,8 @@ def context_from_event(record: dict[str, Any]) -> dict[str, str | list[str]]:
     if source == "kms.amazonaws.com" or _s(tls.get("tlsVersion")):
         ctx["aws:SecureTransport"] = "true"
 
+
+def _session_keys(ctx: dict[str, Any], sc: dict[str, Any], attrs: dict[str, Any]) -> None:
     mfa = attrs.get("mfaAuthenticated")
     if isinstance(mfa, str | bool):
         ctx["aws:MultiFactorAuthPresent"] = str(mfa).lower()
@@ -231,11 +249,6 @@ def context_from_event(record: dict[str, Any]) -> dict[str, str | list[str]]:
     sid = _s(sc.get("sourceIdentity"))
     if sid:
         ctx["aws:SourceIdentity"] = sid
-
-    res_account = _resource(record)[1]
-    if res_account:
-        ctx["aws:ResourceAccount"] = res_account
-    return ctx
 
 
 def _alias_name(ref: str | None) -> str | None:

@@ -5,14 +5,13 @@ may be one string or a list of strings; ``Principal`` may be ``"*"``, ``{"AWS": 
 ``{"AWS": [...], "Service": ..., "Federated": ..., "CanonicalUser": ...}``. ``parse_policy`` turns all
 of these into one shape (``ParsedPolicy``) so that the matchers never branch on the JSON form again.
 
-Parsing is cached on the document's canonical JSON text: evaluating the same policy many times parses it
+Parsing is cached on the document's canonical JSON text (``PolicyParser``, one bounded cache each): evaluating the same policy many times parses it
 once. Invalid documents raise ``PolicyError`` with a message that says which statement and element is
 wrong (that message reaches users of ``kmsdiag simulate``).
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
 from dataclasses import dataclass
@@ -20,8 +19,7 @@ from typing import Any
 
 import orjson
 
-_CACHE_MAX = 8192
-_CACHE: dict[bytes | str, ParsedPolicy] = {}
+from diag.policy.cache import BoundedCache
 
 _ELEMENTS = {
     "Sid",
@@ -261,39 +259,43 @@ def policy_fingerprint(doc: dict[str, Any] | str) -> bytes | str:
         raise PolicyError(f"the policy is not JSON-serializable: {exc}") from exc
 
 
+class PolicyParser:
+    """Parses policy documents, remembering each parsed policy under its canonical text (bounded)."""
+
+    __slots__ = ("cache",)
+
+    def __init__(self, limit: int = 8192) -> None:
+        self.cache: BoundedCache[bytes | str, ParsedPolicy] = BoundedCache(limit)
+
+    def parse(self, doc: dict[str, Any] | str, fingerprint: bytes | str | None = None) -> ParsedPolicy:
+        """``parse_policy`` through this parser's cache."""
+        key = fingerprint if fingerprint is not None else policy_fingerprint(doc)
+        hit = self.cache.get(key)
+        if hit is not None:
+            return hit
+        if isinstance(doc, str):
+            try:
+                obj = orjson.loads(doc)
+            except orjson.JSONDecodeError as exc:
+                raise PolicyError(f"the policy is not valid JSON: {exc}") from exc
+        else:
+            # Parse from the canonical text so that later changes to the caller's dict cannot alter the cache.
+            obj = orjson.loads(key) if isinstance(key, bytes) else doc
+        return self.cache.put(key, _parse_obj(obj))
+
+
+#: The parser behind ``parse_policy`` (an engine may own another).
+DEFAULT_PARSER = PolicyParser()
+
+
 def parse_policy(doc: dict[str, Any] | str, fingerprint: bytes | str | None = None) -> ParsedPolicy:
     """Parse ``doc`` (a dict or JSON text) into a ``ParsedPolicy``; cached on its canonical text.
 
     Raises ``PolicyError`` for invalid documents (not JSON, no Statement, bad Effect, unknown elements...).
     """
-    key = fingerprint if fingerprint is not None else policy_fingerprint(doc)
-    hit = _CACHE.get(key)
-    if hit is not None:
-        return hit
-    if isinstance(doc, str):
-        try:
-            obj = orjson.loads(doc)
-        except orjson.JSONDecodeError as exc:
-            raise PolicyError(f"the policy is not valid JSON: {exc}") from exc
-    else:
-        # Parse from the canonical text so that later changes to the caller's dict cannot alter the cache.
-        obj = orjson.loads(key) if isinstance(key, bytes) else doc
-    parsed = _parse_obj(obj)
-    remember(_CACHE, key, parsed, _CACHE_MAX)
-    return parsed
-
-
-def remember(cache: dict[Any, Any], key: Any, value: Any, limit: int) -> None:
-    """Store ``key → value`` in a bounded insertion-ordered cache (oldest entry out first).
-
-    Safe to call from several threads: a lost race only evicts one entry too many or too few.
-    """
-    if len(cache) >= limit:
-        with contextlib.suppress(KeyError, RuntimeError, StopIteration):
-            del cache[next(iter(cache))]
-    cache[key] = value
+    return DEFAULT_PARSER.parse(doc, fingerprint)
 
 
 def clear_cache() -> None:
     """Forget parsed policies (tests and benchmarks measure the uncached path with it)."""
-    _CACHE.clear()
+    DEFAULT_PARSER.cache.clear()

@@ -20,14 +20,16 @@ from typing import Any
 
 from diag.policy.engine import evaluate
 from diag.policy.model import EvaluationResult, Grant, Layer, NamedPolicy, OrgLevel, PolicyInputs, Request
-from diag.policy.parse import PolicyError, parse_policy
+from diag.policy.parse import PolicyError, parse_policy, policy_fingerprint
 
 
 class RequestDocumentError(ValueError):
     """The request document is malformed (the message names the field)."""
 
 
-def _policy(value: Any, where: str, kind: str, index: int | None = None) -> NamedPolicy:
+def _policy(
+    value: Any, where: str, kind: str, index: int | None = None, fps: dict[int, Any] | None = None
+) -> NamedPolicy:
     name = f"{where}[{index}]" if index is not None else where
     doc = value
     if isinstance(value, dict) and "PolicyDocument" in value:
@@ -36,13 +38,16 @@ def _policy(value: Any, where: str, kind: str, index: int | None = None) -> Name
     if not isinstance(doc, dict | str):
         raise RequestDocumentError(f"{name}: a policy must be a JSON object or JSON text")
     try:
-        parse_policy(doc)
+        fp = policy_fingerprint(doc)
+        parse_policy(doc, fp)
     except PolicyError as exc:
         raise RequestDocumentError(f"{name}: {exc}") from exc
+    if fps is not None:
+        fps[id(doc)] = fp
     return NamedPolicy(document=doc, name=name, kind=kind)
 
 
-def _levels(value: Any, where: str, kind: str) -> tuple[OrgLevel, ...] | None:
+def _levels(value: Any, where: str, kind: str, fps: dict[int, Any] | None) -> tuple[OrgLevel, ...] | None:
     if value is None:
         return None
     if not isinstance(value, list):
@@ -52,7 +57,7 @@ def _levels(value: Any, where: str, kind: str) -> tuple[OrgLevel, ...] | None:
         if not isinstance(lv, dict) or not isinstance(lv.get("policies", []), list):
             raise RequestDocumentError(f'{where}[{i}]: expected {{"org_identifier": ..., "policies": [...]}}')
         ident = str(lv.get("org_identifier") or f"level-{i}")
-        pols = tuple(_policy(p, f"{where}[{i}].policies", kind, j) for j, p in enumerate(lv.get("policies", [])))
+        pols = tuple(_policy(p, f"{where}[{i}].policies", kind, j, fps) for j, p in enumerate(lv.get("policies", [])))
         out.append(OrgLevel(ident, pols))
     return tuple(out)
 
@@ -85,8 +90,13 @@ def _default_layer(action: str) -> Layer:
     return {"kms": Layer.KEY_POLICY, "s3": Layer.BUCKET_POLICY}.get(service, Layer.RESOURCE_POLICY)
 
 
-def document_to_inputs(doc: Any) -> tuple[Request, PolicyInputs]:
-    """Validate a request document and build the engine's ``Request`` and ``PolicyInputs``."""
+def document_to_inputs(doc: Any, fingerprints: dict[int, Any] | None = None) -> tuple[Request, PolicyInputs]:
+    """Validate a request document and build the engine's ``Request`` and ``PolicyInputs``.
+
+    ``fingerprints``, when given, receives ``id(document) → fingerprint`` of every policy (computed for
+    the validation anyway): ``Engine.evaluate(..., fingerprints=...)`` then does not compute them again.
+    """
+    fps = fingerprints
     if not isinstance(doc, dict):
         raise RequestDocumentError("a request document must be a JSON object")
     req = doc.get("request")
@@ -122,7 +132,7 @@ def document_to_inputs(doc: Any) -> tuple[Request, PolicyInputs]:
     identity = (
         None
         if ident_raw is None
-        else tuple(_policy(p, "identity_policies", "identity", i) for i, p in enumerate(ident_raw))
+        else tuple(_policy(p, "identity_policies", "identity", i, fps) for i, p in enumerate(ident_raw))
     )
     layer_name = doc.get("resource_policy_layer")
     try:
@@ -130,7 +140,7 @@ def document_to_inputs(doc: Any) -> tuple[Request, PolicyInputs]:
     except ValueError as exc:
         raise RequestDocumentError(f"resource_policy_layer: unknown layer {layer_name!r}") from exc
     rp_raw = doc.get("resource_policy")
-    rp = None if rp_raw is None else _policy(rp_raw, layer.value, layer.value)
+    rp = None if rp_raw is None else _policy(rp_raw, layer.value, layer.value, None, fps)
     pb_raw = doc.get("permission_boundary")
     sp_raw = doc.get("session_policy")
     grants_raw = doc.get("grants", [])
@@ -141,10 +151,12 @@ def document_to_inputs(doc: Any) -> tuple[Request, PolicyInputs]:
         resource_policy=rp,
         resource_policy_layer=layer,
         resource_policy_known=doc.get("resource_policy_known", True) is not False,
-        scps=_levels(doc.get("scps", []), "scps", "scp"),
-        rcps=_levels(doc.get("rcps", []), "rcps", "rcp"),
-        permission_boundary=None if pb_raw is None else _policy(pb_raw, "permission_boundary", "permission-boundary"),
-        session_policy=None if sp_raw is None else _policy(sp_raw, "session_policy", "session-policy"),
+        scps=_levels(doc.get("scps", []), "scps", "scp", fps),
+        rcps=_levels(doc.get("rcps", []), "rcps", "rcp", fps),
+        permission_boundary=None
+        if pb_raw is None
+        else _policy(pb_raw, "permission_boundary", "permission-boundary", None, fps),
+        session_policy=None if sp_raw is None else _policy(sp_raw, "session_policy", "session-policy", None, fps),
         grants=None if grants_raw is None else tuple(_grant(g, i, resource) for i, g in enumerate(grants_raw)),
     )
     return request, inputs

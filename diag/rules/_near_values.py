@@ -14,8 +14,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from diag.policy.match import arn_like, edit_distance
 from diag.policy.model import ConditionTrace
+from diag.policy.near import edit_distance
+from diag.policy.wildcard import arn_like
 
 _PATH_RE = re.compile(r"^(arn:[^:]*:iam::\d{12}:role)(/.*/|/)([^/]+)$")
 _OPERATORS = ("stringequals", "stringlike", "arnequals", "arnlike", "stringequalsignorecase")

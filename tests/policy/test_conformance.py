@@ -44,3 +44,21 @@ def test_cases_through_cli_batch(shared_dir: Path, run_cli, tmp_path: Path) -> N
     expected = [json.loads(x) for x in src.read_text().splitlines() if x.strip()]
     assert [r["id"] for r in lines] == [c["id"] for c in expected]
     assert [r["decision"] for r in lines] == [c["expected"] for c in expected]
+
+
+def test_decision_without_trace_agrees_on_every_case(shared_dir: Path) -> None:
+    """The fast path of `simulate --fields` (no statement trace) answers every case like the full trace."""
+    from diag.policy.engine import decide, evaluate
+    from diag.policy.simulate import document_to_inputs
+
+    lines = (shared_dir / "conformance" / "iam_conformance.jsonl").read_text().splitlines()
+    for case in (json.loads(line) for line in lines if line.strip()):
+        request, inputs = document_to_inputs(case)
+        full, fast = evaluate(request, inputs), decide(request, inputs)
+        assert (fast.decision, fast.reason, fast.deciding_layers, fast.unknown) == (
+            full.decision,
+            full.reason,
+            full.deciding_layers,
+            full.unknown,
+        ), case["id"]
+        assert fast.decision == case["expected"], case["id"]

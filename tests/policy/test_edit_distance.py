@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from diag.policy.match import edit_distance
+from diag.policy.near import edit_distance
 
 
 def _levenshtein(a: str, b: str) -> int:

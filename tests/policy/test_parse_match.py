@@ -7,12 +7,11 @@ import pytest
 from diag.policy.match import (
     PrincipalMatch,
     action_matches,
-    edit_distance,
     parse_caller,
     principal_match,
     resource_matches,
-    resource_near_misses,
 )
+from diag.policy.near import edit_distance, resource_near_misses
 from diag.policy.parse import PolicyError, parse_policy
 
 
@@ -185,3 +184,39 @@ def test_resource_near_misses() -> None:
     assert resource_near_misses(["alias/data"], key)[0].detail.startswith("alias")
     assert resource_near_misses(["abcd"], key)[0].detail.startswith("key ID")
     assert resource_near_misses(["arn:aws:kms:us-east-1:111111111111:key/abce"], key)[0].distance == 1
+
+
+def test_principal_index_answers_like_principal_match() -> None:
+    """The engine's indexed Principal lookup equals ``principal_match`` (a scan of the values in order)."""
+    import random
+
+    from diag.policy.match import PrincipalIndex
+
+    rng = random.Random(7)
+    accounts = ["111111111111", "222222222222", ""]
+
+    def value() -> str:
+        a, n = rng.choice(accounts), rng.choice(["App", "Admin"])
+        return rng.choice(
+            [
+                f"arn:aws:iam::{a}:role/{n}",
+                f"arn:aws:iam::{a}:role/path/{n}",
+                f"arn:aws:iam::{a}:user/{n}",
+                f"arn:aws:iam::{a}:root",
+                f"arn:aws:sts::{a}:assumed-role/{n}/s1",
+                "AROAABCDEFGHIJKLMNOP",
+                a or "111111111111",
+                "*",
+                "s3.amazonaws.com",
+                "S3.amazonaws.com",
+            ]
+        )
+
+    for _ in range(3000):
+        values = tuple((rng.choice(["AWS", "AWS", "Service", "Federated"]), value()) for _ in range(rng.randrange(6)))
+        wildcard = rng.random() < 0.2
+        caller = parse_caller(value())
+        userid = rng.choice([None, "AROAABCDEFGHIJKLMNOP:s1", "AROAABCDEFGHIJKLMNOPQ:x"])
+        assert PrincipalIndex(values, wildcard).match(caller, userid) == principal_match(
+            values, wildcard, caller, userid
+        ), (values, wildcard, caller, userid)

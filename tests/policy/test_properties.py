@@ -165,3 +165,39 @@ def test_deterministic_and_order_independent(sc: dict[str, Any], rnd: random.Ran
     out = engine.evaluate(*build(shuffled))
     assert out.decision == first.decision
     assert set(out.deciding_layers) == set(first.deciding_layers)
+
+
+def _without_trace(result: Any) -> dict[str, Any]:
+    """Everything of a result but the non-applying statements' traces."""
+    d = result.to_dict()
+    for layer in d["layers"]:
+        layer["statements"] = [s for s in layer["statements"] if s["applies"]]
+    return d
+
+
+@SETTINGS
+@given(scenarios())
+def test_decide_without_trace_agrees_with_the_full_trace(sc: dict[str, Any]) -> None:
+    """``decide`` (no statement trace, the fast path of `simulate --fields`) gives the same decision,
+    reason, deciding layers and gaps as ``evaluate``, and the same traces of the applying statements."""
+    request, inputs = build(sc)
+    full = engine.evaluate(request, inputs)
+    fast = engine.decide(request, inputs)
+    assert (fast.decision, fast.reason, fast.deciding_layers, fast.unknown, fast.cross_account) == (
+        full.decision,
+        full.reason,
+        full.deciding_layers,
+        full.unknown,
+        full.cross_account,
+    )
+    assert _without_trace(fast) == _without_trace(full)
+
+
+@SETTINGS
+@given(scenarios())
+def test_an_engine_of_its_own_gives_the_same_answer(sc: dict[str, Any]) -> None:
+    """Caches belong to an engine: a fresh ``Engine`` (empty caches) answers exactly like the shared one."""
+    request, inputs = build(sc)
+    own = engine.Engine()
+    assert own.evaluate(request, inputs).to_dict() == engine.evaluate(request, inputs).to_dict()
+    assert len(own.cache.decisions) == 1

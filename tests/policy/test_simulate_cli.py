@@ -204,3 +204,41 @@ def test_cli_fields_unknown_name(run_cli, tmp_path: Path) -> None:
     f.write_text(json.dumps(DOC))
     code, out, err = run_cli("simulate", f, "--json", "--fields", "decision,verdict")
     assert code == 3 and out == "" and "verdict" in err
+
+
+@pytest.mark.parametrize(
+    ("args", "recognized"),
+    [
+        (["simulate", "--batch", "-"], True),
+        (["simulate", "f.jsonl", "--batch", "--fields", "decision"], True),
+        (["simulate", "--batch", "--fields=decision,reason", "-q", "f.jsonl"], True),
+        (["simulate", "--batch", "-", "--help"], False),
+        (["simulate", "f.jsonl"], False),  # one document: rendered by the typer command
+        (["simulate", "--batch", "a", "b"], False),
+        (["simulate", "--batch", "--fields", "decision", "--fields", "reason", "-"], False),
+        (["--db", "x", "simulate", "--batch", "-"], False),
+        (["simulate", "--batch", "-", "--bogus"], False),
+    ],
+)
+def test_fast_entry_recognizes_only_the_plain_batch_forms(args: list[str], recognized: bool) -> None:
+    from diag.cli.simulate_batch import parse_batch
+
+    assert (parse_batch(args) is not None) == recognized
+
+
+def test_fast_entry_batch_writes_what_the_typer_command_writes(
+    run_cli, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`kmsdiag simulate --batch` through the entry point (no typer) gives the same lines and exit code."""
+    from diag.cli.fast import main as entry
+
+    f = tmp_path / "req.jsonl"
+    f.write_text(json.dumps(dict(DOC, id="x")) + "\n{bad\n" + json.dumps(dict(DOC, identity_policies=[])) + "\n")
+    for extra in ([], ["--fields", "decision,reason"]):
+        code, out, _ = run_cli("simulate", "--batch", f, *extra)
+        capsys.readouterr()
+        fast_code = entry(["simulate", "--batch", str(f), *extra])
+        assert (fast_code, capsys.readouterr().out) == (code, out)
+        assert code == 3 and len(out.splitlines()) == 3
+    monkeypatch.chdir(tmp_path)
+    assert entry(["simulate", "--batch", "missing.jsonl"]) == run_cli("simulate", "--batch", "missing.jsonl")[0] != 0

@@ -9,10 +9,14 @@ Decrypt). Then times ``compute_matrix`` in-process (the database open and the au
 outside the timing), median of ``--runs``, and prints the figures as JSON: seconds, decisions asked of the
 engine per second, and (``--scale``) the same at 3× the roles, CPU seconds per key × role pair.
 
-``--reference DIR``: a source tree of another kmsdiag version (e.g. ``git archive`` of main) to time in the
-same run, interleaved, for a ratio: each variant runs in its own child process.
+``--reference [NAME=]DIR`` (repeatable): a source tree of another kmsdiag version (e.g. ``git archive`` of
+a commit) to time in the same run, interleaved, for a ratio: each variant runs in its own child process,
+and every variant's rows must be the same (``same_rows_as_first_variant``). The figures in
+docs/performance.md use ``previous=`` the version before decision keys (``git archive ceb35f7``, main
+before the matrix's first speed-up) and ``main=`` the version this branch started from.
 
-    python benchmarks/bench_audit_matrix.py [--keys 20] [--roles 100] [--runs 3] [--scale] [--reference /tmp/main]
+    python benchmarks/bench_audit_matrix.py [--keys 20] [--roles 100] [--runs 3] [--scale] \
+        [--reference previous=/tmp/ceb35f7] [--reference main=/tmp/main]
 """
 
 from __future__ import annotations
@@ -135,23 +139,36 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--roles", type=int, default=100)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--scale", action="store_true", help="also 3x the roles (CPU per key x role pair)")
-    ap.add_argument("--reference", type=Path, help="another kmsdiag source tree, timed interleaved")
+    ap.add_argument(
+        "--reference",
+        action="append",
+        default=[],
+        metavar="[NAME=]DIR",
+        help="another kmsdiag source tree, timed interleaved (repeatable)",
+    )
     args = ap.parse_args(argv)
     tmp = Path(tempfile.mkdtemp(prefix="bench-matrix-"))
-    trees = {"this": REPO}
-    if args.reference:
-        trees = {"reference": args.reference, "this": REPO}
+    trees: dict[str, Path] = {}
+    for i, ref in enumerate(args.reference):
+        name, _, path = ref.rpartition("=")
+        trees[name or ("reference" if i == 0 else f"reference{i + 1}")] = Path(path)
+    trees["this"] = REPO
     db = tmp / "m.duckdb"
     build(db, args.keys, args.roles)
     fig: dict[str, Any] = {"keys": args.keys, "roles": args.roles, "actions": 8, "loadavg_1m": os.getloadavg()[0]}
     fig["1x"] = measure(trees, db, args.runs)
-    if args.reference:
-        fig["speedup_cpu"] = round(fig["1x"]["reference"]["cpu_s"] / fig["1x"]["this"]["cpu_s"], 2)
-        fig["speedup_wall"] = round(fig["1x"]["reference"]["wall_s"] / fig["1x"]["this"]["wall_s"], 2)
+    refs = [name for name in trees if name != "this"]
+    for name in refs:
+        fig[f"speedup_cpu_vs_{name}"] = round(fig["1x"][name]["cpu_s"] / fig["1x"]["this"]["cpu_s"], 2)
+        fig[f"speedup_wall_vs_{name}"] = round(fig["1x"][name]["wall_s"] / fig["1x"]["this"]["wall_s"], 2)
     if args.scale:
         db3 = tmp / "m3.duckdb"
         build(db3, args.keys, 3 * args.roles)
         fig["3x_roles"] = measure(trees, db3, 1)
+        for name in refs:
+            fig[f"3x_speedup_cpu_vs_{name}"] = round(
+                fig["3x_roles"][name]["cpu_s"] / fig["3x_roles"]["this"]["cpu_s"], 2
+            )
         fig["cpu_ms_per_pair"] = {
             name: [
                 round(1000 * fig["1x"][name]["cpu_s"] / (args.keys * args.roles), 3),

@@ -16,8 +16,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from diag.audit.access import AccessMatrix
     from diag.audit.base import AuditFinding, AuditRule
-    from diag.audit.matrix import AccessMatrix
 
 __all__ = ["access_matrix", "audit_report", "load_rules", "run_audit"]
 

@@ -108,7 +108,7 @@ def _matches(inputs: PolicyInputs, caller: Caller, userid: str | None) -> tuple[
             for st in parse_policy(np.document).statements:
                 for spec in (st.principal, st.not_principal):
                     if spec is not None:
-                        matches.append(principal_match_memo(spec.values, spec.wildcard, caller, userid)[0])
+                        matches.append(_element_match(spec.values, spec.wildcard, caller, userid))
     except PolicyError:
         return None
     for g in inputs.grants or ():
@@ -116,6 +116,57 @@ def _matches(inputs: PolicyInputs, caller: Caller, userid: str | None) -> tuple[
         if g.retiring_principal:
             matches.append(principal_value_match("AWS", g.retiring_principal, caller, userid))
     return tuple(matches)
+
+
+_ELEMENT_MAX = 65536
+_ELEMENTS: dict[int, tuple[Any, frozenset[str], frozenset[str], bool]] = {}
+_CLASS_MATCHES: dict[tuple[Any, ...], tuple[Any, Any]] = {}
+
+
+def _element_facts(values: Any) -> tuple[frozenset[str], frozenset[str], bool]:
+    """(every value, the role names among the AWS values, whether a value may be a unique ID or another
+    non-ARN name) of a parsed Principal element, computed once per element."""
+    hit = _ELEMENTS.get(id(values))
+    if hit is not None and hit[0] is values:
+        return hit[1], hit[2], hit[3]
+    names = frozenset(v for _, v in values)
+    roles = frozenset(str(c.name) for t, v in values if t == "AWS" for c in [parse_caller(v)] if c.kind == "role")
+    other = any(t == "AWS" and not v.startswith("arn:") and v != "*" and not v.isdigit() for t, v in values)
+    if len(_ELEMENTS) >= _ELEMENT_MAX:
+        _ELEMENTS.clear()
+        _CLASS_MATCHES.clear()
+    _ELEMENTS[id(values)] = (values, names, roles, other)
+    return names, roles, other
+
+
+def _element_match(values: Any, wildcard: bool, caller: Caller, userid: str | None) -> Any:
+    """``principal_match_memo(...)[0]``, shared by the callers that no value of the element can tell apart.
+
+    ``principal_value_match`` reads the caller's kind, account and service flag, its ARN only by equality
+    with a value, its name only against the name of a role value, and ``userid`` only for unique-ID values.
+    So a caller whose ARN is not a value and whose name is not a role value's gets the answer of any other
+    such caller of the same kind and account (a service caller compares its name case-insensitively: not
+    shared)."""
+    if caller.is_service:
+        return principal_match_memo(values, wildcard, caller, userid)[0]
+    names, roles, other = _element_facts(values)
+    key = (
+        id(values),
+        wildcard,
+        caller.kind,
+        caller.account,
+        caller.name if caller.name in roles else None,
+        caller.arn if caller.arn in names else None,
+        userid if other else None,
+    )
+    hit = _CLASS_MATCHES.get(key)
+    if hit is not None and hit[0] is values:
+        return hit[1]
+    out = principal_match_memo(values, wildcard, caller, userid)[0]
+    if len(_CLASS_MATCHES) >= _ELEMENT_MAX:
+        _CLASS_MATCHES.clear()
+    _CLASS_MATCHES[key] = (values, out)
+    return out
 
 
 def _freeze(value: Any) -> Any:

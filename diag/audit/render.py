@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 from diag.textclean import strip_control
 
 if TYPE_CHECKING:
+    from diag.audit.access import AccessMatrix
     from diag.audit.base import AuditFinding
-    from diag.audit.matrix import AccessMatrix
 
 
 def audit_document(findings: list[AuditFinding], matrix: AccessMatrix | None, scope: dict[str, Any]) -> dict[str, Any]:

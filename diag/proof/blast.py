@@ -15,16 +15,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from diag import arn as arns
-from diag.policy.model import Decision, Request
+from diag.policy.model import Request
 from diag.proof.change import Change, apply
 
 if TYPE_CHECKING:
     import duckdb
 
     from diag.collect.model import InForce
-
-_KEY_KINDS = frozenset({"key_policy", "grants", "rcp"})
-_KEY_GAPS = frozenset({"key", "keys", "key_policy", "grants", "rcp"})
 
 
 @dataclass
@@ -57,22 +54,20 @@ class Who:
 
 
 class MatrixDiff:
-    """Decides pairs before and after changes, reading each principal's and each key's policies once."""
+    """Decides pairs before and after changes with the audit matrix's evaluator
+    (``diag.audit.evaluator.MatrixEvaluator``: each principal's and each key's half read once, the same
+    requests, cells shared by decision key)."""
 
     def __init__(
         self, con: duckdb.DuckDBPyConnection, actions: tuple[str, ...] | None = None, at: dt.datetime | None = None
     ) -> None:
-        from diag.audit.matrix import MATRIX_ACTIONS
+        from diag.audit.access import MATRIX_ACTIONS
+        from diag.audit.evaluator import MatrixEvaluator
 
         self.con = con
         self.at = at  # policies in force at this time (None: now, as `kmsdiag audit` reads them)
         self.actions = actions or MATRIX_ACTIONS
-        self.callers: dict[str, Any] = {}
-        self.caller_sides: dict[str, InForce] = {}
-        self.key_sides: dict[str, InForce] = {}
-        from diag.collect.inforce import SnapshotIndex
-
-        self.snapshots = SnapshotIndex(con)  # every account's snapshots read once, not once per principal
+        self.ev = MatrixEvaluator(con, at, self.actions)
 
     def principals(self, arns: list[str] | None = None) -> list[Who]:
         """The collected roles and users of every account's latest snapshot (or only ``arns``)."""
@@ -92,62 +87,27 @@ class MatrixDiff:
         out = [(str(r[0]), str(r[1])) for r in rows]
         return out if arns is None else [k for k in out if k[0] in arns]
 
-    def _caller(self, arn: str, unique_id: str | None) -> Any:
-        from diag.check.run import resolve_caller
-
-        if arn not in self.callers:
-            self.callers[arn] = resolve_caller(self.con, arn, self.at, known=(arn, unique_id))
-        return self.callers[arn]
-
     def inforce(
         self, caller_arn: str, caller_account: str | None, key_arn: str, principal: str | None = None
     ) -> InForce:
         """The policies in force for (caller, key) now: the key's half read once per key, the caller's once
         per principal (``principal``: the role behind a session, when the caller knows it), combined as the
         audit matrix combines them."""
-        from diag.collect.inforce import policies_in_force
+        from diag.audit.evaluator import combine
 
-        if key_arn not in self.key_sides:
-            self.key_sides[key_arn] = policies_in_force(
-                self.con, caller_arn=None, caller_account=None, key_arn=key_arn, at=self.at, snapshots=self.snapshots
-            )
-        who = principal or caller_arn
-        if who not in self.caller_sides:
-            self.caller_sides[who] = policies_in_force(
-                self.con,
-                caller_arn=caller_arn,
-                caller_account=caller_account,
-                key_arn=None,
-                at=self.at,
-                snapshots=self.snapshots,
-            )
-        ks, cs = self.key_sides[key_arn], self.caller_sides[who]
-        return dataclasses.replace(
-            cs,
-            key=ks.key,
-            key_policy=ks.key_policy,
-            grants=ks.grants,
-            rcps=ks.rcps,
-            gaps=tuple(g for g in ks.gaps if g.what in _KEY_GAPS)
-            + tuple(g for g in cs.gaps if g.what not in _KEY_GAPS),
-        )
+        cs = self.ev.caller_side(caller_arn, caller_account, principal or caller_arn)
+        return combine(self.ev.key_half(key_arn).raw, cs.raw)
 
     def reachable(self, key_arn: str, changes: list[Change]) -> frozenset[str] | None:
         """Accounts whose principals the key policy or grants can name, before or after ``changes`` (the
         audit matrix's sound pre-filter); None when any account may be named."""
-        from diag.audit.matrix import _reachable_accounts
-        from diag.check.run import inputs_from_inforce
-        from diag.collect.inforce import policies_in_force
+        from diag.audit.evaluator import engine_inputs, reachable_accounts
 
-        if key_arn not in self.key_sides:
-            self.key_sides[key_arn] = policies_in_force(
-                self.con, caller_arn=None, caller_account=None, key_arn=key_arn, at=self.at, snapshots=self.snapshots
-            )
-        ks = self.key_sides[key_arn]
+        ks = self.ev.key_half(key_arn).text
         probe = Request(principal="", action="kms:Decrypt", resource=key_arn, resource_account=arns.account_of(key_arn))
-        after = apply(inputs_from_inforce(ks), changes, probe, "")
+        after = apply(engine_inputs(ks), changes, probe, "")
         changed = dataclasses.replace(ks, key_policy=after.resource_policy, grants=after.grants)
-        before_acc, after_acc = _reachable_accounts(self._ids(ks)), _reachable_accounts(self._ids(changed))
+        before_acc, after_acc = reachable_accounts(self._ids(ks)), reachable_accounts(self._ids(changed))
         if before_acc is None or after_acc is None:
             return None
         return before_acc | after_acc
@@ -192,34 +152,28 @@ class MatrixDiff:
         return dataclasses.replace(inf, key_policy=dataclasses.replace(inf.key_policy, document=doc))
 
     def allowed(self, caller: Any, key_arn: str, region: str, changes: list[Change]) -> tuple[set[str], set[str], bool]:
-        """Actions allowed (directly or through a service) before and after ``changes``; unverified flag."""
-        from diag.audit.matrix import _via_values
-        from diag.check.run import access_request, inputs_from_inforce
-        from diag.policy.engine import evaluate
+        """Actions allowed (directly or through a service) before and after ``changes``; unverified flag.
+        Each side is one cell of the audit matrix's evaluator, on the inputs before and after."""
+        from diag.audit.evaluator import via_values
+        from diag.audit.request import base_request, cell_request
 
-        inf = self.inforce(caller.arn, caller.account, key_arn)
-        before_in = inputs_from_inforce(inf)
-        sides: list[tuple[set[str], Any]] = [(set(), before_in)]
-        probe = access_request(caller, key_arn, "kms:Decrypt")[1]
+        ev = self.ev
+        kh = ev.key_half(key_arn)
+        before_in, before_key = ev.pair_inputs(kh, ev.caller_half(caller))
+        sides = [(before_in, before_key)]
+        probe = cell_request(base_request(caller, key_arn, None, ev.when), "kms:Decrypt")
         after_in = apply(before_in, changes, probe, caller.principal_arn)
         if after_in is not before_in:  # apply() returns the same inputs when no change concerns this pair
-            sides.append((set(), after_in))
+            sides.append((after_in, ev.inputs_key(after_in, key_arn)))
+        out: list[set[str]] = []
         unverified = False
-        for out, inputs in sides:
+        for inputs, ikey in sides:
             docs = [inputs.resource_policy.document] if inputs.resource_policy else []
             docs += [p.document for p in inputs.identity_policies or ()]
-            vias: list[str | None] = [None, *[v for v in _via_values(docs, region)]]
-            reqs: dict[str | None, Request] = {}
-            for action in self.actions:
-                for via in vias:
-                    if via not in reqs:
-                        reqs[via] = access_request(caller, key_arn, action, via_service=via)[1]
-                    res = evaluate(dataclasses.replace(reqs[via], action=action), inputs)
-                    if res.decision == Decision.ALLOWED:
-                        out.add(action)
-                        unverified = unverified or bool(res.unknown)
-                        break
-        return sides[0][0], sides[-1][0], unverified
+            cell = ev.cell(caller, key_arn, inputs, ikey, tuple(via_values(docs, region)))
+            out.append(cell.actions())
+            unverified = unverified or cell.unverified
+        return out[0], out[-1], unverified
 
     def diff(self, changes: list[Change], keys: list[str] | None, principals: list[str] | None) -> AccessDiff:
         key_rows = self.keys(keys)
@@ -230,7 +184,7 @@ class MatrixDiff:
             for p in people:
                 if reach is not None and p.account not in reach:
                     continue  # neither the key policy nor a grant can name this account, before or after
-                caller = self._caller(p.arn, p.unique_id)
+                caller = self.ev.caller(p.arn, p.account, p.kind, p.unique_id)
                 before, after, unv = self.allowed(caller, key_arn, region, changes)
                 d.unverified = d.unverified or unv
                 if after - before:

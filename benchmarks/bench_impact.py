@@ -118,6 +118,7 @@ def main() -> None:
             {
                 "events": rep.events,
                 "distinct_calls": rep.distinct_calls,
+                "decision_keys": rep.decision_keys,
                 "breaks": len(rep.breaks),
                 "unchanged": rep.unchanged,
                 "unexplained": len(rep.unexplained),

@@ -25,7 +25,11 @@ generated in parallel, hard-linked into one tree, and time the ingest alone::
     cp -al /tmp/slice2/AWSLogs/. /tmp/c3m/AWSLogs/; cp -al /tmp/slice3/AWSLogs/. /tmp/c3m/AWSLogs/
     python benchmarks/bench_ingest.py --corpus /tmp/c3m --skip-ceiling
 
-Figures (2 shared cores, load 2 to 3; README "How it is fast" has the table): 1M events, median of 3 runs,
+Latest figures (docs/performance.md, "How ingest is fast", has the tables): 300k events in 1,200 files,
+median of 3 runs on 2 cores shared with eight other sessions (load average 10 to 12): ratios 0.74 (wall)
+and 0.67 (CPU), peak 720 MiB (tree); 1M, one run (load 13 to 19): 0.87 (CPU), peak 829 MiB.
+
+Earlier figures (2 shared cores, load 2 to 3): 1M events, median of 3 runs,
 ingest 31.8 s wall / 53.6 s CPU against the ceiling's 22.2 s / 39.9 s: ratios 0.70 (wall) and 0.74 (CPU),
 peak 950 MiB (tree). 3M: 103.6 s / 177.2 s, 59 µs of CPU per event against 55 µs for the 1M run right after
 it (1.08x), peak 1,211 MiB.
@@ -198,6 +202,7 @@ def main() -> None:
     ingest_runs: list[dict[str, float | str]] = []
     ceiling_runs: list[dict[str, float | str]] = []
     events_read = stored = ceiling_stored = 0
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="kmsdiag-bench-") as tmp:
         for i in range(args.repeat):
             db = Path(tmp) / f"ingest-{i}.duckdb"
@@ -243,6 +248,7 @@ def main() -> None:
         "ceiling_peak_mib": round(max(float(r["peak_tree_mib"]) for r in ceiling_runs), 1),
         "repeat": args.repeat,
         "cpus": os.cpu_count(),
+        "load_average_before": load_before,
         "load_average": os.getloadavg()[0],
     }
     if args.json:
@@ -262,7 +268,8 @@ def main() -> None:
     print(
         f"ratio ingest/ceiling throughput: wall {figures['ratio_ingest_to_ceiling']:.2f}, "
         f"cpu {figures['cpu_ratio_ingest_to_ceiling']:.2f}  "
-        f"[{args.repeat} run(s), median; load average {figures['load_average']:.1f} on {os.cpu_count()} cpus]"
+        f"[{args.repeat} run(s), median; load average {figures['load_average_before']:.1f} before, "
+        f"{figures['load_average']:.1f} after, on {os.cpu_count()} cpus]"
     )
 
 

@@ -90,7 +90,8 @@ def phase(name: str, corpus: Path, endpoint: str, db: Path, concurrency: int) ->
     from diag.ingest import ingest_paths
     from diag.ingest.remote.aws import make_client
     from diag.ingest.remote.blob import default_ingester
-    from diag.ingest.s3 import Window, fetch_blobs, parse_s3_uri, plan_s3, sync_s3
+    from diag.ingest.sources.s3 import fetch_blobs, plan_s3, sync_s3
+    from diag.ingest.sources.s3_layout import Window, parse_s3_uri
     from diag.store import open_db
 
     client = make_client(None, "s3", region="us-east-1", pool=concurrency + 2)

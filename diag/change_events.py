@@ -74,6 +74,9 @@ UNMODELED_CHANGES = (
     "UntagRole",
     "TagUser",
     "UntagUser",
+    # key tags (aws:ResourceTag of a KMS key: diag.collect.key_tags)
+    "TagResource",
+    "UntagResource",
     *S3_ENCRYPTION_CHANGES,
 )
 

@@ -14,13 +14,14 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from diag import times
-from diag.diagnosis.callers import for_caller, service_principal
+from diag.diagnosis.callers import service_principal
 from diag.diagnosis.case import Case, PriorPolicy
+from diag.diagnosis.engine_request import ContextValues, complete, inputs_from_inforce, request_for
 from diag.diagnosis.honesty import KEY_STATE_CODES
 from diag.diagnosis.model import Diagnosis, EventFacts
 from diag.diagnosis.sources import PolicySource
 from diag.diagnosis.verdict import choose_verdict
-from diag.policy.model import EvaluationResult, Layer, LayerResult, NamedPolicy, PolicyInputs, Request
+from diag.policy.model import EvaluationResult, Layer, LayerResult, PolicyInputs, Request
 
 if TYPE_CHECKING:
     import duckdb
@@ -42,60 +43,6 @@ def default_evaluator() -> Evaluator:
     return evaluate
 
 
-def build_request(facts: EventFacts, resource: str, resource_account: str | None) -> Request:
-    """The engine's request for these facts: the engine's context builder on the record, with the resolved
-    resource; a minimal context when there is no record."""
-    from diag.policy.context import request_from_event
-
-    if facts.raw:
-        req = request_from_event(facts.raw)
-        return dataclasses.replace(
-            req, action=facts.action or req.action, resource=resource, resource_account=resource_account
-        )
-    ctx: dict[str, str | list[str]] = {}
-    if facts.principal_arn:
-        ctx["aws:PrincipalArn"] = facts.principal_arn
-    if facts.caller_account:
-        ctx["aws:PrincipalAccount"] = facts.caller_account
-        ctx["kms:CallerAccount"] = facts.caller_account
-    if facts.via_service:
-        ctx["kms:ViaService"] = facts.via_service
-    for k, v in (facts.encryption_context or {}).items():
-        ctx[f"kms:EncryptionContext:{k}"] = str(v)
-    if facts.encryption_context:
-        ctx["kms:EncryptionContextKeys"] = list(facts.encryption_context)
-    return Request(
-        principal=facts.caller_arn or facts.principal_arn or "",
-        action=facts.action or "",
-        resource=resource,
-        resource_account=resource_account,
-        context=ctx,
-    )
-
-
-def inputs_from_inforce(inf: InForce, *, s3: bool, session_policy: NamedPolicy | None) -> PolicyInputs:
-    """The engine's inputs from the policies in force (None stays None: a gap, never an empty policy)."""
-    if s3:
-        known = not any(g.what == "bucket_policy" for g in inf.gaps)
-        resource, layer = inf.bucket_policy, Layer.BUCKET_POLICY
-    else:
-        known = inf.key_policy is not None
-        resource, layer = inf.key_policy, Layer.KEY_POLICY
-    return PolicyInputs(
-        identity_policies=inf.identity_policies,
-        resource_policy=resource,
-        resource_policy_layer=layer,
-        resource_policy_known=known,
-        scps=inf.scps,
-        rcps=inf.rcps,
-        permission_boundary=inf.permission_boundary,
-        # the caller's IAM not collected: its permission boundary is not known either (never "no boundary")
-        permission_boundary_known=inf.identity_policies is not None,
-        session_policy=session_policy,
-        grants=inf.grants,
-    )
-
-
 def _s3_resource(facts: EventFacts) -> str:
     if facts.object_key:
         return f"arn:aws:s3:::{facts.bucket}/{facts.object_key}"
@@ -104,9 +51,16 @@ def _s3_resource(facts: EventFacts) -> str:
 
 class _Pipeline:
     def __init__(
-        self, source: PolicySource, evaluate: Evaluator | None, *, depth: int = 0, blast: BlastFactory | None = None
+        self,
+        source: PolicySource,
+        evaluate: Evaluator | None,
+        *,
+        depth: int = 0,
+        blast: BlastFactory | None = None,
+        context: ContextValues | None = None,
     ) -> None:
         self.source = source
+        self.context = context  # condition keys stated for the call (kmsdiag check), over the record's
         self.blast = blast  # computes each fix's blast radius (explain of one event; not the batch)
         self._evaluate = evaluate
         self.depth = depth  # 1 for the KMS call derived from an S3 request
@@ -118,11 +72,9 @@ class _Pipeline:
         return self._evaluate(request, inputs)
 
     def fill_context(self, request: Request, inputs: PolicyInputs, facts: EventFacts) -> Request:
-        """The request with the condition keys the policies read, as of the event (diag.diagnosis.request_context)."""
-        from diag.diagnosis.request_context import fill_context
-
+        """The request with the condition keys the policies read, as of the event (diag.diagnosis.engine_request)."""
         con = getattr(self.source, "con", None)
-        return self.safe("request context", lambda: fill_context(request, inputs, facts, con), request)
+        return self.safe("request context", lambda: complete(request, inputs, facts, con), request)
 
     def key_users(self, facts: EventFacts, result: EvaluationResult | None) -> tuple[Any, ...]:
         """Who used this key for this operation successfully (for WRONG_ASSUMED_ROLE); only for a denial."""
@@ -132,6 +84,27 @@ class _Pipeline:
 
         con = getattr(self.source, "con", None)
         return self.safe("key users", lambda: key_users(con, facts.key_arn, facts.event_name), ()) or ()
+
+    def intent(self, facts: EventFacts, result: EvaluationResult | None) -> dict[str, Any]:
+        """``key_users`` and, when someone used the key, ``identity_intent``: the roles and users whose own
+        identity policies name this key (diag.diagnosis.intent; for WRONG_ASSUMED_ROLE); for a refused AWS
+        service principal, ``source_candidates`` (diag.diagnosis.callers; for the aws:SourceArn inference)."""
+        con = getattr(self.source, "con", None)
+        out: dict[str, Any] = {"key_users": self.key_users(facts, result)}
+        if result is not None and result.decision != "Allowed" and service_principal(facts):
+            from diag.diagnosis.callers import source_candidates
+
+            out["source_candidates"] = self.safe("source candidates", lambda: source_candidates(con, facts)) or []
+        caller = {facts.principal_arn, facts.caller_arn}
+        others = tuple(u[0] for u in out["key_users"] if u[0] not in caller)
+        if not others or result is None:
+            return out  # only another principal's successful use can point at a wrong principal
+        from diag.diagnosis.intent import identity_intended
+
+        action, at = result.request.action, facts.event_time
+        found = self.safe("identity intent", lambda: identity_intended(con, facts.key_arn, action, at, others))
+        out["identity_intent"] = found or {}
+        return out
 
     def safe(self, what: str, fn: Callable[[], Any], default: Any = None) -> Any:
         try:
@@ -321,16 +294,16 @@ class _Pipeline:
             res_account = facts.key_account
             if facts.is_s3:
                 res_account = inforce.bucket_policy.account if inforce.bucket_policy else None
-            request = build_request(facts, resource, res_account)
-            inputs = for_caller(inputs_from_inforce(inforce, s3=facts.is_s3, session_policy=session_policy), facts)
+            request = request_for(facts, resource, res_account, context=self.context)
+            inputs = inputs_from_inforce(inforce, s3=facts.is_s3, session_policy=session_policy, facts=facts)
             request = self.fill_context(request, inputs, facts)
             result = self.evaluate(request, inputs)
             now_inforce = inforce if self.unchanged_since(inforce) else inforce_at(None)
             if now_inforce is inforce:
                 now_result = result
             elif now_inforce is not None:
-                now_inputs = for_caller(
-                    inputs_from_inforce(now_inforce, s3=facts.is_s3, session_policy=session_policy), facts
+                now_inputs = inputs_from_inforce(
+                    now_inforce, s3=facts.is_s3, session_policy=session_policy, facts=facts
                 )
                 now_result = self.evaluate(self.fill_context(request, now_inputs, facts), now_inputs)
         key_denied = result is not None and any(
@@ -372,7 +345,7 @@ class _Pipeline:
             grant_changes=grants,
             known_accounts=frozenset(accounts or ()),
             notes=tuple(self.notes),
-            extra={**extra, "key_users": self.key_users(facts, result)},
+            extra={**extra, **self.intent(facts, result)},
         )
         findings = run_rules(case)
         findings = self.proven(findings, request, inforce, inputs, principal, now_result, facts.is_s3)
@@ -383,7 +356,7 @@ class _Pipeline:
             # S3 allowed the request itself: the refusal came from the KMS call S3 made for the caller
             kms = self.s3_kms_facts(facts, inforce)
             if kms is not None:
-                sub = _Pipeline(self.source, self._evaluate, depth=1, blast=self.blast).run(kms)
+                sub = _Pipeline(self.source, self._evaluate, depth=1, blast=self.blast, context=self.context).run(kms)
                 if sub.verdict != "UNKNOWN" or not [f for f in findings if f.code != "UNKNOWN"]:
                     via = {
                         "kms_request": kms.action,
@@ -463,12 +436,14 @@ def diagnose_facts(
     evaluate: Evaluator | None = None,
     claimed: ParsedError | None = None,
     blast_radius: BlastFactory | None = None,
+    context: ContextValues | None = None,
 ) -> Diagnosis:
     """The diagnosis of one failed call, whatever its origin. ``claimed``: the parsed error text, when the
     caller has it (else the UNKNOWN rule parses the event's message if it needs AWS's claim). Every fix
     is proven by the engine; ``blast_radius``: also compute the access each fix adds (e.g.
-    ``diag.proof.blast.blast_for_source``)."""
-    return _Pipeline(source, evaluate, blast=blast_radius).run(facts, claimed)
+    ``diag.proof.blast.blast_for_source``); ``context``: condition keys stated for the call, over the
+    record's (``kmsdiag check``)."""
+    return _Pipeline(source, evaluate, blast=blast_radius, context=context).run(facts, claimed)
 
 
 def explain_id(
@@ -479,7 +454,7 @@ def explain_id(
     blast_radius: BlastFactory | None = None,
 ) -> Diagnosis:
     """Explain the event with this eventID, sharedEventID or requestID (NotFoundError if none)."""
-    from diag.diagnosis.lookup import find_event
+    from diag.diagnosis.find import find_event
     from diag.diagnosis.sources import DbPolicySource
 
     facts = find_event(con, ident)
@@ -519,7 +494,7 @@ def explain_error(
     name the key when they agree on one; otherwise the diagnosis says to pass ``--key``.
     """
     from diag.diagnosis.facts import facts_from_record, record_from_error
-    from diag.diagnosis.lookup import find_event_or_none, recent_key_for
+    from diag.diagnosis.find import find_event_or_none, recent_key_for
     from diag.diagnosis.sources import DbPolicySource
     from diag.errors import BadInputError
     from diag.errortext import parse_error

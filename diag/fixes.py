@@ -186,7 +186,7 @@ def collect_commands(what: str, *, account: str | None, region: str | None, reso
     acct = account or "ACCOUNT"
     reg = region or arn_region(resource) or "REGION"
     head = comment(f"with read-only credentials of account {acct}")
-    if what in {"key_policy", "key", "grants"}:
+    if what in {"key_policy", "key", "grants", "key_tags"}:
         key = q(resource or "KEY_ARN")
         key_id = (resource or "KEY_ID").rsplit("/", 1)[-1]
         kms = ("BUNDLE", acct, "kms", reg, key_id)
@@ -197,6 +197,8 @@ def collect_commands(what: str, *, account: str | None, region: str | None, reso
             f"aws kms get-key-policy --key-id {key} --policy-name default --region {q(reg)} --output json"
             f" > {bundle_path(*kms[1:], 'get-key-policy.json')}",
             f"aws kms list-grants --key-id {key} --region {q(reg)} --output json > {bundle_path(*kms[1:], 'list-grants.json')}",
+            f"aws kms list-resource-tags --key-id {key} --region {q(reg)} --output json"
+            f" > {bundle_path(*kms[1:], 'list-resource-tags.json')}",
             f"aws kms list-aliases --region {q(reg)} --output json > {bundle_path(acct, 'kms', reg, 'list-aliases.json')}",
             "kmsdiag collect --from-dir BUNDLE",
         )

@@ -97,10 +97,11 @@ def _ingest(con: Any, opts: NightlyOptions) -> dict[str, Any]:
     if local:
         out["local"] = ingest_paths(con, local, workers=opts.workers).to_dict()
     if s3_uris:
+        from diag.ingest.pulls import ingest_remote
         from diag.ingest.remote.blob import default_ingester
-        from diag.ingest.remote.run import RemoteOptions, ingest_remote
+        from diag.ingest.remote.options import RemoteOptions
 
-        remote = RemoteOptions(s3_uris=s3_uris, progress=False)  # the trails named, no narrowing options
+        remote = RemoteOptions(s3_uris=s3_uris)  # the trails named, no narrowing options, no progress bar
         out["remote"] = ingest_remote(con, remote, ingester=default_ingester(workers=opts.workers))
     return out
 

@@ -301,6 +301,9 @@ def _check_bundle_file(rel: str, doc: Any) -> None:
     elif name == "list-grants.json":
         for g in doc["Grants"]:
             assert KEY_ARN_RE.match(g["KeyId"]) and g["Operations"] and g["GranteePrincipal"]
+    elif name == "list-resource-tags.json":
+        assert set(doc) == {"Tags", "Truncated"} and doc["Truncated"] is False
+        assert all(set(t) == {"TagKey", "TagValue"} for t in doc["Tags"])
     elif name == "get-bucket-policy.json":
         assert set(doc) == {"Policy"} and isinstance(doc["Policy"], str)
         _policy_doc(doc["Policy"])

@@ -36,12 +36,14 @@ class AuditFix:
     summary: str
     policy: dict[str, Any] | None = None
     commands: tuple[str, ...] = ()
+    proof: dict[str, Any] | None = None  # the fix replayed against observed calls (diag.impact.audit_proof)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "commands", comments_on_one_line(self.commands))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"summary": self.summary, "policy": self.policy, "commands": list(self.commands)}
+        out = {"summary": self.summary, "policy": self.policy, "commands": list(self.commands)}
+        return out if self.proof is None else {**out, "proof": self.proof}
 
 
 @dataclass(frozen=True)

@@ -32,8 +32,9 @@ from diag import arn as arns
 from diag.audit.decision_key import decision_key, inputs_key
 from diag.audit.request import MatrixCaller, base_request, cell_request, matrix_caller
 from diag.audit.statements import UNIQUE_ID_RE, principal_account
+from diag.diagnosis.engine_request import inputs_from_inforce
 from diag.policy.match import action_matches, resource_matches
-from diag.policy.model import Decision, Layer, NamedPolicy, OrgLevel, PolicyInputs, Request
+from diag.policy.model import Decision, NamedPolicy, OrgLevel, PolicyInputs, Request
 from diag.policy.parse import PolicyError, StatementSpec, parse_policy, policy_fingerprint
 
 if TYPE_CHECKING:
@@ -179,18 +180,9 @@ def as_text(inf: InForce) -> InForce:
 
 
 def engine_inputs(inf: InForce) -> PolicyInputs:
-    """The engine's inputs for a KMS call under ``inf`` (None stays None: a gap, never an empty policy)."""
-    return PolicyInputs(
-        identity_policies=inf.identity_policies,
-        resource_policy=inf.key_policy,
-        resource_policy_layer=Layer.KEY_POLICY,
-        resource_policy_known=inf.key_policy is not None,
-        scps=inf.scps,
-        rcps=inf.rcps,
-        permission_boundary=inf.permission_boundary,
-        session_policy=None,
-        grants=inf.grants,
-    )
+    """The engine's inputs for a KMS call under ``inf``: the one builder's (None stays None: a gap, never an
+    empty policy; the caller's IAM not collected leaves its permission boundary unknown too)."""
+    return inputs_from_inforce(inf)
 
 
 def combine(ks: InForce, cs: InForce) -> InForce:

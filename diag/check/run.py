@@ -15,11 +15,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from diag import arn as arns
-from diag import times
 from diag.check.evidence import engine_evidence
-from diag.check.request import SESSION_NAME, CheckRequest, service_of, via_service_value
+from diag.check.request import SESSION_NAME, CheckRequest, via_service_value
+from diag.check.synthetic import CallerInfo, access_request, stated_context
+from diag.diagnosis.engine_request import complete, inputs_from_inforce
 from diag.errors import NotFoundError, UsageError
-from diag.policy.model import Decision, EvaluationResult, Layer, PolicyInputs, Request
+from diag.policy.model import Decision, EvaluationResult, Request
 
 if TYPE_CHECKING:
     import duckdb
@@ -29,7 +30,6 @@ if TYPE_CHECKING:
 _ACCOUNT_LEN = 12
 # Key states in which KMS refuses cryptographic operations (DisabledException, KMSInvalidStateException).
 _BLOCKING_STATES = frozenset({"Disabled", "PendingDeletion", "PendingImport", "Unavailable", "PendingReplicaDeletion"})
-_GRANT_ACTIONS = frozenset({"kms:creategrant", "kms:listgrants", "kms:revokegrant"})
 _STATE_FREE = frozenset(
     {
         "kms:describekey",
@@ -55,22 +55,6 @@ _STATE_FREE = frozenset(
         "kms:getparametersforimport",
     }
 )
-
-
-@dataclass(frozen=True)
-class CallerInfo:
-    """The caller as AWS sees it: the ARN on the request (a session for a role) and the principal behind it."""
-
-    arn: str  # assumed-role session ARN for a role; the user or root ARN otherwise
-    principal_arn: str  # aws:PrincipalArn: the role (with its path), user or root ARN
-    account: str
-    kind: str  # role, user, root
-    name: str | None
-    unique_id: str | None = None
-    found: bool | None = None  # in the collected IAM of its account (None: that IAM was not collected)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
 
 
 @dataclass(frozen=True)
@@ -294,131 +278,7 @@ def resolve_key_ref(
     raise NotFoundError(f"{ref} does not name one collected key in account {caller_account}", hint=hint)
 
 
-# ---------------------------------------------------------------------------------------------- records
-
-
-def _iso(t: dt.datetime) -> str:
-    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def synthetic_record(
-    caller: CallerInfo,
-    action: str,
-    key_arn: str,
-    *,
-    via_service: str | None,
-    encryption_context: dict[str, str],
-    at: dt.datetime,
-) -> dict[str, Any]:
-    """The CloudTrail record AWS would write for this call (what the context builder and the rules read)."""
-    service, _, name = action.partition(":")
-    key_parts = arns.parse(key_arn)
-    region = key_parts.region if key_parts else None
-    key_account = key_parts.account if key_parts else None
-    ui: dict[str, Any] = {"arn": caller.arn, "accountId": caller.account}
-    if caller.kind == "role":
-        ui["type"] = "AssumedRole"
-        if caller.unique_id:
-            ui["principalId"] = f"{caller.unique_id}:{SESSION_NAME}"
-        ui["sessionContext"] = {
-            "sessionIssuer": {
-                "type": "Role",
-                "principalId": caller.unique_id,
-                "arn": caller.principal_arn,
-                "accountId": caller.account,
-                "userName": caller.name,
-            },
-            "attributes": {"creationDate": _iso(at), "mfaAuthenticated": "false"},
-        }
-    elif caller.kind == "user":
-        ui["type"] = "IAMUser"
-        ui["userName"] = caller.name
-        if caller.unique_id:
-            ui["principalId"] = caller.unique_id
-    else:
-        ui["type"] = "Root"
-        ui["principalId"] = caller.account
-    params: dict[str, Any] = {"keyId": key_arn}
-    if encryption_context:
-        params["encryptionContext"] = dict(encryption_context)
-    record: dict[str, Any] = {
-        "eventVersion": "1.09",
-        "userIdentity": ui,
-        "eventTime": _iso(at),
-        "eventSource": f"{service}.amazonaws.com",
-        "eventName": name,
-        "awsRegion": region,
-        "requestParameters": params,
-        "responseElements": None,
-        "eventID": f"kmsdiag-check-{service}-{name}",
-        "eventType": "AwsApiCall",
-        "recipientAccountId": caller.account,
-        "resources": [{"accountId": key_account, "type": "AWS::KMS::Key", "ARN": key_arn}],
-        "errorCode": "AccessDenied",  # what explain would read; the engine decides, not this field
-    }
-    if via_service:
-        invoked = service_of(via_service)
-        ui["invokedBy"] = invoked
-        record["sourceIPAddress"] = invoked
-        record["userAgent"] = invoked
-    return record
-
-
-def build_request(record: dict[str, Any], via_service: str | None, condition_keys: dict[str, str]) -> Request:
-    """The engine's request for the record (``diag.policy.context``), with the keys a record cannot carry."""
-    from diag.policy.context import request_from_event
-
-    req = request_from_event(record)
-    extra: dict[str, str | list[str]] = {}
-    if via_service:
-        extra["kms:ViaService"] = via_service
-        if req.action.lower() in _GRANT_ACTIONS:  # an integrated service managing grants for the caller
-            extra["kms:GrantIsForAWSResource"] = "true"
-    extra.update(condition_keys)
-    if not extra:
-        return req
-    ctx = {k: v for k, v in req.context.items() if k.lower() not in {e.lower() for e in extra}}
-    ctx.update(extra)
-    return dataclasses.replace(req, context=ctx)
-
-
-def inputs_from_inforce(inf: InForce) -> PolicyInputs:
-    """Engine inputs from the policies in force (None stays None: a gap, never an empty policy)."""
-    return PolicyInputs(
-        identity_policies=inf.identity_policies,
-        resource_policy=inf.key_policy,
-        resource_policy_layer=Layer.KEY_POLICY,
-        resource_policy_known=inf.key_policy is not None,
-        scps=inf.scps,
-        rcps=inf.rcps,
-        permission_boundary=inf.permission_boundary,
-        session_policy=None,
-        grants=inf.grants,
-    )
-
-
 # ------------------------------------------------------------------------------------------------ core
-
-
-def access_request(
-    caller: CallerInfo,
-    key_arn: str,
-    action: str,
-    *,
-    via_service: str | None = None,
-    encryption_context: dict[str, str] | None = None,
-    condition_keys: dict[str, str] | None = None,
-    at: dt.datetime | None = None,
-) -> tuple[dict[str, Any], Request]:
-    """The synthetic CloudTrail record of the call and the engine's request for it. The context does not
-    depend on the action, so callers may reuse the request for other actions (``replace(action=...)``)."""
-    when = at or times.utcnow(whole_seconds=True)
-    record = synthetic_record(
-        caller, action, key_arn, via_service=via_service, encryption_context=encryption_context or {}, at=when
-    )
-    request = build_request(record, via_service, condition_keys or {})
-    key_account = arns.account_of(key_arn)
-    return record, dataclasses.replace(request, resource=key_arn, resource_account=key_account)
 
 
 def evaluate_access(
@@ -431,8 +291,11 @@ def evaluate_access(
     encryption_context: dict[str, str] | None = None,
     condition_keys: dict[str, str] | None = None,
     at: dt.datetime | None = None,
+    con: duckdb.DuckDBPyConnection | None = None,
 ) -> tuple[EvaluationResult, dict[str, Any], Request]:
-    """The engine's answer for one action, with the synthetic record and request it was asked."""
+    """The engine's answer for one action, with the synthetic record and request it was asked. With
+    ``con``, the request is completed with the condition keys the policies read (the caller's tags,
+    organization, the key's aliases…), as ``explain`` completes it."""
     from diag.policy.engine import evaluate
 
     record, request = access_request(
@@ -444,7 +307,12 @@ def evaluate_access(
         condition_keys=condition_keys,
         at=at,
     )
-    return evaluate(request, inputs_from_inforce(inforce)), record, request
+    inputs = inputs_from_inforce(inforce)
+    if con is not None:
+        from diag.diagnosis.facts import facts_from_record
+
+        request = complete(request, inputs, facts_from_record(record, origin="check"), con)
+    return evaluate(request, inputs), record, request
 
 
 def in_force_for(con: duckdb.DuckDBPyConnection, caller: CallerInfo, key_arn: str, at: dt.datetime | None) -> InForce:
@@ -454,28 +322,61 @@ def in_force_for(con: duckdb.DuckDBPyConnection, caller: CallerInfo, key_arn: st
 
 
 def _rules_findings(
-    con: duckdb.DuckDBPyConnection, record: dict[str, Any], request: Request
+    con: duckdb.DuckDBPyConnection, record: dict[str, Any], context: dict[str, str | list[str]]
 ) -> tuple[str, list[dict[str, Any]]] | None:
-    """The diagnosis rules on the simulated call (as ``explain`` runs them)."""
+    """The diagnosis rules on the simulated call (as ``explain`` runs them, with the keys the check states)."""
     from diag.diagnosis.facts import facts_from_record
     from diag.diagnosis.sources import DbPolicySource
     from diag.explain import diagnose_facts
     from diag.policy.engine import evaluate
 
-    def evaluator(req: Request, inputs: PolicyInputs) -> EvaluationResult:
-        # same context as the check (the keys a record cannot carry), whatever request the pipeline built
-        extra = {k: v for k, v in request.context.items() if k not in req.context}
-        if extra or req.context.get("kms:ViaService") != request.context.get("kms:ViaService"):
-            ctx = {**req.context, **extra}
-            if "kms:ViaService" in request.context:
-                ctx["kms:ViaService"] = request.context["kms:ViaService"]
-            req = dataclasses.replace(req, context=ctx)
-        return evaluate(req, inputs)
-
     facts = facts_from_record(record, origin="check")
-    diag = diagnose_facts(facts, DbPolicySource(con), evaluate=evaluator)
+    diag = diagnose_facts(facts, DbPolicySource(con), evaluate=evaluate, context=context)
     findings = [f.to_dict() for f in diag.findings if f.code != "RESOLVED_SINCE"]
     return diag.verdict or "UNKNOWN", findings  # the check builds a refused call: always a verdict
+
+
+def _explained(
+    con: duckdb.DuckDBPyConnection,
+    action: str,
+    record: dict[str, Any],
+    context: dict[str, str | list[str]],
+    result: EvaluationResult,
+    caller: CallerInfo,
+    key_arn: str,
+    key: KeyInfo | None,
+    blocked: str | None,
+    notes: list[str],
+    *,
+    use_rules: bool,
+) -> tuple[str | None, tuple[dict[str, Any], ...], tuple[dict[str, Any], ...], str]:
+    """(verdict, findings, evidence, findings source) of a refused action: the diagnosis rules' findings when
+    they have something to say, else the engine's evidence (with the key state first when it blocks)."""
+    ruled = None
+    if use_rules:
+        try:
+            ruled = _rules_findings(con, record, context)
+        except Exception as exc:  # the engine's answer stands; say why the findings are minimal
+            notes.append(f"the diagnosis rules failed on {action} ({type(exc).__name__}: {exc})")
+    if ruled is not None and ruled[1]:
+        return ruled[0], tuple(ruled[1]), (), "rules"
+    # no rules installed, or they found nothing to say (e.g. only the key state blocks)
+    evidence = tuple(engine_evidence(result, caller.principal_arn, key_arn))
+    if blocked:
+        evidence = (
+            {
+                "layer": "key_state",
+                "account": key.account if key else None,
+                "result": blocked,
+                "reason": f"the key is {blocked}: KMS refuses {action} whatever the policies say",
+                "fix": {
+                    "summary": "enable the key (cancel its deletion first if it is pending deletion)",
+                    "statement": None,
+                },
+            },
+            *evidence,
+        )
+    return None, (), evidence, "engine"
 
 
 def check_access(con: duckdb.DuckDBPyConnection, req: CheckRequest, *, use_rules: bool = True) -> CheckResult:
@@ -495,7 +396,7 @@ def check_access(con: duckdb.DuckDBPyConnection, req: CheckRequest, *, use_rules
         notes.append(f"the key is {key.key_state}: KMS refuses cryptographic operations whatever the policies say")
     results = []
     for action in req.actions:
-        result, record, request = evaluate_access(
+        result, record, _ = evaluate_access(
             inf,
             caller,
             key_arn,
@@ -504,42 +405,22 @@ def check_access(con: duckdb.DuckDBPyConnection, req: CheckRequest, *, use_rules
             encryption_context=req.encryption_context,
             condition_keys=req.condition_keys,
             at=req.as_of,
+            con=con,
         )
-        findings: tuple[dict[str, Any], ...] = ()
-        verdict: str | None = None
-        evidence: tuple[dict[str, Any], ...] = ()
-        source = "engine"
         blocked = (
             key.key_state
             if key is not None and key.key_state in _BLOCKING_STATES and action.lower() not in _STATE_FREE
             else None
         )
+        verdict: str | None = None
+        findings: tuple[dict[str, Any], ...] = ()
+        evidence: tuple[dict[str, Any], ...] = ()
+        source = "engine"
         if result.decision != Decision.ALLOWED or blocked:
-            ruled = None
-            if use_rules:
-                try:
-                    ruled = _rules_findings(con, record, request)
-                except Exception as exc:  # the engine's answer stands; say why the findings are minimal
-                    notes.append(f"the diagnosis rules failed on {action} ({type(exc).__name__}: {exc})")
-            if ruled is not None and ruled[1]:
-                verdict, found = ruled
-                findings, source = tuple(found), "rules"
-            else:  # no rules installed, or they found nothing to say (e.g. only the key state blocks)
-                evidence = tuple(engine_evidence(result, caller.principal_arn, key_arn))
-                if blocked:
-                    evidence = (
-                        {
-                            "layer": "key_state",
-                            "account": key.account if key else None,
-                            "result": blocked,
-                            "reason": f"the key is {blocked}: KMS refuses {action} whatever the policies say",
-                            "fix": {
-                                "summary": "enable the key (cancel its deletion first if it is pending deletion)",
-                                "statement": None,
-                            },
-                        },
-                        *evidence,
-                    )
+            context = stated_context(action, via, req.condition_keys)
+            verdict, findings, evidence, source = _explained(
+                con, action, record, context, result, caller, key_arn, key, blocked, notes, use_rules=use_rules
+            )
         results.append(
             ActionResult(
                 action=action,

@@ -42,7 +42,8 @@ def register(app: typer.Typer) -> None:
         import datetime as dt
 
         from diag.errors import UsageError
-        from diag.ingest.athena import AthenaTable, athena_ddl
+        from diag.ingest.sources.athena_ddl import athena_ddl
+        from diag.ingest.sources.athena_sql import AthenaTable
         from diag.render.console import print_json
 
         try:

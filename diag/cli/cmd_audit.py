@@ -33,6 +33,13 @@ def register(app: typer.Typer) -> None:
             list[str] | None, typer.Option("--key", help="Limit the matrix to these key ARNs (repeatable).")
         ] = None,
         fixes: Annotated[bool, typer.Option("--fixes", help="Table format: print each finding's fix.")] = False,
+        prove: Annotated[
+            bool,
+            typer.Option(
+                "--prove/--no-prove",
+                help="Replay each fix against the KMS calls CloudTrail saw succeed in the last 30 days (fix.proof in JSON).",
+            ),
+        ] = True,
     ) -> int:
         """Is the KMS setup safe? Best-practice findings over the collected key and identity policies.
 
@@ -70,6 +77,10 @@ def register(app: typer.Typer) -> None:
             if not ctx.snapshots:
                 raise UsageError("no collected policies in this database", hint="run `kmsdiag collect` first")
             findings = run_rules(ctx, set(code) if code else None)
+            if prove:
+                from diag.impact.audit_proof import prove_findings
+
+                findings = prove_findings(con, findings)
             mx = (compute_matrix(ctx, keys=key) if key else ctx.matrix()) if matrix else None
         finally:
             con.close()

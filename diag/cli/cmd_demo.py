@@ -146,7 +146,7 @@ def render_demo(result: DemoResult, explain_count: int = 2) -> None:
     """Print what the demo stored; every CloudTrail-sourced string is escaped."""
     from rich.table import Table
 
-    from diag.cli.cmd_ingest import render_summary
+    from diag.cli.ingest_view import render_summary
     from diag.render.console import out
     from diag.render.escape import safe_text
 

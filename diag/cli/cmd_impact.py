@@ -23,7 +23,8 @@ def register(app: typer.Typer) -> None:
             Path | None, typer.Option("--identity-policy", help="The proposed identity policy (JSON) of --principal.")
         ] = None,
         principal: Annotated[
-            str | None, typer.Option("--principal", help="Role or user ARN of --identity-policy.")
+            str | None,
+            typer.Option("--principal", help="Role, user or group ARN of --identity-policy / --permissions-boundary."),
         ] = None,
         policy_name: Annotated[
             str | None,
@@ -44,6 +45,31 @@ def register(app: typer.Typer) -> None:
             Path | None,
             typer.Option("--plan", help="A Terraform plan as JSON (terraform show -json PLAN > plan.json)."),
         ] = None,
+        boundary: Annotated[
+            Path | None,
+            typer.Option("--permissions-boundary", help="The proposed permissions boundary (JSON) of --principal."),
+        ] = None,
+        cfn_template: Annotated[
+            Path | None,
+            typer.Option("--cfn-template", help="A CloudFormation template (JSON or YAML): the stack as it would be."),
+        ] = None,
+        cfn_stack: Annotated[
+            Path | None,
+            typer.Option(
+                "--cfn-stack",
+                help="The stack's describe-change-set or describe-stack-resources JSON (which key or role each resource is).",
+            ),
+        ] = None,
+        bundle: Annotated[
+            Path | None,
+            typer.Option(
+                "--bundle", help="An evidence bundle folder: every policy it holds replaces the one in force."
+            ),
+        ] = None,
+        cfn_parameter: Annotated[
+            list[str] | None,
+            typer.Option("--cfn-parameter", help="NAME=VALUE of a template parameter (repeatable)."),
+        ] = None,
         days: Annotated[
             float, typer.Option("--days", min=0.0, help="Window of observed calls, ending at the newest event.")
         ] = 30.0,
@@ -58,6 +84,8 @@ def register(app: typer.Typer) -> None:
         """Replay the distinct successful KMS calls of the last --days against the policies as a change would make them.
 
         Lists every observed call that would break (caller, action, key, last seen, count, the refusing layer and statement), the new access the change grants (the access matrix before and after), and how many calls are unchanged. Exit code 5 when an observed call would break (or with --fail-on new-access, when access is added): it can gate a pull request.
+
+        --principal may name a role, a user or a group (a group's policy reaches its collected users).
 
         Example:  kmsdiag impact --key-policy new-policy.json --key arn:aws:kms:us-east-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab
         """
@@ -83,17 +111,33 @@ def register(app: typer.Typer) -> None:
             policy_id=policy_id,
             revoke_grant=revoke_grant,
             plan=plan,
+            boundary=boundary,
+            cfn_template=cfn_template,
+            cfn_stack=cfn_stack,
+            cfn_parameters=tuple(cfn_parameter or ()),
+            bundle=bundle,
         )
         con = open_reader()
         try:
             changes, notes = changes_from(con, proposal)
-            rep = run_impact(con, changes, days=days)
+            proposed = None
+            if bundle is not None:
+                from diag.impact.bundle import ProposedSide
+
+                proposed = ProposedSide(bundle)
+            try:
+                rep = run_impact(con, changes, days=days, proposed=proposed)
+            finally:
+                if proposed is not None:
+                    proposed.close()
         finally:
             con.close()
         rep.notes = notes + rep.notes
         breaks, added = bool(rep.breaks), bool(rep.new_access)
         failed = {"break": breaks, "new-access": added, "any": breaks or added, "never": False}[fail_on]
-        artifact = str(plan or key_policy or identity_policy or scp or rcp or "") or None
+        artifact = (
+            str(plan or cfn_template or bundle or key_policy or identity_policy or boundary or scp or rcp or "") or None
+        )
         if fmt in ("json", "sarif"):
             import json
 

@@ -1,55 +1,15 @@
-"""`kmsdiag ingest PATH...`: CloudTrail files and folders into the database."""
+"""`kmsdiag ingest`: CloudTrail files and folders, or remote sources (s3://, --lookup, --athena), into the
+database. What it prints is in :mod:`diag.cli.ingest_view`; the ingest itself in :mod:`diag.ingest`."""
 
 from __future__ import annotations
 
-import shlex
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
 from diag.cli.common import command, open_writer, state
-from diag.cli.remote_options import run_remote_ingest, with_remote_options
-
-if TYPE_CHECKING:
-    from diag.ingest import IngestSummary
-
-MAX_REFUSED_SHOWN = 20
-
-
-def render_summary(summary: IngestSummary) -> None:
-    """Print the human summary on stdout; every file name and reason is escaped."""
-    from rich.text import Text
-
-    from diag.render.console import out
-    from diag.render.escape import safe_text
-
-    s = summary
-    console = out()
-    console.print(
-        f"files: {s.files_seen:,} seen, {s.files_ingested:,} ingested, {s.files_unchanged:,} unchanged "
-        f"(already ingested), {s.digests:,} digest, {len(s.refused):,} refused"
-    )
-    console.print(
-        f"events: {s.events_read:,} read, {s.events_stored:,} stored, {s.events_skipped:,} skipped "
-        f"(other services), {s.duplicates:,} duplicates, in {s.seconds:.1f} s"
-    )
-    for name, reason in s.refused[:MAX_REFUSED_SHOWN]:
-        line = Text("refused: ", style="bold red")
-        line.append_text(safe_text(name))
-        line.append(": ")
-        line.append_text(safe_text(reason))
-        console.print(line, soft_wrap=True)
-    if len(s.refused) > MAX_REFUSED_SHOWN:
-        console.print(f"… and {len(s.refused) - MAX_REFUSED_SHOWN:,} more refused (use --json for all)")
-    if s.bundles_skipped:
-        n = len(s.bundles_skipped)
-        line = Text(f"skipped {n:,} evidence bundle folder{'s' if n != 1 else ''} (policies, not CloudTrail; ")
-        line.append_text(safe_text(f"load with `kmsdiag collect --from-dir {shlex.quote(str(s.bundles_skipped[0]))}`"))
-        line.append("): " if n > 1 else ")")
-        if n > 1:
-            line.append_text(safe_text(", ".join(s.bundles_skipped[:3]) + (", …" if n > 3 else "")))
-        console.print(line, soft_wrap=True)
+from diag.cli.remote_options import with_remote_options
 
 
 def refresh_policy_history(con: Any) -> None:
@@ -86,9 +46,7 @@ def register(app: typer.Typer) -> None:
 
         Example:  kmsdiag ingest ./AWSLogs/ --db incident.duckdb
         """
-        from diag.errors import EXIT_BAD_INPUT, UsageError
-        from diag.ingest import ingest_paths
-        from diag.render.console import err, print_json
+        from diag.errors import UsageError
 
         # remote sources: s3:// URIs, --lookup, --athena (see docs/remote-ingest.md)
         s3_uris = [p for p in paths or [] if p.startswith("s3://")]
@@ -110,42 +68,72 @@ def register(app: typer.Typer) -> None:
                 "no such file or folder: " + ", ".join(missing) + " (nothing was ingested)",
                 hint="give CloudTrail files or folders that exist (e.g. ./AWSLogs/), or s3://bucket/prefix",
             )
-        st = state()
+        return _ingest_local(local, workers)
+
+
+def _ingest_local(local: list[Path], workers: int | None) -> int:
+    """`kmsdiag ingest PATH...`: files and folders into the database, a progress bar on a terminal."""
+    from diag.cli.ingest_view import files_bar, render_summary
+    from diag.errors import EXIT_BAD_INPUT
+    from diag.ingest import ingest_paths
+    from diag.render.console import err, print_json
+
+    st = state()
+    con = open_writer()
+    try:
+        with files_bar(not st.quiet and not st.json and err().is_terminal) as bar:
+            summary = ingest_paths(con, local, progress=bar, workers=workers)
+        # Always, even when nothing new was stored: a run killed after its last commit left events
+        # whose policy history was not derived yet, and this run must complete it.
+        refresh_policy_history(con)
+    finally:
+        con.close()
+    if st.json:
+        print_json(summary.to_dict())
+    elif not st.quiet or summary.refused:
+        render_summary(summary)
+    return EXIT_BAD_INPUT if summary.all_bad else 0
+
+
+def run_remote_ingest(values: dict[str, Any], s3_uris: list[str], *, workers: int | None) -> int:
+    """`kmsdiag ingest` for s3:// URIs, --lookup and --athena: stream into the database, print a summary."""
+    from diag.cli.ingest_view import fetch_bar, render_remote
+    from diag.ingest.pulls import ingest_remote
+    from diag.ingest.remote.blob import default_ingester
+    from diag.ingest.remote.options import options_from_values
+    from diag.render.console import err, print_json
+
+    st = state()
+    with fetch_bar(not st.quiet and not st.json and err().is_terminal) as bar:
+        opts = options_from_values(values, s3_uris, progress=bar)  # a bad --since fails before the database opens
         con = open_writer()
         try:
-            show_bar = not st.quiet and not st.json and err().is_terminal
-            summary = _with_progress(con, local, workers) if show_bar else ingest_paths(con, local, workers=workers)
-            # Always, even when nothing new was stored: a run killed after its last commit left events
-            # whose policy history was not derived yet, and this run must complete it.
+            summaries = ingest_remote(con, opts, ingester=default_ingester(workers=workers))
             refresh_policy_history(con)
         finally:
             con.close()
-        if st.json:
-            print_json(summary.to_dict())
-        elif not st.quiet or summary.refused:
-            render_summary(summary)
-        return EXIT_BAD_INPUT if summary.all_bad else 0
+    if st.json:
+        print_json({"sources": summaries})
+    elif not st.quiet:
+        render_remote(summaries)
+    return exit_code(summaries)
 
 
-def _with_progress(con: object, paths: list[Path], workers: int | None) -> IngestSummary:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+def exit_code(summaries: list[dict[str, Any]]) -> int:
+    """4 when AWS refused everything a source tried to read (every download, every LookupEvents query);
+    3 when every input in scope is bad (refused now, or refused earlier and unchanged) and none is stored;
+    else 0: refusals next to good inputs (new or already ingested) are reported, not fatal."""
+    from diag.errors import EXIT_BAD_INPUT, EXIT_REFUSED
 
-    from diag.ingest import Progress as Step
-    from diag.ingest import ingest_paths
-    from diag.render.console import err
-
-    with Progress(
-        TextColumn("ingest"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("files · {task.fields[events]:,} events read · {task.fields[stored]:,} stored"),
-        TimeElapsedColumn(),
-        console=err(),
-        transient=True,
-    ) as bar:
-        task = bar.add_task("ingest", total=None, events=0, stored=0)
-
-        def update(p: Step) -> None:
-            bar.update(task, completed=p.files_done, total=p.files_total, events=p.events_read, stored=p.events_stored)
-
-        return ingest_paths(con, paths, progress=update, workers=workers)  # type: ignore[arg-type]
+    for s in summaries:
+        if s.get("fetch_errors") and not s.get("objects_fetched"):
+            return EXIT_REFUSED
+        if s.get("gaps") and len(s["gaps"]) == s.get("queries"):
+            return EXIT_REFUSED
+    seen = refused = 0
+    for s in summaries:
+        ing = s.get("ingest") or {}
+        still = len(s.get("refused_unchanged") or [])
+        seen += int(ing.get("files_seen", 0)) + int(s.get("skipped_known", 0)) + still
+        refused += int(ing.get("files_refused", 0)) + still
+    return EXIT_BAD_INPUT if seen and refused == seen else 0

@@ -42,8 +42,8 @@ def register(app: typer.Typer) -> None:
         import threading
 
         from diag.errors import UsageError
+        from diag.ingest.pulls import WatchPlanner
         from diag.ingest.remote.blob import default_ingester
-        from diag.ingest.remote.run import WatchPlanner
         from diag.ingest.remote.timeparse import parse_duration
         from diag.render.console import err
         from diag.store import resolve_db_path
@@ -88,6 +88,6 @@ def register(app: typer.Typer) -> None:
 
 
 def _options(values: dict[str, Any], uris: list[str]) -> Any:
-    from diag.cli.remote_options import build_options
+    from diag.ingest.remote.options import options_from_values
 
-    return build_options(values, uris, progress=False)
+    return options_from_values(values, uris)

@@ -35,7 +35,7 @@ BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
 POLICY_ID_RE = re.compile(r"^p-[0-9A-Za-z_]{1,128}$")
 CHILD_ID_RE = re.compile(r"^(?:\d{12}|ou-[0-9a-z]{4,32}-[0-9a-z]{8,32}|r-[0-9a-z]{4,32})$")
 
-KEY_FILES = ("describe-key.json", "get-key-policy.json", "list-grants.json")
+KEY_FILES = ("describe-key.json", "get-key-policy.json", "list-grants.json", "list-resource-tags.json")
 BUCKET_FILES = ("get-bucket-policy.json", "get-bucket-encryption.json", "get-bucket-location.json")
 ORG_DIRS = {
     "describe-policy": POLICY_ID_RE,

@@ -39,6 +39,12 @@ def list_grants(account: str, region: str, key_id: str) -> str:
     )
 
 
+def list_resource_tags(account: str, region: str, key_id: str) -> str:
+    return f"aws kms list-resource-tags --key-id {q(key_id)} --region {q(region)} --output json" + _to(
+        account, "kms", region, key_id, "list-resource-tags.json"
+    )
+
+
 def list_aliases(account: str, region: str) -> str:
     return f"aws kms list-aliases --region {q(region)} --output json" + _to(account, "kms", region, "list-aliases.json")
 

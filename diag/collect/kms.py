@@ -1,4 +1,4 @@
-"""KMS: keys (DescribeKey), key policies, grants and aliases of one account, per region.
+"""KMS: keys (DescribeKey), key policies, grants, key tags and aliases of one account, per region.
 
 cartography style: ``get_*`` call boto3 and raise; ``transform_*`` turn the AWS CLI JSON of a bundle into
 table rows (pure); ``load_*`` insert them; ``fetch_region`` fetches one region into a ``Bundle`` with a
@@ -17,6 +17,7 @@ from diag import arn as arns
 from diag.collect import commands
 from diag.collect.awsjson import dumps, policy_document, to_cli_json
 from diag.collect.bundle import KEY_ID_RE, REGION_RE, Bundle, key_dir
+from diag.collect.key_tags import get_key_tags, transform_key_tags
 from diag.collect.rows import NOT_A_GAP, call_name, error_code, errors_for, gap_row, insert_rows
 from diag.times import parse_time
 
@@ -169,6 +170,7 @@ _WHAT = {
     "describe-key": "key",
     "get-key-policy": "key_policy",
     "list-grants": "grants",
+    "list-resource-tags": "key_tags",
 }
 
 
@@ -181,12 +183,21 @@ def _how(what: str, account: str, region: str, key_id: str) -> str:
         return commands.describe_key(account, region, key_id)
     if what == "key_policy":
         return commands.get_key_policy(account, region, key_id)
+    if what == "key_tags":
+        return commands.list_resource_tags(account, region, key_id)
     return commands.list_grants(account, region, key_id)
 
 
 def transform_account(bundle: Bundle, account: str) -> dict[str, list[dict[str, Any]]]:
     """Every KMS row and gap of one account in ``bundle`` (pure: reads only the documents)."""
-    out: dict[str, list[dict[str, Any]]] = {"keys": [], "key_policies": [], "grants": [], "aliases": [], "gaps": []}
+    out: dict[str, list[dict[str, Any]]] = {
+        "keys": [],
+        "key_policies": [],
+        "grants": [],
+        "aliases": [],
+        "key_tags": [],
+        "gaps": [],
+    }
     errors = errors_for(bundle.errors.get(account, []), "kms")
     reported: set[tuple[str, str]] = set()  # (what, key id or region) already covered by errors.json
     for e in errors:
@@ -283,6 +294,13 @@ def _transform_key_dir(
         out["grants"].extend(grant_rows)
     elif ("grants", key_id) not in reported:
         out["gaps"].append(_missing("grants", account, region, key_id, "list-grants"))
+    # Tags are read only by aws:ResourceTag conditions; a bundle without list-resource-tags.json (one made
+    # before kmsdiag collected them, or by hand) is not a gap: the request context says what to collect
+    # when a policy reads them. A refused call is a gap (errors.json, above).
+    tags = bundle.get(f"{base}/list-resource-tags.json")
+    tag_row = transform_key_tags(account, region, key_arn, tags) if tags is not None else None
+    if tag_row is not None:
+        out["key_tags"].append(tag_row)
 
 
 # ------------------------------------------------------------------------------------------------- load
@@ -292,7 +310,7 @@ def load_account(con: duckdb.DuckDBPyConnection, snapshot_id: int, bundle: Bundl
     """Transform and insert one account's KMS documents; return row counts per table."""
     rows = transform_account(bundle, account)
     counts = {}
-    for table in ("keys", "key_policies", "grants", "aliases"):
+    for table in ("keys", "key_policies", "grants", "aliases", "key_tags"):
         counts[table] = insert_rows(con, table, snapshot_id, rows[table])
     counts["gaps"] = insert_rows(con, "collection_gaps", snapshot_id, rows["gaps"])
     return counts
@@ -331,7 +349,12 @@ def fetch_region(
     def one(key_id: str) -> None:
         base = key_dir(account, region, key_id)
         arn = key_arn_of(account, region, key_id)
-        for name, fn in (("describe-key", get_key), ("get-key-policy", get_key_policy), ("list-grants", get_grants)):
+        for name, fn in (
+            ("describe-key", get_key),
+            ("get-key-policy", get_key_policy),
+            ("list-grants", get_grants),
+            ("list-resource-tags", get_key_tags),
+        ):
             try:
                 bundle.put(f"{base}/{name}.json", fn(client, key_id))
             except Exception as exc:

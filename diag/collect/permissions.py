@@ -15,6 +15,7 @@ ACTION_OPERATIONS: dict[str, tuple[str, str]] = {
     "kms:DescribeKey": ("kms", "DescribeKey"),
     "kms:GetKeyPolicy": ("kms", "GetKeyPolicy"),
     "kms:ListGrants": ("kms", "ListGrants"),
+    "kms:ListResourceTags": ("kms", "ListResourceTags"),
     "iam:GetAccountAuthorizationDetails": ("iam", "GetAccountAuthorizationDetails"),
     "s3:GetBucketPolicy": ("s3", "GetBucketPolicy"),
     "s3:GetEncryptionConfiguration": ("s3", "GetBucketEncryption"),

@@ -27,6 +27,7 @@ SNAPSHOT_TABLES = (
     "collection_gaps",
     "principal_tags",
     "org_ids",
+    "key_tags",
 )
 
 # Rows that legitimately repeat across the accounts of one snapshot: AWS managed policies

@@ -154,7 +154,7 @@ def diagnose_pending(
     source = source or DbPolicySource(con, memo=True)
     failures = select_failures(con, redo=redo)
     from diag.diagnosis.facts import facts_from_row
-    from diag.diagnosis.lookup import COLUMNS
+    from diag.diagnosis.find import COLUMNS
 
     cols = ", ".join(f"e.{c}" for c in COLUMNS)
     reps = con.execute(

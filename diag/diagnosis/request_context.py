@@ -15,7 +15,12 @@ policies of ``inputs`` read (only those: nothing is looked up for a key no polic
   acting for one of its resources): CloudTrail does not record them.
 - ``aws:SourceVpc`` and ``aws:VpcSourceIp`` (a request through a VPC endpoint): CloudTrail records only the
   endpoint ID.
-- ``aws:ResourceTag/<k>``: key and bucket tags are not collected.
+- ``aws:ResourceTag/<k>`` of a KMS key: the key's tags from the nearest snapshot (ListResourceTags), moved
+  to the event time with the TagResource/UntagResource records and the CreateKey ``tags``
+  (``diag.collect.key_tags``). For an S3 request, a general purpose bucket's tags count only when ABAC is
+  enabled on the bucket (Amazon S3 User Guide, "Enabling ABAC in general purpose buckets"); kmsdiag
+  collects neither, so the key is undetermined there.
+- ``aws:CalledVia``, ``aws:CalledViaFirst``, ``aws:CalledViaLast``: made exact (see ``called_via``).
 
 A key that can be determined gets its value, or stays absent when it is known to be absent (e.g. no such
 tag, not in an organization). A key that cannot be determined gets ``diag.policy.context.UNDETERMINED``
@@ -31,9 +36,12 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from diag import arn as arns
+from diag.diagnosis.called_via import CALLED_VIA_KEYS as _CALLED_VIA_KEYS
+from diag.diagnosis.called_via import exact_called_via as _exact_called_via
 from diag.diagnosis.model import EventFacts
 from diag.policy.context import UNDETERMINED
 from diag.policy.model import PolicyInputs, Request
+from diag.shell import q
 
 if TYPE_CHECKING:
     import duckdb
@@ -62,9 +70,23 @@ def collect_hint(key: str, facts: EventFacts) -> str:
         )
     if k == "kms:resourcealiases":
         return f"the aliases of {facts.key_arn or 'the key'}: `aws kms list-aliases --key-id KEY`"
+    if k.startswith("aws:resourcetag/") and facts.is_s3:
+        bucket = q(facts.bucket or "BUCKET")
+        return (
+            f"whether ABAC is enabled on bucket {facts.bucket or '?'} and its tags at the event time"
+            f" (`aws s3api get-bucket-abac --bucket {bucket}`; with ABAC disabled its tags are not in the request"
+            f" context; `aws s3api get-bucket-tagging --bucket {bucket}`)"
+        )
     if k.startswith("aws:resourcetag/"):
         return (
-            f"the tags of {facts.key_arn or facts.bucket or 'the resource'} (`aws kms list-resource-tags --key-id KEY`)"
+            f"the tags of {facts.key_arn or 'the key'} at {facts.event_time or 'the event time'}"
+            f" (`aws kms list-resource-tags --key-id {q(facts.key_arn or 'KEY')}`, kept by `kmsdiag collect`;"
+            " and the trail's TagResource/UntagResource records since)"
+        )
+    if k in _CALLED_VIA_KEYS:
+        return (
+            f"the chain of services that called on the principal's behalf before {facts.invoked_by or 'the service'}"
+            " (CloudTrail records only the last one)"
         )
     if k in _SERVICE_SOURCE_KEYS:
         return (
@@ -99,8 +121,10 @@ def fill_context(
     """``request`` with the keys the policies read and the record could not give (see module docstring)."""
     from diag.policy.engine import context_keys_read
 
-    wanted = [k for k in context_keys_read(inputs) if k not in _present(request.context)]
-    if not wanted:
+    read = context_keys_read(inputs)
+    wanted = [k for k in read if k not in _present(request.context)]
+    exact = any(k in _CALLED_VIA_KEYS for k in read)
+    if not wanted and not exact:
         return request
     ctx: dict[str, str | list[str]] = dict(request.context)
     filler = _Filler(facts, con)
@@ -108,6 +132,8 @@ def fill_context(
         value = filler.value(key)
         if value is not None:
             ctx[key] = value
+    if exact:
+        _exact_called_via(ctx, facts)
     return dataclasses.replace(request, context=ctx)
 
 
@@ -120,6 +146,7 @@ class _Filler:
         self._tags: Any = _UNSET
         self._org: Any = _UNSET
         self._aliases: Any = _UNSET
+        self._key_tags: Any = _UNSET
 
     @property
     def service_caller(self) -> bool:
@@ -155,12 +182,25 @@ class _Filler:
                 return UNDETERMINED
             return list(self._aliases) or None
         if key.startswith("aws:resourcetag/"):
-            return UNDETERMINED
+            return self.resource_tag(key.split("/", 1)[1])
         if key in _SERVICE_SOURCE_KEYS:
             return UNDETERMINED if self.service_caller else None
         if key in _VPC_KEYS:
             return UNDETERMINED if self.facts.vpc_endpoint_id else None
         return None
+
+    def resource_tag(self, name: str) -> str | None:
+        """``aws:ResourceTag/<name>`` of the request's resource: the KMS key's tag at the event time."""
+        if self.facts.is_s3 or not self.facts.key_arn or self.con is None:
+            return UNDETERMINED
+        if self._key_tags is _UNSET:
+            from diag.collect.key_tags import key_tags_at
+
+            found = key_tags_at(self.con, self.facts.key_arn, self.facts.event_time)
+            self._key_tags = None if found is None else PrincipalTags(found.known, found.unknown, found.complete)
+        if self._key_tags is None:
+            return UNDETERMINED
+        return self._key_tags.value(name)
 
 
 # ------------------------------------------------------------------------------------------ principal tags
@@ -254,10 +294,10 @@ def _assume_role_record(con: duckdb.DuckDBPyConnection, access_key_id: str, at: 
 
 @dataclasses.dataclass(frozen=True)
 class PrincipalTags:
-    """The caller's tags at the event time. ``known``: tag key → value for the keys kmsdiag knows;
-    ``unknown``: keys whose value is not known; ``complete``: False when any other key may carry a value
-    kmsdiag cannot see (no AssumeRole record of the session, or a role chain whose transitive tags are
-    unknown)."""
+    """The caller's tags (or the key's: ``_Filler.resource_tag``) at the event time. ``known``: tag key →
+    value for the keys kmsdiag knows; ``unknown``: keys whose value is not known; ``complete``: False when
+    any other key may carry a value kmsdiag cannot see (no AssumeRole record of the session, a role chain
+    whose transitive tags are unknown, key tags known only from tag records)."""
 
     known: dict[str, str]
     unknown: frozenset[str] = frozenset()

@@ -209,7 +209,7 @@ class DbPolicySource:
         if facts.event_time is None or not facts.caller_arn:
             return None
         from diag.diagnosis.facts import facts_from_row
-        from diag.diagnosis.lookup import COLUMNS
+        from diag.diagnosis.find import COLUMNS
 
         window = dt.timedelta(seconds=10)
         row = self.con.execute(

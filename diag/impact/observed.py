@@ -1,10 +1,12 @@
-"""The distinct successful KMS calls CloudTrail recorded in a window, one row per decision key.
+"""The distinct successful KMS calls CloudTrail recorded in a window, one row per distinct call.
 
-A decision key is what can change the engine's answer for a successful call: the caller (its role or
+A distinct call is what can change the engine's answer for a successful call: the caller (its role or
 user; the session too when a policy in force names sessions), the action, the key, the region, the
 calling service (``invokedBy``), the encryption context, the VPC endpoint, and the source IP only when a
-policy in force mentions one (``diag.impact.replay`` decides, from the policies it reads). Events sharing a key are counted together, so replaying costs one
-evaluation per distinct call, not per event. Grouping is done in SQL with parameters only.
+policy in force mentions one (``diag.impact.replay`` decides, from the policies it reads). Events of one
+distinct call are counted together, and the replay shares one evaluation between distinct calls with one
+decision key, so it costs one evaluation per decision key, not per event. Grouping is done in SQL with
+parameters only.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
-"""A proposed change as ``kmsdiag impact`` takes it: policy files for named targets, a grant to revoke,
-or a Terraform plan; names (key IDs, aliases, role names) resolved against the collected policies."""
+"""A proposed change as ``kmsdiag impact`` takes it: policy files for named targets (a key, a role, user
+or group, a permissions boundary, an OU or account), a grant to revoke, a Terraform plan or a
+CloudFormation template; names (key IDs, aliases, role names) resolved against the collected policies."""
 
 from __future__ import annotations
 
@@ -30,6 +31,11 @@ class Proposal:
     policy_id: str | None = None
     revoke_grant: str | None = None
     plan: Path | None = None
+    boundary: Path | None = None
+    cfn_template: Path | None = None
+    cfn_stack: Path | None = None
+    cfn_parameters: tuple[str, ...] = ()
+    bundle: Path | None = None
 
 
 def read_json(path: Path) -> Any:
@@ -70,6 +76,34 @@ class Resolver:
         ).fetchone()
         return str(row[0]) if row else None
 
+    def inline_names(self, holder_arn: str) -> frozenset[str] | None:
+        """The names of the inline policies of a role or user in force now (None: its IAM is not collected)."""
+        from diag.collect.inforce import policies_in_force
+
+        parts = holder_arn.split(":")
+        if len(parts) < 6:
+            return None
+        inf = policies_in_force(self.con, caller_arn=holder_arn, caller_account=parts[4])
+        if inf.identity_policies is None:
+            return None
+        return frozenset(
+            str(p.name) for p in inf.identity_policies if p.kind == "inline" and p.attached_to == holder_arn and p.name
+        )
+
+    def members(self, group_arn: str) -> tuple[str, ...]:
+        """The users of a group in the newest snapshot of its account that lists it."""
+        parts = group_arn.split(":")
+        if len(parts) < 6 or not parts[5].startswith("group/"):
+            return ()
+        account, name = parts[4], parts[5].rsplit("/", 1)[-1]
+        rows = self.con.execute(
+            "SELECT arn FROM principals WHERE kind = 'user' AND account = ? AND list_contains(groups, ?)"
+            " AND snapshot_id = (SELECT max(snapshot_id) FROM principals WHERE account = ? AND kind = 'group'"
+            " AND name = ?) ORDER BY arn",
+            [account, name, account, name],
+        ).fetchall()
+        return tuple(str(r[0]) for r in rows)
+
     def key(self, ref: str) -> str | None:
         parsed = arns.parse(ref)
         if parsed is not None and parsed.service == "kms" and parsed.resource.startswith("key/"):
@@ -106,9 +140,31 @@ def changes_from(con: duckdb.DuckDBPyConnection, p: Proposal) -> tuple[list[Chan
     if p.identity_policy is not None:
         _need(p.principal, "--principal", "--identity-policy")
         _need(p.policy_name, "--policy-name", "--identity-policy")
+        target = str(p.principal)
+        members = resolve.members(target) if ":group/" in target else ()
+        if ":group/" in target and not members:
+            notes.append(f"{target} has no collected users: its policy reaches no observed caller")
         changes.append(
             Change(
-                "identity", "set_document", target=p.principal, name=p.policy_name, document=_policy(p.identity_policy)
+                "identity",
+                "set_document",
+                target=target,
+                name=p.policy_name,
+                document=_policy(p.identity_policy),
+                members=members,
+            )
+        )
+    if p.boundary is not None:
+        _need(p.principal, "--principal", "--permissions-boundary")
+        if ":group/" in str(p.principal):
+            raise UsageError("--permissions-boundary: a group has no permissions boundary (a role or user has)")
+        changes.append(
+            Change(
+                "permission_boundary",
+                "set_document",
+                target=p.principal,
+                name=p.policy_name or "permissions-boundary",
+                document=_policy(p.boundary),
             )
         )
     for layer, path in (("scp", p.scp), ("rcp", p.rcp)):
@@ -130,9 +186,36 @@ def changes_from(con: duckdb.DuckDBPyConnection, p: Proposal) -> tuple[list[Chan
         more, why = plan_changes(read_json(p.plan), resolve)
         changes += more
         notes += why
-    if not changes and not notes:
+    if p.cfn_template is not None:
+        more, why = _cfn(p, resolve)
+        changes += more
+        notes += why
+    elif p.cfn_stack is not None or p.cfn_parameters:
+        raise UsageError("--cfn-stack and --cfn-parameter need --cfn-template")
+    if not changes and not notes and p.bundle is None:
         raise UsageError(
             "nothing to replay: pass --key-policy FILE --key ARN, --identity-policy FILE --principal ARN --policy-name N,"
-            " --scp/--rcp FILE --target ID, --revoke-grant ID --key ARN, or --plan plan.json"
+            " --permissions-boundary FILE --principal ARN, --scp/--rcp FILE --target ID, --revoke-grant ID --key ARN,"
+            " --plan plan.json, --cfn-template TEMPLATE or --bundle DIR"
         )
     return changes, notes
+
+
+def _cfn(p: Proposal, resolve: Resolver) -> tuple[list[Change], list[str]]:
+    from diag.impact.cloudformation import load_template, template_changes
+
+    path = p.cfn_template
+    assert path is not None
+    if not path.is_file():
+        raise NotFoundError(f"no such file: {path}")
+    template = load_template(path.read_text(encoding="utf-8", errors="replace"), str(path))
+    params: dict[str, str] = {}
+    for item in p.cfn_parameters:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise UsageError(f"--cfn-parameter {item!r}: use NAME=VALUE")
+        params[name] = value
+    stack = read_json(p.cfn_stack) if p.cfn_stack is not None else None
+    return template_changes(
+        template, resolve, stack=stack, parameters=params, members=resolve.members, inline_names=resolve.inline_names
+    )

@@ -5,8 +5,9 @@ Public API: :func:`ingest_paths`, :func:`ingest_blobs` with :class:`Blob`, :clas
 """
 
 from diag.ingest.blobs import Blob
-from diag.ingest.load import ingest_blobs, ingest_paths
 from diag.ingest.normalize import normalize_record
+from diag.ingest.scheduler import ingest_blobs
+from diag.ingest.sources.files import ingest_paths
 from diag.ingest.summary import IngestSummary, Progress
 
 __all__ = ["Blob", "IngestSummary", "Progress", "ingest_blobs", "ingest_paths", "normalize_record"]

@@ -2,7 +2,9 @@
 
 Kept, success and failure alike: every KMS and S3 event; IAM changes (roles, users, groups, policies,
 boundaries: everything that is not a read); STS AssumeRole* and GetFederationToken (who became whom);
-Organizations policy and structure changes (SCPs/RCPs, attachments, accounts moving between OUs).
+Organizations policy and structure changes (SCPs/RCPs, attachments, accounts moving between OUs); the
+create/update records of the resources for which AWS services call KMS with ``aws:SourceArn`` (EventBridge
+rules, CloudTrail trails, SNS topics, CloudWatch alarms: ``diag.diagnosis.callers.source_candidates``).
 Everything else is counted as skipped and not stored.
 """
 
@@ -41,6 +43,13 @@ ORGANIZATIONS_KEPT = frozenset(
     }
 )
 
+SOURCE_RESOURCE_KEPT = {
+    "events.amazonaws.com": frozenset({"PutRule"}),
+    "cloudtrail.amazonaws.com": frozenset({"CreateTrail", "UpdateTrail"}),
+    "sns.amazonaws.com": frozenset({"CreateTopic", "SetTopicAttributes"}),
+    "monitoring.amazonaws.com": frozenset({"PutMetricAlarm", "PutCompositeAlarm"}),
+}
+
 
 def keep(event_source: object, event_name: object) -> bool:
     """True when an event with this source and name is stored (anything not a string: not stored)."""
@@ -56,7 +65,7 @@ def keep(event_source: object, event_name: object) -> bool:
         return event_name in STS_KEPT
     if event_source == ORGANIZATIONS:
         return event_name in ORGANIZATIONS_KEPT
-    return False
+    return event_name in SOURCE_RESOURCE_KEPT.get(event_source, ())
 
 
 def keep_record(record: dict[str, Any]) -> bool:

@@ -98,6 +98,18 @@ def decompress(data: bytes, limit: int | None = None) -> bytes:
         if len(data) > limit:
             raise Refused(too_large_reason(len(data), limit, compressed=False))
         return data
+    # The common case, one complete gzip member within the limit, in one zlib call (twice as fast as
+    # GzipFile); anything else (several members, trailing bytes, truncated, corrupt, too large) takes the
+    # GzipFile path below, which gives the same result and the same reasons as always.
+    unpacker = zlib.decompressobj(zlib.MAX_WBITS | 16)
+    try:
+        out = unpacker.decompress(data, limit + 1)
+    except zlib.error:
+        pass
+    else:
+        if unpacker.eof and not unpacker.unused_data and len(out) <= limit:
+            return out
+        del out
     try:
         with gzip.GzipFile(fileobj=io.BytesIO(data)) as fh:
             out = fh.read(limit + 1)
@@ -157,6 +169,18 @@ def _check_record(rec: object, where: str) -> dict[str, Any]:
     return rec
 
 
+def _check_records(recs: list[Any], where: str, label: str) -> list[dict[str, Any]]:
+    """:func:`_check_record` of every item, in place; the position is named only for a bad one (most
+    records pass the first test, without building a message)."""
+    for i, rec in enumerate(recs):
+        if isinstance(rec, dict):
+            eid = rec.get("eventID")
+            if isinstance(eid, str) and eid.strip():
+                continue
+        recs[i] = _check_record(rec, f"{where}{label} {i} ")
+    return recs
+
+
 SYNTHETIC_PREFIX = "kmsdiag-"
 
 
@@ -199,14 +223,14 @@ def _looks_like_record(doc: dict[str, Any]) -> bool:
 def _records_of(doc: object, where: str = "") -> tuple[str, list[dict[str, Any]]]:
     """The records of one parsed JSON document, and the name of its shape."""
     if isinstance(doc, list):
-        return "array", [_check_record(r, f"{where}item {i} ") for i, r in enumerate(doc)]
+        return "array", _check_records(doc, where, "item")
     if not isinstance(doc, dict):
         raise Refused(f"{where}is a JSON {type(doc).__name__}, not CloudTrail")
     if "Records" in doc:
         recs = doc["Records"]
         if not isinstance(recs, list):
             raise Refused(f"{where}'Records' is a {type(recs).__name__}, not a list")
-        return "cloudtrail", [_check_record(r, f"{where}record {i} ") for i, r in enumerate(recs)]
+        return "cloudtrail", _check_records(recs, where, "record")
     if "Events" in doc:
         events = doc["Events"]
         if not isinstance(events, list):

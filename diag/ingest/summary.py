@@ -1,7 +1,10 @@
-"""What an ingest reports: :class:`IngestSummary` at the end, :class:`Progress` along the way."""
+"""What an ingest reports: :class:`IngestSummary` at the end, :class:`Progress` along the way (and
+:class:`FetchProgress` for the downloads of a remote source). Progress goes to callbacks: the ingest
+package draws nothing; the command line turns the calls into a progress bar."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,6 +17,23 @@ class Progress:
     files_total: int | None
     events_read: int
     events_stored: int
+
+
+ProgressFn = Callable[[Progress], None]
+
+
+@dataclass(frozen=True)
+class FetchProgress:
+    """Passed to a remote source's ``progress`` callback when its downloads start and after each one."""
+
+    source: str  # what is read, e.g. ``s3://bucket/prefix/``
+    objects_done: int
+    objects_total: int
+    bytes_done: int
+    bytes_total: int
+
+
+FetchProgressFn = Callable[[FetchProgress], None]
 
 
 @dataclass

@@ -39,7 +39,8 @@ class Change:
     ``kind``: the layer (``KINDS``); ``op``: what happens (``OPS``); ``target``: whose policy (key ARN,
     bucket name, principal ARN, org identifier or account; None: the request's own); ``name``: the policy's
     name (identity inline/managed name, SCP id); ``statement``/``old``: the statement added, or the one
-    replaced or removed; ``document``: a whole new policy; ``grant``: the grant added or revoked.
+    replaced or removed; ``document``: a whole new policy; ``grant``: the grant added or revoked;
+    ``members``: for an IAM group's policy, the users in the group (the principals it reaches).
     """
 
     kind: str
@@ -50,6 +51,7 @@ class Change:
     old: dict[str, Any] | None = None
     document: dict[str, Any] | None = None
     grant: Grant | None = None
+    members: tuple[str, ...] = ()
 
     def label(self) -> str:
         what = {"key_policy": "key policy", "bucket_policy": "bucket policy", "grants": "grants"}.get(
@@ -138,12 +140,30 @@ def _matches_principal(target: str | None, request: Request, principal_arn: str 
     )
 
 
+def _is_group(target: str | None) -> bool:
+    return bool(target) and ":group/" in str(target)
+
+
+def _in_group(inputs: PolicyInputs, change: Change, request: Request, principal_arn: str | None) -> bool:
+    """Whether the caller is a member of the change's group: listed in ``members``, or holding one of the
+    group's policies already."""
+    who = {request.principal, _principal_of(request, principal_arn)}
+    return bool(who & set(change.members)) or any(
+        p.attached_to == change.target for p in inputs.identity_policies or ()
+    )
+
+
 def _identity(inputs: PolicyInputs, change: Change, request: Request, principal_arn: str | None) -> PolicyInputs:
-    if not _matches_principal(change.target, request, principal_arn):
+    group = _is_group(change.target)
+    if not (
+        _in_group(inputs, change, request, principal_arn)
+        if group
+        else _matches_principal(change.target, request, principal_arn)
+    ):
         return inputs
     policies = list(inputs.identity_policies or ())
     name = change.name or "kmsdiag-fix"
-    idx = [i for i, p in enumerate(policies) if p.name == name]
+    idx = [i for i, p in enumerate(policies) if p.name == name and (not group or p.attached_to == change.target)]
     if change.op == "add_statement" and change.statement is not None and change.statement.get("Statement") is not None:
         idx = []  # a whole new inline policy
     if change.op == "replace_statement" and change.name is None:
@@ -158,7 +178,8 @@ def _identity(inputs: PolicyInputs, change: Change, request: Request, principal_
     elif change.target is not None:
         new = edit_document(_doc(None), change)
         if new is not None:
-            policies.append(NamedPolicy(document=new, name=name, kind="inline", attached_to=change.target))
+            kind = "group-inline" if group else "inline"
+            policies.append(NamedPolicy(document=new, name=name, kind=kind, attached_to=change.target))
     known = inputs.identity_policies is not None or change.op == "set_document"
     return dataclasses.replace(inputs, identity_policies=tuple(policies) if known else None)
 

@@ -69,7 +69,7 @@ def changes_for(finding: Finding, request: Request) -> list[Change] | str:
     ref = _ref(finding)
     if ref is not None and _same(ref["statement"], pol):
         return "the fix shows the statement to edit, not the edited statement: the edit is yours to choose"
-    if layer == "grants":
+    if layer == "grants" or "GranteePrincipal" in pol:  # a grant, also as the fix of an identity-side finding
         g = _grant(pol, request)
         return [Change("grants", "add_grant", grant=g)] if g else "the fix names no grantee and operations"
     if layer in ("key_policy", "bucket_policy"):

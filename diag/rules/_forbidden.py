@@ -58,3 +58,53 @@ def grant_fix(case: Case, grantee: str, operations: list[str], *, why: str = "")
         ),
         target=f"grants of {key}",
     )
+
+
+# (service, command) → (option naming what it edits, test of that value, why AWS refuses it)
+_SLR_EDITS = {"put-role-policy", "attach-role-policy", "detach-role-policy", "delete-role-policy"}
+_SLR_EDITS |= {"update-assume-role-policy", "put-role-permissions-boundary", "delete-role"}
+_MANAGED_POLICY_EDITS = {"create-policy-version", "set-default-policy-version", "delete-policy-version"}
+_MANAGED_POLICY_EDITS |= {"delete-policy"}
+_ORG_EDITS = {"update-policy", "delete-policy", "detach-policy"}
+_AWS_ORG_POLICIES = {"p-FullAWSAccess", "p-RCPFullAWSAccess"}
+
+
+def _option(words: list[str], name: str) -> str | None:
+    for i, w in enumerate(words):
+        if w == name and i + 1 < len(words):
+            return words[i + 1]
+        if w.startswith(name + "="):
+            return w.split("=", 1)[1]
+    return None
+
+
+def forbidden_edit(command: str, aws_managed_keys: frozenset[str] = frozenset()) -> str | None:
+    """Why AWS would refuse ``command`` as a fix (it edits a service-linked role, an AWS managed IAM
+    policy, an AWS managed key's policy, or the AWS managed FullAWSAccess/RCPFullAWSAccess), else None.
+    ``aws_managed_keys``: ARNs (or IDs) of keys whose KeyManager is AWS."""
+    import shlex
+
+    try:
+        words = shlex.split(command, comments=True)
+    except ValueError:
+        words = command.split()
+    if len(words) < 3 or words[0] != "aws":
+        return None
+    service, verb = words[1], words[2]
+    if service == "iam" and verb in _SLR_EDITS:
+        role = _option(words, "--role-name") or ""
+        if role.startswith("AWSServiceRoleFor"):
+            return f"{role} is a service-linked role: only its service edits it"
+    if service == "iam" and verb in _MANAGED_POLICY_EDITS:
+        arn = _option(words, "--policy-arn") or ""
+        if arn.split(":")[4:5] == ["aws"]:
+            return f"{arn} is an AWS managed policy: AWS owns its versions"
+    if service == "kms" and verb == "put-key-policy":
+        key = _option(words, "--key-id") or ""
+        if key in aws_managed_keys or key.rsplit("/", 1)[-1] in aws_managed_keys or key.startswith("alias/aws/"):
+            return f"{key} is an AWS managed key: its key policy cannot be changed"
+    if service == "organizations" and verb in _ORG_EDITS:
+        pid = _option(words, "--policy-id") or ""
+        if pid in _AWS_ORG_POLICIES:
+            return f"{pid} is an AWS managed organization policy: it cannot be edited or detached"
+    return None

@@ -1,6 +1,7 @@
-"""WRONG_ASSUMED_ROLE from the policies' intent: the key policy and the grants name principals for this
-key and operation, one of them uses it successfully (the trail says so), and the caller is none of them,
-whatever its account or name: the call was most likely made as the wrong principal."""
+"""WRONG_ASSUMED_ROLE from the policies' intent: the key policy, the grants and other identities' own IAM
+policies name principals for this key and operation, one of them uses it successfully (the trail says
+so), and the caller is none of them, whatever its account or name: the call was most likely made as the
+wrong principal."""
 
 from __future__ import annotations
 
@@ -21,7 +22,9 @@ def _named(value: str) -> bool:
 
 
 def intended(case: Case) -> dict[str, str]:
-    """Principal ARN → where the policies name it for this operation on this key (key policy or grant)."""
+    """Principal ARN → where the policies name it for this operation on this key: the key policy, a grant,
+    or the principal's own identity policy naming the key (``case.extra["identity_intent"]``, from the
+    collected IAM policies of every account, ``diag.diagnosis.intent.identity_intended``)."""
     out: dict[str, str] = {}
     for s in allow_statements(case, Layer.KEY_POLICY):
         if not element_ok(s, "Action"):
@@ -35,6 +38,9 @@ def intended(case: Case) -> dict[str, str]:
             grant = g.grant
             if grant is not None and _named(grant.grantee_principal) and op in grant.operations:
                 out.setdefault(grant.grantee_principal, f"grant {grant.grant_id}")
+    for arn, where in (case.extra.get("identity_intent") or {}).items():
+        if _named(arn):
+            out.setdefault(arn, where)
     return out
 
 
@@ -78,7 +84,7 @@ def intent_finding(rule: Rule, case: Case) -> list[Finding]:
             f.caller_account,
             f"the policies were set up for `{allowed}` ({where}), which used {action} on this key successfully"
             f" {count} time(s), last at {last:%Y-%m-%d %H:%M:%S} UTC; the call came from `{caller}`, which no"
-            " key-policy statement or grant names for this key",
+            " key-policy statement, grant or identity policy names for this key",
             {
                 "caller": caller,
                 "allowed_principal": allowed,

@@ -97,6 +97,7 @@ def inferred_source_conditions(rule: Rule, case: Case) -> list[Finding]:
     if not is_service_caller(f) or not f.error_code or {k.lower() for k in r.undetermined} - _SOURCE_KEYS:
         return []
     out = []
+    candidates = list(case.extra.get("source_candidates") or ())
     for s, conds in _statements(case):
         if s.effect != "Allow":
             continue
@@ -108,18 +109,19 @@ def inferred_source_conditions(rule: Rule, case: Case) -> list[Finding]:
                 s.account,
                 f"inferred: {label(s)} allows {f.invoked_by} only when {wanted}; CloudTrail does not record these"
                 " keys, but AWS refused the call and nothing else in the collected policies refuses it, so the"
-                f" resource for which {f.invoked_by} called KMS did not match",
+                f" resource for which {f.invoked_by} called KMS did not match"
+                + _candidates_sentence(candidates, expected),
                 {
                     "inference": True,
                     "basis": "AWS refused; every layer was collected; the policies allow when this condition holds",
                     "expected_values": expected,
                     "compare": {c.key: collect_hint(c.key, f) for c in conds},
+                    "candidates": [_candidate(c, expected) for c in candidates],
                     "conditions": [condition_evidence(c) for c in conds],
                     "statement": stmt_ref(s),
                 },
                 Fix(
-                    summary=f"make the condition name the resource that uses this key through {f.invoked_by}"
-                    " (its ARN and account), or point that resource at the key this statement was written for",
+                    summary=_fix_summary(f.invoked_by, candidates, expected),
                     policy=s.statement,
                     commands=edit_commands(case, s),
                     target=f"{s.layer} {s.policy_name}",
@@ -127,3 +129,53 @@ def inferred_source_conditions(rule: Rule, case: Case) -> list[Finding]:
             )
         )
     return out
+
+
+def _named_by(candidate: dict[str, object], expected: dict[str, list[str]]) -> bool:
+    """Whether the condition's values name this candidate resource (its ARN, or its account)."""
+    from diag.policy.match import arn_like
+
+    arn, account = str(candidate.get("arn") or ""), str(candidate.get("account") or "")
+    for key, vals in expected.items():
+        k = key.lower()
+        if k == "aws:sourcearn" and any(arn_like(v, arn) for v in vals):
+            return True
+        if k == "aws:sourceaccount" and account in vals:
+            return True
+    return False
+
+
+def _candidate(c: dict[str, object], expected: dict[str, list[str]]) -> dict[str, object]:
+    at = c.get("at")
+    return {**c, "at": at.isoformat() if hasattr(at, "isoformat") else at, "named_by_condition": _named_by(c, expected)}
+
+
+def _fix_summary(service: str | None, candidates: list[dict[str, object]], expected: dict[str, list[str]]) -> str:
+    unnamed = [str(c.get("arn")) for c in candidates if not _named_by(c, expected)]
+    if len(unnamed) == 1:
+        return (
+            f"if `{unnamed[0]}` (the only resource of {service} in the trail that the condition does not name) is"
+            " the one that uses this key, add its ARN to the condition (inferred: check it first); otherwise"
+            " point the resource at the key this statement was written for"
+        )
+    return (
+        f"make the condition name the resource that uses this key through {service} (its ARN and account),"
+        " or point that resource at the key this statement was written for"
+    )
+
+
+def _candidates_sentence(candidates: list[dict[str, object]], expected: dict[str, list[str]]) -> str:
+    """``; candidates from CloudTrail (inferred, compare them): `arn` (PutRule at …, not named by the
+    condition), …`` or nothing when the trail holds none."""
+    if not candidates:
+        return ""
+    parts = []
+    for c in candidates[:5]:
+        at = c.get("at")
+        when = f" at {at:%Y-%m-%d %H:%M:%S} UTC" if hasattr(at, "strftime") else ""
+        named = "named by the condition" if _named_by(c, expected) else "not named by the condition"
+        parts.append(f"`{c.get('arn')}` ({c.get('event')}{when}, {named})")
+    more = f" and {len(candidates) - 5} more" if len(candidates) > 5 else ""
+    return (
+        "; the resources of this service that CloudTrail saw created or updated, to compare: " + ", ".join(parts) + more
+    )

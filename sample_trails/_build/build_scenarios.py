@@ -26,6 +26,7 @@ from ctlib import (
     Account,
     Grant,
     Key,
+    ManagedPolicy,
     Role,
     Scenario,
     Session,
@@ -2550,8 +2551,12 @@ https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-resource-based.h
 https://docs.aws.amazon.com/IAM/latest/UserGuide/confused-deputy.html). The team renamed the rule to
 `orders-created`; the new rule's deliveries fail. A service principal has no identity policies: the key
 policy decides alone. CloudTrail does not record `aws:SourceArn`, but nothing else refuses the call, so
-kmsdiag infers that the condition failed (CONDITION_OTHER, labelled as an inference) and shows the value
-to compare. Fix: name the new rule's ARN in the condition.
+kmsdiag infers that the condition failed (CONDITION_OTHER, labelled as an inference) and shows the values
+to compare: the condition's rule ARN, and the rules that EventBridge's own records in the trail created
+(the PutRule of `orders-created`, with its PutTargets to the topic, ten minutes before the failure; the
+rule's ARN is the record's `responseElements.ruleArn`, PutRule's `RuleArn` answer in the EventBridge API
+Reference, https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutRule.html). Fix: name the
+new rule's ARN in the condition.
 """
     w = World(scn)
     integ = w.account("integration")
@@ -2591,6 +2596,35 @@ to compare. Fix: name the new rule's ARN in the condition.
         if err:
             scn.expect(str(r["eventID"]), "CONDITION_OTHER", ["CONDITION_OTHER"])
     w.background(integ, m(b, -30), 60)
+    # the rename, in the integration account's trail: the new rule and its target, then the old rule's removal
+    admin = w.admins[integ.id]
+    new_rule = f"arn:aws:events:us-east-1:{integ.id}:rule/orders-created"
+    pattern = '{"source":["com.example.orders"],"detail-type":["OrderCreated"]}'
+    scn.call(
+        admin,
+        m(b, -12),
+        "events.amazonaws.com",
+        "PutRule",
+        {"name": "orders-created", "eventPattern": pattern, "state": "ENABLED"},
+        response={"ruleArn": new_rule},
+    )
+    scn.call(
+        admin,
+        m(b, -11),
+        "events.amazonaws.com",
+        "PutTargets",
+        {"rule": "orders-created", "targets": [{"id": "order-events-topic", "arn": topic}]},
+        response={"failedEntryCount": 0, "failedEntries": []},
+    )
+    scn.call(
+        admin,
+        m(b, -10),
+        "events.amazonaws.com",
+        "RemoveTargets",
+        {"rule": "order-created", "ids": ["order-events-topic"]},
+        response={"failedEntryCount": 0, "failedEntries": []},
+    )
+    scn.call(admin, m(b, -10), "events.amazonaws.com", "DeleteRule", {"name": "order-created"})
     scn.collected_at = m(b, 30)
 
 
@@ -2743,6 +2777,306 @@ Verdict: WRONG_ASSUMED_ROLE, inferred from who the policies were set up for and 
     w.background(billing, m(b, -30), 60)
     scn.collected_at = m(b, 30)
 
+
+
+# ------------------------------------------------------------------ request context and intent (issue 15, rest)
+
+
+def s40_key_tag_retagged(scn: Scenario) -> None:
+    scn.readme = """
+The reporting account shares its keys by tag (ABAC): the `atlas-report-builder` role (ECS) may use any
+key of the account whose tag `project` is `atlas` (`StringEquals aws:ResourceTag/project = atlas` in its
+identity policy, as in the AWS KMS developer guide, "Use tags to control access to KMS keys",
+https://docs.aws.amazon.com/kms/latest/developerguide/tag-authorization.html, and "ABAC for AWS KMS",
+https://docs.aws.amazon.com/kms/latest/developerguide/abac.html). The evidence was collected in the
+morning, when the key `alias/atlas-weekly` still carried `project=atlas`. An hour before the failure a
+key administrator retagged it `project=atlas-archive` (TagResource, in the trail; the tag's value is in
+the record's `requestParameters.tags`, as in the AWS KMS developer guide's CloudTrail example,
+https://docs.aws.amazon.com/kms/latest/developerguide/ct-tagresource.html). The builder decrypted with the
+key before the retag and is refused after it. `aws:ResourceTag/project` is evaluated as of the event
+time: the snapshot's `atlas`, moved forward by the TagResource record, is `atlas-archive`. Verdict:
+CONDITION_OTHER on `aws:ResourceTag/project`; the fix is the key's tag (or the policy), not IAM.
+"""
+    w = World(scn)
+    rep = w.account("reporting")
+    role = app_role(
+        scn,
+        rep,
+        "atlas-report-builder",
+        "ecs",
+        inline={
+            "atlas-tagged-keys": kms_allow(
+                f"arn:aws:kms:*:{rep.id}:key/*",
+                ["kms:Decrypt", "kms:GenerateDataKey"],
+                sid="AtlasTaggedKeys",
+                condition={"StringEquals": {"aws:ResourceTag/project": "atlas"}},
+            )
+        },
+    )
+    key = scn.key(
+        rep,
+        "atlas-weekly",
+        default_key_policy(rep.id, [rep.roles[SSO_ADMIN].arn]),
+        description="Atlas weekly reports",
+        alias="alias/atlas-weekly",
+    )
+    key.tags = {"project": "atlas", "owner": "reporting-platform"}
+    b = scn.base
+    s = service_session(
+        scn, role, "atlas-report-builder", m(b, -90), "ecs-tasks.amazonaws.com", ip="10.42.7.19", ua=UA["java"]
+    )
+    for i in range(2):
+        scn.kms(s, m(b, -80 + 20 * i), "Decrypt", key, key_ref=None, context={"report": f"weekly-2026-4{6 + i}"})
+    admin = w.admins[rep.id]
+    scn.call(
+        admin,
+        m(b, -30),
+        "kms.amazonaws.com",
+        "TagResource",
+        {"keyId": key.arn, "tags": [{"tagKey": "project", "tagValue": "atlas-archive"}]},
+        resources=[{"accountId": rep.id, "type": "AWS::KMS::Key", "ARN": key.arn}],
+        read_only=False,
+        version="1.08",
+    )
+    e = scn.kms(
+        s,
+        m(b, 0),
+        "Decrypt",
+        key,
+        key_ref=None,
+        context={"report": "weekly-2026-48"},
+        error=("AccessDenied", denied_message(s.arn, "kms:Decrypt", None, "identity")),
+    )
+    scn.expect(e, "CONDITION_OTHER", ["CONDITION_OTHER"])
+    w.background(rep, m(b, -40), 60)
+    scn.collected_at = m(b, -120)
+
+
+def s41_wrong_assumed_role_identity_intent(scn: Scenario) -> None:
+    scn.readme = """
+The ledger account's key `alias/ledger-exports` has the console's default key policy: the account's root
+(IAM policies decide for the account's principals) and the key administrators. What it was set up for
+shows elsewhere: the `ledger-loader` role's own identity policy allows kms:Decrypt on this key by its ARN,
+and the loader decrypts with it every few minutes (successful Decrypt records in the trail). A key
+administrator, testing an export by hand with her own Identity Center role `KeyAdministrators`, calls
+Decrypt: refused. Her role was given the key administrators' permissions (create, describe, enable,
+put, tag, schedule deletion…), which on purpose do not include using the key (AWS KMS developer guide,
+"Default key policy", "Allows key administrators to administer the KMS key",
+https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html#key-policy-default-allow-administrators).
+Adding kms:Decrypt to the administrators' role is not the fix: the call was made as the wrong principal,
+inferred from another identity's policy and its successful use (IAM User Guide, "Switching to an IAM role
+(AWS CLI)", https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_use_switch-role-cli.html). Verdict:
+WRONG_ASSUMED_ROLE, naming `ledger-loader` and the identity policy that was set up for it.
+"""
+    w = World(scn)
+    ledger = w.account("ledger")
+    admin_actions = [
+        "kms:Create*",
+        "kms:Describe*",
+        "kms:Enable*",
+        "kms:List*",
+        "kms:Put*",
+        "kms:Update*",
+        "kms:Revoke*",
+        "kms:Disable*",
+        "kms:Get*",
+        "kms:Delete*",
+        "kms:TagResource",
+        "kms:UntagResource",
+        "kms:ScheduleKeyDeletion",
+        "kms:CancelKeyDeletion",
+    ]
+    key_admins = scn.role(
+        ledger,
+        "AWSReservedSSO_KeyAdministrators_4e8a2d61c0b9f735",
+        trust_sso(ledger.id),
+        inline={
+            "AwsSSOInlinePolicy": policy(
+                {"Sid": "KeyAdministration", "Effect": "Allow", "Action": admin_actions, "Resource": "*"}
+            )
+        },
+        path=SSO_PATH,
+        created=scn.base - dt.timedelta(days=400),
+    )
+    key = scn.key(
+        ledger,
+        "ledger-exports",
+        default_key_policy(ledger.id, [key_admins.arn]),
+        description="Ledger exports",
+        alias="alias/ledger-exports",
+    )
+    loader = app_role(
+        scn,
+        ledger,
+        "ledger-loader",
+        "lambda",
+        inline={"ledger-exports-key": kms_allow(key.arn, ["kms:Decrypt"], sid="DecryptLedgerExports")},
+    )
+    b = scn.base
+    lam = service_session(
+        scn, loader, "ledger-loader", m(b, -70), "lambda.amazonaws.com", ip="3.84.22.9", ua=UA["lambda-py"]
+    )
+    for i in range(3):
+        scn.kms(lam, m(b, -65 + 15 * i), "Decrypt", key, key_ref=None, context={"export": f"2026-11-{20 + i}"})
+    s = scn.session(key_admins, "nadia.haddad@example.com", m(b, -10), ip="198.51.100.88", ua=UA["cli"])
+    e = scn.kms(
+        s,
+        m(b, 0),
+        "Decrypt",
+        key,
+        key_ref=None,
+        context={"export": "2026-11-22"},
+        error=("AccessDenied", denied_message(s.arn, "kms:Decrypt", None, "identity")),
+    )
+    scn.expect(e, "WRONG_ASSUMED_ROLE", ["WRONG_ASSUMED_ROLE"])
+    w.background(ledger, m(b, -40), 60)
+    scn.collected_at = m(b, 30)
+
+
+def s42_resolved_since_grant(scn: Scenario) -> None:
+    scn.readme = """
+The media account's `thumbnailer` Lambda reads originals encrypted under `alias/media-originals`, a key
+with the console's default key policy (the account's root and the key administrators). Nothing gives the
+role kms:Decrypt: its identity policies allow S3 only, so its first Decrypt is refused. Fifteen minutes
+later an administrator creates a grant for the role with the Decrypt operation (a grant is a policy
+instrument of its own: AWS KMS developer guide, "Grants in AWS KMS",
+https://docs.aws.amazon.com/kms/latest/developerguide/grants.html, and its CreateGrant CloudTrail example,
+https://docs.aws.amazon.com/kms/latest/developerguide/ct-creategrant.html), and the next Decrypt
+succeeds. The bundle was collected after the grant. The policies in force now allow the call, whatever
+layer changed: the verdict is RESOLVED_SINCE, with the cause at the time of the failure
+(IAM_POLICY_MISSING) kept in the findings.
+"""
+    w = World(scn)
+    media = w.account("media")
+    role = app_role(
+        scn, media, "thumbnailer", "lambda", attached=[scn.aws_policy(media, "AmazonS3ReadOnlyAccess")]
+    )
+    key = scn.key(
+        media,
+        "media-originals",
+        default_key_policy(media.id, [media.roles[SSO_ADMIN].arn]),
+        description="Original media uploads",
+        alias="alias/media-originals",
+    )
+    b = scn.base
+    lam = service_session(
+        scn, role, "thumbnailer", m(b, -5), "lambda.amazonaws.com", ip="3.91.40.12", ua=UA["lambda-py"]
+    )
+    e = scn.kms(
+        lam,
+        m(b, 0),
+        "Decrypt",
+        key,
+        key_ref=None,
+        context={"object": "originals/2026/11/IMG_2231.heic"},
+        error=("AccessDenied", denied_message(lam.arn, "kms:Decrypt", None, "identity")),
+    )
+    scn.expect(e, "RESOLVED_SINCE", ["RESOLVED_SINCE", "IAM_POLICY_MISSING"])
+    admin = w.admins[media.id]
+    gid = "".join(c for c in uid(scn.slug, "grant") if c != "-") * 2
+    scn.call(
+        admin,
+        m(b, 15),
+        "kms.amazonaws.com",
+        "CreateGrant",
+        {"keyId": key.arn, "granteePrincipal": role.arn, "operations": ["Decrypt"], "name": "thumbnailer-read"},
+        response={"grantId": gid, "keyId": key.arn},
+        read_only=False,
+        version="1.11",
+        resources=[{"accountId": media.id, "type": "AWS::KMS::Key", "ARN": key.arn}],
+    )
+    key.grants.append(Grant(gid, role.arn, ["Decrypt"], m(b, 15), name="thumbnailer-read"))
+    scn.kms(lam, m(b, 20), "Decrypt", key, key_ref=None, context={"object": "originals/2026/11/IMG_2232.heic"})
+    w.background(media, m(b, -30), 90)
+    scn.collected_at = m(b, 40)
+
+
+def s43_service_linked_role_cross_account_key(scn: Scenario) -> None:
+    scn.readme = """
+The compute account's Auto Scaling group launches instances whose EBS volumes are encrypted with a
+customer managed key of the security account, `alias/ebs-shared`. The key policy allows the compute
+account to use the key and to create grants (the statements of the Amazon EC2 Auto Scaling User Guide,
+"Required AWS KMS key policy for use with encrypted volumes",
+https://docs.aws.amazon.com/autoscaling/ec2/userguide/key-policy-requirements-EBS-encryption.html). The
+guide's last step for a key in another account was not done: a grant, created in the compute account, to
+the Auto Scaling service-linked role. EC2 calls KMS with that role's credentials (`invokedBy`
+ec2.amazonaws.com) and is refused: the role's only policy is the AWS managed
+AutoScalingServiceRolePolicy (abridged here), which gives no KMS access to another account's key. A
+service-linked role cannot be edited (IAM User Guide, "Using service-linked roles",
+https://docs.aws.amazon.com/IAM/latest/UserGuide/using-service-linked-roles.html): the fix is the grant,
+scoped to the failing request's own encryption context, never an inline policy on the role. Verdict:
+IAM_POLICY_MISSING, with a CreateGrant as its fix.
+"""
+    w = World(scn)
+    security = w.account("security", ou=w.ou_security)
+    compute = w.account("compute")
+    policy_arn = "arn:aws:iam::aws:policy/aws-service-role/AutoScalingServiceRolePolicy"
+    compute.managed[policy_arn] = ManagedPolicy(
+        "AutoScalingServiceRolePolicy",
+        policy_arn,
+        policy(
+            {
+                "Sid": "EC2InstanceManagement",
+                "Effect": "Allow",
+                "Action": ["ec2:RunInstances", "ec2:TerminateInstances", "ec2:CreateTags", "ec2:Describe*"],
+                "Resource": "*",
+            }
+        ),
+        "ANPA" + b32(17, "aws-policy", "AutoScalingServiceRolePolicy"),
+        dt.datetime(2018, 1, 8, 23, 10, 55, tzinfo=UTC),
+        aws_managed=True,
+        version="v9",
+        path="/aws-service-role/",
+    )
+    slr = scn.role(
+        compute,
+        "AWSServiceRoleForAutoScaling",
+        policy(
+            {"Effect": "Allow", "Principal": {"Service": "autoscaling.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ),
+        attached=[policy_arn],
+        path="/aws-service-role/autoscaling.amazonaws.com/",
+        created=scn.base - dt.timedelta(days=300),
+    )
+    uses = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"]
+    kp = add_statement(
+        add_statement(
+            default_key_policy(security.id, [security.roles[SSO_ADMIN].arn]),
+            key_user_statement("AllowExternalAccountUseOfTheKey", f"arn:aws:iam::{compute.id}:root", uses),
+        ),
+        key_user_statement(
+            "AllowAttachmentOfPersistentResourcesInExternalAccount",
+            f"arn:aws:iam::{compute.id}:root",
+            ["kms:CreateGrant"],
+        ),
+    )
+    key = scn.key(security, "ebs-shared", kp, description="Shared EBS encryption key", alias="alias/ebs-shared")
+    b = scn.base
+    s = service_session(
+        scn,
+        slr,
+        "AutoScaling",
+        m(b, -2),
+        "autoscaling.amazonaws.com",
+        ip="autoscaling.amazonaws.com",
+        ua="autoscaling.amazonaws.com",
+    )
+    volume = "vol-0c4f2e19a7d35b861"
+    e = scn.kms(
+        s,
+        m(b, 0),
+        "GenerateDataKeyWithoutPlaintext",
+        key,
+        key_ref="arn",
+        context={"aws:ebs:id": volume},
+        region="us-east-1",
+        invoked_by="ec2.amazonaws.com",
+        error=("AccessDenied", denied_message(s.arn, "kms:GenerateDataKeyWithoutPlaintext", key.arn, "identity")),
+    )
+    scn.expect(e, "IAM_POLICY_MISSING", ["IAM_POLICY_MISSING"])
+    for a in (security, compute):
+        w.background(a, m(b, -30), 60)
+    scn.collected_at = m(b, 30)
 
 
 def s39_not_authorization(scn: Scenario) -> None:
@@ -2944,6 +3278,18 @@ SCENARIOS: list[tuple[str, str, Callable[[Scenario], None]]] = [
         s38_wrong_assumed_role_intent,
     ),
     ("39-not-authorization", "Failures that are not access refusals, and one that is not KMS", s39_not_authorization),
+    ("40-key-tag-retagged", "aws:ResourceTag as of the event: the key was retagged", s40_key_tag_retagged),
+    (
+        "41-wrong-assumed-role-identity-intent",
+        "A key administrator decrypts with a key set up, by an identity policy, for the loader role",
+        s41_wrong_assumed_role_identity_intent,
+    ),
+    ("42-resolved-since-grant", "Fixed by a grant fifteen minutes later", s42_resolved_since_grant),
+    (
+        "43-service-linked-role-cross-account-key",
+        "Auto Scaling's service-linked role and another account's EBS key: a grant, not a policy",
+        s43_service_linked_role_cross_account_key,
+    ),
 ]
 
 

@@ -207,6 +207,7 @@ class Key:
     deletion_date: dt.datetime | None = None
     pending_days: int | None = None
     key_material_id: str = ""
+    tags: dict[str, str] | None = None  # list-resource-tags.json when set (bundles before kmsdiag kept tags: None)
 
     @property
     def arn(self) -> str:

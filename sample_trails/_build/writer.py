@@ -225,6 +225,9 @@ def write_bundle(scn: Scenario, root: Path) -> None:
                         gd["Constraints"] = g.constraints
                     grants.append(gd)
                 write_json(kd / "list-grants.json", {"Grants": grants})
+            if k.tags is not None:
+                tag_list = [{"TagKey": tk, "TagValue": tv} for tk, tv in k.tags.items()]
+                write_json(kd / "list-resource-tags.json", {"Tags": tag_list, "Truncated": False})
         # SSE-KMS with the AWS managed key: the configuration names no key (aws/s3 is implied)
         aws_managed_keys = {k.arn for k in acct.keys.values() if k.manager == "AWS"}
         for bk in acct.buckets.values():

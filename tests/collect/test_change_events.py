@@ -5,7 +5,7 @@ from __future__ import annotations
 from diag import change_events as ce
 from diag.collect import history
 from diag.diagnosis import batch
-from diag.ingest import athena
+from diag.ingest.sources import athena_sql as athena
 from diag.resources import queries_dir
 
 

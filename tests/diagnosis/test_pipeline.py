@@ -9,7 +9,7 @@ from pathlib import Path
 
 from diag.collect.model import PolicyChange
 from diag.diagnosis.batch import diagnose_pending
-from diag.diagnosis.lookup import find_event
+from diag.diagnosis.find import find_event
 from diag.explain import diagnose_facts
 from diag.policy.model import Decision, Layer, LayerResult
 from diag.store import open_db

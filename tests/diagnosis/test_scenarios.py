@@ -48,3 +48,28 @@ def test_scenario_event(
     missing = set(label["codes"]) - set(got)
     assert not missing, f"{scenario}: missing {sorted(missing)}; got {got}\n{detail}"
     assert doc["event"]["event_id"] == event_id
+    _no_forbidden_fix(scenario_db, doc)
+
+
+def _no_forbidden_fix(db: Path, doc: dict[str, Any]) -> None:
+    """No fix edits what AWS forbids editing: service-linked roles, AWS managed IAM policies, AWS managed
+    keys' policies, FullAWSAccess/RCPFullAWSAccess (diag.rules._forbidden.forbidden_edit)."""
+    import shlex
+
+    import duckdb
+
+    from diag.rules._forbidden import forbidden_edit
+
+    with duckdb.connect(str(db), read_only=True) as con:
+        rows = con.execute("SELECT key_arn, key_id FROM keys WHERE key_manager = 'AWS'").fetchall()
+        raw = con.execute("SELECT raw FROM events WHERE event_id = ?", [doc["event"]["event_id"]]).fetchone()
+    managed = frozenset(v for row in rows for v in row)
+    own = (json.loads(raw[0]).get("requestParameters") or {}).get("encryptionContext") if raw else None
+    for f in doc["findings"]:
+        for cmd in (f.get("fix") or {}).get("commands") or []:
+            why = forbidden_edit(cmd, managed)
+            assert why is None, f"{f['code']} proposes `{cmd}`: {why}"
+            words = shlex.split(cmd, comments=True)
+            if words[:3] == ["aws", "kms", "create-grant"] and "--constraints" in words:
+                constraints = json.loads(words[words.index("--constraints") + 1])
+                assert constraints == {"EncryptionContextSubset": own}, f"{f['code']}: a grant scoped to {constraints}"

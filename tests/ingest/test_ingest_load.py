@@ -13,7 +13,7 @@ import pytest
 
 from diag.ingest import Blob, IngestSummary, ingest_blobs, ingest_paths
 from diag.ingest import commit as commit_mod
-from diag.ingest import load as load_mod
+from diag.ingest import scheduler as load_mod
 from diag.store import open_db
 from tests.ingest.ctdata import (
     CALLER,

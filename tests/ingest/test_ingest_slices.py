@@ -15,9 +15,9 @@ import pytest
 
 from diag.ingest import IngestSummary, ingest_paths
 from diag.ingest import commit as commit_mod
-from diag.ingest import load as load_mod
-from diag.ingest.blobs import discover
+from diag.ingest import scheduler as load_mod
 from diag.ingest.commit import _commit, _plan, _Spill, _Unit, units_of
+from diag.ingest.sources.files import discover
 from diag.ingest.worker import FileResult, Task, run_task
 from diag.store import open_db
 from tests.ingest.ctdata import kms_record, noise_record, write_trail

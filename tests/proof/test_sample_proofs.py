@@ -56,7 +56,7 @@ def con(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 
 
 def _diagnose(con: Any, event_id: str) -> dict[str, Any]:
-    from diag.diagnosis.lookup import find_event
+    from diag.diagnosis.find import find_event
     from diag.diagnosis.sources import DbPolicySource
     from diag.explain import diagnose_facts
 

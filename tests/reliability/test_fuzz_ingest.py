@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from diag.ingest.load import Blob, ingest_blobs
+from diag.ingest import Blob, ingest_blobs
 from diag.ingest.normalize import normalize_record
 from diag.ingest.parse import parse_blob
 from diag.ingest.worker import process_input

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from diag.ingest.load import Blob, ingest_blobs
+from diag.ingest import Blob, ingest_blobs
 from tests.reliability.crashutil import REPO
 from tests.reliability.hostile import (
     COMBINED,

@@ -234,6 +234,7 @@ def test_every_command_builder_quotes_hostile_values(sandbox: Sandbox, tmp_path:
             bundle_commands.describe_key(v, v, v),
             bundle_commands.get_key_policy(v, v, v),
             bundle_commands.list_grants(v, v, v),
+            bundle_commands.list_resource_tags(v, v, v),
             bundle_commands.list_aliases(v, v),
             bundle_commands.list_keys(v, v),
             bundle_commands.authorization_details(v),

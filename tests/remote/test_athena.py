@@ -13,15 +13,10 @@ import pytest
 from botocore.stub import Stubber
 
 from diag.errors import KmsdiagError, UsageError
-from diag.ingest.athena import (
-    SELECT_COLUMNS,
-    AthenaQueryFailed,
-    AthenaTable,
-    athena_ddl,
-    build_query,
-    sync_athena,
-    transform_row,
-)
+from diag.ingest.sources.athena import AthenaQueryFailed, sync_athena
+from diag.ingest.sources.athena_ddl import athena_ddl
+from diag.ingest.sources.athena_rows import transform_row
+from diag.ingest.sources.athena_sql import SELECT_COLUMNS, AthenaTable, build_query
 from diag.store import open_db
 from tests.remote.conftest import ACCOUNT_A, ACCOUNT_B, ORG, Recorder
 

@@ -10,7 +10,8 @@ import botocore.session
 import pytest
 
 from diag.aws_regions import cloudtrail_regions
-from diag.ingest.athena import AthenaTable, athena_ddl
+from diag.ingest.sources.athena_ddl import athena_ddl
+from diag.ingest.sources.athena_sql import AthenaTable
 
 Run = Callable[..., tuple[int, str, str]]
 TABLE = AthenaTable.parse("security.ct")

@@ -110,7 +110,7 @@ def test_watch_usage(run_cli: Run, db_path: Path) -> None:
 
 
 def test_exit_codes_when_aws_refuses_everything() -> None:
-    from diag.cli.remote_options import exit_code
+    from diag.cli.cmd_ingest import exit_code
 
     denied = {
         "source": "s3",

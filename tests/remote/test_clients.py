@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from diag.errors import UsageError
-from diag.ingest.remote.run import Clients, RemoteOptions, WatchPlanner
+from diag.ingest.pulls import Clients, RemoteOptions, WatchPlanner
 
 MOTO_ACCOUNT = "123456789012"  # moto's default account
 

@@ -17,14 +17,14 @@ import pytest
 from botocore.stub import Stubber
 
 from diag.errors import UsageError
-from diag.ingest.lookup import (
+from diag.ingest.remote.ratelimit import RateLimiter
+from diag.ingest.sources.lookup import (
     KEPT_SOURCES,
     OVERLAP,
     LookupTarget,
     sync_lookup,
     transform_queries,
 )
-from diag.ingest.remote.ratelimit import RateLimiter
 from diag.store import open_db
 from tests.remote.conftest import ACCOUNT_A, Recorder, record
 

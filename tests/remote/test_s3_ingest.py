@@ -8,7 +8,8 @@ from pathlib import Path
 import boto3
 
 from diag.ingest.remote.blob import default_ingester
-from diag.ingest.s3 import Window, sync_s3
+from diag.ingest.sources.s3 import sync_s3
+from diag.ingest.sources.s3_layout import Window
 from diag.store import open_db
 from tests.remote.conftest import ACCOUNT_A, ACCOUNT_B, BUCKET, Calls, TrailBucket
 
@@ -84,7 +85,8 @@ def test_windowed_ingest_reads_only_the_window(trail_bucket: TrailBucket, db_pat
 
 
 def test_known_objects_are_read_for_the_window_only(trail_bucket: TrailBucket, db_path: Path) -> None:
-    from diag.ingest.s3 import known_objects, parse_s3_uri
+    from diag.ingest.sources.s3 import known_objects
+    from diag.ingest.sources.s3_layout import parse_s3_uri
 
     client, _ = counted_client()
     con = open_db(db_path)
@@ -103,3 +105,28 @@ def test_known_objects_are_read_for_the_window_only(trail_bucket: TrailBucket, d
     con.execute("UPDATE ingested_files SET status = 'partial' WHERE path = ?", [cut])
     assert cut not in known_objects(con, parse_s3_uri(f"s3://{BUCKET}"))
     con.close()
+
+
+def test_download_progress_goes_to_the_callback(trail_bucket: TrailBucket, db_path: Path) -> None:
+    """The ingest package draws nothing: the S3 source reports its downloads to a callback (the CLI's bar)."""
+    from diag.ingest.summary import FetchProgress
+
+    client, _ = counted_client()
+    con = open_db(db_path)
+    seen: list[FetchProgress] = []
+    summary = sync_s3(
+        con,
+        f"s3://{BUCKET}",
+        Window(),
+        client=client,
+        ingester=default_ingester(workers=1),
+        progress=seen.append,
+        now=NOW,
+    )
+    con.close()
+    total = summary.objects_fetched
+    assert total == len(trail_bucket.log_keys) + 1
+    assert seen[0] == FetchProgress(f"s3://{BUCKET}/", 0, total, 0, seen[0].bytes_total)
+    assert [p.objects_done for p in seen] == list(range(total + 1))
+    assert all(p.objects_total == total and p.source == f"s3://{BUCKET}/" for p in seen)
+    assert seen[-1].bytes_done == summary.bytes_fetched == seen[0].bytes_total > 0

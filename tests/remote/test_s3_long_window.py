@@ -7,7 +7,8 @@ import datetime as dt
 
 import boto3
 
-from diag.ingest.s3 import Listing, Window, parse_s3_uri, plan_s3, transform_listings
+from diag.ingest.sources.s3 import plan_s3
+from diag.ingest.sources.s3_layout import Listing, Window, parse_s3_uri, transform_listings
 from tests.remote.conftest import ACCOUNT_A, ACCOUNT_B, BUCKET, REGIONS, Calls, TrailBucket
 
 NOW = dt.datetime(2026, 11, 6, 9, 0)

@@ -8,12 +8,11 @@ import boto3
 import pytest
 
 from diag.errors import NotFoundError, UsageError
-from diag.ingest.s3 import (
+from diag.ingest.sources.s3 import fetch_blobs, plan_s3
+from diag.ingest.sources.s3_layout import (
     Window,
-    fetch_blobs,
     file_time,
     parse_s3_uri,
-    plan_s3,
     transform_day_prefixes,
     transform_layout_position,
 )

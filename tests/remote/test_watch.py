@@ -20,8 +20,8 @@ import boto3
 import pytest
 
 from diag.errors import RefusedError
+from diag.ingest.pulls import Clients, RemoteOptions, WatchPlanner
 from diag.ingest.remote.blob import default_ingester
-from diag.ingest.remote.run import Clients, RemoteOptions, WatchPlanner
 from diag.ingest.remote.timeparse import utcnow
 from diag.store import open_db
 from diag.watch import StopOnSignals, Watcher, iter_lines
@@ -247,7 +247,7 @@ def test_watch_follows_lookup_events_from_its_watermark(db_path: Path) -> None:
     the first cycle's end minus the overlap, and announces only the new failure."""
     from botocore.stub import Stubber
 
-    from diag.ingest.lookup import OVERLAP, LookupTarget
+    from diag.ingest.sources.lookup import OVERLAP, LookupTarget
     from tests.remote.test_lookup import api_event
 
     client = boto3.client("cloudtrail", region_name="us-east-1")

@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from diag.ingest.load import Blob
+from diag.ingest.blobs import Blob
+from diag.ingest.scheduler import ingest_blobs
 
 if TYPE_CHECKING:
     import duckdb
@@ -29,11 +30,9 @@ def remote_blob(name: str, source: str, data: bytes, etag: str | None = None) ->
 
 
 def default_ingester(*, workers: int | None = None) -> BlobIngester:
-    """The project's one ingest path (``diag.ingest.ingest_blobs``), returning its summary as a dict."""
+    """The project's one ingest path (:func:`diag.ingest.scheduler.ingest_blobs`), returning its summary as a dict."""
 
     def _ingest(con: duckdb.DuckDBPyConnection, blobs: Iterable[Blob]) -> Mapping[str, Any]:
-        from diag.ingest import ingest_blobs
-
         return ingest_blobs(con, blobs, workers=workers).to_dict()
 
     return _ingest

@@ -13,6 +13,7 @@ import datetime as dt
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from diag import times
 from diag.diagnosis.callers import service_principal
 from diag.diagnosis.case import Case, PriorPolicy
 from diag.diagnosis.engine_request import ContextValues, complete, inputs_from_inforce, request_for
@@ -539,7 +540,7 @@ def explain_error(
             "this text is not an AWS access-denied or KMS key-state error that kmsdiag recognizes",
             hint="paste the whole message, e.g. 'User: arn:aws:sts::…:assumed-role/… is not authorized to perform: kms:Decrypt on resource: arn:aws:kms:…'",
         )
-    when = at or dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    when = at or times.utcnow()
     guessed = None
     if not key and parsed.resource_kind != "arn" and parsed.principal and parsed.action:
         guessed = recent_key_for(con, parsed.principal, parsed.action)

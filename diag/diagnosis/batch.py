@@ -12,11 +12,11 @@ key goes through the Python pipeline.
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from diag import times
 from diag.change_events import DECISION_CHANGES
 from diag.diagnosis import basis
 from diag.diagnosis.epochs import build_epochs, q_list
@@ -224,7 +224,7 @@ def diagnose_pending(
         )
         if progress is not None:
             progress(i, len(reps))
-    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    now = times.utcnow()
     con.execute("BEGIN TRANSACTION")
     try:
         con.execute(

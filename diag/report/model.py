@@ -163,7 +163,10 @@ class ResolvedCause:
 
 
 @dataclass
-class PolicyChange:
+class TimelineChange:
+    """One row of the ``policy_timeline`` view as the report shows it (its JSON keys are the report's
+    contract); the replayed change itself is ``diag.collect.model.PolicyChange``."""
+
     change_time: dt.datetime | None
     account: str | None
     change_kind: str
@@ -215,7 +218,7 @@ class Report:
     accounts: list[AccountRow]
     causes: list[Cause]
     resolved_causes: list[ResolvedCause]
-    policy_changes: list[PolicyChange]
+    policy_changes: list[TimelineChange]
     data_quality: DataQuality
     audit: AuditSection | None = None  # None: skipped (--no-audit)
     schema: str = field(default="kmsdiag.report/1")
@@ -404,7 +407,7 @@ def _accounts(con: duckdb.DuckDBPyConnection) -> list[AccountRow]:
     return [AccountRow(**r) for r in rows]
 
 
-def _policy_changes(con: duckdb.DuckDBPyConnection, window: Window, limit: int) -> list[PolicyChange]:
+def _policy_changes(con: duckdb.DuckDBPyConnection, window: Window, limit: int) -> list[TimelineChange]:
     if not table_exists(con, "policy_timeline"):
         return []
     rows = _rows(
@@ -413,7 +416,7 @@ def _policy_changes(con: duckdb.DuckDBPyConnection, window: Window, limit: int) 
         "WHERE change_time >= ? AND change_time < ? ORDER BY change_time DESC LIMIT ?",
         [window.start, window.end, limit],
     )
-    return [PolicyChange(**r) for r in rows]
+    return [TimelineChange(**r) for r in rows]
 
 
 def _collection(

@@ -141,7 +141,7 @@ def test_xks_error_after_a_past_deletion_date_is_not_pending_deletion(
 
 
 def test_deletion_date_in_the_past_means_deleted() -> None:
-    from diag.collect.inforce import _deleted_if_past
+    from diag.collect.inforce import deleted_if_past as _deleted_if_past
     from diag.collect.model import KeyInfo
 
     key = KeyInfo(

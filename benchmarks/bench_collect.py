@@ -107,6 +107,7 @@ def main() -> int:
         from diag.collect.inforce import policies_in_force
         from diag.collect.live import collect_live
         from diag.config import AccountConfig, Config
+        from diag.render.progress import collect_progress
         from diag.store import open_db
 
         lock = threading.Lock()
@@ -134,15 +135,16 @@ def main() -> int:
         with tempfile.TemporaryDirectory() as tmp:
             con = open_db(Path(tmp) / "bench.duckdb")
             t1 = time.perf_counter()
-            if os.environ.get("BENCH_PROFILE"):
-                import cProfile
-                import pstats
+            with collect_progress(not args.quiet) as progress:  # as `kmsdiag collect` draws it
+                if os.environ.get("BENCH_PROFILE"):
+                    import cProfile
+                    import pstats
 
-                prof = cProfile.Profile()
-                result = prof.runcall(collect_live, con, cfg, out_dir=Path(tmp) / "bundle", quiet=args.quiet)
-                pstats.Stats(prof, stream=sys.stderr).sort_stats("cumulative").print_stats(25)
-            else:
-                result = collect_live(con, cfg, out_dir=Path(tmp) / "bundle", quiet=args.quiet)
+                    prof = cProfile.Profile()
+                    result = prof.runcall(collect_live, con, cfg, out_dir=Path(tmp) / "bundle", progress=progress)
+                    pstats.Stats(prof, stream=sys.stderr).sort_stats("cumulative").print_stats(25)
+                else:
+                    result = collect_live(con, cfg, out_dir=Path(tmp) / "bundle", progress=progress)
             collect_s = time.perf_counter() - t1
             BaseClient._make_api_call = real  # type: ignore[method-assign]
             keys = con.execute("SELECT count(*) FROM keys WHERE snapshot_id = ?", [result.snapshot_id]).fetchone()[0]

@@ -38,6 +38,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from diag import arn as arns
 from diag.errors import BadInputError, UsageError
 
 CONFIG_NAME = "kmsdiag.toml"
@@ -144,13 +145,13 @@ def parse_account(item: Any, source: Path | None = None) -> AccountConfig:
     role_arn = _opt_str(item, "role_arn", source)
     if role_arn is not None and not ROLE_ARN_RE.match(role_arn):
         raise _fail(source, f"accounts.role_arn {role_arn!r} is not an IAM role ARN")
-    if role_arn and account_id and role_arn.split(":")[4] != account_id:
+    if role_arn and account_id and arns.account_of(role_arn) != account_id:
         raise _fail(source, f"accounts.role_arn {role_arn} is not in account {account_id}")
     session_name = _opt_str(item, "session_name", source) or "kmsdiag"
     if not SESSION_NAME_RE.match(session_name):
         raise _fail(source, f"accounts.session_name {session_name!r} is not a valid role session name")
     return AccountConfig(
-        account_id=account_id or (role_arn.split(":")[4] if role_arn else None),
+        account_id=account_id or arns.account_of(role_arn),
         profile=_opt_str(item, "profile", source),
         role_arn=role_arn,
         external_id=_opt_str(item, "external_id", source),

@@ -14,6 +14,10 @@ Forms handled (AWS IAM "access denied error message" formats, KMS and SDK wrappe
 - SDK wrappers: boto3 ``An error occurred (AccessDeniedException) when calling the Decrypt operation: ...``
   and Java/.NET ``(Service: AWSKMS; Status Code: 400; Error Code: AccessDeniedException; Request ID: ...)``,
   whose request ID lets ``explain`` find the CloudTrail event;
+- a caller its author masked (``User: [default] is not authorized to perform: kms:GenerateDataKey …``): the
+  action is read, no caller; a service that called KMS for the caller (SNS's ``KMSAccessDenied`` on
+  Publish) wrapping KMS's Java suffix: KMS's own error code wins; S3's ``status code: 403, request id: …,
+  host id: …``; ``InvalidKeyUsageException: ARN key usage is … not valid for Encrypt`` (key, operation);
 - key-state errors: ``Key 'ARN' does not exist`` / ``Alias ... is not found`` (NotFoundException),
   ``ARN is disabled`` (DisabledException), ``ARN is pending deletion`` (KMSInvalidStateException).
 
@@ -30,6 +34,8 @@ _ARN = r"arn:[\w-]+:[^\s,;'\"()]+"
 _PRINCIPAL_RE = re.compile(
     r"User:\s*(?P<principal>" + _ARN + r"|anonymous)\s+is not authorized to perform:?\s*(?P<action>[\w-]+:[\w*]+)"
 )
+# the same sentence when the author replaced the caller's ARN ("User: [default] is not authorized …")
+_ACTION_ONLY_RE = re.compile(r"\bis not authorized to perform:?\s*(?P<action>[a-z0-9-]+:[\w*]+)")
 _RESOURCE_RE = re.compile(r"\bon resource:?\s*(?P<resource>" + _ARN + r"|\*)")
 _CIPHERTEXT_RE = re.compile(r"on the resource associated with this ciphertext", re.I)
 _OLD_CIPHERTEXT_RE = re.compile(r"ciphertext refers to a customer master key that does not exist", re.I)
@@ -141,6 +147,8 @@ _KMS_OPS = frozenset(
         "GetPublicKey",
     }
 )
+_KEY_USAGE_OP_RE = re.compile(r"which is not valid for (?P<op>[A-Z]\w+)")
+_KMS_KEY_ARN_RE = re.compile(r"arn:aws[\w-]*:kms:[\w-]+:\d{12}:key/[\w-]+")
 _NOT_FOUND_KEY_RE = re.compile(r"Key '(?P<key>" + _ARN + r"|[\w/-]+)' does not exist", re.I)
 _NOT_FOUND_ALIAS_RE = re.compile(r"Alias (?P<key>" + _ARN + r"|alias/[\w/-]+) is not found", re.I)
 _DISABLED_RE = re.compile(r"(?P<key>" + _ARN + r") is disabled", re.I)
@@ -235,6 +243,8 @@ def parse_error(text: str) -> ParsedError:
     if m:
         fields["principal"] = m.group("principal")
         fields["action"] = m.group("action")
+    elif m := _ACTION_ONLY_RE.search(t):
+        fields["action"] = m.group("action")  # a refusal, the caller not named (masked or cut)
     m = _RESOURCE_RE.search(t)
     if m:
         res = m.group("resource").rstrip(".")
@@ -256,6 +266,13 @@ def parse_error(text: str) -> ParsedError:
             fields["claimed_layer"] = _layer(kind)
             fields["claimed_effect"] = "implicit"
     _wrappers(t, fields)
+    _key_state(t, fields)
+    _defaults(t, fields)
+    return ParsedError(text=text, **fields)
+
+
+def _key_state(t: str, fields: dict[str, str | None]) -> None:
+    """KMS's key-state messages: the state, the key, and the error code when no wrapper gave one."""
     for regex, state, code in (
         (_NOT_FOUND_KEY_RE, "not_found", "NotFoundException"),
         (_NOT_FOUND_ALIAS_RE, "not_found", "NotFoundException"),
@@ -271,15 +288,25 @@ def parse_error(text: str) -> ParsedError:
             if not fields.get("error_code"):
                 fields["error_code"] = code
             break
-    if fields.get("principal") and not fields.get("error_code"):
+
+
+def _defaults(t: str, fields: dict[str, str | None]) -> None:
+    """What the text implies when it does not say it: the refusal's code, the key, the action, the service."""
+    if not fields.get("error_code") and (
+        fields.get("principal") or (fields.get("action") and _ACTION_ONLY_RE.search(t))
+    ):
         fields["error_code"] = "AccessDenied"
+    usage_op = _KEY_USAGE_OP_RE.search(t)  # "… key usage is SIGN_VERIFY which is not valid for Encrypt."
+    if fields.get("error_code") == "InvalidKeyUsageException" and not fields.get("operation") and usage_op:
+        fields["operation"] = usage_op.group("op")
+    if not fields.get("resource") and (m := _KMS_KEY_ARN_RE.search(t)):
+        fields["resource"], fields["resource_kind"] = m.group(0).rstrip("."), "arn"  # "ARN key usage is …"
     if not fields.get("action") and fields.get("operation"):
         prefix = _service_prefix(fields)
         if prefix:
             fields["action"] = f"{prefix}:{fields['operation']}"
     if not fields.get("service") and (fields.get("action") or "").startswith("kms:"):
         fields["service"] = "kms"
-    return ParsedError(text=text, **fields)
 
 
 def _wrappers(t: str, fields: dict[str, str | None]) -> None:
@@ -297,8 +324,14 @@ def _wrappers(t: str, fields: dict[str, str | None]) -> None:
         fields["operation"] = m.group("op")
     m = _JAVA_RE.search(t)
     if m:
-        fields["error_code"] = fields.get("error_code") or m.group("code").strip()
-        fields["service"] = fields.get("service") or m.group("service").strip()
+        inner_kms = "kms" in m.group("service").lower() and (fields.get("operation") or "") not in _KMS_OPS
+        # a service that called KMS for the caller (SNS's "KMSAccessDenied" on Publish) wraps KMS's own answer
+        fields["error_code"] = (
+            (m.group("code").strip() if inner_kms else None) or fields.get("error_code") or m.group("code").strip()
+        )
+        fields["service"] = (
+            (m.group("service").strip() if inner_kms else None) or fields.get("service") or m.group("service").strip()
+        )
         fields["request_id"] = m.group("rid")
     m = _JAVA2_RE.search(t)
     if m:
@@ -323,7 +356,7 @@ def _wrappers(t: str, fields: dict[str, str | None]) -> None:
             fields["request_id"] = m.group("rid")
     if not fields.get("error_code") and _S3_ACCESS_DENIED_RE.search(t) and ("403" in t or "S3" in t):
         fields["error_code"] = "AccessDenied"
-    s3_hint = (fields.get("operation") or "") in _S3_OPS or "<HostId>" in t or "S3" in t
+    s3_hint = (fields.get("operation") or "") in _S3_OPS or "<HostId>" in t or "host id:" in t or "S3" in t
     if fields.get("error_code") == "AccessDenied" and _S3_ACCESS_DENIED_RE.search(t) and s3_hint:
         fields["service"] = fields.get("service") or "s3"
 
@@ -337,8 +370,10 @@ def _service_prefix(fields: dict[str, str | None]) -> str | None:
     if service:
         return service.removeprefix("amazon").removeprefix("aws") or None
     op = fields.get("operation") or ""
-    if op in _KMS_OPS or fields.get("error_code") in _KMS_CODES or fields.get("resource_kind") == "ciphertext":
+    if op in _KMS_OPS or fields.get("error_code") in _KMS_CODES:
         return "kms"
-    if op in _S3_OPS:
+    if op in _S3_OPS:  # an S3 call refused because of its KMS key ("The ciphertext refers to …") is still S3's
         return "s3"
+    if fields.get("resource_kind") == "ciphertext":
+        return "kms"
     return None

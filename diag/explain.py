@@ -13,11 +13,13 @@ import datetime as dt
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from diag import times
 from diag.diagnosis.callers import service_principal
 from diag.diagnosis.case import Case, PriorPolicy
 from diag.diagnosis.engine_request import ContextValues, complete, inputs_from_inforce, request_for
 from diag.diagnosis.honesty import KEY_STATE_CODES
 from diag.diagnosis.model import Diagnosis, EventFacts
+from diag.diagnosis.session import SessionLookup
 from diag.diagnosis.sources import PolicySource
 from diag.diagnosis.verdict import choose_verdict
 from diag.policy.model import EvaluationResult, Layer, LayerResult, PolicyInputs, Request
@@ -74,6 +76,16 @@ class _Pipeline:
         """The request with the condition keys the policies read, as of the event (diag.diagnosis.engine_request)."""
         con = getattr(self.source, "con", None)
         return self.safe("request context", lambda: complete(request, inputs, facts, con), request)
+
+    def session(self, facts: EventFacts, at: dt.datetime | None) -> SessionLookup:
+        """The session policy of this call (diag.diagnosis.session): known, found, or a gap to fill. A source
+        without ``session_lookup`` (a test double) answers with ``session_policy`` (None: none)."""
+        lookup = getattr(self.source, "session_lookup", None)
+        if lookup is not None:
+            found = self.safe("session policy lookup", lambda: lookup(facts, at))
+            return found if found is not None else SessionLookup(known=False)
+        old = self.safe("session policy lookup", lambda: self.source.session_policy(facts.access_key_id, at))
+        return SessionLookup(known=True, policy=old[0], event=old[1]) if old else SessionLookup(known=True)
 
     def key_users(self, facts: EventFacts, result: EvaluationResult | None) -> tuple[Any, ...]:
         """Who used this key for this operation successfully (for WRONG_ASSUMED_ROLE); only for a denial."""
@@ -282,8 +294,11 @@ class _Pipeline:
         inforce = inforce_at(at) if (resource or principal) else None
         if inforce is not None and inforce.key is not None and not facts.key_account:
             facts = dataclasses.replace(facts, key_account=inforce.key.account)
-        session = self.safe("session policy lookup", lambda: self.source.session_policy(facts.access_key_id, at))
-        session_policy, session_event = session if session else (None, None)
+        session = self.session(facts, at)
+        session_policy, session_event = session.policy, session.event
+        if inforce is not None and session.gap is not None:  # the session policy is a gap: say what to ingest
+            inforce = dataclasses.replace(inforce, gaps=(*inforce.gaps, session.gap))
+
         result = now_inforce = now_result = None
         prior: list[PriorPolicy] = []
         grants = ()
@@ -294,7 +309,10 @@ class _Pipeline:
             if facts.is_s3:
                 res_account = inforce.bucket_policy.account if inforce.bucket_policy else None
             request = request_for(facts, resource, res_account, context=self.context)
-            inputs = inputs_from_inforce(inforce, s3=facts.is_s3, session_policy=session_policy, facts=facts)
+            # a session policy not seen is unknown (service principals: none, whatever `known` says)
+            inputs = inputs_from_inforce(
+                inforce, s3=facts.is_s3, session_policy=session_policy, session_policy_known=session.known, facts=facts
+            )
             request = self.fill_context(request, inputs, facts)
             result = self.evaluate(request, inputs)
             now_inforce = inforce if self.unchanged_since(inforce) else inforce_at(None)
@@ -302,7 +320,11 @@ class _Pipeline:
                 now_result = result
             elif now_inforce is not None:
                 now_inputs = inputs_from_inforce(
-                    now_inforce, s3=facts.is_s3, session_policy=session_policy, facts=facts
+                    now_inforce,
+                    s3=facts.is_s3,
+                    session_policy=session_policy,
+                    session_policy_known=session.known,
+                    facts=facts,
                 )
                 now_result = self.evaluate(self.fill_context(request, now_inputs, facts), now_inputs)
         key_denied = result is not None and any(
@@ -317,7 +339,10 @@ class _Pipeline:
                 before = inforce_at(change.event_time - dt.timedelta(milliseconds=1))
                 if before is None or before.key_policy is None:
                     continue
-                res = self.evaluate(request, inputs_from_inforce(before, s3=False, session_policy=session_policy))
+                before_inputs = inputs_from_inforce(
+                    before, s3=False, session_policy=session_policy, session_policy_known=session.known, facts=facts
+                )
+                res = self.evaluate(request, before_inputs)
                 prior.insert(0, PriorPolicy(change=change, result=res))
         if result is not None and result.decision != "Allowed" and facts.key_arn:
             grants = tuple(
@@ -325,8 +350,10 @@ class _Pipeline:
             )
         accounts = self.safe("known accounts", self.source.known_accounts, frozenset()) if key_denied else frozenset()
         basis = based_on(facts, result, inforce, claim=_claim(facts, claimed))
-        if kind == SUCCEEDED:
-            return _success(facts, result, inforce, basis)
+        if kind == SUCCEEDED:  # what allowed it; or, when a deciding layer was not seen, how to collect it
+            from diag.rules.unknown import gap_list
+
+            return _success(facts, result, inforce, basis, tuple(gap_list(Case(facts, inforce=inforce, result=result))))
         extra: dict[str, Any] = {"kind": kind}
         later_use = getattr(self.source, "key_used_after", None)
         if later_use is not None and facts.key_arn and at is not None and kind == "key_state":
@@ -388,7 +415,11 @@ def _claim(facts: EventFacts, claimed: ParsedError | None) -> str | None:
 
 
 def _success(
-    facts: EventFacts, result: EvaluationResult | None, inforce: InForce | None, basis: dict[str, Any]
+    facts: EventFacts,
+    result: EvaluationResult | None,
+    inforce: InForce | None,
+    basis: dict[str, Any],
+    gaps: tuple[dict[str, Any], ...] = (),
 ) -> Diagnosis:
     """A call that succeeded: no verdict; the statements that allowed it when every deciding layer was seen."""
     from diag.diagnosis.honesty import SUCCEEDED, proven_decision
@@ -425,6 +456,7 @@ def _success(
         outcome=SUCCEEDED,
         based_on=basis,
         allowed_by=tuple(allowed_by),
+        gaps=gaps if decision != "Allowed" else (),
     )
 
 
@@ -508,7 +540,7 @@ def explain_error(
             "this text is not an AWS access-denied or KMS key-state error that kmsdiag recognizes",
             hint="paste the whole message, e.g. 'User: arn:aws:sts::…:assumed-role/… is not authorized to perform: kms:Decrypt on resource: arn:aws:kms:…'",
         )
-    when = at or dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    when = at or times.utcnow()
     guessed = None
     if not key and parsed.resource_kind != "arn" and parsed.principal and parsed.action:
         guessed = recent_key_for(con, parsed.principal, parsed.action)

@@ -14,27 +14,23 @@ import json
 import re
 from typing import Any
 
+from diag import arn as arns
 from diag.collect.commands import bundle_path
 from diag.shell import comment, q
 
 _SID_RE = re.compile(r"[^A-Za-z0-9]")
 
 
-def arn_account(arn: str | None) -> str | None:
-    parts = (arn or "").split(":")
-    return parts[4] if len(parts) > 5 and parts[4] else None
-
-
-def arn_region(arn: str | None) -> str | None:
-    parts = (arn or "").split(":")
-    return parts[3] if len(parts) > 5 and parts[3] else None
+arn_account = arns.account_of  # the account of an ARN (None when none), used by the rules
+arn_region = arns.region_of
 
 
 def principal_kind_and_name(arn: str | None) -> tuple[str | None, str | None]:
     """(``role``|``user``|``root``|None, name) of an IAM ARN; role paths are dropped from the name."""
-    if not arn or ":iam::" not in arn:
+    parsed = arns.parse(arn)
+    if parsed is None or parsed.service != "iam" or parsed.region:
         return None, None
-    resource = arn.split(":", 5)[5]
+    resource = parsed.resource
     if resource == "root":
         return "root", None
     kind, _, rest = resource.partition("/")
@@ -236,6 +232,12 @@ def collect_commands(what: str, *, account: str | None, region: str | None, reso
             f"aws s3api get-bucket-encryption --bucket {q(name)} --output json"
             f" > {bundle_path(acct, 's3', name, 'get-bucket-encryption.json')}",
             "kmsdiag collect --from-dir BUNDLE",
+        )
+    if what == "session_policy":  # the STS record (AssumeRole …) that issued the caller's session
+        regions = " ".join(f"--region {q(r)}" for r in dict.fromkeys(("us-east-1", region or "us-east-1")))
+        return (
+            comment(f"the STS record that issued the caller's session, from the CloudTrail of account {acct}"),
+            f"kmsdiag ingest --lookup --account {q(acct)} {regions}",
         )
     if what == "trail":
         return (

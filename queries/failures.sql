@@ -1,7 +1,8 @@
 -- One row per KMS call refused for access or key state (or S3 call denied), counted once even when the
 -- same call was logged by two accounts (sharedEventID), with its newest diagnosis (verdict NULL = not
 -- diagnosed yet). caller_principal is the role (not the session) or user; key_ref is the key ARN, or the
--- key ID/alias as given when the ARN is unknown; action is "kms:Decrypt"-style.
+-- key ID/alias as given when the ARN is unknown; action is "kms:Decrypt"-style. decision and based_on say
+-- what the diagnosis rests on (NULL when it was made before kmsdiag recorded it).
 CREATE OR REPLACE VIEW failures AS
 WITH failed AS (
     -- the same selection as `kmsdiag diagnose` (diag/diagnosis/batch.py): refusals, not throttling or bad input
@@ -45,7 +46,9 @@ SELECT
     d.findings,
     d.decision_key,
     d.diagnosed_at,
-    d.engine_version
+    d.engine_version,
+    d.decision,
+    d.based_on
 FROM failed f
 LEFT JOIN diagnoses_latest d USING (event_id)
 QUALIFY row_number() OVER (

@@ -142,3 +142,31 @@ def test_every_record_file_is_explained_honestly(
     code, out, err = run_cli("explain", "--event-file", path, "--db", corpus_db)
     assert code == 0, err
     _check_text(out, path.name)
+
+
+def test_lookup_events_output_and_eventbridge_envelope_are_read(
+    run_cli: Callable[..., tuple[int, str, str]], corpus_db: Path
+) -> None:
+    """The two wrapper shapes of real records: `aws cloudtrail lookup-events` output (records as JSON strings)
+    and an EventBridge "AWS API Call via CloudTrail" envelope; ingest reads both, and so does --event-file."""
+    import duckdb
+
+    lookup = DATA / "aws-cli-examples" / "lookup-events__0.json"
+    envelope = DATA / "aws-cloudwatch-events-user-guide" / "EventTypes__events-for-services-not-listed.json"
+    con = duckdb.connect(str(corpus_db), read_only=True)
+    try:
+        files = {
+            r[0]: r[1:] for r in con.execute("SELECT path, status, shape, records_total FROM ingested_files").fetchall()
+        }
+        stored = con.execute(
+            "SELECT event_name, event_source FROM events WHERE event_id = '24ba271e-d595-4e66-a7fd-9c16cbf8abae'"
+        ).fetchall()
+    finally:
+        con.close()
+    assert files[str(lookup)] == ("ok", "lookup-events", 1) and files[str(envelope)] == ("ok", "eventbridge", 1)
+    assert stored == [("CreateBucket", "s3.amazonaws.com")]  # the envelope's detail, stored as a record
+    for path, name in ((lookup, "ConsoleLogin"), (envelope, "CreateBucket")):
+        code, out, err = run_cli("explain", "--event-file", path, "--db", corpus_db, "--json")
+        assert code == 0, f"{path.name}: {err}"
+        doc = json.loads(out)
+        assert doc["event"]["event_name"] == name and doc["outcome"] == "succeeded" and doc["verdict"] is None

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+from diag import arn as arns
+from diag import times
 from diag.audit.access import AccessMatrix, KeyAccess
 from diag.audit.compute import compute_matrix
 from diag.audit.records import GrantRow, IdentityPolicyRecord, KeyRecord, PrincipalRecord, _loads
@@ -142,7 +144,7 @@ class AuditContext:
             keys=keys,
             principals=principals,
             identity_policies=_load_identity(con, pairs),
-            now=now or dt.datetime.now(dt.UTC).replace(tzinfo=None),
+            now=now or times.utcnow(),
             grant_max_age_days=grant_max_age_days,
             in_use_days=in_use_days,
             pinned=snapshot_id is not None,
@@ -157,7 +159,7 @@ def _load_keys(con: duckdb.DuckDBPyConnection, pairs: list[tuple[str, int]]) -> 
             "SELECT alias_name, target_key_arn, region, target_key_id FROM aliases WHERE snapshot_id = ? AND account = ?",
             [sid, account],
         ).fetchall():
-            arn = target_arn or (f"arn:aws:kms:{region}:{account}:key/{target_id}" if target_id else None)
+            arn = target_arn or (arns.key_arn(target_id, region, account) if target_id else None)
             if arn:
                 aliases.setdefault(arn, []).append(name)
         policies = {
@@ -240,7 +242,7 @@ def _replay_changes(
             det = _loads(details)
             state = det.get("key_state") if isinstance(det, dict) else None
             if isinstance(state, str):
-                from diag.collect.awsjson import parse_time
+                from diag.times import parse_time
 
                 deletion = parse_time(det.get("deletion_date")) if state == "PendingDeletion" else None
                 key = dataclasses.replace(key, key_state=state, deletion_date=deletion, state_changed_at=when)
@@ -281,7 +283,7 @@ def _load_identity(con: duckdb.DuckDBPyConnection, pairs: list[tuple[str, int]])
             " WHERE snapshot_id = ? AND account = ? AND is_default ORDER BY policy_arn",
             [sid, account],
         ).fetchall():
-            if parn.startswith("arn:aws:iam::aws:"):
+            if arns.account_of(parn) == "aws":
                 continue  # AWS-managed policies are not the account's to fix (see README)
             d = _loads(doc)
             if isinstance(d, dict):

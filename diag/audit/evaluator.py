@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import orjson
 
+from diag import arn as arns
 from diag.audit.decision_key import decision_key, inputs_key
 from diag.audit.request import MatrixCaller, base_request, cell_request, matrix_caller
 from diag.audit.statements import UNIQUE_ID_RE, principal_account
@@ -280,7 +281,7 @@ class MatrixEvaluator:
                 snapshots=self._index(),
             )
             text = as_text(raw)
-            region = key_arn.split(":")[3] if key_arn.count(":") >= 5 else ""
+            region = arns.region_of(key_arn) or ""
             opt = engine_inputs(
                 dataclasses.replace(text, identity_policies=None, scps=(), rcps=(), permission_boundary=None)
             )

@@ -17,6 +17,7 @@ import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 
+from diag import arn as arns
 from diag.policy.model import Request
 
 SESSION_NAME = "kmsdiag-check"  # the session a role calls as (the same name as `kmsdiag check`'s)
@@ -38,11 +39,10 @@ class MatrixCaller:
 
 def matrix_caller(arn: str, account: str, kind: str, unique_id: str | None) -> MatrixCaller:
     """The caller for a collected role or user (``principals`` row): a role calls as a session of itself."""
-    parts = arn.split(":", 5)
-    name = parts[-1].rsplit("/", 1)[-1]
+    parts = arns.split(arn)
+    name = (parts[5] if parts else arn).rsplit("/", 1)[-1]
     if kind == "role":
-        partition = parts[1] if len(parts) == 6 else "aws"
-        session = f"arn:{partition}:sts::{account}:assumed-role/{name}/{SESSION_NAME}"
+        session = arns.assumed_role_arn(account, name, SESSION_NAME, parts[1] if parts else arns.DEFAULT_PARTITION)
         return MatrixCaller(session, arn, account, "role", name, unique_id)
     if kind == "user":
         return MatrixCaller(arn, arn, account, "user", name, unique_id)
@@ -70,9 +70,9 @@ def _caller_keys(caller: MatrixCaller) -> dict[str, str | list[str]]:
 
 def base_request(caller: MatrixCaller, key_arn: str, via: str | None, at: dt.datetime) -> Request:
     """The request for any non-grant action (``action`` left empty: ``cell_request`` sets it)."""
-    key_parts = key_arn.split(":", 5)
-    region = key_parts[3] if len(key_parts) == 6 else None
-    key_account = key_parts[4] if len(key_parts) == 6 else None
+    key_parts = arns.split(key_arn)
+    region = key_parts[3] if key_parts else None
+    key_account = key_parts[4] if key_parts else None
     when = _iso(at)
     ctx = _caller_keys(caller)
     invoked = f"{via.split('.', 1)[0]}.amazonaws.com" if via else None

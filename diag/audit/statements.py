@@ -8,6 +8,7 @@ import re
 import shlex
 from collections.abc import Iterable
 
+from diag import arn as arns
 from diag.policy.match import action_matches
 from diag.policy.parse import StatementSpec
 from diag.shell import one_line
@@ -73,10 +74,8 @@ def principal_account(value: str) -> str | None:
     """The account of an AWS principal value (account ID, any IAM/STS ARN); None for ``*`` or a unique ID."""
     if ACCOUNT_RE.match(value):
         return value
-    parts = value.split(":", 5)
-    if len(parts) == 6 and parts[0] == "arn" and ACCOUNT_RE.match(parts[4]):
-        return parts[4]
-    return None
+    account = arns.account_of(value)
+    return account if account and ACCOUNT_RE.match(account) else None
 
 
 def foreign_accounts(st: StatementSpec, own_account: str | None) -> list[str]:

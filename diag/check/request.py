@@ -18,13 +18,13 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from diag import times
 from diag.errors import BadInputError, UsageError
 
 _ACCOUNT_RE = re.compile(r"^\d{12}$")
 _ACTION_RE = re.compile(r"^[a-z0-9-]+:[A-Za-z0-9]+$")
 _CONDITION_KEY_RE = re.compile(r"^(aws|kms):[A-Za-z0-9]+(/.*)?$")
 _EC_PREFIX = "kms:encryptioncontext:"
-_RELATIVE_RE = re.compile(r"^(\d+)\s*([smhdw])$")
 SESSION_NAME = "kmsdiag-check"
 
 
@@ -102,17 +102,10 @@ def parse_as_of(value: str | None, now: dt.datetime | None = None) -> dt.datetim
     """ISO 8601 (UTC when no offset), ``now``, or a duration ago (``90m``, ``24h``, ``7d``); naive UTC."""
     if value is None or value.strip().lower() in ("", "now"):
         return None
-    text = value.strip()
-    m = _RELATIVE_RE.match(text.lower())
-    if m:
-        unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[m.group(2)]
-        base = now or dt.datetime.now(dt.UTC).replace(tzinfo=None)
-        return base - dt.timedelta(**{unit: int(m.group(1))})
-    try:
-        t = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise UsageError(f"--as-of: not a time: {value!r}", hint="ISO 8601 (2026-11-28T12:00:00Z) or 24h, 7d") from exc
-    return t.astimezone(dt.UTC).replace(tzinfo=None) if t.tzinfo else t
+    t = times.parse_instant(value, now or times.utcnow())
+    if t is None:
+        raise UsageError(f"--as-of: not a time: {value!r}", hint="ISO 8601 (2026-11-28T12:00:00Z) or 24h, 7d")
+    return t
 
 
 def via_service_value(value: str | None, region: str | None) -> str | None:

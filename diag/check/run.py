@@ -14,6 +14,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from diag import arn as arns
 from diag.check.evidence import engine_evidence
 from diag.check.request import SESSION_NAME, CheckRequest, via_service_value
 from diag.check.synthetic import CallerInfo, access_request, stated_context
@@ -188,21 +189,21 @@ def resolve_caller(
 
     p = principal.strip()
     if p.isdigit() and len(p) == _ACCOUNT_LEN:
-        p = f"arn:aws:iam::{p}:root"
-    parts = p.split(":", 5)
-    if len(parts) != 6 or parts[0] != "arn" or not parts[4].isdigit() or len(parts[4]) != _ACCOUNT_LEN:
+        p = arns.root_arn(p)
+    parts = arns.parse(p)
+    if parts is None or not parts.account.isdigit() or len(parts.account) != _ACCOUNT_LEN:
         raise UsageError(
             f"--principal: not an IAM principal ARN: {principal!r}",
             hint="a role, user, root or assumed-role ARN, e.g. arn:aws:iam::222222222222:role/DataProcessingRole",
         )
-    partition, service, account, resource = parts[1], parts[2], parts[4], parts[5]
+    partition, service, account, resource = parts.partition, parts.service, parts.account, parts.resource
     if service == "iam" and resource == "root":
         return CallerInfo(p, p, account, "root", None, account, True)
     if service == "iam" and resource.startswith("role/"):
         name = resource.rsplit("/", 1)[-1]
         found, row = lookup(account, "role", name)
         role_arn = row[0] if row else p
-        session = f"arn:{partition}:sts::{account}:assumed-role/{name}/{SESSION_NAME}"
+        session = arns.assumed_role_arn(account, name, SESSION_NAME, partition)
         return CallerInfo(session, role_arn, account, "role", name, row[1] if row else None, found)
     if service == "sts" and resource.startswith("assumed-role/"):
         bits = resource.split("/")
@@ -210,7 +211,7 @@ def resolve_caller(
             raise UsageError(f"--principal: an assumed-role ARN needs a role and a session name: {principal!r}")
         name = bits[1]
         found, row = lookup(account, "role", name)
-        role_arn = row[0] if row else f"arn:{partition}:iam::{account}:role/{name}"
+        role_arn = row[0] if row else arns.role_arn(account, name, partition=partition)
         return CallerInfo(p, role_arn, account, "role", name, row[1] if row else None, found)
     if service == "iam" and resource.startswith("user/"):
         name = resource.rsplit("/", 1)[-1]
@@ -232,10 +233,10 @@ def _refuse_missing_key(con: duckdb.DuckDBPyConnection, arn: str, at: dt.datetim
     it does not exist (or did not then). In a region or account not collected the key is only unknown."""
     from diag.collect.inforce import collected_regions
 
-    parts = arn.split(":")
-    if len(parts) < 6:
+    parts = arns.parse(arn)
+    if parts is None:
         raise UsageError(f"--key: not a KMS key ARN: {arn!r}")
-    region, account = parts[3], parts[4]
+    region, account = parts.region, parts.account
     regions = collected_regions(con, account, at)
     if regions is not None and region in regions:
         raise NotFoundError(
@@ -382,7 +383,7 @@ def check_access(con: duckdb.DuckDBPyConnection, req: CheckRequest, *, use_rules
     """Answer one expected access against the collected policies (both accounts), one result per action."""
     caller = resolve_caller(con, req.principal, req.as_of)
     key_arn, key = resolve_key_ref(con, req.key, caller.account, req.as_of)
-    region = key_arn.split(":")[3] if key_arn.count(":") >= 5 else None
+    region = arns.region_of(key_arn)
     via = via_service_value(req.via_service, region)
     inf = in_force_for(con, caller, key_arn, req.as_of)
     notes = list(inf.uncertain)

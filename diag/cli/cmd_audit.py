@@ -1,12 +1,12 @@
 """`kmsdiag audit`: best-practice findings and the "who can use this key" matrix over the collected policies."""
 
 # No `from __future__ import annotations` here: typer must see the Annotated options (their help).
-import datetime as dt
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from diag import times
 from diag.cli.common import command, open_reader, state
 from diag.errors import UsageError
 
@@ -70,7 +70,7 @@ def register(app: typer.Typer) -> None:
             ctx = AuditContext.load(
                 con,
                 snapshot_id=snapshot,
-                now=dt.datetime.now(dt.UTC).replace(tzinfo=None),
+                now=times.utcnow(),
                 grant_max_age_days=grant_max_age_days,
                 in_use_days=in_use_days,
             )

@@ -19,7 +19,8 @@ def register(app: typer.Typer) -> None:
 
         Each distinct decision key (caller, action, key, region, context that matters, policy epoch) is
         evaluated once and joined back to every event that shares it. Query the newest diagnosis per event with
-        the view `diagnoses_latest`.
+        the view `diagnoses_latest`. One row per verdict, decision and basis says what the answers rest on
+        (the layers seen and not collected; `--json`: `results`).
 
         Example:  kmsdiag diagnose --all --json
         """
@@ -58,8 +59,10 @@ def register(app: typer.Typer) -> None:
 
 
 def _print_summary(console: Any, summary: dict[str, Any]) -> None:
+    """The counts, then one row per verdict, decision and basis: what each group of answers rests on."""
     from rich.table import Table
 
+    from diag.diagnosis.basis import line
     from diag.render.escape import safe_text
 
     console.print(
@@ -68,11 +71,19 @@ def _print_summary(console: Any, summary: dict[str, Any]) -> None:
             f" in {summary['seconds']:.2f} s"
         )
     )
-    if not summary["by_verdict"]:
+    results = summary.get("results") or []
+    if not results:
         return
     table = Table(show_edge=False)
-    table.add_column("verdict")
-    table.add_column("events", justify="right")
-    for verdict, n in summary["by_verdict"].items():
-        table.add_row(safe_text(verdict), f"{n:,}")
+    table.add_column("verdict", no_wrap=True)
+    table.add_column("decision then", no_wrap=True)
+    table.add_column("events", justify="right", no_wrap=True)
+    table.add_column("based on", overflow="fold")
+    for row in results:
+        table.add_row(
+            safe_text(row["verdict"] or "none"),
+            safe_text(row.get("decision") or "not evaluated"),
+            f"{row['events']:,}",
+            safe_text(line(row.get("based_on")).removeprefix("based on: ")),
+        )
     console.print(table)

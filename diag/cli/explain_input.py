@@ -41,7 +41,8 @@ def verdict_title(diagnosis: Diagnosis) -> str:
 
 
 def read_record(path: Path) -> dict[str, Any]:
-    """One CloudTrail record from a file: a record, or {"Records": [...]} (its first failed record)."""
+    """One CloudTrail record from a file: a record, {"Records": [...]}, `aws cloudtrail lookup-events` output
+    or an EventBridge "AWS API Call via CloudTrail" envelope (the first failed record, else the first)."""
     import orjson
 
     from diag.errors import BadInputError
@@ -52,9 +53,30 @@ def read_record(path: Path) -> dict[str, Any]:
         raise BadInputError(f"cannot read {path}: {exc.strerror}") from exc
     except orjson.JSONDecodeError as exc:
         raise BadInputError(f"{path} is not valid JSON ({exc}); pass one CloudTrail record or a Records file") from exc
-    records = data.get("Records") if isinstance(data, dict) and "Records" in data else [data]
-    records = [r for r in records or [] if isinstance(r, dict) and r.get("eventName")]
+    records = [r for r in _records_of(data) if isinstance(r, dict) and r.get("eventName")]
     if not records:
         raise BadInputError(f"{path} holds no CloudTrail record (no eventName)")
     failed = [r for r in records if r.get("errorCode")]
     return (failed or records)[0]
+
+
+def _records_of(data: Any) -> list[Any]:
+    """The records a document holds, in the shapes `kmsdiag ingest` reads."""
+    import orjson
+
+    if not isinstance(data, dict):
+        return [data]
+    if "Records" in data:
+        return list(data.get("Records") or [])
+    if isinstance(data.get("Events"), list):  # lookup-events: each record is a JSON string
+        out = []
+        for event in data["Events"]:
+            inner = event.get("CloudTrailEvent") if isinstance(event, dict) else None
+            try:
+                out.append(orjson.loads(inner) if isinstance(inner, str) else None)
+            except orjson.JSONDecodeError:
+                continue
+        return out
+    if isinstance(data.get("detail"), dict) and ("detail-type" in data or "source" in data):
+        return [data["detail"]]  # EventBridge envelope
+    return [data]

@@ -15,5 +15,6 @@ request at one time, with where each came from and what is unknown. The API:
 - ``diag.collect.live.collect_live(con, config, out_dir=None) -> CollectResult``
 
 Modules per service (``kms``, ``iam``, ``s3``, ``organizations``) follow cartography: ``get_*`` (raw
-boto3, raises), pure ``transform_*`` over the AWS CLI JSON, ``load_*``, joined by ``sync()``.
+boto3, raises), pure ``transform_*`` over the AWS CLI JSON, ``load_*``; live collection fetches every
+account first, then loads them in one transaction.
 """

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from diag.collect.awsjson import parse_time
 from diag.errors import BadInputError, UsageError
+from diag.times import parse_time
 
 MAX_FILE_BYTES = 64 * 1024 * 1024
 

@@ -8,15 +8,16 @@ incremental: events already turned into changes are not read again.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from diag import arn as arns
 from diag.change_events import IAM_CHANGES, KMS_CHANGES, ORG_CHANGES, REPLAYED, S3_CHANGES
-from diag.collect.awsjson import dumps, parse_time, policy_document
+from diag.collect.awsjson import dumps, policy_document
 from diag.store.bulk import insert_columns
+from diag.times import parse_time
 
 if TYPE_CHECKING:
     import duckdb
@@ -51,6 +52,12 @@ def _str(value: Any) -> str | None:
     return str(value) if value not in (None, "") else None
 
 
+def _partition(record: dict[str, Any]) -> str:
+    """The partition of the record: the caller's ARN says it; else the region's."""
+    ident = _obj(record.get("userIdentity"))
+    return arns.partition_of(_str(ident.get("arn")), arns.partition_for_region(_str(record.get("awsRegion"))))
+
+
 def _kms_key_arn(record: dict[str, Any], req: dict[str, Any], resp: dict[str, Any], account: str | None) -> str | None:
     meta = _obj(resp.get("keyMetadata"))
     if meta.get("arn"):
@@ -64,7 +71,7 @@ def _kms_key_arn(record: dict[str, Any], req: dict[str, Any], resp: dict[str, An
         return key_id
     region = record.get("awsRegion")
     if key_id and region and account and not key_id.startswith(("alias/", "arn:")):
-        return f"arn:aws:kms:{region}:{account}:key/{key_id}"
+        return arns.key_arn(key_id, region, account, _partition(record))
     return None
 
 
@@ -72,11 +79,11 @@ def _kms(name: str, record: dict[str, Any], req: dict[str, Any], resp: dict[str,
     if name in ("CreateAlias", "UpdateAlias", "DeleteAlias"):
         alias = _str(req.get("aliasName"))
         region = record.get("awsRegion")
-        arn = f"arn:aws:kms:{region}:{account}:{alias}" if alias and region and account else None
+        arn = arns.alias_arn(alias, region, account, _partition(record)) if alias and region and account else None
         ch = Change("kms_alias", arn, resource_name=alias)
         target = _str(req.get("targetKeyId"))
         if target and not target.startswith("arn:") and region and account:
-            target = f"arn:aws:kms:{region}:{account}:key/{target}"
+            target = arns.key_arn(target, region, account, _partition(record))
         ch.details = {"target_key_arn": target} if name != "DeleteAlias" else {}
         ch.summary = f"{name[:6].lower()}d alias {alias}" + (f" -> {target}" if target else "")
         return ch
@@ -135,11 +142,12 @@ def _kms(name: str, record: dict[str, Any], req: dict[str, Any], resp: dict[str,
 
 def _iam(name: str, record: dict[str, Any], req: dict[str, Any], resp: dict[str, Any], account: str | None) -> Change:
     acct = account or "UNKNOWN"
+    partition = _partition(record)
     if name in ("CreatePolicy", "CreatePolicyVersion", "SetDefaultPolicyVersion", "DeletePolicy"):
         policy = _obj(resp.get("policy"))
         arn = _str(req.get("policyArn")) or _str(policy.get("arn"))
         if not arn and req.get("policyName"):
-            arn = f"arn:aws:iam::{acct}:policy{req.get('path') or '/'}{req['policyName']}"
+            arn = arns.iam_arn(acct, f"policy{req.get('path') or '/'}{req['policyName']}", partition)
         ch = Change("iam_policy", arn, resource_name=_str(req.get("policyName")) or (arn or "").rsplit("/", 1)[-1])
         version = _obj(resp.get("policyVersion"))
         if name == "CreatePolicy":
@@ -159,7 +167,7 @@ def _iam(name: str, record: dict[str, Any], req: dict[str, Any], resp: dict[str,
         return ch
     kind = "role" if "Role" in name else "user" if "User" in name else "group"
     pname = _str(req.get(f"{kind}Name"))
-    arn = f"arn:aws:iam::{acct}:{kind}/{pname}" if pname else None
+    arn = arns.iam_arn(acct, f"{kind}/{pname}", partition) if pname else None
     if name == "CreateRole" and isinstance(resp.get("role"), dict) and resp["role"].get("arn"):
         arn = str(resp["role"]["arn"])
     ch = Change(f"iam_{kind}", arn, resource_name=pname)
@@ -195,7 +203,8 @@ def _iam(name: str, record: dict[str, Any], req: dict[str, Any], resp: dict[str,
 
 def _s3(name: str, record: dict[str, Any], req: dict[str, Any], resp: dict[str, Any], account: str | None) -> Change:
     bucket = _str(req.get("bucketName"))
-    ch = Change("s3_bucket", f"arn:aws:s3:::{bucket}" if bucket else None, resource_name=bucket)
+    partition = _partition(record)
+    ch = Change("s3_bucket", arns.bucket_arn(bucket, partition) if bucket else None, resource_name=bucket)
     if name == "PutBucketPolicy":
         ch.document = policy_document(req.get("bucketPolicy"))
         ch.summary = f"replaced the bucket policy of {bucket}"
@@ -317,7 +326,3 @@ def details_of(value: Any) -> dict[str, Any]:
     except ValueError:
         return {}
     return _obj(out)
-
-
-def as_datetime(value: Any) -> dt.datetime | None:
-    return parse_time(value)

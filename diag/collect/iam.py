@@ -2,7 +2,7 @@
 
 ``get_authorization_details`` merges every page into the one document the AWS CLI prints;
 ``transform_authorization_details`` turns it into ``principals``, ``identity_policies`` and
-``managed_policies`` rows (pure); ``load_account`` inserts one account; ``sync`` fetches and loads.
+``managed_policies`` rows (pure); ``fetch`` reads one account into a ``Bundle``; ``load_account`` inserts it.
 """
 
 from __future__ import annotations
@@ -10,9 +10,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from diag.collect import commands
-from diag.collect.awsjson import dumps, parse_time, policy_document, to_cli_json
+from diag.collect.awsjson import dumps, policy_document, to_cli_json
 from diag.collect.bundle import Bundle
 from diag.collect.rows import NOT_A_GAP, credentials_refusal, error_code, errors_for, gap_row, insert_rows
+from diag.times import parse_time
 
 if TYPE_CHECKING:
     import duckdb
@@ -196,8 +197,3 @@ def fetch(client: Any, bundle: Bundle, account: str) -> None:
     except Exception as exc:
         code, msg = error_code(exc)
         bundle.error(account, "iam get-account-authorization-details", account, code, msg)
-
-
-def sync(con: duckdb.DuckDBPyConnection, snapshot_id: int, client: Any, bundle: Bundle, account: str) -> dict[str, int]:
-    fetch(client, bundle, account)
-    return load_account(con, snapshot_id, bundle, account)

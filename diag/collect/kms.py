@@ -1,9 +1,9 @@
 """KMS: keys (DescribeKey), key policies, grants, key tags and aliases of one account, per region.
 
 cartography style: ``get_*`` call boto3 and raise; ``transform_*`` turn the AWS CLI JSON of a bundle into
-table rows (pure); ``load_*`` insert them; ``sync`` fetches one account's regions into a ``Bundle`` with a
-bounded thread pool and then loads that account from the bundle, so live data and a bundle take exactly
-the same path. A refused call is an errors.json entry and a ``collection_gaps`` row for that one resource.
+table rows (pure); ``load_*`` insert them; ``fetch_region`` fetches one region into a ``Bundle`` with a
+bounded thread pool, and the account is then loaded from the bundle, so live data and a bundle take
+exactly the same path. A refused call is an errors.json entry and a ``collection_gaps`` row for that one resource.
 """
 
 from __future__ import annotations
@@ -13,11 +13,13 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import TYPE_CHECKING, Any
 
+from diag import arn as arns
 from diag.collect import commands
-from diag.collect.awsjson import dumps, parse_time, policy_document, to_cli_json
+from diag.collect.awsjson import dumps, policy_document, to_cli_json
 from diag.collect.bundle import KEY_ID_RE, REGION_RE, Bundle, key_dir
 from diag.collect.key_tags import get_key_tags, transform_key_tags
 from diag.collect.rows import NOT_A_GAP, call_name, error_code, errors_for, gap_row, insert_rows
+from diag.times import parse_time
 
 if TYPE_CHECKING:
     import duckdb
@@ -58,8 +60,8 @@ def get_grants(client: Any, key_id: str) -> dict[str, Any]:
 # -------------------------------------------------------------------------------------------- transform
 
 
-def key_arn_of(account: str, region: str, key_id: str, partition: str = "aws") -> str:
-    return f"arn:{partition}:kms:{region}:{account}:key/{key_id}"
+def key_arn_of(account: str, region: str, key_id: str, partition: str | None = None) -> str:
+    return arns.key_arn(key_id, region, account, partition)
 
 
 def transform_key(account: str, region: str, describe: dict[str, Any]) -> dict[str, Any] | None:
@@ -147,17 +149,17 @@ def transform_aliases(account: str, region: str, doc: dict[str, Any]) -> list[di
                 "alias_name": a["AliasName"],
                 "alias_arn": a.get("AliasArn"),
                 "target_key_id": target,
-                "target_key_arn": key_arn_of(account, region, target, _partition(a.get("AliasArn")))
+                "target_key_arn": key_arn_of(
+                    account,
+                    region,
+                    target,
+                    arns.partition_of(str(a.get("AliasArn") or ""), arns.partition_for_region(region)),
+                )
                 if target
                 else None,
             }
         )
     return rows
-
-
-def _partition(arn: Any) -> str:
-    parts = str(arn or "").split(":")
-    return parts[1] if len(parts) > 2 and parts[0] == "arn" and parts[1] else "aws"
 
 
 _KEY_IN_RESOURCE = re.compile(r"(?:key/)?((?:mrk-)?[0-9a-f-]{32,36})$")
@@ -247,10 +249,8 @@ def transform_account(bundle: Bundle, account: str) -> dict[str, list[dict[str, 
 
 
 def _region_of(resource: str) -> str | None:
-    parts = resource.split(":")
-    if len(parts) >= 4 and parts[0] == "arn" and REGION_RE.match(parts[3]):
-        return parts[3]
-    return resource if REGION_RE.match(resource) else None
+    region = arns.region_of(resource) if resource.startswith("arn:") else resource
+    return region if region and REGION_RE.match(region) else None
 
 
 def _missing(what: str, account: str, region: str, key_id: str, command: str) -> dict[str, Any]:
@@ -316,7 +316,7 @@ def load_account(con: duckdb.DuckDBPyConnection, snapshot_id: int, bundle: Bundl
     return counts
 
 
-# ------------------------------------------------------------------------------------------------- sync
+# ------------------------------------------------------------------------------------------------ fetch
 
 
 def fetch_region(
@@ -365,20 +365,3 @@ def fetch_region(
     futures = [pool.submit(one, key_id) for key_id in key_ids]
     for f in futures:
         f.result()
-
-
-def sync(
-    con: duckdb.DuckDBPyConnection,
-    snapshot_id: int,
-    session_client: Callable[[str, str], Any],
-    bundle: Bundle,
-    account: str,
-    regions: list[str],
-    pool: Executor,
-    on_key_listed: Callable[[int], None] = lambda n: None,
-    on_key_done: Callable[[], None] = lambda: None,
-) -> dict[str, int]:
-    """Fetch every region of ``account`` into ``bundle``, then load the account's KMS rows."""
-    for region in regions:
-        fetch_region(session_client, bundle, account, region, pool, on_key_listed, on_key_done)
-    return load_account(con, snapshot_id, bundle, account)

@@ -262,16 +262,3 @@ def fetch(
             bundle.put(f"{base}/list-parents/{current}.json", doc)
             parents = doc.get("Parents") or []
             current = str(parents[0].get("Id", "")) if parents else ""
-
-
-def sync(
-    con: duckdb.DuckDBPyConnection,
-    snapshot_id: int,
-    client: Any,
-    bundle: Bundle,
-    account: str,
-    children: list[str],
-    skip_if_member_of: Collection[str] = (),
-) -> dict[str, int]:
-    fetch(client, bundle, account, children, skip_if_member_of=skip_if_member_of)
-    return load_account(con, snapshot_id, bundle, account)

@@ -13,7 +13,8 @@ code (``policies_in_force``, unchanged) computes each half, and the answers are 
 - a query repeated with the same parameters (the account's policy changes to replay, its organization path
   and SCPs, its identity gap: the same for every principal of an account) is run once and its rows reused.
 
-Any other query goes to the database. Hold one reader only while the database does not change (one
+Any other query goes to the database (a lookup whose text changes there is simply sent to the database:
+slower, never different; ``tests/collect/test_principals_batch.py`` checks that the lookups are batched). Hold one reader only while the database does not change (one
 ``explain``, one ``audit`` run), like ``SnapshotIndex``.
 """
 
@@ -25,8 +26,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import duckdb
 
-# The per-principal lookups of ``diag.collect.inforce`` (``_principal_row``, ``_Identity._inline_rows``,
-# ``_Identity._managed_doc``), exactly as they are issued, and the whole-snapshot query that answers each:
+# The per-principal lookups of ``diag.collect.asof.principals`` (``_principal_row``, ``_inline_rows``,
+# ``_managed_doc``), exactly as they are issued, and the whole-snapshot query that answers each:
 # (table query selecting the lookup's columns plus the lookup's keys last, number of key columns).
 _PRINCIPAL = (
     "SELECT arn, account, kind, name, unique_id, create_date, permissions_boundary_arn, groups, attached_policy_arns"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from diag import arn as arns
 from diag.collect import commands
 from diag.collect.awsjson import dumps, policy_document, to_cli_json
 from diag.collect.bundle import BUCKET_RE, Bundle, bucket_dir
@@ -78,7 +79,9 @@ def transform_account(bundle: Bundle, account: str) -> dict[str, list[dict[str, 
     errors = errors_for(bundle.errors.get(account, []), "s3")
     by_bucket: dict[str, dict[str, dict[str, Any]]] = {}
     for entry in errors:
-        bucket = str(entry.get("resource") or "").removeprefix("arn:aws:s3:::")
+        resource = str(entry.get("resource") or "")
+        parsed = arns.parse(resource)  # a bucket name, or its ARN
+        bucket = parsed.resource if parsed is not None and parsed.service == "s3" else resource
         if BUCKET_RE.match(bucket):
             by_bucket.setdefault(bucket, {})[call_name(entry.get("call"))] = entry
     buckets = {rel.split("/")[2] for rel in bundle.under(f"{account}/s3")} | set(by_bucket)

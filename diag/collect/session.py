@@ -1,4 +1,4 @@
-"""boto3 sessions per account: a profile and/or an assumed role, adaptive retries, cached clients.
+"""boto3 sessions per account: a profile and/or an assumed role, kmsdiag's retry policy, cached clients.
 
 Credentials come only from boto3's chain; an assumed role's temporary credentials refresh themselves
 during a long collection and are never written anywhere or printed.
@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from diag import awsconfig
 from diag.config import AccountConfig
 from diag.errors import RefusedError
 
@@ -16,16 +17,8 @@ USER_AGENT = "kmsdiag-collect"
 
 
 def client_config(max_workers: int) -> Any:
-    """botocore Config: adaptive retry mode (client-side rate limiting on throttling), enough connections."""
-    from botocore.config import Config
-
-    return Config(
-        retries={"mode": "adaptive", "max_attempts": 10},
-        max_pool_connections=max(10, max_workers + 2),
-        connect_timeout=10,
-        read_timeout=60,
-        user_agent_extra=USER_AGENT,
-    )
+    """kmsdiag's retry policy (``diag.awsconfig``) with a connection for every worker thread."""
+    return awsconfig.client_config(pool=max(10, max_workers + 2), user_agent=USER_AGENT)
 
 
 class AccountSession:

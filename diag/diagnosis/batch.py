@@ -12,12 +12,13 @@ key goes through the Python pipeline.
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from diag import times
 from diag.change_events import DECISION_CHANGES
+from diag.diagnosis import basis
 from diag.diagnosis.epochs import build_epochs, q_list
 from diag.store.bulk import insert_columns
 
@@ -73,31 +74,38 @@ def policies_mention(con: duckdb.DuckDBPyConnection, needles: tuple[str, ...]) -
     return False
 
 
-def _sessions(con: duckdb.DuckDBPyConnection) -> bool:
+def _sessions(con: duckdb.DuckDBPyConnection) -> None:
+    """``_dx_sessions(access_key_id, policy_hash)``: every session an STS record issued, with a hash of the
+    session policy it passed ('' for none). A role session whose key is not in it has an unknown session
+    policy (diag.diagnosis.session): its decision key differs from one whose STS record was found."""
+    from diag.diagnosis.session import STS_SESSION_EVENTS
+
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE _dx_sessions AS SELECT json_extract_string(raw, '$.responseElements.credentials.accessKeyId')"
-        " AS access_key_id, md5(coalesce(json_extract_string(raw, '$.requestParameters.policy'), '')"
-        " || coalesce(CAST(json_extract(raw, '$.requestParameters.policyArns') AS VARCHAR), '')) AS policy_hash"
-        " FROM events WHERE event_source = 'sts.amazonaws.com' AND event_name = 'AssumeRole' AND error_code IS NULL"
-        " AND (json_extract_string(raw, '$.requestParameters.policy') IS NOT NULL"
-        "  OR json_extract(raw, '$.requestParameters.policyArns') IS NOT NULL)"
+        "CREATE OR REPLACE TEMP TABLE _dx_sessions AS SELECT DISTINCT ON (access_key_id) access_key_id, policy_hash"
+        " FROM (SELECT json_extract_string(raw, '$.responseElements.credentials.accessKeyId') AS access_key_id,"
+        " CASE WHEN json_extract_string(raw, '$.requestParameters.policy') IS NULL"
+        "  AND json_extract(raw, '$.requestParameters.policyArns') IS NULL THEN ''"
+        " ELSE md5(coalesce(json_extract_string(raw, '$.requestParameters.policy'), '')"
+        " || coalesce(CAST(json_extract(raw, '$.requestParameters.policyArns') AS VARCHAR), '')) END AS policy_hash"
+        f" FROM events WHERE event_source = 'sts.amazonaws.com' AND event_name IN ({q_list(STS_SESSION_EVENTS)})"
+        " AND error_code IS NULL) WHERE access_key_id IS NOT NULL"
     )
-    row = con.execute("SELECT count(*) FROM _dx_sessions").fetchone()
-    return bool(row and row[0])
 
 
 def select_failures(con: duckdb.DuckDBPyConnection, *, redo: bool) -> int:
     """Fill the temp table ``_dx_fail(event_id, event_time, decision_key)``; return its row count."""
     build_epochs(con)
-    with_sessions = _sessions(con)
+    _sessions(con)
     who = "coalesce(e.caller_arn, '')" if policies_mention(con, _SESSION_NEEDLES) else "''"
     ip = "coalesce(e.source_ip, '')" if policies_mention(con, _IP_NEEDLES) else "''"
     session_join = (
         " LEFT JOIN _dx_sessions s ON s.access_key_id = json_extract_string(e.raw, '$.userIdentity.accessKeyId')"
-        if with_sessions
-        else ""
     )
-    session_col = "coalesce(s.policy_hash, '')" if with_sessions else "''"
+    # the session policy: none possible (not a session), the one its STS record passed, or not known
+    session_col = (
+        "CASE WHEN coalesce(e.caller_type, '') IN ('AssumedRole', 'FederatedUser') OR e.caller_arn LIKE '%:assumed-role/%'"
+        " OR e.caller_arn LIKE '%:federated-user/%' THEN coalesce(s.policy_hash, 'not-ingested') ELSE '' END"
+    )
     not_done = "" if redo else " AND NOT EXISTS (SELECT 1 FROM diagnoses d WHERE d.event_id = e.event_id)"
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _dx_fail AS SELECT e.event_id, e.event_time, md5(concat_ws('|',"
@@ -127,6 +135,39 @@ def _engine_version() -> str:
     from diag.policy.engine import ENGINE_VERSION
 
     return ENGINE_VERSION
+
+
+_RESULT_COLUMNS = (
+    "decision_key",
+    "verdict",
+    "codes",
+    "findings",
+    "layers",
+    "policies_as_of",
+    "snapshot_id",
+    "decision",
+    "based_on",
+    "basis_group",
+)
+
+
+def _results(con: duckdb.DuckDBPyConnection, bases: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """One row per (verdict, decision, basis group): how many events and decision keys, and what the answers
+    rest on (explain's ``based_on``, merged over the group: diag.diagnosis.basis)."""
+    rows = con.execute(
+        "SELECT r.verdict, r.decision, r.basis_group, count(*), count(DISTINCT r.decision_key)"
+        " FROM _dx_fail f JOIN _dx_result r USING (decision_key) GROUP BY ALL ORDER BY 4 DESC, 1, 2 NULLS LAST, 3"
+    ).fetchall()
+    return [
+        {
+            "verdict": verdict,
+            "decision": decision,
+            "events": int(events),
+            "decision_keys": int(keys),
+            "based_on": basis.merge(bases.get(group) or []),
+        }
+        for verdict, decision, group, events, keys in rows
+    ]
 
 
 def _layer_summary(layers: tuple[dict[str, Any], ...]) -> list[dict[str, Any]]:
@@ -162,8 +203,11 @@ def diagnose_pending(
         " FROM _dx_fail GROUP BY decision_key) r JOIN events e ON e.event_id = r.event_id ORDER BY e.event_time, e.event_id"
     ).fetchall()
     rows: list[tuple[Any, ...]] = []
+    bases: dict[str, list[dict[str, Any]]] = {}  # basis group → the bases of its decision keys
     for i, (dkey, *values) in enumerate(reps, 1):
         diag = diagnose_facts(facts_from_row(dict(zip(COLUMNS, values, strict=True))), source, evaluate=evaluate)
+        group = basis.group_key(diag.based_on)
+        bases.setdefault(group, []).append(diag.based_on)
         rows.append(
             (
                 dkey,
@@ -173,35 +217,41 @@ def diagnose_pending(
                 to_json(_layer_summary(diag.layers), indent=False),
                 diag.policies_as_of,
                 diag.snapshot_id,
+                diag.decision,
+                to_json(diag.based_on, indent=False) if diag.based_on else None,
+                group,
             )
         )
         if progress is not None:
             progress(i, len(reps))
-    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    now = times.utcnow()
     con.execute("BEGIN TRANSACTION")
     try:
         con.execute(
             "CREATE OR REPLACE TEMP TABLE _dx_result (decision_key VARCHAR, verdict VARCHAR, codes VARCHAR[], findings JSON,"
-            " layers JSON, policies_as_of TIMESTAMP, snapshot_id BIGINT)"
+            " layers JSON, policies_as_of TIMESTAMP, snapshot_id BIGINT, decision VARCHAR, based_on JSON,"
+            " basis_group VARCHAR)"
         )
         insert_columns(
             con,
             "_dx_result",
-            ("decision_key", "verdict", "codes", "findings", "layers", "policies_as_of", "snapshot_id"),
+            _RESULT_COLUMNS,
             rows,
             types={"codes": "VARCHAR[]", "policies_as_of": "TIMESTAMP", "snapshot_id": "BIGINT"},
         )
         con.execute(
             "INSERT INTO diagnoses (event_id, verdict, codes, findings, layers, decision_key, policies_as_of, snapshot_id,"
-            " engine_version, diagnosed_at) SELECT f.event_id, r.verdict, r.codes, r.findings, r.layers, f.decision_key,"
-            " r.policies_as_of, r.snapshot_id, ?, ? FROM _dx_fail f JOIN _dx_result r USING (decision_key)",
+            " engine_version, diagnosed_at, decision, based_on) SELECT f.event_id, r.verdict, r.codes, r.findings,"
+            " r.layers, f.decision_key, r.policies_as_of, r.snapshot_id, ?, ?, r.decision, r.based_on"
+            " FROM _dx_fail f JOIN _dx_result r USING (decision_key)",
             [_engine_version(), now],
         )
         # the key owner's AWSAccount copy of a call shares the diagnosis of the caller's copy
         con.execute(
             "INSERT INTO diagnoses (event_id, verdict, codes, findings, layers, decision_key, policies_as_of, snapshot_id,"
-            " engine_version, diagnosed_at) SELECT DISTINCT ON (o.event_id) o.event_id, r.verdict, r.codes, r.findings,"
-            " r.layers, f.decision_key, r.policies_as_of, r.snapshot_id, ?, ? FROM events o"
+            " engine_version, diagnosed_at, decision, based_on) SELECT DISTINCT ON (o.event_id) o.event_id, r.verdict,"
+            " r.codes, r.findings, r.layers, f.decision_key, r.policies_as_of, r.snapshot_id, ?, ?, r.decision,"
+            " r.based_on FROM events o"
             " JOIN events c ON c.shared_event_id = o.shared_event_id AND coalesce(c.caller_type, '') <> 'AWSAccount'"
             " JOIN _dx_fail f ON f.event_id = c.event_id JOIN _dx_result r USING (decision_key)"
             " WHERE o.caller_type = 'AWSAccount' AND o.error_code IS NOT NULL AND o.shared_event_id IS NOT NULL"
@@ -214,6 +264,7 @@ def diagnose_pending(
                 "SELECT r.verdict, count(*) FROM _dx_fail f JOIN _dx_result r USING (decision_key) GROUP BY 1 ORDER BY 2 DESC, 1"
             ).fetchall()
         )
+        results = _results(con, bases)
         con.execute("COMMIT")
     except Exception:
         con.execute("ROLLBACK")
@@ -225,6 +276,7 @@ def diagnose_pending(
         "decision_keys": len(reps),
         "diagnosed": diagnosed,  # failures + the key owner's copies of them
         "by_verdict": by_verdict,
+        "results": results,  # by verdict, decision and what the answers rest on
         "seconds": round(seconds, 3),
         "diagnoses_per_second": round(failures / seconds, 1) if seconds > 0 else None,
         "diagnosed_at": now,

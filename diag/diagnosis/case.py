@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from diag import arn as arns
 from diag.diagnosis.model import EventFacts
 from diag.policy.model import Decision, EvaluationResult, Layer, LayerResult, LayerTrace, StatementTrace
 
@@ -119,7 +120,5 @@ def is_account_principal(value: str | None, account: str | None) -> bool:
         return False
     if value.isdigit() and len(value) == 12:
         return account is None or value == account
-    if value.endswith(":root") and value.startswith("arn:"):
-        parts = value.split(":")
-        return len(parts) >= 5 and (account is None or parts[4] == account)
-    return False
+    parsed = arns.parse(value)
+    return parsed is not None and parsed.resource == "root" and (account is None or parsed.account == account)

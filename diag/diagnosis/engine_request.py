@@ -105,11 +105,13 @@ def inputs_from_inforce(
     *,
     s3: bool = False,
     session_policy: NamedPolicy | None = None,
+    session_policy_known: bool = True,
     facts: EventFacts | None = None,
 ) -> PolicyInputs:
     """The engine's inputs from the policies in force (None stays None: a gap, never an empty policy).
     ``s3``: the bucket policy is the resource policy (else the key policy); ``facts``: the caller's kind
-    applies (``diag.diagnosis.callers.for_caller``)."""
+    applies (``diag.diagnosis.callers.for_caller``); ``session_policy_known=False``: the session's STS record was
+    not found, so its session policy is unknown (never "none")."""
     if s3:
         known = not any(g.what == "bucket_policy" for g in inf.gaps)
         resource, layer = inf.bucket_policy, Layer.BUCKET_POLICY
@@ -127,6 +129,7 @@ def inputs_from_inforce(
         # the caller's IAM not collected: its permission boundary is not known either (never "no boundary")
         permission_boundary_known=inf.identity_policies is not None,
         session_policy=session_policy,
+        session_policy_known=session_policy_known,
         grants=inf.grants,
     )
     return inputs if facts is None else for_caller(inputs, facts)

@@ -11,79 +11,30 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
+from diag import arn as arns
 from diag.diagnosis.model import EventFacts
+from diag.policy.context import via_service as engine_via_service
+from diag.times import parse_time
 
 if TYPE_CHECKING:
     from diag.errortext import ParsedError
 
-# Services whose calls on a caller's behalf carry kms:ViaService = <service>.<region>.amazonaws.com.
-_VIA_SERVICES = {
-    "s3",
-    "ec2",
-    "rds",
-    "lambda",
-    "secretsmanager",
-    "ssm",
-    "sqs",
-    "sns",
-    "dynamodb",
-    "ebs",
-    "elasticfilesystem",
-    "glue",
-    "athena",
-    "kinesis",
-    "firehose",
-    "logs",
-    "redshift",
-    "sagemaker",
-    "backup",
-    "elasticache",
-    "es",
-    "airflow",
-    "config",
-    "cloudtrail",
-    "ecr",
-    "codebuild",
-    "codecommit",
-    "glacier",
-    "events",
-    "workspaces",
-}
-
-
-def parse_time(value: Any) -> dt.datetime | None:
-    """CloudTrail's time (any format AWS writes, see ``diag.collect.awsjson.parse_time``) as naive UTC."""
-    from diag.collect.awsjson import parse_time as _parse
-
-    return _parse(value)
-
 
 def via_service(invoked_by: str | None, region: str | None) -> str | None:
-    """``kms:ViaService`` for a call that a service made for the caller (``s3.amazonaws.com`` → ``s3.R.amazonaws.com``)."""
-    if not invoked_by or not region or not invoked_by.endswith(".amazonaws.com"):
+    """``kms:ViaService`` for a call that a service made for the caller (``s3.amazonaws.com`` ->
+    ``s3.R.amazonaws.com``), by the engine's rule; None (not determined) without a service or a region."""
+    if not invoked_by or not region or not invoked_by.endswith(".amazonaws.com") or " " in invoked_by:
         return None
-    svc = invoked_by.removesuffix(".amazonaws.com")
-    if "." in svc or svc not in _VIA_SERVICES:
-        return None
-    return f"{svc}.{region}.amazonaws.com"
+    return engine_via_service(invoked_by, region)
 
 
 def role_arn_from_session(arn: str | None) -> str | None:
     """``arn:aws:sts::A:assumed-role/R/s`` → ``arn:aws:iam::A:role/R`` (the path, if any, is not in the session ARN)."""
-    if not arn or ":assumed-role/" not in arn:
-        return arn
-    head, _, rest = arn.partition(":assumed-role/")
-    role = rest.split("/", 1)[0]
-    return head.replace(":sts:", ":iam:", 1) + f":role/{role}"
+    return arns.role_of_assumed_role(arn) or arn
 
 
 def _is_key_arn(value: str | None) -> bool:
     return bool(value) and str(value).startswith("arn:") and ":key/" in str(value)
-
-
-def _account_of(arn: str | None) -> str | None:
-    parts = (arn or "").split(":")
-    return parts[4] if len(parts) > 5 and parts[4] else None
 
 
 def key_from_record(record: dict[str, Any]) -> tuple[str | None, str | None]:
@@ -149,9 +100,9 @@ def facts_from_record(record: dict[str, Any], *, origin: str = "event-file") -> 
         session = caller_arn.rsplit("/", 1)[-1] if caller_arn else None
     else:
         principal, session = caller_arn, None
-    caller_account = ui.get("accountId") or _account_of(caller_arn)
+    caller_account = ui.get("accountId") or arns.account_of(caller_arn)
     key_arn, given = key_from_record(record)
-    key_account = _account_of(key_arn) or _account_of(given)
+    key_account = arns.account_of(key_arn) or arns.account_of(given)
     if not key_account and given:
         key_account = caller_account  # a bare key ID or alias name resolves in the caller's account
     source = record.get("eventSource")
@@ -199,7 +150,7 @@ def record_from_error(
 ) -> dict[str, Any]:
     """A CloudTrail-shaped record for an error text, so that it goes through the same pipeline as an event."""
     principal = parsed.principal or ""
-    account = _account_of(principal)
+    account = arns.account_of(principal)
     ui: dict[str, Any] = {"arn": principal or None, "accountId": account}
     if ":assumed-role/" in principal:
         ui["type"] = "AssumedRole"
@@ -225,7 +176,7 @@ def record_from_error(
         "eventTime": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "eventSource": f"{service}.amazonaws.com" if service else None,
         "eventName": op or None,
-        "awsRegion": region or (resource.split(":")[3] if resource and resource.startswith("arn:") else None),
+        "awsRegion": region or arns.region_of(resource),
         "errorCode": parsed.error_code or "AccessDenied",
         "errorMessage": parsed.text,
         "userIdentity": {**ui, "invokedBy": parsed.via} if parsed.via else ui,
@@ -233,9 +184,10 @@ def record_from_error(
         "requestID": parsed.request_id,
     }
     if resource and _is_key_arn(resource):
-        record["resources"] = [{"ARN": resource, "accountId": _account_of(resource), "type": "AWS::KMS::Key"}]
-    if service == "s3" and resource and resource.startswith("arn:aws:s3:::"):
-        bucket, _, obj = resource.removeprefix("arn:aws:s3:::").partition("/")
+        record["resources"] = [{"ARN": resource, "accountId": arns.account_of(resource), "type": "AWS::KMS::Key"}]
+    s3_arn = arns.parse(resource) if service == "s3" else None
+    if s3_arn is not None and s3_arn.service == "s3" and not s3_arn.region and not s3_arn.account:
+        bucket, _, obj = s3_arn.resource.partition("/")
         record["requestParameters"] = {"bucketName": bucket, "key": obj or None}
     return record
 

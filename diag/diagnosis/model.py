@@ -11,6 +11,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+from diag import arn as arns
 from diag.shell import comments_on_one_line
 
 
@@ -62,8 +63,7 @@ class EventFacts:
     @property
     def key_region(self) -> str | None:
         """The region in the key ARN, when the key is known by ARN."""
-        parts = (self.key_arn or "").split(":")
-        return parts[3] if len(parts) > 5 and parts[3] else None
+        return arns.region_of(self.key_arn)
 
     @property
     def cross_account(self) -> bool:

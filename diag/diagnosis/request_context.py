@@ -35,6 +35,7 @@ import json
 import re
 from typing import TYPE_CHECKING, Any
 
+from diag import arn as arns
 from diag.diagnosis.called_via import CALLED_VIA_KEYS as _CALLED_VIA_KEYS
 from diag.diagnosis.called_via import exact_called_via as _exact_called_via
 from diag.diagnosis.model import EventFacts
@@ -465,10 +466,10 @@ def key_aliases(con: duckdb.DuckDBPyConnection | None, key_arn: str | None) -> t
     """The aliases (``alias/…``) of the key in the newest snapshot that listed its region's aliases."""
     if con is None or not key_arn:
         return None
-    parts = key_arn.split(":")
-    if len(parts) < 6:
+    parts = arns.parse(key_arn)
+    if parts is None:
         return None
-    region, account = parts[3], parts[4]
+    region, account = parts.region, parts.account
     row = con.execute(
         "SELECT max(a.snapshot_id) FROM aliases a WHERE a.account = ? AND a.region = ?", [account, region]
     ).fetchone()

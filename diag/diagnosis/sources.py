@@ -14,12 +14,19 @@ from diag.collect import inforce as _inforce
 from diag.collect.model import InForce, KeyInfo, PolicyChange
 from diag.diagnosis.case import GrantChange
 from diag.diagnosis.model import EventFacts
+from diag.diagnosis.session import (
+    STS_SESSION_EVENTS,
+    SessionLookup,
+    may_have_session_policy,
+    session_from_record,
+    session_not_found,
+)
 from diag.policy.model import NamedPolicy
 
 if TYPE_CHECKING:
     import duckdb
 
-_SESSION_MAX = dt.timedelta(hours=12)  # the longest role session
+_SESSION_MAX = dt.timedelta(hours=36)  # the longest session (GetFederationToken; a role session: 12 hours)
 
 
 class PolicySource(Protocol):
@@ -254,39 +261,40 @@ class DbPolicySource:
     def session_policy(
         self, access_key_id: str | None, at: dt.datetime | None
     ) -> tuple[NamedPolicy, dict[str, Any]] | None:
-        """The session policy passed by the AssumeRole that issued ``access_key_id`` (None: no such event, or none passed)."""
+        """The inline session policy passed by the STS call that issued ``access_key_id`` (None: no such
+        record, or none passed; :meth:`session_lookup` tells the two apart)."""
+        found = self.session_lookup_by_key(access_key_id, at)
+        if found is None or found.policy is None or found.event is None:
+            return None
+        return found.policy, found.event
+
+    def session_lookup_by_key(self, access_key_id: str | None, at: dt.datetime | None) -> SessionLookup | None:
+        """What the STS record that issued ``access_key_id`` passed as session policy; None: no such record."""
         if not access_key_id or not access_key_id.startswith("ASIA"):
             return None
+        marks = ",".join("?" for _ in STS_SESSION_EVENTS)
         sql = (
-            "SELECT event_id, event_time, coalesce(caller_role_arn, caller_arn), raw FROM events"
-            " WHERE event_source = 'sts.amazonaws.com' AND event_name = 'AssumeRole' AND error_code IS NULL"
+            "SELECT event_id, event_time, event_name, coalesce(caller_role_arn, caller_arn), raw FROM events"
+            f" WHERE event_source = 'sts.amazonaws.com' AND event_name IN ({marks}) AND error_code IS NULL"
             " AND json_extract_string(raw, '$.responseElements.credentials.accessKeyId') = ?"
         )
-        params: list[Any] = [access_key_id]
+        params: list[Any] = [*STS_SESSION_EVENTS, access_key_id]
         if at is not None:
             sql += " AND event_time BETWEEN ? AND ?"
             params += [at - _SESSION_MAX, at]
         row = self.con.execute(sql + " ORDER BY event_time DESC LIMIT 1", params).fetchone()
-        if row is None:
-            return None
-        import orjson
+        return session_from_record(*row) if row else None
 
-        record = orjson.loads(row[3]) if isinstance(row[3], str | bytes) else (row[3] or {})
-        params_ = record.get("requestParameters") or {}
-        policy = params_.get("policy")
-        if not policy:
-            return None
-        doc = orjson.loads(policy) if isinstance(policy, str) else policy
-        info = {
-            "event_id": row[0],
-            "event_time": row[1],
-            "caller_arn": row[2],
-            "role_arn": params_.get("roleArn"),
-            "policy_arns": [p.get("arn") for p in params_.get("policyArns") or [] if isinstance(p, dict)],
-        }
-        return NamedPolicy(
-            document=doc, name="session policy", kind="session", attached_to=params_.get("roleArn")
-        ), info
+    def session_lookup(self, facts: EventFacts, at: dt.datetime | None) -> SessionLookup:
+        """Whether the session policy of this call is known: none possible (not a role or federated session),
+        found (the STS record that issued the credentials), or unknown (that record was not ingested)."""
+        if not may_have_session_policy(facts):
+            return SessionLookup(known=True)
+        found = self._cached(
+            ("session", facts.access_key_id, self._epoch(at) if self.memo else at),
+            lambda: self.session_lookup_by_key(facts.access_key_id, at),
+        )
+        return found if found is not None else session_not_found(facts)
 
     def known_accounts(self) -> frozenset[str]:
         """The accounts with a snapshot (a tiny table, not a scan of every event's recipient account)."""

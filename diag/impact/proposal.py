@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from diag import arn as arns
 from diag.errors import BadInputError, NotFoundError, UsageError
 from diag.policy.model import Grant
 from diag.proof.change import Change
@@ -104,13 +105,13 @@ class Resolver:
         return tuple(str(r[0]) for r in rows)
 
     def key(self, ref: str) -> str | None:
-        if ref.startswith("arn:aws:kms:") and ":key/" in ref:
+        parsed = arns.parse(ref)
+        if parsed is not None and parsed.service == "kms" and parsed.resource.startswith("key/"):
             return ref
         from diag.collect.inforce import resolve_key
 
-        parts = ref.split(":")
-        region = parts[3] if ref.startswith("arn:") and len(parts) > 4 else None
-        account = parts[4] if ref.startswith("arn:") and len(parts) > 4 else None
+        region = parsed.region if parsed is not None else None
+        account = parsed.account if parsed is not None else None
         info = resolve_key(self.con, ref, region=region, account=account, at=None)
         if info is not None:
             return info.key_arn

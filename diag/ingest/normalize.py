@@ -16,6 +16,10 @@ from typing import Any
 
 import orjson
 
+from diag import arn as arns
+from diag.arn import split as split_arn
+from diag.times import parse_time
+
 # Column order of normalize_values(); names are the events table's columns (001_core.sql + 002).
 VALUE_COLUMNS: tuple[str, ...] = (
     "event_id",
@@ -83,21 +87,13 @@ def _b(value: object) -> bool | None:
     return None
 
 
-def arn_parts(arn: str | None) -> list[str] | None:
-    """``arn:partition:service:region:account:resource`` split in six, or None if not an ARN."""
-    if not arn or not arn.startswith("arn:"):
-        return None
-    parts = arn.split(":", 5)
-    return parts if len(parts) == 6 else None
-
-
 def arn_account(arn: str | None) -> str | None:
-    parts = arn_parts(arn)
+    parts = split_arn(arn)
     return parts[4] or None if parts else None
 
 
 def is_key_arn(value: str | None) -> bool:
-    parts = arn_parts(value)
+    parts = split_arn(value)
     return bool(parts and parts[2] == "kms" and parts[5].startswith("key/"))
 
 
@@ -107,7 +103,7 @@ def is_alias(value: str | None) -> bool:
         return False
     if value.startswith("alias/"):
         return True
-    parts = arn_parts(value)
+    parts = split_arn(value)
     return bool(parts and parts[2] == "kms" and parts[5].startswith("alias/"))
 
 
@@ -137,13 +133,13 @@ def _caller(ui: dict[str, Any]) -> tuple[str | None, ...]:
     session: str | None = None
     if typ == "AssumedRole":
         role_arn = issuer_arn
-        parts = arn_parts(arn)
+        parts = split_arn(arn)
         if parts and parts[5].startswith("assumed-role/"):
             pieces = parts[5].split("/")
             if len(pieces) >= 3:
                 session = "/".join(pieces[2:])
             if role_arn is None and len(pieces) >= 2:
-                role_arn = f"arn:{parts[1]}:iam::{parts[4]}:role/{pieces[1]}"
+                role_arn = arns.role_arn(parts[4], pieces[1], partition=parts[1])
         if session is None and principal_id and ":" in principal_id:
             session = principal_id.split(":", 1)[1]
         user_name = user_name or _s(issuer.get("userName"))
@@ -151,7 +147,7 @@ def _caller(ui: dict[str, Any]) -> tuple[str | None, ...]:
         role_arn = arn
     elif typ == "FederatedUser":
         role_arn = issuer_arn
-        parts = arn_parts(arn)
+        parts = split_arn(arn)
         if parts and parts[5].startswith("federated-user/"):
             session = parts[5].split("/", 1)[1]
         user_name = user_name or _s(issuer.get("userName"))
@@ -319,12 +315,8 @@ def normalize_values(record: dict[str, Any]) -> tuple[Any, ...]:
 
 
 def parse_event_time(value: str | None) -> dt.datetime | None:
-    """CloudTrail's ``2026-11-28T12:00:00Z`` (any format ``diag.collect.awsjson.parse_time`` reads) as naive UTC."""
-    if not value:
-        return None
-    from diag.collect.awsjson import parse_time
-
-    return parse_time(value)
+    """CloudTrail's ``2026-11-28T12:00:00Z`` (any format ``diag.times.parse_time`` reads) as naive UTC."""
+    return parse_time(value) if value else None
 
 
 def normalize_record(record: dict[str, Any]) -> dict[str, Any]:

@@ -14,6 +14,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from diag import arn as arns
 from diag.policy.model import PolicyInputs, Request
 from diag.proof.change import Change, apply
 
@@ -108,7 +109,7 @@ class MatrixDiff:
         from diag.audit.evaluator import engine_inputs, reachable_accounts
 
         ks = self.ev.key_half(key_arn).text
-        probe = Request(principal="", action="kms:Decrypt", resource=key_arn, resource_account=key_arn.split(":")[4])
+        probe = Request(principal="", action="kms:Decrypt", resource=key_arn, resource_account=arns.account_of(key_arn))
         after = apply(engine_inputs(ks), changes, probe, "")
         changed = dataclasses.replace(ks, key_policy=after.resource_policy, grants=after.grants)
         before_acc, after_acc = reachable_accounts(self._ids(ks)), reachable_accounts(self._ids(changed))
@@ -251,7 +252,7 @@ def keys_touched(mdiff: MatrixDiff, changes: list[Change]) -> list[str] | None:
 
 
 def _short(arn: str) -> str:
-    return arn.split(":", 5)[-1] if arn.count(":") >= 5 else arn
+    return arns.resource_of(arn) or arn
 
 
 def blast_radius(
@@ -259,7 +260,7 @@ def blast_radius(
 ) -> dict[str, Any] | None:
     """The access ``changes`` add beyond the failing call, as JSON (None when nothing can be computed)."""
     key = request.resource
-    if not key.startswith("arn:aws:kms:"):
+    if arns.service_of(key) != "kms":
         return None
     kinds = {c.kind for c in changes}
     identity_side = kinds <= {"identity", "permission_boundary", "session_policy"}
@@ -284,7 +285,7 @@ def blast_radius(
         summary = "adds no access beyond the failing call among the collected principals and keys"
     else:
         others = sorted({p for p, _ in beyond if p != principal_arn})
-        accts = sorted({p.split(":")[4] for p in others if p.count(":") >= 5})
+        accts = sorted({a for a in map(arns.account_of, others) if a})
         acts = sorted({a for a in (x for v in beyond.values() for x in v)})
         who = f"{len(others)} other principal(s) of {', '.join(accts)}" if others else _short(principal_arn)
         summary = f"also lets {who} {', '.join(acts)}: narrow it to {_short(principal_arn)} and {request.action}"

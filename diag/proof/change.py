@@ -17,6 +17,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from diag import arn as arns
 from diag.policy.model import Grant, Layer, NamedPolicy, OrgLevel, PolicyInputs, Request
 
 KINDS = ("key_policy", "bucket_policy", "identity", "permission_boundary", "session_policy", "scp", "rcp", "grants")
@@ -133,7 +134,7 @@ def _matches_principal(target: str | None, request: Request, principal_arn: str 
     # a role named by ARN with a path: compare kind and name
     tail = target.rsplit("/", 1)[-1]
     return any(
-        w.split(":")[4:5] == target.split(":")[4:5] and w.rsplit("/", 1)[-1] == tail
+        arns.account_of(w) == arns.account_of(target) and w.rsplit("/", 1)[-1] == tail
         for w in who
         if ":role/" in w and ":role/" in target
     )

@@ -58,10 +58,15 @@ def _unknown(result: EvaluationResult, request: Request) -> dict[str, Any]:
     names = [str(u) for u in result.unknown]
     account = request.resource_account if result.unknown[0] in (Layer.KEY_POLICY, Layer.GRANTS, Layer.RCP) else None
     account = account or str(request.context.get("aws:PrincipalAccount") or "") or None
-    what = {"identity": "identity", "permission_boundary": "permission_boundary", "scp": "scp", "rcp": "rcp"}.get(
-        names[0], "key_policy"
-    )
-    how = list(fixes.collect_commands(what, account=account, region=None, resource=request.resource))
+    region = request.resource.split(":")[3] if request.resource.count(":") >= 5 else None
+    what = {
+        "identity": "identity",
+        "permission_boundary": "permission_boundary",
+        "scp": "scp",
+        "rcp": "rcp",
+        "session_policy": "session_policy",
+    }.get(names[0], "key_policy")
+    how = list(fixes.collect_commands(what, account=account, region=region or None, resource=request.resource))
     return {
         "status": "unprovable",
         "with": [],

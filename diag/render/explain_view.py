@@ -208,6 +208,10 @@ def _render_success(console: Console, diag: Diagnosis) -> None:
                 "which statements allowed it cannot be shown: not every deciding layer was collected", style="yellow"
             )
         )
+        for gap in diag.gaps:  # what to collect (the session policy: ingest the STS record of the session)
+            console.print(safe_text(f"  {gap['what']}: {gap.get('reason') or 'not collected'}"), soft_wrap=True)
+            for command in gap.get("collect") or ():
+                console.print(safe_text(f"    {command}"), soft_wrap=True)
     if diag.layers:
         render_layers(console, diag)
 

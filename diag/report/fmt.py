@@ -6,6 +6,7 @@ import datetime as dt
 import re
 from typing import TYPE_CHECKING, Any
 
+from diag import arn as arns
 from diag.textclean import strip_control
 
 if TYPE_CHECKING:
@@ -37,9 +38,9 @@ def short_arn(value: str | None) -> str:
     if not value:
         return "—"
     text = strip_control(value)
-    parts = text.split(":", 5)
-    if len(parts) == 6 and parts[0] == "arn":
-        account, resource = parts[4], parts[5]
+    parts = arns.parse(text)
+    if parts is not None:
+        account, resource = parts.account, parts.resource
         if resource.startswith("key/") and len(resource) > 16:
             resource = resource[:12] + "…"
         return f"{account}:{resource}" if account else resource

@@ -135,6 +135,11 @@ def render_markdown(report: Report, *, max_causes: int = MAX_CAUSES) -> str:
             )
         if len(report.causes) > max_causes:
             lines.append(f"\n…and {len(report.causes) - max_causes} more causes in the HTML/JSON report.")
+        lines += ["", "**What each answer rests on**"]
+        lines += [
+            f"{i}. decision {md_text(c.decision or 'not evaluated')}; {md_text(c.based_on_text)}"
+            for i, c in enumerate(report.causes[:max_causes], 1)
+        ]
         fixes = []
         for i, c in enumerate(report.causes[:max_causes], 1):
             fix = fmt.first_fix(c.findings)

@@ -19,6 +19,7 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from diag.report.basis import cause_basis
 from diag.report.window import Window, utcnow
 from diag.store.bulk import insert_columns
 from diag.store.catalog import table_exists
@@ -142,6 +143,12 @@ class Cause:
     summary: str | None
     findings: list[dict[str, Any]]  # DESIGN.md section 7, from the newest diagnosed event of the cause
     already_fixed: bool
+    # what the answer rests on, as explain says it (from the newest diagnosed event): the decision the evidence
+    # proves and {record, layers_seen, layers_not_seen, ...}; None: not diagnosed, or diagnosed before kmsdiag
+    # recorded it (diag.report.basis)
+    decision: str | None = None
+    based_on: dict[str, Any] | None = None
+    based_on_text: str = ""
 
 
 @dataclass
@@ -156,7 +163,10 @@ class ResolvedCause:
 
 
 @dataclass
-class PolicyChange:
+class TimelineChange:
+    """One row of the ``policy_timeline`` view as the report shows it (its JSON keys are the report's
+    contract); the replayed change itself is ``diag.collect.model.PolicyChange``."""
+
     change_time: dt.datetime | None
     account: str | None
     change_kind: str
@@ -208,7 +218,7 @@ class Report:
     accounts: list[AccountRow]
     causes: list[Cause]
     resolved_causes: list[ResolvedCause]
-    policy_changes: list[PolicyChange]
+    policy_changes: list[TimelineChange]
     data_quality: DataQuality
     audit: AuditSection | None = None  # None: skipped (--no-audit)
     schema: str = field(default="kmsdiag.report/1")
@@ -320,7 +330,9 @@ def _causes(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
                list(DISTINCT user_agent ORDER BY user_agent)[1:3] AS user_agents,
                list(DISTINCT error_code ORDER BY error_code) AS error_codes,
                arg_max(codes, event_time) FILTER (WHERE verdict IS NOT NULL) AS codes,
-               arg_max(CAST(findings AS VARCHAR), event_time) FILTER (WHERE verdict IS NOT NULL) AS findings
+               arg_max(CAST(findings AS VARCHAR), event_time) FILTER (WHERE verdict IS NOT NULL) AS findings,
+               arg_max(decision, event_time) FILTER (WHERE verdict IS NOT NULL) AS decision,
+               arg_max(CAST(based_on AS VARCHAR), event_time) FILTER (WHERE verdict IS NOT NULL) AS based_on
         FROM {_TMP}
         GROUP BY ALL
         ORDER BY failures DESC, last_seen DESC, cause_id
@@ -395,7 +407,7 @@ def _accounts(con: duckdb.DuckDBPyConnection) -> list[AccountRow]:
     return [AccountRow(**r) for r in rows]
 
 
-def _policy_changes(con: duckdb.DuckDBPyConnection, window: Window, limit: int) -> list[PolicyChange]:
+def _policy_changes(con: duckdb.DuckDBPyConnection, window: Window, limit: int) -> list[TimelineChange]:
     if not table_exists(con, "policy_timeline"):
         return []
     rows = _rows(
@@ -404,7 +416,7 @@ def _policy_changes(con: duckdb.DuckDBPyConnection, window: Window, limit: int) 
         "WHERE change_time >= ? AND change_time < ? ORDER BY change_time DESC LIMIT ?",
         [window.start, window.end, limit],
     )
-    return [PolicyChange(**r) for r in rows]
+    return [TimelineChange(**r) for r in rows]
 
 
 def _collection(
@@ -528,6 +540,7 @@ def build_report(
     causes: list[Cause] = []
     for r in raw_causes:
         findings = _findings(r.pop("findings"))
+        basis = cause_basis(r.pop("decision"), _json_value(r.pop("based_on")), r["verdict"], findings)
         verdict = r["verdict"]
         if verdict == NOT_DIAGNOSED:
             status = "not_diagnosed"
@@ -558,7 +571,10 @@ def build_report(
                 codes=_clean(r["codes"]) or [verdict],
                 summary=next((str(f["summary"]) for f in findings if f.get("summary")), None),
                 findings=findings,
-                already_fixed=verdict == RESOLVED_SINCE,
+                already_fixed=verdict == RESOLVED_SINCE and basis.fixed_proven,
+                decision=basis.decision,
+                based_on=basis.based_on,
+                based_on_text=basis.text,
             )
         )
 
@@ -583,7 +599,6 @@ def build_report(
                count(DISTINCT caller_principal),
                count(*) FILTER (WHERE verdict IS NULL),
                count(*) FILTER (WHERE verdict = '{UNKNOWN}'),
-               count(*) FILTER (WHERE verdict = '{RESOLVED_SINCE}'),
                (SELECT count(DISTINCT a) FROM (SELECT caller_account AS a FROM {_TMP} UNION ALL SELECT key_account FROM {_TMP}))
         FROM {_TMP}
         """
@@ -592,14 +607,14 @@ def build_report(
     headline = Headline(
         failures=int(totals[0]),
         causes=len(causes),
-        accounts=int(totals[6]),
+        accounts=int(totals[5]),
         keys=int(totals[1]),
         callers=int(totals[2]),
         new_causes=sum(1 for c in causes if c.status == "new"),
         resolved_causes=len(resolved),
         not_diagnosed=int(totals[3]),
         unknown=int(totals[4]),
-        already_fixed=int(totals[5]),
+        already_fixed=sum(c.failures for c in causes if c.already_fixed),  # RESOLVED_SINCE with its evidence
     )
     by_verdict = _rows(
         con,

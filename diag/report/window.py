@@ -6,13 +6,10 @@ kmsdiag stores every time as a naive UTC TIMESTAMP (001_core.sql), so windows ar
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass
 
+from diag import times
 from diag.errors import UsageError
-
-_REL_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$", re.IGNORECASE)
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
 @dataclass(frozen=True)
@@ -30,27 +27,17 @@ class Window:
 
 def utcnow() -> dt.datetime:
     """Now, naive UTC, to the second."""
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+    return times.utcnow(whole_seconds=True)
 
 
 def parse_instant(text: str, now: dt.datetime, *, option: str) -> dt.datetime:
     """``24h``/``7d``/``90m``/``2w``/``30s`` before ``now`` (both --since and --until count from now), or an ISO 8601 date/time (offsets converted to UTC)."""
-    m = _REL_RE.match(text)
-    if m:
-        seconds = float(m.group(1)) * _UNIT_SECONDS[m.group(2).lower()]
-        return now - dt.timedelta(seconds=seconds)
-    raw = text.strip()
-    if raw.endswith(("Z", "z")):
-        raw = raw[:-1] + "+00:00"
-    try:
-        value = dt.datetime.fromisoformat(raw)
-    except ValueError:
+    value = times.parse_instant(text, now)
+    if value is None:
         raise UsageError(
             f"{option} {text!r} is neither a duration (24h, 7d, 90m, 2w) nor an ISO 8601 date or time",
             hint=f"e.g. {option} 24h or {option} 2026-11-28T00:00:00Z",
-        ) from None
-    if value.tzinfo is not None:
-        value = value.astimezone(dt.UTC).replace(tzinfo=None)
+        )
     return value
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from diag import arn as arns
 from diag import fixes
 from diag.diagnosis.case import Case
 from diag.policy.model import ConditionTrace, Layer, LayerResult, NamedPolicy, StatementTrace
@@ -135,8 +136,8 @@ def describe_difference(policy_value: str, caller: str) -> tuple[str, int] | Non
     if policy_value.lower() == caller.lower():
         return "differs only in letter case (IAM ARNs are case-sensitive in policies)", 0
     pa, ca = fixes.arn_account(policy_value), fixes.arn_account(caller)
-    p_rest = policy_value.split(":", 5)[-1] if pa else None
-    c_rest = caller.split(":", 5)[-1] if ca else None
+    p_rest = arns.resource_of(policy_value) if pa else None
+    c_rest = arns.resource_of(caller) if ca else None
     if pa and ca and pa != ca and p_rest == c_rest:
         d = levenshtein(pa, ca, 2)
         if d <= 2:

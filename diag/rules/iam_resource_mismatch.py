@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from diag import arn as arns
 from diag import fixes
 from diag.diagnosis.case import Case
 from diag.diagnosis.model import Finding, Fix
@@ -31,11 +32,11 @@ def classify(value: str, key_arn: str, aliases: tuple[str, ...] = ()) -> str:
     if "alias/" in value:
         return "names an alias; KMS authorizes against the key ARN, so an alias in Resource never matches"
     if value.startswith("arn:") and value.rsplit("/", 1)[-1] == key_id:
-        v_parts, k_parts = value.split(":"), key_arn.split(":")
-        if len(v_parts) > 4 and v_parts[3] != k_parts[3]:
-            return f"names region {v_parts[3]}, the key is in {k_parts[3]}"
-        if len(v_parts) > 4 and v_parts[4] != k_parts[4]:
-            return f"names account {v_parts[4]}, the key is in {k_parts[4]}"
+        v_arn, k_arn = arns.parse(value), arns.parse(key_arn)
+        if v_arn and k_arn and v_arn.region != k_arn.region:
+            return f"names region {v_arn.region}, the key is in {k_arn.region}"
+        if v_arn and k_arn and v_arn.account != k_arn.account:
+            return f"names account {v_arn.account}, the key is in {k_arn.account}"
     diff = describe_difference(value, key_arn)
     if diff:
         return diff[0].replace("caller's ARN", "key ARN")

@@ -51,7 +51,7 @@ class KeyNotFound(Rule):
             self.finding(
                 "key_state",
                 f.key_account or f.caller_account,
-                f"{f.event_name} asked for `{given}` in {region}: {detail}",
+                f"{f.event_name or 'the call'} asked for `{given}` in {region}: {detail}",
                 {
                     "key_given": given,
                     "called_region": region,

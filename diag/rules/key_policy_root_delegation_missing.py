@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from diag import arn as arns
 from diag import fixes
 from diag.diagnosis.case import Case, is_account_principal
 from diag.diagnosis.model import Finding, Fix
@@ -41,7 +42,7 @@ class KeyPolicyRootDelegationMissing(Rule):
             return []
         action = the_action(case)
         key = f.key_arn or "KEY_ARN"
-        root = f"arn:aws:iam::{f.caller_account}:root"
+        root = arns.root_arn(f"{f.caller_account}", arns.partition_of(f.key_arn or f.caller_arn))
         statement = fixes.key_policy_statement(
             root, [action], sid=fixes.sid_for("EnableIAMPoliciesFor", action.split(":")[-1])
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from diag import arn as arns
 from diag import fixes
 from diag.diagnosis.case import Case
 from diag.diagnosis.model import Finding, Fix
@@ -39,7 +40,9 @@ class S3BucketPolicyMissing(Rule):
             "Effect": "Allow",
             "Principal": {"AWS": role},
             "Action": action,
-            "Resource": resource if "/" in resource.split(":::")[-1] else f"arn:aws:s3:::{bucket}/*",
+            "Resource": resource
+            if "/" in resource.split(":::")[-1]
+            else arns.object_arn(bucket, "*", arns.partition_of(resource)),
         }
         return [
             self.finding(

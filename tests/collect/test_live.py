@@ -194,3 +194,39 @@ def test_refused_account_gaps_say_what_aws_refused(world: World, db_path: Path) 
         assert "no-such-profile" in message
     identity = gaps[1][3]
     assert "AWS refused" in identity and "333333333333" in identity
+
+
+def test_no_transaction_is_open_while_aws_is_called(
+    world: World, db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every AWS call is made before the write transaction opens: during a call the database is free (a
+    transaction can start) and holds no part of the new snapshot; a kill during the calls changes nothing."""
+    from diag.collect import iam as iam_mod
+
+    con = open_db(db_path)
+    before = con.execute("SELECT count(*) FROM snapshots").fetchone()
+    seen: list[tuple[Any, ...]] = []
+    real_fetch = iam_mod.fetch
+
+    def fetch(client: Any, bundle: Any, account: str) -> None:
+        con.execute("BEGIN TRANSACTION")  # raises if collect_live's transaction were open
+        seen.append((account, con.execute("SELECT count(*) FROM snapshots").fetchone()))
+        con.execute("ROLLBACK")
+        real_fetch(client, bundle, account)
+
+    monkeypatch.setattr(iam_mod, "fetch", fetch)
+    result = collect_live(con, _config(world))
+    assert [a for a, _ in seen] == [A, world.b] and all(n == before for _, n in seen)
+    assert con.execute("SELECT count(*) FROM keys WHERE snapshot_id = ?", [result.snapshot_id]).fetchone()[0] == 5
+
+    def killed(client: Any, bundle: Any, account: str) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(iam_mod, "fetch", killed)
+    counts = [con.execute(f"SELECT count(*) FROM {t}").fetchone() for t in ("snapshots", "keys", "collection_gaps")]
+    with pytest.raises(KeyboardInterrupt):
+        collect_live(con, _config(world))
+    assert [
+        con.execute(f"SELECT count(*) FROM {t}").fetchone() for t in ("snapshots", "keys", "collection_gaps")
+    ] == counts
+    con.close()

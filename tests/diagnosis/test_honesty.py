@@ -141,7 +141,7 @@ def test_xks_error_after_a_past_deletion_date_is_not_pending_deletion(
 
 
 def test_deletion_date_in_the_past_means_deleted() -> None:
-    from diag.collect.inforce import _deleted_if_past
+    from diag.collect.inforce import deleted_if_past as _deleted_if_past
     from diag.collect.model import KeyInfo
 
     key = KeyInfo(
@@ -220,6 +220,9 @@ def test_records_without_event_id_get_a_deterministic_synthetic_id() -> None:
 def test_success_with_known_policies_shows_what_allowed_it(
     run_cli: Callable[..., tuple[int, str, str]], tmp_path: Path
 ) -> None:
+    """A success is Allowed, with the statements that allowed it, only once every deciding layer is known: the
+    session policy of an SSO role session is known from its AssumeRoleWithSAML record (until that record is
+    ingested the layer is Unknown: a session policy passed then could have narrowed the role)."""
     import duckdb
 
     from diag.cli.app import main
@@ -231,19 +234,48 @@ def test_success_with_known_policies_shows_what_allowed_it(
     con = duckdb.connect(str(db), read_only=True)
     try:
         row = con.execute(
-            "SELECT event_id FROM events WHERE event_source = 'kms.amazonaws.com' AND error_code IS NULL"
+            "SELECT event_id, event_time, json_extract_string(raw, '$.userIdentity.accessKeyId'), caller_role_arn,"
+            " caller_account, aws_region FROM events WHERE event_source = 'kms.amazonaws.com' AND error_code IS NULL"
             " AND event_name = 'Decrypt' AND caller_type = 'AssumedRole' ORDER BY event_time LIMIT 1"
         ).fetchone()
     finally:
         con.close()
     assert row is not None
-    code, out, err = run_cli("explain", row[0], "--db", db, "--json")
+    event_id, when, key_id, role, account, region = row
+    code, out, err = run_cli("explain", event_id, "--db", db, "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["outcome"] == "succeeded" and doc["verdict"] is None and doc["decision"] == "Unknown"
+    assert doc["based_on"]["layers_not_seen"] == ["session_policy"] and doc["allowed_by"] == []
+    gap = next(g for g in doc["gaps"] if g["what"] == "session_policy")
+    assert key_id in gap["reason"] and gap["collect"][0].startswith("kmsdiag ingest --lookup")
+    # the STS record that issued the session, as CloudTrail writes it (no session policy passed)
+    sts = {
+        "eventVersion": "1.08",
+        "userIdentity": {"type": "SAMLUser", "principalId": "idp:maria", "userName": "maria"},
+        "eventTime": (when - dt.timedelta(minutes=30)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "eventSource": "sts.amazonaws.com",
+        "eventName": "AssumeRoleWithSAML",
+        "awsRegion": region,
+        "sourceIPAddress": "192.0.2.10",
+        "userAgent": "aws-internal/3",
+        "requestParameters": {"roleArn": role, "principalArn": f"arn:aws:iam::{account}:saml-provider/AWSSSO"},
+        "responseElements": {"credentials": {"accessKeyId": key_id, "expiration": "Dec 1, 2026, 1:00:00 AM"}},
+        "requestID": "4d1c5a0e-1111-4e2b-9c3d-000000000001",
+        "eventID": "4d1c5a0e-2222-4e2b-9c3d-000000000002",
+        "readOnly": True,
+        "eventType": "AwsApiCall",
+        "recipientAccountId": account,
+    }
+    (tmp_path / "sts.json").write_text(json.dumps({"Records": [sts]}), encoding="utf-8")
+    assert main(["ingest", "--db", str(db), "--quiet", str(tmp_path / "sts.json")]) == 0
+    code, out, err = run_cli("explain", event_id, "--db", db, "--json")
     assert code == 0, err
     doc = json.loads(out)
     assert doc["outcome"] == "succeeded" and doc["verdict"] is None and doc["decision"] == "Allowed"
     assert doc["based_on"]["layers_not_seen"] == []
     assert any(a["layer"] == "key_policy" and a["sid"] for a in doc["allowed_by"]), doc["allowed_by"]
-    code, text, _ = run_cli("explain", row[0], "--db", db)
+    code, text, _ = run_cli("explain", event_id, "--db", db)
     assert text.splitlines()[0].startswith("outcome: succeeded") and "allowed by:" in text
 
 

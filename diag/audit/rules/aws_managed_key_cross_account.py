@@ -12,6 +12,7 @@ import shlex
 from collections.abc import Iterable
 from typing import Any
 
+from diag import arn as arns
 from diag.audit.base import AuditFinding, AuditFix, AuditRule
 from diag.audit.context import AuditContext, _loads
 from diag.audit.statements import aws_principals, principal_account
@@ -61,7 +62,7 @@ class AwsManagedKeyCrossAccount(AuditRule):
         ).fetchall()
         for key_arn, caller_account, n, failed, first, last, callers, alias in rows:
             key = managed.get(key_arn)
-            account = key_arn.split(":")[4]
+            account = arns.account_of(key_arn)
             yield self.finding(
                 account=account,
                 resource=key_arn,
@@ -109,7 +110,7 @@ class AwsManagedKeyCrossAccount(AuditRule):
                 accounts = sorted(shared)
                 yield self.finding(
                     account=account,
-                    resource=f"arn:aws:s3:::{bucket}",
+                    resource=arns.bucket_arn(bucket),
                     policy="bucket policy",
                     statement_index=min(shared.values()),
                     snapshot_id=sid,

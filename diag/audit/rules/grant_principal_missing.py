@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from diag import arn as arns
 from diag.audit.base import AuditFinding, AuditFix, AuditRule
 from diag.audit.context import AuditContext
 from diag.audit.rules.grant_stale import revoke_command
@@ -11,14 +12,14 @@ from diag.audit.rules.grant_stale import revoke_command
 
 def iam_name(arn: str) -> tuple[str, str, str] | None:
     """(account, kind, name) of a role, user or assumed-role ARN; None for anything else."""
-    parts = arn.split(":", 5)
-    if len(parts) != 6 or parts[0] != "arn":
+    parts = arns.parse(arn)
+    if parts is None:
         return None
-    res = parts[5]
-    if parts[2] == "iam" and res.startswith(("role/", "user/")):
-        return parts[4], res.split("/", 1)[0], res.rsplit("/", 1)[-1]
-    if parts[2] == "sts" and res.startswith("assumed-role/") and res.count("/") >= 1:
-        return parts[4], "role", res.split("/")[1]
+    res = parts.resource
+    if parts.service == "iam" and res.startswith(("role/", "user/")):
+        return parts.account, res.split("/", 1)[0], res.rsplit("/", 1)[-1]
+    if parts.service == "sts" and res.startswith("assumed-role/") and res.count("/") >= 1:
+        return parts.account, "role", res.split("/")[1]
     return None
 
 

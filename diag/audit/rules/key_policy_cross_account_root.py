@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterable
 
+from diag import arn as arns
 from diag.audit.base import AuditFinding, AuditFix, AuditRule
 from diag.audit.context import AuditContext
 from diag.audit.statements import aws_principals, is_account_root, key_policy_commands, label, principal_account
@@ -29,7 +30,9 @@ class KeyPolicyCrossAccountRoot(AuditRule):
             for root in roots:
                 account = principal_account(root)
                 users = ctx.matrix().principals_allowed(key.key_arn, account) if account in ctx.iam_collected else []
-                roles = users or [f"arn:aws:iam::{account}:role/ROLE_THAT_USES_THE_KEY"]
+                roles = users or [
+                    arns.role_arn(f"{account}", "ROLE_THAT_USES_THE_KEY", partition=arns.partition_of(key.key_arn))
+                ]
                 patched = copy.deepcopy(st.raw)
                 p = patched.get("Principal", {})
                 values = p.get("AWS") if isinstance(p, dict) else None

@@ -6,6 +6,7 @@ import copy
 from collections.abc import Iterable
 from typing import Any
 
+from diag import arn as arns
 from diag.audit.base import AuditFinding, AuditFix, AuditRule
 from diag.audit.context import AuditContext, KeyRecord
 from diag.audit.rules._iac import policy_writes, statements
@@ -50,10 +51,10 @@ class KeyPolicyOrphanedPrincipal(AuditRule):
                     earlier = _earlier_arn(ctx, key, st.sid, v)
                     same_name = None
                     if earlier:
-                        bits = earlier.split(":", 5)
-                        name = bits[5].rsplit("/", 1)[-1] if len(bits) == 6 else None
-                        kind = bits[5].split("/", 1)[0] if len(bits) == 6 else None
-                        found = ctx.principal_names.get((bits[4], kind or "", name or "")) if len(bits) == 6 else None
+                        bits = arns.parse(earlier)
+                        name = bits.name if bits else None
+                        kind = bits.resource.split("/", 1)[0] if bits else None
+                        found = ctx.principal_names.get((bits.account, kind or "", name or "")) if bits else None
                         same_name = found.arn if found else None
                     replacement = same_name or earlier
                     patched = copy.deepcopy(st.raw)

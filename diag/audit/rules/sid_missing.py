@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from diag import arn as arns
 from diag.audit.base import AuditFinding, AuditFix, AuditRule
 from diag.audit.context import AuditContext
 from diag.audit.statements import aws_principals, key_policy_commands
@@ -14,7 +15,7 @@ def suggest_sid(raw: dict[str, object], principals: list[str]) -> str:
     who = "Anyone"
     if principals:
         p = principals[0]
-        who = p.rsplit("/", 1)[-1] if "/" in p else (p.split(":")[4] if p.count(":") >= 5 else p)
+        who = p.rsplit("/", 1)[-1] if "/" in p else (arns.account_of(p) or p)
         who = "Account" + who if who.isdigit() else who
     actions = raw.get("Action") or raw.get("NotAction") or []
     acts = [actions] if isinstance(actions, str) else [str(a) for a in actions] if isinstance(actions, list) else []

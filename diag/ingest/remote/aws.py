@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from diag import awsconfig
+
 if TYPE_CHECKING:
     import boto3
 
@@ -55,13 +57,12 @@ def make_client(
     *,
     region: str | None = None,
     pool: int = 10,
-    max_attempts: int = 5,
+    max_attempts: int = awsconfig.MAX_ATTEMPTS,
 ) -> Any:
-    """A client with a connection pool sized for concurrent use and botocore's standard retries."""
+    """A client with a connection pool sized for concurrent use and kmsdiag's retry policy (``diag.awsconfig``)."""
     import boto3
-    from botocore.config import Config
 
-    cfg = Config(max_pool_connections=pool, retries={"mode": "standard", "total_max_attempts": max_attempts})
+    cfg = awsconfig.client_config(pool=pool, max_attempts=max_attempts, user_agent="kmsdiag-ingest")
     sess: Any = session or boto3.Session()
     return sess.client(service, region_name=region or sess.region_name or "us-east-1", config=cfg)
 

@@ -1,0 +1,170 @@
+"""Amazon Resource Names: parse, build, partition-aware (``aws``, ``aws-cn``, ``aws-us-gov``, ISO partitions).
+
+``arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE`` - the resource keeps its own ``:`` and ``/`` (``key/ID``,
+``role/path/name``, ``bucket/object``). Standard library only: the policy engine may import it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DEFAULT_PARTITION = "aws"
+
+# region prefix -> partition (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference-arns.html)
+_REGION_PARTITIONS = (
+    ("cn-", "aws-cn"),
+    ("us-gov-", "aws-us-gov"),
+    ("us-isob-", "aws-iso-b"),
+    ("us-iso-", "aws-iso"),
+    ("eu-isoe-", "aws-iso-e"),
+    ("us-isof-", "aws-iso-f"),
+)
+
+
+@dataclass(frozen=True)
+class Arn:
+    partition: str
+    service: str
+    region: str
+    account: str
+    resource: str
+
+    def __str__(self) -> str:
+        return f"arn:{self.partition}:{self.service}:{self.region}:{self.account}:{self.resource}"
+
+    @property
+    def resource_type(self) -> str:
+        """``key`` of ``key/ID``, ``role`` of ``role/path/R``, ``alias`` of ``alias/x``; "" for a bare name."""
+        for sep in ("/", ":"):
+            head, found, _ = self.resource.partition(sep)
+            if found:
+                return head
+        return ""
+
+    @property
+    def resource_id(self) -> str:
+        """What follows the resource type (``ID`` of ``key/ID``); the whole resource when it has no type."""
+        for sep in ("/", ":"):
+            _, found, rest = self.resource.partition(sep)
+            if found:
+                return rest
+        return self.resource
+
+    @property
+    def name(self) -> str:
+        """The last ``/`` segment of the resource (``R`` of ``role/path/R``)."""
+        return self.resource.rsplit("/", 1)[-1]
+
+
+def split(text: str | None) -> list[str] | None:
+    """``["arn", partition, service, region, account, resource]``, or None when ``text`` is not an ARN
+    (the fast form for hot loops; ``parse`` names the fields)."""
+    if not text or not text.startswith("arn:"):
+        return None
+    parts = text.split(":", 5)
+    return parts if len(parts) == 6 else None
+
+
+def parse(text: str | None) -> Arn | None:
+    """The six fields of an ARN, or None when ``text`` is not one."""
+    parts = split(text)
+    return Arn(parts[1], parts[2], parts[3], parts[4], parts[5]) if parts else None
+
+
+def is_arn(text: str | None) -> bool:
+    return parse(text) is not None
+
+
+def account_of(text: str | None) -> str | None:
+    """The account field of an ARN (None when not an ARN or the field is empty, as in S3 ARNs)."""
+    a = parse(text)
+    return a.account or None if a else None
+
+
+def region_of(text: str | None) -> str | None:
+    a = parse(text)
+    return a.region or None if a else None
+
+
+def service_of(text: str | None) -> str | None:
+    a = parse(text)
+    return a.service or None if a else None
+
+
+def partition_of(text: str | None, default: str = DEFAULT_PARTITION) -> str:
+    """The partition of an ARN; ``default`` when ``text`` is not one."""
+    a = parse(text)
+    return a.partition if a and a.partition else default
+
+
+def resource_of(text: str | None) -> str | None:
+    a = parse(text)
+    return a.resource if a else None
+
+
+def partition_for_region(region: str | None) -> str:
+    """The partition a region belongs to: ``cn-north-1`` -> ``aws-cn``, ``us-gov-west-1`` -> ``aws-us-gov``."""
+    for prefix, partition in _REGION_PARTITIONS:
+        if region and region.startswith(prefix):
+            return partition
+    return DEFAULT_PARTITION
+
+
+def build(service: str, resource: str, *, region: str = "", account: str = "", partition: str | None = None) -> str:
+    """``arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE``; the partition defaults to the region's."""
+    return str(Arn(partition or partition_for_region(region), service, region, account, resource))
+
+
+def key_arn(key_id: str, region: str, account: str, partition: str | None = None) -> str:
+    """The ARN of a KMS key from its ID, region and account."""
+    return build("kms", f"key/{key_id}", region=region, account=account, partition=partition)
+
+
+def alias_arn(alias: str, region: str, account: str, partition: str | None = None) -> str:
+    """The ARN of a KMS alias (``alias/name``)."""
+    return build("kms", alias, region=region, account=account, partition=partition)
+
+
+def bucket_arn(bucket: str, partition: str = DEFAULT_PARTITION) -> str:
+    return f"arn:{partition}:s3:::{bucket}"
+
+
+def object_arn(bucket: str, key: str, partition: str = DEFAULT_PARTITION) -> str:
+    return f"arn:{partition}:s3:::{bucket}/{key}"
+
+
+def bucket_of(text: str | None) -> str | None:
+    """The bucket name of an S3 bucket or object ARN."""
+    a = parse(text)
+    if a is None or a.service != "s3" or a.account or a.region:
+        return None
+    return a.resource.split("/", 1)[0] or None
+
+
+def iam_arn(account: str, resource: str, partition: str = DEFAULT_PARTITION) -> str:
+    """``arn:P:iam::ACCOUNT:RESOURCE`` (``role/R``, ``user/U``, ``group/G``, ``policy/P``, ``root``)."""
+    return f"arn:{partition}:iam::{account}:{resource}"
+
+
+def root_arn(account: str, partition: str = DEFAULT_PARTITION) -> str:
+    return iam_arn(account, "root", partition)
+
+
+def role_arn(account: str, name: str, path: str = "/", partition: str = DEFAULT_PARTITION) -> str:
+    return iam_arn(account, f"role{path or '/'}{name}", partition)
+
+
+def assumed_role_arn(account: str, role: str, session: str, partition: str = DEFAULT_PARTITION) -> str:
+    return f"arn:{partition}:sts::{account}:assumed-role/{role}/{session}"
+
+
+def role_of_assumed_role(text: str | None) -> str | None:
+    """``arn:P:sts::A:assumed-role/R/S`` -> ``arn:P:iam::A:role/R`` (the role's path is not in the session
+    ARN, so this is the path-less form); None for any other ARN."""
+    a = parse(text)
+    if a is None or a.service != "sts" or not a.resource.startswith("assumed-role/"):
+        return None
+    bits = a.resource.split("/")
+    if len(bits) < 2 or not bits[1]:
+        return None
+    return role_arn(a.account, bits[1], partition=a.partition)

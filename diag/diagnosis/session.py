@@ -1,0 +1,173 @@
+"""The session policy of one call: none possible, found (with or without a policy), or unknown.
+
+A session policy is passed to the STS call that issues a role or federated session (``AssumeRole``,
+``AssumeRoleWithSAML``, ``AssumeRoleWithWebIdentity``, ``GetFederationToken``) and can only narrow what
+the role or user may do. kmsdiag reads it from that STS call's CloudTrail record, found by the temporary
+access key ID (``ASIA…``) it returned. Three answers, never confused:
+
+- no session policy is possible (an IAM user's long-term key, the root user, an AWS service principal):
+  the layer does not apply;
+- the STS record was found: the inline policy it passed (the layer decides), or none (does not apply); a
+  managed session policy (``policyArns``) is not read, so with one the layer is unknown;
+- the STS record was not ingested: the layer is **unknown** (never "no session policy"). The engine then
+  treats it as a restriction it cannot see: an allow becomes Unknown, a deny from another layer stays.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from diag.collect.model import Gap
+from diag.policy.model import NamedPolicy
+from diag.shell import q
+
+if TYPE_CHECKING:
+    from diag.diagnosis.model import EventFacts
+
+# The STS calls that issue a session and accept a session policy.
+STS_SESSION_EVENTS = ("AssumeRole", "AssumeRoleWithSAML", "AssumeRoleWithWebIdentity", "GetFederationToken")
+_SESSION_TYPES = frozenset({"AssumedRole", "FederatedUser"})
+_ROLE_SESSION_MAX = dt.timedelta(hours=12)
+
+
+@dataclass(frozen=True)
+class SessionLookup:
+    """What kmsdiag knows of the session policy of one call.
+
+    ``known``: the layer is known (``policy`` None then means "there is none"); False: it may exist but was
+    not seen, ``gap`` says what to collect. ``event``: the STS record that issued the session."""
+
+    known: bool
+    policy: NamedPolicy | None = None
+    event: dict[str, Any] | None = None
+    gap: Gap | None = None
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+def may_have_session_policy(facts: EventFacts) -> bool:
+    """A role or federated-user session (the only callers a session policy can narrow)."""
+    if facts.caller_type == "AWSService":
+        return False
+    arn = facts.caller_arn or ""
+    return facts.caller_type in _SESSION_TYPES or ":assumed-role/" in arn or ":federated-user/" in arn
+
+
+def session_from_record(
+    event_id: str, event_time: dt.datetime | None, event_name: str, caller: str | None, raw: Any
+) -> SessionLookup:
+    """The session policy the STS record passed: inline (known), none (known: does not apply), or managed
+    policies by ARN / an unreadable document (unknown: kmsdiag cannot read them)."""
+    import orjson
+
+    record = orjson.loads(raw) if isinstance(raw, str | bytes) else (raw or {})
+    params = record.get("requestParameters") or {}
+    arns = [str(p["arn"]) for p in params.get("policyArns") or [] if isinstance(p, dict) and p.get("arn")]
+    info = {
+        "event_id": event_id,
+        "event_time": event_time,
+        "event_name": event_name,
+        "caller_arn": caller,
+        "role_arn": params.get("roleArn"),
+        "policy_arns": arns,
+    }
+    raw_policy = params.get("policy")
+    doc: Any = None
+    if raw_policy:
+        try:
+            doc = orjson.loads(raw_policy) if isinstance(raw_policy, str) else raw_policy
+        except orjson.JSONDecodeError:
+            doc = None
+    account = (params.get("roleArn") or "").split(":")[4] if (params.get("roleArn") or "").count(":") >= 5 else None
+    if arns:
+        return SessionLookup(
+            known=False,
+            event=info,
+            gap=Gap(
+                what="session_policy",
+                account=account,
+                resource=", ".join(arns),
+                reason=f"{event_name} event {event_id} passed managed session policies, which kmsdiag does not read",
+                how_to_collect=f"aws iam get-policy --policy-arn {q(arns[0])}",
+            ),
+        )
+    if raw_policy and not isinstance(doc, dict):
+        return SessionLookup(
+            known=False,
+            event=info,
+            gap=Gap(
+                what="session_policy",
+                account=account,
+                resource=event_id,
+                reason=f"the session policy passed by {event_name} event {event_id} could not be read",
+                how_to_collect=f"kmsdiag explain {q(event_id)}",
+            ),
+        )
+    if not isinstance(doc, dict):
+        return SessionLookup(known=True, event=info)  # found, and no session policy was passed
+    policy = NamedPolicy(document=doc, name="session policy", kind="session", attached_to=params.get("roleArn"))
+    return SessionLookup(known=True, policy=policy, event=info)
+
+
+def session_not_found(facts: EventFacts) -> SessionLookup:
+    """The STS record that issued this session was not ingested: the layer is unknown, with what to ingest."""
+    who = facts.caller_arn or facts.principal_arn or "the caller"
+    key = facts.access_key_id
+    if key and key.startswith("ASIA"):
+        reason = (
+            f"the STS record (AssumeRole or similar) that issued the credentials {key} of {who} was not ingested:"
+            " a session policy it passed could restrict this call"
+        )
+    else:
+        reason = (
+            f"{who} is a session, and the record names no temporary access key to find the STS record that issued"
+            " it: a session policy passed then could restrict this call"
+        )
+    return SessionLookup(
+        known=False,
+        gap=Gap(
+            what="session_policy",
+            account=facts.caller_account,
+            resource=key or who,
+            reason=reason,
+            how_to_collect=_ingest_command(facts),
+        ),
+    )
+
+
+def _ingest_command(facts: EventFacts) -> str:
+    """``kmsdiag ingest --lookup`` over the time the session was created, in the caller's account."""
+    created = _session_created(facts)
+    end = facts.event_time
+    if created is not None and (end is None or created <= end):  # a creation time after the call is not one
+        start, end = created - dt.timedelta(minutes=5), created + dt.timedelta(minutes=5)
+    elif end is not None:
+        start = end - _ROLE_SESSION_MAX
+    else:
+        start = None
+    parts = ["kmsdiag ingest --lookup"]
+    if facts.caller_account:
+        parts.append(f"--account {q(facts.caller_account)}")
+    # STS logs the call in the region of the endpoint used: us-east-1 for the global endpoint
+    for region in dict.fromkeys(r for r in ("us-east-1", facts.region) if r):
+        parts.append(f"--region {q(region)}")
+    if start is not None and end is not None:
+        parts.append(f"--since {q(_iso(start))} --until {q(_iso(end))}")
+    return " ".join(parts)
+
+
+def _session_created(facts: EventFacts) -> dt.datetime | None:
+    attrs = (((facts.raw or {}).get("userIdentity") or {}).get("sessionContext") or {}).get("attributes") or {}
+    text = attrs.get("creationDate")
+    if not isinstance(text, str):
+        return None
+    try:
+        when = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when.astimezone(dt.UTC).replace(tzinfo=None) if when.tzinfo else when
+
+
+def _iso(when: dt.datetime) -> str:
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -29,3 +29,16 @@ def to_json(obj: Any, *, indent: bool = True) -> str:
 
     opts = orjson.OPT_INDENT_2 if indent else 0
     return orjson.dumps(obj, default=json_default, option=opts | orjson.OPT_NON_STR_KEYS).decode()
+
+
+def stored_json(value: Any) -> Any:
+    """A JSON column as read from DuckDB: a str/bytes document parsed (None when it is not JSON), any other
+    value (already a dict/list, or None) as it is."""
+    import json
+
+    if isinstance(value, str | bytes):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return None
+    return value

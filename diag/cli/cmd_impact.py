@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from diag.cli.common import command, open_reader, state
-from diag.errors import EXIT_DENIED, UsageError
+from diag.errors import EXIT_BAD_INPUT, EXIT_DENIED, UsageError
 
 
 def register(app: typer.Typer) -> None:
@@ -76,6 +76,13 @@ def register(app: typer.Typer) -> None:
         fail_on: Annotated[
             str, typer.Option("--fail-on", help="Exit 5 on: break (default), new-access, any, never.")
         ] = "break",
+        allow_unreplayed: Annotated[
+            bool,
+            typer.Option(
+                "--allow-unreplayed",
+                help="Exit 0 (not 3) when a resource of the change could not be replayed (it is still reported).",
+            ),
+        ] = False,
         fmt: Annotated[str, typer.Option("--format", help="text, markdown, sarif or json.")] = "text",
         out_file: Annotated[
             Path | None, typer.Option("--out", help="Write the report to this file instead of stdout.")
@@ -83,13 +90,13 @@ def register(app: typer.Typer) -> None:
     ) -> int:
         """Replay the distinct successful KMS calls of the last --days against the policies as a change would make them.
 
-        Lists every observed call that would break (caller, action, key, last seen, count, the refusing layer and statement), the new access the change grants (the access matrix before and after), and how many calls are unchanged. Exit code 5 when an observed call would break (or with --fail-on new-access, when access is added): it can gate a pull request.
+        Lists every observed call that would break (caller, action, key, last seen, count, the refusing layer and statement), the new access the change grants (the access matrix before and after), and how many calls are unchanged. Exit code 5 when an observed call would break (or with --fail-on new-access, when access is added); otherwise 3 when a resource of the change could not be replayed (an unresolvable value, a policy document not in the plan, a principal or key that was not collected), unless --allow-unreplayed: it can gate a pull request. A deleted key breaks every observed call on it.
 
         --principal may name a role, a user or a group (a group's policy reaches its collected users).
 
         Example:  kmsdiag impact --key-policy new-policy.json --key arn:aws:kms:us-east-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab
         """
-        from diag.impact.proposal import Proposal, changes_from
+        from diag.impact.proposal import Proposal, translate
         from diag.impact.render import markdown, sarif, text_lines
         from diag.impact.replay import run_impact
         from diag.render.console import out, print_json
@@ -119,20 +126,21 @@ def register(app: typer.Typer) -> None:
         )
         con = open_reader()
         try:
-            changes, notes = changes_from(con, proposal)
+            t = translate(con, proposal)
             proposed = None
             if bundle is not None:
                 from diag.impact.bundle import ProposedSide
 
                 proposed = ProposedSide(bundle)
             try:
-                rep = run_impact(con, changes, days=days, proposed=proposed)
+                rep = run_impact(con, t.changes, days=days, proposed=proposed, deleted=t.deleted_keys)
             finally:
                 if proposed is not None:
                     proposed.close()
         finally:
             con.close()
-        rep.notes = notes + rep.notes
+        rep.notes = t.notes + rep.notes
+        rep.not_replayed = t.not_replayed
         breaks, added = bool(rep.breaks), bool(rep.new_access)
         failed = {"break": breaks, "new-access": added, "any": breaks or added, "never": False}[fail_on]
         artifact = (
@@ -156,10 +164,12 @@ def register(app: typer.Typer) -> None:
             lines = text_lines(rep)
             if out_file is not None:
                 out_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
-            elif not state().quiet or failed:
+            elif not state().quiet or failed or (rep.not_replayed and not allow_unreplayed):
                 console = out()
                 from diag.render.escape import safe_text
 
                 for line in lines:
                     console.print(safe_text(line), soft_wrap=True)
-        return EXIT_DENIED if failed else 0
+        if failed:
+            return EXIT_DENIED
+        return EXIT_BAD_INPUT if rep.not_replayed and not allow_unreplayed else 0

@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import json
 from typing import TYPE_CHECKING, Any
 
 from diag.collect.awsjson import dumps, to_cli_json
+from diag.jsonout import stored_json
 
 if TYPE_CHECKING:
     import duckdb
@@ -88,15 +88,6 @@ class _Change:
         return set(self.tags) | set(self.removed)
 
 
-def _json(value: Any) -> Any:
-    if isinstance(value, str | bytes):
-        try:
-            return json.loads(value)
-        except ValueError:
-            return None
-    return value
-
-
 def _cloudtrail_tags(value: Any) -> dict[str, str]:
     """``[{"tagKey": k, "tagValue": v}]`` as CloudTrail logs a KMS request's tags (the API's casing too)."""
     out: dict[str, str] = {}
@@ -124,7 +115,7 @@ def _changes(con: duckdb.DuckDBPyConnection, key_arn: str) -> list[_Change]:
     ).fetchall()
     out: list[_Change] = []
     for when, name, raw in rows:
-        record = _json(raw) or {}
+        record = stored_json(raw) or {}
         params = record.get("requestParameters") or {}
         response = record.get("responseElements") or {}
         if name == "ReplicateKey":  # its keyId is the primary key; only the replica it created is this key
@@ -144,7 +135,7 @@ def _snapshots(con: duckdb.DuckDBPyConnection, key_arn: str) -> list[tuple[dt.da
         " WHERE t.key_arn = ? ORDER BY s.collected_at",
         [key_arn],
     ).fetchall()
-    return [(when, {str(k): str(v) for k, v in (_json(raw) or {}).items()}) for when, raw in rows]
+    return [(when, {str(k): str(v) for k, v in (stored_json(raw) or {}).items()}) for when, raw in rows]
 
 
 def _forward(base_at: dt.datetime, tags: dict[str, str], changes: list[_Change], at: dt.datetime | None) -> int:

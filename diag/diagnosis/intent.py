@@ -14,10 +14,10 @@ the grants name (``diag.rules._intent``).
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from diag.jsonout import stored_json
 from diag.policy.match import action_matches, resource_matches
 
 if TYPE_CHECKING:
@@ -53,15 +53,6 @@ def key_users(
     return tuple((str(r[0]), int(r[1]), r[2]) for r in rows)
 
 
-def _doc(value: Any) -> Any:
-    if isinstance(value, str | bytes):
-        try:
-            return json.loads(value)
-        except ValueError:
-            return None
-    return value
-
-
 def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value] if value is not None else []
 
@@ -70,7 +61,7 @@ def names_key(document: Any, key_arn: str, action: str) -> str | None:
     """The Sid (or ``#n``) of the first Allow statement of ``document`` that allows ``action`` on a Resource
     naming ``key_arn`` itself (its key ID appears in the pattern, and the pattern matches the ARN)."""
     key_id = key_arn.rsplit("/", 1)[-1]
-    doc = _doc(document)
+    doc = stored_json(document)
     if not isinstance(doc, dict):
         return None
     for i, st in enumerate(_as_list(doc.get("Statement"))):

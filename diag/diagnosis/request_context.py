@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import json
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +38,7 @@ from diag import arn as arns
 from diag.diagnosis.called_via import CALLED_VIA_KEYS as _CALLED_VIA_KEYS
 from diag.diagnosis.called_via import exact_called_via as _exact_called_via
 from diag.diagnosis.model import EventFacts
+from diag.jsonout import stored_json
 from diag.policy.context import UNDETERMINED
 from diag.policy.model import PolicyInputs, Request
 from diag.shell import q
@@ -100,15 +100,6 @@ def collect_hint(key: str, facts: EventFacts) -> str:
             f" --vpc-endpoint-ids {facts.vpc_endpoint_id or 'VPCE_ID'}` (CloudTrail records only the endpoint)"
         )
     return f"the value of {key} for this request"
-
-
-def _json(value: Any) -> Any:
-    if isinstance(value, str | bytes):
-        try:
-            return json.loads(value)
-        except ValueError:
-            return None
-    return value
 
 
 def _present(ctx: dict[str, Any]) -> set[str]:
@@ -231,7 +222,7 @@ def _tag_events(
     ).fetchall()
     out = []
     for when, event, raw in rows:
-        record = _json(raw) or {}
+        record = stored_json(raw) or {}
         out.append((when, event, record.get("requestParameters") or {}))
     return out
 
@@ -267,7 +258,7 @@ def identity_tags(
     if row is None:
         return None
     snap_at, raw, kind, name, account = row
-    tags = {str(k): str(v) for k, v in (_json(raw) or {}).items()}
+    tags = {str(k): str(v) for k, v in (stored_json(raw) or {}).items()}
     unknown: set[str] = set()
     for when, event, params in _tag_events(con, kind, name, account):
         if at is None or (snap_at < when <= at):
@@ -289,7 +280,7 @@ def _assume_role_record(con: duckdb.DuckDBPyConnection, access_key_id: str, at: 
         sql += " AND event_time BETWEEN ? AND ?"
         params += [at - _SESSION_MAX, at]
     row = con.execute(sql + " ORDER BY event_time DESC LIMIT 1", params).fetchone()
-    return None if row is None else (row[0], _json(row[1]) or {})
+    return None if row is None else (row[0], stored_json(row[1]) or {})
 
 
 @dataclasses.dataclass(frozen=True)

@@ -24,6 +24,7 @@ from typing import Any
 
 from diag.errors import BadInputError
 from diag.impact.intrinsics import Resolver, Unresolved
+from diag.impact.outcome import KeyDeletion, NotReplayed, Translation
 from diag.proof.change import Change
 
 Resolve = Callable[[str, str], str | None]  # (kind, name or ID) → ARN, from the collected data
@@ -141,11 +142,17 @@ class _Template:
                     arns[logical] = arn
         self.values = Resolver(parameters=parameters, pseudo=pseudo, physical=physical, types=types, arns=arns)
         self.notes: list[str] = []
+        self.not_replayed: list[NotReplayed] = []
+        self.deleted_keys: list[KeyDeletion] = []
         # managed policies of this template: ARN → (name, document) once resolved
         self.managed: dict[str, tuple[str, dict[str, Any]]] = {}
 
     def note(self, logical: str, kind: str, why: str) -> None:
         self.notes.append(f"{logical} ({kind}): {why}")
+
+    def skip(self, logical: str, kind: str, why: str) -> None:
+        """A resource whose effect is not replayed (reported; ``kmsdiag impact`` exits 3 on it)."""
+        self.not_replayed.append(NotReplayed(logical, kind, why))
 
     def doc(self, value: Any, logical: str) -> dict[str, Any]:
         doc = self.values.value(value)
@@ -179,7 +186,7 @@ class _Template:
             try:
                 out += self.resource(logical, kind, props)
             except Unresolved as exc:
-                self.note(logical, kind, f"not replayed: {exc}")
+                self.skip(logical, kind, f"not replayed: {exc}")
         out += self.removed()
         return out
 
@@ -204,7 +211,7 @@ class _Template:
             return []
         key = self.resolve("key", self.physical[logical])
         if key is None:
-            self.note(logical, kind, f"{self.physical[logical]} is not a collected key")
+            self.skip(logical, kind, f"{self.physical[logical]} is not a collected key")
             return []
         if props.get("KeyPolicy") is None:
             self.note(logical, kind, "no KeyPolicy: CloudFormation keeps the policy in force; nothing to replay")
@@ -233,18 +240,18 @@ class _Template:
                 out.append(self.identity(target, name, self.doc(pol.get("PolicyDocument"), logical)))
             except Unresolved as exc:
                 complete = False
-                self.note(logical, kind, f"inline policy not replayed: {exc}")
+                self.skip(logical, kind, f"inline policy not replayed: {exc}")
         out += self.dropped_inline(logical, kind, target, listed, complete)
         for ref in props.get("ManagedPolicyArns") or []:
             try:
                 arn = self.values.text(ref)
             except Unresolved as exc:
-                self.note(logical, kind, f"managed policy attachment not replayed: {exc}")
+                self.skip(logical, kind, f"managed policy attachment not replayed: {exc}")
                 continue
             if arn in self.managed:
                 out.append(self.identity(target, self.managed[arn][0], self.managed[arn][1]))
             else:
-                self.note(
+                self.skip(
                     logical, kind, f"the document of {arn} is not in the template; its attachment is not replayed"
                 )
         boundary = props.get("PermissionsBoundary")
@@ -254,7 +261,7 @@ class _Template:
                 name, doc = self.managed[arn]
                 out.append(Change("permission_boundary", "set_document", target=target, name=name, document=doc))
             else:
-                self.note(logical, kind, f"the permissions boundary {arn} is not in the template; not replayed")
+                self.skip(logical, kind, f"the permissions boundary {arn} is not in the template; not replayed")
         return out
 
     def dropped_inline(self, logical: str, kind: str, target: str, listed: set[str], complete: bool) -> list[Change]:
@@ -267,7 +274,7 @@ class _Template:
             return []
         gone = sorted(names - listed)
         if gone and not complete:
-            self.note(logical, kind, f"inline policies {', '.join(gone)} may be deleted: not replayed")
+            self.skip(logical, kind, f"inline policies {', '.join(gone)} may be deleted: not replayed")
             return []
         return [self.identity(target, n, None, op="remove_document") for n in gone]
 
@@ -308,14 +315,14 @@ class _Template:
                 out.append(Change("identity", "remove_document", name=pid.rsplit("/", 1)[-1]))
             elif self.resolve("key", pid) is not None:
                 key = self.resolve("key", pid)
-                self.notes.append(f"{logical}: the key {key} is removed from the stack: every call on it breaks")
-                out.append(
-                    Change(
-                        "key_policy", "set_document", target=key, document={"Version": "2012-10-17", "Statement": []}
-                    )
+                assert key is not None
+                self.deleted_keys.append(KeyDeletion(key, logical))
+                self.notes.append(
+                    f"{logical}: the key {key} is removed from the stack (scheduled for deletion):"
+                    " every observed call on it breaks"
                 )
             else:
-                self.notes.append(f"{logical} ({pid}) is removed from the stack: not replayed")
+                self.not_replayed.append(NotReplayed(logical, "", f"{pid} is removed from the stack: not replayed"))
         return out
 
 
@@ -328,7 +335,25 @@ def template_changes(
     members: Members | None = None,
     inline_names: InlineNames | None = None,
 ) -> tuple[list[Change], list[str]]:
-    """The changes a template makes to the policies in force, and notes on what could not be replayed.
+    """The changes a template makes to the policies in force, and notes (with what could not be replayed).
     ``inline_names``: a role's or user's inline policies in force (those the template drops are deleted)."""
+    t = template_translation(
+        template, resolve, stack=stack, parameters=parameters, members=members, inline_names=inline_names
+    )
+    return t.changes, t.all_notes()
+
+
+def template_translation(
+    template: dict[str, Any],
+    resolve: Resolve,
+    *,
+    stack: Any = None,
+    parameters: Mapping[str, str] | None = None,
+    members: Members | None = None,
+    inline_names: InlineNames | None = None,
+) -> Translation:
+    """The changes a template makes to the policies in force, the keys it removes, what it could not
+    replay, and notes."""
     t = _Template(template, stack, parameters or {}, resolve, members or (lambda _g: ()), inline_names)
-    return t.changes(), t.notes
+    changes = t.changes()
+    return Translation(changes, t.deleted_keys, t.not_replayed, t.notes)

@@ -10,6 +10,7 @@ user or managed policy of the stack). Anything else, or any reference it cannot 
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -136,6 +137,8 @@ class Resolver:
             if fn == "Fn::GetAtt":
                 logical, attr = arg.split(".", 1) if isinstance(arg, str) else [*list(arg), ""][:2]
                 return self.get_att(str(logical), str(attr))
+            if fn == "Fn::ImportValue":  # another stack's export: its value is not in this template or stack
+                raise Unresolved(f"Fn::ImportValue {json.dumps(arg, default=str)} is not evaluated by kmsdiag")
             if fn.startswith("Fn::") or fn == "Condition":
                 raise Unresolved(f"{fn} is not evaluated by kmsdiag")
         return {k: self.value(v) for k, v in node.items()}

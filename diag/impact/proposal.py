@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from diag import arn as arns
 from diag.errors import BadInputError, NotFoundError, UsageError
+from diag.impact.outcome import Translation
 from diag.policy.model import Grant
 from diag.proof.change import Change
 
@@ -127,10 +128,16 @@ def _need(value: Any, flag: str, other: str) -> None:
 
 
 def changes_from(con: duckdb.DuckDBPyConnection, p: Proposal) -> tuple[list[Change], list[str]]:
-    """Every change the options describe, and notes on what could not be replayed."""
+    """Every change the options describe, and notes (with what could not be replayed)."""
+    t = translate(con, p)
+    return t.changes, t.all_notes()
+
+
+def translate(con: duckdb.DuckDBPyConnection, p: Proposal) -> Translation:
+    """Every change the options describe, the keys they delete, what could not be replayed, and notes."""
     resolve = Resolver(con)
-    changes: list[Change] = []
-    notes: list[str] = []
+    t = Translation()
+    changes, notes = t.changes, t.notes
     if p.key_policy is not None:
         _need(p.key, "--key", "--key-policy")
         key = resolve.key(str(p.key))
@@ -181,28 +188,24 @@ def changes_from(con: duckdb.DuckDBPyConnection, p: Proposal) -> tuple[list[Chan
             raise NotFoundError(f"no collected key matches {p.key}")
         changes.append(Change("grants", "revoke_grant", grant=Grant(p.revoke_grant, key, "", ())))
     if p.plan is not None:
-        from diag.impact.terraform import plan_changes
+        from diag.impact.terraform import plan_translation
 
-        more, why = plan_changes(read_json(p.plan), resolve)
-        changes += more
-        notes += why
+        t.extend(plan_translation(read_json(p.plan), resolve))
     if p.cfn_template is not None:
-        more, why = _cfn(p, resolve)
-        changes += more
-        notes += why
+        t.extend(_cfn(p, resolve))
     elif p.cfn_stack is not None or p.cfn_parameters:
         raise UsageError("--cfn-stack and --cfn-parameter need --cfn-template")
-    if not changes and not notes and p.bundle is None:
+    if not changes and not notes and not t.not_replayed and not t.deleted_keys and p.bundle is None:
         raise UsageError(
             "nothing to replay: pass --key-policy FILE --key ARN, --identity-policy FILE --principal ARN --policy-name N,"
             " --permissions-boundary FILE --principal ARN, --scp/--rcp FILE --target ID, --revoke-grant ID --key ARN,"
             " --plan plan.json, --cfn-template TEMPLATE or --bundle DIR"
         )
-    return changes, notes
+    return t
 
 
-def _cfn(p: Proposal, resolve: Resolver) -> tuple[list[Change], list[str]]:
-    from diag.impact.cloudformation import load_template, template_changes
+def _cfn(p: Proposal, resolve: Resolver) -> Translation:
+    from diag.impact.cloudformation import load_template, template_translation
 
     path = p.cfn_template
     assert path is not None
@@ -216,6 +219,6 @@ def _cfn(p: Proposal, resolve: Resolver) -> tuple[list[Change], list[str]]:
             raise UsageError(f"--cfn-parameter {item!r}: use NAME=VALUE")
         params[name] = value
     stack = read_json(p.cfn_stack) if p.cfn_stack is not None else None
-    return template_changes(
+    return template_translation(
         template, resolve, stack=stack, parameters=params, members=resolve.members, inline_names=resolve.inline_names
     )

@@ -21,6 +21,8 @@ def _refused(b: dict[str, Any]) -> str:
     sts = r.get("statements") or []
     if sts:
         s = sts[0]
+        if s.get("statement"):  # not a policy statement: the key's state (scheduled for deletion)
+            return f"{s['layer']}: {s['statement']}"
         sid = f' "{s["sid"]}"' if s.get("sid") else ""
         return f"{s['layer']} statement{sid} #{s['index']} ({s.get('policy') or ''}) denies"
     return f"{', '.join(r.get('layers') or ['a layer'])}: no statement allows ({r.get('decision')})"
@@ -28,9 +30,11 @@ def _refused(b: dict[str, Any]) -> str:
 
 def headline(rep: ImpactReport) -> str:
     n_new = len(rep.new_access or [])
+    skipped = f", {len(rep.not_replayed)} resource(s) not replayed" if rep.not_replayed else ""
     return (
         f"{len(rep.breaks)} observed call(s) would break, {n_new} new access grant(s), {rep.unchanged} unchanged"
-        f" ({rep.distinct_calls} distinct calls, {rep.events} events, {_when(rep.since)} to {_when(rep.until)})"
+        f"{skipped} ({rep.distinct_calls} distinct calls, {rep.events} events, {_when(rep.since)} to"
+        f" {_when(rep.until)})"
     )
 
 
@@ -61,6 +65,10 @@ def text_lines(rep: ImpactReport) -> list[str]:
         )
         for u in rep.unexplained[:10]:
             out.append(f"  {u['principal']} {u['action']} on {u['key_arn']}: {u['reason']}")
+    if rep.not_replayed:
+        out.append("")
+        out.append(f"Not replayed ({len(rep.not_replayed)}): what they change is not in the answer above")
+        out += [f"  {n.text()}" for n in rep.not_replayed]
     for n in rep.notes:
         out.append(f"note: {n}")
     return out
@@ -98,6 +106,18 @@ def markdown(rep: ImpactReport) -> str:
         for a in rep.new_access:
             out.append(f"| {_code(a['principal'])} | {_md(', '.join(a['actions']))} | {_code(a['key_arn'])} |")
         out.append("")
+    if rep.not_replayed:
+        out += [
+            "#### Not replayed",
+            "",
+            "What these resources change is not in the answer above.",
+            "",
+            "| resource | type | why |",
+            "|---|---|---|",
+        ]
+        for n in rep.not_replayed:
+            out.append(f"| {_code(n.where)} | {_md(n.kind)} | {_md(n.reason)} |")
+        out.append("")
     out += [f"- {_md(n)}" for n in rep.notes]
     return "\n".join(out) + "\n"
 
@@ -126,6 +146,15 @@ def sarif(rep: ImpactReport, artifact: str | None = None) -> dict[str, Any]:
                 "locations": loc,
             }
         )
+    for n in rep.not_replayed:
+        results.append(
+            {
+                "ruleId": "KMSDIAG_IMPACT_NOT_REPLAYED",
+                "level": "warning",
+                "message": {"text": f"not replayed: {n.text()}"},
+                "locations": loc,
+            }
+        )
     rules = [
         {
             "id": "KMSDIAG_IMPACT_BREAKS_OBSERVED_CALL",
@@ -134,6 +163,10 @@ def sarif(rep: ImpactReport, artifact: str | None = None) -> dict[str, Any]:
         {
             "id": "KMSDIAG_IMPACT_NEW_ACCESS",
             "shortDescription": {"text": "The change grants access that did not exist"},
+        },
+        {
+            "id": "KMSDIAG_IMPACT_NOT_REPLAYED",
+            "shortDescription": {"text": "A resource of the change could not be replayed against observed calls"},
         },
     ]
     return {

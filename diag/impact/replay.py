@@ -16,10 +16,12 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from diag.diagnosis.engine_request import complete, inputs_from_inforce, request_for
+from diag.impact.outcome import KeyDeletion, NotReplayed
 from diag.policy.model import Decision, EvaluationResult, PolicyInputs, Request
 from diag.proof.change import Change, apply
 
@@ -50,7 +52,8 @@ class ImpactReport:
     unknown: list[dict[str, Any]] = field(default_factory=list)
     new_access: list[dict[str, Any]] | None = None
     removed_access: list[dict[str, Any]] | None = None
-    notes: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # informational
+    not_replayed: list[NotReplayed] = field(default_factory=list)  # what the proposal could not replay
     seconds: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
@@ -69,7 +72,9 @@ class ImpactReport:
             "unknown": self.unknown,
             "new_access": self.new_access,
             "removed_access": self.removed_access,
-            "notes": self.notes,
+            # every remark as text, as before ``not_replayed`` existed: the notes, then what was not replayed
+            "notes": self.notes + [n.text() for n in self.not_replayed],
+            "not_replayed": [n.to_dict() for n in self.not_replayed],
             "seconds": round(self.seconds, 3),
         }
 
@@ -270,9 +275,10 @@ def run_impact(
     until: dt.datetime | None = None,
     new_access: bool = True,
     proposed: ProposedSide | None = None,
+    deleted: Sequence[KeyDeletion] = (),
 ) -> ImpactReport:
     """Replay the window's distinct successful calls against ``changes`` (and the policies of a whole
-    bundle, ``proposed``); the new access they grant."""
+    bundle, ``proposed``); the new access they grant. Every call on a ``deleted`` key breaks."""
     from diag.impact.observed import observed_calls, window_end
 
     started = time.perf_counter()
@@ -282,13 +288,13 @@ def run_impact(
     if end is not None:
         report.since = end - dt.timedelta(days=days)
         sc = scope(changes) if proposed is None else {"keys": None, "principals": None, "accounts": None}
-        calls, events, unnamed = observed_calls(
+        calls, _, unnamed = observed_calls(
             con, since=report.since, until=end, keys=sc["keys"], principals=sc["principals"], accounts=sc["accounts"]
         )
         rep = Replayer(con, proposed)
         sessions, ips = rep.needles(calls, changes)
         if sessions or ips:  # a policy names sessions or source IPs: those split the calls too
-            calls, events, unnamed = observed_calls(
+            calls, _, unnamed = observed_calls(
                 con,
                 since=report.since,
                 until=end,
@@ -298,8 +304,13 @@ def run_impact(
                 sessions=sessions,
                 source_ips=ips,
             )
-        report.events, report.distinct_calls, report.unnamed_events = events, len(calls), unnamed
+        gone = {d.key_arn: d.by for d in deleted}
+        calls = [c for c in calls if c.key_arn not in gone]
+        report.events, report.distinct_calls, report.unnamed_events = sum(c.count for c in calls), len(calls), unnamed
         rep.replay(calls, changes, report)
+        if gone:  # unnamed events on them are counted already unless the calls were narrowed
+            _deleted_keys(con, gone, report, count_unnamed=sc["keys"] is not None or sc["principals"] is not None)
+        unnamed = report.unnamed_events
         if unnamed:
             report.notes.append(
                 f"{unnamed} successful event(s) name no caller (the key owner's copy of a cross-account call):"
@@ -317,6 +328,40 @@ def run_impact(
         _access(rep, changes, report)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _deleted_keys(
+    con: duckdb.DuckDBPyConnection, gone: dict[str, str], report: ImpactReport, *, count_unnamed: bool
+) -> None:
+    """Every observed call on a key the change deletes breaks: KMS refuses cryptographic operations on a key
+    pending deletion, and every call once the waiting period ends and the key is gone."""
+    from diag.impact.observed import observed_calls
+
+    assert report.since is not None and report.until is not None
+    calls, events, unnamed = observed_calls(con, since=report.since, until=report.until, keys=sorted(gone))
+    report.events += events
+    report.distinct_calls += len(calls)
+    report.unnamed_events += unnamed if count_unnamed else 0
+    for call in calls:
+        by = gone[call.key_arn]
+        statement = f"key scheduled for deletion by {by}"
+        refusal = {
+            "decision": "KeyDeleted",
+            "layers": ["key_state"],
+            "statements": [
+                {
+                    "layer": "key_state",
+                    "policy": by,
+                    "sid": None,
+                    "index": None,
+                    "effect": "Deny",
+                    "statement": statement,
+                }
+            ],
+            "reason": f"{statement}: KMS refuses cryptographic operations on a key pending deletion, and every"
+            " call once the waiting period ends",
+        }
+        report.breaks.append({**call.to_dict(), "refused_by": refusal})
 
 
 def _access(rep: Replayer, changes: list[Change], report: ImpactReport) -> None:

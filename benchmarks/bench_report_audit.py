@@ -51,7 +51,7 @@ def build(db: Path, scenarios: list[Path]) -> None:
 
 def in_process(db: Path, repeat: int) -> dict[str, Any]:
     from diag.report import render
-    from diag.report.model import build_report
+    from diag.report.build import build_report
     from diag.report.window import parse_window
     from diag.store import open_db
 

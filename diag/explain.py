@@ -18,7 +18,7 @@ from diag.diagnosis.callers import service_principal
 from diag.diagnosis.case import Case, PriorPolicy
 from diag.diagnosis.engine_request import ContextValues, complete, inputs_from_inforce, request_for
 from diag.diagnosis.honesty import KEY_STATE_CODES
-from diag.diagnosis.model import Diagnosis, EventFacts
+from diag.diagnosis.model import Diagnosis, EventFacts, Finding
 from diag.diagnosis.session import SessionLookup
 from diag.diagnosis.sources import PolicySource
 from diag.diagnosis.verdict import choose_verdict
@@ -48,6 +48,17 @@ def _s3_resource(facts: EventFacts) -> str:
     if facts.object_key:
         return f"arn:aws:s3:::{facts.bucket}/{facts.object_key}"
     return f"arn:aws:s3:::{facts.bucket}"
+
+
+@dataclasses.dataclass(frozen=True)
+class _Evaluated:
+    """The engine's answer for one event: as of the event, and as of now (None where it could not run)."""
+
+    request: Request | None = None
+    inputs: PolicyInputs | None = None
+    result: EvaluationResult | None = None
+    now_inforce: InForce | None = None
+    now_result: EvaluationResult | None = None
 
 
 class _Pipeline:
@@ -270,80 +281,139 @@ class _Pipeline:
             based_on=based_on(facts, None, None, claim=_claim(facts, claimed)),
         )
 
+    def _inforce_at(self, facts: EventFacts, principal: str | None, when: dt.datetime | None) -> InForce | None:
+        """The policies in force for the event's caller, key and bucket at ``when`` (None: now)."""
+        return self.safe(
+            "policies in force",
+            lambda: self.source.in_force(
+                caller_arn=principal,
+                caller_account=facts.caller_account,
+                key_arn=facts.key_arn,
+                bucket=facts.bucket if facts.is_s3 else None,
+                at=when,
+            ),
+        )
+
+    def _inputs(self, inforce: InForce, facts: EventFacts, session: SessionLookup, *, s3: bool) -> PolicyInputs:
+        # a session policy not seen is unknown (service principals: none, whatever `known` says)
+        return inputs_from_inforce(
+            inforce, s3=s3, session_policy=session.policy, session_policy_known=session.known, facts=facts
+        )
+
+    def _evaluate_event(
+        self,
+        facts: EventFacts,
+        resource: str | None,
+        principal: str | None,
+        inforce: InForce | None,
+        session: SessionLookup,
+    ) -> _Evaluated:
+        """The engine's answer as of the event and, when the policies changed since, as of now."""
+        if not (resource and inforce is not None and principal and facts.action):
+            return _Evaluated()
+        res_account = facts.key_account
+        if facts.is_s3:
+            res_account = inforce.bucket_policy.account if inforce.bucket_policy else None
+        request = request_for(facts, resource, res_account, context=self.context)
+        inputs = self._inputs(inforce, facts, session, s3=facts.is_s3)
+        request = self.fill_context(request, inputs, facts)
+        result = self.evaluate(request, inputs)
+        now_inforce = inforce if self.unchanged_since(inforce) else self._inforce_at(facts, principal, None)
+        now_result = None
+        if now_inforce is inforce:
+            now_result = result
+        elif now_inforce is not None:
+            now_inputs = self._inputs(now_inforce, facts, session, s3=facts.is_s3)
+            now_result = self.evaluate(self.fill_context(request, now_inputs, facts), now_inputs)
+        return _Evaluated(request, inputs, result, now_inforce, now_result)
+
+    def _prior_key_policies(
+        self, facts: EventFacts, principal: str | None, request: Request, session: SessionLookup
+    ) -> tuple[PriorPolicy, ...]:
+        """The engine's answer under the key policies in force before the latest changes (oldest first)."""
+        at = facts.event_time
+        changes = (
+            self.safe("key policy history", lambda: self.source.key_policy_changes(facts.key_arn or "", at), []) or []
+        )
+        prior: list[PriorPolicy] = []
+        for change in list(reversed(changes))[:_MAX_PRIOR]:
+            before = self._inforce_at(facts, principal, change.event_time - dt.timedelta(milliseconds=1))
+            if before is None or before.key_policy is None:
+                continue
+            res = self.evaluate(request, self._inputs(before, facts, session, s3=False))
+            prior.insert(0, PriorPolicy(change=change, result=res))
+        return tuple(prior)
+
+    def _case(
+        self,
+        facts: EventFacts,
+        claimed: ParsedError | None,
+        kind: str,
+        inforce: InForce | None,
+        ev: _Evaluated,
+        **more: Any,
+    ) -> Case:
+        """The case the rules read; ``more``: the other Case fields gathered by :meth:`_with_policies`."""
+        extra: dict[str, Any] = {"kind": kind}
+        later_use = getattr(self.source, "key_used_after", None)
+        at = facts.event_time
+        if later_use is not None and facts.key_arn and at is not None and kind == "key_state":
+            extra["later_success"] = self.safe("later use of the key", lambda: later_use(facts.key_arn, at))
+        return Case(
+            facts=facts,
+            inforce=inforce,
+            result=ev.result,
+            now_inforce=ev.now_inforce,
+            now_result=ev.now_result,
+            claimed=claimed,
+            notes=tuple(self.notes),
+            extra={**extra, **self.intent(facts, ev.result)},
+            **more,
+        )
+
+    def _via_s3(
+        self, facts: EventFacts, inforce: InForce | None, findings: list[Finding], layers: list[dict[str, Any]]
+    ) -> tuple[list[Finding], list[dict[str, Any]]]:
+        """S3 allowed the request itself: the refusal came from the KMS call S3 made for the caller."""
+        kms = self.s3_kms_facts(facts, inforce)
+        if kms is None:
+            return findings, layers
+        sub = _Pipeline(self.source, self._evaluate, depth=1, blast=self.blast, context=self.context).run(kms)
+        if sub.verdict != "UNKNOWN" or not [f for f in findings if f.code != "UNKNOWN"]:
+            via = {
+                "kms_request": kms.action,
+                "kms_event_id": kms.event_id,
+                "key_arn": kms.key_arn,
+                "note": "S3 allowed the request; the KMS call it made for the caller was refused",
+            }
+            findings = [dataclasses.replace(f, evidence={**f.evidence, "via_s3": via}) for f in sub.findings]
+            layers = layers + list(sub.layers)
+        return findings, layers
+
     def _with_policies(self, facts: EventFacts, claimed: ParsedError | None, kind: str) -> Diagnosis:
         from diag.diagnosis.honesty import SUCCEEDED, based_on, proven_decision
         from diag.rules import run_rules
+        from diag.rules.unknown import gap_list
 
         facts, elsewhere = self.resolve(facts)
         at = facts.event_time
         principal = facts.principal_arn or facts.caller_arn or service_principal(facts)
         resource = _s3_resource(facts) if facts.is_s3 and facts.bucket else facts.key_arn
-
-        def inforce_at(when: dt.datetime | None) -> InForce | None:
-            return self.safe(
-                "policies in force",
-                lambda: self.source.in_force(
-                    caller_arn=principal,
-                    caller_account=facts.caller_account,
-                    key_arn=facts.key_arn,
-                    bucket=facts.bucket if facts.is_s3 else None,
-                    at=when,
-                ),
-            )
-
-        inforce = inforce_at(at) if (resource or principal) else None
+        inforce = self._inforce_at(facts, principal, at) if (resource or principal) else None
         if inforce is not None and inforce.key is not None and not facts.key_account:
             facts = dataclasses.replace(facts, key_account=inforce.key.account)
         session = self.session(facts, at)
-        session_policy, session_event = session.policy, session.event
         if inforce is not None and session.gap is not None:  # the session policy is a gap: say what to ingest
             inforce = dataclasses.replace(inforce, gaps=(*inforce.gaps, session.gap))
-
-        result = now_inforce = now_result = None
-        prior: list[PriorPolicy] = []
-        grants = ()
-        request = None
-        inputs: PolicyInputs | None = None
-        if resource and inforce is not None and principal and facts.action:
-            res_account = facts.key_account
-            if facts.is_s3:
-                res_account = inforce.bucket_policy.account if inforce.bucket_policy else None
-            request = request_for(facts, resource, res_account, context=self.context)
-            # a session policy not seen is unknown (service principals: none, whatever `known` says)
-            inputs = inputs_from_inforce(
-                inforce, s3=facts.is_s3, session_policy=session_policy, session_policy_known=session.known, facts=facts
-            )
-            request = self.fill_context(request, inputs, facts)
-            result = self.evaluate(request, inputs)
-            now_inforce = inforce if self.unchanged_since(inforce) else inforce_at(None)
-            if now_inforce is inforce:
-                now_result = result
-            elif now_inforce is not None:
-                now_inputs = inputs_from_inforce(
-                    now_inforce,
-                    s3=facts.is_s3,
-                    session_policy=session_policy,
-                    session_policy_known=session.known,
-                    facts=facts,
-                )
-                now_result = self.evaluate(self.fill_context(request, now_inputs, facts), now_inputs)
+        ev = self._evaluate_event(facts, resource, principal, inforce, session)
+        result = ev.result
         key_denied = result is not None and any(
             t.result == LayerResult.IMPLICITLY_DENIED for t in result.layer(Layer.KEY_POLICY)
         )
-        if key_denied and facts.key_arn and request is not None:
-            changes = (
-                self.safe("key policy history", lambda: self.source.key_policy_changes(facts.key_arn or "", at), [])
-                or []
-            )
-            for change in list(reversed(changes))[:_MAX_PRIOR]:
-                before = inforce_at(change.event_time - dt.timedelta(milliseconds=1))
-                if before is None or before.key_policy is None:
-                    continue
-                before_inputs = inputs_from_inforce(
-                    before, s3=False, session_policy=session_policy, session_policy_known=session.known, facts=facts
-                )
-                res = self.evaluate(request, before_inputs)
-                prior.insert(0, PriorPolicy(change=change, result=res))
+        prior: tuple[PriorPolicy, ...] = ()
+        if key_denied and facts.key_arn and ev.request is not None:
+            prior = self._prior_key_policies(facts, principal, ev.request, session)
+        grants = ()
         if result is not None and result.decision != "Allowed" and facts.key_arn:
             grants = tuple(
                 self.safe("grant history", lambda: self.source.grant_changes(facts.key_arn or "", at), []) or ()
@@ -351,47 +421,24 @@ class _Pipeline:
         accounts = self.safe("known accounts", self.source.known_accounts, frozenset()) if key_denied else frozenset()
         basis = based_on(facts, result, inforce, claim=_claim(facts, claimed))
         if kind == SUCCEEDED:  # what allowed it; or, when a deciding layer was not seen, how to collect it
-            from diag.rules.unknown import gap_list
-
             return _success(facts, result, inforce, basis, tuple(gap_list(Case(facts, inforce=inforce, result=result))))
-        extra: dict[str, Any] = {"kind": kind}
-        later_use = getattr(self.source, "key_used_after", None)
-        if later_use is not None and facts.key_arn and at is not None and kind == "key_state":
-            extra["later_success"] = self.safe("later use of the key", lambda: later_use(facts.key_arn, at))
-        case = Case(
-            facts=facts,
-            inforce=inforce,
-            result=result,
-            now_inforce=now_inforce,
-            now_result=now_result,
+        case = self._case(
+            facts,
+            claimed,
+            kind,
+            inforce,
+            ev,
             keys_elsewhere=elsewhere,
-            claimed=claimed,
-            prior_key_policies=tuple(prior),
-            session_policy_event=session_event,
+            prior_key_policies=prior,
+            session_policy_event=session.event,
             grant_changes=grants,
             known_accounts=frozenset(accounts or ()),
-            notes=tuple(self.notes),
-            extra={**extra, **self.intent(facts, result)},
         )
         findings = run_rules(case)
-        findings = self.proven(findings, request, inforce, inputs, principal, now_result, facts.is_s3)
-        from diag.rules.unknown import gap_list
-
+        findings = self.proven(findings, ev.request, inforce, ev.inputs, principal, ev.now_result, facts.is_s3)
         layers = [dict(t.to_dict(), action=result.request.action) for t in result.layers] if result is not None else []
         if facts.is_s3 and self.depth == 0 and (result is None or result.decision == "Allowed"):
-            # S3 allowed the request itself: the refusal came from the KMS call S3 made for the caller
-            kms = self.s3_kms_facts(facts, inforce)
-            if kms is not None:
-                sub = _Pipeline(self.source, self._evaluate, depth=1, blast=self.blast, context=self.context).run(kms)
-                if sub.verdict != "UNKNOWN" or not [f for f in findings if f.code != "UNKNOWN"]:
-                    via = {
-                        "kms_request": kms.action,
-                        "kms_event_id": kms.event_id,
-                        "key_arn": kms.key_arn,
-                        "note": "S3 allowed the request; the KMS call it made for the caller was refused",
-                    }
-                    findings = [dataclasses.replace(f, evidence={**f.evidence, "via_s3": via}) for f in sub.findings]
-                    layers += list(sub.layers)
+            findings, layers = self._via_s3(facts, inforce, findings, layers)
         return Diagnosis(
             facts=facts,
             verdict=choose_verdict(findings),

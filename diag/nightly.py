@@ -135,7 +135,7 @@ def _collect(con: Any, opts: NightlyOptions) -> dict[str, Any] | None:
 
 def _report(con: Any, opts: NightlyOptions, db_path: Path) -> dict[str, Any]:
     from diag.report import render
-    from diag.report.model import build_report, record_run
+    from diag.report.build import build_report, record_run
     from diag.report.window import parse_window
 
     window = parse_window(opts.since, None)

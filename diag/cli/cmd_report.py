@@ -133,7 +133,7 @@ def register(app: typer.Typer) -> None:
         Example:  kmsdiag report --since 24h --out /var/reports/kmsdiag.html --fail-on new
         """
         from diag.report import render
-        from diag.report.model import build_report, record_run
+        from diag.report.build import build_report, record_run
         from diag.report.window import parse_window
         from diag.store import open_db, resolve_db_path
 

@@ -23,6 +23,8 @@ from diag.diagnosis.epochs import build_epochs, q_list
 from diag.store.bulk import insert_columns
 
 if TYPE_CHECKING:
+    import datetime as dt
+
     import duckdb
 
     from diag.diagnosis.sources import PolicySource
@@ -174,34 +176,29 @@ def _layer_summary(layers: tuple[dict[str, Any], ...]) -> list[dict[str, Any]]:
     return [{k: layer.get(k) for k in ("layer", "account", "result", "reason", "org_identifier")} for layer in layers]
 
 
-def diagnose_pending(
-    con: duckdb.DuckDBPyConnection,
-    *,
-    redo: bool = False,
-    source: PolicySource | None = None,
-    evaluate: Evaluator | None = None,
-    progress: Callable[[int, int], None] | None = None,
-) -> dict[str, Any]:
-    """Diagnose every failure not yet in ``diagnoses`` (every failure with ``redo``); return a summary."""
-    from diag.diagnosis.sources import DbPolicySource
-    from diag.explain import diagnose_facts
-    from diag.jsonout import to_json
-
-    started = time.perf_counter()
-    if source is None:  # policy-change events ingested since the last collect must count as history
-        from diag.collect.history import build_policy_changes
-
-        build_policy_changes(con)
-    source = source or DbPolicySource(con, memo=True)
-    failures = select_failures(con, redo=redo)
-    from diag.diagnosis.facts import facts_from_row
+def _representatives(con: duckdb.DuckDBPyConnection) -> list[tuple[Any, ...]]:
+    """(decision_key, *event columns) of the first failure of each decision key in ``_dx_fail``."""
     from diag.diagnosis.find import COLUMNS
 
     cols = ", ".join(f"e.{c}" for c in COLUMNS)
-    reps = con.execute(
+    return con.execute(
         f"SELECT r.decision_key, {cols} FROM (SELECT decision_key, arg_min(event_id, event_time) AS event_id"
         " FROM _dx_fail GROUP BY decision_key) r JOIN events e ON e.event_id = r.event_id ORDER BY e.event_time, e.event_id"
     ).fetchall()
+
+
+def _diagnose_representatives(
+    reps: list[tuple[Any, ...]],
+    source: PolicySource,
+    evaluate: Evaluator | None,
+    progress: Callable[[int, int], None] | None,
+) -> tuple[list[tuple[Any, ...]], dict[str, list[dict[str, Any]]]]:
+    """Diagnose one failure per decision key: the ``_dx_result`` rows, and the bases of each basis group."""
+    from diag.diagnosis.facts import facts_from_row
+    from diag.diagnosis.find import COLUMNS
+    from diag.explain import diagnose_facts
+    from diag.jsonout import to_json
+
     rows: list[tuple[Any, ...]] = []
     bases: dict[str, list[dict[str, Any]]] = {}  # basis group → the bases of its decision keys
     for i, (dkey, *values) in enumerate(reps, 1):
@@ -224,40 +221,70 @@ def diagnose_pending(
         )
         if progress is not None:
             progress(i, len(reps))
+    return rows, bases
+
+
+def _insert_diagnoses(
+    con: duckdb.DuckDBPyConnection, rows: list[tuple[Any, ...]], *, redo: bool, now: dt.datetime
+) -> None:
+    """Every failure of ``_dx_fail`` gets the diagnosis of its decision key (inside the caller's transaction)."""
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _dx_result (decision_key VARCHAR, verdict VARCHAR, codes VARCHAR[], findings JSON,"
+        " layers JSON, policies_as_of TIMESTAMP, snapshot_id BIGINT, decision VARCHAR, based_on JSON,"
+        " basis_group VARCHAR)"
+    )
+    insert_columns(
+        con,
+        "_dx_result",
+        _RESULT_COLUMNS,
+        rows,
+        types={"codes": "VARCHAR[]", "policies_as_of": "TIMESTAMP", "snapshot_id": "BIGINT"},
+    )
+    con.execute(
+        "INSERT INTO diagnoses (event_id, verdict, codes, findings, layers, decision_key, policies_as_of, snapshot_id,"
+        " engine_version, diagnosed_at, decision, based_on) SELECT f.event_id, r.verdict, r.codes, r.findings,"
+        " r.layers, f.decision_key, r.policies_as_of, r.snapshot_id, ?, ?, r.decision, r.based_on"
+        " FROM _dx_fail f JOIN _dx_result r USING (decision_key)",
+        [_engine_version(), now],
+    )
+    # the key owner's AWSAccount copy of a call shares the diagnosis of the caller's copy
+    con.execute(
+        "INSERT INTO diagnoses (event_id, verdict, codes, findings, layers, decision_key, policies_as_of, snapshot_id,"
+        " engine_version, diagnosed_at, decision, based_on) SELECT DISTINCT ON (o.event_id) o.event_id, r.verdict,"
+        " r.codes, r.findings, r.layers, f.decision_key, r.policies_as_of, r.snapshot_id, ?, ?, r.decision,"
+        " r.based_on FROM events o"
+        " JOIN events c ON c.shared_event_id = o.shared_event_id AND coalesce(c.caller_type, '') <> 'AWSAccount'"
+        " JOIN _dx_fail f ON f.event_id = c.event_id JOIN _dx_result r USING (decision_key)"
+        " WHERE o.caller_type = 'AWSAccount' AND o.error_code IS NOT NULL AND o.shared_event_id IS NOT NULL"
+        + ("" if redo else " AND NOT EXISTS (SELECT 1 FROM diagnoses d WHERE d.event_id = o.event_id)"),
+        [_engine_version(), now],
+    )
+
+
+def diagnose_pending(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    redo: bool = False,
+    source: PolicySource | None = None,
+    evaluate: Evaluator | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, Any]:
+    """Diagnose every failure not yet in ``diagnoses`` (every failure with ``redo``); return a summary."""
+    from diag.diagnosis.sources import DbPolicySource
+
+    started = time.perf_counter()
+    if source is None:  # policy-change events ingested since the last collect must count as history
+        from diag.collect.history import build_policy_changes
+
+        build_policy_changes(con)
+    source = source or DbPolicySource(con, memo=True)
+    failures = select_failures(con, redo=redo)
+    reps = _representatives(con)
+    rows, bases = _diagnose_representatives(reps, source, evaluate, progress)
     now = times.utcnow()
     con.execute("BEGIN TRANSACTION")
     try:
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE _dx_result (decision_key VARCHAR, verdict VARCHAR, codes VARCHAR[], findings JSON,"
-            " layers JSON, policies_as_of TIMESTAMP, snapshot_id BIGINT, decision VARCHAR, based_on JSON,"
-            " basis_group VARCHAR)"
-        )
-        insert_columns(
-            con,
-            "_dx_result",
-            _RESULT_COLUMNS,
-            rows,
-            types={"codes": "VARCHAR[]", "policies_as_of": "TIMESTAMP", "snapshot_id": "BIGINT"},
-        )
-        con.execute(
-            "INSERT INTO diagnoses (event_id, verdict, codes, findings, layers, decision_key, policies_as_of, snapshot_id,"
-            " engine_version, diagnosed_at, decision, based_on) SELECT f.event_id, r.verdict, r.codes, r.findings,"
-            " r.layers, f.decision_key, r.policies_as_of, r.snapshot_id, ?, ?, r.decision, r.based_on"
-            " FROM _dx_fail f JOIN _dx_result r USING (decision_key)",
-            [_engine_version(), now],
-        )
-        # the key owner's AWSAccount copy of a call shares the diagnosis of the caller's copy
-        con.execute(
-            "INSERT INTO diagnoses (event_id, verdict, codes, findings, layers, decision_key, policies_as_of, snapshot_id,"
-            " engine_version, diagnosed_at, decision, based_on) SELECT DISTINCT ON (o.event_id) o.event_id, r.verdict,"
-            " r.codes, r.findings, r.layers, f.decision_key, r.policies_as_of, r.snapshot_id, ?, ?, r.decision,"
-            " r.based_on FROM events o"
-            " JOIN events c ON c.shared_event_id = o.shared_event_id AND coalesce(c.caller_type, '') <> 'AWSAccount'"
-            " JOIN _dx_fail f ON f.event_id = c.event_id JOIN _dx_result r USING (decision_key)"
-            " WHERE o.caller_type = 'AWSAccount' AND o.error_code IS NOT NULL AND o.shared_event_id IS NOT NULL"
-            + ("" if redo else " AND NOT EXISTS (SELECT 1 FROM diagnoses d WHERE d.event_id = o.event_id)"),
-            [_engine_version(), now],
-        )
+        _insert_diagnoses(con, rows, redo=redo, now=now)
         copies = con.execute("SELECT count(*) FROM diagnoses WHERE diagnosed_at = ?", [now]).fetchone()
         by_verdict = dict(
             con.execute(

@@ -47,7 +47,7 @@ def generate(
     con: duckdb.DuckDBPyConnection, *, since: str = "24h", until: str | None = None, fmt: str = "html"
 ) -> tuple[Report, str]:
     """Build the report over ``since``..``until`` (compared with the last recorded run) and render it."""
-    from diag.report.model import build_report
+    from diag.report.build import build_report
     from diag.report.window import parse_window
 
     report = build_report(con, parse_window(since, until))

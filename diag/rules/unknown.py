@@ -69,101 +69,117 @@ class Unknown(Rule):
         undetermined = undetermined_findings(self, case)
         if undetermined or any(p.code not in _INFORMATIONAL for p in prior):
             return undetermined
-        f = case.facts
         gaps = gap_list(case)
-        reasons = list(case.notes)
-        if f.origin == "error-text" and not (f.caller_arn or f.principal_arn):
-            reasons.append(
-                "the message names no caller"
-                + ("" if f.action else " and no operation")
-                + ": ingest the CloudTrail trail that covers the failure, then `kmsdiag explain "
-                + (f.request_id or "REQUEST_ID")
-                + "` (the request ID the SDK printed)"
-            )
-        if case.result is None:
-            if not f.key_arn and not f.is_s3:
-                reasons.append(
-                    "the key is not known: the event names no key ARN and the key ID or alias could not be resolved"
-                )
-                gaps.append(
-                    {
-                        "what": "key",
-                        "account": f.key_account or f.caller_account,
-                        "resource": f.key_id_given,
-                        "reason": "no key ARN",
-                        "collect": list(
-                            fixes.collect_commands(
-                                "key",
-                                account=f.key_account or f.caller_account,
-                                region=f.region,
-                                resource=f.key_id_given,
-                            )
-                        ),
-                    }
-                )
-            elif case.inforce is None:
-                reasons.append("no policy snapshot covers this call")
-        elif proven_allowed(case.result):
-            reasons.append(_allowed_yet_refused(case))
-        elif case.result.decision == Decision.ALLOWED:
-            seen = [str(t.layer) for t in case.result.layers if t.layer not in case.result.unknown]
-            unseen = [str(u) for u in case.result.unknown]
-            reasons.append(
-                "the layers seen ("
-                + (", ".join(dict.fromkeys(seen)) or "none")
-                + ") do not refuse this call; the layers not collected ("
-                + ", ".join(unseen)
-                + ") decide it (and kmsdiag never sees a VPC endpoint policy)"
-            )
-        if case.extra.get("later_success"):
-            later = case.extra["later_success"]
-            reasons.append(
-                f"the key was used successfully after the failure ({later.get('event_name')} at"
-                f" {later.get('event_time')}, event {later.get('event_id')}): a pending deletion or deletion in"
-                " the history is contradicted"
-            )
-        if case.inforce is not None:
-            reasons.extend(case.inforce.uncertain)
+        reasons = _reasons(case, gaps)
         if not gaps and not reasons:
             reasons.append("no rule could name the cause from the traces")
-        claimed = case.claimed
-        if claimed is None and f.error_message:
-            from diag.errortext import parse_error
-
-            claimed = parse_error(f.error_message)
-        hint = None
-        if claimed is not None and claimed.claim:
-            hint = f"AWS's message says: {claimed.claim} (a hint only: for cross-account calls it can name the wrong layer)"
-        commands = [c for g in gaps for c in g["collect"]]
-        summary = "collect the missing evidence, then run `kmsdiag explain` again"
-        if not commands and proven_allowed(case.result):
-            summary = (
-                "every layer kmsdiag reads was collected and allows the call: look at what it cannot read (a VPC"
-                " endpoint policy, a change between the failure and the snapshot)"
-            )
-        elif not commands:
-            summary = (
-                "no specific gap is known: ingest the CloudTrail trail that covers the failure and collect the"
-                " accounts involved, then run `kmsdiag explain` again"
-            )
-            acct = sorted({a for a in (f.caller_account, f.key_account) if a})
-            commands = [
-                (
-                    f"# collect the accounts involved ({', '.join(acct)}), then explain again"
-                    if acct
-                    else "# collect the accounts involved, then explain again"
-                ),
-                "kmsdiag collect",
-            ]
+        summary, commands = _next_steps(case, gaps)
         return [
             self.finding(
                 "evidence",
                 None,
                 "not enough evidence to name the cause: " + "; ".join(reasons + [_gap_phrase(g) for g in gaps]),
-                {"missing": gaps, "reasons": reasons, "aws_message_claims": hint},
+                {"missing": gaps, "reasons": reasons, "aws_message_claims": _aws_hint(case)},
                 Fix(summary=summary, commands=tuple(dict.fromkeys(commands))),
             )
         ]
+
+
+def _reasons(case: Case, gaps: list[dict[str, Any]]) -> list[str]:
+    """Why the cause cannot be named (appends the unknown key to ``gaps`` when the event names none)."""
+    f = case.facts
+    reasons = list(case.notes)
+    if f.origin == "error-text" and not (f.caller_arn or f.principal_arn):
+        reasons.append(
+            "the message names no caller"
+            + ("" if f.action else " and no operation")
+            + ": ingest the CloudTrail trail that covers the failure, then `kmsdiag explain "
+            + (f.request_id or "REQUEST_ID")
+            + "` (the request ID the SDK printed)"
+        )
+    reasons.extend(_decision_reasons(case, gaps))
+    if case.extra.get("later_success"):
+        later = case.extra["later_success"]
+        reasons.append(
+            f"the key was used successfully after the failure ({later.get('event_name')} at"
+            f" {later.get('event_time')}, event {later.get('event_id')}): a pending deletion or deletion in"
+            " the history is contradicted"
+        )
+    if case.inforce is not None:
+        reasons.extend(case.inforce.uncertain)
+    return reasons
+
+
+def _decision_reasons(case: Case, gaps: list[dict[str, Any]]) -> list[str]:
+    """What the engine's decision (or its absence) says about the missing evidence."""
+    f = case.facts
+    if case.result is None:
+        if not f.key_arn and not f.is_s3:
+            account = f.key_account or f.caller_account
+            gaps.append(
+                {
+                    "what": "key",
+                    "account": account,
+                    "resource": f.key_id_given,
+                    "reason": "no key ARN",
+                    "collect": list(
+                        fixes.collect_commands("key", account=account, region=f.region, resource=f.key_id_given)
+                    ),
+                }
+            )
+            return ["the key is not known: the event names no key ARN and the key ID or alias could not be resolved"]
+        if case.inforce is None:
+            return ["no policy snapshot covers this call"]
+        return []
+    if proven_allowed(case.result):
+        return [_allowed_yet_refused(case)]
+    if case.result.decision == Decision.ALLOWED:
+        seen = [str(t.layer) for t in case.result.layers if t.layer not in case.result.unknown]
+        unseen = [str(u) for u in case.result.unknown]
+        return [
+            "the layers seen ("
+            + (", ".join(dict.fromkeys(seen)) or "none")
+            + ") do not refuse this call; the layers not collected ("
+            + ", ".join(unseen)
+            + ") decide it (and kmsdiag never sees a VPC endpoint policy)"
+        ]
+    return []
+
+
+def _aws_hint(case: Case) -> str | None:
+    """AWS's claim in the error message, as a hint (never evidence)."""
+    claimed = case.claimed
+    if claimed is None and case.facts.error_message:
+        from diag.errortext import parse_error
+
+        claimed = parse_error(case.facts.error_message)
+    if claimed is not None and claimed.claim:
+        return f"AWS's message says: {claimed.claim} (a hint only: for cross-account calls it can name the wrong layer)"
+    return None
+
+
+def _next_steps(case: Case, gaps: list[dict[str, Any]]) -> tuple[str, list[str]]:
+    """The fix's summary and commands: collect the gaps, or say what kmsdiag cannot read."""
+    commands = [c for g in gaps for c in g["collect"]]
+    if commands:
+        return "collect the missing evidence, then run `kmsdiag explain` again", commands
+    if proven_allowed(case.result):
+        return (
+            "every layer kmsdiag reads was collected and allows the call: look at what it cannot read (a VPC"
+            " endpoint policy, a change between the failure and the snapshot)"
+        ), commands
+    acct = sorted({a for a in (case.facts.caller_account, case.facts.key_account) if a})
+    return (
+        "no specific gap is known: ingest the CloudTrail trail that covers the failure and collect the"
+        " accounts involved, then run `kmsdiag explain` again"
+    ), [
+        (
+            f"# collect the accounts involved ({', '.join(acct)}), then explain again"
+            if acct
+            else "# collect the accounts involved, then explain again"
+        ),
+        "kmsdiag collect",
+    ]
 
 
 def _gap_phrase(gap: dict[str, Any]) -> str:

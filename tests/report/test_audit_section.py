@@ -19,7 +19,8 @@ from diag.audit import run_audit
 from diag.audit.base import registered
 from diag.report import render
 from diag.report.audit_section import NO_POLICIES_MESSAGE
-from diag.report.model import Report, build_report
+from diag.report.build import build_report
+from diag.report.model import Report
 from diag.report.window import parse_window
 from diag.store import open_db
 from tests.audit.bundles import (
@@ -285,7 +286,7 @@ def test_an_audit_that_cannot_run_leaves_the_report(
 def test_findings_are_compared_with_the_previous_recorded_run(audit_con: duckdb.DuckDBPyConnection) -> None:
     import datetime as dt
 
-    from diag.report.model import record_run
+    from diag.report.build import record_run
 
     first = _report(audit_con)
     assert first.audit is not None and first.audit.compared_with is None
@@ -317,7 +318,7 @@ def test_findings_are_compared_with_the_previous_recorded_run(audit_con: duckdb.
 def test_a_run_without_audit_is_not_compared(audit_con: duckdb.DuckDBPyConnection) -> None:
     import datetime as dt
 
-    from diag.report.model import record_run
+    from diag.report.build import record_run
 
     record_run(audit_con, _report(audit_con, audit=False), fmt="json", out_path=None)
     later = NOW + dt.timedelta(days=1)

@@ -16,7 +16,8 @@ import duckdb
 import pytest
 
 from diag.report import render
-from diag.report.model import Report, build_report
+from diag.report.build import build_report
+from diag.report.model import Report
 from diag.report.window import parse_window
 from tests.report.factory import NOW
 

@@ -9,7 +9,8 @@ import duckdb
 import pytest
 
 from diag.errors import UsageError
-from diag.report.model import CAUSE_ID_SQL, build_report, cause_id, record_run
+from diag.report.build import build_report, record_run
+from diag.report.model import CAUSE_ID_SQL, cause_id
 from diag.report.window import parse_window
 from diag.store import open_db
 from tests.report.factory import (

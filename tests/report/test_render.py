@@ -12,8 +12,9 @@ import duckdb
 import pytest
 
 from diag.report import render
+from diag.report.build import build_report
 from diag.report.markdown import code_name, md_code, md_text
-from diag.report.model import Report, build_report
+from diag.report.model import Report
 from diag.report.window import parse_window
 from diag.store import open_db
 from tests.report.factory import NOW, XSS

@@ -18,7 +18,7 @@ import duckdb
 import pytest
 
 from diag.report import render
-from diag.report.model import build_report, record_run
+from diag.report.build import build_report, record_run
 from diag.report.window import Window
 from diag.store import open_db
 

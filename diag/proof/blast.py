@@ -73,6 +73,7 @@ class MatrixDiff:
         self.ev = MatrixEvaluator(con, at, self.actions)
         # key ARN → (changes, the key half's policy, grants, RCPs, the fields those changes set or None)
         self._key_after: dict[str, tuple[Any, ...]] = {}
+        self._keys: list[tuple[str, str]] | None = None  # read once, like the halves (one explain's life)
 
     def principals(self, arns: list[str] | None = None) -> list[Who]:
         """The collected roles and users of every account's latest snapshot (or only ``arns``)."""
@@ -85,12 +86,14 @@ class MatrixDiff:
 
     def keys(self, arns: list[str] | None = None) -> list[tuple[str, str]]:
         """(key ARN, region) of the collected keys of every account's latest snapshot (or only ``arns``)."""
-        rows = self.con.execute(
-            f"SELECT DISTINCT k.key_arn, k.region FROM keys k JOIN ({_LATEST}) s"
-            " ON k.account = s.account AND k.snapshot_id = s.snapshot_id ORDER BY k.key_arn"
-        ).fetchall()
-        out = [(str(r[0]), str(r[1])) for r in rows]
-        return out if arns is None else [k for k in out if k[0] in arns]
+        if self._keys is None:
+            rows = self.con.execute(
+                f"SELECT DISTINCT k.key_arn, k.region FROM keys k JOIN ({_LATEST}) s"
+                " ON k.account = s.account AND k.snapshot_id = s.snapshot_id ORDER BY k.key_arn"
+            ).fetchall()
+            self._keys = [(str(r[0]), str(r[1])) for r in rows]
+        out = self._keys
+        return list(out) if arns is None else [k for k in out if k[0] in arns]
 
     def inforce(
         self, caller_arn: str, caller_account: str | None, key_arn: str, principal: str | None = None

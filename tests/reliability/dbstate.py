@@ -7,7 +7,16 @@ from pathlib import Path
 import duckdb
 
 # Columns that record when a run happened, not what it derived: they differ between two runs by design.
-RUN_TIME_COLUMNS = {"ingested_at", "built_at", "applied_at", "updated_at", "loaded_at", "diagnosed_at", "generated_at", "queued_at"}
+RUN_TIME_COLUMNS = {
+    "ingested_at",
+    "built_at",
+    "applied_at",
+    "updated_at",
+    "loaded_at",
+    "diagnosed_at",
+    "generated_at",
+    "queued_at",
+}
 
 
 # Which input's copy of a duplicated eventID is stored depends on the order inputs arrive in; S3 downloads

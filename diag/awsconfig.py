@@ -12,17 +12,23 @@ from typing import Any
 
 RETRY_MODE = "adaptive"
 MAX_ATTEMPTS = 11  # the first call and up to 10 retries
+# Bulk transfers (CloudTrail objects from S3, Athena): botocore's standard mode with 5 attempts, so a
+# failing object is reported within seconds and the next cycle of `watch` is not held up by backoff.
+TRANSFER_RETRY_MODE = "standard"
+TRANSFER_MAX_ATTEMPTS = 5
 CONNECT_TIMEOUT = 10
 READ_TIMEOUT = 60
 USER_AGENT = "kmsdiag"
 
 
-def client_config(*, pool: int = 10, max_attempts: int = MAX_ATTEMPTS, user_agent: str = USER_AGENT) -> Any:
+def client_config(
+    *, pool: int = 10, max_attempts: int = MAX_ATTEMPTS, user_agent: str = USER_AGENT, mode: str = RETRY_MODE
+) -> Any:
     """A botocore ``Config``: the retry policy above, ``pool`` connections (one per concurrent thread)."""
     from botocore.config import Config
 
     return Config(
-        retries={"mode": RETRY_MODE, "total_max_attempts": max_attempts},
+        retries={"mode": mode, "total_max_attempts": max_attempts},
         max_pool_connections=pool,
         connect_timeout=CONNECT_TIMEOUT,
         read_timeout=READ_TIMEOUT,

@@ -57,12 +57,14 @@ def make_client(
     *,
     region: str | None = None,
     pool: int = 10,
-    max_attempts: int = awsconfig.MAX_ATTEMPTS,
+    max_attempts: int = awsconfig.TRANSFER_MAX_ATTEMPTS,
 ) -> Any:
     """A client with a connection pool sized for concurrent use and kmsdiag's retry policy (``diag.awsconfig``)."""
     import boto3
 
-    cfg = awsconfig.client_config(pool=pool, max_attempts=max_attempts, user_agent="kmsdiag-ingest")
+    cfg = awsconfig.client_config(
+        pool=pool, max_attempts=max_attempts, user_agent="kmsdiag-ingest", mode=awsconfig.TRANSFER_RETRY_MODE
+    )
     sess: Any = session or boto3.Session()
     return sess.client(service, region_name=region or sess.region_name or "us-east-1", config=cfg)
 

@@ -48,6 +48,9 @@ def test_watch_process_two_cycles_then_sigterm(trail_bucket: TrailBucket, moto: 
     assert proc.stdout is not None and proc.stderr is not None
     errq: queue.Queue[str] = queue.Queue()
     threading.Thread(target=_lines, args=(proc.stderr, errq), daemon=True).start()
+    outq: queue.Queue[str] = queue.Queue()  # drained as it comes, as a real consumer does (a full pipe blocks watch)
+    reader = threading.Thread(target=_lines, args=(proc.stdout, outq), daemon=True)
+    reader.start()
     seen: list[str] = []
     try:
         _wait_for_cycle(errq, 1, seen)
@@ -55,7 +58,9 @@ def test_watch_process_two_cycles_then_sigterm(trail_bucket: TrailBucket, moto: 
         key = trail_bucket.put_log(ACCOUNT_A, "us-east-1", now - dt.timedelta(minutes=2), "fresh", n=3, failures=2)
         _wait_for_cycle(errq, 2, seen)
         proc.send_signal(signal.SIGTERM)
-        out, _ = proc.communicate(timeout=120)
+        proc.wait(timeout=120)
+        reader.join(timeout=60)
+        out = "".join(outq.queue)
     finally:
         if proc.poll() is None:
             proc.kill()

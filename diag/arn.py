@@ -59,7 +59,7 @@ class Arn:
 def split(text: str | None) -> list[str] | None:
     """``["arn", partition, service, region, account, resource]``, or None when ``text`` is not an ARN
     (the fast form for hot loops; ``parse`` names the fields)."""
-    if not text or not text.startswith("arn:"):
+    if not isinstance(text, str) or not text.startswith("arn:"):  # untrusted input: any JSON value
         return None
     parts = text.split(":", 5)
     return parts if len(parts) == 6 else None
@@ -73,6 +73,18 @@ def parse(text: str | None) -> Arn | None:
 
 def is_arn(text: str | None) -> bool:
     return parse(text) is not None
+
+
+def is_key_arn(text: str | None) -> bool:
+    """A KMS key ARN: ``arn:P:kms:R:A:key/ID``."""
+    parts = split(text)
+    return bool(parts and parts[2] == "kms" and parts[5].startswith("key/"))
+
+
+def is_alias_arn(text: str | None) -> bool:
+    """A KMS alias ARN: ``arn:P:kms:R:A:alias/NAME``."""
+    parts = split(text)
+    return bool(parts and parts[2] == "kms" and parts[5].startswith("alias/"))
 
 
 def account_of(text: str | None) -> str | None:
@@ -123,6 +135,13 @@ def key_arn(key_id: str, region: str, account: str, partition: str | None = None
 def alias_arn(alias: str, region: str, account: str, partition: str | None = None) -> str:
     """The ARN of a KMS alias (``alias/name``)."""
     return build("kms", alias, region=region, account=account, partition=partition)
+
+
+def name_of(text: str | None) -> str | None:
+    """The last ``/`` segment of an ARN's resource: the ID of a key ARN, the name of a role, user or policy
+    ARN (``R`` of ``role/path/R``); None when ``text`` is not an ARN."""
+    a = parse(text)
+    return a.name if a else None
 
 
 def bucket_arn(bucket: str, partition: str = DEFAULT_PARTITION) -> str:

@@ -64,3 +64,64 @@ def test_builders() -> None:
     assert arns.object_arn("b", "k/1", "aws-cn") == "arn:aws-cn:s3:::b/k/1"
     assert arns.role_of_assumed_role("arn:aws:iam::111122223333:role/R") is None
     assert arns.role_of_assumed_role("arn:aws:sts::111122223333:federated-user/bob") is None
+
+
+def test_key_and_alias_arns_in_every_partition() -> None:
+    for partition, region in (("aws", "eu-west-1"), ("aws-cn", "cn-north-1"), ("aws-us-gov", "us-gov-west-1")):
+        key = arns.key_arn("1234abcd-12ab-34cd-56ef-1234567890ab", region, "111122223333")
+        alias = arns.alias_arn("alias/app", region, "111122223333")
+        assert arns.partition_of(key) == partition
+        assert arns.is_key_arn(key) and not arns.is_alias_arn(key)
+        assert arns.is_alias_arn(alias) and not arns.is_key_arn(alias)
+        assert arns.name_of(key) == "1234abcd-12ab-34cd-56ef-1234567890ab" and arns.name_of(alias) == "app"
+    # a key ID, an alias name, an S3 object whose path says key/, other services: not KMS key ARNs
+    for text in ("1234abcd-12ab-34cd-56ef-1234567890ab", "alias/app", "arn:aws:s3:::b/key/x", "arn:aws:iam::1:key/x"):
+        assert not arns.is_key_arn(text) and not arns.is_alias_arn(text)
+
+
+def test_untrusted_values_that_are_not_text_are_not_arns() -> None:
+    """CloudTrail fields are any JSON value: a number or an object where an ARN is expected is not one."""
+    for value in (12, {"arn": "arn:aws:kms:r:a:key/k"}, ["arn:aws:kms:r:a:key/k"], None):
+        assert arns.parse(value) is None and not arns.is_key_arn(value)  # type: ignore[arg-type]
+        assert arns.name_of(value) is None and arns.account_of(value) is None  # type: ignore[arg-type]
+
+
+def test_name_of_role_user_policy_and_session_arns() -> None:
+    assert arns.name_of("arn:aws-us-gov:iam::111122223333:role/service-role/R") == "R"
+    assert arns.name_of("arn:aws-cn:iam::111122223333:policy/team/P") == "P"
+    assert arns.name_of("arn:aws:sts::111122223333:assumed-role/R/session@example.com") == "session@example.com"
+    assert arns.name_of("arn:aws:iam::111122223333:root") == "root"
+    assert arns.name_of("R") is None
+
+
+def test_resources_a_service_record_names_carry_the_key_partition() -> None:
+    """aws:SourceArn candidates for a call on an aws-us-gov key are built in aws-us-gov (was always aws)."""
+    from diag.diagnosis.callers import _source_arn
+
+    record = {"awsRegion": "us-gov-west-1", "recipientAccountId": "111122223333", "requestParameters": {}}
+    trail = {**record, "requestParameters": {"name": "org-trail"}, "responseElements": {}}
+    alarm = {**record, "requestParameters": {"alarmName": "high-cpu"}}
+    bucket = {**record, "requestParameters": {"bucketName": "amzn-s3-demo-bucket"}}
+    assert _source_arn("CreateTrail", trail, "aws-us-gov") == (
+        "arn:aws-us-gov:cloudtrail:us-gov-west-1:111122223333:trail/org-trail"
+    )
+    assert _source_arn("PutMetricAlarm", alarm, "aws-us-gov") == (
+        "arn:aws-us-gov:cloudwatch:us-gov-west-1:111122223333:alarm:high-cpu"
+    )
+    assert _source_arn("CreateBucket", bucket, "aws-us-gov") == "arn:aws-us-gov:s3:::amzn-s3-demo-bucket"
+    named = {**trail, "requestParameters": {"name": "arn:aws-us-gov:cloudtrail:us-gov-west-1:111122223333:trail/t"}}
+    assert _source_arn("UpdateTrail", named, "aws") == "arn:aws-us-gov:cloudtrail:us-gov-west-1:111122223333:trail/t"
+
+
+def test_cloudformation_stack_of_another_partition_gives_its_pseudo_parameters() -> None:
+    from diag.impact.cloudformation import stack_facts
+
+    stack = "arn:aws-cn:cloudformation:cn-north-1:111122223333:stack/shared-data/0f1e2d3c-aaaa-bbbb-cccc-1234567890ab"
+    _, _, _, pseudo = stack_facts({"StackId": stack, "Changes": []})
+    assert pseudo == {
+        "AWS::Partition": "aws-cn",
+        "AWS::Region": "cn-north-1",
+        "AWS::AccountId": "111122223333",
+        "AWS::StackId": stack,
+        "AWS::StackName": "shared-data",
+    }

@@ -253,17 +253,17 @@ def resolve_key_ref(
     from diag.collect.inforce import find_keys_elsewhere, resolve_key
 
     ref = key.strip()
-    if ref.startswith("arn:") and ":key/" in ref:
+    if arns.is_key_arn(ref):
         info = resolve_key(con, ref, region=None, account=None, at=at)
         if info is None:
             _refuse_missing_key(con, ref, at)
         return ref, info
-    if ref.startswith("arn:") and ":alias/" in ref:
+    if arns.is_alias_arn(ref):
         info = resolve_key(con, ref, region=None, account=None, at=at)
         if info is None:
             raise NotFoundError(f"no collected key behind {ref}", hint="collect the key's account (kmsdiag collect)")
         return info.key_arn, info
-    if ref.startswith("arn:"):
+    if ref.startswith("arn:"):  # an ARN, or meant as one, that names no key or alias
         raise UsageError(f"--key: not a KMS key or alias ARN: {key!r}")
     name = ref
     info = resolve_key(con, name, region=None, account=caller_account, at=at)

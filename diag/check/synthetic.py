@@ -10,6 +10,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from diag import arn as arns
 from diag.check.request import SESSION_NAME, service_of
 from diag.diagnosis.engine_request import request_from_record
 from diag.policy.model import Request
@@ -51,9 +52,9 @@ def synthetic_record(
 ) -> dict[str, Any]:
     """The CloudTrail record AWS would write for this call (what the context builder and the rules read)."""
     service, _, name = action.partition(":")
-    key_parts = key_arn.split(":", 5)
-    region = key_parts[3] if len(key_parts) == 6 else None
-    key_account = key_parts[4] if len(key_parts) == 6 else None
+    key = arns.parse(key_arn)
+    region = key.region if key else None
+    key_account = key.account if key else None
     ui: dict[str, Any] = {"arn": caller.arn, "accountId": caller.account}
     if caller.kind == "role":
         ui["type"] = "AssumedRole"
@@ -132,6 +133,6 @@ def access_request(
     record = synthetic_record(
         caller, action, key_arn, via_service=via_service, encryption_context=encryption_context or {}, at=when
     )
-    key_account = key_arn.split(":")[4] if key_arn.count(":") >= 5 else None
+    key_account = arns.account_of(key_arn)
     context = stated_context(action, via_service, condition_keys or {})
     return record, request_from_record(record, resource=key_arn, resource_account=key_account, context=context)

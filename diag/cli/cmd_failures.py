@@ -90,6 +90,7 @@ def register(app: typer.Typer) -> None:
 
 def render_failures(console: Any, rows: list[dict[str, Any]], total: int) -> None:
     """One block per failure; identifiers on lines of their own, printed whole at any width."""
+    from diag.arn import bucket_arn, partition_for_region
     from diag.render.escape import safe_text
 
     if not rows:
@@ -108,7 +109,9 @@ def render_failures(console: Any, rows: list[dict[str, Any]], total: int) -> Non
         console.print(safe_text(f"  event  {r['event_id']}", style="cyan"), soft_wrap=True)
         caller = _caller(r)
         console.print(safe_text(f"  caller {caller}"), soft_wrap=True)
-        target = r["key_ref"] or (f"arn:aws:s3:::{r['bucket']}" if r["bucket"] else "?")
+        target = r["key_ref"] or (
+            bucket_arn(r["bucket"], partition_for_region(r["aws_region"])) if r["bucket"] else "?"
+        )
         cross = " (cross-account)" if r["cross_account"] else ""
         console.print(safe_text(f"  key    {target}{cross}"), soft_wrap=True)
     console.print()

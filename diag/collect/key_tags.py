@@ -21,6 +21,7 @@ import dataclasses
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
+from diag import arn as arns
 from diag.collect.awsjson import dumps, to_cli_json
 from diag.jsonout import stored_json
 
@@ -102,8 +103,8 @@ def _cloudtrail_tags(value: Any) -> dict[str, str]:
 
 def _changes(con: duckdb.DuckDBPyConnection, key_arn: str) -> list[_Change]:
     """The successful tag-changing records of ``key_arn`` in the trail, oldest first."""
-    key_id = key_arn.rsplit("/", 1)[-1]
-    account = key_arn.split(":")[4] if key_arn.count(":") >= 5 else None
+    key_id = arns.name_of(key_arn) or key_arn
+    account = arns.account_of(key_arn)
     rows = con.execute(
         "SELECT event_time, event_name, raw FROM events WHERE event_source = 'kms.amazonaws.com'"
         " AND event_name IN (?, ?, ?, ?) AND error_code IS NULL AND (key_arn = ?"

@@ -249,7 +249,7 @@ def transform_account(bundle: Bundle, account: str) -> dict[str, list[dict[str, 
 
 
 def _region_of(resource: str) -> str | None:
-    region = arns.region_of(resource) if resource.startswith("arn:") else resource
+    region = arns.region_of(resource) if arns.is_arn(resource) else resource
     return region if region and REGION_RE.match(region) else None
 
 

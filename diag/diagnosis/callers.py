@@ -15,6 +15,7 @@ import dataclasses
 import json
 from typing import TYPE_CHECKING, Any
 
+from diag import arn as arns
 from diag.diagnosis.model import EventFacts
 from diag.policy.model import PolicyInputs
 
@@ -79,17 +80,21 @@ def _source_arn(name: str, record: dict[str, Any], partition: str) -> str | None
         trail = req.get("name")
         if not value and isinstance(trail, str) and region and account:  # a name, or the trail's ARN
             value = (
-                trail if trail.startswith("arn:") else f"arn:{partition}:cloudtrail:{region}:{account}:trail/{trail}"
+                trail
+                if arns.is_arn(trail)
+                else arns.build("cloudtrail", f"trail/{trail}", region=region, account=account, partition=partition)
             )
     elif name == "CreateTopic":
         value = resp.get("topicArn")
     elif name == "SetTopicAttributes":
         value = req.get("topicArn")
     elif name in ("PutMetricAlarm", "PutCompositeAlarm") and req.get("alarmName") and region and account:
-        value = f"arn:{partition}:cloudwatch:{region}:{account}:alarm:{req['alarmName']}"
+        value = arns.build(
+            "cloudwatch", f"alarm:{req['alarmName']}", region=region, account=account, partition=partition
+        )
     elif name in ("CreateBucket", "PutBucketNotification") and req.get("bucketName"):
-        value = f"arn:{partition}:s3:::{req['bucketName']}"
-    return value if isinstance(value, str) and value.startswith("arn:") else None
+        value = arns.bucket_arn(str(req["bucketName"]), partition)
+    return value if isinstance(value, str) and arns.is_arn(value) else None
 
 
 def source_candidates(con: duckdb.DuckDBPyConnection | None, facts: EventFacts) -> list[dict[str, Any]]:
@@ -100,7 +105,7 @@ def source_candidates(con: duckdb.DuckDBPyConnection | None, facts: EventFacts) 
     if con is None or service not in _SOURCE_RECORDS:
         return []
     source, names = _SOURCE_RECORDS[service]
-    partition = (facts.key_arn or "arn:aws").split(":")[1] or "aws"
+    partition = arns.partition_of(facts.key_arn, arns.partition_for_region(facts.region))
     marks = ",".join("?" for _ in names)
     sql = (
         "SELECT event_id, event_time, event_name, raw FROM events WHERE event_source = ?"
@@ -122,8 +127,7 @@ def source_candidates(con: duckdb.DuckDBPyConnection | None, facts: EventFacts) 
         if arn is None or arn in seen:
             continue
         seen.add(arn)
-        account = arn.split(":")[4] if arn.count(":") >= 5 else None
-        out.append({"arn": arn, "account": account or None, "event": name, "event_id": event_id, "at": when})
+        out.append({"arn": arn, "account": arns.account_of(arn), "event": name, "event_id": event_id, "at": when})
         if len(out) >= _CANDIDATES:
             break
     return out

@@ -33,22 +33,18 @@ def role_arn_from_session(arn: str | None) -> str | None:
     return arns.role_of_assumed_role(arn) or arn
 
 
-def _is_key_arn(value: str | None) -> bool:
-    return bool(value) and str(value).startswith("arn:") and ":key/" in str(value)
-
-
 def key_from_record(record: dict[str, Any]) -> tuple[str | None, str | None]:
     """(key ARN when known, keyId exactly as given)."""
     params = record.get("requestParameters") or {}
     given = params.get("keyId") if isinstance(params, dict) else None
     given = given if isinstance(given, str) and given else None
-    key_arn = given if _is_key_arn(given) else None
+    key_arn = given if arns.is_key_arn(given) else None
     for res in record.get("resources") or []:
         if not isinstance(res, dict):
             continue
         arn = res.get("ARN") or res.get("arn")
         rtype = str(res.get("type") or "")
-        if _is_key_arn(arn) and (not rtype or rtype.lower() == "aws::kms::key"):
+        if arns.is_key_arn(arn) and (not rtype or rtype.lower() == "aws::kms::key"):
             key_arn = str(arn)
             break
     return key_arn, given
@@ -97,7 +93,7 @@ def facts_from_record(record: dict[str, Any], *, origin: str = "event-file") -> 
     issuer = issuer if isinstance(issuer, dict) else {}
     if ctype == "AssumedRole":
         principal = issuer.get("arn") or role_arn_from_session(caller_arn)
-        session = caller_arn.rsplit("/", 1)[-1] if caller_arn else None
+        session = arns.name_of(caller_arn)
     else:
         principal, session = caller_arn, None
     caller_account = ui.get("accountId") or arns.account_of(caller_arn)
@@ -152,14 +148,15 @@ def record_from_error(
     principal = parsed.principal or ""
     account = arns.account_of(principal)
     ui: dict[str, Any] = {"arn": principal or None, "accountId": account}
-    if ":assumed-role/" in principal:
+    who = arns.parse(principal)
+    if who is not None and who.resource_type == "assumed-role":
         ui["type"] = "AssumedRole"
         ui["sessionContext"] = {
             "sessionIssuer": {"type": "Role", "arn": role_arn_from_session(principal), "accountId": account}
         }
-    elif principal.endswith(":root"):
+    elif who is not None and who.resource == "root":
         ui["type"] = "Root"
-    elif ":user/" in principal:
+    elif who is not None and who.resource_type == "user":
         ui["type"] = "IAMUser"
     action = parsed.action
     service, _, op = (action or ":").partition(":")
@@ -183,7 +180,7 @@ def record_from_error(
         "requestParameters": {"keyId": resource} if resource and service == "kms" else None,
         "requestID": parsed.request_id,
     }
-    if resource and _is_key_arn(resource):
+    if resource and arns.is_key_arn(resource):
         record["resources"] = [{"ARN": resource, "accountId": arns.account_of(resource), "type": "AWS::KMS::Key"}]
     s3_arn = arns.parse(resource) if service == "s3" else None
     if s3_arn is not None and s3_arn.service == "s3" and not s3_arn.region and not s3_arn.account:

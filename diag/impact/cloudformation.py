@@ -22,6 +22,7 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from diag import arn as arns
 from diag.errors import BadInputError
 from diag.impact.intrinsics import Resolver, Unresolved
 from diag.impact.outcome import KeyDeletion, NotReplayed, Translation
@@ -103,11 +104,11 @@ def stack_facts(desc: Any) -> tuple[dict[str, str], dict[str, str], dict[str, st
     if not stack_id:
         stack_id = next((r.get("StackId") for r in rows if isinstance(r, dict) and r.get("StackId")), None)
     pseudo: dict[str, str] = {}
-    parts = str(stack_id or "").split(":", 5)
-    if len(parts) == 6 and parts[2] == "cloudformation":
-        pseudo = {"AWS::Partition": parts[1], "AWS::Region": parts[3], "AWS::AccountId": parts[4]}
+    stack = arns.parse(str(stack_id or ""))
+    if stack is not None and stack.service == "cloudformation":  # arn:P:cloudformation:R:A:stack/NAME/ID
+        pseudo = {"AWS::Partition": stack.partition, "AWS::Region": stack.region, "AWS::AccountId": stack.account}
         pseudo["AWS::StackId"] = str(stack_id)
-        pseudo["AWS::StackName"] = parts[5].split("/")[1] if parts[5].count("/") >= 1 else ""
+        pseudo["AWS::StackName"] = stack.resource_id.split("/", 1)[0] if stack.resource_type else ""
     return physical, actions, parameters, pseudo
 
 
@@ -134,13 +135,13 @@ class _Template:
         types = {k: str(v.get("Type")) for k, v in self.resources.items()}
         self.physical = physical
         self.resolve, self.members = resolve, members
-        arns = {}
+        holders = {}
         for logical, kind in types.items():
             if kind in _HOLDERS and logical in physical:
                 arn = resolve(_HOLDERS[kind], physical[logical])
                 if arn:
-                    arns[logical] = arn
-        self.values = Resolver(parameters=parameters, pseudo=pseudo, physical=physical, types=types, arns=arns)
+                    holders[logical] = arn
+        self.values = Resolver(parameters=parameters, pseudo=pseudo, physical=physical, types=types, arns=holders)
         self.notes: list[str] = []
         self.not_replayed: list[NotReplayed] = []
         self.deleted_keys: list[KeyDeletion] = []
@@ -284,7 +285,7 @@ class _Template:
         if arn is None:  # a new policy: only the attachments the template declares grant anything
             name = str(self.values.value(props.get("ManagedPolicyName")) or logical)
             return [self.identity(t, name, doc) for t in self.attached(props)]
-        name = arn.rsplit("/", 1)[-1]
+        name = arns.name_of(arn) or arn
         self.managed[arn] = (name, doc)
         # every holder of the policy sees the new document; the template's attachments hold it too
         return [Change("identity", "set_document", name=name, document=doc)] + [
@@ -311,8 +312,9 @@ class _Template:
         for logical, pid in self.physical.items():
             if logical in self.resources or self.actions.get(logical, "Remove") != "Remove":
                 continue
-            if pid.startswith("arn:") and ":policy/" in pid and ":iam::" in pid:
-                out.append(Change("identity", "remove_document", name=pid.rsplit("/", 1)[-1]))
+            policy = arns.parse(pid)
+            if policy is not None and policy.service == "iam" and policy.resource_type == "policy":
+                out.append(Change("identity", "remove_document", name=policy.name))
             elif self.resolve("key", pid) is not None:
                 key = self.resolve("key", pid)
                 assert key is not None

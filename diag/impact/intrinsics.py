@@ -15,15 +15,17 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from diag import arn as arns
+
 _SUB_VAR = re.compile(r"\$\{([^}!][^}]*)\}")
 _PARTITION_SUFFIX = {"aws": "amazonaws.com", "aws-cn": "amazonaws.com.cn", "aws-us-gov": "amazonaws.com"}
 # How to build each type's ARN from its physical ID (Ref) and the stack's partition, region and account.
 _ARNS: dict[str, Callable[[str, str, str, str], str]] = {
-    "AWS::KMS::Key": lambda p, r, a, pid: f"arn:{p}:kms:{r}:{a}:key/{pid}",
-    "AWS::KMS::ReplicaKey": lambda p, r, a, pid: f"arn:{p}:kms:{r}:{a}:key/{pid}",
-    "AWS::IAM::Role": lambda p, r, a, pid: f"arn:{p}:iam::{a}:role/{pid}",
-    "AWS::IAM::User": lambda p, r, a, pid: f"arn:{p}:iam::{a}:user/{pid}",
-    "AWS::IAM::Group": lambda p, r, a, pid: f"arn:{p}:iam::{a}:group/{pid}",
+    "AWS::KMS::Key": lambda p, r, a, pid: arns.key_arn(pid, r, a, p),
+    "AWS::KMS::ReplicaKey": lambda p, r, a, pid: arns.key_arn(pid, r, a, p),
+    "AWS::IAM::Role": lambda p, r, a, pid: arns.iam_arn(a, f"role/{pid}", p),
+    "AWS::IAM::User": lambda p, r, a, pid: arns.iam_arn(a, f"user/{pid}", p),
+    "AWS::IAM::Group": lambda p, r, a, pid: arns.iam_arn(a, f"group/{pid}", p),
 }
 
 

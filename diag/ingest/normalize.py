@@ -17,6 +17,8 @@ from typing import Any
 import orjson
 
 from diag import arn as arns
+from diag.arn import account_of as arn_account
+from diag.arn import is_alias_arn, is_key_arn
 from diag.arn import split as split_arn
 from diag.times import parse_time
 
@@ -87,24 +89,11 @@ def _b(value: object) -> bool | None:
     return None
 
 
-def arn_account(arn: str | None) -> str | None:
-    parts = split_arn(arn)
-    return parts[4] or None if parts else None
-
-
-def is_key_arn(value: str | None) -> bool:
-    parts = split_arn(value)
-    return bool(parts and parts[2] == "kms" and parts[5].startswith("key/"))
-
-
 def is_alias(value: str | None) -> bool:
     """An alias name (``alias/x``) or alias ARN (``arn:aws:kms:r:a:alias/x``)."""
     if not value:
         return False
-    if value.startswith("alias/"):
-        return True
-    parts = split_arn(value)
-    return bool(parts and parts[2] == "kms" and parts[5].startswith("alias/"))
+    return value.startswith("alias/") or is_alias_arn(value)
 
 
 def _resource_arn(res: dict[str, Any]) -> str | None:

@@ -137,3 +137,32 @@ def test_failures_names_every_caller_never_a_placeholder(demo_db: Path, run_cli:
     services = _count(demo_db, "SELECT count(*) FROM failures WHERE caller_arn IS NULL AND invoked_by IS NOT NULL")
     assert services >= 1, "the demo has a failure by an AWS service caller"
     assert sum("caller the AWS service " in line for line in callers) >= services
+
+
+def test_a_bucket_failure_names_the_bucket_in_its_region_partition() -> None:
+    """A failed S3 call with no key named shows the bucket's ARN in the partition of its region."""
+    import io
+
+    from rich.console import Console
+
+    from diag.cli.cmd_failures import render_failures
+
+    row = {
+        "event_time": None,
+        "verdict": None,
+        "action": "s3:GetObject",
+        "error_code": "AccessDenied",
+        "event_id": "0f1e2d3c-aaaa-bbbb-cccc-1234567890ab",
+        "caller_principal": "arn:aws-cn:iam::111122223333:role/Reader",
+        "caller_arn": "arn:aws-cn:sts::111122223333:assumed-role/Reader/s",
+        "key_ref": None,
+        "bucket": "amzn-s3-demo-bucket",
+        "aws_region": "cn-northwest-1",
+        "cross_account": False,
+    }
+    buf = io.StringIO()
+    render_failures(Console(file=buf, width=40, color_system=None), [row], 1)
+    assert "  key    arn:aws-cn:s3:::amzn-s3-demo-bucket" in buf.getvalue().splitlines()
+    buf = io.StringIO()
+    render_failures(Console(file=buf, width=40, color_system=None), [{**row, "aws_region": "eu-west-1"}], 1)
+    assert "  key    arn:aws:s3:::amzn-s3-demo-bucket" in buf.getvalue().splitlines()

@@ -45,37 +45,6 @@ _OTHER_STATE_RE = re.compile(
     r"pending ?import|\bunavailable\b|\bcreating\b|\bupdating\b|pending ?replica ?deletion", re.IGNORECASE
 )
 
-# The codes of refusals that policies or the key state decided (a non-authorization code supersedes them).
-AUTH_CODES: tuple[str, ...] = (
-    "EXPLICIT_DENY",
-    "WRONG_REGION",
-    "KEY_NOT_FOUND",
-    "KEY_PENDING_DELETION",
-    "KEY_DISABLED",
-    "AWS_MANAGED_KEY_CROSS_ACCOUNT",
-    "WRONG_ASSUMED_ROLE",
-    "SCP_NO_ALLOW",
-    "RCP_NO_ALLOW",
-    "S3_BUCKET_POLICY_MISSING",
-    "KEY_POLICY_OVERWRITTEN",
-    "KEY_POLICY_PRINCIPAL_ORPHANED",
-    "KEY_POLICY_PRINCIPAL_TYPO",
-    "KEY_POLICY_ROOT_DELEGATION_MISSING",
-    "KEY_POLICY_NO_PRINCIPAL",
-    "KEY_POLICY_NO_ACTION",
-    "CREATE_GRANT_MISSING",
-    "GRANT_MISSING",
-    "CONDITION_VIA_SERVICE",
-    "CONDITION_OTHER",
-    "IAM_RESOURCE_MISMATCH",
-    "IAM_POLICY_MISSING",
-    "PERMISSION_BOUNDARY",
-    "SESSION_POLICY",
-    "RESOLVED_SINCE",
-    "UNKNOWN",
-)
-
-
 def outcome_of(error_code: str | None) -> str:
     """``succeeded`` for no error code, an empty one, or an HTTP 2xx status written as one; else ``failed``."""
     code = (error_code or "").strip()

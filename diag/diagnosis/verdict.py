@@ -57,6 +57,25 @@ VERDICT_ORDER: tuple[str, ...] = (
 )
 _RANK = {code: i for i, code in enumerate(VERDICT_ORDER)}
 
+#: The codes that are not refusals decided by the policies or the key's state: KMS authorized the call and
+#: then refused the request itself (key usage, wrong key, ciphertext, custom key store), the error is not a
+#: refusal, the service is not one kmsdiag explains, or a rule failed.
+NOT_AUTHORIZATION: frozenset[str] = frozenset(
+    {
+        "CUSTOM_KEY_STORE_UNAVAILABLE",
+        "KEY_USAGE_MISMATCH",
+        "WRONG_KEY_FOR_CIPHERTEXT",
+        "INVALID_CIPHERTEXT",
+        "NOT_ACCESS_FAILURE",
+        "OTHER_SERVICE",
+        "RULE_ERROR",
+    }
+)
+#: Every other code, in verdict order: refusals that policies (conditions included) or the key's state
+#: decided, ``RESOLVED_SINCE`` and ``UNKNOWN``. A non-authorization finding supersedes them all
+#: (``diag.rules._nonauth``): AWS authorized the call before refusing it.
+AUTH_CODES: tuple[str, ...] = tuple(code for code in VERDICT_ORDER if code not in NOT_AUTHORIZATION)
+
 
 def rank(code: str) -> int:
     """Position of a code in the verdict order (codes added later without a rank sort just before UNKNOWN)."""

@@ -7,7 +7,7 @@ import shlex
 from typing import Any
 
 from diag.diagnosis.case import Case
-from diag.diagnosis.honesty import AUTH_CODES
+from diag.diagnosis.verdict import AUTH_CODES
 
 
 def record_says(case: Case) -> dict[str, Any]:

@@ -283,6 +283,39 @@ def test_condition_encryption_context_and_other() -> None:
     assert by_code(c, "CONDITION_OTHER").layer == "identity"
 
 
+def test_a_non_authorization_finding_supersedes_every_authorization_code_of_the_registry() -> None:
+    """Each rule's code is either an authorization code (policies, conditions, key state) or a refusal that
+    comes after authorization; the latter supersede every one of the former, CONDITION_ENCRYPTION_CONTEXT
+    and KEY_STATE_OTHER included (both were missing from the hand-kept list)."""
+    from diag.diagnosis.verdict import AUTH_CODES, NOT_AUTHORIZATION
+
+    registry = {cls.code: cls for cls in load_rules()}
+    authorization = {code for code in registry if code not in NOT_AUTHORIZATION}
+    assert authorization <= set(AUTH_CODES) and NOT_AUTHORIZATION.isdisjoint(AUTH_CODES)
+    assert {"CONDITION_ENCRYPTION_CONTEXT", "KEY_STATE_OTHER"} <= authorization
+    after_authorization = {code for code, cls in registry.items() if authorization <= set(cls.supersedes)}
+    assert after_authorization == {
+        "CUSTOM_KEY_STORE_UNAVAILABLE",
+        "INVALID_CIPHERTEXT",
+        "KEY_USAGE_MISMATCH",
+        "WRONG_KEY_FOR_CIPHERTEXT",
+    }
+    assert after_authorization <= NOT_AUTHORIZATION
+
+
+def test_wrong_key_for_ciphertext_drops_an_encryption_context_condition_finding() -> None:
+    """KMS said IncorrectKeyException: it authorized the call, so no condition refused it."""
+    s = stmt(
+        Layer.KEY_POLICY,
+        1,
+        principal_values=(ROLE,),
+        conditions=(_cond("kms:EncryptionContext:app", ("billing",), ("hr",)),),
+    )
+    f = facts(error_code="IncorrectKeyException", encryption_context={"app": "hr"})
+    c = case(result(layer(Layer.KEY_POLICY, IMPLICIT, s), layer(Layer.IDENTITY, ALLOWED, IDENTITY_OK)), f)
+    assert codes(c) == ["WRONG_KEY_FOR_CIPHERTEXT"]
+
+
 def test_invalid_ciphertext_is_encryption_context() -> None:
     f = facts(error_code="InvalidCiphertextException", encryption_context={"app": "x"})
     c = case(

@@ -45,6 +45,7 @@ _OTHER_STATE_RE = re.compile(
     r"pending ?import|\bunavailable\b|\bcreating\b|\bupdating\b|pending ?replica ?deletion", re.IGNORECASE
 )
 
+
 def outcome_of(error_code: str | None) -> str:
     """``succeeded`` for no error code, an empty one, or an HTTP 2xx status written as one; else ``failed``."""
     code = (error_code or "").strip()

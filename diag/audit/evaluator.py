@@ -266,21 +266,27 @@ class MatrixEvaluator:
             self.reader = BatchReader(self.con)
         return self.reader
 
-    def key_half(self, key_arn: str) -> KeyHalf:
-        """The key's half of the policies in force (key, key policy, grants, RCPs), read once per key."""
+    def _read_half(
+        self, *, caller_arn: str | None, caller_account: str | None, key_arn: str | None
+    ) -> tuple[InForce, InForce]:
+        """One half of the policies in force at ``self.at`` (a caller's, or a key's), as read and as text."""
         from diag.collect.inforce import policies_in_force
 
+        raw = policies_in_force(
+            self._reader(),
+            caller_arn=caller_arn,
+            caller_account=caller_account,
+            key_arn=key_arn,
+            at=self.at,
+            snapshots=self._index(),
+        )
+        return raw, as_text(raw)
+
+    def key_half(self, key_arn: str) -> KeyHalf:
+        """The key's half of the policies in force (key, key policy, grants, RCPs), read once per key."""
         kh = self.key_halves.get(key_arn)
         if kh is None:
-            raw = policies_in_force(
-                self._reader(),
-                caller_arn=None,
-                caller_account=None,
-                key_arn=key_arn,
-                at=self.at,
-                snapshots=self._index(),
-            )
-            text = as_text(raw)
+            raw, text = self._read_half(caller_arn=None, caller_account=None, key_arn=key_arn)
             region = arns.region_of(key_arn) or ""
             opt = engine_inputs(
                 dataclasses.replace(text, identity_policies=None, scps=(), rcps=(), permission_boundary=None)
@@ -305,19 +311,9 @@ class MatrixEvaluator:
     def caller_side(self, caller_arn: str, caller_account: str | None, who: str) -> CallerHalf:
         """The half of the caller ``caller_arn`` (``who``: the principal it is read once for, e.g. the role
         behind a session)."""
-        from diag.collect.inforce import policies_in_force
-
         ch = self.caller_halves.get(who)
         if ch is None:
-            raw = policies_in_force(
-                self._reader(),
-                caller_arn=caller_arn,
-                caller_account=caller_account,
-                key_arn=None,
-                at=self.at,
-                snapshots=self._index(),
-            )
-            ch = CallerHalf(raw, as_text(raw))
+            ch = CallerHalf(*self._read_half(caller_arn=caller_arn, caller_account=caller_account, key_arn=None))
             self.caller_halves[who] = ch
         return ch
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -357,6 +358,45 @@ class MatrixEvaluator:
 
     # -------------------------------------------------------------------------------------------- cells
 
+    def _direct(
+        self,
+        caller: MatrixCaller,
+        key_arn: str,
+        inputs: PolicyInputs,
+        ikey: tuple[Any, ...] | None,
+        vias: tuple[str, ...],
+    ) -> tuple[Request, tuple[Any, ...] | None, tuple[Any, ...] | None]:
+        """The direct request, its decision key, and the key a whole cell is shared by (None: not shared)."""
+        base = base_request(caller, key_arn, None, self.when)
+        partial = None if ikey is None else decision_key(base, inputs, ikey, self.match_memo)
+        return base, partial, (None if partial is None else (partial, vias))
+
+    def _allowed(
+        self,
+        caller: MatrixCaller,
+        key_arn: str,
+        direct: tuple[Request, tuple[Any, ...] | None],
+        inputs: PolicyInputs,
+        ikey: tuple[Any, ...] | None,
+        vias: tuple[str, ...],
+    ) -> Iterator[tuple[str | None, str, Answer]]:
+        """Each (service, action, answer) allowed, in order: an action directly (service None), else the same
+        action through each service of ``vias`` that allows it. Requests are built lazily: a consumer that
+        stops at the first allowed asks no more than it needs."""
+        through: dict[str, tuple[Request, tuple[Any, ...] | None]] = {}  # service → (request, its decision key)
+        for action in self.actions:
+            res = self._decide(*direct, action, inputs)
+            if res.decision == Decision.ALLOWED:
+                yield None, action, res
+                continue
+            for v in vias:
+                if v not in through:
+                    vbase = base_request(caller, key_arn, v, self.when)
+                    through[v] = (vbase, None if ikey is None else decision_key(vbase, inputs, ikey, self.match_memo))
+                r2 = self._decide(*through[v], action, inputs)
+                if r2.decision == Decision.ALLOWED:
+                    yield v, action, r2
+
     def cell(
         self,
         caller: MatrixCaller,
@@ -367,9 +407,7 @@ class MatrixEvaluator:
     ) -> Cell:
         """What ``caller`` may do with the key under ``inputs``: each action directly, then each action
         refused directly through each service of ``vias`` (in order)."""
-        base = base_request(caller, key_arn, None, self.when)
-        partial = None if ikey is None else decision_key(base, inputs, ikey, self.match_memo)
-        ck = None if partial is None else (partial, vias)
+        base, partial, ck = self._direct(caller, key_arn, inputs, ikey, vias)
         if ck is not None:
             hit = self.cells.get(ck)
             if hit is not None:
@@ -378,23 +416,14 @@ class MatrixEvaluator:
         via_allowed: dict[str, list[str]] = {}
         deciding: dict[str, list[str]] = {}
         unverified = False
-        through: dict[str, tuple[Request, tuple[Any, ...] | None]] = {}  # service → (request, its decision key)
-        for action in self.actions:
-            res = self._decide(base, partial, action, inputs)
-            if res.decision == Decision.ALLOWED:
+        for v, action, res in self._allowed(caller, key_arn, (base, partial), inputs, ikey, vias):
+            if v is None:
                 direct.append(action)
                 deciding[action] = list(res.deciding_layers)
-                unverified = unverified or bool(res.unknown)
-                continue
-            for v in vias:
-                if v not in through:
-                    vbase = base_request(caller, key_arn, v, self.when)
-                    through[v] = (vbase, None if ikey is None else decision_key(vbase, inputs, ikey, self.match_memo))
-                r2 = self._decide(*through[v], action, inputs)
-                if r2.decision == Decision.ALLOWED:
-                    via_allowed.setdefault(v, []).append(action)
-                    deciding.setdefault(action, list(r2.deciding_layers))
-                    unverified = unverified or bool(r2.unknown)
+            else:
+                via_allowed.setdefault(v, []).append(action)
+                deciding.setdefault(action, list(res.deciding_layers))
+            unverified = unverified or bool(res.unknown)
         out = Cell(tuple(direct), {v: tuple(acts) for v, acts in via_allowed.items()}, deciding, unverified)
         if ck is not None:
             self.cells[ck] = out
@@ -410,29 +439,13 @@ class MatrixEvaluator:
     ) -> bool:
         """Whether ``cell(...)`` would allow some action: the same requests, stopping at the first allowed
         (shared like cells)."""
-        base = base_request(caller, key_arn, None, self.when)
-        partial = None if ikey is None else decision_key(base, inputs, ikey, self.match_memo)
-        ck = None if partial is None else (partial, vias)
+        base, partial, ck = self._direct(caller, key_arn, inputs, ikey, vias)
         if ck is not None:
             if ck in self.cells:
                 return self.cells[ck].direct_or_via()
             if ck in self.admitted:
                 return self.admitted[ck]
-        through: dict[str, tuple[Request, tuple[Any, ...] | None]] = {}
-        found = False
-        for action in self.actions:
-            if self._decide(base, partial, action, inputs).decision == Decision.ALLOWED:
-                found = True
-                break
-            for v in vias:
-                if v not in through:
-                    vbase = base_request(caller, key_arn, v, self.when)
-                    through[v] = (vbase, None if ikey is None else decision_key(vbase, inputs, ikey, self.match_memo))
-                if self._decide(*through[v], action, inputs).decision == Decision.ALLOWED:
-                    found = True
-                    break
-            if found:
-                break
+        found = next(self._allowed(caller, key_arn, (base, partial), inputs, ikey, vias), None) is not None
         if ck is not None:
             self.admitted[ck] = found
         return found

@@ -65,8 +65,8 @@ Gaps: a layer whose input is ``None`` (identity policies, SCPs, RCPs, grants; th
 ``resource_policy_known=False``; the boundary / session policy with ``..._known=False``) is ``UNKNOWN``
 and listed in ``EvaluationResult.unknown``. The decision is computed as if an unknown *restricting*
 layer allowed (SCP, RCP, identity, boundary, session; an unknown resource policy counts as an allow of
-the account, so identity policies still decide). Unknown grants are counted as granting nothing: grants
-only add access, and assuming one would invent an allow. An unparseable policy makes its layer
+the account, so identity policies still decide). Unknown grants never allow: grants only add access, and
+assuming one would invent an allow (``diag.diagnosis.honesty`` makes a refusal a grant could lift Unknown). An unparseable policy makes its layer
 ``UNKNOWN`` with the parse error as the reason.
 
 Where the conformance cases and AWS documentation disagree, the engine follows the case:

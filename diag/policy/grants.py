@@ -32,7 +32,7 @@ def _encryption_context(context: Mapping[str, Any]) -> dict[str, str]:
 def eval_grants(grants: tuple[Grant, ...] | None, rq: RequestFacts, account: str | None) -> tuple[LayerTrace, bool]:
     """Grant layer trace and whether an applying grant names an account (identity policies must allow)."""
     if grants is None:
-        return unknown(Layer.GRANTS, "grants were not collected (counted as granting nothing)", account), False
+        return unknown(Layer.GRANTS, "grants not known (not collected): no allow rests on them", account), False
     if not grants:
         return not_applicable(Layer.GRANTS, "the key has no grants", account), False
     op = rq.action.partition(":")[2].lower()

@@ -417,6 +417,13 @@ class TestGrants:
         r = run(identity=[], key=self.KP, grants=None)
         assert r.decision == Decision.IMPLICITLY_DENIED and Layer.GRANTS in r.unknown
 
+    def test_unknown_grants_say_they_are_not_known_not_that_they_grant_nothing(self) -> None:
+        """The layer's reason reads as what kmsdiag knows (nothing) and what follows (no allow rests on them)."""
+        r = run(identity=[], key=self.KP, grants=None)
+        (trace,) = r.layer(Layer.GRANTS)
+        assert trace.result == LayerResult.UNKNOWN and trace.grants == ()
+        assert trace.reason == "grants not known (not collected): no allow rests on them"
+
 
 def test_context_keys_read() -> None:
     from diag.policy.engine import context_keys_read

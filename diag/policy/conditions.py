@@ -41,7 +41,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
 
-from diag.policy.context import UNDETERMINED_PREFIX, undetermined_mode
+from diag.policy.context import UNDETERMINED_PREFIX, scalar_text, undetermined_mode
 from diag.policy.model import ConditionTrace
 from diag.policy.parse import ConditionSpec, split_operator
 from diag.policy.wildcard import arn_like, arn_regex, glob_regex, substitute
@@ -399,19 +399,9 @@ def normalize_context(context: Mapping[str, object] | None) -> dict[str, tuple[s
     return out
 
 
-def _scalar(v: object) -> str | None:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, str):
-        return v
-    if isinstance(v, int | float):
-        return str(v)
-    return None
-
-
 def _to_strs(v: object) -> tuple[str, ...] | None:
     if isinstance(v, list | tuple):
-        vals = [_scalar(x) for x in v]
+        vals = [scalar_text(x) for x in v]
         return tuple(x for x in vals if x is not None)
-    s = _scalar(v)
+    s = scalar_text(v)
     return None if s is None else (s,)

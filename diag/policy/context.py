@@ -93,7 +93,9 @@ def _s(v: Any) -> str | None:
     return v if isinstance(v, str) and v else None
 
 
-def _scalar(v: Any) -> str | None:
+def scalar_text(v: object) -> str | None:
+    """A JSON scalar as condition text (``true``/``false`` for a boolean, a number as written by ``str``);
+    None for anything else (null, an object, a list)."""
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, str):
@@ -203,7 +205,7 @@ def _kms_request_keys(ctx: dict[str, Any], params: dict[str, Any]) -> None:
     if isinstance(ec, dict):
         keys = []
         for k, v in ec.items():
-            sv = _scalar(v)
+            sv = scalar_text(v)
             if isinstance(k, str) and sv is not None:
                 ctx[f"kms:EncryptionContext:{k}"] = sv
                 keys.append(k)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from diag.policy.context import scalar_text
 from diag.policy.engine import evaluate
 from diag.policy.model import EvaluationResult, Grant, Layer, NamedPolicy, OrgLevel, PolicyInputs, Request
 from diag.policy.parse import PolicyError, parse_policy, policy_fingerprint
@@ -119,9 +120,9 @@ def document_to_inputs(doc: Any, fingerprints: dict[int, Any] | None = None) -> 
         if isinstance(v, list):
             if not all(isinstance(x, str | bool | int | float) for x in v):
                 raise RequestDocumentError(f"request.context.{k}: list values must be strings")
-            context[k] = [x if isinstance(x, str) else _scalar_text(x) for x in v]
-        elif isinstance(v, str | bool | int | float):
-            context[k] = v if isinstance(v, str) else _scalar_text(v)
+            context[k] = [t for t in map(scalar_text, v) if t is not None]  # every one is a scalar
+        elif (text := scalar_text(v)) is not None:
+            context[k] = text
         else:
             raise RequestDocumentError(f"request.context.{k}: expected a string or a list of strings")
     request = Request(req["principal"], req["action"], resource, ra, context)
@@ -160,12 +161,6 @@ def document_to_inputs(doc: Any, fingerprints: dict[int, Any] | None = None) -> 
         grants=None if grants_raw is None else tuple(_grant(g, i, resource) for i, g in enumerate(grants_raw)),
     )
     return request, inputs
-
-
-def _scalar_text(v: bool | int | float) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    return str(v)
 
 
 def result_to_dict(result: EvaluationResult, doc_id: Any = None) -> dict[str, Any]:

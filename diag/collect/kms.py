@@ -275,25 +275,28 @@ def _transform_key_dir(
     out: dict[str, list[dict[str, Any]]],
 ) -> None:
     base = key_dir(account, region, key_id)
+
+    def keep(table: str, rows: list[dict[str, Any]] | None, what: str, command: str) -> None:
+        """The rows of one call's document; a gap when it is missing and errors.json did not say why."""
+        if rows is not None:
+            out[table].extend(rows)
+        elif (what, key_id) not in reported:
+            out["gaps"].append(_missing(what, account, region, key_id, command))
+
     describe = bundle.get(f"{base}/describe-key.json")
     key_row = transform_key(account, region, describe) if describe is not None else None
     key_arn = key_row["key_arn"] if key_row else key_arn_of(account, region, key_id)
-    if key_row:
-        out["keys"].append(key_row)
-    elif ("key", key_id) not in reported:
-        out["gaps"].append(_missing("key", account, region, key_id, "describe-key"))
+    keep("keys", [key_row] if key_row else None, "key", "describe-key")
     policy = bundle.get(f"{base}/get-key-policy.json")
     policy_row = transform_key_policy(account, region, key_arn, policy) if policy is not None else None
-    if policy_row:
-        out["key_policies"].append(policy_row)
-    elif ("key_policy", key_id) not in reported:
-        out["gaps"].append(_missing("key_policy", account, region, key_id, "get-key-policy"))
+    keep("key_policies", [policy_row] if policy_row else None, "key_policy", "get-key-policy")
     grants = bundle.get(f"{base}/list-grants.json")
-    grant_rows = transform_grants(account, region, key_arn, grants) if grants is not None else None
-    if grant_rows is not None:
-        out["grants"].extend(grant_rows)
-    elif ("grants", key_id) not in reported:
-        out["gaps"].append(_missing("grants", account, region, key_id, "list-grants"))
+    keep(
+        "grants",
+        transform_grants(account, region, key_arn, grants) if grants is not None else None,
+        "grants",
+        "list-grants",
+    )
     # Tags are read only by aws:ResourceTag conditions; a bundle without list-resource-tags.json (one made
     # before kmsdiag collected them, or by hand) is not a gap: the request context says what to collect
     # when a policy reads them. A refused call is a gap (errors.json, above).

@@ -8,7 +8,7 @@ still read describe-organization, which tells "in an organization" from "not in 
 from __future__ import annotations
 
 import shlex
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, Any
 
 from diag.collect import commands
@@ -72,35 +72,44 @@ def transform_policy(account: str, doc: Any) -> dict[str, Any] | None:
     }
 
 
-def transform_targets(account: str, policy_id: str, doc: Any) -> list[dict[str, Any]] | None:
-    if not isinstance(doc, dict) or not isinstance(doc.get("Targets"), list):
+def _rows_by_id(
+    doc: Any, field: str, id_key: str, row: Callable[[dict[str, Any]], dict[str, Any]]
+) -> list[dict[str, Any]] | None:
+    """One row per distinct ``id_key`` of the ``field`` list of an AWS CLI answer, first seen first; None
+    when ``doc`` is not that answer."""
+    if not isinstance(doc, dict) or not isinstance(doc.get(field), list):
         return None
     rows, seen = [], set()
-    for t in doc["Targets"]:
-        if isinstance(t, dict) and t.get("TargetId") and t["TargetId"] not in seen:
-            seen.add(t["TargetId"])
-            rows.append(
-                {
-                    "account": account,
-                    "policy_id": policy_id,
-                    "target_id": t["TargetId"],
-                    "target_type": t.get("Type"),
-                    "target_name": t.get("Name"),
-                    "target_arn": t.get("Arn"),
-                }
-            )
+    for item in doc[field]:
+        if isinstance(item, dict) and item.get(id_key) and item[id_key] not in seen:
+            seen.add(item[id_key])
+            rows.append(row(item))
     return rows
+
+
+def transform_targets(account: str, policy_id: str, doc: Any) -> list[dict[str, Any]] | None:
+    return _rows_by_id(
+        doc,
+        "Targets",
+        "TargetId",
+        lambda t: {
+            "account": account,
+            "policy_id": policy_id,
+            "target_id": t["TargetId"],
+            "target_type": t.get("Type"),
+            "target_name": t.get("Name"),
+            "target_arn": t.get("Arn"),
+        },
+    )
 
 
 def transform_parents(account: str, child_id: str, doc: Any) -> list[dict[str, Any]] | None:
-    if not isinstance(doc, dict) or not isinstance(doc.get("Parents"), list):
-        return None
-    rows, seen = [], set()
-    for p in doc["Parents"]:
-        if isinstance(p, dict) and p.get("Id") and p["Id"] not in seen:
-            seen.add(p["Id"])
-            rows.append({"account": account, "child_id": child_id, "parent_id": p["Id"], "parent_type": p.get("Type")})
-    return rows
+    return _rows_by_id(
+        doc,
+        "Parents",
+        "Id",
+        lambda p: {"account": account, "child_id": child_id, "parent_id": p["Id"], "parent_type": p.get("Type")},
+    )
 
 
 def _how(call: str, account: str, resource: str) -> str:
@@ -115,6 +124,20 @@ def _how(call: str, account: str, resource: str) -> str:
     if call == "list-policies":
         return commands.list_policies(resource if resource in POLICY_TYPES else "SERVICE_CONTROL_POLICY")
     return f"aws organizations {shlex.quote(call)} --output json"
+
+
+def _gap(account: str, call: str, resource: str, error: str, message: Any) -> dict[str, Any]:
+    """The gap row of an Organizations call that failed or whose answer is missing."""
+    return gap_row(
+        account=account,
+        region=None,
+        what="org",
+        call=f"organizations {call}",
+        resource=resource or None,
+        error=error,
+        message=message,
+        how_to_collect=_how(call, account, resource),
+    )
 
 
 def transform_account(bundle: Bundle, account: str) -> dict[str, list[dict[str, Any]]]:
@@ -139,35 +162,14 @@ def transform_account(bundle: Bundle, account: str) -> dict[str, list[dict[str, 
         reported.add((call, resource))
         if str(e.get("error")) in NOT_A_GAP:
             continue
-        out["gaps"].append(
-            gap_row(
-                account=account,
-                region=None,
-                what="org",
-                call=f"organizations {call}",
-                resource=resource or None,
-                error=str(e.get("error") or "Error"),
-                message=e.get("message"),
-                how_to_collect=_how(call, account, resource),
-            )
-        )
+        out["gaps"].append(_gap(account, call, resource, str(e.get("error") or "Error"), e.get("message")))
     # a policy described but with no targets (or the reverse) is half-collected
     for policy_id in sorted(described ^ targeted):
         call = "list-targets-for-policy" if policy_id in described else "describe-policy"
         if (call, policy_id) in reported:
             continue
-        out["gaps"].append(
-            gap_row(
-                account=account,
-                region=None,
-                what="org",
-                call=f"organizations {call}",
-                resource=policy_id,
-                error="NotCollected",
-                message=f"{call}/{policy_id}.json is missing from the bundle",
-                how_to_collect=_how(call, account, policy_id),
-            )
-        )
+        message = f"{call}/{policy_id}.json is missing from the bundle"
+        out["gaps"].append(_gap(account, call, policy_id, "NotCollected", message))
     return out
 
 

@@ -189,6 +189,27 @@ def record_from_error(
     return record
 
 
+# EventFacts field, events column: the stored column wins over what the raw record says, when it has a value
+_ROW_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("event_id", "event_id"),
+    ("event_source", "event_source"),
+    ("event_name", "event_name"),
+    ("region", "aws_region"),
+    ("error_code", "error_code"),
+    ("error_message", "error_message"),
+    ("caller_arn", "caller_arn"),
+    ("caller_account", "caller_account"),
+    ("key_arn", "key_arn"),
+    ("key_id_given", "key_id_given"),
+    ("key_account", "key_account"),
+    ("bucket", "bucket"),
+    ("invoked_by", "invoked_by"),
+    ("shared_event_id", "shared_event_id"),
+    ("request_id", "request_id"),
+    ("recipient_account", "recipient_account"),
+)
+
+
 def facts_from_row(row: dict[str, Any]) -> EventFacts:
     """Facts of a stored event: the raw record for everything, the typed columns (resolved by ingest) on top."""
     import dataclasses
@@ -204,27 +225,10 @@ def facts_from_row(row: dict[str, Any]) -> EventFacts:
         principal = row["caller_role_arn"]
     elif not principal:
         principal = row.get("caller_role_arn") or row.get("caller_arn")
-    overrides: dict[str, Any] = {
-        "event_id": row.get("event_id") or base.event_id,
-        "event_time": parse_time(row.get("event_time")) or base.event_time,
-        "event_source": row.get("event_source") or base.event_source,
-        "event_name": row.get("event_name") or base.event_name,
-        "region": row.get("aws_region") or base.region,
-        "error_code": row.get("error_code") or base.error_code,
-        "error_message": row.get("error_message") or base.error_message,
-        "caller_arn": row.get("caller_arn") or base.caller_arn,
-        "caller_type": ctype,
-        "caller_account": row.get("caller_account") or base.caller_account,
-        "principal_arn": principal,
-        "key_arn": row.get("key_arn") or base.key_arn,
-        "key_id_given": row.get("key_id_given") or base.key_id_given,
-        "key_account": row.get("key_account") or base.key_account,
-        "bucket": row.get("bucket") or base.bucket,
-        "invoked_by": row.get("invoked_by") or base.invoked_by,
-        "shared_event_id": row.get("shared_event_id") or base.shared_event_id,
-        "request_id": row.get("request_id") or base.request_id,
-        "recipient_account": row.get("recipient_account") or base.recipient_account,
-    }
+    overrides: dict[str, Any] = {field: row.get(column) or getattr(base, field) for field, column in _ROW_COLUMNS}
+    overrides.update(
+        event_time=parse_time(row.get("event_time")) or base.event_time, caller_type=ctype, principal_arn=principal
+    )
     f = dataclasses.replace(base, **overrides)
     if f.action is None and f.event_source and f.event_name:
         f = dataclasses.replace(f, action=f"{f.event_source.split('.')[0]}:{f.event_name}")

@@ -16,12 +16,16 @@ def _json_or_text(value: str | None) -> Any:
         return value
 
 
+def _present(fields: dict[str, Any]) -> dict[str, Any]:
+    """The fields that have a value (Athena gives NULL for a field the record did not carry)."""
+    return {k: v for k, v in fields.items() if v is not None}
+
+
 def transform_row(row: dict[str, str | None]) -> dict[str, Any]:
     """One result row (alias → text) rebuilt as the CloudTrail record it came from."""
     g = row.get
-    identity: dict[str, Any] = {
-        k: v
-        for k, v in {
+    identity = _present(
+        {
             "type": g("ui_type"),
             "principalId": g("ui_principalid"),
             "arn": g("ui_arn"),
@@ -29,21 +33,18 @@ def transform_row(row: dict[str, str | None]) -> dict[str, Any]:
             "invokedBy": g("ui_invokedby"),
             "accessKeyId": g("ui_accesskeyid"),
             "userName": g("ui_username"),
-        }.items()
-        if v is not None
-    }
-    issuer = {
-        k: v
-        for k, v in {
+        }
+    )
+    issuer = _present(
+        {
             "type": g("si_type"),
             "principalId": g("si_principalid"),
             "arn": g("si_arn"),
             "accountId": g("si_accountid"),
             "userName": g("si_username"),
-        }.items()
-        if v is not None
-    }
-    attributes = {
+        }
+    )
+    attributes = {  # an empty attribute is left out too
         k: v
         for k, v in {"mfaAuthenticated": g("sc_mfaauthenticated"), "creationDate": g("sc_creationdate")}.items()
         if v
@@ -82,7 +83,7 @@ def transform_row(row: dict[str, str | None]) -> dict[str, Any]:
         record["additionalEventData"] = extra
     resources = _json_or_text(g("resources_json"))
     if isinstance(resources, list) and resources:
-        record["resources"] = [{k: v for k, v in r.items() if v is not None} for r in resources if isinstance(r, dict)]
+        record["resources"] = [_present(r) for r in resources if isinstance(r, dict)]
     return {k: v for k, v in record.items() if v is not None or k in ("requestParameters", "responseElements")}
 
 

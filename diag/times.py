@@ -33,6 +33,12 @@ def naive_utc(value: dt.datetime) -> dt.datetime:
     return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo is not None else value
 
 
+def cloudtrail_time(value: dt.datetime) -> str:
+    """CloudTrail's form of a time (``eventTime``): ``2026-11-28T12:00:00Z``, UTC, to the second. A naive
+    datetime is taken as UTC already."""
+    return f"{naive_utc(value):%Y-%m-%dT%H:%M:%SZ}"
+
+
 def duration_seconds(text: str) -> float | None:
     """``7d`` -> 604800.0; None when ``text`` is not a number followed by one of s, m, h, d, w."""
     m = DURATION_RE.match(text)

@@ -110,3 +110,14 @@ def test_every_date_in_the_real_records_is_read() -> None:
         _dates(doc, found)
     assert len(found) > 20 and "Nov 2, 2021, 11:25:25 PM" in found and "Apr 12, 2021 18:58:30 PM" in found
     assert [d for d in found if times.parse_time(d) is None] == []
+
+
+def test_cloudtrail_time_is_the_eventtime_form_in_utc() -> None:
+    """The form of CloudTrail's eventTime (AWS documentation records: ``2014-03-06T21:22:54Z``), from a
+    naive UTC time or an aware one in any zone."""
+    cloudtrail_time, parse_iso = times.cloudtrail_time, times.parse_iso
+    naive = dt.datetime(2014, 3, 6, 21, 22, 54, 123456)
+    assert cloudtrail_time(naive) == "2014-03-06T21:22:54Z"
+    paris = dt.datetime(2014, 3, 6, 22, 22, 54, tzinfo=dt.timezone(dt.timedelta(hours=1)))
+    assert cloudtrail_time(paris) == "2014-03-06T21:22:54Z"
+    assert parse_iso(cloudtrail_time(naive)) == naive.replace(microsecond=0)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from diag import arn as arns
 from diag.policy.model import Request
+from diag.times import cloudtrail_time
 
 SESSION_NAME = "kmsdiag-check"  # the session a role calls as (the same name as `kmsdiag check`'s)
 _GRANT_ACTIONS = frozenset({"kms:creategrant", "kms:listgrants", "kms:revokegrant"})
@@ -49,10 +50,6 @@ def matrix_caller(arn: str, account: str, kind: str, unique_id: str | None) -> M
     raise ValueError(f"the access matrix evaluates roles and users, not {kind!r} ({arn})")
 
 
-def _iso(t: dt.datetime) -> str:
-    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _caller_keys(caller: MatrixCaller) -> dict[str, str | list[str]]:
     ctx: dict[str, str | list[str]] = {
         "aws:PrincipalArn": caller.principal_arn if caller.kind == "role" else caller.arn,
@@ -73,7 +70,7 @@ def base_request(caller: MatrixCaller, key_arn: str, via: str | None, at: dt.dat
     key_parts = arns.split(key_arn)
     region = key_parts[3] if key_parts else None
     key_account = key_parts[4] if key_parts else None
-    when = _iso(at)
+    when = cloudtrail_time(at)
     ctx = _caller_keys(caller)
     invoked = f"{via.split('.', 1)[0]}.amazonaws.com" if via else None
     if invoked is not None and " " not in invoked:

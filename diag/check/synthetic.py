@@ -14,6 +14,7 @@ from diag import arn as arns
 from diag.check.request import SESSION_NAME, service_of
 from diag.diagnosis.engine_request import request_from_record
 from diag.policy.model import Request
+from diag.times import cloudtrail_time
 
 _GRANT_ACTIONS = frozenset({"kms:creategrant", "kms:listgrants", "kms:revokegrant"})
 
@@ -35,10 +36,6 @@ class CallerInfo:
 
 
 # ---------------------------------------------------------------------------------------------- records
-
-
-def _iso(t: dt.datetime) -> str:
-    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def synthetic_record(
@@ -68,7 +65,7 @@ def synthetic_record(
                 "accountId": caller.account,
                 "userName": caller.name,
             },
-            "attributes": {"creationDate": _iso(at), "mfaAuthenticated": "false"},
+            "attributes": {"creationDate": cloudtrail_time(at), "mfaAuthenticated": "false"},
         }
     elif caller.kind == "user":
         ui["type"] = "IAMUser"
@@ -84,7 +81,7 @@ def synthetic_record(
     record: dict[str, Any] = {
         "eventVersion": "1.09",
         "userIdentity": ui,
-        "eventTime": _iso(at),
+        "eventTime": cloudtrail_time(at),
         "eventSource": f"{service}.amazonaws.com",
         "eventName": name,
         "awsRegion": region,

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from diag import arn as arns
 from diag.diagnosis.model import EventFacts
 from diag.policy.context import via_service as engine_via_service
-from diag.times import parse_time
+from diag.times import cloudtrail_time, parse_time
 
 if TYPE_CHECKING:
     from diag.errortext import ParsedError
@@ -170,7 +170,7 @@ def record_from_error(
     record: dict[str, Any] = {
         "eventVersion": "1.08",
         "eventID": None,
-        "eventTime": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "eventTime": cloudtrail_time(at),
         "eventSource": f"{service}.amazonaws.com" if service else None,
         "eventName": op or None,
         "awsRegion": region or arns.region_of(resource),

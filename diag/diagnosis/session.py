@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from diag.collect.model import Gap
 from diag.policy.model import NamedPolicy
 from diag.shell import q
+from diag.times import cloudtrail_time, parse_iso
 
 if TYPE_CHECKING:
     from diag.diagnosis.model import EventFacts
@@ -153,21 +154,11 @@ def _ingest_command(facts: EventFacts) -> str:
     for region in dict.fromkeys(r for r in ("us-east-1", facts.region) if r):
         parts.append(f"--region {q(region)}")
     if start is not None and end is not None:
-        parts.append(f"--since {q(_iso(start))} --until {q(_iso(end))}")
+        parts.append(f"--since {q(cloudtrail_time(start))} --until {q(cloudtrail_time(end))}")
     return " ".join(parts)
 
 
 def _session_created(facts: EventFacts) -> dt.datetime | None:
     attrs = (((facts.raw or {}).get("userIdentity") or {}).get("sessionContext") or {}).get("attributes") or {}
     text = attrs.get("creationDate")
-    if not isinstance(text, str):
-        return None
-    try:
-        when = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return when.astimezone(dt.UTC).replace(tzinfo=None) if when.tzinfo else when
-
-
-def _iso(when: dt.datetime) -> str:
-    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return parse_iso(text) if isinstance(text, str) else None

@@ -28,6 +28,7 @@ from diag.ingest.remote.timeparse import utcnow
 from diag.ingest.remote.watermarks import get_watermark, set_watermark
 from diag.ingest.sources.athena_rows import transform_result_rows, transform_row
 from diag.ingest.sources.athena_sql import AthenaTable, build_query
+from diag.times import cloudtrail_time
 
 if TYPE_CHECKING:
     import duckdb
@@ -226,7 +227,7 @@ def pull_athena(
         since = watermark - OVERLAP if watermark else until - DEFAULT_FIRST_WINDOW
     window_start = since
     sql = build_query(table, since=since, until=until, accounts=accounts, regions=regions, key_arns=key_arns)
-    summary = AthenaSummary(window_start=f"{since:%Y-%m-%dT%H:%M:%SZ}", window_end=f"{until:%Y-%m-%dT%H:%M:%SZ}")
+    summary = AthenaSummary(window_start=cloudtrail_time(since), window_end=cloudtrail_time(until))
     state: dict[str, Any] = {}
     pull = Pull((), summary)
 

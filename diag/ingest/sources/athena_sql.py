@@ -16,6 +16,7 @@ from diag.change_events import KMS_S3_CHANGES
 from diag.errors import UsageError
 from diag.ingest.filter import IAM_READ_PREFIXES, ORGANIZATIONS_KEPT, STS_KEPT
 from diag.ingest.sources.s3_layout import ACCOUNT_RE, REGION_RE  # the trail layout's folder names
+from diag.times import cloudtrail_time
 
 IDENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 KEY_ARN_RE = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]+$")
@@ -141,8 +142,8 @@ def build_query(
         where.append(f'"{table.account_column}" IN ({in_list(sorted(set(accounts)))})')
     if regions:
         where.append(f'"{table.region_column}" IN ({in_list(sorted(set(regions)))})')
-    where.append(f"eventtime >= {lit(f'{since:%Y-%m-%dT%H:%M:%SZ}')}")
-    where.append(f"eventtime < {lit(f'{until:%Y-%m-%dT%H:%M:%SZ}')}")
+    where.append(f"eventtime >= {lit(cloudtrail_time(since))}")
+    where.append(f"eventtime < {lit(cloudtrail_time(until))}")
     kms_success = "eventsource = 'kms.amazonaws.com'"
     if key_arns:
         kms_success += (
@@ -164,7 +165,7 @@ def build_query(
     ]
     cols = ",\n  ".join(expr if alias == expr else f"{expr} AS {alias}" for alias, expr in SELECT_COLUMNS)
     return (
-        f"-- kmsdiag: CloudTrail events kept by kmsdiag, {since:%Y-%m-%dT%H:%M:%SZ} to {until:%Y-%m-%dT%H:%M:%SZ}\n"
+        f"-- kmsdiag: CloudTrail events kept by kmsdiag, {cloudtrail_time(since)} to {cloudtrail_time(until)}\n"
         f"SELECT\n  {cols}\nFROM {table.qualified}\nWHERE "
         + "\n  AND ".join(where)
         + "\n  AND (\n    "

@@ -30,6 +30,7 @@ from diag.ingest.remote.pull import Pull
 from diag.ingest.remote.ratelimit import RateLimiter, backoff_delays
 from diag.ingest.remote.timeparse import utcnow
 from diag.ingest.remote.watermarks import get_watermarks, set_watermark
+from diag.times import cloudtrail_time
 
 if TYPE_CHECKING:
     import duckdb
@@ -74,7 +75,7 @@ class LookupQuery:
         return f"{self.account}/{self.region}/{self.event_source}"
 
     def page_name(self, page: int) -> str:
-        return f"lookup:{self.scope}/{self.start:%Y-%m-%dT%H:%M:%SZ}/{self.end:%Y-%m-%dT%H:%M:%SZ}#{page}"
+        return f"lookup:{self.scope}/{cloudtrail_time(self.start)}/{cloudtrail_time(self.end)}#{page}"
 
 
 @dataclass
@@ -116,7 +117,7 @@ def transform_queries(
     """One query per target and event source, starting at ``since`` or just before the watermark."""
     floor = now - MAX_HISTORY
     if since is not None and since >= now:
-        raise UsageError(f"--since {since:%Y-%m-%dT%H:%M:%SZ} is in the future")
+        raise UsageError(f"--since {cloudtrail_time(since)} is in the future")
     if since is not None and since < floor - dt.timedelta(minutes=5):
         raise UsageError(
             f"--since {since:%Y-%m-%d} is more than 90 days ago: LookupEvents keeps 90 days of event history. "
@@ -255,9 +256,7 @@ def pull_lookup(
     def finish(con: duckdb.DuckDBPyConnection) -> None:
         for q in completed:
             set_watermark(con, SOURCE, q.scope, q.end)
-            summary.windows.append(
-                {"scope": q.scope, "start": f"{q.start:%Y-%m-%dT%H:%M:%SZ}", "end": f"{q.end:%Y-%m-%dT%H:%M:%SZ}"}
-            )
+            summary.windows.append({"scope": q.scope, "start": cloudtrail_time(q.start), "end": cloudtrail_time(q.end)})
 
     return Pull(blobs(), summary, finish)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from diag import arn as arns
 from diag.policy.model import EvaluationResult, Layer, LayerResult, LayerTrace, StatementTrace
 
 
@@ -51,7 +52,9 @@ def _fix(layer: Layer, result: EvaluationResult, principal_arn: str, key_arn: st
     via = result.request.context.get("kms:ViaService")
     if layer == Layer.KEY_POLICY:
         stmt: dict[str, Any] = {
-            "Sid": "Allow" + "".join(p.capitalize() for p in principal_arn.rsplit("/", 1)[-1].split("-")) + "Use",
+            "Sid": "Allow"
+            + "".join(p.capitalize() for p in (arns.name_of(principal_arn) or principal_arn).split("-"))
+            + "Use",
             "Effect": "Allow",
             "Principal": {"AWS": principal_arn},
             "Action": action,

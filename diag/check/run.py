@@ -200,7 +200,7 @@ def resolve_caller(
     if service == "iam" and resource == "root":
         return CallerInfo(p, p, account, "root", None, account, True)
     if service == "iam" and resource.startswith("role/"):
-        name = resource.rsplit("/", 1)[-1]
+        name = parts.name
         found, row = lookup(account, "role", name)
         role_arn = row[0] if row else p
         session = arns.assumed_role_arn(account, name, SESSION_NAME, partition)
@@ -214,7 +214,7 @@ def resolve_caller(
         role_arn = row[0] if row else arns.role_arn(account, name, partition=partition)
         return CallerInfo(p, role_arn, account, "role", name, row[1] if row else None, found)
     if service == "iam" and resource.startswith("user/"):
-        name = resource.rsplit("/", 1)[-1]
+        name = parts.name
         found, row = lookup(account, "user", name)
         return CallerInfo(
             row[0] if row else p, row[0] if row else p, account, "user", name, row[1] if row else None, found

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeGuard
 
 DEFAULT_PARTITION = "aws"
 
@@ -71,17 +72,17 @@ def parse(text: str | None) -> Arn | None:
     return Arn(parts[1], parts[2], parts[3], parts[4], parts[5]) if parts else None
 
 
-def is_arn(text: str | None) -> bool:
+def is_arn(text: str | None) -> TypeGuard[str]:
     return parse(text) is not None
 
 
-def is_key_arn(text: str | None) -> bool:
+def is_key_arn(text: str | None) -> TypeGuard[str]:
     """A KMS key ARN: ``arn:P:kms:R:A:key/ID``."""
     parts = split(text)
     return bool(parts and parts[2] == "kms" and parts[5].startswith("key/"))
 
 
-def is_alias_arn(text: str | None) -> bool:
+def is_alias_arn(text: str | None) -> TypeGuard[str]:
     """A KMS alias ARN: ``arn:P:kms:R:A:alias/NAME``."""
     parts = split(text)
     return bool(parts and parts[2] == "kms" and parts[5].startswith("alias/"))

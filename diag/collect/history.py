@@ -64,10 +64,10 @@ def _kms_key_arn(record: dict[str, Any], req: dict[str, Any], resp: dict[str, An
         return str(meta["arn"])
     for res in record.get("resources") or []:
         arn = str((res or {}).get("ARN") or (res or {}).get("arn") or "")
-        if ":key/" in arn:
+        if arns.is_key_arn(arn):
             return arn
     key_id = str(req.get("keyId") or resp.get("keyId") or "")
-    if key_id.startswith("arn:") and ":key/" in key_id:
+    if arns.is_key_arn(key_id):
         return key_id
     region = record.get("awsRegion")
     if key_id and region and account and not key_id.startswith(("alias/", "arn:")):
@@ -148,7 +148,7 @@ def _iam(name: str, record: dict[str, Any], req: dict[str, Any], resp: dict[str,
         arn = _str(req.get("policyArn")) or _str(policy.get("arn"))
         if not arn and req.get("policyName"):
             arn = arns.iam_arn(acct, f"policy{req.get('path') or '/'}{req['policyName']}", partition)
-        ch = Change("iam_policy", arn, resource_name=_str(req.get("policyName")) or (arn or "").rsplit("/", 1)[-1])
+        ch = Change("iam_policy", arn, resource_name=_str(req.get("policyName")) or arns.name_of(arn) or "")
         version = _obj(resp.get("policyVersion"))
         if name == "CreatePolicy":
             ch.document = policy_document(req.get("policyDocument"))

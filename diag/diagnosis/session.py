@@ -19,6 +19,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from diag.arn import account_of as arn_account
 from diag.collect.model import Gap
 from diag.policy.model import NamedPolicy
 from diag.shell import q
@@ -80,7 +81,7 @@ def session_from_record(
             doc = orjson.loads(raw_policy) if isinstance(raw_policy, str) else raw_policy
         except orjson.JSONDecodeError:
             doc = None
-    account = (params.get("roleArn") or "").split(":")[4] if (params.get("roleArn") or "").count(":") >= 5 else None
+    account = arn_account(params.get("roleArn"))
     if arns:
         return SessionLookup(
             known=False,

@@ -21,6 +21,7 @@ import dataclasses
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from diag import arn as arns
 from diag.policy.model import Grant
 from diag.proof.change import Change
 
@@ -54,11 +55,11 @@ def fix_changes(con: duckdb.DuckDBPyConnection, f: AuditFinding) -> list[Change]
     if fix is None:
         return "the finding has no fix"
     label = f.policy or ""
-    if label.startswith(_GRANT_PREFIX) and f.resource and ":key/" in f.resource:
+    if label.startswith(_GRANT_PREFIX) and arns.is_key_arn(f.resource):
         return [Change("grants", "revoke_grant", grant=Grant(label[len(_GRANT_PREFIX) :], f.resource, "", ()))]
     if fix.policy is None:
         return "the fix is not a policy document (" + fix.summary + ")"
-    if label == "key policy" and f.resource and ":key/" in f.resource:
+    if label == "key policy" and arns.is_key_arn(f.resource):
         if "Statement" in fix.policy:
             return [Change("key_policy", "set_document", target=f.resource, document=fix.policy)]
         old = _statement_in_force(con, f.resource, f.statement_index)

@@ -81,10 +81,10 @@ class Resolver:
         """The names of the inline policies of a role or user in force now (None: its IAM is not collected)."""
         from diag.collect.inforce import policies_in_force
 
-        parts = holder_arn.split(":")
-        if len(parts) < 6:
+        holder = arns.parse(holder_arn)
+        if holder is None:
             return None
-        inf = policies_in_force(self.con, caller_arn=holder_arn, caller_account=parts[4])
+        inf = policies_in_force(self.con, caller_arn=holder_arn, caller_account=holder.account)
         if inf.identity_policies is None:
             return None
         return frozenset(
@@ -93,10 +93,10 @@ class Resolver:
 
     def members(self, group_arn: str) -> tuple[str, ...]:
         """The users of a group in the newest snapshot of its account that lists it."""
-        parts = group_arn.split(":")
-        if len(parts) < 6 or not parts[5].startswith("group/"):
+        group = arns.parse(group_arn)
+        if group is None or not group.resource.startswith("group/"):
             return ()
-        account, name = parts[4], parts[5].rsplit("/", 1)[-1]
+        account, name = group.account, group.name
         rows = self.con.execute(
             "SELECT arn FROM principals WHERE kind = 'user' AND account = ? AND list_contains(groups, ?)"
             " AND snapshot_id = (SELECT max(snapshot_id) FROM principals WHERE account = ? AND kind = 'group'"
@@ -107,7 +107,7 @@ class Resolver:
 
     def key(self, ref: str) -> str | None:
         parsed = arns.parse(ref)
-        if parsed is not None and parsed.service == "kms" and parsed.resource.startswith("key/"):
+        if arns.is_key_arn(ref):
             return ref
         from diag.collect.inforce import resolve_key
 

@@ -18,6 +18,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from diag import arn as arns
 from diag.errors import BadInputError
 from diag.impact.outcome import KeyDeletion, NotReplayed, Translation
 from diag.policy.model import Grant
@@ -138,7 +139,7 @@ def _other_changes(
         holder = cur.get("role") if kind.startswith("aws_iam_role") else cur.get("user")
         who = resolve("role" if kind.startswith("aws_iam_role") else "user", str(holder or ""))
         arn = str(cur.get("policy_arn") or "")
-        name = arn.rsplit("/", 1)[-1]
+        name = arns.name_of(arn) or arn
         if who is None:
             return _no_holder(t, rc, holder, new)
         if deleting:

@@ -15,6 +15,7 @@ import itertools
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from diag import arn as arns
 from diag.diagnosis.model import Finding
 from diag.policy.model import Decision, EvaluationResult, Layer, PolicyInputs, Request
 from diag.proof.change import Change, apply
@@ -58,7 +59,7 @@ def _unknown(result: EvaluationResult, request: Request) -> dict[str, Any]:
     names = [str(u) for u in result.unknown]
     account = request.resource_account if result.unknown[0] in (Layer.KEY_POLICY, Layer.GRANTS, Layer.RCP) else None
     account = account or str(request.context.get("aws:PrincipalAccount") or "") or None
-    region = request.resource.split(":")[3] if request.resource.count(":") >= 5 else None
+    region = arns.region_of(request.resource)
     what = {
         "identity": "identity",
         "permission_boundary": "permission_boundary",

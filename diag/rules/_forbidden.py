@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 
+from diag import arn as arns
 from diag.diagnosis.case import Case
 from diag.diagnosis.model import Fix
 from diag.shell import q
@@ -97,7 +98,7 @@ def forbidden_edit(command: str, aws_managed_keys: frozenset[str] = frozenset())
             return f"{role} is a service-linked role: only its service edits it"
     if service == "iam" and verb in _MANAGED_POLICY_EDITS:
         arn = _option(words, "--policy-arn") or ""
-        if arn.split(":")[4:5] == ["aws"]:
+        if arns.account_of(arn) == "aws":  # arn:aws:iam::aws:policy/…
             return f"{arn} is an AWS managed policy: AWS owns its versions"
     if service == "kms" and verb == "put-key-policy":
         key = _option(words, "--key-id") or ""

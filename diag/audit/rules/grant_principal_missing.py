@@ -17,7 +17,7 @@ def iam_name(arn: str) -> tuple[str, str, str] | None:
         return None
     res = parts.resource
     if parts.service == "iam" and res.startswith(("role/", "user/")):
-        return parts.account, res.split("/", 1)[0], res.rsplit("/", 1)[-1]
+        return parts.account, parts.resource_type, parts.name
     if parts.service == "sts" and res.startswith("assumed-role/") and res.count("/") >= 1:
         return parts.account, "role", res.split("/")[1]
     return None

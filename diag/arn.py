@@ -6,10 +6,12 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import TypeGuard
 
 DEFAULT_PARTITION = "aws"
+ACCOUNT_RE = re.compile(r"^\d{12}$")  # an AWS account ID
 
 # region prefix -> partition (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference-arns.html)
 _REGION_PARTITIONS = (
@@ -86,6 +88,15 @@ def is_alias_arn(text: str | None) -> TypeGuard[str]:
     """A KMS alias ARN: ``arn:P:kms:R:A:alias/NAME``."""
     parts = split(text)
     return bool(parts and parts[2] == "kms" and parts[5].startswith("alias/"))
+
+
+def is_account_principal(value: str) -> bool:
+    """A principal value that names a whole account (delegating to its IAM): its 12-digit ID, or its root
+    ARN ``arn:P:iam::ACCOUNT:root``."""
+    if ACCOUNT_RE.match(value):
+        return True
+    a = parse(value)
+    return a is not None and a.service == "iam" and a.resource == "root"
 
 
 def account_of(text: str | None) -> str | None:

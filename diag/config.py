@@ -42,7 +42,7 @@ from diag import arn as arns
 from diag.errors import BadInputError, UsageError
 
 CONFIG_NAME = "kmsdiag.toml"
-ACCOUNT_RE = re.compile(r"^\d{12}$")
+ACCOUNT_RE = arns.ACCOUNT_RE
 REGION_RE = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d{1,2}$")
 ROLE_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
 SESSION_NAME_RE = re.compile(r"^[\w+=,.@-]{2,64}$")

@@ -125,3 +125,18 @@ def test_cloudformation_stack_of_another_partition_gives_its_pseudo_parameters()
         "AWS::StackId": stack,
         "AWS::StackName": "shared-data",
     }
+
+
+def test_account_principals_in_every_partition() -> None:
+    """A Principal element naming a whole account: its ID or its root ARN (IAM User Guide, "AWS account
+    principals"); a role, a user, an assumed-role session or an STS ARN ending in root are not."""
+    for value in ("111122223333", "arn:aws:iam::111122223333:root", "arn:aws-cn:iam::111122223333:root"):
+        assert arns.is_account_principal(value), value
+    for value in (
+        "11112222333",
+        "arn:aws-us-gov:iam::111122223333:role/root",
+        "arn:aws:sts::111122223333:assumed-role/R/root",
+        "arn:aws:iam::111122223333:user/root",
+        "*",
+    ):
+        assert not arns.is_account_principal(value), value

@@ -14,7 +14,7 @@ from diag.policy.parse import StatementSpec
 from diag.shell import one_line
 
 UNIQUE_ID_RE = re.compile(r"^(AROA|AIDA|AGPA|AIPA|ANPA|ASIA|AKIA)[A-Z0-9]{8,}$")
-ACCOUNT_RE = re.compile(r"^\d{12}$")
+ACCOUNT_RE = arns.ACCOUNT_RE
 
 # Cryptographic use of a key (what a consumer in another account needs).
 USE_ACTIONS = (
@@ -85,7 +85,7 @@ def foreign_accounts(st: StatementSpec, own_account: str | None) -> list[str]:
 
 def is_account_root(value: str) -> bool:
     """``123456789012`` or ``arn:aws:iam::123456789012:root``: the whole account, delegated to its IAM."""
-    return bool(ACCOUNT_RE.match(value)) or (value.startswith("arn:") and value.endswith(":root"))
+    return arns.is_account_principal(value)
 
 
 def matched_actions(st: StatementSpec, candidates: Iterable[str]) -> list[str]:

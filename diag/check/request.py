@@ -18,10 +18,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from diag import arn as arns
 from diag import times
 from diag.errors import BadInputError, UsageError
 
-_ACCOUNT_RE = re.compile(r"^\d{12}$")
+_ACCOUNT_RE = arns.ACCOUNT_RE
 _ACTION_RE = re.compile(r"^[a-z0-9-]+:[A-Za-z0-9]+$")
 _CONDITION_KEY_RE = re.compile(r"^(aws|kms):[A-Za-z0-9]+(/.*)?$")
 _EC_PREFIX = "kms:encryptioncontext:"

@@ -23,12 +23,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from diag import arn as arns
 from diag.errors import BadInputError, UsageError
 from diag.times import parse_time
 
 MAX_FILE_BYTES = 64 * 1024 * 1024
 
-ACCOUNT_RE = re.compile(r"^\d{12}$")
+ACCOUNT_RE = arns.ACCOUNT_RE
 REGION_RE = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d{1,2}$")
 KEY_ID_RE = re.compile(r"^(?:mrk-[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$")
 BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")

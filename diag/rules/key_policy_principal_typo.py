@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from diag import arn as arns
 from diag import fixes
 from diag.diagnosis.case import Case
 from diag.diagnosis.model import Finding, Fix
@@ -23,13 +24,9 @@ from diag.rules._helpers import (
 from diag.rules.base import Rule
 
 
-def is_account_value(value: str) -> bool:
-    return (value.isdigit() and len(value) == 12) or (value.startswith("arn:") and value.endswith(":root"))
-
-
 def account_typo(value: str, caller_account: str | None) -> tuple[str, int] | None:
     """An account principal (root ARN or bare ID) whose account is a near miss of the caller's account."""
-    if not caller_account or not is_account_value(value):
+    if not caller_account or not arns.is_account_principal(value):
         return None
     acct = value if value.isdigit() else (fixes.arn_account(value) or "")
     if acct == caller_account:
@@ -71,7 +68,7 @@ class KeyPolicyPrincipalTypo(Rule):
             for value, detail, distance in candidates[:1]:
                 detail = detail or "is a near miss of the caller"
                 right = role
-                if is_account_value(value) and case.facts.caller_account:
+                if arns.is_account_principal(value) and case.facts.caller_account:
                     right = value.replace(fixes.arn_account(value) or value, case.facts.caller_account)
                 corrected = fixes.replace_in_statement(s.statement, "Principal", value, right) if s.statement else None
                 out.append(

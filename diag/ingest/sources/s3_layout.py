@@ -14,10 +14,11 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from diag import arn as arns
 from diag.errors import UsageError
 from diag.ingest.remote.timeparse import day_range, utcnow
 
-ACCOUNT_RE = re.compile(r"^\d{12}$")
+ACCOUNT_RE = arns.ACCOUNT_RE
 ORG_RE = re.compile(r"^o-[a-z0-9]{10,32}$")
 REGION_RE = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d+$")
 # 111111111111_CloudTrail_us-east-1_20261128T1205Z_AbCdEf0123456789.json.gz

@@ -40,10 +40,9 @@ class MatrixCaller:
 
 def matrix_caller(arn: str, account: str, kind: str, unique_id: str | None) -> MatrixCaller:
     """The caller for a collected role or user (``principals`` row): a role calls as a session of itself."""
-    parts = arns.split(arn)
-    name = (parts[5] if parts else arn).rsplit("/", 1)[-1]
+    name = arns.name_of(arn) or arn.rsplit("/", 1)[-1]
     if kind == "role":
-        session = arns.assumed_role_arn(account, name, SESSION_NAME, parts[1] if parts else arns.DEFAULT_PARTITION)
+        session = arns.assumed_role_arn(account, name, SESSION_NAME, arns.partition_of(arn))
         return MatrixCaller(session, arn, account, "role", name, unique_id)
     if kind == "user":
         return MatrixCaller(arn, arn, account, "user", name, unique_id)

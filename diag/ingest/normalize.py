@@ -219,13 +219,10 @@ def _bucket(params: dict[str, Any], resources: list[Any], context: dict[str, Any
         return bucket
     for res in resources:
         if isinstance(res, dict) and res.get("type") == "AWS::S3::Bucket":
-            arn = _resource_arn(res)
-            if arn and ":::" in arn:
-                return arn.split(":::", 1)[1].split("/", 1)[0] or None
-    s3_arn = _s(context.get("aws:s3:arn"))
-    if s3_arn and s3_arn.startswith("arn:") and ":::" in s3_arn:
-        return s3_arn.split(":::", 1)[1].split("/", 1)[0] or None
-    return None
+            bucket = arns.bucket_of(_resource_arn(res))
+            if bucket:
+                return bucket
+    return arns.bucket_of(_s(context.get("aws:s3:arn")))
 
 
 # String columns copied from top-level record fields: (column, CloudTrail field).

@@ -35,23 +35,25 @@ class Arn:
     def __str__(self) -> str:
         return f"arn:{self.partition}:{self.service}:{self.region}:{self.account}:{self.resource}"
 
+    def _typed(self) -> tuple[str, str] | None:
+        """(type, rest) of the resource, split at its first ``/`` (else its first ``:``); None without a type."""
+        for sep in ("/", ":"):
+            head, found, rest = self.resource.partition(sep)
+            if found:
+                return head, rest
+        return None
+
     @property
     def resource_type(self) -> str:
         """``key`` of ``key/ID``, ``role`` of ``role/path/R``, ``alias`` of ``alias/x``; "" for a bare name."""
-        for sep in ("/", ":"):
-            head, found, _ = self.resource.partition(sep)
-            if found:
-                return head
-        return ""
+        typed = self._typed()
+        return typed[0] if typed else ""
 
     @property
     def resource_id(self) -> str:
         """What follows the resource type (``ID`` of ``key/ID``); the whole resource when it has no type."""
-        for sep in ("/", ":"):
-            _, found, rest = self.resource.partition(sep)
-            if found:
-                return rest
-        return self.resource
+        typed = self._typed()
+        return typed[1] if typed else self.resource
 
     @property
     def name(self) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from diag import arn as arns
 from diag.diagnosis.case import Case
 from diag.diagnosis.model import Finding, Fix
 from diag.rules._helpers import key_account
@@ -15,9 +16,9 @@ def managed_alias(case: Case) -> str | None:
     key = case.inforce.key if case.inforce else None
     for a in key.aliases if key else ():
         if "alias/aws/" in a:
-            return a.split(":alias/")[-1] if ":alias/" in a else a
+            return arns.resource_of(a) or a  # alias/aws/NAME, from a name or an alias ARN
     given = case.facts.key_id_given or ""
-    return given.split(":")[-1] if "alias/aws/" in given else None
+    return (arns.resource_of(given) or given) if "alias/aws/" in given else None
 
 
 class AwsManagedKeyCrossAccount(Rule):

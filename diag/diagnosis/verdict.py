@@ -57,11 +57,13 @@ VERDICT_ORDER: tuple[str, ...] = (
 )
 _RANK = {code: i for i, code in enumerate(VERDICT_ORDER)}
 
-#: The codes that are not refusals decided by the policies or the key's state: KMS authorized the call and
-#: then refused the request itself (key usage, wrong key, ciphertext, custom key store), the error is not a
-#: refusal, the service is not one kmsdiag explains, or a rule failed.
+#: The codes that are not refusals decided by the policies (docs/diagnosis-honesty.md, "Failures that are
+#: not authorization refusals"): KMS authorized the call and then refused the request itself (a key state
+#: other than disabled or pending deletion, key usage, wrong key, ciphertext, custom key store), the error
+#: is not a refusal, the service is not one kmsdiag explains, or a rule failed.
 NOT_AUTHORIZATION: frozenset[str] = frozenset(
     {
+        "KEY_STATE_OTHER",
         "CUSTOM_KEY_STORE_UNAVAILABLE",
         "KEY_USAGE_MISMATCH",
         "WRONG_KEY_FOR_CIPHERTEXT",
@@ -71,8 +73,8 @@ NOT_AUTHORIZATION: frozenset[str] = frozenset(
         "RULE_ERROR",
     }
 )
-#: Every other code, in verdict order: refusals that policies (conditions included) or the key's state
-#: decided, ``RESOLVED_SINCE`` and ``UNKNOWN``. A non-authorization finding supersedes them all
+#: Every other code, in verdict order: refusals that policies (conditions included) decided, the key
+#: missing, disabled or pending deletion, ``RESOLVED_SINCE`` and ``UNKNOWN``. A non-authorization finding supersedes them all
 #: (``diag.rules._nonauth``): AWS authorized the call before refusing it.
 AUTH_CODES: tuple[str, ...] = tuple(code for code in VERDICT_ORDER if code not in NOT_AUTHORIZATION)
 

@@ -103,29 +103,31 @@ def is_account_principal(value: str) -> bool:
 
 def account_of(text: str | None) -> str | None:
     """The account field of an ARN (None when not an ARN or the field is empty, as in S3 ARNs)."""
-    a = parse(text)
-    return a.account or None if a else None
+    if not isinstance(text, str) or not text.startswith("arn:"):  # split() inlined: the engine asks this
+        return None  # once per evaluation
+    parts = text.split(":", 5)
+    return parts[4] or None if len(parts) == 6 else None
 
 
 def region_of(text: str | None) -> str | None:
-    a = parse(text)
-    return a.region or None if a else None
+    parts = split(text)
+    return parts[3] or None if parts else None
 
 
 def service_of(text: str | None) -> str | None:
-    a = parse(text)
-    return a.service or None if a else None
+    parts = split(text)
+    return parts[2] or None if parts else None
 
 
 def partition_of(text: str | None, default: str = DEFAULT_PARTITION) -> str:
     """The partition of an ARN; ``default`` when ``text`` is not one."""
-    a = parse(text)
-    return a.partition if a and a.partition else default
+    parts = split(text)
+    return parts[1] if parts and parts[1] else default
 
 
 def resource_of(text: str | None) -> str | None:
-    a = parse(text)
-    return a.resource if a else None
+    parts = split(text)
+    return parts[5] if parts else None
 
 
 def partition_for_region(region: str | None) -> str:
@@ -134,6 +136,11 @@ def partition_for_region(region: str | None) -> str:
         if region and region.startswith(prefix):
             return partition
     return DEFAULT_PARTITION
+
+
+def call_partition(caller_arn: str | None, region: str | None) -> str:
+    """The partition of a call: its caller ARN's when that is an ARN, else its region's."""
+    return partition_of(caller_arn, partition_for_region(region))
 
 
 def build(service: str, resource: str, *, region: str = "", account: str = "", partition: str | None = None) -> str:

@@ -55,7 +55,7 @@ def _str(value: Any) -> str | None:
 def _partition(record: dict[str, Any]) -> str:
     """The partition of the record: the caller's ARN says it; else the region's."""
     ident = _obj(record.get("userIdentity"))
-    return arns.partition_of(_str(ident.get("arn")), arns.partition_for_region(_str(record.get("awsRegion"))))
+    return arns.call_partition(_str(ident.get("arn")), _str(record.get("awsRegion")))
 
 
 def _kms_key_arn(record: dict[str, Any], req: dict[str, Any], resp: dict[str, Any], account: str | None) -> str | None:

@@ -46,10 +46,10 @@ import ipaddress
 import re
 from typing import Any
 
+from diag import arn as arns
 from diag.policy.model import Request
 
 _KEY_ID_RE = re.compile(r"^(mrk-[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$")
-_ACCOUNT_RE = re.compile(r"^\d{12}$")
 
 # The value of a condition key that kmsdiag cannot determine (a request never carries a NUL character).
 # The suffix is the evaluation mode: "deny" resolves every condition on such a key against the request
@@ -149,7 +149,7 @@ def context_from_event(record: dict[str, Any]) -> dict[str, str | list[str]]:
     _request_extras(record, params, ui, ctx)
     _time_and_transport_keys(ctx, record, region)
     _session_keys(ctx, sc, _d(sc.get("attributes")))
-    res_account = _resource(record)[1]
+    res_account = _resource(record, arns.DEFAULT_PARTITION)[1]  # only its account is read
     if res_account:
         ctx["aws:ResourceAccount"] = res_account
     return ctx
@@ -259,10 +259,7 @@ def _alias_name(ref: str | None) -> str | None:
         return None
     if ref.startswith("alias/"):
         return ref
-    parts = ref.split(":", 5)
-    if len(parts) == 6 and parts[0] == "arn" and parts[2] == "kms" and parts[5].startswith("alias/"):
-        return parts[5]
-    return None
+    return arns.resource_of(ref) if arns.is_alias_arn(ref) else None
 
 
 def _request_extras(
@@ -291,8 +288,9 @@ def _request_extras(
             ctx["aws:PrincipalServiceNamesList"] = [name]
 
 
-def _resource(record: dict[str, Any]) -> tuple[str, str | None]:
-    """(resource ARN, owning account) of the record: the KMS key, or an S3 object/bucket, else ``*``."""
+def _resource(record: dict[str, Any], partition: str) -> tuple[str, str | None]:
+    """(resource ARN, owning account) of the record: the KMS key, or an S3 object/bucket, else ``*``. An
+    ARN the record does not spell out is built in ``partition`` (the call's)."""
     region = _s(record.get("awsRegion"))
     recipient = _s(record.get("recipientAccountId"))
     res_list = record.get("resources")
@@ -302,7 +300,7 @@ def _resource(record: dict[str, Any]) -> tuple[str, str | None]:
         for r in res_list:
             r = _d(r)
             rarn = _s(r.get("ARN"))
-            if rarn and rarn.startswith("arn:") and ":kms:" in rarn and ":key/" in rarn:
+            if arns.is_key_arn(rarn):
                 kms_arn = rarn
                 res_acct = _s(r.get("accountId"))
                 break
@@ -313,17 +311,19 @@ def _resource(record: dict[str, Any]) -> tuple[str, str | None]:
         if key and key.startswith("arn:"):
             kms_arn = key
         elif key and region and (recipient or res_acct):
-            prefix = f"arn:aws:kms:{region}:{recipient or res_acct}:"
-            kms_arn = prefix + (key if key.startswith("alias/") else f"key/{key}")
+            owner = str(recipient or res_acct)
+            if key.startswith("alias/"):
+                kms_arn = arns.alias_arn(key, region, owner, partition)
+            else:
+                kms_arn = arns.key_arn(key, region, owner, partition)
     if kms_arn:
-        parts = kms_arn.split(":", 5)
-        acct = parts[4] if len(parts) == 6 and _ACCOUNT_RE.match(parts[4]) else None
-        return kms_arn, acct or res_acct or recipient
+        acct = arns.account_of(kms_arn)
+        return kms_arn, (acct if acct and arns.ACCOUNT_RE.match(acct) else None) or res_acct or recipient
     if source == "s3.amazonaws.com":
         bucket = _s(params.get("bucketName"))
         key = _s(params.get("key"))
         if bucket:
-            return (f"arn:aws:s3:::{bucket}/{key}" if key else f"arn:aws:s3:::{bucket}"), recipient
+            return (arns.object_arn(bucket, key, partition) if key else arns.bucket_arn(bucket, partition)), recipient
     return "*", recipient
 
 
@@ -336,13 +336,14 @@ def request_from_event(record: dict[str, Any]) -> Request:
     principal = _s(ui.get("arn"))
     if utype == "AWSService":
         principal = _s(ui.get("invokedBy")) or principal
+    partition = arns.call_partition(principal, _s(record.get("awsRegion")))
     if not principal:
         acct = _s(ui.get("accountId"))
-        principal = f"arn:aws:iam::{acct}:root" if acct and _ACCOUNT_RE.match(acct) else "anonymous"
+        principal = arns.root_arn(acct, partition) if acct and arns.ACCOUNT_RE.match(acct) else "anonymous"
     source = _s(record.get("eventSource")) or "unknown.amazonaws.com"
     service = source.split(".", 1)[0]
     name = _s(record.get("eventName")) or "Unknown"
-    resource, account = _resource(record)
+    resource, account = _resource(record, partition)
     return Request(
         principal=principal,
         action=f"{service}:{name}",

@@ -21,6 +21,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
 
+from diag import arn as arns
+from diag.arn import account_of as account_of_arn
+from diag.arn import split as split_arn
 from diag.policy.cache import BoundedCache
 from diag.policy.wildcard import action_matches, arn_like, glob_match, resource_matches, substitute
 
@@ -44,7 +47,7 @@ __all__ = [
 ]
 
 UNIQUE_ID_RE = re.compile(r"^(AROA|AIDA|AIPA|ANPA|ANVA|ASIA|AGPA)[A-Z0-9]{12,}$")
-ACCOUNT_RE = re.compile(r"^\d{12}$")
+ACCOUNT_RE = arns.ACCOUNT_RE
 
 
 class PrincipalMatch(StrEnum):
@@ -84,9 +87,9 @@ def parse_caller(arn: str) -> Caller:
     if not arn.startswith("arn:") and (arn.endswith(".amazonaws.com") or arn.endswith(".amazonaws.com.cn")):
         return Caller(arn, "service", None, name=arn)
     if ACCOUNT_RE.match(arn):
-        return Caller(f"arn:aws:iam::{arn}:root", "root", arn)
-    parts = arn.split(":", 5)
-    if len(parts) != 6 or parts[0] != "arn":
+        return Caller(arns.root_arn(arn), "root", arn)
+    parts = arns.split(arn)
+    if parts is None:
         return Caller(arn, "unknown", None)
     _, partition, service, _region, account, res = parts
     account_or_none = account or None
@@ -108,27 +111,11 @@ def parse_caller(arn: str) -> Caller:
                 partition,
                 name=role,
                 session=session,
-                role_arn=f"arn:{partition}:iam::{account}:role/{role}",
+                role_arn=arns.role_arn(account, role, partition=partition),
             )
         if typ == "federated-user":
             return Caller(arn, "federated-user", account_or_none, partition, name=rest)
     return Caller(arn, "unknown", account_or_none, partition)
-
-
-def account_of_arn(arn: str | None) -> str | None:
-    """The account field of an ARN, or None (S3 ARNs carry none)."""
-    if not arn or not arn.startswith("arn:"):
-        return None
-    parts = arn.split(":", 5)
-    if len(parts) < 6:
-        return None
-    return parts[4] or None
-
-
-def split_arn(arn: str) -> list[str] | None:
-    """The six colon-separated fields of an ARN, or None when ``arn`` is not one."""
-    parts = arn.split(":", 5)
-    return parts if len(parts) == 6 and parts[0] == "arn" else None
 
 
 # ------------------------------------------------------------------------------------------ principals

@@ -165,3 +165,42 @@ json_values = st.recursive(
 def test_fuzzed_records_never_crash(record: dict) -> None:
     req = request_from_event(record)
     evaluate(req, PolicyInputs(identity_policies=(named(policy(stmt(action="*"))),)))
+
+
+# The Secrets Manager guide's aws-cn record (tests/data/real_records, provenance in its README): its ARNs are
+# aws-cn while its region reads us-west-2, so the caller's ARN decides the partition of what kmsdiag builds.
+_AWS_CN = "tests/data/real_records/aws-secrets-manager-guide/kms_GenerateDataKey_invokedBy_secretsmanager_aws-cn.json"
+
+
+def _aws_cn_record() -> dict[str, Any]:
+    import json
+    from pathlib import Path
+
+    return json.loads((Path(__file__).resolve().parents[2] / _AWS_CN).read_text(encoding="utf-8"))
+
+
+def test_a_key_named_by_id_gets_the_arn_of_the_calls_partition() -> None:
+    record = _aws_cn_record()
+    del record["resources"]
+    record["requestParameters"]["keyId"] = "1234abcd-12ab-34cd-56ef-1234567890ab"
+    req = request_from_event(record)
+    assert req.resource == "arn:aws-cn:kms:us-west-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    record["requestParameters"]["keyId"] = "alias/app"
+    assert request_from_event(record).resource == "arn:aws-cn:kms:us-west-2:111122223333:alias/app"
+    assert context_from_event(record)["kms:RequestAlias"] == "alias/app"
+
+
+def test_an_s3_object_and_an_account_root_in_aws_cn_and_aws_us_gov() -> None:
+    record = _aws_cn_record()
+    del record["resources"]
+    record.update(eventSource="s3.amazonaws.com", eventName="GetObject")
+    record["requestParameters"] = {"bucketName": "amzn-s3-demo-bucket", "key": "a/b.txt"}
+    req = request_from_event(record)
+    assert req.resource == "arn:aws-cn:s3:::amzn-s3-demo-bucket/a/b.txt"
+    allow = stmt(Action="s3:GetObject", Resource="arn:aws-cn:s3:::amzn-s3-demo-bucket/*")
+    assert evaluate(req, PolicyInputs(identity_policies=(named(policy(allow)),))).decision == Decision.ALLOWED
+    # no caller ARN: the account's root, in the region's partition
+    gov = {**record, "awsRegion": "us-gov-west-1", "userIdentity": {"type": "Root", "accountId": "111122223333"}}
+    req = request_from_event(gov)
+    assert req.principal == "arn:aws-us-gov:iam::111122223333:root"
+    assert req.resource == "arn:aws-us-gov:s3:::amzn-s3-demo-bucket/a/b.txt"

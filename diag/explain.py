@@ -389,7 +389,7 @@ def explain_id(
     from diag.diagnosis.sources import DbPolicySource
 
     facts = find_event(con, ident)
-    return diagnose_facts(facts, source or DbPolicySource(con), blast_radius=blast_radius)
+    return diagnose_facts(facts, source or DbPolicySource(con, one_explain=True), blast_radius=blast_radius)
 
 
 def explain_record(
@@ -404,7 +404,9 @@ def explain_record(
     from diag.diagnosis.sources import DbPolicySource
 
     return diagnose_facts(
-        facts_from_record(record, origin="event-file"), source or DbPolicySource(con), blast_radius=blast_radius
+        facts_from_record(record, origin="event-file"),
+        source or DbPolicySource(con, one_explain=True),
+        blast_radius=blast_radius,
     )
 
 
@@ -434,7 +436,9 @@ def explain_error(
     if parsed.request_id:
         stored = find_event_or_none(con, parsed.request_id)
         if stored is not None:
-            return diagnose_facts(stored, source or DbPolicySource(con), claimed=parsed, blast_radius=blast_radius)
+            return diagnose_facts(
+                stored, source or DbPolicySource(con, one_explain=True), claimed=parsed, blast_radius=blast_radius
+            )
     if not parsed.recognized:
         raise BadInputError(
             "this text is not an AWS access-denied or KMS key-state error that kmsdiag recognizes",
@@ -446,4 +450,6 @@ def explain_error(
         guessed = recent_key_for(con, parsed.principal, parsed.action)
     record = record_from_error(parsed, at=when, region=region, key=key or guessed)
     facts = facts_from_record(record, origin="error-text")
-    return diagnose_facts(facts, source or DbPolicySource(con), claimed=parsed, blast_radius=blast_radius)
+    return diagnose_facts(
+        facts, source or DbPolicySource(con, one_explain=True), claimed=parsed, blast_radius=blast_radius
+    )

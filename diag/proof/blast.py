@@ -317,6 +317,10 @@ def blast_for_source(source: Any, request: Request, at: dt.datetime | None = Non
     def run(changes: list[Change]) -> dict[str, Any] | None:
         if "m" not in state:
             state["m"] = MatrixDiff(con, at=at)
+            # the diagnosis's reads, when it kept them (DbPolicySource(one_explain=True)): the key's half and
+            # the history it needs were read for the diagnosis already
+            state["m"].ev.reader = getattr(source, "reader", None) or state["m"].ev.reader
+            state["m"].ev.snapshots = getattr(source, "snapshots", None) or state["m"].ev.snapshots
         return blast_radius(state["m"], changes, request, principal)
 
     return run

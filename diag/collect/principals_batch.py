@@ -21,13 +21,16 @@ one reader only while the database does not change (one ``explain``, one ``audit
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from diag.collect.asof.principals import SnapshotRows
 
 if TYPE_CHECKING:
     import duckdb
+
+
+T = TypeVar("T")
 
 
 class Rows:
@@ -64,6 +67,7 @@ class BatchReader:
         self._sent = 0  # other queries sent to the database
         self.answered = 0  # queries answered without one
         self._memo: dict[tuple[str, tuple[Any, ...]], list[Any]] = {}
+        self._derived: dict[tuple[str, tuple[Any, ...]], Any] = {}
 
     @property
     def queries(self) -> int:
@@ -83,3 +87,15 @@ class BatchReader:
         else:
             self.answered += 1
         return Rows(hit)
+
+    def derived(self, sql: str, params: Sequence[Any] | None, build: Callable[[list[Any]], T]) -> T:
+        """``build(rows)`` of ``sql`` with ``params``, built once while the reader lives (e.g. the policy
+        changes every principal of an account replays: ``diag.collect.asof.history.load_changes``)."""
+        key = _hashable(params)
+        if key is None:
+            return build(self.execute(sql, params).fetchall())
+        if (sql, key) not in self._derived:
+            self._derived[(sql, key)] = build(self.execute(sql, params).fetchall())
+        else:
+            self.answered += 1
+        return self._derived[(sql, key)]  # type: ignore[no-any-return,unused-ignore]

@@ -91,14 +91,14 @@ def phase(name: str, corpus: Path, endpoint: str, db: Path, concurrency: int) ->
     from diag.ingest.remote.aws import make_client
     from diag.ingest.remote.blob import default_ingester
     from diag.ingest.sources.s3 import fetch_blobs, plan_s3, sync_s3
-    from diag.ingest.sources.s3_layout import Window, parse_s3_uri
+    from diag.ingest.sources.s3_layout import TrailScope, parse_s3_uri
     from diag.store import open_db
 
     client = make_client(None, "s3", region="us-east-1", pool=concurrency + 2)
     t0 = time.perf_counter()
     result: dict[str, Any] = {"phase": name}
     if name == "fetch":
-        plan = plan_s3(client, parse_s3_uri(f"s3://{BUCKET}"), Window(), {})
+        plan = plan_s3(client, parse_s3_uri(f"s3://{BUCKET}"), TrailScope(), {})
         t_list = time.perf_counter() - t0
         n = size = 0
         for blob in fetch_blobs(client, BUCKET, plan.to_fetch, workers=concurrency):
@@ -113,7 +113,7 @@ def phase(name: str, corpus: Path, endpoint: str, db: Path, concurrency: int) ->
             s3sum = sync_s3(
                 con,
                 f"s3://{BUCKET}",
-                Window(),
+                TrailScope(),
                 client=client,
                 ingester=default_ingester(),
                 workers=concurrency,

@@ -409,12 +409,7 @@ def iter_lines(text: str) -> Iterator[dict[str, Any]]:
 def resolve_diagnose() -> DiagnoseFn:
     """The diagnosis step of each cycle: ``diag.diagnosis.batch.diagnose_pending`` (what `kmsdiag diagnose`
     runs), which diagnoses every stored failure that has no diagnosis yet, one evaluation per decision key."""
-    try:
-        from diag.diagnosis.batch import diagnose_pending
-    except ImportError as exc:
-        raise RefusedError(
-            "kmsdiag watch needs the diagnosis engine (diag.diagnosis.batch), which this build does not include"
-        ) from exc
+    from diag.diagnosis.batch import diagnose_pending
 
     def diagnose(con: duckdb.DuckDBPyConnection, event_ids: list[str]) -> Any:
         # diagnose_pending selects the undiagnosed failures itself (the same set as event_ids, restricted

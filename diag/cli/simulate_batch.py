@@ -108,11 +108,12 @@ def _lines(stream: IO[str], fields: tuple[str, ...] | None, write: Callable[[byt
 
     from diag.policy.engine import DEFAULT_ENGINE
     from diag.policy.simulate import RequestDocumentError, document_to_inputs
-    from diag.render.result_json import result_json
+    from diag.render.result_json import ResultSerializer
 
     # without the "layers" field nobody reads the statement trace: the engine skips it (same decision)
     trace = fields is None or "layers" in fields
     evaluate = DEFAULT_ENGINE.evaluate
+    result_json = ResultSerializer(fields)
     bad = 0
     for n, line in enumerate(stream, start=1):
         if not line.strip():
@@ -123,7 +124,7 @@ def _lines(stream: IO[str], fields: tuple[str, ...] | None, write: Callable[[byt
             doc = orjson.loads(line)
             fps: dict[int, Any] = {}
             request, inputs = document_to_inputs(doc, fps)
-            data = result_json(evaluate(request, inputs, trace=trace, fingerprints=fps), doc.get("id"), fields)
+            data = result_json(evaluate(request, inputs, trace=trace, fingerprints=fps), doc.get("id"))
         except orjson.JSONDecodeError as exc:
             bad += 1
             obj = {"line": n, "error": f"not valid JSON: {exc}"}

@@ -35,6 +35,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from diag import arn as arns
+from diag.collect.asof.snapshots import nearest_row
 from diag.diagnosis.called_via import CALLED_VIA_KEYS as _CALLED_VIA_KEYS
 from diag.diagnosis.called_via import exact_called_via as _exact_called_via
 from diag.diagnosis.model import EventFacts
@@ -197,14 +198,13 @@ class _Filler:
 # ------------------------------------------------------------------------------------------ principal tags
 
 
-def _nearest_snapshot_row(rows: list[tuple[Any, ...]], at: dt.datetime | None) -> tuple[Any, ...] | None:
-    """rows: (collected_at, ...) sorted by collected_at; the last at or before ``at``, else the first after."""
-    if not rows:
-        return None
-    if at is None:
-        return rows[-1]
-    before = [r for r in rows if r[0] <= at]
-    return before[-1] if before else rows[0]
+def _nearest_snapshot_row(
+    con: duckdb.DuckDBPyConnection, sql: str, params: list[Any], at: dt.datetime | None
+) -> tuple[Any, ...] | None:
+    """Of the rows ``sql`` selects, ``(collected_at, ...)`` oldest first: the last at or before ``at``, else the
+    first after (``nearest_row``, as for the snapshot in force); None when it selects none."""
+    found = nearest_row(con.execute(sql, params).fetchall(), at, 0)
+    return found[0] if found is not None else None
 
 
 def _tag_events(
@@ -248,13 +248,14 @@ def identity_tags(
 ) -> tuple[dict[str, str], set[str]] | None:
     """The tags of role or user ``arn`` at ``at`` and the keys whose value there is unknown (changed between
     ``at`` and a later snapshot); None when no snapshot listed its tags."""
-    rows = con.execute(
+    row = _nearest_snapshot_row(
+        con,
         "SELECT s.collected_at, t.tags, p.kind, p.name, p.account FROM principal_tags t"
         " JOIN principals p USING (snapshot_id, arn) JOIN snapshots s USING (snapshot_id)"
         " WHERE t.arn = ? ORDER BY s.collected_at",
         [arn],
-    ).fetchall()
-    row = _nearest_snapshot_row(rows, at)
+        at,
+    )
     if row is None:
         return None
     snap_at, raw, kind, name, account = row
@@ -412,12 +413,13 @@ def org_of(
     not to be in an organization; None when unknown."""
     if con is None or not account:
         return None
-    rows = con.execute(
+    row = _nearest_snapshot_row(
+        con,
         "SELECT a.collected_at, a.org_state, o.org_id FROM snapshot_accounts a"
         " LEFT JOIN org_ids o USING (snapshot_id, account) WHERE a.account = ? ORDER BY a.collected_at",
         [account],
-    ).fetchall()
-    row = _nearest_snapshot_row(rows, at)
+        at,
+    )
     if row is None:
         return None
     snap_at, state, org_id = row
@@ -425,12 +427,13 @@ def org_of(
         return None, None
     if state != "in_org":
         return None
-    snaps = con.execute(
+    near = _nearest_snapshot_row(
+        con,
         "SELECT DISTINCT s.collected_at, s.snapshot_id FROM org_paths p JOIN snapshots s USING (snapshot_id)"
         " WHERE p.child_id = ? ORDER BY s.collected_at, s.snapshot_id",
         [account],
-    ).fetchall()
-    near = _nearest_snapshot_row(snaps, at)
+        at,
+    )
     parents: dict[str, str] = {}
     if near is not None:
         snap_at = near[0]

@@ -27,7 +27,7 @@ from diag.ingest.remote.watermarks import get_watermark, get_watermarks
 from diag.ingest.sources import athena as athena_mod
 from diag.ingest.sources import lookup as lookup_mod
 from diag.ingest.sources import s3 as s3_mod
-from diag.ingest.sources.s3_layout import Window, parse_s3_uri
+from diag.ingest.sources.s3_layout import TrailScope, parse_s3_uri
 
 if TYPE_CHECKING:
     import boto3
@@ -131,8 +131,8 @@ class Clients:
         return targets
 
 
-def s3_window(opts: RemoteOptions) -> Window:
-    return Window(since=opts.since, until=opts.until, accounts=opts.accounts, regions=opts.regions)
+def s3_window(opts: RemoteOptions) -> TrailScope:
+    return TrailScope(since=opts.since, until=opts.until, accounts=opts.accounts, regions=opts.regions)
 
 
 def plan_pulls(
@@ -152,7 +152,7 @@ def plan_pulls(
     for uri in opts.s3_uris:
         window = s3_window(opts)
         if s3_since is not None:
-            window = Window(since=s3_since, until=None, accounts=window.accounts, regions=window.regions)
+            window = TrailScope(since=s3_since, until=None, accounts=window.accounts, regions=window.regions)
         target = parse_s3_uri(uri)
         pulls.append(
             s3_mod.pull_s3(

@@ -92,13 +92,9 @@ def _render_evidence(console: Console, evidence: dict[str, Any]) -> None:
 
 
 def _render_findings(console: Console, ar: ActionResult) -> None:
-    try:
-        from diag.diagnosis.model import Finding, Fix
-        from diag.render.explain_view import render_finding
-    except ImportError:
-        for f in ar.findings:
-            console.print(safe_text(f"  {f.get('code')}: {f.get('summary')}"))
-        return
+    from diag.diagnosis.model import Finding, Fix
+    from diag.render.explain_view import render_finding
+
     findings = []
     for f in ar.findings:
         fx = f.get("fix")

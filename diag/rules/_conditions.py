@@ -13,6 +13,7 @@ from diag.rules._helpers import (
     condition_family,
     element_ok,
     failed_conditions,
+    fix_target,
     identity_edit_commands,
     key_account,
     label,
@@ -81,7 +82,7 @@ def condition_findings(rule: Rule, case: Case, family: str, advice: str) -> list
                     summary=advice,
                     policy=s.statement,
                     commands=edit_commands(case, s),
-                    target=f"{s.layer} {s.policy_name}",
+                    target=fix_target(case, s),
                 ),
             )
         )
@@ -117,7 +118,7 @@ def _typo_finding(rule: Rule, case: Case, s: StatementTrace, failed: list[Condit
                 summary=f"correct `{near.policy_value}` to `{near.corrected}` in {label(s)}",
                 policy=fixed or s.statement,
                 commands=edit_commands(case, s),
-                target=f"{s.layer} {s.policy_name}",
+                target=fix_target(case, s),
             ),
         )
     return None

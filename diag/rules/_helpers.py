@@ -167,6 +167,16 @@ def the_resource(case: Case) -> str:
     return case.facts.key_arn or "*"
 
 
+def fix_target(case: Case, s: StatementTrace) -> str:
+    """Where an edit of statement ``s`` goes, as the other fixes name it: ``key policy of <key ARN>``,
+    ``bucket policy of <bucket>``, else the layer and policy name."""
+    if s.layer == Layer.KEY_POLICY and case.facts.key_arn:
+        return f"key policy of {case.facts.key_arn}"
+    if s.layer == Layer.BUCKET_POLICY and case.facts.bucket:
+        return f"bucket policy of {case.facts.bucket}"
+    return f"{s.layer} {s.policy_name}"
+
+
 def key_account(case: Case) -> str | None:
     return case.facts.key_account or fixes.arn_account(case.facts.key_arn)
 

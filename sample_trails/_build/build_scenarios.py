@@ -20,6 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from ctlib import (
+    SSO_PROVIDER,
     TRUST,
     UA,
     UTC,
@@ -2685,7 +2686,9 @@ https://docs.aws.amazon.com/singlesignon/latest/userguide/referencingpermissions
 `aws:PrincipalArn` carries the role's full ARN with its path (IAM User Guide,
 https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-principalarn):
 the pattern never matches. Verdict: CONDITION_OTHER, a near miss, with the corrected pattern as the fix
-(not "widen the condition").
+(not "widen the condition"). The analytics trail holds the AssumeRoleWithSAML record by which Identity Center
+issued her session (no session policy passed), so the fix is proven: the corrected pattern is evaluated
+against every layer of the failing request.
 """
     w = World(scn)
     data = w.account("data", ou=w.ou_security)
@@ -2712,6 +2715,9 @@ the pattern never matches. Verdict: CONDITION_OTHER, a near miss, with the corre
     key = scn.key(data, "lake-exports", kp, description="Data lake exports", alias="alias/lake-exports")
     b = scn.base
     s = scn.session(eng, "ana.souza@example.com", m(b, -20), ip="203.0.113.77", ua=UA["cli"])
+    # Identity Center's AssumeRoleWithSAML issued her credentials: it passed no session policy, so the session
+    # layer is known and the corrected pattern can be proven
+    scn.assume_role_with_saml(s, m(b, -20), provider=SSO_PROVIDER)
     e = scn.kms(
         s,
         m(b, 0),

@@ -350,11 +350,15 @@ def trust_account(account: str, external_id: str | None = None) -> dict[str, Any
     return policy(st)
 
 
+# The SAML provider IAM Identity Center creates in every member account (its name ends in _DO_NOT_DELETE).
+SSO_PROVIDER = "AWSSSO_5d1c0c3e8f7a2b61_DO_NOT_DELETE"
+
+
 def trust_sso(account: str) -> dict[str, Any]:
     return policy(
         {
             "Effect": "Allow",
-            "Principal": {"Federated": f"arn:aws:iam::{account}:saml-provider/AWSSSO_5d1c0c3e8f7a2b61_DO_NOT_DELETE"},
+            "Principal": {"Federated": f"arn:aws:iam::{account}:saml-provider/{SSO_PROVIDER}"},
             "Action": ["sts:AssumeRoleWithSAML", "sts:TagSession"],
             "Condition": {"StringEquals": {"SAML:aud": "https://signin.aws.amazon.com/saml"}},
         }
@@ -1193,6 +1197,62 @@ class Scenario:
                 **common,
             )
         return str(mine["eventID"])
+
+    def assume_role_with_saml(
+        self, target: Session, t: dt.datetime, *, provider: str, duration: int = 43200, region: str = "us-east-1"
+    ) -> str:
+        """sts:AssumeRoleWithSAML by IAM Identity Center that issued `target`'s credentials (no session policy
+        passed: a permission set becomes the role's own policies). Shaped after a real record published by
+        Aidan Steele (aidansteele/aidansteele.github.io, docs/posts/security/
+        apps-can-now-impersonate-human-access-to-aws-via-iam-identity-center.md, 2026-07-01)."""
+        qualifier = b32(27, self.slug, "saml", target.account) + "="
+        subject = target.session_name or target.name
+        provider_arn = f"arn:aws:iam::{target.account}:saml-provider/{provider}"
+        req: dict[str, Any] = {
+            "sAMLAssertionID": "_" + uid(self.slug, "saml-assertion", target.access_key),
+            "roleSessionName": subject,
+            "roleArn": target.iam_arn,
+            "principalArn": provider_arn,
+            "durationSeconds": duration,
+        }
+        resp: dict[str, Any] = {
+            "credentials": {
+                "accessKeyId": target.access_key,
+                "sessionToken": "IQoJb3JpZ2luX2VjE" + alnum(120, self.slug, "token", target.access_key),
+                "expiration": sts_expiration(t + dt.timedelta(seconds=duration)),
+            },
+            "assumedRoleUser": {"assumedRoleId": target.principal_id, "arn": target.arn},
+            "subject": subject,
+            "subjectType": "persistent",
+            "issuer": f"https://portal.sso.{region}.amazonaws.com/saml/assertion/" + alnum(40, self.slug, "issuer"),
+            "audience": "https://signin.aws.amazon.com/saml",
+            "nameQualifier": qualifier,
+        }
+        r = self.record(
+            target.account,
+            t=t,
+            source="sts.amazonaws.com",
+            name="AssumeRoleWithSAML",
+            region=region,
+            identity={
+                "type": "SAMLUser",
+                "principalId": f"{qualifier}:{subject}",
+                "userName": subject,
+                "identityProvider": qualifier,
+            },
+            ip="13.239.101.254",
+            ua="aws-sdk-java/2.46.14 md/io#sync md/http#Apache md/internal ua/2.1 api/STS#2.46.x os/Linux lang/java#17.0.19",
+            request=req,
+            response=resp,
+            resources=[
+                {"accountId": target.account, "type": "AWS::IAM::Role", "ARN": target.iam_arn},
+                {"accountId": target.account, "type": "AWS::IAM::SAMLProvider", "ARN": provider_arn},
+            ],
+            read_only=True,
+            version="1.11",
+            request_id=self.nid("request"),
+        )
+        return str(r["eventID"])
 
     # ---- policy-change events (the history)
     def put_key_policy(

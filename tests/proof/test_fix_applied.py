@@ -25,6 +25,7 @@ STORIES = [
     "05-key-policy-root-delegation-missing",
     "07-iam-policy-missing",
     "32-key-policy-principal-typo-digit",
+    "37-condition-principal-arn-path",
 ]
 
 Run = Callable[..., tuple[int, str, str]]

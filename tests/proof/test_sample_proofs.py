@@ -78,11 +78,6 @@ def test_every_fix_has_a_proof(con: Any, scenario: str, event_id: str) -> None:
         proof = f["fix"]["proof"]
         assert proof is not None, f"{scenario}: {f['code']} has no proof"
         assert set(proof) >= {"status", "with", "deciding_after", "why"}
-        if proof["status"] == "unprovable" and proof.get("unknown_layers") == ["session_policy"]:
-            # 37's trail holds no STS record of the caller's session: its session policy is unknown, and it could
-            # refuse what the fix allows, so the fix is not proven; the proof says what to ingest
-            assert any(c.startswith("kmsdiag ingest --lookup") for c in proof["collect"]), proof
-            continue
         if proof["status"] == "unprovable":
             # only fixes that are not a policy edit kmsdiag can evaluate, each with its reason
             assert f["code"] in UNPROVABLE, (scenario, f["code"], proof)

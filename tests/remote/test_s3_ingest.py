@@ -9,7 +9,7 @@ import boto3
 
 from diag.ingest.remote.blob import default_ingester
 from diag.ingest.sources.s3 import sync_s3
-from diag.ingest.sources.s3_layout import Window
+from diag.ingest.sources.s3_layout import TrailScope
 from diag.store import open_db
 from tests.remote.conftest import ACCOUNT_A, ACCOUNT_B, BUCKET, Calls, TrailBucket
 
@@ -28,7 +28,7 @@ def test_bucket_ingest_is_incremental_and_picks_up_late_objects(trail_bucket: Tr
     con = open_db(db_path)
     ingester = default_ingester(workers=1)
     first = sync_s3(
-        con, f"s3://{BUCKET}", Window(), client=client, ingester=ingester, workers=4, progress=False, now=NOW
+        con, f"s3://{BUCKET}", TrailScope(), client=client, ingester=ingester, workers=4, progress=False, now=NOW
     )
     n_logs = len(trail_bucket.log_keys)
     assert first.objects_fetched == n_logs + 1  # + the corrupt one
@@ -51,7 +51,7 @@ def test_bucket_ingest_is_incremental_and_picks_up_late_objects(trail_bucket: Tr
 
     # a second run downloads nothing (the corrupt object too: same ETag, same bytes, same refusal)
     calls.reset()
-    second = sync_s3(con, f"s3://{BUCKET}", Window(), client=client, ingester=ingester, progress=False, now=NOW)
+    second = sync_s3(con, f"s3://{BUCKET}", TrailScope(), client=client, ingester=ingester, progress=False, now=NOW)
     assert calls.counts["GetObject"] == 0
     assert second.objects_fetched == 0 and second.skipped_known == n_logs
     # the corrupt one stays listed with its reason, not among the "already ingested"
@@ -60,7 +60,7 @@ def test_bucket_ingest_is_incremental_and_picks_up_late_objects(trail_bucket: Tr
     # an object delivered later is picked up, alone
     calls.reset()
     late = trail_bucket.put_log(ACCOUNT_B, "eu-west-1", dt.datetime(2026, 11, 5, 23, 55), "late", n=2)
-    third = sync_s3(con, f"s3://{BUCKET}", Window(), client=client, ingester=ingester, progress=False, now=NOW)
+    third = sync_s3(con, f"s3://{BUCKET}", TrailScope(), client=client, ingester=ingester, progress=False, now=NOW)
     assert calls.counts["GetObject"] == 1 and calls.keys[0].endswith(late.split("/")[-1])
     assert third.ingest["events_stored"] == 2
     assert con.execute("SELECT count(*) FROM events").fetchone() == (len(expected_ids) + 2,)
@@ -70,7 +70,7 @@ def test_bucket_ingest_is_incremental_and_picks_up_late_objects(trail_bucket: Tr
 def test_windowed_ingest_reads_only_the_window(trail_bucket: TrailBucket, db_path: Path) -> None:
     client, calls = counted_client()
     con = open_db(db_path)
-    window = Window(
+    window = TrailScope(
         since=dt.datetime(2026, 11, 2), until=dt.datetime(2026, 11, 3), accounts=(ACCOUNT_A,), regions=("us-east-1",)
     )
     summary = sync_s3(
@@ -91,7 +91,13 @@ def test_known_objects_are_read_for_the_window_only(trail_bucket: TrailBucket, d
     client, _ = counted_client()
     con = open_db(db_path)
     sync_s3(
-        con, f"s3://{BUCKET}", Window(), client=client, ingester=default_ingester(workers=1), progress=False, now=NOW
+        con,
+        f"s3://{BUCKET}",
+        TrailScope(),
+        client=client,
+        ingester=default_ingester(workers=1),
+        progress=False,
+        now=NOW,
     )
     everything = known_objects(con, parse_s3_uri(f"s3://{BUCKET}"))
     assert len(everything) == len(trail_bucket.log_keys) + 1
@@ -117,7 +123,7 @@ def test_download_progress_goes_to_the_callback(trail_bucket: TrailBucket, db_pa
     summary = sync_s3(
         con,
         f"s3://{BUCKET}",
-        Window(),
+        TrailScope(),
         client=client,
         ingester=default_ingester(workers=1),
         progress=seen.append,

@@ -8,7 +8,7 @@ import datetime as dt
 import boto3
 
 from diag.ingest.sources.s3 import plan_s3
-from diag.ingest.sources.s3_layout import Listing, Window, parse_s3_uri, transform_listings
+from diag.ingest.sources.s3_layout import Listing, TrailScope, parse_s3_uri, transform_listings
 from tests.remote.conftest import ACCOUNT_A, ACCOUNT_B, BUCKET, REGIONS, Calls, TrailBucket
 
 NOW = dt.datetime(2026, 11, 6, 9, 0)
@@ -23,9 +23,11 @@ def _client() -> tuple[object, Calls]:
 
 def test_long_windows_are_range_listings() -> None:
     region = "AWSLogs/111111111111/CloudTrail/eu-west-1/"
-    short = transform_listings(region, Window(since=dt.datetime(2026, 11, 1)), now=dt.datetime(2026, 11, 2, 12))
+    short = transform_listings(region, TrailScope(since=dt.datetime(2026, 11, 1)), now=dt.datetime(2026, 11, 2, 12))
     assert short == [Listing(f"{region}2026/11/01/"), Listing(f"{region}2026/11/02/")]
-    long = transform_listings(region, Window(since=dt.datetime(2024, 1, 1), until=dt.datetime(2026, 6, 30)), now=NOW)
+    long = transform_listings(
+        region, TrailScope(since=dt.datetime(2024, 1, 1), until=dt.datetime(2026, 6, 30)), now=NOW
+    )
     assert long == [Listing(region, start_after=f"{region}2024/01/01/", last=f"{region}2026/06/30/")]
 
 
@@ -38,7 +40,7 @@ def test_years_long_window_lists_once_per_region(trail_bucket: TrailBucket) -> N
     ]
     after = tb.put_log(ACCOUNT_A, "eu-west-1", dt.datetime(2026, 11, 7, 12, 0), "after-now")
     client, calls = _client()
-    window = Window(since=dt.datetime(2024, 1, 1))  # until now: 2026-11-06 (+1 h of delivery slack)
+    window = TrailScope(since=dt.datetime(2024, 1, 1))  # until now: 2026-11-06 (+1 h of delivery slack)
     plan = plan_s3(client, parse_s3_uri(f"s3://{BUCKET}"), window, {}, now=NOW)
     fetched = {o.key for o in plan.to_fetch}
     assert set(inside) <= fetched and before not in fetched and after not in fetched

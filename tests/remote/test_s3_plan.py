@@ -10,7 +10,7 @@ import pytest
 from diag.errors import NotFoundError, UsageError
 from diag.ingest.sources.s3 import fetch_blobs, plan_s3
 from diag.ingest.sources.s3_layout import (
-    Window,
+    TrailScope,
     file_time,
     parse_s3_uri,
     transform_day_prefixes,
@@ -48,9 +48,9 @@ def test_parse_uri_and_layout_position() -> None:
 
 
 def test_day_prefixes_cover_the_window_plus_delivery_slack() -> None:
-    w = Window(since=dt.datetime(2026, 11, 2, 10), until=dt.datetime(2026, 11, 4))
+    w = TrailScope(since=dt.datetime(2026, 11, 2, 10), until=dt.datetime(2026, 11, 4))
     assert transform_day_prefixes("R/", w, now=NOW) == ["R/2026/11/02/", "R/2026/11/03/", "R/2026/11/04/"]
-    assert transform_day_prefixes("R/", Window(), now=NOW) == ["R/"]
+    assert transform_day_prefixes("R/", TrailScope(), now=NOW) == ["R/"]
     assert transform_day_prefixes("R/", w, "2026/11/03/", now=NOW) == ["R/2026/11/03/"]
     assert file_time("a/111111111111_CloudTrail_us-east-1_20261128T1205Z_x.json.gz") == dt.datetime(2026, 11, 28, 12, 5)
     assert file_time("a/other.json.gz") is None
@@ -58,7 +58,7 @@ def test_day_prefixes_cover_the_window_plus_delivery_slack() -> None:
 
 def test_account_and_date_pruning_counts_list_and_get_requests(trail_bucket: TrailBucket) -> None:
     client, calls = counted_client()
-    window = Window(since=dt.datetime(2026, 11, 4), until=dt.datetime(2026, 11, 5), accounts=(ACCOUNT_A,))
+    window = TrailScope(since=dt.datetime(2026, 11, 4), until=dt.datetime(2026, 11, 5), accounts=(ACCOUNT_A,))
     plan = plan_s3(client, parse_s3_uri(f"s3://{BUCKET}"), window, {}, now=NOW)
     # 1 delimiter listing of AWSLogs/ (finds the org folder), 1 of A's CloudTrail/ (regions),
     # then one per region x day: days 04 and 05 (05 for files delivered just after --until).
@@ -77,7 +77,7 @@ def test_account_and_date_pruning_counts_list_and_get_requests(trail_bucket: Tra
 
 def test_region_given_skips_region_discovery(trail_bucket: TrailBucket) -> None:
     client, calls = counted_client()
-    window = Window(since=dt.datetime(2026, 11, 1), until=dt.datetime(2026, 11, 2), regions=("eu-west-1",))
+    window = TrailScope(since=dt.datetime(2026, 11, 1), until=dt.datetime(2026, 11, 2), regions=("eu-west-1",))
     plan = plan_s3(client, parse_s3_uri(f"s3://{BUCKET}/"), window, {}, now=NOW)
     # AWSLogs/ (org), org folder (accounts), then 2 accounts x days 01, 02.
     assert calls.counts["ListObjectsV2"] == 1 + 1 + 2 * 2
@@ -88,14 +88,14 @@ def test_region_given_skips_region_discovery(trail_bucket: TrailBucket) -> None:
 def test_digests_never_fetched_and_known_etags_skipped(trail_bucket: TrailBucket) -> None:
     client, calls = counted_client()
     target = parse_s3_uri(f"s3://{BUCKET}")
-    plan = plan_s3(client, target, Window(), {}, now=NOW)
+    plan = plan_s3(client, target, TrailScope(), {}, now=NOW)
     assert len(plan.to_fetch) == len(trail_bucket.log_keys) + len(trail_bucket.corrupt_keys)
     assert not any("Digest" in o.key for o in plan.to_fetch)
     known = {f"s3://{BUCKET}/{o.key}": o.etag for o in plan.to_fetch}
     # one object changed since: a new ETag makes it due again
     changed = plan.to_fetch[0]
     known[f"s3://{BUCKET}/{changed.key}"] = "stale-etag"
-    again = plan_s3(client, target, Window(), known, now=NOW)
+    again = plan_s3(client, target, TrailScope(), known, now=NOW)
     assert [o.key for o in again.to_fetch] == [changed.key]
     assert again.skipped_known == len(plan.to_fetch) - 1
 
@@ -103,7 +103,7 @@ def test_digests_never_fetched_and_known_etags_skipped(trail_bucket: TrailBucket
 def test_deep_prefix_narrows_discovery(trail_bucket: TrailBucket) -> None:
     client, calls = counted_client()
     uri = f"s3://{BUCKET}/AWSLogs/{ORG}/{ACCOUNT_B}/CloudTrail/us-east-1/2026/11/02/"
-    plan = plan_s3(client, parse_s3_uri(uri), Window(), {}, now=NOW)
+    plan = plan_s3(client, parse_s3_uri(uri), TrailScope(), {}, now=NOW)
     assert calls.counts["ListObjectsV2"] == 1
     assert [o.key for o in plan.to_fetch] == [
         k for k in trail_bucket.log_keys if k.startswith(uri[len(f"s3://{BUCKET}/") :])
@@ -114,15 +114,15 @@ def test_empty_bucket_is_a_clear_error(moto: str) -> None:
     client, _ = counted_client()
     client.create_bucket(Bucket="empty")  # type: ignore[attr-defined]
     with pytest.raises(NotFoundError, match="no CloudTrail logs"):
-        plan_s3(client, parse_s3_uri("s3://empty/trail"), Window(), {}, now=NOW)
+        plan_s3(client, parse_s3_uri("s3://empty/trail"), TrailScope(), {}, now=NOW)
     with pytest.raises(NotFoundError, match="no such bucket"):
-        plan_s3(client, parse_s3_uri("s3://missing-bucket"), Window(), {}, now=NOW)
+        plan_s3(client, parse_s3_uri("s3://missing-bucket"), TrailScope(), {}, now=NOW)
 
 
 def test_a_failed_download_is_reported_not_yielded(trail_bucket: TrailBucket) -> None:
     client, _ = counted_client()
     plan = plan_s3(
-        client, parse_s3_uri(f"s3://{BUCKET}"), Window(accounts=(ACCOUNT_A,), regions=("us-east-1",)), {}, now=NOW
+        client, parse_s3_uri(f"s3://{BUCKET}"), TrailScope(accounts=(ACCOUNT_A,), regions=("us-east-1",)), {}, now=NOW
     )
     trail_bucket.client.delete_object(Bucket=BUCKET, Key=plan.to_fetch[0].key)
     errors: list[str] = []

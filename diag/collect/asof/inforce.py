@@ -18,6 +18,7 @@ from diag.collect.asof.resolve import resolve_key
 from diag.collect.asof.snapshots import Snap, SnapshotIndex, gaps_for, nearest_snapshot
 from diag.collect.asof.steps import ABSENT, UNKNOWN
 from diag.collect.model import Gap, InForce, KeyInfo, PolicyChange, PrincipalInfo
+from diag.policy.match import Caller
 from diag.policy.model import Grant, NamedPolicy, OrgLevel
 
 if TYPE_CHECKING:
@@ -76,19 +77,13 @@ def policies_in_force(
         at = at.astimezone(dt.UTC).replace(tzinfo=None)
     caller = parse_caller(caller_arn, caller_account)
     found = _Found(at)
-    snapshot_ids: list[int] = []
     if key_arn and not key_arn.startswith("arn:"):
         resolved = resolve_key(con, key_arn, region=None, account=caller.account, at=at)
         key_arn = resolved.key_arn if resolved else key_arn
     parts = arns.parse(key_arn)
     key_account = parts.account if parts is not None else None
     partition = parts.partition if parts is not None else caller.partition  # of the bucket too
-    if snapshots is not None:
-        snapshots.preload([key_account, caller.account])
-    key_snap = nearest_snapshot(con, key_account, at, snapshots) if parts is not None else None
-    caller_snap = (
-        key_snap if key_snap and caller.account == key_account else nearest_snapshot(con, caller.account, at, snapshots)
-    )
+    key_snap, caller_snap = _snapshots(con, key_account, caller.account, at, snapshots)
     hist = History.load(
         con,
         key_arn=key_arn if parts else None,
@@ -98,19 +93,8 @@ def policies_in_force(
         account_since=caller_snap.collected_at if caller_snap and caller_snap.before else None,
         at=at,
     )
-    key = _Key()
-    if key_arn and parts is not None:
-        if key_snap:
-            snapshot_ids.append(key_snap.snapshot_id)
-        key = _key_layers(con, hist, key_arn, parts, key_snap, found)
-    # the caller
-    if caller_snap and caller_snap.snapshot_id not in snapshot_ids:
-        snapshot_ids.append(caller_snap.snapshot_id)
-    ident = Identity(con, hist, caller, caller_snap, at)
-    principal, identity_policies, boundary, boundary_known = ident.build()
-    found.add(ident.gaps, ident.notes, ident.applied, found.after(ident.changes))
-    if not boundary_known and principal is not None:
-        found.gaps.append(_boundary_gap(caller.account, principal))
+    key = _key_layers(con, hist, key_arn, parts, key_snap, found) if key_arn and parts is not None else _Key()
+    principal, identity_policies, boundary = _caller_layers(con, hist, caller, caller_snap, found)
     # organizations
     scps = found.org(org_levels(con, hist, caller.account, SCP, at, caller_snap)) if caller.account else None
     rcps = found.org(org_levels(con, hist, key_account, RCP, at, key_snap)) if key_account else None
@@ -135,8 +119,24 @@ def policies_in_force(
         later_changes=_unique(found.later),
         uncertain=tuple(dict.fromkeys(found.notes)),
         gaps=tuple(dict.fromkeys(found.gaps)),
-        snapshot_ids=tuple(snapshot_ids),
+        snapshot_ids=tuple(dict.fromkeys(s.snapshot_id for s in (key_snap, caller_snap) if s)),
     )
+
+
+def _snapshots(
+    con: duckdb.DuckDBPyConnection,
+    key_account: str | None,
+    caller_account: str | None,
+    at: dt.datetime | None,
+    snapshots: SnapshotIndex | None,
+) -> tuple[Snap | None, Snap | None]:
+    """The nearest snapshots of the key's account and of the caller's (the same one when they are one account)."""
+    if snapshots is not None:
+        snapshots.preload([key_account, caller_account])
+    key_snap = nearest_snapshot(con, key_account, at, snapshots) if key_account is not None else None
+    if key_snap and caller_account == key_account:
+        return key_snap, key_snap
+    return key_snap, nearest_snapshot(con, caller_account, at, snapshots)
 
 
 def _key_layers(
@@ -180,6 +180,18 @@ def _key_layers(
         how = commands.list_grants(key_account, region, key_id)
         found.gaps.extend(recorded or [Gap("grants", key_account, key_arn, "the key's grants were not collected", how)])
     return out
+
+
+def _caller_layers(
+    con: duckdb.DuckDBPyConnection, hist: History, caller: Caller, caller_snap: Snap | None, found: _Found
+) -> tuple[PrincipalInfo | None, tuple[NamedPolicy, ...] | None, NamedPolicy | None]:
+    """(principal, identity policies, permissions boundary) of the caller at ``found.at``."""
+    ident = Identity(con, hist, caller, caller_snap, found.at)
+    principal, identity_policies, boundary, boundary_known = ident.build()
+    found.add(ident.gaps, ident.notes, ident.applied, found.after(ident.changes))
+    if not boundary_known and principal is not None:
+        found.gaps.append(_boundary_gap(caller.account, principal))
+    return principal, identity_policies, boundary
 
 
 def _bucket_layer(

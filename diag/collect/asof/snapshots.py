@@ -4,8 +4,9 @@ collection gaps recorded in it, and the nearest row per key among several snapsh
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from diag.collect.model import Gap
 
@@ -23,6 +24,7 @@ class Snap:
     management_account: str | None = None
 
 
+_Row = TypeVar("_Row", bound=Sequence[Any])
 _SNAP_COLS = "snapshot_id, collected_at, regions, org_state, management_account"
 
 
@@ -66,18 +68,24 @@ class SnapshotIndex:
         """Same answer as ``nearest_snapshot`` (``at`` naive UTC, as ``policies_in_force`` passes it)."""
         if not account:
             return None
-        rows = self.rows(account)
-        if not rows:
+        found = nearest_row(self.rows(account), at, 1)
+        if found is None:
             return None
-        if at is None:
-            row, before = rows[-1], True
-        else:
-            earlier = [r for r in rows if r[1] <= at]
-            if earlier:
-                row, before = earlier[-1], True
-            else:
-                row, before = rows[0], False  # every snapshot is after ``at``: the earliest one
+        row, before = found
         return Snap(int(row[0]), row[1], before, tuple(row[2] or ()), row[3], row[4])
+
+
+def nearest_row(rows: Sequence[_Row], at: dt.datetime | None, time_index: int) -> tuple[_Row, bool] | None:
+    """Among ``rows`` sorted oldest first by column ``time_index``: (the last at or before ``at``, True), the
+    newest when ``at`` is None; else (the earliest, False), every row being after ``at``; None without rows."""
+    if not rows:
+        return None
+    if at is None:
+        return rows[-1], True
+    earlier = [r for r in rows if r[time_index] <= at]
+    if earlier:
+        return earlier[-1], True
+    return rows[0], False
 
 
 def nearest_snapshot(

@@ -6,7 +6,7 @@ path, ``diag.ingest.ingest_blobs`` (parsing, filtering, normalization, de-duplic
 
 API (each source also has a ``pull_*`` variant that fetches without a database connection, for watch):
 
-- ``diag.ingest.sources.s3.sync_s3(con, "s3://bucket/prefix", Window(since, until, accounts, regions), *, client,
+- ``diag.ingest.sources.s3.sync_s3(con, "s3://bucket/prefix", TrailScope(since, until, accounts, regions), *, client,
   ingester, workers=8, progress=None) -> S3Summary`` (``progress``: a callback of
   :class:`~diag.ingest.summary.FetchProgress`)
 - ``diag.ingest.sources.lookup.sync_lookup(con, [LookupTarget(account, region, cloudtrail_client)], *, ingester,

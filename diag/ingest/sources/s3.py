@@ -35,7 +35,7 @@ from diag.ingest.sources.s3_layout import (
     S3Object,
     S3Plan,
     S3Target,
-    Window,
+    TrailScope,
     clean_etag,
     object_uri,
     parse_s3_uri,
@@ -137,7 +137,7 @@ def get_object_bytes(client: Any, bucket: str, key: str) -> tuple[bytes, str]:
         body.close()
 
 
-def get_region_prefixes(client: Any, target: S3Target, window: Window) -> list[str]:
+def get_region_prefixes(client: Any, target: S3Target, window: TrailScope) -> list[str]:
     """``.../<account>/CloudTrail/<region>/`` prefixes in scope, discovering what was not given."""
     pos = transform_layout_position(target.prefix)
     if pos.org:
@@ -187,7 +187,7 @@ def get_region_prefixes(client: Any, target: S3Target, window: Window) -> list[s
 def plan_s3(
     client: Any,
     target: S3Target,
-    window: Window,
+    window: TrailScope,
     known: dict[str, str],
     *,
     now: dt.datetime | None = None,
@@ -305,7 +305,7 @@ def known_objects(con: duckdb.DuckDBPyConnection, target: S3Target, since: dt.da
 def pull_s3(
     client: Any,
     uri: str,
-    window: Window,
+    window: TrailScope,
     known: dict[str, str],
     *,
     workers: int = 8,
@@ -373,7 +373,7 @@ def pull_s3(
 def sync_s3(
     con: duckdb.DuckDBPyConnection,
     uri: str,
-    window: Window,
+    window: TrailScope,
     *,
     client: Any,
     ingester: BlobIngester,

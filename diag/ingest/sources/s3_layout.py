@@ -47,8 +47,9 @@ class S3Object:
 
 
 @dataclass(frozen=True)
-class Window:
-    """What to read: a time window (either end open) and optional account/region filters."""
+class TrailScope:
+    """The part of a CloudTrail log bucket to read: a time window (either end open) and optional account and
+    region filters (the ``<account>`` and ``<region>`` levels of the trail layout)."""
 
     since: dt.datetime | None = None
     until: dt.datetime | None = None
@@ -129,7 +130,7 @@ def transform_layout_position(prefix: str) -> LayoutPosition:
 
 
 def transform_day_prefixes(
-    region_prefix: str, window: Window, tail: str = "", now: dt.datetime | None = None
+    region_prefix: str, window: TrailScope, tail: str = "", now: dt.datetime | None = None
 ) -> list[str]:
     """The ``YYYY/MM/DD/`` prefixes under one region that can hold the window's events.
 
@@ -164,7 +165,7 @@ class Listing:
 
 
 def transform_listings(
-    region_prefix: str, window: Window, tail: str = "", now: dt.datetime | None = None
+    region_prefix: str, window: TrailScope, tail: str = "", now: dt.datetime | None = None
 ) -> list[Listing]:
     """The LIST requests for one region: its day folders (short windows, a user's deeper prefix), or one
     range listing over the region folder (long windows)."""
@@ -196,7 +197,7 @@ def is_log_file(key: str) -> bool:
 def transform_select(
     objects: Iterable[S3Object],
     known: dict[str, str],
-    window: Window,
+    window: TrailScope,
     plan: S3Plan,
     refused: Mapping[str, str] | None = None,
 ) -> None:

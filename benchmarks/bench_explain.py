@@ -3,7 +3,8 @@
 Builds (once; reused when --db exists) a database of --events synthetic events (0.5 % failures, see
 _corpus.py) plus the evidence bundle, then times whole processes, interleaved so that both see the same
 machine load: `python -c "import duckdb"`, `python -m diag explain <eventID> --json`, the same by requestID,
-and the rich output. Prints one JSON line with medians and ratios to the floor, and the in-process split of
+and the rich output. Prints one JSON line with medians and ratios to the floor (wall time, and CPU time, which
+other processes on a busy machine disturb less), and the in-process split of
 one explain (``in_process``): the diagnosis without the blast radius, the blast radius alone (the fixes'
 added access over every collected principal), and the database queries each issues. The build ends with
 ``build_policy_changes``, which also builds the per-key usage summary (``key_usage``) as ingest does; a
@@ -53,7 +54,11 @@ def build(db: Path, events: int) -> float:
     return time.perf_counter() - t0
 
 
-def wall(cmd: list[str]) -> float:
+def wall(cmd: list[str]) -> tuple[float, float]:
+    """Wall seconds and CPU seconds (user + system, the child's every thread) of one whole process."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     subprocess.run(
         cmd,
@@ -63,7 +68,9 @@ def wall(cmd: list[str]) -> float:
         check=True,
         env={**os.environ, "NO_COLOR": "1"},
     )
-    return time.perf_counter() - t0
+    elapsed = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return elapsed, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def in_process(db: Path, event_id: str, runs: int) -> dict[str, object]:
@@ -130,10 +137,14 @@ def main() -> None:
     for cmd in cmds.values():  # warm the page cache and .pyc files
         wall(cmd)
     times: dict[str, list[float]] = {k: [] for k in cmds}
+    cpu: dict[str, list[float]] = {k: [] for k in cmds}
     for _ in range(args.runs):
         for name, cmd in cmds.items():
-            times[name].append(wall(cmd))
+            elapsed, used = wall(cmd)
+            times[name].append(elapsed)
+            cpu[name].append(used)
     med = {k: round(statistics.median(v), 3) for k, v in times.items()}
+    cpu_med = {k: round(statistics.median(v), 3) for k, v in cpu.items()}
     floor = med["import_duckdb"]
     print(
         json.dumps(
@@ -142,6 +153,11 @@ def main() -> None:
                 "runs": args.runs,
                 "median_seconds": med,
                 "ratio_to_import_duckdb": {k: round(v / floor, 2) for k, v in med.items() if k != "import_duckdb"},
+                # CPU time (user + system) is less disturbed by other processes on a busy machine than wall time
+                "cpu_median_seconds": cpu_med,
+                "cpu_ratio_to_import_duckdb": {
+                    k: round(v / cpu_med["import_duckdb"], 2) for k, v in cpu_med.items() if k != "import_duckdb"
+                },
                 "in_process": in_process(args.db, event_id, args.runs),
                 "byte_compiled": not args.no_compile,
                 "build_seconds": round(built, 1) if built else None,

@@ -17,17 +17,19 @@ from diag import times
 from diag.diagnosis.callers import service_principal
 from diag.diagnosis.case import Case, PriorPolicy
 from diag.diagnosis.engine_request import ContextValues, complete, inputs_from_inforce, request_for
-from diag.diagnosis.honesty import KEY_STATE_CODES
+from diag.diagnosis.key_resolve import resolve_key_facts
 from diag.diagnosis.model import Diagnosis, EventFacts, Finding
+from diag.diagnosis.s3_kms import kms_facts_for_s3, s3_resource
 from diag.diagnosis.session import SessionLookup
 from diag.diagnosis.sources import PolicySource
+from diag.diagnosis.succeeded import claim, layer_rows, success
 from diag.diagnosis.verdict import choose_verdict
 from diag.policy.model import EvaluationResult, Layer, LayerResult, PolicyInputs, Request
 
 if TYPE_CHECKING:
     import duckdb
 
-    from diag.collect.model import InForce, KeyInfo
+    from diag.collect.model import InForce
     from diag.errortext import ParsedError
 
 Evaluator = Callable[[Request, PolicyInputs], EvaluationResult]
@@ -42,12 +44,6 @@ def default_evaluator() -> Evaluator:
     from diag.policy.undetermined import evaluate
 
     return evaluate
-
-
-def _s3_resource(facts: EventFacts) -> str:
-    if facts.object_key:
-        return f"arn:aws:s3:::{facts.bucket}/{facts.object_key}"
-    return f"arn:aws:s3:::{facts.bucket}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -136,53 +132,8 @@ class _Pipeline:
         return default
 
     def s3_kms_facts(self, facts: EventFacts, inforce: InForce | None) -> EventFacts | None:
-        """The KMS call that S3 made for this S3 request: the logged one (same caller, invokedBy S3, within
-        seconds), else one derived from the bucket's default encryption (its key, or ``aws/s3`` of the bucket's
-        account)."""
-        logged = self.safe("related KMS event", lambda: self.source.s3_kms_event(facts))
-        if logged is not None:
-            return logged
-        enc = (inforce.bucket_encryption if inforce is not None else None) or {}
-        rules = (enc.get("ServerSideEncryptionConfiguration") or enc).get("Rules") or []
-        default = (rules[0].get("ApplyServerSideEncryptionByDefault") or {}) if rules else {}
-        if not str(default.get("SSEAlgorithm", "")).startswith("aws:kms"):
-            return None
-        owner = None
-        for res in (facts.raw or {}).get("resources") or []:
-            if isinstance(res, dict) and res.get("type") == "AWS::S3::Bucket":
-                owner = res.get("accountId")
-        if owner is None and inforce is not None and inforce.bucket_policy is not None:
-            owner = inforce.bucket_policy.account
-        ref = default.get("KMSMasterKeyID") or "alias/aws/s3"
-        key = self.safe(
-            "key resolution",
-            lambda: self.source.resolve_key(ref, region=facts.region, account=owner, at=facts.event_time),
-        )
-        if key is None:
-            return None
-        name = (
-            "GenerateDataKey" if facts.event_name in {"PutObject", "CreateMultipartUpload", "UploadPart"} else "Decrypt"
-        )
-        from diag.diagnosis.facts import facts_from_record
-
-        record = dict(facts.raw or {})
-        record.update(
-            eventID=None,
-            eventSource="kms.amazonaws.com",
-            eventName=name,
-            userIdentity={**(record.get("userIdentity") or {}), "invokedBy": "s3.amazonaws.com"},
-            # with an S3 Bucket Key, S3 asks KMS for the bucket's key with the bucket ARN as context
-            # (Amazon S3 User Guide, "Reducing the cost of SSE-KMS with Amazon S3 Bucket Keys")
-            requestParameters={
-                "encryptionContext": {
-                    "aws:s3:arn": f"arn:aws:s3:::{facts.bucket}"
-                    if rules[0].get("BucketKeyEnabled")
-                    else _s3_resource(facts)
-                }
-            },
-            resources=[{"ARN": key.key_arn, "type": "AWS::KMS::Key", "accountId": key.account}],
-        )
-        return facts_from_record(record, origin="derived")
+        """The KMS call that S3 made for this S3 request (diag.diagnosis.s3_kms)."""
+        return kms_facts_for_s3(self.source, facts, inforce, self.safe)
 
     def proven(
         self,
@@ -215,49 +166,6 @@ class _Pipeline:
         latest = self.safe("latest snapshot", lambda: self.source.latest_snapshot_time())
         return latest is not None and latest <= inforce.at
 
-    def resolve(self, facts: EventFacts) -> tuple[EventFacts, tuple[KeyInfo, ...]]:
-        """Fill in the key ARN from an ID or alias; find the key in other regions when it is not where called."""
-        if facts.is_s3:
-            return facts, ()
-        ref = facts.key_arn or facts.key_id_given
-        if not ref:
-            return facts, ()
-        account = facts.key_account or facts.caller_account
-        if facts.key_arn and facts.key_region == facts.region:
-            # the key is named by ARN in the region called: policies_in_force describes it, unless KMS said it is
-            # not there and it is not collected there (an ARN built with the caller's own region): look elsewhere
-            if facts.error_code != "NotFoundException" or self.safe(
-                "key resolution",
-                lambda: self.source.resolve_key(ref, region=facts.region, account=account, at=facts.event_time),
-            ):
-                return facts, ()
-            return facts, tuple(
-                self.safe(
-                    "key search", lambda: self.source.keys_elsewhere(ref, region=facts.region, account=account), []
-                )
-                or ()
-            )
-        info = self.safe(
-            "key resolution",
-            lambda: self.source.resolve_key(ref, region=facts.region, account=account, at=facts.event_time),
-        )
-        if info is not None and info.region == facts.region:
-            if not facts.key_arn:
-                facts = dataclasses.replace(facts, key_arn=info.key_arn, key_account=info.account)
-            return facts, ()
-        elsewhere = tuple(
-            self.safe("key search", lambda: self.source.keys_elsewhere(ref, region=facts.region, account=account), [])
-            or ()
-        )
-        if info is not None and info.region != facts.region and info not in elsewhere:
-            elsewhere = (info, *elsewhere)
-        if facts.key_arn and facts.key_region and facts.region and facts.key_region != facts.region and not elsewhere:
-            elsewhere = ()
-        if not facts.key_arn and facts.error_code not in KEY_STATE_CODES and len({k.key_arn for k in elsewhere}) == 1:
-            # the key exists only elsewhere: evaluate against it (the region rule says so)
-            facts = dataclasses.replace(facts, key_arn=elsewhere[0].key_arn, key_account=elsewhere[0].account)
-        return facts, elsewhere
-
     def run(self, facts: EventFacts, claimed: ParsedError | None = None) -> Diagnosis:
         from diag.diagnosis.honesty import failure_kind, needs_policies
 
@@ -278,7 +186,7 @@ class _Pipeline:
             facts=facts,
             verdict=choose_verdict(findings),
             findings=tuple(findings),
-            based_on=based_on(facts, None, None, claim=_claim(facts, claimed)),
+            based_on=based_on(facts, None, None, claim=claim(facts, claimed)),
         )
 
     def _inforce_at(self, facts: EventFacts, principal: str | None, when: dt.datetime | None) -> InForce | None:
@@ -395,10 +303,10 @@ class _Pipeline:
         from diag.rules import run_rules
         from diag.rules.unknown import gap_list
 
-        facts, elsewhere = self.resolve(facts)
+        facts, elsewhere = resolve_key_facts(self.source, facts, self.safe)
         at = facts.event_time
         principal = facts.principal_arn or facts.caller_arn or service_principal(facts)
-        resource = _s3_resource(facts) if facts.is_s3 and facts.bucket else facts.key_arn
+        resource = s3_resource(facts) if facts.is_s3 and facts.bucket else facts.key_arn
         inforce = self._inforce_at(facts, principal, at) if (resource or principal) else None
         if inforce is not None and inforce.key is not None and not facts.key_account:
             facts = dataclasses.replace(facts, key_account=inforce.key.account)
@@ -419,9 +327,9 @@ class _Pipeline:
                 self.safe("grant history", lambda: self.source.grant_changes(facts.key_arn or "", at), []) or ()
             )
         accounts = self.safe("known accounts", self.source.known_accounts, frozenset()) if key_denied else frozenset()
-        basis = based_on(facts, result, inforce, claim=_claim(facts, claimed))
+        basis = based_on(facts, result, inforce, claim=claim(facts, claimed))
         if kind == SUCCEEDED:  # what allowed it; or, when a deciding layer was not seen, how to collect it
-            return _success(facts, result, inforce, basis, tuple(gap_list(Case(facts, inforce=inforce, result=result))))
+            return success(facts, result, inforce, basis, tuple(gap_list(Case(facts, inforce=inforce, result=result))))
         case = self._case(
             facts,
             claimed,
@@ -436,7 +344,7 @@ class _Pipeline:
         )
         findings = run_rules(case)
         findings = self.proven(findings, ev.request, inforce, ev.inputs, principal, ev.now_result, facts.is_s3)
-        layers = [dict(t.to_dict(), action=result.request.action) for t in result.layers] if result is not None else []
+        layers = layer_rows(result)
         if facts.is_s3 and self.depth == 0 and (result is None or result.decision == "Allowed"):
             findings, layers = self._via_s3(facts, inforce, findings, layers)
         return Diagnosis(
@@ -450,61 +358,6 @@ class _Pipeline:
             gaps=tuple(gap_list(case)),
             based_on=basis,
         )
-
-
-def _claim(facts: EventFacts, claimed: ParsedError | None) -> str | None:
-    """AWS's claim in the error message (a claim, never evidence)."""
-    if claimed is None and facts.error_message:
-        from diag.errortext import parse_error
-
-        claimed = parse_error(facts.error_message)
-    return (claimed.claim or None) if claimed is not None else None
-
-
-def _success(
-    facts: EventFacts,
-    result: EvaluationResult | None,
-    inforce: InForce | None,
-    basis: dict[str, Any],
-    gaps: tuple[dict[str, Any], ...] = (),
-) -> Diagnosis:
-    """A call that succeeded: no verdict; the statements that allowed it when every deciding layer was seen."""
-    from diag.diagnosis.honesty import SUCCEEDED, proven_decision
-
-    decision = proven_decision(result)
-    allowed_by: list[dict[str, Any]] = []
-    if result is not None and decision == "Allowed":
-        deciding = set(result.deciding_layers)
-        for trace in result.layers:
-            if deciding and trace.layer not in deciding:
-                continue
-            for st in trace.allowing():
-                allowed_by.append(
-                    {
-                        "layer": str(trace.layer),
-                        "account": trace.account,
-                        "policy": st.policy_name,
-                        "sid": st.sid,
-                        "index": st.index,
-                    }
-                )
-            for g in trace.grants:
-                if g.grantee_matched and g.operation_matched and g.constraints_matched:
-                    allowed_by.append({"layer": str(trace.layer), "account": trace.account, "grant_id": g.grant_id})
-    layers = [dict(t.to_dict(), action=result.request.action) for t in result.layers] if result is not None else []
-    return Diagnosis(
-        facts=facts,
-        verdict=None,
-        findings=(),
-        layers=tuple(layers),
-        policies_as_of=(inforce.at or inforce.collected_at) if inforce is not None else None,
-        decision=decision,
-        snapshot_id=inforce.snapshot_id if inforce is not None else None,
-        outcome=SUCCEEDED,
-        based_on=basis,
-        allowed_by=tuple(allowed_by),
-        gaps=gaps if decision != "Allowed" else (),
-    )
 
 
 def diagnose_facts(
@@ -536,7 +389,7 @@ def explain_id(
     from diag.diagnosis.sources import DbPolicySource
 
     facts = find_event(con, ident)
-    return diagnose_facts(facts, source or DbPolicySource(con), blast_radius=blast_radius)
+    return diagnose_facts(facts, source or DbPolicySource(con, one_explain=True), blast_radius=blast_radius)
 
 
 def explain_record(
@@ -551,7 +404,9 @@ def explain_record(
     from diag.diagnosis.sources import DbPolicySource
 
     return diagnose_facts(
-        facts_from_record(record, origin="event-file"), source or DbPolicySource(con), blast_radius=blast_radius
+        facts_from_record(record, origin="event-file"),
+        source or DbPolicySource(con, one_explain=True),
+        blast_radius=blast_radius,
     )
 
 
@@ -581,7 +436,9 @@ def explain_error(
     if parsed.request_id:
         stored = find_event_or_none(con, parsed.request_id)
         if stored is not None:
-            return diagnose_facts(stored, source or DbPolicySource(con), claimed=parsed, blast_radius=blast_radius)
+            return diagnose_facts(
+                stored, source or DbPolicySource(con, one_explain=True), claimed=parsed, blast_radius=blast_radius
+            )
     if not parsed.recognized:
         raise BadInputError(
             "this text is not an AWS access-denied or KMS key-state error that kmsdiag recognizes",
@@ -593,4 +450,6 @@ def explain_error(
         guessed = recent_key_for(con, parsed.principal, parsed.action)
     record = record_from_error(parsed, at=when, region=region, key=key or guessed)
     facts = facts_from_record(record, origin="error-text")
-    return diagnose_facts(facts, source or DbPolicySource(con), claimed=parsed, blast_radius=blast_radius)
+    return diagnose_facts(
+        facts, source or DbPolicySource(con, one_explain=True), claimed=parsed, blast_radius=blast_radius
+    )

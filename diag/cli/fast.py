@@ -12,6 +12,7 @@ gives the usual help and errors.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -100,8 +101,9 @@ def main(argv: list[str] | None = None) -> int:
     from diag.cli import interrupt
 
     handlers = interrupt.install()
+    explained: list[bool] = []
     try:
-        code = _main(sys.argv[1:] if argv is None else argv)
+        code = _main(sys.argv[1:] if argv is None else argv, explained)
     except BaseException:
         signum = interrupt.received()
         if signum is None:
@@ -112,14 +114,29 @@ def main(argv: list[str] | None = None) -> int:
             interrupt.restore(handlers)
     if argv is None:
         interrupt.ignore()  # the work is done: a late signal must not kill the interpreter's shutdown
+        if explained:
+            _exit_now(code)
         sys.exit(code)
     return code
 
 
-def _main(args: list[str]) -> int:
+def _exit_now(code: int) -> None:
+    """End an `explain` process without the interpreter's shutdown (tearing down ~130 modules and every
+    object: ~40 ms of an explain). Nothing is left to do: the output is written and flushed here, the
+    database was closed by ``_explain`` (read-only, or in memory), kmsdiag registers no exit handler."""
+    for stream in (sys.stdout, sys.stderr):  # ``_main`` flushed stdout already (a closed pipe is handled there)
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(code)
+
+
+def _main(args: list[str], explained: list[bool] | None = None) -> int:
+    """Run the command line ``args``; ``explained`` gets an entry when the `explain` fast path ran it."""
     fast = not os.environ.get("KMSDIAG_NO_FAST_PATH")
     opts = parse_explain(args) if fast else None
     run = _explain
+    if opts is not None and explained is not None:
+        explained.append(True)
     if opts is None and fast:  # `simulate --batch` is a whole process too: no typer either
         from diag.cli.simulate_batch import parse_batch, run_batch
 

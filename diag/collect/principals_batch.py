@@ -7,46 +7,30 @@ explain's 281). ``BatchReader`` stands in for the connection during those reads,
 code (``policies_in_force``, unchanged) computes each half, and the answers are the same by construction:
 
 - the per-principal lookups of one snapshot (its ``principals`` row, its inline ``identity_policies``, a
-  ``managed_policies`` policy's versions) are answered from ONE query per table over the whole snapshot,
-  read the first time any principal of that snapshot asks (the snapshot is the one nearest the time asked,
-  chosen by ``policies_in_force`` as before, so "as of the time asked" holds);
+  ``managed_policies`` policy's versions) go through the typed reader it carries,
+  ``diag.collect.asof.principals.SnapshotRows``: ONE query per table over the whole snapshot, read the
+  first time any principal of that snapshot asks (the snapshot is the one nearest the time asked, chosen by
+  ``policies_in_force`` as before, so "as of the time asked" holds);
 - a query repeated with the same parameters (the account's policy changes to replay, its organization path
   and SCPs, its identity gap: the same for every principal of an account) is run once and its rows reused.
 
-Any other query goes to the database (a lookup whose text changes there is simply sent to the database:
-slower, never different; ``tests/collect/test_principals_batch.py`` checks that the lookups are batched). Hold one reader only while the database does not change (one
-``explain``, one ``audit`` run), like ``SnapshotIndex``.
+``tests/collect/test_principals_batch.py`` checks that the halves are the same and the lookups batched. Hold
+one reader only while the database does not change (one ``explain``, one ``audit`` run), like
+``SnapshotIndex``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from diag.collect.asof.principals import SnapshotRows
 
 if TYPE_CHECKING:
     import duckdb
 
-# The per-principal lookups of ``diag.collect.asof.principals`` (``_principal_row``, ``_inline_rows``,
-# ``_managed_doc``), exactly as they are issued, and the whole-snapshot query that answers each:
-# (table query selecting the lookup's columns plus the lookup's keys last, number of key columns).
-_PRINCIPAL = (
-    "SELECT arn, account, kind, name, unique_id, create_date, permissions_boundary_arn, groups, attached_policy_arns"
-    " FROM principals WHERE snapshot_id = ? AND name = ? AND kind = ? AND account = ?"
-)
-_INLINE = "SELECT policy_name, document FROM identity_policies WHERE snapshot_id = ? AND principal_arn = ?"
-_MANAGED = "SELECT version_id, is_default, document, policy_name FROM managed_policies WHERE snapshot_id = ? AND policy_arn = ?"
-BATCHED: dict[str, tuple[str, int]] = {
-    _PRINCIPAL: (
-        "SELECT arn, account, kind, name, unique_id, create_date, permissions_boundary_arn, groups,"
-        " attached_policy_arns, name, kind, account FROM principals WHERE snapshot_id = ?",
-        3,
-    ),
-    _INLINE: ("SELECT policy_name, document, principal_arn FROM identity_policies WHERE snapshot_id = ?", 1),
-    _MANAGED: (
-        "SELECT version_id, is_default, document, policy_name, policy_arn FROM managed_policies WHERE snapshot_id = ?",
-        1,
-    ),
-}
+
+T = TypeVar("T")
 
 
 class Rows:
@@ -79,37 +63,39 @@ class BatchReader:
 
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
         self.con = con
-        self.queries = 0  # queries sent to the database
+        self.principal_rows = SnapshotRows(con)  # what diag.collect.asof.principals.Identity reads through
+        self._sent = 0  # other queries sent to the database
         self.answered = 0  # queries answered without one
-        self._tables: dict[tuple[str, Any], dict[tuple[Any, ...], list[Any]]] = {}
         self._memo: dict[tuple[str, tuple[Any, ...]], list[Any]] = {}
+        self._derived: dict[tuple[str, tuple[Any, ...]], Any] = {}
+
+    @property
+    def queries(self) -> int:
+        """Queries sent to the database: whole-snapshot reads and the others."""
+        return self._sent + self.principal_rows.queries
 
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> Rows:
-        """The rows of ``sql`` with ``params``, from a whole-snapshot read, a repeated query, or the database."""
-        batched = BATCHED.get(sql)
-        if batched is not None and params:
-            table = self._table(sql, params[0], *batched)
-            self.answered += 1
-            return Rows(table.get(tuple(params[1:]), ()))
+        """The rows of ``sql`` with ``params``: from an earlier identical query, or the database."""
         key = _hashable(params)
         if key is None:
-            self.queries += 1
+            self._sent += 1
             return Rows(self.con.execute(sql, params).fetchall())
         hit = self._memo.get((sql, key))
         if hit is None:
-            self.queries += 1
+            self._sent += 1
             hit = self._memo[(sql, key)] = self.con.execute(sql, list(params or ())).fetchall()
         else:
             self.answered += 1
         return Rows(hit)
 
-    def _table(self, sql: str, snapshot_id: Any, whole: str, nkeys: int) -> dict[tuple[Any, ...], list[Any]]:
-        """The snapshot's rows of one table, by the lookup's keys (one query per table and snapshot)."""
-        table = self._tables.get((sql, snapshot_id))
-        if table is None:
-            self.queries += 1
-            table = {}
-            for r in self.con.execute(whole, [snapshot_id]).fetchall():
-                table.setdefault(tuple(r[-nkeys:]), []).append(tuple(r[:-nkeys]))
-            self._tables[(sql, snapshot_id)] = table
-        return table
+    def derived(self, sql: str, params: Sequence[Any] | None, build: Callable[[list[Any]], T]) -> T:
+        """``build(rows)`` of ``sql`` with ``params``, built once while the reader lives (e.g. the policy
+        changes every principal of an account replays: ``diag.collect.asof.history.load_changes``)."""
+        key = _hashable(params)
+        if key is None:
+            return build(self.execute(sql, params).fetchall())
+        if (sql, key) not in self._derived:
+            self._derived[(sql, key)] = build(self.execute(sql, params).fetchall())
+        else:
+            self.answered += 1
+        return self._derived[(sql, key)]  # type: ignore[no-any-return,unused-ignore]

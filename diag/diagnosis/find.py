@@ -12,37 +12,12 @@ from typing import TYPE_CHECKING, Any
 
 from diag.diagnosis.model import EventFacts
 from diag.errors import NotFoundError
+from diag.store.event_columns import COLUMNS as EVENT_COLUMNS
 
 if TYPE_CHECKING:
     import duckdb
 
-COLUMNS = (
-    "event_id",
-    "event_time",
-    "event_source",
-    "event_name",
-    "aws_region",
-    "error_code",
-    "error_message",
-    "caller_arn",
-    "caller_type",
-    "caller_account",
-    "caller_principal_id",
-    "caller_role_arn",
-    "caller_session_name",
-    "invoked_by",
-    "recipient_account",
-    "shared_event_id",
-    "request_id",
-    "key_arn",
-    "key_id_given",
-    "key_account",
-    "bucket",
-    "vpc_endpoint_id",
-    "user_agent",
-    "source_ip",
-    "raw",
-)
+COLUMNS = EVENT_COLUMNS  # every column of the events table (ingest writes them), raw last
 _SELECT = "SELECT " + ", ".join(COLUMNS) + " FROM events WHERE "
 
 

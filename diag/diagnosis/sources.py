@@ -85,13 +85,21 @@ class DbPolicySource:
     the key resolution, the key's history and the latest snapshot time likewise.
     """
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, *, memo: bool = False) -> None:
+    def __init__(self, con: duckdb.DuckDBPyConnection, *, memo: bool = False, one_explain: bool = False) -> None:
         self.con = con
         self.memo = memo
+        # ``one_explain``: the policies in force are read through one BatchReader (diag.collect.principals_batch)
+        # that the fixes' blast radius reads through too (diag.proof.blast): the key's half, its history and
+        # the caller's account are queried once for both. Only while the database does not change.
+        self.reader: Any = None
+        if one_explain:
+            from diag.collect.principals_batch import BatchReader
+
+            self.reader = BatchReader(con)
         self._accounts: frozenset[str] | None = None
         self._cache: dict[Any, Any] = {}
         self._bounds: list[dt.datetime] | None = None
-        self._snapshots: Any = None  # diag.collect.inforce.SnapshotIndex, made on first use
+        self.snapshots: Any = None  # diag.collect.inforce.SnapshotIndex, made on first use
         self._snapshot_accounts: frozenset[str] | None = None  # read with the latest snapshot time
 
     def _epoch(self, at: dt.datetime | None) -> int | None:
@@ -122,18 +130,18 @@ class DbPolicySource:
         at: dt.datetime | None,
     ) -> InForce:
         key = ("in_force", caller_arn, caller_account, key_arn, bucket, self._epoch(at) if self.memo else at)
-        if self._snapshots is None:
-            self._snapshots = _inforce.SnapshotIndex(self.con)
+        if self.snapshots is None:
+            self.snapshots = _inforce.SnapshotIndex(self.con)
         return self._cached(
             key,
             lambda: _inforce.policies_in_force(
-                self.con,
+                self.reader or self.con,
                 caller_arn=caller_arn,
                 caller_account=caller_account,
                 key_arn=key_arn,
                 bucket=bucket,
                 at=at,
-                snapshots=self._snapshots,
+                snapshots=self.snapshots,
             ),
         )
 

@@ -20,47 +20,9 @@ from diag import arn as arns
 from diag.arn import account_of as arn_account
 from diag.arn import is_alias_arn, is_key_arn
 from diag.arn import split as split_arn
+from diag.store.event_columns import COLUMNS as COLUMNS  # every column normalize_record() returns
+from diag.store.event_columns import VALUE_COLUMNS  # the events table's columns, normalize_values() order
 from diag.times import parse_time
-
-# Column order of normalize_values(); names are the events table's columns (001_core.sql + 002).
-VALUE_COLUMNS: tuple[str, ...] = (
-    "event_id",
-    "event_time",
-    "event_version",
-    "event_source",
-    "event_name",
-    "event_type",
-    "event_category",
-    "aws_region",
-    "source_ip",
-    "user_agent",
-    "error_code",
-    "error_message",
-    "caller_arn",
-    "caller_type",
-    "caller_account",
-    "caller_principal_id",
-    "caller_role_arn",
-    "caller_session_name",
-    "caller_user_name",
-    "invoked_by",
-    "recipient_account",
-    "shared_event_id",
-    "request_id",
-    "key_arn",
-    "key_id_given",
-    "key_alias",
-    "key_account",
-    "bucket",
-    "vpc_endpoint_id",
-    "read_only",
-    "management_event",
-    "encryption_context",
-    "reencrypt_source_key",  # 008_reencrypt_keys.sql
-    "reencrypt_destination_key",
-)
-# Every column normalize_record() returns.
-COLUMNS: tuple[str, ...] = (*VALUE_COLUMNS, "raw")
 
 _EMPTY: dict[str, Any] = {}
 S3_KMS_KEY_FIELDS = ("x-amz-server-side-encryption-aws-kms-key-id", "SSEKMSKeyId")

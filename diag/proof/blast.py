@@ -133,6 +133,7 @@ class MatrixDiff:
             p in text for p in ("AROA", "AIDA", "AIPA", "ANPA", "ASIA", "AKIA", "AGPA")
         ):
             return inf
+        partition = arns.partition_of(inf.key.key_arn if inf.key is not None else inf.key_policy.arn)
         doc = inf.key_policy.document
         doc = json.loads(doc) if isinstance(doc, str) else json.loads(json.dumps(doc))
         sts = doc.get("Statement", [])
@@ -149,7 +150,7 @@ class MatrixDiff:
                 if isinstance(v, str) and UNIQUE_ID_RE.match(v):
                     row = self.con.execute("SELECT account FROM principals WHERE unique_id = ? LIMIT 1", [v]).fetchone()
                     if row:
-                        out.append(f"arn:aws:iam::{row[0]}:root")
+                        out.append(arns.root_arn(str(row[0]), partition))
                 else:
                     out.append(v)
             if out:
@@ -316,6 +317,10 @@ def blast_for_source(source: Any, request: Request, at: dt.datetime | None = Non
     def run(changes: list[Change]) -> dict[str, Any] | None:
         if "m" not in state:
             state["m"] = MatrixDiff(con, at=at)
+            # the diagnosis's reads, when it kept them (DbPolicySource(one_explain=True)): the key's half and
+            # the history it needs were read for the diagnosis already
+            state["m"].ev.reader = getattr(source, "reader", None) or state["m"].ev.reader
+            state["m"].ev.snapshots = getattr(source, "snapshots", None) or state["m"].ev.snapshots
         return blast_radius(state["m"], changes, request, principal)
 
     return run

@@ -76,13 +76,14 @@ def key_usage_rows(
     summary; None when there is no summary or it is older than the events (then aggregate the events)."""
     if not _has_summary(con):  # a database older than migration 025, opened read-only
         return None
-    fresh = con.execute(
-        "SELECT (SELECT max(events_rows) FROM key_usage_state) IS NOT DISTINCT FROM (SELECT count(*) FROM events)"
-    ).fetchone()
-    if not fresh or not fresh[0]:
-        return None
-    return con.execute(
-        "SELECT who, calls, last_call FROM key_usage WHERE key_arn = ? AND event_name = ?"
-        " ORDER BY calls DESC, who LIMIT ?",
+    # one statement: whether the summary is as new as the events, and its rows when it is
+    rows = con.execute(
+        "SELECT f.fresh, u.who, u.calls, u.last_call FROM (SELECT (SELECT max(events_rows) FROM key_usage_state)"
+        " IS NOT DISTINCT FROM (SELECT count(*) FROM events) AS fresh) f LEFT JOIN (SELECT who, calls, last_call"
+        " FROM key_usage WHERE key_arn = ? AND event_name = ? ORDER BY calls DESC, who LIMIT ?) u ON f.fresh"
+        " ORDER BY u.calls DESC, u.who",
         [key_arn, event_name, limit],
     ).fetchall()
+    if not rows or not rows[0][0]:
+        return None
+    return [tuple(r[1:]) for r in rows if r[1] is not None]

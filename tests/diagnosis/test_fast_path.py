@@ -71,3 +71,43 @@ def test_the_process_does_not_import_typer(db: Path) -> None:
         " and 'boto3' not in sys.modules and 'jinja2' not in sys.modules, sorted(sys.modules)"
     )
     subprocess.run([sys.executable, "-c", code, str(db)], cwd=REPO, check=True, capture_output=True)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["explain", "ev-1", "--json"],
+        ["explain", "req-1", "--json"],
+        ["explain", "ev-1"],
+        ["explain", "nope", "--json"],  # exit 1
+        ["explain", "--json"],  # exit 2: no ID
+        ["explain", "--error", "User: arn:aws:sts::1:assumed-role/R/s is not authorized", "--json"],
+    ],
+)
+def test_whole_process_bytes_and_exit_code_equal_the_typer_command(db: Path, args: list[str]) -> None:
+    """`python -m diag explain …` (the fast path, which ends the process without the interpreter's
+    shutdown) prints the very bytes, on stdout and stderr, and exits with the code of the typer command."""
+    import os
+
+    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "100"}
+    env.pop("KMSDIAG_NO_FAST_PATH", None)
+    cmd = [sys.executable, "-m", "diag", *args, "--db", str(db)]
+    fast = subprocess.run(cmd, cwd=REPO, capture_output=True, env=env, timeout=120)
+    typer = subprocess.run(cmd, cwd=REPO, capture_output=True, env={**env, "KMSDIAG_NO_FAST_PATH": "1"}, timeout=120)
+    assert (fast.returncode, fast.stdout, fast.stderr) == (typer.returncode, typer.stdout, typer.stderr)
+    assert fast.stdout or fast.stderr
+
+
+def test_a_reader_that_closes_the_pipe_early_is_not_an_error(db: Path) -> None:
+    """`kmsdiag explain ID --json | head -c0`: the reader is gone before anything is written; exit 0, nothing
+    on stderr."""
+    import os
+
+    code = (
+        "import subprocess, sys; p = subprocess.Popen([sys.executable, '-m', 'diag', 'explain', 'ev-1', '--json',"
+        " '--db', sys.argv[1]], stdout=subprocess.PIPE, stderr=subprocess.PIPE);"
+        " p.stdout.close(); err = p.stderr.read(); print(p.wait(), len(err))"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "KMSDIAG_NO_FAST_PATH"}
+    out = subprocess.run([sys.executable, "-c", code, str(db)], cwd=REPO, capture_output=True, text=True, env=env)
+    assert out.stdout.split() == ["0", "0"], out

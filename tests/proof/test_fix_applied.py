@@ -4,8 +4,11 @@
 
 The edit is made from the fix as `explain --json` prints it (its ``policy`` and ``target``, and the
 statement its evidence names), not from kmsdiag's own change model, so a wrong proof cannot hide a wrong
-fix. Stories whose bundle holds the policies in force at the failure are used (for the others the trails
-carry later changes, which a bundle-only database does not see).
+fix. Stories whose first fix is a key-policy or identity-policy statement, proven alone, and whose bundle
+holds the policies in force at the failure are used. The other stories' fixes are not pasteable edits of
+those two documents: a call from another region or principal, a key-state change, an edit "yours to choose"
+(conditions, Deny statements), a grant, an SCP/RCP/boundary/session policy, or a fix that needs another
+layer too (01); their proofs are checked by test_sample_proofs.py.
 """
 
 from __future__ import annotations
@@ -22,7 +25,9 @@ ROOT = Path(__file__).resolve().parents[2] / "sample_trails"
 STORIES = [
     "02-key-policy-no-principal",
     "03-key-policy-no-action",
+    "04-key-policy-principal-typo",
     "05-key-policy-root-delegation-missing",
+    "06-key-policy-principal-orphaned",
     "07-iam-policy-missing",
     "32-key-policy-principal-typo-digit",
     "37-condition-principal-arn-path",

@@ -67,10 +67,9 @@ def loads(value: Any) -> Any:
         return value
 
 
-def load_changes(con: duckdb.DuckDBPyConnection, where: str, params: list[Any]) -> list[Change]:
-    rows = con.execute(f"SELECT {_CHANGE_COLS} FROM policy_changes WHERE {where} ORDER BY event_time, event_id", params)
+def _changes(rows: list[Any]) -> list[Change]:
     out = []
-    for r in rows.fetchall():
+    for r in rows:
         details = loads(r[10])
         out.append(
             Change(
@@ -92,6 +91,16 @@ def load_changes(con: duckdb.DuckDBPyConnection, where: str, params: list[Any]) 
             )
         )
     return out
+
+
+def load_changes(con: duckdb.DuckDBPyConnection, where: str, params: list[Any]) -> list[Change]:
+    sql = f"SELECT {_CHANGE_COLS} FROM policy_changes WHERE {where} ORDER BY event_time, event_id"
+    # a batch reader (diag.collect.principals_batch.BatchReader) builds the changes of one query once: every
+    # principal of an account replays the same ones (Change is frozen; its parsed document is shared too)
+    derived = getattr(con, "derived", None)
+    if derived is not None:
+        return list(derived(sql, params, _changes))
+    return _changes(con.execute(sql, params).fetchall())
 
 
 LATER_CAP = 50

@@ -44,12 +44,98 @@ def iam_kind(caller: Caller) -> str:
     return _IAM_KIND.get(caller.kind, "unknown")
 
 
-def _principal_row(con: duckdb.DuckDBPyConnection, snap: Snap, account: str, kind: str, name: str) -> Any:
-    return con.execute(
-        "SELECT arn, account, kind, name, unique_id, create_date, permissions_boundary_arn, groups, attached_policy_arns"
-        " FROM principals WHERE snapshot_id = ? AND name = ? AND kind = ? AND account = ?",
-        [snap.snapshot_id, name, kind, account],
-    ).fetchone()
+class PrincipalRows:
+    """The snapshot's rows ``Identity`` reads for one principal, one small indexed query each (the default:
+    one explain reads one caller)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con = con
+
+    def principal(self, snapshot_id: int, account: str, kind: str, name: str) -> Any:
+        """The ``principals`` row (arn, account, kind, name, unique_id, create_date, permissions_boundary_arn,
+        groups, attached_policy_arns) of a role, user or group, or None."""
+        return self.con.execute(
+            "SELECT arn, account, kind, name, unique_id, create_date, permissions_boundary_arn, groups,"
+            " attached_policy_arns FROM principals WHERE snapshot_id = ? AND name = ? AND kind = ? AND account = ?",
+            [snapshot_id, name, kind, account],
+        ).fetchone()
+
+    def inline(self, snapshot_id: int, holder_arn: str) -> list[Any]:
+        """(policy_name, document) of the inline policies of a role, user or group."""
+        return self.con.execute(
+            "SELECT policy_name, document FROM identity_policies WHERE snapshot_id = ? AND principal_arn = ?",
+            [snapshot_id, holder_arn],
+        ).fetchall()
+
+    def managed_versions(self, snapshot_id: int, policy_arn: str) -> list[Any]:
+        """(version_id, is_default, document, policy_name) of each collected version of a managed policy."""
+        return self.con.execute(
+            "SELECT version_id, is_default, document, policy_name FROM managed_policies"
+            " WHERE snapshot_id = ? AND policy_arn = ?",
+            [snapshot_id, policy_arn],
+        ).fetchall()
+
+
+class SnapshotRows(PrincipalRows):
+    """The same rows for many principals (the audit matrix, a fix's blast radius): each table of a snapshot
+    is read with ONE query, the first time any principal of that snapshot asks, and every lookup is answered
+    from it. The snapshot is the one ``policies_in_force`` chose for the time asked, as with
+    :class:`PrincipalRows`, so the answers are the same. Hold one only while the database does not change."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        super().__init__(con)
+        self.queries = 0  # whole-snapshot reads sent to the database
+        self._principals: dict[int, dict[tuple[str, str, str], Any]] = {}
+        self._inline: dict[int, dict[str, list[Any]]] = {}
+        self._managed: dict[int, dict[str, list[Any]]] = {}
+
+    def _read(self, sql: str, snapshot_id: int) -> list[Any]:
+        self.queries += 1
+        return self.con.execute(sql, [snapshot_id]).fetchall()
+
+    def principal(self, snapshot_id: int, account: str, kind: str, name: str) -> Any:
+        table = self._principals.get(snapshot_id)
+        if table is None:
+            table = {}
+            for r in self._read(
+                "SELECT arn, account, kind, name, unique_id, create_date, permissions_boundary_arn, groups,"
+                " attached_policy_arns FROM principals WHERE snapshot_id = ?",
+                snapshot_id,
+            ):
+                table.setdefault((r[3], r[2], r[1]), r)  # the first row, as fetchone() answers
+            self._principals[snapshot_id] = table
+        return table.get((name, kind, account))
+
+    def inline(self, snapshot_id: int, holder_arn: str) -> list[Any]:
+        table = self._inline.get(snapshot_id)
+        if table is None:
+            table = {}
+            sql = "SELECT policy_name, document, principal_arn FROM identity_policies WHERE snapshot_id = ?"
+            for name, doc, arn in self._read(sql, snapshot_id):
+                table.setdefault(arn, []).append((name, doc))
+            self._inline[snapshot_id] = table
+        return list(table.get(holder_arn, ()))
+
+    def managed_versions(self, snapshot_id: int, policy_arn: str) -> list[Any]:
+        table = self._managed.get(snapshot_id)
+        if table is None:
+            table = {}
+            sql = (
+                "SELECT version_id, is_default, document, policy_name, policy_arn FROM managed_policies"
+                " WHERE snapshot_id = ?"
+            )
+            for *row, arn in self._read(sql, snapshot_id):
+                table.setdefault(arn, []).append(tuple(row))
+            self._managed[snapshot_id] = table
+        return list(table.get(policy_arn, ()))
+
+
+def principal_rows(con: Any) -> PrincipalRows:
+    """The rows reader of ``con``: a batch reader standing in for the connection
+    (``diag.collect.principals_batch.BatchReader``) carries a :class:`SnapshotRows`; a connection gets
+    per-principal queries."""
+    rows = getattr(con, "principal_rows", None)
+    return rows if isinstance(rows, PrincipalRows) else PrincipalRows(con)
 
 
 @dataclasses.dataclass
@@ -71,6 +157,7 @@ class Identity:
         self, con: duckdb.DuckDBPyConnection, hist: History, caller: Caller, snap: Snap | None, at: dt.datetime | None
     ) -> None:
         self.con = con
+        self.rows = principal_rows(con)
         self.hist = hist
         self.caller = caller
         self.account = caller.account
@@ -86,15 +173,11 @@ class Identity:
 
     def _managed_doc(self, policy_arn: str, attached_to: str, kind: str) -> NamedPolicy | None:
         """The default version of a managed policy at ``at`` (snapshot versions + version events)."""
-        con, snap = self.con, self.snap
+        snap = self.snap
         versions: dict[str, Any] = {}
         default = None
         if snap is not None:
-            for vid, is_default, doc, _name in con.execute(
-                "SELECT version_id, is_default, document, policy_name FROM managed_policies"
-                " WHERE snapshot_id = ? AND policy_arn = ?",
-                [snap.snapshot_id, policy_arn],
-            ).fetchall():
+            for vid, is_default, doc, _name in self.rows.managed_versions(snap.snapshot_id, policy_arn):
                 versions[vid] = loads(doc)
                 if is_default:
                     default = (versions[vid], None)
@@ -211,7 +294,7 @@ class Identity:
         account, kind, name = self.account, self.kind, self.name
         if kind not in ("role", "user") or not name or not account:
             return self._not_iam(kind, account)
-        row = _principal_row(self.con, self.snap, account, kind, name) if self.snap else None
+        row = self.rows.principal(self.snap.snapshot_id, account, kind, name) if self.snap else None
         identity_gap = self._identity_gap(account)
         exist = self._existence(account, kind, name, row, identity_gap)
         create: Change | None = None
@@ -322,7 +405,7 @@ class Identity:
         return [mp for arn in sorted(attached) if (mp := self._managed_doc(arn, holder_arn, kind))]
 
     def _group_policies(self, snap: Snap, account: str, gname: str) -> list[NamedPolicy]:
-        grow = _principal_row(self.con, snap, account, "group", gname)
+        grow = self.rows.principal(snap.snapshot_id, account, "group", gname)
         g_inline, g_attached = self._attached(
             grow[0] if grow else None,
             "group",
@@ -364,8 +447,4 @@ class Identity:
 
     def _inline_rows(self, holder_arn: str) -> dict[str, Any]:
         assert self.snap is not None
-        rows = self.con.execute(
-            "SELECT policy_name, document FROM identity_policies WHERE snapshot_id = ? AND principal_arn = ?",
-            [self.snap.snapshot_id, holder_arn],
-        ).fetchall()
-        return {r[0]: loads(r[1]) for r in rows}
+        return {r[0]: loads(r[1]) for r in self.rows.inline(self.snap.snapshot_id, holder_arn)}

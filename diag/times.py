@@ -6,6 +6,7 @@
 - ``parse_iso(text)``: an ISO 8601 date or time given by a user (``Z`` or an offset converted to UTC);
 - ``duration_seconds(text)``: ``30s``/``5m``/``24h``/``7d``/``2w`` in seconds (None when not a duration);
 - ``parse_instant(text, now)``: a duration before ``now`` or an ISO time (None when neither).
+- ``cloudtrail_time(value)``: a time written as CloudTrail writes ``eventTime`` (``2026-11-28T12:00:00Z``).
 
 Callers raise their own usage error (with their option's name) when a user's text is neither.
 """

@@ -1121,6 +1121,17 @@ class Scenario:
             self.last_copies.append(str(theirs["eventID"]))
         return str(mine["eventID"])
 
+    def _sts_credentials(self, target: Session, t: dt.datetime, duration: int) -> dict[str, Any]:
+        """The credentials and assumed-role user an STS call returned for `target`'s session."""
+        return {
+            "credentials": {
+                "accessKeyId": target.access_key,
+                "sessionToken": "IQoJb3JpZ2luX2VjE" + alnum(120, self.slug, "token", target.access_key),
+                "expiration": sts_expiration(t + dt.timedelta(seconds=duration)),
+            },
+            "assumedRoleUser": {"assumedRoleId": target.principal_id, "arn": target.arn},
+        }
+
     def assume_role(
         self,
         caller: Session | str,
@@ -1144,12 +1155,7 @@ class Scenario:
         if transitive:
             req["transitiveTagKeys"] = list(transitive)
         resp: dict[str, Any] = {
-            "credentials": {
-                "accessKeyId": target.access_key,
-                "sessionToken": "IQoJb3JpZ2luX2VjE" + alnum(120, self.slug, "token", target.access_key),
-                "expiration": sts_expiration(t + dt.timedelta(seconds=duration)),
-            },
-            "assumedRoleUser": {"assumedRoleId": target.principal_id, "arn": target.arn},
+            **self._sts_credentials(target, t, duration),
         }
         if session_policy is not None or tags:
             resp["packedPolicySize"] = 7
@@ -1216,12 +1222,7 @@ class Scenario:
             "durationSeconds": duration,
         }
         resp: dict[str, Any] = {
-            "credentials": {
-                "accessKeyId": target.access_key,
-                "sessionToken": "IQoJb3JpZ2luX2VjE" + alnum(120, self.slug, "token", target.access_key),
-                "expiration": sts_expiration(t + dt.timedelta(seconds=duration)),
-            },
-            "assumedRoleUser": {"assumedRoleId": target.principal_id, "arn": target.arn},
+            **self._sts_credentials(target, t, duration),
             "subject": subject,
             "subjectType": "persistent",
             "issuer": f"https://portal.sso.{region}.amazonaws.com/saml/assertion/" + alnum(40, self.slug, "issuer"),

@@ -91,6 +91,8 @@ def main(argv: list[str] | None = None) -> int:
             interrupt.restore(handlers)
     if argv is None:
         interrupt.ignore()  # the work is done: a late signal must not kill the interpreter's shutdown
+        if interrupt.received() is not None:
+            interrupt.end_now(code)
         sys.exit(code)
     return code
 

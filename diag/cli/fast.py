@@ -114,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
             interrupt.restore(handlers)
     if argv is None:
         interrupt.ignore()  # the work is done: a late signal must not kill the interpreter's shutdown
+        if interrupt.received() is not None:
+            interrupt.end_now(code)  # no interpreter shutdown after an interrupt (see end_now)
         if explained:
             _exit_now(code)
         sys.exit(code)

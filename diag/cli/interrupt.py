@@ -9,13 +9,14 @@ with (DuckDB reports an interrupted statement as its own error), the CLI reports
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
 import threading
 from collections.abc import Callable
 from types import FrameType
-from typing import Any
+from typing import Any, NoReturn
 
 MESSAGE = "interrupted; run the same command again to finish"
 _received: list[int] = []
@@ -80,6 +81,20 @@ def ignore() -> None:
 def received() -> int | None:
     """The first signal received since :func:`install`, or None."""
     return _received[0] if _received else None
+
+
+def end_now(code: int) -> NoReturn:
+    """End an interrupted process without the interpreter's shutdown: flush stdout and stderr, then
+    ``os._exit``. Every clean-up of kmsdiag's own has run by then (the committer is joined, workers are
+    stopped, temporary files removed); what the interpreter's shutdown would add is destroying the objects
+    left, and a DuckDB connection or result destroyed then can abort the process after an interrupted
+    statement ("terminate called after throwing an instance of '' / FATAL: exception not rethrown", exit
+    -6; DuckDB issue #13904 describes the same abort at shutdown). What was committed is kept, as after
+    ``kill -9``."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(code)
 
 
 def exit_code(signum: int) -> int:

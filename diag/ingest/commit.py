@@ -23,7 +23,6 @@ insert (the first in input order), so DuckDB may insert in parallel.
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import os
 import queue
@@ -339,19 +338,7 @@ class Writer:
         self.error: BaseException | None = None
         self.abandoned = False  # close(commit=False): drop what is pending
         self.thread = threading.Thread(target=self._run, name="kmsdiag-ingest-commit", daemon=True)
-        # Safety net for an interrupt that lands where no clean-up runs (e.g. between a `finally:` and its
-        # close()): atexit runs before the interpreter stops daemon threads, so the committer is stopped
-        # and joined while the process can still wait for it.
-        atexit.register(self._stop_at_exit)
         self.thread.start()
-
-    def _stop_at_exit(self) -> None:
-        if self.thread.is_alive():
-            self.abandoned = True
-            with contextlib.suppress(Exception):
-                self.con.interrupt()
-            self.inbox.put_nowait(None)
-            self.thread.join(timeout=60)
 
     def _run(self) -> None:
         pending: list[_Unit] = []
@@ -442,8 +429,7 @@ class Writer:
         except BaseException:
             # Interrupted anywhere in here (even before the end marker was queued) while the committer may be
             # inside a statement: stop that statement, make sure the end marker is queued, and return only once
-            # the thread is done with the connection. A committer still inside DuckDB when the interpreter
-            # shuts down aborts the process ("terminate called ... FATAL: exception not rethrown").
+            # the thread is done with the connection (closing a busy connection aborts DuckDB).
             self.abandoned = True
             with contextlib.suppress(Exception):
                 self.con.interrupt()
@@ -451,9 +437,6 @@ class Writer:
             join_uninterrupted(self.thread)
             self._end_aborted_transaction()
             raise
-        finally:
-            if not self.thread.is_alive():
-                atexit.unregister(self._stop_at_exit)
         if commit:
             self._check()
         else:

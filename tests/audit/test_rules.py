@@ -404,3 +404,23 @@ def test_changes_after_the_snapshot_are_audited(tmp_path: Path) -> None:
     assert latest_unscoped == []
     assert [f.sid for f in pinned_unscoped] == ["DataRole"]
     assert len(pending) == 1 and pending[0].evidence["events"] == 1
+
+
+@pytest.mark.parametrize(
+    ("partition", "resource", "every_key"),
+    [
+        ("aws-cn", "arn:aws-cn:kms:*:*:key/*", True),
+        ("aws-us-gov", "arn:aws-us-gov:kms:*:*:*", True),
+        ("aws", "arn:aws-cn:kms:*:*:key/*", False),
+        ("aws-cn", "*", True),
+        ("aws-cn", "arn:aws-cn:kms:cn-north-1:*:key/*", False),
+    ],
+)
+def test_decrypt_on_every_key_in_the_holders_partition(partition: str, resource: str, every_key: bool) -> None:
+    """A China or GovCloud policy's "every key" pattern names its own partition: the probe keys are built in
+    the partition of the policy's holders (probes in `aws` alone never matched `arn:aws-cn:kms:*:*:key/*`)."""
+    from diag.audit.rules.identity_decrypt_all_keys import _all_keys
+    from diag.policy.parse import parse_policy
+
+    st = parse_policy(policy({"Effect": "Allow", "Action": "kms:Decrypt", "Resource": resource})).statements[0]
+    assert _all_keys(st, partition) is every_key

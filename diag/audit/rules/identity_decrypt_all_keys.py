@@ -5,24 +5,36 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterable
 
+from diag import arn as arns
 from diag.audit.base import AuditFinding, AuditFix, AuditRule
 from diag.audit.context import AuditContext, IdentityPolicyRecord
 from diag.audit.statements import label, matched_actions
 from diag.policy.match import resource_matches
 from diag.policy.parse import PolicyError, StatementSpec, parse_policy
 
-# Two keys no policy can know: a Resource pattern that matches both matches every key.
-_PROBES = (
-    "arn:aws:kms:us-east-1:000000000000:key/00000000-0000-4000-8000-000000000000",
-    "arn:aws:kms:ap-southeast-2:999999999999:key/mrk-0123456789abcdef0123456789abcdef",
-)
+# Two regions of each partition: two keys no policy can know, in the holders' partition; a Resource pattern
+# that matches both matches every key of that partition.
+_PROBE_REGIONS = {
+    "aws": ("us-east-1", "ap-southeast-2"),
+    "aws-cn": ("cn-north-1", "cn-northwest-1"),
+    "aws-us-gov": ("us-gov-west-1", "us-gov-east-1"),
+}
 
 
-def _all_keys(st: StatementSpec) -> bool:
+def _probes(partition: str) -> tuple[str, str]:
+    first, second = _PROBE_REGIONS.get(partition, _PROBE_REGIONS[arns.DEFAULT_PARTITION])
+    return (
+        arns.build("kms", "key/00000000-0000-4000-8000-000000000000", region=first, account="000000000000"),
+        arns.build("kms", "key/mrk-0123456789abcdef0123456789abcdef", region=second, account="999999999999"),
+    )
+
+
+def _all_keys(st: StatementSpec, partition: str) -> bool:
+    probes = _probes(partition)
     if st.resources is not None:
-        return all(any(resource_matches(p, probe) for p in st.resources) for probe in _PROBES)
+        return all(any(resource_matches(p, probe) for p in st.resources) for probe in probes)
     if st.not_resources is not None:
-        return not any(resource_matches(p, probe) for p in st.not_resources for probe in _PROBES)
+        return not any(resource_matches(p, probe) for p in st.not_resources for probe in probes)
     return False
 
 
@@ -58,11 +70,12 @@ class IdentityDecryptAllKeys(AuditRule):
                 parsed = parse_policy(pol.document)
             except PolicyError:
                 continue
+            partition = arns.partition_of(pol.holders[0])
             for st in parsed.statements:
-                if st.effect != "Allow" or not matched_actions(st, ("kms:Decrypt",)) or not _all_keys(st):
+                if st.effect != "Allow" or not matched_actions(st, ("kms:Decrypt",)) or not _all_keys(st, partition):
                     continue
                 used = _keys_used(ctx, pol)
-                keys = used or ["arn:aws:kms:REGION:ACCOUNT:key/KEY_ID"]
+                keys = used or [f"arn:{partition}:kms:REGION:ACCOUNT:key/KEY_ID"]
                 patched = copy.deepcopy(st.raw)
                 patched.pop("NotResource", None)
                 patched["Resource"] = keys

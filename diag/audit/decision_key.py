@@ -20,6 +20,7 @@ import dataclasses
 from collections.abc import Iterable
 from typing import Any
 
+from diag.policy.cache import BoundedCache
 from diag.policy.conditions import normalize_context
 from diag.policy.engine import context_keys_read
 from diag.policy.match import Caller, parse_caller, principal_match_memo, principal_value_match
@@ -27,6 +28,21 @@ from diag.policy.model import NamedPolicy, OrgLevel, PolicyInputs, Request
 from diag.policy.parse import PolicyError, parse_policy, policy_fingerprint
 
 _EC_PREFIX = "kms:encryptioncontext:"
+_ELEMENT_MAX = 65536
+
+
+class KeyMemo:
+    """The memos of one run of decision keys (a matrix, a replay), owned by the caller, never module globals:
+    the principal matches per caller and resource side, each Principal element's facts, and the match
+    shared by the callers an element cannot tell apart. Entries hold the parsed element they were computed
+    for, so an ``id`` is never reused while its entry lives."""
+
+    __slots__ = ("class_matches", "elements", "matches")
+
+    def __init__(self, limit: int = _ELEMENT_MAX) -> None:
+        self.matches: dict[Any, Any] = {}
+        self.elements: BoundedCache[int, tuple[Any, frozenset[str], frozenset[str], bool]] = BoundedCache(limit)
+        self.class_matches: BoundedCache[tuple[Any, ...], tuple[Any, Any]] = BoundedCache(limit)
 
 
 def _fp(np: NamedPolicy | None) -> Any:
@@ -68,24 +84,25 @@ def _principal_policies(inputs: PolicyInputs) -> Iterable[NamedPolicy]:
 
 
 def decision_key(
-    request: Request, inputs: PolicyInputs, ikey: tuple[Any, ...], memo: dict[Any, Any] | None = None
+    request: Request, inputs: PolicyInputs, ikey: tuple[Any, ...], memo: KeyMemo | None = None
 ) -> tuple[Any, ...] | None:
     """The decision key of ``request`` under ``inputs`` (whose ``inputs_key`` is ``ikey``), or None.
 
-    ``memo`` (a dict the caller keeps) holds the principal matches per caller, ``aws:userid`` and the
-    resource-side documents and grants, which many requests share.
+    ``memo`` (kept by the caller for a whole run) holds the principal matches per caller, ``aws:userid``
+    and the resource-side documents and grants, which many requests share; without one nothing is shared.
     """
+    memo = memo if memo is not None else KeyMemo()
     caller = parse_caller(request.principal if isinstance(request.principal, str) else str(request.principal))
     ctx = normalize_context(request.context)
     uid = ctx.get("aws:userid")
     userid = uid[0] if uid else None
     mkey = (caller, userid, ikey[1], ikey[5], ikey[8])
-    found = memo.get(mkey) if memo is not None else None
-    matches = found if found is not None else _matches(inputs, caller, userid)
+    found = memo.matches.get(mkey)
+    matches = found if found is not None else _matches(inputs, caller, userid, memo)
     if matches is None:
         return None
-    if memo is not None and found is None:
-        memo[mkey] = matches
+    if found is None:
+        memo.matches[mkey] = matches
     read = ikey[-1]
     context = tuple(
         sorted(
@@ -100,7 +117,7 @@ def decision_key(
     return (caller.kind, caller.account, caller.is_service, matches, rest, context, ikey)
 
 
-def _matches(inputs: PolicyInputs, caller: Caller, userid: str | None) -> tuple[Any, ...] | None:
+def _matches(inputs: PolicyInputs, caller: Caller, userid: str | None, memo: KeyMemo) -> tuple[Any, ...] | None:
     """How the caller matches every Principal / NotPrincipal element and grant principal, in order."""
     matches: list[Any] = []
     try:
@@ -108,7 +125,7 @@ def _matches(inputs: PolicyInputs, caller: Caller, userid: str | None) -> tuple[
             for st in parse_policy(np.document).statements:
                 for spec in (st.principal, st.not_principal):
                     if spec is not None:
-                        matches.append(_element_match(spec.values, spec.wildcard, caller, userid))
+                        matches.append(_element_match(spec.values, spec.wildcard, caller, userid, memo))
     except PolicyError:
         return None
     for g in inputs.grants or ():
@@ -118,28 +135,20 @@ def _matches(inputs: PolicyInputs, caller: Caller, userid: str | None) -> tuple[
     return tuple(matches)
 
 
-_ELEMENT_MAX = 65536
-_ELEMENTS: dict[int, tuple[Any, frozenset[str], frozenset[str], bool]] = {}
-_CLASS_MATCHES: dict[tuple[Any, ...], tuple[Any, Any]] = {}
-
-
-def _element_facts(values: Any) -> tuple[frozenset[str], frozenset[str], bool]:
+def _element_facts(values: Any, memo: KeyMemo) -> tuple[frozenset[str], frozenset[str], bool]:
     """(every value, the role names among the AWS values, whether a value may be a unique ID or another
     non-ARN name) of a parsed Principal element, computed once per element."""
-    hit = _ELEMENTS.get(id(values))
+    hit = memo.elements.get(id(values))
     if hit is not None and hit[0] is values:
         return hit[1], hit[2], hit[3]
     names = frozenset(v for _, v in values)
     roles = frozenset(str(c.name) for t, v in values if t == "AWS" for c in [parse_caller(v)] if c.kind == "role")
     other = any(t == "AWS" and not v.startswith("arn:") and v != "*" and not v.isdigit() for t, v in values)
-    if len(_ELEMENTS) >= _ELEMENT_MAX:
-        _ELEMENTS.clear()
-        _CLASS_MATCHES.clear()
-    _ELEMENTS[id(values)] = (values, names, roles, other)
+    memo.elements.put(id(values), (values, names, roles, other))
     return names, roles, other
 
 
-def _element_match(values: Any, wildcard: bool, caller: Caller, userid: str | None) -> Any:
+def _element_match(values: Any, wildcard: bool, caller: Caller, userid: str | None, memo: KeyMemo) -> Any:
     """``principal_match_memo(...)[0]``, shared by the callers that no value of the element can tell apart.
 
     ``principal_value_match`` reads the caller's kind, account and service flag, its ARN only by equality
@@ -149,7 +158,7 @@ def _element_match(values: Any, wildcard: bool, caller: Caller, userid: str | No
     shared)."""
     if caller.is_service:
         return principal_match_memo(values, wildcard, caller, userid)[0]
-    names, roles, other = _element_facts(values)
+    names, roles, other = _element_facts(values, memo)
     key = (
         id(values),
         wildcard,
@@ -159,13 +168,11 @@ def _element_match(values: Any, wildcard: bool, caller: Caller, userid: str | No
         caller.arn if caller.arn in names else None,
         userid if other else None,
     )
-    hit = _CLASS_MATCHES.get(key)
+    hit = memo.class_matches.get(key)
     if hit is not None and hit[0] is values:
         return hit[1]
     out = principal_match_memo(values, wildcard, caller, userid)[0]
-    if len(_CLASS_MATCHES) >= _ELEMENT_MAX:
-        _CLASS_MATCHES.clear()
-    _CLASS_MATCHES[key] = (values, out)
+    memo.class_matches.put(key, (values, out))
     return out
 
 

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import orjson
 
 from diag import arn as arns
-from diag.audit.decision_key import decision_key, inputs_key
+from diag.audit.decision_key import KeyMemo, decision_key, inputs_key
 from diag.audit.request import MatrixCaller, base_request, cell_request, matrix_caller
 from diag.audit.statements import UNIQUE_ID_RE, principal_account
 from diag.diagnosis.engine_request import inputs_from_inforce
@@ -238,7 +238,7 @@ class MatrixEvaluator:
         self.decisions: dict[tuple[Any, ...], Answer] = {}  # decision key → the engine's answer
         self.cells: dict[tuple[Any, ...], Cell] = {}  # (decision key of the direct request, services) → cell
         self.admitted: dict[tuple[Any, ...], bool] = {}  # the same key → some action allowed (``admits``)
-        self.match_memo: dict[Any, Any] = {}  # for decision_key
+        self.match_memo = KeyMemo()  # for decision_key
         self.engine_calls = 0
         self.full = 0  # pairs that passed the audit's pre-filter (read whole)
         self.projections: dict[tuple[Any, str], Any] = {}

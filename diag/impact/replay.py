@@ -114,13 +114,14 @@ class Replayer:
     """Evaluates observed calls before and after changes, reading each caller's and key's policies once."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection, proposed: ProposedSide | None = None) -> None:
+        from diag.audit.decision_key import KeyMemo
         from diag.proof.blast import MatrixDiff
 
         self.con = con
         self.matrix = MatrixDiff(con)
         self.proposed = proposed  # a whole bundle: its layers replace those in force (diag.impact.bundle)
         self.memo: dict[tuple[str, str], _Pair] = {}
-        self.match_memo: dict[Any, Any] = {}  # principal matches, for diag.audit.decision_key
+        self.match_memo = KeyMemo()  # principal matches, for diag.audit.decision_key
         self.key_memo: dict[Any, tuple[Any, ...] | None] = {}
 
     def request(self, call: ObservedCall) -> tuple[Request, EventFacts]:

@@ -78,3 +78,22 @@ def shared_dir() -> Iterator[Path]:
     if not SHARED.is_dir():
         pytest.skip(f"../shared is absent ({SHARED}): the AWS conformance cases and real events are not here")
     yield SHARED
+
+
+STORIES = REPO / "sample_trails"
+
+
+@pytest.fixture(scope="session")
+def stories_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One database of every sample_trails story (their trails ingested, their bundles collected), as
+    `kmsdiag demo` builds it; built once per test process. Open it read-only: other modules share it."""
+    from diag.cli.app import main
+
+    scenarios = sorted(p for p in STORIES.glob("[0-9]*") if (p / "expected.json").is_file()) if STORIES.is_dir() else []
+    if not scenarios:
+        pytest.skip("sample_trails/ has no scenarios on this checkout")
+    db = tmp_path_factory.mktemp("stories") / "stories.duckdb"
+    assert main(["ingest", "--db", str(db), "--quiet", *[str(s / "trails") for s in scenarios]]) == 0
+    for s in scenarios:
+        assert main(["collect", "--db", str(db), "--quiet", "--from-dir", str(s / "bundle")]) == 0, s.name
+    return db

@@ -31,17 +31,10 @@ class Counting:
 
 
 @pytest.fixture(scope="module")
-def con(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    from diag.cli.app import main
+def con(stories_db: Path) -> Iterator[Any]:
     from diag.store import open_db
 
-    if not SCENARIOS:
-        pytest.skip("sample_trails/ has no scenarios on this checkout")
-    db = tmp_path_factory.mktemp("shared") / "s.duckdb"
-    assert main(["ingest", "--db", str(db), "--quiet", *[str(s / "trails") for s in SCENARIOS]]) == 0
-    for s in SCENARIOS:
-        assert main(["collect", "--db", str(db), "--quiet", "--from-dir", str(s / "bundle")]) == 0, s.name
-    c = open_db(db, read_only=True)
+    c = open_db(stories_db, read_only=True)
     yield c
     c.close()
 

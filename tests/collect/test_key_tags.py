@@ -6,10 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import socket
-import subprocess
-import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -25,31 +21,6 @@ REAL = Path(__file__).resolve().parent.parent / "data" / "real_records" / "aws-k
 # The key of the guide's TagResource (21:19:25Z, Department=IT) and UntagResource (21:19:19Z, Dept) records.
 GUIDE_KEY = "arn:aws:kms:us-west-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 DAY = dt.datetime(2020, 7, 1)
-
-
-@pytest.fixture(scope="module")
-def moto_url() -> Iterator[str]:
-    """A moto server in its own process (the collector talks HTTP to it, as to AWS)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(150):
-            try:
-                urllib.request.urlopen(f"{url}/moto-api/", timeout=1).read()
-                break
-            except OSError:
-                time.sleep(0.1)
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 @pytest.fixture
@@ -76,7 +47,7 @@ def _guide(con: Any, *names: str) -> None:
         insert_record(con, json.loads((REAL / name).read_text(encoding="utf-8")))
 
 
-def test_collected_from_a_moto_server_in_the_cli_shape_and_loaded(moto_url: str, con: Any) -> None:
+def test_collected_from_a_moto_server_in_the_cli_shape_and_loaded(moto_process: str, con: Any) -> None:
     import boto3
 
     from diag.collect import kms
@@ -85,9 +56,9 @@ def test_collected_from_a_moto_server_in_the_cli_shape_and_loaded(moto_url: str,
     session = boto3.Session(aws_access_key_id="x", aws_secret_access_key="x", region_name="us-east-1")
 
     def client(service: str, region: str) -> Any:
-        return session.client(service, region_name=region, endpoint_url=moto_url)
+        return session.client(service, region_name=region, endpoint_url=moto_process)
 
-    urllib.request.urlopen(urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST")).read()
+    urllib.request.urlopen(urllib.request.Request(f"{moto_process}/moto-api/reset", method="POST")).read()
     k = client("kms", "us-east-1")
     key_id = k.create_key(Tags=[{"TagKey": "project", "TagValue": "atlas"}])["KeyMetadata"]["KeyId"]
     k.tag_resource(KeyId=key_id, Tags=[{"TagKey": "owner", "TagValue": "reporting"}])

@@ -20,6 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from ctlib import (
+    KEY_ADMIN_ACTIONS,
     SSO_PROVIDER,
     TRUST,
     UA,
@@ -2876,22 +2877,7 @@ WRONG_ASSUMED_ROLE, naming `ledger-loader` and the identity policy that was set 
 """
     w = World(scn)
     ledger = w.account("ledger")
-    admin_actions = [
-        "kms:Create*",
-        "kms:Describe*",
-        "kms:Enable*",
-        "kms:List*",
-        "kms:Put*",
-        "kms:Update*",
-        "kms:Revoke*",
-        "kms:Disable*",
-        "kms:Get*",
-        "kms:Delete*",
-        "kms:TagResource",
-        "kms:UntagResource",
-        "kms:ScheduleKeyDeletion",
-        "kms:CancelKeyDeletion",
-    ]
+    admin_actions = [a for a in KEY_ADMIN_ACTIONS if a != "kms:RotateKeyOnDemand"]  # without on-demand rotation
     key_admins = scn.role(
         ledger,
         "AWSReservedSSO_KeyAdministrators_4e8a2d61c0b9f735",

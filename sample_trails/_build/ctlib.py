@@ -365,6 +365,26 @@ def trust_sso(account: str) -> dict[str, Any]:
     )
 
 
+# The console's default key-administrator actions (the "Allow access for Key Administrators" statement).
+KEY_ADMIN_ACTIONS = (
+    "kms:Create*",
+    "kms:Describe*",
+    "kms:Enable*",
+    "kms:List*",
+    "kms:Put*",
+    "kms:Update*",
+    "kms:Revoke*",
+    "kms:Disable*",
+    "kms:Get*",
+    "kms:Delete*",
+    "kms:TagResource",
+    "kms:UntagResource",
+    "kms:ScheduleKeyDeletion",
+    "kms:CancelKeyDeletion",
+    "kms:RotateKeyOnDemand",
+)
+
+
 def default_key_policy(
     account: str, admins: list[str], users: list[str] | None = None, *, grants_for_users: bool = True
 ) -> dict[str, Any]:
@@ -381,23 +401,7 @@ def default_key_policy(
             "Sid": "Allow access for Key Administrators",
             "Effect": "Allow",
             "Principal": {"AWS": admins if len(admins) > 1 else admins[0]},
-            "Action": [
-                "kms:Create*",
-                "kms:Describe*",
-                "kms:Enable*",
-                "kms:List*",
-                "kms:Put*",
-                "kms:Update*",
-                "kms:Revoke*",
-                "kms:Disable*",
-                "kms:Get*",
-                "kms:Delete*",
-                "kms:TagResource",
-                "kms:UntagResource",
-                "kms:ScheduleKeyDeletion",
-                "kms:CancelKeyDeletion",
-                "kms:RotateKeyOnDemand",
-            ],
+            "Action": list(KEY_ADMIN_ACTIONS),
             "Resource": "*",
         },
     ]

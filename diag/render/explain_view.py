@@ -168,13 +168,14 @@ def _event_lines(diag: Diagnosis) -> list[str]:
     if f.region:
         line += f" in {f.region}"
     lines = [line]
+    source = "the error text" if f.origin == "error-text" and not f.event_id else "the record"
     caller = f.caller_arn or f.principal_arn
     acct = f" (account {f.caller_account})" if f.caller_account else ""
-    lines.append(f"caller {caller}{acct}" if caller else f"caller not named in the record{acct}")
+    lines.append(f"caller {caller}{acct}" if caller else f"caller not named in {source}{acct}")
     target = f.key_arn or f.key_id_given or (f"s3://{f.bucket}" if f.bucket else None)
     noun = "bucket" if f.is_s3 else "key"
     if target or f.event_source in ("kms.amazonaws.com", "s3.amazonaws.com"):
-        lines.append(f"{noun} {target or 'not named in the record'}" + (f" via {f.invoked_by}" if f.invoked_by else ""))
+        lines.append(f"{noun} {target or 'not named in ' + source}" + (f" via {f.invoked_by}" if f.invoked_by else ""))
     if f.user_agent:
         lines.append(f"user agent {f.user_agent}")
     return lines

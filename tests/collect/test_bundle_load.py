@@ -96,7 +96,10 @@ def test_refused_key_policy_is_a_gap_with_the_command(loaded) -> None:
     assert inf.key_policy is None
     (gap,) = [g for g in inf.gaps if g.what == "key_policy"]
     assert "AccessDenied" in gap.reason
-    assert gap.how_to_collect.startswith(f"aws kms get-key-policy --key-id {DISABLED_KEY_ID} --policy-name default")
+    assert gap.how_to_collect.startswith(
+        f"mkdir -p BUNDLE/111111111111/kms/us-east-1/{DISABLED_KEY_ID} && aws kms get-key-policy --key-id"
+        f" {DISABLED_KEY_ID} --policy-name default"
+    )
 
 
 def test_resolve_key_by_every_reference(loaded) -> None:

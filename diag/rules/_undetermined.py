@@ -13,7 +13,7 @@ from diag.diagnosis.case import Case
 from diag.diagnosis.model import Finding, Fix
 from diag.diagnosis.request_context import collect_hint
 from diag.policy.model import ConditionTrace, StatementTrace
-from diag.rules._helpers import condition_evidence, label, stmt_ref
+from diag.rules._helpers import condition_evidence, fix_target, label, stmt_ref
 
 if TYPE_CHECKING:
     from diag.rules.base import Rule
@@ -124,7 +124,7 @@ def inferred_source_conditions(rule: Rule, case: Case) -> list[Finding]:
                     summary=_fix_summary(f.invoked_by, candidates, expected),
                     policy=s.statement,
                     commands=edit_commands(case, s),
-                    target=f"{s.layer} {s.policy_name}",
+                    target=fix_target(case, s),
                 ),
             )
         )

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -192,3 +194,32 @@ def open_db_or_empty(path: str | os.PathLike[str] | None = None, *, wait: float 
     apply_migrations(con)
     refresh_views(con)
     return con
+
+
+class Opening:
+    """A database being opened in a thread while the caller's thread does other work (``kmsdiag explain``
+    imports its modules meanwhile): DuckDB releases the GIL while it opens a file (~25 ms, mostly starting
+    a database instance), so the two overlap on a second core. ``result()`` waits and returns the connection,
+    or raises what opening raised (the same error, message and exit code as opening in the caller's thread).
+    The caller must call ``result()`` (and close what it returns)."""
+
+    def __init__(self, opener: Callable[[], duckdb.DuckDBPyConnection]) -> None:
+        import duckdb  # noqa: F401  # here, before the thread starts: the two threads never both import it
+
+        self._con: duckdb.DuckDBPyConnection | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(opener,), name="kmsdiag-open-db", daemon=True)
+        self._thread.start()
+
+    def _run(self, opener: Callable[[], duckdb.DuckDBPyConnection]) -> None:
+        try:
+            self._con = opener()
+        except BaseException as exc:  # handed to the caller's thread by result()
+            self._error = exc
+
+    def result(self) -> duckdb.DuckDBPyConnection:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._con is not None
+        return self._con

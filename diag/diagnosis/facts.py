@@ -209,9 +209,15 @@ _ROW_COLUMNS: tuple[tuple[str, str], ...] = (
     ("recipient_account", "recipient_account"),
 )
 
+# Every column of an events row that facts_from_row reads (diag.diagnosis.find selects only these).
+ROW_COLUMNS_READ: frozenset[str] = frozenset(
+    {column for _, column in _ROW_COLUMNS} | {"raw", "caller_type", "caller_role_arn", "caller_arn", "event_time"}
+)
+
 
 def facts_from_row(row: dict[str, Any]) -> EventFacts:
-    """Facts of a stored event: the raw record for everything, the typed columns (resolved by ingest) on top."""
+    """Facts of a stored event: the raw record for everything, the typed columns (resolved by ingest) on top.
+    Reads only the columns in ``ROW_COLUMNS_READ``."""
     import dataclasses
 
     import orjson

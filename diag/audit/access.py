@@ -8,16 +8,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-MATRIX_ACTIONS = (
-    "kms:Decrypt",
-    "kms:Encrypt",
-    "kms:GenerateDataKey",
-    "kms:ReEncryptFrom",
-    "kms:DescribeKey",
-    "kms:CreateGrant",
-    "kms:PutKeyPolicy",
-    "kms:ScheduleKeyDeletion",
-)
+from diag.audit.actions import MATRIX_ACTIONS as MATRIX_ACTIONS
 
 
 @dataclass(frozen=True)

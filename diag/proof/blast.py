@@ -64,7 +64,7 @@ class MatrixDiff:
     def __init__(
         self, con: duckdb.DuckDBPyConnection, actions: tuple[str, ...] | None = None, at: dt.datetime | None = None
     ) -> None:
-        from diag.audit.access import MATRIX_ACTIONS
+        from diag.audit.actions import MATRIX_ACTIONS
         from diag.audit.evaluator import MatrixEvaluator
 
         self.con = con

@@ -174,9 +174,10 @@ def open_db(
 
             apply_migrations(con)
             refresh_views(con)
-    # DuckDB 2 refuses con.sql() while an execute() result is unfinished (a fetchone() above leaves one):
-    # hand callers, notebooks included, a connection with nothing pending.
-    con.execute("SELECT 1").fetchall()
+    # DuckDB 2 refuses con.sql() while an execute() result is unfinished (a fetchone() of the migrations above
+    # leaves one): hand callers, notebooks included, a connection with nothing pending. A reader ran nothing yet.
+    if not read_only:
+        con.execute("SELECT 1").fetchall()
     return con
 
 

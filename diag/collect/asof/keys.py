@@ -62,6 +62,11 @@ def _key_state_steps(changes: list[Change]) -> list[Step]:
     return steps
 
 
+# The key's row in a snapshot. grants_as_of asks whether it exists with the very same query: under a
+# diag.collect.principals_batch.BatchReader (an explain) that is answered by key_as_of's read, no round trip.
+_KEY_ROW = f"SELECT {KEY_COLS} FROM keys k WHERE k.snapshot_id = ? AND k.key_arn = ?"
+
+
 def key_as_of(
     con: duckdb.DuckDBPyConnection, key_arn: str, snap: Snap | None, changes: list[Change], at: dt.datetime | None
 ) -> tuple[KeyInfo | None, AsOf]:
@@ -69,9 +74,7 @@ def key_as_of(
     parts = parse_arn(key_arn)
     row = None
     if snap is not None:
-        row = con.execute(
-            f"SELECT {KEY_COLS} FROM keys k WHERE k.snapshot_id = ? AND k.key_arn = ?", [snap.snapshot_id, key_arn]
-        ).fetchone()
+        row = con.execute(_KEY_ROW, [snap.snapshot_id, key_arn]).fetchone()
     info = key_info(row, aliases_of(con, snap.snapshot_id, key_arn)) if row and snap else None
     in_snapshot = snap is not None and (row is not None or (parts is not None and parts.region in snap.regions))
     state = value_at(
@@ -172,12 +175,7 @@ def grants_as_of(
         grants_known = bool(snap_grants) or not gaps_for(con, snap, key_arn, ("grants",))
         if not snap_grants and grants_known:
             # no grant rows: either the key has none, or the key itself was not collected
-            grants_known = (
-                con.execute(
-                    "SELECT 1 FROM keys WHERE snapshot_id = ? AND key_arn = ?", [snap.snapshot_id, key_arn]
-                ).fetchone()
-                is not None
-            )
+            grants_known = con.execute(_KEY_ROW, [snap.snapshot_id, key_arn]).fetchone() is not None
     steps: dict[str, list[Step]] = {}
     for c in changes:
         gid = c.policy_name or c.details.get("grant_id")

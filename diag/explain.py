@@ -151,7 +151,9 @@ class _Pipeline:
 
         if request is None or inforce is None or inputs is None or self._evaluate is None:
             return unevaluated(findings)
-        blast = self.blast(self.source, request, inforce.at) if self.blast is not None and not s3 else None
+        # a blast radius is a fix's: without a fix, its modules are not even imported
+        fixes = any(f.fix is not None for f in findings)
+        blast = self.blast(self.source, request, inforce.at) if self.blast is not None and fixes and not s3 else None
         evaluate = self._evaluate
         return self.safe(
             "fix proofs",

@@ -391,7 +391,8 @@ def _parent_at(
     return parent
 
 
-_ORG_ID_RE = re.compile(r"^arn:aws[a-z-]*:organizations::\d{12}:[a-z_]+/(o-[a-z0-9]{10,32})/")
+# compiled on first use (re caches it): most explains never read an organization ARN
+_ORG_ID = r"^arn:aws[a-z-]*:organizations::\d{12}:[a-z_]+/(o-[a-z0-9]{10,32})/"
 
 
 def _org_id_from_arns(con: duckdb.DuckDBPyConnection, targets: list[str]) -> str | None:
@@ -402,7 +403,7 @@ def _org_id_from_arns(con: duckdb.DuckDBPyConnection, targets: list[str]) -> str
         f"SELECT DISTINCT target_arn FROM org_policy_targets WHERE target_id IN ({marks}) AND target_arn IS NOT NULL",
         targets,
     ).fetchall()
-    found = {m.group(1) for (arn,) in rows if (m := _ORG_ID_RE.match(str(arn)))}
+    found = {m.group(1) for (arn,) in rows if (m := re.match(_ORG_ID, str(arn)))}
     return found.pop() if len(found) == 1 else None
 
 

@@ -24,7 +24,8 @@ DEFAULT_DB_NAME = "kmsdiag.duckdb"
 # DuckDB writes a main header and two database headers (three 4 KiB blocks) when it creates a file. A
 # shorter file, with no write-ahead log beside it, was cut by a kill during its creation and holds nothing.
 _CREATED_BYTES = 3 * 4096
-_LOCK_RE = re.compile(r"Conflicting lock is held in (?P<prog>.*?) \(PID (?P<pid>\d+)\)")
+# compiled on first use (re caches it): only a lock conflict reads it
+_LOCK = r"Conflicting lock is held in (?P<prog>.*?) \(PID (?P<pid>\d+)\)"
 
 
 def resolve_db_path(path: str | os.PathLike[str] | None = None) -> Path:
@@ -71,7 +72,7 @@ def _lock_mode(path: Path, pid: str) -> str | None:
 
 def lock_message(path: Path, error_text: str) -> str:
     """Explain a DuckDB lock conflict: who holds the file, how, and what to do about it."""
-    m = _LOCK_RE.search(error_text)
+    m = re.search(_LOCK, error_text)
     holder = "another process"
     mode = None
     if m:

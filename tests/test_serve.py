@@ -261,3 +261,19 @@ def test_a_busy_server_never_answers_twice(server: Served, stories_db: Path, eve
     for out in (first_out, second.stdout):
         assert json.loads(out)["event"]["event_id"] == events[0]  # one whole JSON document: one answer
     assert second.returncode == 0
+
+
+@pytest.mark.slow
+def test_idle_timeout(tmp_path: Path) -> None:
+    runtime = tmp_path / "runtime"
+    runtime.mkdir(mode=0o700)
+    done = subprocess.run(
+        [sys.executable, "-m", "diag", "serve", "--idle-timeout", "1"],
+        env=_env(runtime),
+        cwd=REPO,
+        capture_output=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert b"stopped: idle for 1 s" in done.stderr
+    assert not list((runtime / f"kmsdiag-{os.getuid()}").iterdir())  # the socket is removed

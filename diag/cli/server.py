@@ -256,6 +256,9 @@ class Server:
         if parse_explain(argv) is None:
             _decline(conn, "not an explain command line")
             return
+        if not os.path.isdir(str(header.get("cwd"))):
+            _decline(conn, "the caller's working folder is gone")
+            return
         t0 = time.perf_counter()
         _reply(conn, ACCEPTED)
         fds = _receive_streams(conn)

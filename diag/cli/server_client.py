@@ -74,8 +74,8 @@ def _read_all(sock: socket.socket) -> bytes:
 def explain_via_server(args: list[str]) -> int | None:
     """Run ``args`` (an `explain` command line) in the resident server: its exit code, or None when no
     server takes it (then nothing was written to our streams)."""
-    if os.environ.get(NO_SERVER_ENV):
-        return None
+    if os.environ.get(NO_SERVER_ENV) or not hasattr(socket, "send_fds") or not hasattr(os, "getuid"):
+        return None  # asked not to, or no Unix sockets with descriptor passing here
     sock = _connect(socket_path())
     if sock is None:
         return None

@@ -11,9 +11,11 @@ from __future__ import annotations
 import json
 import os
 import pty
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -53,7 +55,14 @@ class Served:
         return int(json.loads(done.stdout)["served"])
 
 
-def _start(runtime: Path) -> Served:
+def _short_runtime() -> Path:
+    """A new private runtime folder with a short path (a Unix socket path holds at most ~100 bytes, and
+    pytest's temporary folders can be long)."""
+    return Path(tempfile.mkdtemp(prefix="kd", dir="/tmp"))
+
+
+def _start(runtime: Path | None = None) -> Served:
+    runtime = runtime or _short_runtime()
     runtime.mkdir(mode=0o700, exist_ok=True)
     proc = subprocess.Popen(
         [sys.executable, "-m", "diag", "serve", "--json", "--idle-timeout", "300"],
@@ -70,13 +79,21 @@ def _start(runtime: Path) -> Served:
     return Served(runtime, proc, json.loads(line))
 
 
+@pytest.fixture
+def runtime() -> Iterator[Path]:
+    folder = _short_runtime()
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    served = _start(tmp_path_factory.mktemp("runtime"))
+def server() -> Iterator[Served]:
+    served = _start()
     yield served
     if served.proc.poll() is None:
         served.proc.send_signal(signal.SIGTERM)
         served.proc.wait(timeout=30)
+    shutil.rmtree(served.runtime, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
@@ -168,8 +185,8 @@ def test_writers_are_not_locked_out_between_requests(server: Served, stories_db:
 
 
 @pytest.mark.slow
-def test_status_and_stop(tmp_path: Path) -> None:
-    served = _start(tmp_path / "runtime")
+def test_status_and_stop(runtime: Path) -> None:
+    served = _start(runtime)
     path = str(served.status["socket"])
     assert os.path.exists(path)
     assert served.served() == 0
@@ -184,22 +201,22 @@ def test_status_and_stop(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_sigterm_stops_and_removes_the_socket(tmp_path: Path) -> None:
-    served = _start(tmp_path / "runtime")
+def test_sigterm_stops_and_removes_the_socket(runtime: Path) -> None:
+    served = _start(runtime)
     served.proc.send_signal(signal.SIGTERM)
     assert served.proc.wait(timeout=30) == 143
     assert not os.path.exists(str(served.status["socket"]))
 
 
 @pytest.mark.slow
-def test_a_killed_servers_socket_is_harmless(tmp_path: Path, stories_db: Path, events: list[str]) -> None:
-    served = _start(tmp_path / "runtime")
+def test_a_killed_servers_socket_is_harmless(runtime: Path, stories_db: Path, events: list[str]) -> None:
+    served = _start(runtime)
     served.proc.kill()
     served.proc.wait(timeout=30)
     assert os.path.exists(str(served.status["socket"]))  # left behind by kill -9
     cold = _kmsdiag(["explain", events[0], "--db", str(stories_db), "--json"], served.env())
     assert cold.returncode == 0 and json.loads(cold.stdout)["event"]["event_id"] == events[0]
-    again = _start(tmp_path / "runtime")  # a new server replaces the dead socket
+    again = _start(served.runtime)  # a new server replaces the dead socket
     assert again.served() == 0
     again.proc.send_signal(signal.SIGINT)
     assert again.proc.wait(timeout=30) == 130
@@ -240,8 +257,6 @@ def test_a_folder_others_can_reach_is_never_used(tmp_path: Path, monkeypatch: py
 def test_a_busy_server_never_answers_twice(server: Served, stories_db: Path, events: list[str], tmp_path: Path) -> None:
     """While the server waits (`--wait`) for a database another process writes, a second caller gives up
     on it after a second and explains in-process: each caller gets exactly one answer."""
-    import shutil
-
     locked = tmp_path / "locked.duckdb"
     shutil.copy(stories_db, locked)
     writer = duckdb.connect(str(locked))  # holds the file: readers wait
@@ -264,9 +279,7 @@ def test_a_busy_server_never_answers_twice(server: Served, stories_db: Path, eve
 
 
 @pytest.mark.slow
-def test_idle_timeout(tmp_path: Path) -> None:
-    runtime = tmp_path / "runtime"
-    runtime.mkdir(mode=0o700)
+def test_idle_timeout(runtime: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "diag", "serve", "--idle-timeout", "1"],
         env=_env(runtime),

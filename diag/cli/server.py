@@ -30,11 +30,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from diag.cli.server_client import ACCEPTED, GO
-from diag.cli.server_paths import PROTOCOL, installation_id, make_private_folder, socket_path
+from diag.cli.server_paths import PROTOCOL, SOCKET_ENV, installation_id, make_private_folder, socket_path
 from diag.errors import RefusedError
 
 _LENGTH = struct.Struct("!I")
 MAX_HEADER = 16 * 1024 * 1024
+MAX_SOCKET_PATH = 103  # bytes: sun_path holds 104 on macOS and the BSDs, 108 on Linux, NUL included
 REQUEST_TIMEOUT = 5.0  # to receive one request once connected
 STOP = "stop"
 STATUS = "status"
@@ -360,6 +361,11 @@ def _live(path: str) -> bool:
 
 def bind(path: str) -> socket.socket:
     """Listen at ``path`` in its private folder; refuse when another server answers there."""
+    if len(os.fsencode(path)) > MAX_SOCKET_PATH:
+        raise RefusedError(
+            f"cannot serve at {path}: {len(os.fsencode(path))} bytes is too long for a Unix socket path",
+            hint=f"set {SOCKET_ENV} (or XDG_RUNTIME_DIR) to a shorter path in a folder only you can reach",
+        )
     folder = os.path.dirname(path)
     why = make_private_folder(folder)
     if why is not None:

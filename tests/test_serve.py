@@ -290,3 +290,17 @@ def test_idle_timeout(runtime: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert b"stopped: idle for 1 s" in done.stderr
     assert not list((runtime / f"kmsdiag-{os.getuid()}").iterdir())  # the socket is removed
+
+
+def test_malformed_requests_do_not_stop_the_server(server: Served, stories_db: Path, events: list[str]) -> None:
+    import socket
+
+    for payload in (b"", b"\x00\x00\x00\x02[]", b"\x00\x00\x00\x05{oops", b"\xff\xff\xff\xff", b"\x00\x00\x00\x02{}"):
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(10)
+            sock.connect(str(server.status["socket"]))
+            sock.sendall(payload)
+            sock.shutdown(socket.SHUT_WR)
+            reply = sock.recv(1)
+            assert reply in (b"", b"D")  # ignored or declined, never accepted
+    _same_answer(server, ["explain", events[0], "--db", str(stories_db), "--json"])

@@ -227,7 +227,7 @@ class Server:
         conn.settimeout(REQUEST_TIMEOUT)
         try:
             header = _receive(conn)
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, TypeError) as exc:
             self.log(f"bad request ignored: {exc}")
             return
         uid = _peer_uid(conn)
@@ -407,7 +407,10 @@ def serve(*, idle_timeout: float, verbose: bool = False, ready: Any = None) -> s
             except TimeoutError:
                 return f"idle for {idle_timeout:g} s"
             with conn:
-                server.handle(conn)
+                try:
+                    server.handle(conn)
+                except Exception as exc:  # a malformed request never stops the server
+                    server.log(f"request failed: {type(exc).__name__}: {exc}")
             gc.collect()  # now, after the answer, rather than in the middle of the next one
         return server.stopping
     finally:

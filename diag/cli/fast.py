@@ -18,9 +18,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-# Set by ``main()`` run as the console script (no argv), whose `explain` ends with ``_exit_now``: the read-only
-# (or in-memory) connection of ``_explain`` is left open to that end. Called in-process (tests), it is closed.
-_console_process = False
+# True while ``_explain`` runs the console process's own explain (``_main`` with ``explained``), which ends
+# with ``_exit_now``: no cyclic GC, and the read-only (or in-memory) connection is left open to that end. False
+# in-process (tests) and in a resident server (`kmsdiag serve` runs ``_main`` per request): GC on, closed.
+_ends_process = False
 _VALUE_OPTS = {"--db", "--wait", "--event-file", "--error", "--key", "--region"}
 _FLAG_OPTS = {"--json", "--quiet", "-q", "--debug"}
 
@@ -66,7 +67,7 @@ def _explain(opts: dict[str, Any]) -> int:
         wait = float(opts.get("--wait") or 0)
     except ValueError as exc:
         raise UsageError(f"--wait takes a number of seconds, not {opts['--wait']!r}") from exc
-    if _console_process:  # one bounded explain, then _exit_now: the cyclic garbage collector would only walk
+    if _ends_process:  # one bounded explain, then _exit_now: the cyclic garbage collector would only walk
         import gc  # the imported modules' objects again and again (~10 ms of CPU; peak memory unchanged)
 
         gc.disable()
@@ -91,7 +92,7 @@ def _explain(opts: dict[str, Any]) -> int:
     except BaseException:
         con.close()
         raise
-    if not _console_process:  # the console process ends with _exit_now: nothing to close in a reader (~5 ms)
+    if not _ends_process:  # the console process ends with _exit_now: nothing to close in a reader (~5 ms)
         con.close()
     if opts.get("--json"):
         from diag.render.console import print_json
@@ -111,10 +112,8 @@ def main(argv: list[str] | None = None) -> int:
 
     SIGINT and SIGTERM are handled from here on (:mod:`diag.cli.interrupt`): exit 130 / 143, one line.
     """
-    global _console_process
     from diag.cli import interrupt
 
-    _console_process = argv is None
     handlers = interrupt.install()
     explained: list[bool] = []
     try:
@@ -154,8 +153,10 @@ def _main(args: list[str], explained: list[bool] | None = None) -> int:
     ``explained`` is given only by the console process (:func:`main` without ``argv``): only then may a
     resident server (`kmsdiag serve`, :mod:`diag.cli.server_client`) answer instead. Tests calling ``main``
     in-process, and the server itself, always explain here."""
+    global _ends_process
     fast = not os.environ.get("KMSDIAG_NO_FAST_PATH")
     opts = parse_explain(args) if fast else None
+    _ends_process = opts is not None and explained is not None
     run = _explain
     if opts is not None and explained is not None:
         explained.append(True)

@@ -22,6 +22,7 @@ from typing import Any
 # with ``_exit_now``: no cyclic GC, and the read-only (or in-memory) connection is left open to that end. False
 # in-process (tests) and in a resident server (`kmsdiag serve` runs ``_main`` per request): GC on, closed.
 _ends_process = False
+_held_to_exit: list[Any] = []  # that explain's connection (closing it, even by dropping it, costs ~5 ms)
 _VALUE_OPTS = {"--db", "--wait", "--event-file", "--error", "--key", "--region"}
 _FLAG_OPTS = {"--json", "--quiet", "-q", "--debug"}
 
@@ -92,7 +93,9 @@ def _explain(opts: dict[str, Any]) -> int:
     except BaseException:
         con.close()
         raise
-    if not _ends_process:  # the console process ends with _exit_now: nothing to close in a reader (~5 ms)
+    if _ends_process:  # held to _exit_now: dropped here, the connection would close itself (~5 ms) for nothing
+        _held_to_exit.append(con)
+    else:
         con.close()
     if opts.get("--json"):
         from diag.render.console import print_json

@@ -111,3 +111,16 @@ def test_a_reader_that_closes_the_pipe_early_is_not_an_error(db: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "KMSDIAG_NO_FAST_PATH"}
     out = subprocess.run([sys.executable, "-c", code, str(db)], cwd=REPO, capture_output=True, text=True, env=env)
     assert out.stdout.split() == ["0", "0"], out
+
+
+def test_in_process_explain_closes_its_connection_and_keeps_the_garbage_collector(db: Path) -> None:
+    """Only the console process's own explain (ended by os._exit) skips the close and the cyclic GC; called
+    in-process, as tests and the resident server do, the file can be opened for writing right after."""
+    import gc
+
+    from diag.cli import fast
+
+    assert gc.isenabled()
+    assert fast._main(["explain", "ev-1", "--db", str(db), "--json"]) == 0
+    assert gc.isenabled() and not fast._held_to_exit
+    open_db(db).close()  # a read-only connection left open would refuse this (different configuration)

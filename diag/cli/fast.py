@@ -22,7 +22,7 @@ from typing import Any
 # with ``_exit_now``: no cyclic GC, and the read-only (or in-memory) connection is left open to that end. False
 # in-process (tests) and in a resident server (`kmsdiag serve` runs ``_main`` per request): GC on, closed.
 _ends_process = False
-_held_to_exit: list[Any] = []  # that explain's connection (closing it, even by dropping it, costs ~5 ms)
+_held_to_exit: list[Any] = []  # that explain's connection: closing it, even by dropping it, tears DuckDB down
 _VALUE_OPTS = {"--db", "--wait", "--event-file", "--error", "--key", "--region"}
 _FLAG_OPTS = {"--json", "--quiet", "-q", "--debug"}
 
@@ -93,7 +93,7 @@ def _explain(opts: dict[str, Any]) -> int:
     except BaseException:
         con.close()
         raise
-    if _ends_process:  # held to _exit_now: dropped here, the connection would close itself (~5 ms) for nothing
+    if _ends_process:  # held to _exit_now: dropped here, it would close itself (ms of CPU) for nothing
         _held_to_exit.append(con)
     else:
         con.close()

@@ -9,9 +9,11 @@ shape, and a printed command must stay one command when pasted into a shell.
 from __future__ import annotations
 
 import shlex
+from dataclasses import dataclass
 
-from diag.collect.bundle import bucket_dir, key_dir, org_dir
-from diag.shell import q
+from diag import arn as arns
+from diag.collect.bundle import KEY_ID_RE, bucket_dir, key_dir, org_dir
+from diag.shell import comment, q
 
 # The account folder of Organizations files when the reader is not known: the user puts the 12-digit ID of the
 # account whose credentials run the commands (the management account or a delegated administrator) there;
@@ -169,3 +171,100 @@ def organization(policy_type: str, account: str, reader: str = MANAGEMENT_ACCOUN
     of the type with its targets, under the reader's folder (the management account or a delegated
     administrator)."""
     return (list_parents(reader, account), policies_of_type(reader, policy_type))
+
+
+LOAD_BUNDLE = "kmsdiag collect --from-dir BUNDLE"
+
+
+@dataclass(frozen=True)
+class CollectStep:
+    """How one evidence gap is filled: the place the evidence goes (a bundle folder such as
+    ``BUNDLE/111111111111/kms/us-east-1/<key-id>``, or ``CloudTrail of account …``), the comment naming whose
+    credentials run the commands, the commands (no comment among them), and the command that loads the
+    result (``kmsdiag collect --from-dir BUNDLE``; None when the commands load it themselves). Gaps with the
+    same ``location`` are filled by the same commands: ``diag.diagnosis.collect_plan`` prints them once."""
+
+    location: str
+    credentials: str
+    commands: tuple[str, ...]
+    load: str | None = LOAD_BUNDLE
+
+
+_KEY_GAPS = frozenset({"key", "key_policy", "grants", "key_tags"})
+_IAM_GAPS = frozenset({"identity", "principal", "permission_boundary"})
+_ORG_GAPS = {"scp": "SERVICE_CONTROL_POLICY", "rcp": "RESOURCE_CONTROL_POLICY", "org": None}
+_BUCKET_GAPS = frozenset({"bucket_policy", "bucket_encryption", "bucket_location"})
+
+
+def _key_id(resource: str | None) -> str | None:
+    """The key ID of a key ARN or a bare key ID (None for an alias or nothing)."""
+    parsed = arns.parse(resource)
+    ref = parsed.resource if parsed is not None else (resource or "")
+    ref = ref.removeprefix("key/") if parsed is not None and ref.startswith("key/") else ref
+    return ref if KEY_ID_RE.match(ref) else None
+
+
+def collect_step(what: str, *, account: str | None, region: str | None, resource: str | None) -> CollectStep:
+    """The commands that fill one evidence gap, writing the evidence-bundle layout (DESIGN.md section 5),
+    each built by ``diag.collect.commands`` (the same one-liners the collector's own gaps print).
+
+    Every value is quoted, the bundle paths included: key IDs, buckets and regions come from CloudTrail."""
+    acct = account or arns.account_of(resource) or "ACCOUNT"
+    head = comment(f"with read-only credentials of account {acct}")
+    if what in _KEY_GAPS:
+        reg = arns.region_of(resource) or region or "REGION"
+        key_id = _key_id(resource)
+        found: tuple[str, ...] = ()
+        if key_id is None and resource:  # an alias or a name: its key ID first
+            found = (
+                f"aws kms describe-key --key-id {q(resource)} --region {q(reg)} --query KeyMetadata.KeyId --output text",
+            )
+            head = comment(
+                f"with read-only credentials of account {acct}; put the KeyId the first command prints in place of KEY_ID"
+            )
+        by_arn = resource if key_id is not None and arns.parse(resource) is not None else None
+        folder = key_folder(acct, reg, key_id or "KEY_ID", by_arn)
+        return CollectStep(f"BUNDLE/{key_dir(acct, reg, key_id or 'KEY_ID')}", head, (*found, *folder))
+    if what in _IAM_GAPS:
+        return CollectStep(f"BUNDLE/{acct}/iam", head, (authorization_details(acct),))
+    if what in _ORG_GAPS:  # under the folder of the account that reads Organizations (DESIGN.md section 5)
+        policy_type = _ORG_GAPS[what]
+        types = (policy_type,) if policy_type else ORG_POLICY_TYPES
+        cmds: tuple[str, ...]
+        if what == "org":  # a collector's gap: the account is the one that read Organizations
+            reader, cmds = acct, ()
+            head = comment(f"with credentials of account {acct} (it read Organizations for this bundle)")
+        else:  # an SCP/RCP gap: the account is the member the policies apply to
+            reader = MANAGEMENT_ACCOUNT
+            cmds = (list_parents(reader, acct),)
+            head = comment(
+                "with credentials of the organization's management account or a delegated administrator; put its"
+                f" 12-digit account ID in place of {reader}, and repeat list-parents for each parent OU up to the root"
+            )
+        cmds += tuple(policies_of_type(reader, t) for t in types)
+        return CollectStep(f"BUNDLE/{org_dir(reader)}", head, cmds)
+    if what in _BUCKET_GAPS:
+        name = resource or "BUCKET"
+        calls = ("get-bucket-policy", "get-bucket-encryption")
+        return CollectStep(f"BUNDLE/{bucket_dir(acct, name)}", head, tuple(bucket_call(acct, name, c) for c in calls))
+    if what == "session_policy":  # the STS record (AssumeRole …) that issued the caller's session
+        regions = " ".join(f"--region {q(r)}" for r in dict.fromkeys(("us-east-1", region or "us-east-1")))
+        return CollectStep(
+            f"CloudTrail of account {acct}",
+            comment(f"the STS record that issued the caller's session, from the CloudTrail of account {acct}"),
+            (f"kmsdiag ingest --lookup --account {q(acct)} {regions}",),
+            None,
+        )
+    if what == "trail":
+        return CollectStep(
+            f"CloudTrail of account {acct}",
+            comment(f"the CloudTrail of account {acct}: its trail bucket, or LookupEvents"),
+            (f"kmsdiag ingest {q(f's3://TRAIL_BUCKET/AWSLogs/{acct}/CloudTrail/')}", "kmsdiag ingest --lookup"),
+            None,
+        )
+    return CollectStep(
+        f"account {acct}",
+        head,
+        ("kmsdiag collect", "kmsdiag collect --out-dir BUNDLE  # or build the bundle by hand (README)"),
+        None,
+    )

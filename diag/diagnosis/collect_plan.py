@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from diag import fixes
+from diag.collect import commands
 from diag.shell import comment
 
 # What each gap fills, in words (a gap's ``what``; an unlisted one is shown as it is).
@@ -55,7 +55,7 @@ def collect_plan(gaps: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
         place = str(g.get("location") or "")
         step = steps.get(place or "\n".join(cmds))  # no known place: its own commands group it
         if step is None:
-            made = fixes.collect_step(what, account=g.get("account"), region=None, resource=g.get("resource"))
+            made = commands.collect_step(what, account=g.get("account"), region=None, resource=g.get("resource"))
             step = steps[place or "\n".join(cmds)] = {
                 "location": place or None,
                 "account": g.get("account"),
@@ -66,12 +66,12 @@ def collect_plan(gaps: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
         own_comments.update(c for c in cmds if c.lstrip().startswith("#"))
         if what and what not in step["fills"]:
             step["fills"].append(what)
-        if what and what not in loads and (fixes.LOAD_BUNDLE in cmds or place.startswith("BUNDLE/")):
+        if what and what not in loads and (commands.LOAD_BUNDLE in cmds or place.startswith("BUNDLE/")):
             loads.append(what)
         step["commands"].extend(
             c
             for c in dict.fromkeys(cmds)
-            if c != fixes.LOAD_BUNDLE and not c.lstrip().startswith("#") and c not in step["commands"]
+            if c != commands.LOAD_BUNDLE and not c.lstrip().startswith("#") and c not in step["commands"]
         )
     # a step with no command keeps its gap's own comment: what can be done when nothing can be collected
     plan = [s for s in steps.values() if s["commands"] or s["credentials"] in own_comments]
@@ -82,7 +82,7 @@ def collect_plan(gaps: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
                 "account": None,
                 "fills": loads,
                 "credentials": comment("then load the bundle into kmsdiag (no AWS credentials needed)"),
-                "commands": [fixes.LOAD_BUNDLE],
+                "commands": [commands.LOAD_BUNDLE],
             }
         )
     return plan
@@ -95,7 +95,7 @@ def plan_lines(plan: Iterable[dict[str, Any]]) -> list[str]:
     out: list[str] = []
     for step in plan:
         head = str(step.get("credentials") or "#").lstrip()[1:].strip()
-        if step["commands"] and step["commands"] != [fixes.LOAD_BUNDLE]:
+        if step["commands"] and step["commands"] != [commands.LOAD_BUNDLE]:
             head += ("; " if head else "") + "fills: " + fills_text(step.get("fills") or ())
         out.append(comment(head))
         out.extend(step["commands"])

@@ -23,7 +23,7 @@ def gap_entry(
     """One gap as JSON: what is missing, why, the commands that fill it (``how``, the collector's own
     one-liner, else ``fixes.collect_commands``) and the place they write to (``location``: gaps with the same
     location are filled by the same commands, ``diag.diagnosis.collect_plan``)."""
-    step = fixes.collect_step(what, account=account, region=region, resource=resource)
+    step = bundle_commands.collect_step(what, account=account, region=region, resource=resource)
     target = bundle_commands.target_of(how) if how else None
     same = [c for c in step.commands if target and bundle_commands.target_of(c) == target]
     how = same[0] if same else how  # the collector's one-liner, written as the plan writes that file

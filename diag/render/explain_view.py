@@ -236,6 +236,8 @@ def _render_gaps(console: Console, diag: Diagnosis) -> None:
         console.print(safe_text("to collect them (each command once):", style="bold"))
     for line in lines:  # one line each, never wrapped, so that it pastes as it is
         console.print(safe_text(f"    {line}", style="dim" if line.startswith("#") else "cyan"), soft_wrap=True)
+    if lines:
+        console.print()
 
 
 def render_diagnosis(console: Console, diag: Diagnosis, *, title: str = "") -> None:

@@ -185,6 +185,8 @@ def _next_steps(case: Case, gaps: list[dict[str, Any]]) -> tuple[str, list[str]]
 
 def _gap_phrase(gap: dict[str, Any]) -> str:
     acct = f" of account {gap['account']}" if gap.get("account") else ""
+    if gap.get("collect") and all(str(c).startswith("#") for c in gap["collect"]):  # e.g. an unreadable policy
+        return f"{gap['what']}{acct} not known, and no command can collect it (see the gap)"
     return f"{gap['what']}{acct} not collected"
 
 

@@ -56,3 +56,63 @@ def test_the_plan_of_an_unreadable_session_policy_runs_nothing() -> None:
     assert lines == [g.how_to_collect]  # the gap's own word, once, and no load command: nothing was collected
     done = subprocess.run(["bash", "-n", "-c", "\n".join(lines)], capture_output=True, text=True, check=False)
     assert done.returncode == 0
+
+
+def test_unknown_when_only_the_unreadable_policy_is_missing_says_no_command_collects_it() -> None:
+    from diag.policy.model import Decision, Layer, LayerResult
+    from diag.rules import run_rules
+    from tests.diagnosis.builders import IDENTITY_OK, KEY_ROOT_OWN, case, inforce, layer, result
+
+    found = session_from_record("sts-1", T0, "AssumeRole", ISSUER, _sts("{oops"))
+    assert found.gap is not None
+    res = result(
+        layer(Layer.KEY_POLICY, LayerResult.ALLOWED, KEY_ROOT_OWN),
+        layer(Layer.IDENTITY, LayerResult.ALLOWED, IDENTITY_OK),
+        layer(Layer.SESSION_POLICY, LayerResult.UNKNOWN),
+        decision=Decision.ALLOWED,
+    )
+    findings = run_rules(case(res, inforce=inforce(gaps=(found.gap,))))
+    assert [f.code for f in findings] == ["UNKNOWN"]
+    fix = findings[0].fix
+    assert fix is not None and "no command can collect" in fix.summary
+    assert list(fix.commands) == [found.gap.how_to_collect]  # no `kmsdiag explain`, no load of an empty bundle
+    assert "session_policy of account 222222222222 not known, and no command can collect it" in findings[0].summary
+
+
+def test_explain_of_story_20_with_its_session_policy_cut_in_half(tmp_path, run_cli) -> None:  # type: ignore[no-untyped-def]
+    """The session-policy story, its AssumeRole record's policy cut short as a log pipeline might: the layer is
+    Unknown, the gap says why and what can be done, and nothing tells the user to explain the STS event."""
+    import gzip
+    from pathlib import Path
+
+    story = Path(__file__).resolve().parent.parent.parent / "sample_trails" / "20-session-policy"
+    cut = 0
+    for f in (story / "trails").rglob("*.json.gz"):
+        if "CloudTrail-Digest" in f.parts:
+            continue
+        doc = json.loads(gzip.decompress(f.read_bytes()))
+        for r in doc.get("Records", []):
+            params = r.get("requestParameters") or {}
+            if r.get("eventName") == "AssumeRole" and params.get("policy"):
+                params["policy"] = params["policy"][: len(params["policy"]) // 2]
+                cut += 1
+        dst = tmp_path / "trails" / f.relative_to(story / "trails")
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        dst.write_bytes(gzip.compress(json.dumps(doc).encode()))
+    assert cut == 1
+    db = tmp_path / "t.duckdb"
+    for args in (("ingest", tmp_path / "trails"), ("collect", "--from-dir", story / "bundle")):
+        code, _, err = run_cli("--db", db, "-q", *args)
+        assert code == 0, err
+    event_id = next(iter(json.loads((story / "expected.json").read_text())))
+    code, out, err = run_cli("--db", db, "--json", "explain", event_id)
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["verdict"] == "UNKNOWN" and doc["decision"] == "Unknown"
+    gap = next(g for g in doc["gaps"] if g["what"] == "session_policy")
+    assert "not a policy document" in gap["reason"] and "stays Unknown" in gap["reason"]
+    assert gap["collect"] == [gap["collect"][0]] and gap["collect"][0].startswith("# no command can collect it")
+    assert "kmsdiag explain" not in out  # the old gap sent the user to explain the STS event
+    code, text, err = run_cli("--db", db, "explain", event_id)
+    assert code == 0, err
+    assert "no command can collect what is missing" in text and "kmsdiag explain " not in text

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from diag.collect import commands
+from diag.collect.bundle import org_dir
 from diag.shell import comment
 
 # What each gap fills, in words (a gap's ``what``; an unlisted one is shown as it is).
@@ -39,13 +40,18 @@ FILLS = {
 }
 
 
+# The Organizations folder of a management account kmsdiag does not know (its credentials run that step).
+_UNKNOWN_READER = f"BUNDLE/{org_dir(commands.MANAGEMENT_ACCOUNT)}"
+
+
 def fills_text(whats: Iterable[str]) -> str:
     return ", ".join(dict.fromkeys(FILLS.get(w, w) for w in whats))
 
 
 def collect_plan(gaps: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     """One step per place the gaps' evidence goes (``{"location", "account", "fills", "credentials",
-    "commands"}``), then the step that loads the bundle when any step writes bundle files."""
+    "commands"}``; ``account``: whose credentials run it, None when that is a management account kmsdiag does
+    not know), then the step that loads the bundle when any step writes bundle files."""
     steps: dict[str, dict[str, Any]] = {}
     loads: list[str] = []
     own_comments: set[str] = set()
@@ -58,7 +64,7 @@ def collect_plan(gaps: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
             made = commands.collect_step(what, account=g.get("account"), region=None, resource=g.get("resource"))
             step = steps[place or "\n".join(cmds)] = {
                 "location": place or None,
-                "account": g.get("account"),
+                "account": None if place == _UNKNOWN_READER else g.get("account"),  # whose credentials run it
                 "fills": [],
                 "credentials": next((c for c in cmds if c.lstrip().startswith("#")), made.credentials),
                 "commands": [],

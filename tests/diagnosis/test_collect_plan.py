@@ -48,6 +48,8 @@ def test_gaps_of_one_folder_are_one_step_naming_the_layers_it_fills() -> None:
     assert key["fills"] == ["key", "key_policy", "grants"]
     assert by_place["BUNDLE/222222222222/iam"]["fills"] == ["identity", "permission_boundary"]
     assert by_place["BUNDLE/MANAGEMENT_ACCOUNT/organizations"]["fills"] == ["scp", "rcp"]
+    assert by_place["BUNDLE/MANAGEMENT_ACCOUNT/organizations"]["account"] is None  # not the member's credentials
+    assert by_place["BUNDLE/222222222222/iam"]["account"] == "222222222222"
     assert plan[-1]["commands"] == ["kmsdiag collect --from-dir BUNDLE"]  # loaded once, at the end
     lines = plan_lines(plan)
     commands = _commands(lines)

@@ -154,12 +154,13 @@ def list_policies(policy_type: str) -> str:
 
 def policies_of_type(reader: str, policy_type: str) -> str:
     """Every policy of ``policy_type`` (SCPs or RCPs): its content and its targets, into the reader's
-    Organizations folder, one loop over the IDs that ``list-policies`` returns (no ID to fill in by hand)."""
+    Organizations folder, one loop over the IDs that ``list-policies`` returns (no ID to fill in by hand). A
+    refused ``list-policies`` stops the line with AWS's error and a non-zero status (the loop does not run)."""
     base = org_dir(reader)
     described, targets = f"{base}/describe-policy", f"{base}/list-targets-for-policy"
     return (
-        f"mkdir -p {bundle_path(described)} {bundle_path(targets)} && for id in $(aws organizations list-policies"
-        f" --filter {q(policy_type)} --query 'Policies[].Id' --output text); do"
+        f"mkdir -p {bundle_path(described)} {bundle_path(targets)} && ids=$(aws organizations list-policies"
+        f" --filter {q(policy_type)} --query 'Policies[].Id' --output text) && for id in $ids; do"
         f' aws organizations describe-policy --policy-id "$id" --output json > {bundle_path(described + "/")}"$id".json'
         f' && aws organizations list-targets-for-policy --policy-id "$id" --output json'
         f' > {bundle_path(targets + "/")}"$id".json; done'

@@ -104,3 +104,20 @@ def test_the_placeholder_cannot_be_loaded_by_mistake(tmp_path: Path) -> None:
     (work / "BUNDLE" / "manifest.json").write_text('{"collected_at": "2026-11-28T12:00:00Z"}')
     with pytest.raises(BadInputError, match="MANAGEMENT_ACCOUNT"):
         read_bundle(work / "BUNDLE")
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
+def test_a_refused_list_policies_fails_the_line_instead_of_writing_nothing_quietly(tmp_path: Path) -> None:
+    """No policy file and a zero status would read as "no such policies": AWS's refusal must show."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    refused = "#!/bin/sh\necho 'An error occurred (AccessDeniedException) when calling ListPolicies' >&2\nexit 254\n"
+    (bin_dir / "aws").write_text(refused)
+    (bin_dir / "aws").chmod(0o755)
+    work = tmp_path / "work"
+    work.mkdir()
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    cmd = commands.policies_of_type(MANAGEMENT, "SERVICE_CONTROL_POLICY")
+    done = subprocess.run(["bash", "-c", cmd], cwd=work, env=env, capture_output=True, text=True, check=False)
+    assert done.returncode != 0 and "AccessDeniedException" in done.stderr
+    assert not [p for p in (work / "BUNDLE").rglob("*") if p.is_file()]

@@ -57,6 +57,7 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.setenv("COLUMNS", "160")
+    monkeypatch.setenv("KMSDIAG_NO_SERVER", "1")  # a `kmsdiag serve` of the developer's never answers for a test
 
 
 @pytest.fixture

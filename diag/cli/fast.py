@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     handlers = interrupt.install()
     explained: list[bool] = []
     try:
-        code = _main(sys.argv[1:] if argv is None else argv, explained)
+        code = _main(sys.argv[1:] if argv is None else argv, explained if argv is None else None)
     except BaseException:
         signum = interrupt.received()
         if signum is None:
@@ -133,12 +133,21 @@ def _exit_now(code: int) -> None:
 
 
 def _main(args: list[str], explained: list[bool] | None = None) -> int:
-    """Run the command line ``args``; ``explained`` gets an entry when the `explain` fast path ran it."""
+    """Run the command line ``args``; ``explained`` gets an entry when the `explain` fast path ran it.
+
+    ``explained`` is given only by the console process (:func:`main` without ``argv``): only then may a
+    resident server (`kmsdiag serve`, :mod:`diag.cli.server_client`) answer instead. Tests calling ``main``
+    in-process, and the server itself, always explain here."""
     fast = not os.environ.get("KMSDIAG_NO_FAST_PATH")
     opts = parse_explain(args) if fast else None
     run = _explain
     if opts is not None and explained is not None:
         explained.append(True)
+        from diag.cli.server_client import explain_via_server
+
+        served = explain_via_server(args)  # a running `kmsdiag serve` answers in our place
+        if served is not None:
+            return served
     if opts is None and fast:  # `simulate --batch` is a whole process too: no typer either
         from diag.cli.simulate_batch import parse_batch, run_batch
 

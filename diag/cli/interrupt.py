@@ -83,6 +83,15 @@ def received() -> int | None:
     return _received[0] if _received else None
 
 
+def consume() -> int | None:
+    """The signal received, then forgotten (no "interrupted" message follows), for a command whose usual
+    way to stop is a signal (`kmsdiag serve`). Further signals are ignored while it exits."""
+    signum = received()
+    ignore()
+    _received.clear()
+    return signum
+
+
 def end_now(code: int) -> NoReturn:
     """End an interrupted process without the interpreter's shutdown: flush stdout and stderr, then
     ``os._exit``. Every clean-up of kmsdiag's own has run by then (the committer is joined, workers are

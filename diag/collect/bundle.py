@@ -100,6 +100,14 @@ def bucket_dir(account: str, bucket: str) -> str:
     return f"{account}/s3/{bucket}"
 
 
+def org_dir(reader: str) -> str:
+    """The Organizations folder: under the account whose credentials read it (the management account or a
+    delegated administrator), never under the member account the SCPs/RCPs apply to. The loader takes org
+    data from any account's folder (``organizations.transform_account``) and records that account as the
+    reader; ``kmsdiag collect --out-dir`` writes it here, and so do the printed gap commands."""
+    return f"{reader}/organizations"
+
+
 @dataclass
 class Bundle:
     """The CLI-shaped documents of one collection, in memory. Thread-safe ``put``/``error``."""

@@ -13,17 +13,13 @@ from typing import TYPE_CHECKING, Any
 
 from diag.collect import commands
 from diag.collect.awsjson import dumps, policy_document, to_cli_json
-from diag.collect.bundle import CHILD_ID_RE, POLICY_ID_RE, Bundle
+from diag.collect.bundle import CHILD_ID_RE, POLICY_ID_RE, Bundle, org_dir
 from diag.collect.rows import NOT_A_GAP, call_name, error_code, errors_for, gap_row, insert_rows
 
 if TYPE_CHECKING:
     import duckdb
 
 POLICY_TYPES = ("SERVICE_CONTROL_POLICY", "RESOURCE_CONTROL_POLICY")
-
-
-def org_dir(account: str) -> str:
-    return f"{account}/organizations"
 
 
 def get_organization(client: Any) -> dict[str, Any]:

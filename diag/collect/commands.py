@@ -148,6 +148,11 @@ def list_parents(reader: str, child_id: str) -> str:
     )
 
 
+def list_roots(reader: str) -> str:
+    """The organization's root with the policy types enabled on it (whether SCPs or RCPs are in use)."""
+    return _write("aws organizations list-roots --output json", org_dir(reader), "list-roots.json")
+
+
 def list_policies(policy_type: str) -> str:
     return f"aws organizations list-policies --filter {q(policy_type)} --output json"
 
@@ -171,7 +176,7 @@ def organization(policy_type: str, account: str, reader: str = MANAGEMENT_ACCOUN
     """The Organizations files that decide the SCP or RCP layer of ``account``: its parent, and every policy
     of the type with its targets, under the reader's folder (the management account or a delegated
     administrator)."""
-    return (list_parents(reader, account), policies_of_type(reader, policy_type))
+    return (list_parents(reader, account), list_roots(reader), policies_of_type(reader, policy_type))
 
 
 LOAD_BUNDLE = "kmsdiag collect --from-dir BUNDLE"

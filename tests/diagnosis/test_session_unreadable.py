@@ -113,6 +113,7 @@ def test_explain_of_story_20_with_its_session_policy_cut_in_half(tmp_path, run_c
     assert "not a policy document" in gap["reason"] and "stays Unknown" in gap["reason"]
     assert gap["collect"] == [gap["collect"][0]] and gap["collect"][0].startswith("# no command can collect it")
     assert "kmsdiag explain" not in out  # the old gap sent the user to explain the STS event
+    assert "run the commands shown" not in out and "no command can collect it: see the gaps" in out  # the proof
     code, text, err = run_cli("--db", db, "explain", event_id)
     assert code == 0, err
     assert "no command can collect what is missing" in text and "kmsdiag explain " not in text

@@ -90,8 +90,15 @@ def session_from_record(
                 what="session_policy",
                 account=account,
                 resource=", ".join(arns),
-                reason=f"{event_name} event {event_id} passed managed session policies, which kmsdiag does not read",
-                how_to_collect=f"aws iam get-policy --policy-arn {q(arns[0])}",
+                reason=(
+                    f"{event_name} event {event_id} passed managed session policies ({', '.join(arns)}), which"
+                    " kmsdiag does not evaluate: the session policy layer stays Unknown"
+                ),
+                how_to_collect=comment(
+                    "no command can collect it for kmsdiag: read each policy's default version (aws iam get-policy,"
+                    " then aws iam get-policy-version), then decide with kmsdiag simulate (a request document with"
+                    ' that "session_policy")'
+                ),
             ),
         )
     if raw_policy and not isinstance(doc, dict):

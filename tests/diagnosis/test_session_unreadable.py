@@ -117,3 +117,22 @@ def test_explain_of_story_20_with_its_session_policy_cut_in_half(tmp_path, run_c
     code, text, err = run_cli("--db", db, "explain", event_id)
     assert code == 0, err
     assert "no command can collect what is missing" in text and "kmsdiag explain " not in text
+
+
+def test_managed_session_policies_are_named_and_not_collectable() -> None:
+    """kmsdiag does not evaluate managed session policies (``policyArns``): the gap names them and says that
+    no command fills the layer for kmsdiag (it used to print `aws iam get-policy`, which writes no bundle file)."""
+    arns = ["arn:aws:iam::222222222222:policy/SessionLimit", "arn:aws:iam::aws:policy/ReadOnlyAccess"]
+    record = json.dumps(
+        {
+            "eventName": "AssumeRole",
+            "requestParameters": {"roleArn": ROLE, "roleSessionName": "s1", "policyArns": [{"arn": a} for a in arns]},
+        }
+    )
+    found = session_from_record("sts-2", T0, "AssumeRole", ISSUER, record)
+    assert not found.known and found.gap is not None
+    assert all(a in found.gap.reason for a in arns) and "stays Unknown" in found.gap.reason
+    assert found.gap.how_to_collect.startswith("# no command can collect it")
+    g = found.gap
+    entry = gap_entry(g.what, g.account, g.resource, g.reason, region="eu-west-1", how=g.how_to_collect)
+    assert plan_lines(collect_plan([entry])) == [g.how_to_collect]

@@ -15,7 +15,7 @@ import re
 from typing import Any
 
 from diag import arn as arns
-from diag.collect.commands import bundle_path
+from diag.collect.commands import collect_step
 from diag.shell import comment, q
 
 _SID_RE = re.compile(r"[^A-Za-z0-9]")
@@ -180,69 +180,6 @@ def inline_policy_name(actions: list[str], key_arn: str | None) -> str:
 
 
 def collect_commands(what: str, *, account: str | None, region: str | None, resource: str | None) -> tuple[str, ...]:
-    """AWS CLI commands that fill one evidence gap, writing the evidence-bundle layout (DESIGN.md section 5).
-
-    Every value is quoted, the bundle paths included: key IDs, buckets and regions come from CloudTrail."""
-    acct = account or "ACCOUNT"
-    reg = region or arn_region(resource) or "REGION"
-    head = comment(f"with read-only credentials of account {acct}")
-    if what in {"key_policy", "key", "grants", "key_tags"}:
-        key = q(resource or "KEY_ARN")
-        key_id = (resource or "KEY_ID").rsplit("/", 1)[-1]
-        kms = ("BUNDLE", acct, "kms", reg, key_id)
-        return (
-            head,
-            f"mkdir -p {bundle_path(*kms[1:])}",
-            f"aws kms describe-key --key-id {key} --region {q(reg)} --output json > {bundle_path(*kms[1:], 'describe-key.json')}",
-            f"aws kms get-key-policy --key-id {key} --policy-name default --region {q(reg)} --output json"
-            f" > {bundle_path(*kms[1:], 'get-key-policy.json')}",
-            f"aws kms list-grants --key-id {key} --region {q(reg)} --output json > {bundle_path(*kms[1:], 'list-grants.json')}",
-            f"aws kms list-resource-tags --key-id {key} --region {q(reg)} --output json"
-            f" > {bundle_path(*kms[1:], 'list-resource-tags.json')}",
-            f"aws kms list-aliases --region {q(reg)} --output json > {bundle_path(acct, 'kms', reg, 'list-aliases.json')}",
-            "kmsdiag collect --from-dir BUNDLE",
-        )
-    if what in {"identity", "principal", "permission_boundary"}:
-        return (
-            head,
-            f"mkdir -p {bundle_path(acct, 'iam')}",
-            "aws iam get-account-authorization-details --output json"
-            f" > {bundle_path(acct, 'iam', 'get-account-authorization-details.json')}",
-            "kmsdiag collect --from-dir BUNDLE",
-        )
-    if what in {"scp", "rcp"}:
-        ptype = "SERVICE_CONTROL_POLICY" if what == "scp" else "RESOURCE_CONTROL_POLICY"
-        return (
-            "# with credentials of the organization's management account (or a delegated administrator)",
-            f"aws organizations list-policies-for-target --target-id {q(acct)} --filter {ptype} --output json",
-            f"mkdir -p {bundle_path(acct, 'organizations', 'list-parents')} {bundle_path(acct, 'organizations', 'describe-policy')}",
-            f"aws organizations list-parents --child-id {q(acct)} --output json"
-            f" > {bundle_path(acct, 'organizations', 'list-parents', acct + '.json')}",
-            "aws organizations describe-policy --policy-id POLICY_ID --output json"
-            f" > {bundle_path(acct, 'organizations', 'describe-policy', 'POLICY_ID.json')}",
-            "kmsdiag collect --from-dir BUNDLE",
-        )
-    if what == "bucket_policy":
-        name = resource or "BUCKET"
-        return (
-            head,
-            f"mkdir -p {bundle_path(acct, 's3', name)}",
-            f"aws s3api get-bucket-policy --bucket {q(name)} --output json"
-            f" > {bundle_path(acct, 's3', name, 'get-bucket-policy.json')}",
-            f"aws s3api get-bucket-encryption --bucket {q(name)} --output json"
-            f" > {bundle_path(acct, 's3', name, 'get-bucket-encryption.json')}",
-            "kmsdiag collect --from-dir BUNDLE",
-        )
-    if what == "session_policy":  # the STS record (AssumeRole …) that issued the caller's session
-        regions = " ".join(f"--region {q(r)}" for r in dict.fromkeys(("us-east-1", region or "us-east-1")))
-        return (
-            comment(f"the STS record that issued the caller's session, from the CloudTrail of account {acct}"),
-            f"kmsdiag ingest --lookup --account {q(acct)} {regions}",
-        )
-    if what == "trail":
-        return (
-            comment(f"the CloudTrail of account {acct}: its trail bucket, or LookupEvents"),
-            f"kmsdiag ingest {q(f's3://TRAIL_BUCKET/AWSLogs/{acct}/CloudTrail/')}",
-            "kmsdiag ingest --lookup",
-        )
-    return (head, "kmsdiag collect", "kmsdiag collect --out-dir BUNDLE  # or build the bundle by hand (README)")
+    """``collect_step`` as lines: the credentials comment, the commands, then the command that loads them."""
+    step = collect_step(what, account=account, region=region, resource=resource)
+    return (step.credentials, *step.commands, *((step.load,) if step.load else ()))

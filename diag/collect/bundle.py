@@ -6,9 +6,11 @@ Live collection fills one; ``write_bundle`` saves it (owner-only files); ``read_
 kmsdiag or by hand with the AWS CLI. Every path component is checked against the layout, symlinks are
 refused, and nothing outside the bundle folder is ever opened.
 
-Two optional files extend the layout: ``<account>/kms/<region>/list-keys.json`` (so a key listed but not
-described is a gap, and a region with no keys is known to have none) and
-``<account>/organizations/describe-organization.json`` (so "not in an organization" is known).
+Three optional files extend the layout: ``<account>/kms/<region>/list-keys.json`` (so a key listed but not
+described is a gap, and a region with no keys is known to have none),
+``<account>/organizations/describe-organization.json`` (so "not in an organization" is known) and
+``<account>/organizations/list-roots.json`` (the policy types enabled on the root: so "no SCPs" or "no
+RCPs" is known, never concluded from policies missing from the bundle).
 """
 
 from __future__ import annotations
@@ -62,7 +64,7 @@ def _valid_rel(parts: tuple[str, ...]) -> bool:
     if rest[0] == "s3" and len(rest) == 3:
         return bool(BUCKET_RE.match(rest[1])) and ".." not in rest[1] and rest[2] in BUCKET_FILES
     if rest[0] == "organizations" and len(rest) == 2:
-        return rest[1] == "describe-organization.json"
+        return rest[1] in ("describe-organization.json", "list-roots.json")
     if rest[0] == "organizations" and len(rest) == 3 and rest[1] in ORG_DIRS and rest[2].endswith(".json"):
         return bool(ORG_DIRS[rest[1]].match(rest[2][: -len(".json")]))
     return False
@@ -98,6 +100,14 @@ def key_dir(account: str, region: str, key_id: str) -> str:
 
 def bucket_dir(account: str, bucket: str) -> str:
     return f"{account}/s3/{bucket}"
+
+
+def org_dir(reader: str) -> str:
+    """The Organizations folder: under the account whose credentials read it (the management account or a
+    delegated administrator), never under the member account the SCPs/RCPs apply to. The loader takes org
+    data from any account's folder (``organizations.transform_account``) and records that account as the
+    reader; ``kmsdiag collect --out-dir`` writes it here, and so do the printed gap commands."""
+    return f"{reader}/organizations"
 
 
 @dataclass

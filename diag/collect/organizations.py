@@ -13,17 +13,13 @@ from typing import TYPE_CHECKING, Any
 
 from diag.collect import commands
 from diag.collect.awsjson import dumps, policy_document, to_cli_json
-from diag.collect.bundle import CHILD_ID_RE, POLICY_ID_RE, Bundle
+from diag.collect.bundle import CHILD_ID_RE, POLICY_ID_RE, Bundle, org_dir
 from diag.collect.rows import NOT_A_GAP, call_name, error_code, errors_for, gap_row, insert_rows
 
 if TYPE_CHECKING:
     import duckdb
 
 POLICY_TYPES = ("SERVICE_CONTROL_POLICY", "RESOURCE_CONTROL_POLICY")
-
-
-def org_dir(account: str) -> str:
-    return f"{account}/organizations"
 
 
 def get_organization(client: Any) -> dict[str, Any]:
@@ -35,6 +31,13 @@ def get_policy_ids(client: Any, policy_type: str) -> list[str]:
     for page in client.get_paginator("list_policies").paginate(Filter=policy_type):
         ids.extend(p["Id"] for p in page.get("Policies", []) if p.get("Id"))
     return ids
+
+
+def get_roots(client: Any) -> dict[str, Any]:
+    roots: list[Any] = []
+    for page in client.get_paginator("list_roots").paginate():
+        roots.extend(page.get("Roots", []))
+    return to_cli_json({"Roots": roots})
 
 
 def get_policy(client: Any, policy_id: str) -> dict[str, Any]:
@@ -112,6 +115,26 @@ def transform_parents(account: str, child_id: str, doc: Any) -> list[dict[str, A
     )
 
 
+def transform_roots(account: str, doc: Any) -> list[dict[str, Any]] | None:
+    """ListRoots: each root with the policy types enabled on it ({type: status})."""
+    return _rows_by_id(
+        doc,
+        "Roots",
+        "Id",
+        lambda r: {
+            "account": account,
+            "root_id": r["Id"],
+            "policy_types": dumps(
+                {
+                    str(t["Type"]): str(t.get("Status") or "")
+                    for t in r.get("PolicyTypes") or []
+                    if isinstance(t, dict) and t.get("Type")
+                }
+            ),
+        },
+    )
+
+
 def _how(call: str, account: str, resource: str) -> str:
     if call == "describe-policy" and POLICY_ID_RE.match(resource):
         return commands.describe_policy(account, resource)
@@ -121,6 +144,8 @@ def _how(call: str, account: str, resource: str) -> str:
         return commands.list_parents(account, resource)
     if call == "describe-organization":
         return commands.describe_organization(account)
+    if call == "list-roots":
+        return commands.list_roots(account)
     if call == "list-policies":
         return commands.list_policies(resource if resource in POLICY_TYPES else "SERVICE_CONTROL_POLICY")
     return f"aws organizations {shlex.quote(call)} --output json"
@@ -141,8 +166,16 @@ def _gap(account: str, call: str, resource: str, error: str, message: Any) -> di
 
 
 def transform_account(bundle: Bundle, account: str) -> dict[str, list[dict[str, Any]]]:
-    out: dict[str, list[dict[str, Any]]] = {"org_policies": [], "org_policy_targets": [], "org_paths": [], "gaps": []}
+    out: dict[str, list[dict[str, Any]]] = {
+        "org_policies": [],
+        "org_policy_targets": [],
+        "org_paths": [],
+        "org_roots": [],
+        "gaps": [],
+    }
     base = org_dir(account)
+    if bundle.get(f"{base}/list-roots.json") is not None:
+        out["org_roots"] = transform_roots(account, bundle.get(f"{base}/list-roots.json")) or []
     for rel in bundle.under(f"{base}/describe-policy"):
         row = transform_policy(account, bundle.get(rel))
         if row:
@@ -179,6 +212,8 @@ def org_state(bundle: Bundle, account: str) -> str:
         return "in_org"
     if bundle.under(f"{org_dir(account)}/list-parents") or bundle.under(f"{org_dir(account)}/describe-policy"):
         return "in_org"
+    if isinstance(bundle.get(f"{org_dir(account)}/list-roots.json"), dict):
+        return "in_org"
     for e in errors_for(bundle.errors.get(account, []), "organizations"):
         if str(e.get("error")) == "AWSOrganizationsNotInUseException":
             return "not_in_org"
@@ -203,7 +238,10 @@ def organization_id(bundle: Bundle, account: str) -> str | None:
 
 def load_account(con: duckdb.DuckDBPyConnection, snapshot_id: int, bundle: Bundle, account: str) -> dict[str, int]:
     rows = transform_account(bundle, account)
-    counts = {t: insert_rows(con, t, snapshot_id, rows[t]) for t in ("org_policies", "org_policy_targets", "org_paths")}
+    counts = {
+        t: insert_rows(con, t, snapshot_id, rows[t])
+        for t in ("org_policies", "org_policy_targets", "org_paths", "org_roots")
+    }
     org_id = organization_id(bundle, account)
     if org_id:
         counts["org_ids"] = insert_rows(con, "org_ids", snapshot_id, [{"account": account, "org_id": org_id}])
@@ -234,6 +272,10 @@ def fetch(
     master = str((org.get("Organization") or {}).get("MasterAccountId") or "")
     if master and master != account and master in skip_if_member_of:
         return
+    try:  # which policy types are enabled: the evidence that SCPs or RCPs are not in use
+        bundle.put(f"{base}/list-roots.json", get_roots(client))
+    except Exception as exc:
+        refused("list-roots", account, exc)
     for policy_type in POLICY_TYPES:
         try:
             ids = get_policy_ids(client, policy_type)

@@ -25,6 +25,7 @@ ACTION_OPERATIONS: dict[str, tuple[str, str]] = {
     "organizations:DescribePolicy": ("organizations", "DescribePolicy"),
     "organizations:ListTargetsForPolicy": ("organizations", "ListTargetsForPolicy"),
     "organizations:ListParents": ("organizations", "ListParents"),
+    "organizations:ListRoots": ("organizations", "ListRoots"),
 }
 
 READ_ONLY_ACTIONS: tuple[str, ...] = tuple(sorted(ACTION_OPERATIONS))

@@ -24,6 +24,7 @@ SNAPSHOT_TABLES = (
     "org_policies",
     "org_policy_targets",
     "org_paths",
+    "org_roots",
     "collection_gaps",
     "principal_tags",
     "org_ids",
@@ -33,7 +34,7 @@ SNAPSHOT_TABLES = (
 # Rows that legitimately repeat across the accounts of one snapshot: AWS managed policies
 # (arn:aws:iam::aws:policy/...) are listed by every account, and every member account of an organization
 # sees the same SCPs/RCPs, targets and parents. The same row twice is one fact, so it is stored once.
-SHARED_ACROSS_ACCOUNTS = frozenset({"managed_policies", "org_policies", "org_policy_targets", "org_paths"})
+SHARED_ACROSS_ACCOUNTS = frozenset({"managed_policies", "org_policies", "org_policy_targets", "org_paths", "org_roots"})
 
 GAP_COLUMNS = ("account", "region", "what", "call", "resource", "error", "message", "how_to_collect")
 

@@ -194,6 +194,8 @@ class Diagnosis:
         return [f.code for f in self.findings]
 
     def to_dict(self) -> dict[str, Any]:
+        from diag.diagnosis.collect_plan import collect_plan
+
         return {
             "event": self.facts.to_event_dict(),
             "verdict": self.verdict,
@@ -202,6 +204,7 @@ class Diagnosis:
             "policies_as_of": self.policies_as_of,
             "decision": self.decision,
             "gaps": list(self.gaps),
+            "collect_plan": collect_plan(self.gaps),  # the gaps' commands, each once, with the layers it fills
             "outcome": self.outcome,
             "based_on": self.based_on,
             "allowed_by": list(self.allowed_by),

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from diag.arn import account_of as arn_account
 from diag.collect.model import Gap
 from diag.policy.model import NamedPolicy
-from diag.shell import q
+from diag.shell import comment, q
 from diag.times import cloudtrail_time, parse_iso
 
 if TYPE_CHECKING:
@@ -90,26 +90,57 @@ def session_from_record(
                 what="session_policy",
                 account=account,
                 resource=", ".join(arns),
-                reason=f"{event_name} event {event_id} passed managed session policies, which kmsdiag does not read",
-                how_to_collect=f"aws iam get-policy --policy-arn {q(arns[0])}",
+                reason=(
+                    f"{event_name} event {event_id} passed managed session policies ({', '.join(arns)}), which"
+                    " kmsdiag does not evaluate: the session policy layer stays Unknown"
+                ),
+                how_to_collect=comment(
+                    "no command can collect it for kmsdiag: read each policy's default version (aws iam get-policy,"
+                    " then aws iam get-policy-version), then decide with kmsdiag simulate (a request document with"
+                    ' that "session_policy")'
+                ),
             ),
         )
     if raw_policy and not isinstance(doc, dict):
-        return SessionLookup(
-            known=False,
-            event=info,
-            gap=Gap(
-                what="session_policy",
-                account=account,
-                resource=event_id,
-                reason=f"the session policy passed by {event_name} event {event_id} could not be read",
-                how_to_collect=f"kmsdiag explain {q(event_id)}",
-            ),
-        )
+        return SessionLookup(known=False, event=info, gap=unreadable_session_policy(info, raw_policy, account))
     if not isinstance(doc, dict):
         return SessionLookup(known=True, event=info)  # found, and no session policy was passed
     policy = NamedPolicy(document=doc, name="session policy", kind="session", attached_to=params.get("roleArn"))
     return SessionLookup(known=True, policy=policy, event=info)
+
+
+def unreadable_session_policy(info: dict[str, Any], raw_policy: Any, account: str | None) -> Gap:
+    """The gap of an inline session policy that the STS record holds but not as a policy document. STS
+    refuses a policy that is not valid JSON (MalformedPolicyDocument), so the text was changed after AWS
+    accepted it; the ingested record is the only copy kmsdiag has (an eventID is stored once: ingesting
+    another copy does not replace it). Nothing can be collected: the layer stays Unknown, and the gap says
+    where the policy can still be found (whoever issued the session) and how to decide with it."""
+    name, event_id = info["event_name"], info["event_id"]
+    when = info["event_time"]
+    at = f" at {when:%Y-%m-%d %H:%M:%S} UTC" if isinstance(when, dt.datetime) else ""
+    by = f" by {info['caller_arn']}" if info.get("caller_arn") else ""
+    what = (
+        f"{len(raw_policy)} characters that do not parse as JSON"
+        if isinstance(raw_policy, str)
+        else f"a JSON {type(raw_policy).__name__} where a policy object belongs"
+    )
+    owner = info.get("caller_arn") or f"whoever called {name}"
+    role = f" for {info['role_arn']}" if info.get("role_arn") else ""
+    return Gap(
+        what="session_policy",
+        account=account,
+        resource=event_id,
+        reason=(
+            f"the inline session policy that {name} event {event_id}{at} passed (called{by}{role}) is in the ingested"
+            f" record but is not a policy document ({what}); STS accepts only valid JSON, so the text was cut or"
+            " altered after AWS accepted it. kmsdiag cannot recover it (ingesting another copy of the record does"
+            " not replace the stored one): the session policy layer stays Unknown"
+        ),
+        how_to_collect=comment(
+            f"no command can collect it: get the session policy that {owner} passes to {name}{role} from its code"
+            ' or configuration, then decide with kmsdiag simulate (a request document with that "session_policy")'
+        ),
+    )
 
 
 def session_not_found(facts: EventFacts) -> SessionLookup:

@@ -58,7 +58,9 @@ def changes_for(finding: Finding, request: Request) -> list[Change] | str:
     if finding.code in _NOT_POLICY:
         return _NOT_POLICY[finding.code]
     if finding.code == "UNKNOWN":
-        return "a layer was not collected: run the commands shown, then explain again"
+        if any(not c.lstrip().startswith("#") for c in fix.commands):
+            return "a layer was not collected: run the commands shown, then explain again"
+        return "a layer is not known and no command can collect it: see the gaps for what can be done instead"
     pol = fix.policy
     if not isinstance(pol, dict):
         return "the fix is not a policy change (" + fix.summary + ")"

@@ -65,8 +65,15 @@ def render_layers(console: Console, diag: Diagnosis) -> None:
     print_table(console, table)
 
 
-def _evidence_lines(evidence: dict[str, Any]) -> list[str]:
-    """A few checkable lines: statements named by Sid/index/policy, values compared, history."""
+def _shown(command: str, printed: tuple[str, ...]) -> bool:
+    """Whether ``command`` is already printed among ``printed``: the same line, or a comment that a printed
+    comment starts with (a collect plan's step comment extends a gap's credentials comment with what it fills)."""
+    return command in printed or (command.startswith("#") and any(p.startswith(command) for p in printed))
+
+
+def _evidence_lines(evidence: dict[str, Any], printed: tuple[str, ...] = ()) -> list[str]:
+    """A few checkable lines: statements named by Sid/index/policy, values compared, history. A collect
+    command that the fix prints (``printed``) is not repeated under its gap."""
     lines: list[str] = []
 
     def stmt_line(ref: dict[str, Any]) -> str:
@@ -88,7 +95,8 @@ def _evidence_lines(evidence: dict[str, Any]) -> list[str]:
                     + ", ".join(f"{k}={w}" for k, w in v.items() if w not in (None, [], "") and k != "collect")
                 )
                 for c in v.get("collect") or []:
-                    lines.append(f"    {c}")
+                    if not _shown(c, printed):
+                        lines.append(f"    {c}")
         elif value not in (None, [], {}, ""):
             text = json.dumps(value, default=str) if isinstance(value, dict | list) else str(value)
             lines.append(f"{key}: {text}")
@@ -109,7 +117,8 @@ def render_finding(console: Console, f: Finding, *, primary: bool, others: tuple
     head.append_text(safe_text(f"  [{f.layer}{', account ' + f.account if f.account else ''}]", style="dim"))
     console.print(head)
     console.print(safe_text(f"  {f.summary}"))
-    for line in _evidence_lines(f.evidence):  # ARNs and statements: one line each, never wrapped
+    printed = tuple(f.fix.commands) if f.fix is not None else ()
+    for line in _evidence_lines(f.evidence, printed):  # ARNs and statements: one line each, never wrapped
         console.print(safe_text(f"    {line}", style="dim"), soft_wrap=True)
     if f.fix is None:
         return
@@ -122,7 +131,8 @@ def render_finding(console: Console, f: Finding, *, primary: bool, others: tuple
     if f.fix.policy:
         print_policy(console, f.fix.policy)
     proof_commands = tuple((f.fix.proof or {}).get("collect") or ())  # what an unprovable fix needs collected
-    for cmd in (*f.fix.commands, *proof_commands):  # one line each, never wrapped, so that it pastes as it is
+    extra = tuple(c for c in proof_commands if not _shown(c, printed))  # not the fix's own commands again
+    for cmd in (*f.fix.commands, *extra):  # one line each, never wrapped, so that it pastes as it is
         console.print(safe_text(f"    {cmd}", style="dim" if cmd.startswith("#") else "cyan"), soft_wrap=True)
 
 
@@ -209,12 +219,25 @@ def _render_success(console: Console, diag: Diagnosis) -> None:
                 "which statements allowed it cannot be shown: not every deciding layer was collected", style="yellow"
             )
         )
-        for gap in diag.gaps:  # what to collect (the session policy: ingest the STS record of the session)
-            console.print(safe_text(f"  {gap['what']}: {gap.get('reason') or 'not collected'}"), soft_wrap=True)
-            for command in gap.get("collect") or ():
-                console.print(safe_text(f"    {command}"), soft_wrap=True)
+        _render_gaps(console, diag)
     if diag.layers:
         render_layers(console, diag)
+
+
+def _render_gaps(console: Console, diag: Diagnosis) -> None:
+    """What was not collected (one line per gap), then how to collect it: each command once, under a comment
+    naming whose credentials run it and the layers it fills (several layers share a bundle folder)."""
+    from diag.diagnosis.collect_plan import collect_plan, plan_lines
+
+    for gap in diag.gaps:
+        console.print(safe_text(f"  {gap['what']}: {gap.get('reason') or 'not collected'}"), soft_wrap=True)
+    lines = plan_lines(collect_plan(diag.gaps))
+    if lines:
+        console.print(safe_text("to collect them (each command once):", style="bold"))
+    for line in lines:  # one line each, never wrapped, so that it pastes as it is
+        console.print(safe_text(f"    {line}", style="dim" if line.startswith("#") else "cyan"), soft_wrap=True)
+    if lines:
+        console.print()
 
 
 def render_diagnosis(console: Console, diag: Diagnosis, *, title: str = "") -> None:

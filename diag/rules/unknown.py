@@ -6,7 +6,9 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from diag import fixes
+from diag.collect import commands as bundle_commands
 from diag.diagnosis.case import Case
+from diag.diagnosis.collect_plan import collect_plan, plan_lines
 from diag.diagnosis.honesty import proven_allowed
 from diag.diagnosis.model import Finding, Fix
 from diag.policy.model import Decision, Layer
@@ -15,25 +17,42 @@ from diag.rules.base import Rule
 _INFORMATIONAL = {"RULE_ERROR"}  # RESOLVED_SINCE is an answer: it says what changed and that the cause is not known
 
 
+def gap_entry(
+    what: str, account: str | None, resource: str | None, reason: str, *, region: str | None, how: str = ""
+) -> dict[str, Any]:
+    """One gap as JSON: what is missing, why, the commands that fill it (``how``, the collector's own
+    one-liner, else ``fixes.collect_commands``) and the place they write to (``location``: gaps with the same
+    location are filled by the same commands, ``diag.diagnosis.collect_plan``)."""
+    step = bundle_commands.collect_step(what, account=account, region=region, resource=resource)
+    target = bundle_commands.target_of(how) if how else None
+    same = [c for c in step.commands if target and bundle_commands.target_of(c) == target]
+    how = same[0] if same else how  # the collector's one-liner, written as the plan writes that file
+    cmds = [how] if how else list(fixes.collect_commands(what, account=account, region=region, resource=resource))
+    if how and what in ("scp", "rcp"):  # a path alone would read as "no such policies": their contents too
+        cmds += [c for c in step.commands if c != how]
+    return {
+        "what": what,
+        "account": account,
+        "resource": resource,
+        "reason": reason,
+        "collect": cmds,
+        "location": step.location,
+    }
+
+
 def gap_list(case: Case) -> list[dict[str, Any]]:
     """Every evidence gap with the commands that fill it (collector gaps first, then the engine's unknown layers)."""
     out: list[dict[str, Any]] = []
     seen = set()
     inf = case.inforce
     f = case.facts
+    region = f.key_region or f.region
     for g in inf.gaps if inf else ():
         key = (g.what, g.account, g.resource)
         if key in seen:
             continue
         seen.add(key)
-        cmds = (
-            [g.how_to_collect]
-            if g.how_to_collect
-            else list(
-                fixes.collect_commands(g.what, account=g.account, region=f.key_region or f.region, resource=g.resource)
-            )
-        )
-        out.append({"what": g.what, "account": g.account, "resource": g.resource, "reason": g.reason, "collect": cmds})
+        out.append(gap_entry(g.what, g.account, g.resource, g.reason, region=region, how=g.how_to_collect))
     for layer in case.result.unknown if case.result else ():
         what = str(layer)
         if any(x["what"] == what for x in out):
@@ -42,17 +61,7 @@ def gap_list(case: Case) -> list[dict[str, Any]]:
             f.caller_account if what in {"identity", "permission_boundary", "scp", "session_policy"} else f.key_account
         )
         resource = f.key_arn if what in {"key_policy", "grants"} else (f.bucket if what == "bucket_policy" else None)
-        out.append(
-            {
-                "what": what,
-                "account": account,
-                "resource": resource,
-                "reason": "not collected",
-                "collect": list(
-                    fixes.collect_commands(what, account=account, region=f.key_region or f.region, resource=resource)
-                ),
-            }
-        )
+        out.append(gap_entry(what, account, resource, "not collected", region=region))
     return out
 
 
@@ -80,7 +89,7 @@ class Unknown(Rule):
                 None,
                 "not enough evidence to name the cause: " + "; ".join(reasons + [_gap_phrase(g) for g in gaps]),
                 {"missing": gaps, "reasons": reasons, "aws_message_claims": _aws_hint(case)},
-                Fix(summary=summary, commands=tuple(dict.fromkeys(commands))),
+                Fix(summary=summary, commands=tuple(commands)),
             )
         ]
 
@@ -116,17 +125,7 @@ def _decision_reasons(case: Case, gaps: list[dict[str, Any]]) -> list[str]:
     if case.result is None:
         if not f.key_arn and not f.is_s3:
             account = f.key_account or f.caller_account
-            gaps.append(
-                {
-                    "what": "key",
-                    "account": account,
-                    "resource": f.key_id_given,
-                    "reason": "no key ARN",
-                    "collect": list(
-                        fixes.collect_commands("key", account=account, region=f.region, resource=f.key_id_given)
-                    ),
-                }
-            )
+            gaps.append(gap_entry("key", account, f.key_id_given, "no key ARN", region=f.region))
             return ["the key is not known: the event names no key ARN and the key ID or alias could not be resolved"]
         if case.inforce is None:
             return ["no policy snapshot covers this call"]
@@ -160,7 +159,9 @@ def _aws_hint(case: Case) -> str | None:
 
 def _next_steps(case: Case, gaps: list[dict[str, Any]]) -> tuple[str, list[str]]:
     """The fix's summary and commands: collect the gaps, or say what kmsdiag cannot read."""
-    commands = [c for g in gaps for c in g["collect"]]
+    commands = plan_lines(collect_plan(gaps))  # each command once, with the layers it fills
+    if commands and all(c.startswith("#") for c in commands):  # nothing to run: only what can be done instead
+        return "no command can collect what is missing: see the gaps for what can be done instead", commands
     if commands:
         return "collect the missing evidence, then run `kmsdiag explain` again", commands
     if proven_allowed(case.result):
@@ -184,6 +185,8 @@ def _next_steps(case: Case, gaps: list[dict[str, Any]]) -> tuple[str, list[str]]
 
 def _gap_phrase(gap: dict[str, Any]) -> str:
     acct = f" of account {gap['account']}" if gap.get("account") else ""
+    if gap.get("collect") and all(str(c).startswith("#") for c in gap["collect"]):  # e.g. an unreadable policy
+        return f"{gap['what']}{acct} not known, and no command can collect it (see the gap)"
     return f"{gap['what']}{acct} not collected"
 
 

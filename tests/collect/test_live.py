@@ -113,6 +113,11 @@ def test_live_collection_two_accounts(world: World, tmp_path: Path, db_path: Pat
     for path in [bundle_dir, *bundle_dir.rglob("*")]:
         mode = stat.S_IMODE(path.stat().st_mode)
         assert mode == (0o700 if path.is_dir() else 0o600), path
+    roots = json.loads((bundle_dir / A / "organizations" / "list-roots.json").read_text())
+    assert [r["Id"] for r in roots["Roots"]] == [w.root_id]  # the evidence of which policy types are in use
+    enabled = {t["Type"] for t in roots["Roots"][0]["PolicyTypes"] if t["Status"] == "ENABLED"}
+    assert enabled == {"SERVICE_CONTROL_POLICY", "RESOURCE_CONTROL_POLICY"}
+    assert len(c["org_roots"]) == 1
     errors = json.loads((bundle_dir / A / "errors.json").read_text())
     assert errors[0]["call"] == "kms get-key-policy" and errors[0]["error"] == "AccessDeniedException"
     policy_file = json.loads(

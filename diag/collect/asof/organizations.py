@@ -121,10 +121,21 @@ def _path_to_root(con: duckdb.DuckDBPyConnection, sid: int, account: str) -> lis
 def _type_enabled(
     con: duckdb.DuckDBPyConnection, sid: int, reader: str, policy_type: str, account: str, label: str
 ) -> tuple[bool, Gap | None]:
-    """(whether the snapshot has policies of the type, the gap when listing them was refused)."""
+    """(whether policies of the type apply, the gap when that is not known).
+
+    Evidence, in order: the root's policy types (ListRoots: a type not enabled there applies nowhere); the
+    policies of the type the snapshot holds (an enabled type always has its AWS-managed FullAWSAccess /
+    RCPFullAWSAccess policy); a refused ListPolicies. With none of them the layer is not known: policies
+    merely missing from the bundle never mean "not in use"."""
     any_type = con.execute(
         "SELECT 1 FROM org_policies WHERE snapshot_id = ? AND policy_type = ? LIMIT 1", [sid, policy_type]
     ).fetchone()
+    status = _root_status(con, sid, policy_type)
+    if status is not None and status != "ENABLED":
+        if status:  # PENDING_ENABLE / PENDING_DISABLE: changing while the snapshot was taken
+            reason = f"the organization's {label}s were being switched on or off ({status}) when they were read"
+            return False, Gap(label.lower(), account, policy_type, reason, commands.list_roots(reader))
+        return False, None  # the root was listed and the type is not enabled: no such policies apply
     if any_type:
         return True, None
     refused = con.execute(
@@ -135,7 +146,25 @@ def _type_enabled(
     if refused:
         reason = f"the organization's {label}s could not be listed"
         return False, Gap(label.lower(), account, policy_type, reason, refused[0][0] or "")
-    return False, None
+    if status == "ENABLED":
+        reason = f"{label}s are enabled in the organization, but none of them was collected"
+        return False, Gap(label.lower(), account, policy_type, reason, commands.policies_of_type(reader, policy_type))
+    reason = (
+        f"whether the organization uses {label}s was not collected (no list-roots.json and no {label} in the bundle)"
+    )
+    return False, Gap(label.lower(), account, policy_type, reason, commands.list_roots(reader))
+
+
+def _root_status(con: duckdb.DuckDBPyConnection, sid: int, policy_type: str) -> str | None:
+    """The type's status on the organization's root ("" when the root was listed without it), or None when
+    the snapshot did not list the roots."""
+    row = con.execute(
+        "SELECT json_extract_string(policy_types, ?) FROM org_roots WHERE snapshot_id = ? ORDER BY root_id LIMIT 1",
+        ["$." + policy_type, sid],
+    ).fetchone()
+    if row is None:
+        return None
+    return str(row[0] or "")
 
 
 def _build_levels(

@@ -304,3 +304,15 @@ def test_malformed_requests_do_not_stop_the_server(server: Served, stories_db: P
             reply = sock.recv(1)
             assert reply in (b"", b"D")  # ignored or declined, never accepted
     _same_answer(server, ["explain", events[0], "--db", str(stories_db), "--json"])
+
+
+def test_an_event_file_relative_to_the_callers_folder(
+    server: Served, stories_db: Path, events: list[str], tmp_path: Path
+) -> None:
+    con = duckdb.connect(str(stories_db), read_only=True)
+    try:
+        (raw,) = con.execute("SELECT raw FROM events WHERE event_id = ?", [events[0]]).fetchone()  # type: ignore[misc]
+    finally:
+        con.close()
+    (tmp_path / "record.json").write_text(raw if isinstance(raw, str) else json.dumps(raw))
+    _same_answer(server, ["explain", "--event-file", "record.json", "--db", str(stories_db), "--json"], cwd=tmp_path)

@@ -316,3 +316,31 @@ def test_an_event_file_relative_to_the_callers_folder(
         con.close()
     (tmp_path / "record.json").write_text(raw if isinstance(raw, str) else json.dumps(raw))
     _same_answer(server, ["explain", "--event-file", "record.json", "--db", str(stories_db), "--json"], cwd=tmp_path)
+
+
+@pytest.mark.slow
+def test_a_server_killed_while_answering(runtime: Path, stories_db: Path, events: list[str], tmp_path: Path) -> None:
+    """kill -9 of the server in the middle of a request: that explain says so (exit 70, run it again); the
+    next one explains in its own process."""
+    served = _start(runtime)
+    locked = tmp_path / "locked.duckdb"
+    shutil.copy(stories_db, locked)
+    writer = duckdb.connect(str(locked))  # the request waits for this lock inside the server
+    try:
+        waiting = subprocess.Popen(
+            [sys.executable, "-m", "diag", "explain", events[0], "--json", "--db", str(locked), "--wait", "30"],
+            env=served.env(),
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        time.sleep(2.0)
+        served.proc.kill()
+        served.proc.wait(timeout=30)
+        out, err = waiting.communicate(timeout=60)
+    finally:
+        writer.close()
+    assert waiting.returncode == 70 and out == b""
+    assert b"the explain server stopped while answering; run the command again" in err
+    again = _kmsdiag(["explain", events[0], "--json", "--db", str(locked)], served.env())
+    assert again.returncode == 0 and json.loads(again.stdout)["event"]["event_id"] == events[0]

@@ -304,3 +304,43 @@ def test_malformed_requests_do_not_stop_the_server(server: Served, stories_db: P
             reply = sock.recv(1)
             assert reply in (b"", b"D")  # ignored or declined, never accepted
     _same_answer(server, ["explain", events[0], "--db", str(stories_db), "--json"])
+
+
+def test_an_event_file_relative_to_the_callers_folder(
+    server: Served, stories_db: Path, events: list[str], tmp_path: Path
+) -> None:
+    con = duckdb.connect(str(stories_db), read_only=True)
+    try:
+        (raw,) = con.execute("SELECT raw FROM events WHERE event_id = ?", [events[0]]).fetchone()  # type: ignore[misc]
+    finally:
+        con.close()
+    (tmp_path / "record.json").write_text(raw if isinstance(raw, str) else json.dumps(raw))
+    _same_answer(server, ["explain", "--event-file", "record.json", "--db", str(stories_db), "--json"], cwd=tmp_path)
+
+
+@pytest.mark.slow
+def test_a_server_killed_while_answering(runtime: Path, stories_db: Path, events: list[str], tmp_path: Path) -> None:
+    """kill -9 of the server in the middle of a request: that explain says so (exit 70, run it again); the
+    next one explains in its own process."""
+    served = _start(runtime)
+    locked = tmp_path / "locked.duckdb"
+    shutil.copy(stories_db, locked)
+    writer = duckdb.connect(str(locked))  # the request waits for this lock inside the server
+    try:
+        waiting = subprocess.Popen(
+            [sys.executable, "-m", "diag", "explain", events[0], "--json", "--db", str(locked), "--wait", "30"],
+            env=served.env(),
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        time.sleep(2.0)
+        served.proc.kill()
+        served.proc.wait(timeout=30)
+        out, err = waiting.communicate(timeout=60)
+    finally:
+        writer.close()
+    assert waiting.returncode == 70 and out == b""
+    assert b"the explain server stopped while answering; run the command again" in err
+    again = _kmsdiag(["explain", events[0], "--json", "--db", str(locked)], served.env())
+    assert again.returncode == 0 and json.loads(again.stdout)["event"]["event_id"] == events[0]

@@ -247,7 +247,7 @@ def collect_step(what: str, *, account: str | None, region: str | None, resource
                 "with credentials of the organization's management account or a delegated administrator; put its"
                 f" 12-digit account ID in place of {reader}, and repeat list-parents for each parent OU up to the root"
             )
-        cmds += tuple(policies_of_type(reader, t) for t in types)
+        cmds += (list_roots(reader), *(policies_of_type(reader, t) for t in types))  # roots: which types are on
         return CollectStep(f"BUNDLE/{org_dir(reader)}", head, cmds)
     if what in _BUCKET_GAPS:
         name = resource or "BUCKET"

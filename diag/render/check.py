@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 from diag.render.escape import safe_text
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from rich.console import Console
 
     from diag.check.run import ActionResult, CheckResult
@@ -159,10 +161,25 @@ def render_check(console: Console, cr: CheckResult, *, verbose: bool = True) -> 
             _render_evidence(console, ev)
     for g in cr.gaps:
         console.print(safe_text(f"  gap: {g['what']} {g.get('resource') or ''}: {g['reason']}", style="yellow"))
-        if g.get("collect"):
-            console.print(safe_text(f"    {g['collect']}", style="dim"))
+    _render_collect_plan(console, cr.gaps)
     for n in cr.notes:
         console.print(safe_text(f"  note: {n}", style="dim"))
+
+
+def _render_collect_plan(console: Console, gaps: Sequence[dict[str, Any]]) -> None:
+    """What fills the gaps, each command once (grouped by where its files go), whole on one line."""
+    from diag.diagnosis.collect_plan import collect_plan, plan_lines
+    from diag.rules.unknown import gap_entry
+
+    entries = [
+        gap_entry(g["what"], g.get("account"), g.get("resource"), g["reason"], region=None, how=g.get("collect") or "")
+        for g in gaps
+    ]
+    lines = plan_lines(collect_plan(entries))
+    if lines:
+        console.print(safe_text("  to collect them (each command once):", style="bold"))
+    for line in lines:  # never wrapped, so that it pastes as it is
+        console.print(safe_text(f"    {line}", style="dim" if line.startswith("#") else "cyan"), soft_wrap=True)
 
 
 def render_summary(console: Console, results: list[CheckResult]) -> None:

@@ -310,3 +310,21 @@ def test_create_grant_for_aws_resource_only_via_a_service(tmp_path: Path) -> Non
     via = _check(db, "kms:CreateGrant", via_service="ec2")
     assert via.all_allowed
     assert via.results[0].result.request.context["kms:GrantIsForAWSResource"] == "true"
+
+
+def test_gaps_print_each_collection_command_once_and_whole(
+    tmp_path: Path, run_cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The partner's account was not collected: its identity policies and permission boundary come from the
+    same IAM file, so that command prints once (it printed once per gap), on one line at any width."""
+    monkeypatch.setenv("COLUMNS", "40")
+    outsider = "arn:aws:iam::444444444444:role/Partner"
+    db = _db(tmp_path, policy(root_statement(), {**ALLOW_ROLE, "Principal": {"AWS": outsider}}), iam=True)
+    code, out, err = run_cli("--db", db, "check", "--principal", outsider, "--key", KEY_ARN, "--action", "kms:Decrypt")
+    assert code == 0, err
+    assert "to collect them (each command once):" in out
+    lines = [ln.strip() for ln in out.splitlines()]
+    iam = [ln for ln in lines if "aws iam get-account-authorization-details" in ln]
+    assert len(iam) == 1 and iam[0].startswith("mkdir -p BUNDLE/444444444444/iam && aws iam")
+    assert iam[0].endswith("get-account-authorization-details.json")  # whole: not cut at 40 columns
+    assert "kmsdiag collect --from-dir BUNDLE" in lines

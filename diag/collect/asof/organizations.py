@@ -68,7 +68,7 @@ def org_levels(
             f"the {label}s of account {account} were not collected"
             " (Organizations is read from the management account or a delegated administrator)"
         )
-        how = commands.list_parents("MANAGEMENT_ACCOUNT", account)
+        how = commands.list_parents(commands.MANAGEMENT_ACCOUNT, account)
         return None, [Gap(label.lower(), account, account, reason, how)], [], [], []
     sid, collected_at, reader = picked[0][2], picked[0][1], picked[0][3]
     notes = [] if at is None or collected_at <= at else [f"{label}s: only a snapshot taken after the time asked about"]
@@ -79,7 +79,7 @@ def org_levels(
             account,
             path[-1],
             f"the path of {account} to the organization root is incomplete",
-            commands.list_parents("MANAGEMENT_ACCOUNT", path[-1]),
+            commands.list_parents(commands.MANAGEMENT_ACCOUNT, path[-1]),
         )
         return None, [gap], notes, [], []
     path.reverse()  # root first
@@ -231,7 +231,7 @@ def _policy_content(hist: History, pid: str, target: str, base: Any, found: _Lev
                 found.account,
                 pid,
                 f"the content of {label} {pid} is not known",
-                commands.describe_policy("MANAGEMENT_ACCOUNT", pid),
+                commands.describe_policy(commands.MANAGEMENT_ACCOUNT, pid),
             )
         )
         return None

@@ -104,6 +104,27 @@ def in_process(db: Path, event_id: str, runs: int) -> dict[str, object]:
     return out
 
 
+def pick_event(db: Path) -> tuple[int, str, str]:
+    """(events in the database, the eventID and requestID of its middle AccessDenied event)."""
+    import duckdb
+
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        (n_events,) = con.execute("SELECT count(*) FROM events").fetchone()  # type: ignore[misc]
+        event_id, request_id = con.execute(
+            "SELECT event_id, request_id FROM events WHERE error_code = 'AccessDenied' ORDER BY event_id"
+            " LIMIT 1 OFFSET (SELECT count(*) // 2 FROM events WHERE error_code = 'AccessDenied')"
+        ).fetchone()  # type: ignore[misc]
+    finally:
+        con.close()
+    return int(n_events), str(event_id), str(request_id)
+
+
+def ratios(medians: dict[str, float], floor: str = "import_duckdb") -> dict[str, float]:
+    """Each median over the floor's, in the same run."""
+    return {k: round(v / medians[floor], 2) for k, v in medians.items() if k != floor}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--events", type=int, default=1_000_000)
@@ -118,15 +139,7 @@ def main() -> None:
     built = None
     if not args.db.exists():
         built = build(args.db, args.events)
-    import duckdb
-
-    con = duckdb.connect(str(args.db), read_only=True)
-    n_events = con.execute("SELECT count(*) FROM events").fetchone()[0]  # type: ignore[index]
-    event_id, request_id = con.execute(
-        "SELECT event_id, request_id FROM events WHERE error_code = 'AccessDenied' ORDER BY event_id"
-        " LIMIT 1 OFFSET (SELECT count(*) // 2 FROM events WHERE error_code = 'AccessDenied')"
-    ).fetchone()  # type: ignore[misc]
-    con.close()
+    n_events, event_id, request_id = pick_event(args.db)
     py = sys.executable
     cmds = {
         "import_duckdb": [py, "-c", "import duckdb"],
@@ -145,14 +158,13 @@ def main() -> None:
             cpu[name].append(used)
     med = {k: round(statistics.median(v), 3) for k, v in times.items()}
     cpu_med = {k: round(statistics.median(v), 3) for k, v in cpu.items()}
-    floor = med["import_duckdb"]
     print(
         json.dumps(
             {
                 "events": n_events,
                 "runs": args.runs,
                 "median_seconds": med,
-                "ratio_to_import_duckdb": {k: round(v / floor, 2) for k, v in med.items() if k != "import_duckdb"},
+                "ratio_to_import_duckdb": ratios(med),
                 # CPU time (user + system) is less disturbed by other processes on a busy machine than wall time
                 "cpu_median_seconds": cpu_med,
                 "cpu_ratio_to_import_duckdb": {

@@ -53,19 +53,11 @@ def main() -> None:
     import compileall
 
     compileall.compile_dir(REPO / "diag", quiet=1)
+    import bench_explain
+
     if not args.db.exists():
-        import bench_explain
-
         bench_explain.build(args.db, args.events)
-    import duckdb
-
-    con = duckdb.connect(str(args.db), read_only=True)
-    (n_events,) = con.execute("SELECT count(*) FROM events").fetchone()  # type: ignore[misc]
-    (event_id,) = con.execute(
-        "SELECT event_id FROM events WHERE error_code = 'AccessDenied' ORDER BY event_id"
-        " LIMIT 1 OFFSET (SELECT count(*) // 2 FROM events WHERE error_code = 'AccessDenied')"
-    ).fetchone()  # type: ignore[misc]
-    con.close()
+    n_events, event_id, _ = bench_explain.pick_event(args.db)
 
     runtime = Path(tempfile.mkdtemp(prefix="kmsdiag-bench-serve-"))
     base = {k: v for k, v in os.environ.items() if k != "KMSDIAG_NO_SERVER"}
@@ -101,7 +93,6 @@ def main() -> None:
                 if name == "served_json":
                     served_cpu.append(client_cpu + _server_cpu(server.pid) - server_before)
         med = {k: round(statistics.median(v), 3) for k, v in wall.items()}
-        floor = med["import_duckdb"]
         print(
             json.dumps(
                 {
@@ -109,7 +100,7 @@ def main() -> None:
                     "runs": args.runs,
                     "served_output_identical": same,
                     "median_seconds": med,
-                    "ratio_to_import_duckdb": {k: round(v / floor, 2) for k, v in med.items() if k != "import_duckdb"},
+                    "ratio_to_import_duckdb": bench_explain.ratios(med),
                     "served_json_cpu_seconds_client_plus_server": round(statistics.median(served_cpu), 3),
                     "served_requests": int(
                         json.loads(

@@ -48,7 +48,7 @@ def serve(
     status: Annotated[bool, typer.Option("--status", help="Say whether a server runs, and stop there.")] = False,
     stop: Annotated[bool, typer.Option("--stop", help="Stop the running server.")] = False,
 ) -> None:
-    """Keep a warm process that answers `kmsdiag explain`: the same output and exit code, several times sooner.
+    """Keep a warm process that answers `kmsdiag explain`: the same output and exit code in about half the time.
 
     Every `kmsdiag explain` of this user and installation then hands its command line, working folder,
     environment and terminal to this process instead of starting Python and DuckDB again. Each request

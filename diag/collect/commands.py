@@ -180,6 +180,11 @@ def organization(policy_type: str, account: str, reader: str = MANAGEMENT_ACCOUN
 
 
 LOAD_BUNDLE = "kmsdiag collect --from-dir BUNDLE"
+# The bundle's manifest: when its files are collected (UTC), which `kmsdiag collect --from-dir` requires. A
+# plan writes it first, so that a bundle made by pasting the plan into an empty folder loads as it is.
+MANIFEST = (
+    'mkdir -p BUNDLE && printf \'{"collected_at": "%s"}\\n\' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" > BUNDLE/manifest.json'
+)
 
 
 @dataclass(frozen=True)

@@ -81,7 +81,17 @@ def collect_plan(gaps: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
         )
     # a step with no command keeps its gap's own comment: what can be done when nothing can be collected
     plan = [s for s in steps.values() if s["commands"] or s["credentials"] in own_comments]
-    if loads:
+    if loads:  # files go into BUNDLE: its manifest first (the time they are collected), the load last
+        plan.insert(
+            0,
+            {
+                "location": "BUNDLE",
+                "account": None,
+                "fills": [],
+                "credentials": comment("first the bundle's manifest: the time these files are collected (UTC)"),
+                "commands": [commands.MANIFEST],
+            },
+        )
         plan.append(
             {
                 "location": None,
@@ -96,12 +106,12 @@ def collect_plan(gaps: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def plan_lines(plan: Iterable[dict[str, Any]]) -> list[str]:
     """The plan as lines to paste: per step a comment (whose credentials; the layers it fills), its commands.
-    The loading step says only what it does (the layers are named by the steps before it), and a step with
-    no command only its comment (what can be done instead)."""
+    The manifest and loading steps say only what they do (the layers are named by the steps between them),
+    and a step with no command only its comment (what can be done instead)."""
     out: list[str] = []
     for step in plan:
         head = str(step.get("credentials") or "#").lstrip()[1:].strip()
-        if step["commands"] and step["commands"] != [commands.LOAD_BUNDLE]:
+        if step["commands"] and step["commands"] not in ([commands.LOAD_BUNDLE], [commands.MANIFEST]):
             head += ("; " if head else "") + "fills: " + fills_text(step.get("fills") or ())
         out.append(comment(head))
         out.extend(step["commands"])

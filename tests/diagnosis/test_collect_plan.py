@@ -4,6 +4,7 @@ Organizations folder for SCPs and RCPs) are grouped, each group naming the layer
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import shlex
 import subprocess
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from diag.collect.commands import MANIFEST
 from diag.diagnosis.collect_plan import collect_plan, plan_lines
 from diag.rules.unknown import gap_entry
 
@@ -51,11 +53,12 @@ def test_gaps_of_one_folder_are_one_step_naming_the_layers_it_fills() -> None:
     assert by_place["BUNDLE/MANAGEMENT_ACCOUNT/organizations"]["account"] is None  # not the member's credentials
     assert by_place["BUNDLE/222222222222/iam"]["account"] == "222222222222"
     assert plan[-1]["commands"] == ["kmsdiag collect --from-dir BUNDLE"]  # loaded once, at the end
+    assert plan[0]["commands"] == [MANIFEST]  # and the bundle's manifest first, which loading it requires
     lines = plan_lines(plan)
     commands = _commands(lines)
     assert len(commands) == len(set(commands))  # each command once
     per_gap = [c for g in gaps for c in g["collect"] if not str(c).startswith("#")]  # type: ignore[attr-defined]
-    assert len(per_gap) > len(commands) and set(per_gap) == set(commands)  # nothing lost, the repeats gone
+    assert len(per_gap) > len(commands) and set(per_gap) | {MANIFEST} == set(commands)  # nothing lost, no repeat
     assert sum("get-account-authorization-details" in c for c in commands) == 1
     assert sum("get-key-policy" in c for c in commands) == 1
     assert "# with read-only credentials of account 111111111111; fills: key metadata, key policy, grants" in lines
@@ -65,6 +68,18 @@ def test_gaps_of_one_folder_are_one_step_naming_the_layers_it_fills() -> None:
     org = by_place["BUNDLE/MANAGEMENT_ACCOUNT/organizations"]["commands"]
     assert sum("list-parents --child-id" in c for c in org) == 2
     assert any("SERVICE_CONTROL_POLICY" in c for c in org) and any("RESOURCE_CONTROL_POLICY" in c for c in org)
+
+
+def test_the_manifest_line_makes_a_bundle_that_loads(tmp_path: Path) -> None:
+    """Pasted into an empty folder, the plan's first line writes the manifest `collect --from-dir` requires,
+    with the time it ran (UTC)."""
+    from diag.collect.bundle import read_bundle
+
+    before = dt.datetime.now(dt.UTC).replace(microsecond=0, tzinfo=None)
+    subprocess.run(["bash", "-c", MANIFEST], cwd=tmp_path, check=True)
+    bundle = read_bundle(tmp_path / "BUNDLE")
+    after = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    assert before <= bundle.collected_at.replace(tzinfo=None) <= after
 
 
 def test_the_plan_pastes_as_one_script() -> None:

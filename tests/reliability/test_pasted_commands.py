@@ -52,7 +52,7 @@ SESSIONS = ("s;touch pwned", "s$(touch pwned)")
 ROLES = ("Role`touch pwned`",)
 BUCKETS = ("b;touch pwned", "b$(touch pwned)x")
 ACCOUNTS = ("1111;touch pwned",)
-ALLOWED = {"aws", "mkdir", "kmsdiag", "base64"}
+ALLOWED = {"aws", "mkdir", "kmsdiag", "base64", "date"}  # date: the bundle manifest's time
 
 
 # ------------------------------------------------------------------------------------------ the records

@@ -344,3 +344,23 @@ def test_a_server_killed_while_answering(runtime: Path, stories_db: Path, events
     assert b"the explain server stopped while answering; run the command again" in err
     again = _kmsdiag(["explain", events[0], "--json", "--db", str(locked)], served.env())
     assert again.returncode == 0 and json.loads(again.stdout)["event"]["event_id"] == events[0]
+
+
+@pytest.mark.slow
+def test_the_folder_the_server_started_in_may_go_away(runtime: Path, stories_db: Path, events: list[str]) -> None:
+    start_dir = Path(tempfile.mkdtemp(prefix="kdstart", dir="/tmp"))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "diag", "serve", "--json", "--idle-timeout", "120"],
+        env=_env(runtime),
+        cwd=start_dir,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stdout.readline()
+    served = Served(runtime, proc, {})
+    try:
+        start_dir.rmdir()
+        _same_answer(served, ["explain", events[0], "--db", str(stories_db), "--json"])
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)

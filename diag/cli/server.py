@@ -396,6 +396,7 @@ def serve(*, idle_timeout: float, verbose: bool = False, ready: Any = None) -> s
     gc.freeze()  # what start-up loaded is never collected: a request's garbage collection stays short
     listener = bind(path)
     identity = os.stat(path).st_ino
+    os.chdir("/")  # its own folder may be removed later; each request runs in the caller's folder anyway
     server = Server(path=path, stamp=CodeStamp.now(), verbose=verbose)
     listener.settimeout(idle_timeout if idle_timeout > 0 else None)
     try:

@@ -90,10 +90,22 @@ def runtime() -> Iterator[Path]:
 def server() -> Iterator[Served]:
     served = _start()
     yield served
-    if served.proc.poll() is None:
-        served.proc.send_signal(signal.SIGTERM)
-        served.proc.wait(timeout=30)
+    _stop(served.proc)
     shutil.rmtree(served.runtime, ignore_errors=True)
+
+
+def _stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> int:
+    """Signal the server and wait for it (reading its pipes meanwhile); its exit code. A server that does not
+    stop within a minute is a failure, with what it wrote."""
+    if proc.poll() is None:
+        proc.send_signal(sig)
+    try:
+        _, err = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        _, err = proc.communicate()
+        pytest.fail(f"kmsdiag serve did not stop within 60 s of signal {sig}; its stderr: {err!r}")
+    return proc.returncode
 
 
 @pytest.fixture(scope="module")
@@ -203,8 +215,7 @@ def test_status_and_stop(runtime: Path) -> None:
 @pytest.mark.slow
 def test_sigterm_stops_and_removes_the_socket(runtime: Path) -> None:
     served = _start(runtime)
-    served.proc.send_signal(signal.SIGTERM)
-    assert served.proc.wait(timeout=30) == 143
+    assert _stop(served.proc) == 143
     assert not os.path.exists(str(served.status["socket"]))
 
 
@@ -218,8 +229,7 @@ def test_a_killed_servers_socket_is_harmless(runtime: Path, stories_db: Path, ev
     assert cold.returncode == 0 and json.loads(cold.stdout)["event"]["event_id"] == events[0]
     again = _start(served.runtime)  # a new server replaces the dead socket
     assert again.served() == 0
-    again.proc.send_signal(signal.SIGINT)
-    assert again.proc.wait(timeout=30) == 130
+    assert _stop(again.proc, signal.SIGINT) == 130
 
 
 def test_code_changed_on_disk(tmp_path: Path) -> None:
@@ -362,5 +372,4 @@ def test_the_folder_the_server_started_in_may_go_away(runtime: Path, stories_db:
         start_dir.rmdir()
         _same_answer(served, ["explain", events[0], "--db", str(stories_db), "--json"])
     finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=30)
+        _stop(proc)

@@ -80,7 +80,7 @@ def serve(
         why = run_server(idle_timeout=idle_timeout, verbose=verbose, ready=ready)
     except KeyboardInterrupt:  # SIGINT or SIGTERM between requests: the usual way to stop a server
         why = "signal"
-    signum = interrupt.consume()
+    signum = interrupt.expected_stop()  # the process then ends without the interpreter's shutdown
     if signum is None:
         err().print(f"kmsdiag serve: stopped: {why}", soft_wrap=True)
         return

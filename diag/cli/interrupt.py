@@ -60,6 +60,7 @@ def install() -> dict[int, _Handler]:
     if signal.getsignal(signal.SIGTERM) is _handler:  # already installed (python -m diag, then main())
         return previous
     _received.clear()
+    _expected.clear()
     for sig in (signal.SIGINT, signal.SIGTERM):
         previous[sig] = signal.signal(sig, _handler)
     return previous
@@ -83,12 +84,17 @@ def received() -> int | None:
     return _received[0] if _received else None
 
 
-def consume() -> int | None:
-    """The signal received, then forgotten (no "interrupted" message follows), for a command whose usual
-    way to stop is a signal (`kmsdiag serve`). Further signals are ignored while it exits."""
+_expected: list[bool] = []
+
+
+def expected_stop() -> int | None:
+    """The signal received, taken as the command's usual way to stop (`kmsdiag serve`): no "interrupted"
+    message follows, and the process still ends at once after it (:func:`end_now`). Further signals are
+    ignored while it exits."""
     signum = received()
-    ignore()
-    _received.clear()
+    if signum is not None:
+        ignore()
+        _expected.append(True)
     return signum
 
 
@@ -112,7 +118,9 @@ def exit_code(signum: int) -> int:
 
 
 def report(signum: int) -> int:
-    """Print the one-line message on stderr; return the exit code."""
+    """Print the one-line message on stderr (none after :func:`expected_stop`); return the exit code."""
+    if _expected:
+        return exit_code(signum)
     try:
         sys.stderr.write(f"\n{MESSAGE}\n")
         sys.stderr.flush()

@@ -61,13 +61,13 @@ def _short_runtime() -> Path:
     return Path(tempfile.mkdtemp(prefix="kd", dir="/tmp"))
 
 
-def _start(runtime: Path | None = None) -> Served:
+def _start(runtime: Path | None = None, cwd: Path = REPO) -> Served:
     runtime = runtime or _short_runtime()
     runtime.mkdir(mode=0o700, exist_ok=True)
     proc = subprocess.Popen(
         [sys.executable, "-m", "diag", "serve", "--json", "--idle-timeout", "300"],
         env=_env(runtime),
-        cwd=REPO,
+        cwd=cwd,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
@@ -359,17 +359,9 @@ def test_a_server_killed_while_answering(runtime: Path, stories_db: Path, events
 @pytest.mark.slow
 def test_the_folder_the_server_started_in_may_go_away(runtime: Path, stories_db: Path, events: list[str]) -> None:
     start_dir = Path(tempfile.mkdtemp(prefix="kdstart", dir="/tmp"))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "diag", "serve", "--json", "--idle-timeout", "120"],
-        env=_env(runtime),
-        cwd=start_dir,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    assert proc.stdout is not None and proc.stdout.readline()
-    served = Served(runtime, proc, {})
+    served = _start(runtime, cwd=start_dir)
     try:
         start_dir.rmdir()
         _same_answer(served, ["explain", events[0], "--db", str(stories_db), "--json"])
     finally:
-        _stop(proc)
+        _stop(served.proc)

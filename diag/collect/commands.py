@@ -121,31 +121,21 @@ def describe_organization(reader: str) -> str:
     )
 
 
+def _org_by_id(reader: str, call: str, option: str, ident: str) -> str:
+    """``aws organizations CALL OPTION ID`` into ``<reader>/organizations/CALL/ID.json``."""
+    return _write(f"aws organizations {call} {option} {q(ident)} --output json", org_dir(reader), call, f"{ident}.json")
+
+
 def describe_policy(reader: str, policy_id: str) -> str:
-    return _write(
-        f"aws organizations describe-policy --policy-id {q(policy_id)} --output json",
-        org_dir(reader),
-        "describe-policy",
-        f"{policy_id}.json",
-    )
+    return _org_by_id(reader, "describe-policy", "--policy-id", policy_id)
 
 
 def list_targets(reader: str, policy_id: str) -> str:
-    return _write(
-        f"aws organizations list-targets-for-policy --policy-id {q(policy_id)} --output json",
-        org_dir(reader),
-        "list-targets-for-policy",
-        f"{policy_id}.json",
-    )
+    return _org_by_id(reader, "list-targets-for-policy", "--policy-id", policy_id)
 
 
 def list_parents(reader: str, child_id: str) -> str:
-    return _write(
-        f"aws organizations list-parents --child-id {q(child_id)} --output json",
-        org_dir(reader),
-        "list-parents",
-        f"{child_id}.json",
-    )
+    return _org_by_id(reader, "list-parents", "--child-id", child_id)
 
 
 def list_roots(reader: str) -> str:

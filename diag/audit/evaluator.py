@@ -367,9 +367,15 @@ class MatrixEvaluator:
         vias: tuple[str, ...],
     ) -> tuple[Request, tuple[Any, ...] | None, tuple[Any, ...] | None]:
         """The direct request, its decision key, and the key a whole cell is shared by (None: not shared)."""
-        base = base_request(caller, key_arn, None, self.when)
-        partial = None if ikey is None else decision_key(base, inputs, ikey, self.match_memo)
+        base, partial = self._keyed(caller, key_arn, None, inputs, ikey)
         return base, partial, (None if partial is None else (partial, vias))
+
+    def _keyed(
+        self, caller: MatrixCaller, key_arn: str, via: str | None, inputs: PolicyInputs, ikey: tuple[Any, ...] | None
+    ) -> tuple[Request, tuple[Any, ...] | None]:
+        """The request (directly, or through the service ``via``) and its decision key (None: not shared)."""
+        request = base_request(caller, key_arn, via, self.when)
+        return request, (None if ikey is None else decision_key(request, inputs, ikey, self.match_memo))
 
     def _allowed(
         self,
@@ -391,8 +397,7 @@ class MatrixEvaluator:
                 continue
             for v in vias:
                 if v not in through:
-                    vbase = base_request(caller, key_arn, v, self.when)
-                    through[v] = (vbase, None if ikey is None else decision_key(vbase, inputs, ikey, self.match_memo))
+                    through[v] = self._keyed(caller, key_arn, v, inputs, ikey)
                 r2 = self._decide(*through[v], action, inputs)
                 if r2.decision == Decision.ALLOWED:
                     yield v, action, r2

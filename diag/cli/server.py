@@ -30,10 +30,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from diag.cli.server_client import ACCEPTED, GO
+from diag.cli.server_client import LENGTH as _LENGTH
 from diag.cli.server_paths import PROTOCOL, SOCKET_ENV, installation_id, make_private_folder, socket_path
 from diag.errors import RefusedError
 
-_LENGTH = struct.Struct("!I")
 MAX_HEADER = 16 * 1024 * 1024
 MAX_SOCKET_PATH = 103  # bytes: sun_path holds 104 on macOS and the BSDs, 108 on Linux, NUL included
 REQUEST_TIMEOUT = 5.0  # to receive one request once connected

@@ -6,26 +6,28 @@ bytes to the same terminal or pipe and returns the same exit code; it only skips
 libraries again. When no server runs, or it declines (another protocol or installation, its code changed on
 disk since it started), this returns None and the caller explains in-process as always.
 
-Imports only the standard library: this runs before anything heavy is loaded.
+Imports only the standard library, and ``socket`` and ``json`` only once a socket is there: this runs
+before anything heavy is loaded, in every cold `explain`.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import socket
 import struct
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from diag.cli.server_paths import NO_SERVER_ENV, PROTOCOL, installation_id, not_private, socket_path
+
+if TYPE_CHECKING:
+    import socket
 
 # The server's first byte: it can run the command now. Only then does the client send GO with its standard
 # streams (a descriptor in flight would keep the caller's pipe open until a busy server read it); a client
 # that waited CONNECT_TIMEOUT for it closes and explains in-process, so a caller never gets two answers.
 ACCEPTED = b"A"
 GO = b"G"
-_LENGTH = struct.Struct("!I")
+LENGTH = struct.Struct("!I")  # the request header's length, before it
 CONNECT_TIMEOUT = 1.0
 
 
@@ -52,6 +54,8 @@ def request_header(args: list[str]) -> dict[str, Any]:
 def _connect(path: str) -> socket.socket | None:
     if not os.path.exists(path) or not_private(os.path.dirname(path)) is not None:
         return None
+    import socket
+
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.settimeout(CONNECT_TIMEOUT)
     try:
@@ -74,15 +78,21 @@ def _read_all(sock: socket.socket) -> bytes:
 def explain_via_server(args: list[str]) -> int | None:
     """Run ``args`` (an `explain` command line) in the resident server: its exit code, or None when no
     server takes it (then nothing was written to our streams)."""
-    if os.environ.get(NO_SERVER_ENV) or not hasattr(socket, "send_fds") or not hasattr(os, "getuid"):
-        return None  # asked not to, or no Unix sockets with descriptor passing here
+    if os.environ.get(NO_SERVER_ENV) or not hasattr(os, "getuid"):
+        return None  # asked not to, or not a Unix system
     sock = _connect(socket_path())
     if sock is None:
+        return None
+    import json
+    import socket
+
+    if not hasattr(socket, "send_fds"):  # no descriptor passing here
+        sock.close()
         return None
     try:
         try:
             data = json.dumps(request_header(args)).encode("utf-8", "surrogateescape")
-            sock.sendall(_LENGTH.pack(len(data)) + data)
+            sock.sendall(LENGTH.pack(len(data)) + data)
             first = sock.recv(1)
         except OSError:
             return None

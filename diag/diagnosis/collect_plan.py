@@ -88,7 +88,9 @@ def collect_plan(gaps: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
                 "location": "BUNDLE",
                 "account": None,
                 "fills": [],
-                "credentials": comment("first the bundle's manifest: the time these files are collected (UTC)"),
+                "credentials": comment(
+                    "first, in a new empty folder, the bundle's manifest: the time these files are collected (UTC; it dates every file in BUNDLE)"
+                ),
                 "commands": [commands.MANIFEST],
             },
         )

@@ -205,6 +205,17 @@ def _key_id(resource: str | None) -> str | None:
     return ref if KEY_ID_RE.match(ref) else None
 
 
+def key_file_command(what: str, account: str, region: str, key_arn: str) -> str:
+    """The one-liner that writes the ``key`` (describe-key), ``key_policy`` (get-key-policy) or ``grants``
+    (list-grants) file of ``key_arn``; "" when its key ID cannot name a bundle folder (a redacted or malformed ID, which the bundle
+    reader refuses): ``collect_step`` then prints the commands that find the key ID first."""
+    key_id = _key_id(key_arn)
+    if key_id is None:
+        return ""
+    build = {"key": describe_key, "key_policy": get_key_policy, "grants": list_grants}[what]
+    return build(account, region, key_id)
+
+
 def collect_step(what: str, *, account: str | None, region: str | None, resource: str | None) -> CollectStep:
     """The commands that fill one evidence gap, writing the evidence-bundle layout (DESIGN.md section 5),
     each built by ``diag.collect.commands`` (the same one-liners the collector's own gaps print).

@@ -119,3 +119,19 @@ def test_explain_prints_each_collect_command_once_and_whole(
             assert printed.count(c) == 1, (c, printed.count(c))  # whole, and once
     assert sum("aws iam get-account-authorization-details" in line for line in printed) == 1
     assert sum("aws kms list-grants" in line for line in printed) == 1
+
+
+def test_a_redacted_key_id_never_names_a_bundle_folder(shared_dir: Path, run_cli: Run, tmp_path: Path) -> None:
+    """A real, sanitized record (panther-labs/panther test data; its key ID ends in XXXXX): a folder named
+    after that ID would make the bundle reader refuse the whole bundle. Every key file is written once, into
+    the KEY_ID folder that the step's first command fills in."""
+    record = shared_dir / "real_events" / "panther-labs-panther__kms_Decrypt_AssumedRole_lambda_env_SANITIZED.json"
+    code, out, err = run_cli("--db", tmp_path / "none.duckdb", "--json", "explain", "--event-file", record)
+    assert code == 0, err
+    plan = json.loads(out)["collect_plan"]
+    key_step = next(s for s in plan if "key_policy" in s["fills"])
+    cmds = key_step["commands"]
+    assert "XXXXX/" not in " ".join(cmds)  # no folder named after the redacted ID
+    assert cmds[0].endswith("--query KeyMetadata.KeyId --output text")  # what to put in place of KEY_ID
+    targets = [c.rsplit("> ", 1)[-1] for c in cmds if "> " in c]
+    assert len(targets) == len(set(targets)) and any(t.endswith("KEY_ID/get-key-policy.json") for t in targets)

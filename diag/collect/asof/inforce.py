@@ -145,7 +145,6 @@ def _key_layers(
     """The key, its policy and its grants at ``found.at``, with the gaps of what was not collected."""
     at = found.at
     key_account, region = parts.account, parts.region
-    key_id = parts.resource.split("/", 1)[-1]
     k_changes = hist.arn(key_arn)
     found.later.extend(found.after(k_changes))
     out = _Key()
@@ -156,7 +155,7 @@ def _key_layers(
     if state.value is UNKNOWN:
         recorded = gaps_for(con, key_snap, key_arn, ("key",)) or gaps_for(con, key_snap, region, ("keys",))
         reason = f"the key was not collected ({state.note})"
-        how = commands.describe_key(key_account, region, key_id)
+        how = commands.key_file_command("key", key_account, region, key_arn)
         found.gaps.extend(recorded or [Gap("key", key_account, key_arn, reason, how)])
     pol = key_policy_as_of(con, key_arn, key_account, key_snap, k_changes, at)
     found.applied.extend(pol.applied)
@@ -166,7 +165,7 @@ def _key_layers(
     if (pol.value is UNKNOWN and not key_absent) or (pol.value is ABSENT and out.key is not None):
         recorded = gaps_for(con, key_snap, key_arn, ("key_policy",))
         reason = f"the key policy was not collected ({pol.note or 'no snapshot of it'})"
-        how = commands.get_key_policy(key_account, region, key_id)
+        how = commands.key_file_command("key_policy", key_account, region, key_arn)
         found.gaps.extend(recorded or [Gap("key_policy", key_account, key_arn, reason, how)])
     elif pol.value is not ABSENT and pol.value is not UNKNOWN:
         out.key_policy = NamedPolicy(
@@ -177,7 +176,7 @@ def _key_layers(
     found.notes.extend(g_notes)
     if out.grants is None and out.key is not None:
         recorded = gaps_for(con, key_snap, key_arn, ("grants",))
-        how = commands.list_grants(key_account, region, key_id)
+        how = commands.key_file_command("grants", key_account, region, key_arn)
         found.gaps.extend(recorded or [Gap("grants", key_account, key_arn, "the key's grants were not collected", how)])
     return out
 
